@@ -1,0 +1,24 @@
+"""Roles and what each may do (data, so a site can read it at a glance)."""
+
+from __future__ import annotations
+
+ROLES: dict[str, str] = {
+    "admin": "管理员",
+    "clerk": "档案管理员",
+    "doctor": "医生",
+    "village_doctor": "村医",
+    "viewer": "只读/督导",
+}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view_person": frozenset(ROLES),
+    "import": frozenset({"admin", "clerk"}),
+    "edit_register": frozenset({"admin", "clerk"}),
+    "print": frozenset({"admin", "clerk", "doctor", "village_doctor"}),
+    "manage_users": frozenset({"admin"}),
+    "view_audit": frozenset({"admin", "viewer"}),
+}
+
+
+def can(role: str, permission: str) -> bool:
+    return role in PERMISSIONS.get(permission, frozenset())

@@ -1,0 +1,77 @@
+"""The `archiveprint` command: one group, one module per job; errors become Chinese messages, not tracebacks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cached_property
+from typing import Any
+
+import click
+
+from archiveprint.config import Settings
+from archiveprint.errors import ArchiveprintError
+
+
+class AppContext:
+    """What every command needs, built lazily so `archiveprint --help` touches no database."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings
+
+    @cached_property
+    def settings(self) -> Settings:
+        return self._settings or Settings.from_env()
+
+    @cached_property
+    def db(self):  # type: ignore[no-untyped-def]
+        """The database, created and migrated on first use (a fresh install needs no extra step)."""
+        from archiveprint.db import Database
+        from archiveprint.migrate import current_revision, head_revision, upgrade
+
+        if self.settings.database_url.startswith("sqlite"):
+            self.settings.ensure_instance_dir()
+        database = Database.connect(self.settings.database_url)
+        if current_revision(database.engine) != head_revision(database.engine):
+            upgrade(database.engine)
+        return database
+
+
+pass_app = click.make_pass_decorator(AppContext, ensure=True)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class ArchiveprintGroup(click.Group):
+    """Turns domain errors into a message on stderr (or a JSON object) and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ArchiveprintError as error:
+            if "--json" in sys.argv[1:] or ctx.meta.get("json"):
+                emit_json({"error": str(error), "field": error.field, "value": error.value, "row": error.row})
+            else:
+                click.secho(f"错误：{error}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=ArchiveprintGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="archiveprint")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """archiveprint —— 居民健康档案室：表单、标签、档案位置与借阅。"""
+    ctx.ensure_object(AppContext)
+
+
+def _register_commands() -> None:
+    from archiveprint.cli import accounts, db, register, serve
+
+    for module in (db, register, accounts, serve):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register_commands()

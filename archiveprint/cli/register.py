@@ -1,0 +1,167 @@
+"""`archiveprint township|village|find|import|demo`: the resident register from the command line."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from archiveprint.cli import AppContext, emit_json, pass_app
+
+CLI_ACTOR = "cli"
+
+
+@click.group("township")
+def township_group() -> None:
+    """本院所属乡镇（只设置一次）。"""
+
+
+@township_group.command("set")
+@click.option("--county", required=True, help="县级行政区划代码（6位）")
+@click.option("--county-name", required=True, help="县（区）名称")
+@click.option("--code", required=True, help="乡镇代码（3位）")
+@click.option("--name", required=True, help="乡镇（街道）名称")
+@click.option("--unit", default="", help="建档单位名称（默认：乡镇名+卫生院）")
+@pass_app
+def township_set(app: AppContext, county: str, county_name: str, code: str, name: str, unit: str) -> None:
+    """设置本档案室所属的县和乡镇。"""
+    from archiveprint.register.services import configure_township
+
+    with app.db.transaction() as session:
+        township = configure_township(session, county, county_name, code, name, unit_name=unit, actor=CLI_ACTOR)
+        click.echo(f"本档案室：{township.county_name}{township.name}（{township.prefix}）")
+
+
+@click.group("village")
+def village_group() -> None:
+    """村(居)委会。"""
+
+
+@village_group.command("add")
+@click.argument("code")
+@click.argument("name")
+@pass_app
+def village_add(app: AppContext, code: str, name: str) -> None:
+    """登记一个村(居)委会：archiveprint village add 201 东村"""
+    from archiveprint.register.services import add_village
+
+    with app.db.transaction() as session:
+        village = add_village(session, code, name, actor=CLI_ACTOR)
+        click.echo(f"已登记 {village.code} {village.name}")
+
+
+@village_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def village_list(app: AppContext, as_json: bool) -> None:
+    """列出村(居)委会及其户数、人数。"""
+    from archiveprint.register.queries import list_villages
+
+    with app.db.reader() as session:
+        rows = list_villages(session)
+        if as_json:
+            emit_json([{"code": v.code, "name": v.name, "households": h, "residents": r} for v, h, r in rows])
+            return
+        for village, households, residents in rows:
+            click.echo(f"{village.code}  {village.name}\t{households} 户\t{residents} 人")
+
+
+@click.command("find")
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 列表")
+@click.option("--limit", default=50, show_default=True)
+@pass_app
+def find(app: AppContext, query: str, as_json: bool, limit: int) -> None:
+    """按档案编号、姓名、拼音首字母、身份证号或电话查找居民。"""
+    from archiveprint.accounts.services import audit
+    from archiveprint.register.names import SEX_CODES
+    from archiveprint.register.queries import find_residents
+
+    with app.db.transaction() as session:
+        matches = find_residents(session, query, limit=limit)
+        for match in matches:
+            audit(session, None, "search", "resident", match.archive_code, detail="cli find")
+    if as_json:
+        emit_json([m.as_json() for m in matches])
+        return
+    if not matches:
+        click.echo("没有找到。")
+        return
+    for m in matches:
+        closed = "  [已结案]" if m.status == "closed" else ""
+        click.echo(f"{m.code_display}  {m.name}  {SEX_CODES.get(m.sex, '')}  {m.birth_date or ''}  "
+                   f"{m.village_name} 第{m.household_number}户（户主 {m.household_head}）{closed}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="只检查并预览，不写入")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON 结果")
+@click.option("--map", "mapping", multiple=True, metavar="列名=字段",
+              help="自定义列映射，例如 --map '居民姓名=姓名'（可重复）")
+@click.option("--add-villages", is_flag=True, help="自动登记文件中出现的新村(居)委会")
+@click.option("--errors-xlsx", type=click.Path(path_type=Path), help="把错误清单另存为 .xlsx")
+@pass_app
+@click.pass_context
+def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: bool, as_json: bool,
+                   mapping: tuple[str, ...], add_villages: bool, errors_xlsx: Path | None) -> None:
+    """导入省平台导出的居民档案（.xlsx / .csv，UTF-8 或 GBK），整份文件要么全部成功要么全部不写入。"""
+    from archiveprint.register.importer import import_file, parse_mapping, write_error_report
+
+    ctx.meta["json"] = as_json
+    if not file.is_file():
+        message = f"文件不存在：{file}"
+        if as_json:
+            emit_json({"error": message})
+        else:
+            click.secho(f"错误：{message}", fg="red", err=True)
+        ctx.exit(2)
+    columns = parse_mapping(mapping)
+    with click.progressbar(length=0, label="导入", file=sys.stderr, show_pos=True) as bar:
+        def progress(rows: int) -> None:
+            bar.length = max(bar.length or 0, rows)
+            bar.update(rows - bar.pos)
+
+        with app.db.transaction() as session:
+            report = import_file(session, file, actor=CLI_ACTOR, dry_run=dry_run, mapping=columns,
+                                 add_villages=add_villages, today=date.today(), progress=progress)
+    if errors_xlsx and report.problems:
+        write_error_report(report, errors_xlsx)
+    if as_json:
+        emit_json(report.as_json())
+    else:
+        click.echo(report.summary())
+        for problem in report.problems[:200]:
+            click.echo(f"  第{problem.row}行 「{problem.column}」 “{problem.value}”：{problem.reason}")
+        if len(report.problems) > 200:
+            click.echo(f"  ……另有 {len(report.problems) - 200} 条，请用 --errors-xlsx 导出完整清单")
+    ctx.exit(0 if report.ok else 1)
+
+
+@click.command("demo")
+@click.option("--seed", default=2026, show_default=True, help="随机种子（同一种子生成同样的数据）")
+@click.option("--villages", default=6, show_default=True)
+@click.option("--households", default=60, show_default=True, help="每个村的户数")
+@click.option("--export", type=click.Path(path_type=Path), help="不写数据库，而是写一份省平台格式的导出文件")
+@click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gbk", "gb18030"]), default="utf-8-sig",
+              show_default=True, help="--export 为 .csv 时的编码")
+@pass_app
+def demo(app: AppContext, seed: int, villages: int, households: int, export: Path | None, encoding: str) -> None:
+    """生成一个虚构的演示乡镇（身份证号校验位正确、户内关系合理，无真实个人信息）。"""
+    from archiveprint.register import demo as demo_data
+
+    township = demo_data.generate(seed=seed, villages=villages, households_per_village=households,
+                                  today=date.today())
+    if export:
+        rows = demo_data.write_export(township, export, encoding=encoding)
+        click.echo(f"已写出 {rows} 行到 {export}")
+        return
+    with click.progressbar(length=township.resident_count, label="载入演示数据", file=sys.stderr) as bar, \
+            app.db.transaction() as session:
+        summary = demo_data.load(session, township, actor=CLI_ACTOR, progress=bar.update)
+    click.echo(summary)
+
+
+COMMANDS = [township_group, village_group, find, import_command, demo]

@@ -1,0 +1,59 @@
+"""Settings from the environment: database, instance folder, secrets (plain Python, no Flask)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the CLI, the web app and the jobs need to find their storage.
+
+    The embedded default is one SQLite file in the instance folder; DATABASE_URL switches to PostgreSQL.
+    """
+
+    instance_dir: Path
+    database_url: str
+    secret_key: str = field(repr=False)
+    redis_url: str | None = None
+    default_locale: str = "zh_CN"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("ARCHIVEPRINT_INSTANCE") or Path.cwd() / "instance").resolve()
+        url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'archiveprint.sqlite3'}"
+        return cls(
+            instance_dir=instance,
+            database_url=normalize_database_url(url),
+            secret_key=env.get("SECRET_KEY") or _instance_secret(instance),
+            redis_url=env.get("REDIS_URL") or None,
+            default_locale=env.get("ARCHIVEPRINT_LOCALE", "zh_CN"),
+        )
+
+    def ensure_instance_dir(self) -> Path:
+        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        return self.instance_dir
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the postgres:// and postgresql:// spellings hosting tools print; use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(instance: Path) -> str:
+    """A per-installation secret kept in the instance folder, so sessions survive restarts."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,55 @@
+"""Append-only event rows (who, when, what, before/after), written inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archiveprint.db import Base, utcnow
+
+
+class Event(Base):
+    """One change to the archive. The database refuses UPDATE and DELETE on this table (see the migration)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_entity", "entity_type", "entity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def record_event(session: Session, kind: str, entity_type: str, entity_id: object, *, actor: str,
+                 now: datetime | None = None, **data: object) -> Event:
+    """Add an event to the session; it commits or rolls back with the change it describes."""
+    event = Event(
+        occurred_at=now or utcnow(),
+        actor=actor,
+        kind=kind,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        data={key: _plain(value) for key, value in data.items()},
+    )
+    session.add(event)
+    return event
+
+
+def diff(before: dict[str, object], after: dict[str, object]) -> dict[str, list[object]]:
+    """Fields whose value changed, as {field: [old, new]} (JSON-friendly)."""
+    return {key: [_plain(before.get(key)), _plain(after.get(key))]
+            for key in after if before.get(key) != after.get(key)}

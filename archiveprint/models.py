@@ -1,0 +1,16 @@
+"""Imports every job's models so Alembic and the metadata see all tables."""
+
+from archiveprint.accounts.models import AuditEntry, User
+from archiveprint.eventlog import Event
+from archiveprint.register.models import (
+    Household,
+    ImportRun,
+    PopulationTag,
+    Resident,
+    Township,
+    Village,
+    resident_tags,
+)
+
+__all__ = ["AuditEntry", "Event", "Household", "ImportRun", "PopulationTag", "Resident", "Township", "User", "Village",
+           "resident_tags"]

@@ -1,0 +1,86 @@
+"""Resident health-record numbers (居民健康档案编号): 17 digits = county 6 + township 3 + village 3 + serial 5."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from archiveprint.errors import InvalidValue
+from archiveprint.register.text import clean_code
+
+SERIAL_MAX = 99999
+
+
+@dataclass(frozen=True, order=True)
+class ArchiveCode:
+    """One parsed archive code; `str()` gives the 17 plain digits stored in the database."""
+
+    county: str
+    township: str
+    village: str
+    serial: int
+
+    @property
+    def value(self) -> str:
+        return f"{self.county}{self.township}{self.village}{self.serial:05d}"
+
+    @property
+    def village_prefix(self) -> str:
+        """The 12-digit statistical code of the village (segments 1–3)."""
+        return self.value[:12]
+
+    @property
+    def display(self) -> str:
+        """Grouped 6-3-3-5 as the cover prints it: 130123-100-201-00001."""
+        return format_code(self.value)
+
+    @property
+    def short(self) -> str:
+        """The last 8 digits, as every form except the cover shows them: 201-00001."""
+        return f"{self.village}-{self.serial:05d}"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def format_code(code: str) -> str:
+    return f"{code[:6]}-{code[6:9]}-{code[9:12]}-{code[12:]}" if len(code) == 17 else code
+
+
+def parse_code(raw: object) -> ArchiveCode:
+    """Parse a code as typed, scanned or exported (dashes, spaces and full-width digits are fine)."""
+    text = clean_code(raw)
+    if not text:
+        raise InvalidValue("档案编号为空")
+    if not text.isdigit():
+        raise InvalidValue("档案编号只能包含数字", value=raw)
+    if len(text) != 17:
+        raise InvalidValue(f"档案编号应为17位数字，实际{len(text)}位", value=raw)
+    county, township, village, serial = text[:6], text[6:9], text[9:12], int(text[12:])
+    if county[:2] == "00" or county[2:] == "0000":
+        raise InvalidValue(f"档案编号前6位“{county}”不是县级行政区划代码", value=raw)
+    if township == "000":
+        raise InvalidValue("档案编号第7–9位（乡镇代码）不能为000", value=raw)
+    if village == "000":
+        raise InvalidValue("档案编号第10–12位（村(居)委会代码）不能为000", value=raw)
+    if serial == 0:
+        raise InvalidValue("档案编号末5位（顺序号）不能为00000", value=raw)
+    return ArchiveCode(county, township, village, serial)
+
+
+def village_kind(village: str) -> str:
+    """Which kind of committee a village segment suggests — only a hint, as the sources disagree (§2.2).
+
+    The health-record summaries use 001–099 居委会 / 101–199 村委会 / 901–999 其他; GB/T 10114 and the NBS codes
+    use 001–199 居委会 / 200–399 村委会. Neither range is rejected anywhere.
+    """
+    number = int(village)
+    if number >= 900:
+        return "其他"
+    if number <= 99:
+        return "居委会"
+    return "村委会"
+
+
+def looks_like_code(text: str) -> bool:
+    return bool(re.fullmatch(r"\d{17}", clean_code(text)))

@@ -1,0 +1,158 @@
+"""Register tables: township, villages, households, residents and their population tags."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from archiveprint.db import Base, utcnow
+
+resident_tags = Table(
+    "resident_tags",
+    Base.metadata,
+    Column("resident_id", ForeignKey("residents.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("population_tags.id"), primary_key=True),
+)
+
+
+class Township(Base):
+    """The archive's own township (乡镇/街道) and its county; configured once per installation."""
+
+    __tablename__ = "townships"
+    __table_args__ = (UniqueConstraint("county_code", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    county_name: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(64))
+    unit_name: Mapped[str] = mapped_column(String(128), default="")
+
+    villages: Mapped[list[Village]] = relationship(back_populates="township", order_by="Village.code")
+
+    @property
+    def prefix(self) -> str:
+        return self.county_code + self.code
+
+
+class Village(Base):
+    """A village or residents' committee (村委会/居委会): the 3-digit third segment of archive codes."""
+
+    __tablename__ = "villages"
+    __table_args__ = (UniqueConstraint("township_id", "code"), UniqueConstraint("township_id", "name"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"))
+    code: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(64))
+    # Last serial handed out; bumped by one UPDATE so concurrent clerks never get the same code.
+    last_serial: Mapped[int] = mapped_column(Integer, default=0)
+    last_household_no: Mapped[int] = mapped_column(Integer, default=0)
+
+    township: Mapped[Township] = relationship(back_populates="villages")
+    households: Mapped[list[Household]] = relationship(back_populates="village")
+
+    @property
+    def full_code(self) -> str:
+        return self.township.prefix + self.code
+
+
+class Household(Base):
+    """One household = one paper folder (以户为单位): the unit that is labelled, shelved and lent."""
+
+    __tablename__ = "households"
+    __table_args__ = (
+        UniqueConstraint("village_id", "number"),
+        UniqueConstraint("village_id", "match_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)  # household number within the village, from 1
+    external_no: Mapped[str | None] = mapped_column(String(32))  # 户号 as the platform exports it
+    match_key: Mapped[str] = mapped_column(String(200))  # how imports recognise the household again
+    head_name: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    village: Mapped[Village] = relationship(back_populates="households")
+    members: Mapped[list[Resident]] = relationship(back_populates="household")
+
+
+class PopulationTag(Base):
+    """A population group (人群分类) such as 高血压; the list is extendable."""
+
+    __tablename__ = "population_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+
+
+class Resident(Base):
+    """A resident with a health record (居民健康档案). Closed (结案) records are kept, never deleted."""
+
+    __tablename__ = "residents"
+    __table_args__ = (
+        CheckConstraint("sex IN ('0', '1', '2', '9')", name="sex_code"),
+        CheckConstraint("status IN ('active', 'closed')", name="status"),
+        Index("ix_residents_village_serial", "village_id", "serial", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    archive_code: Mapped[str] = mapped_column(String(17), unique=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    serial: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    relation_to_head: Mapped[str] = mapped_column(String(16), default="")
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    name_initials: Mapped[str] = mapped_column(String(32), index=True, default="")
+    sex: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    phone: Mapped[str] = mapped_column(String(32), default="", index=True)
+    address: Mapped[str] = mapped_column(String(200), default="")
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    closed_reason: Mapped[str | None] = mapped_column(String(16))  # death / moved / lost
+    closed_note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    household: Mapped[Household] = relationship(back_populates="members")
+    village: Mapped[Village] = relationship()
+    tags: Mapped[list[PopulationTag]] = relationship(secondary=resident_tags, order_by="PopulationTag.id")
+
+    @property
+    def tag_names(self) -> list[str]:
+        return [tag.name for tag in self.tags]
+
+
+class ImportRun(Base):
+    """One applied import of a register export: what came in and what it changed (the rows are in events)."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)

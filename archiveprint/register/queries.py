@@ -1,0 +1,153 @@
+"""Read side of the register: find residents by code, name, pinyin initials, ID number or phone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from archiveprint.register.codes import format_code
+from archiveprint.register.idcard import upgrade_15
+from archiveprint.register.models import Household, Resident, Village
+from archiveprint.register.text import clean, clean_code
+
+FIND_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Match:
+    """One resident found, with the household folder it lives in."""
+
+    archive_code: str
+    name: str
+    sex: str
+    birth_date: date | None
+    status: str
+    household: int  # household id
+    household_number: int
+    household_head: str
+    village: str  # 3-digit segment
+    village_name: str
+    id_number_masked: str
+
+    @property
+    def code_display(self) -> str:
+        return format_code(self.archive_code)
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["birth_date"] = self.birth_date.isoformat() if self.birth_date else None
+        data["code_display"] = self.code_display
+        return data
+
+
+def classify_query(query: str) -> tuple[str, str]:
+    """What the clerk typed: ('code'|'short_code'|'id_number'|'phone'|'initials'|'name'|'empty', key)."""
+    text = clean(query)
+    compact = clean_code(text).upper()
+    if not text:
+        return "empty", ""
+    if re.fullmatch(r"\d{17}", compact):
+        return "code", compact
+    if re.fullmatch(r"\d{17}[\dX]", compact):
+        return "id_number", compact
+    if re.fullmatch(r"\d{15}", compact):
+        return "id_number", upgrade_15(compact)
+    if re.fullmatch(r"\d{8}", compact) and not compact.startswith("1"):
+        return "short_code", compact
+    if re.fullmatch(r"\d{3}-?\d{5}", text):
+        return "short_code", compact
+    if re.fullmatch(r"1\d{10}|0\d{9,11}|\d{7,8}", compact):
+        return "phone", compact
+    if re.fullmatch(r"[A-Za-z]+", text):
+        return "initials", text.lower()
+    return "name", text.replace(" ", "")
+
+
+def _base() -> Select[tuple[Resident]]:
+    return select(Resident).options(selectinload(Resident.household), selectinload(Resident.village))
+
+
+def find_residents(session: Session, query: str, *, limit: int = FIND_LIMIT,
+                   include_closed: bool = True) -> list[Match]:
+    """Everything a clerk might type into the search box, best matches first."""
+    kind, key = classify_query(query)
+    if kind == "empty":
+        return []
+    stmt = _base()
+    if kind == "code":
+        stmt = stmt.where(Resident.archive_code == key)
+    elif kind == "id_number":
+        stmt = stmt.where(Resident.id_number == key)
+    elif kind == "short_code":
+        stmt = stmt.join(Village, Village.id == Resident.village_id).where(
+            Village.code == key[:3], Resident.serial == int(key[3:]))
+    elif kind == "phone":
+        stmt = stmt.where(Resident.phone == key)
+    elif kind == "initials":
+        stmt = stmt.where(Resident.name_initials.like(f"{key}%"))
+    else:
+        exact = stmt.where(Resident.name == key)
+        rows = list(session.scalars(exact.order_by(Resident.archive_code).limit(limit)))
+        if len(rows) < limit:
+            seen = {r.id for r in rows}
+            like = stmt.where(Resident.name.like(f"%{_escape(key)}%", escape="\\"), Resident.name != key)
+            rows += [r for r in session.scalars(like.order_by(func.length(Resident.name), Resident.archive_code)
+                                                 .limit(limit - len(rows))) if r.id not in seen]
+        return [_match(r) for r in rows if include_closed or r.status == "active"]
+    if not include_closed:
+        stmt = stmt.where(Resident.status == "active")
+    rows = session.scalars(stmt.order_by(Resident.archive_code).limit(limit))
+    return [_match(r) for r in rows]
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _match(resident: Resident) -> Match:
+    household = resident.household
+    return Match(
+        archive_code=resident.archive_code,
+        name=resident.name,
+        sex=resident.sex,
+        birth_date=resident.birth_date,
+        status=resident.status,
+        household=household.id,
+        household_number=household.number,
+        household_head=household.head_name,
+        village=resident.village.code,
+        village_name=resident.village.name,
+        id_number_masked=(resident.id_number[:4] + "*" * 10 + resident.id_number[14:]) if resident.id_number
+        else "",
+    )
+
+
+def get_household(session: Session, household_id: int) -> Household | None:
+    return session.scalar(
+        select(Household).where(Household.id == household_id)
+        .options(selectinload(Household.members).selectinload(Resident.tags), selectinload(Household.village))
+    )
+
+
+def ordered_members(household: Household) -> list[Resident]:
+    """Members in folder order: head of household first, then by archive code."""
+    from archiveprint.register.names import is_head
+
+    return sorted(household.members, key=lambda r: (not is_head(r.relation_to_head), r.archive_code))
+
+
+def list_villages(session: Session) -> list[tuple[Village, int, int]]:
+    """Villages with their household and resident counts."""
+    households = (select(Household.village_id, func.count(Household.id).label("n"))
+                  .group_by(Household.village_id).subquery())
+    residents = (select(Resident.village_id, func.count(Resident.id).label("n"))
+                 .group_by(Resident.village_id).subquery())
+    stmt = (select(Village, func.coalesce(households.c.n, 0), func.coalesce(residents.c.n, 0))
+            .outerjoin(households, households.c.village_id == Village.id)
+            .outerjoin(residents, residents.c.village_id == Village.id)
+            .order_by(Village.code))
+    return [(v, h, r) for v, h, r in session.execute(stmt)]

@@ -1,0 +1,291 @@
+"""Register use cases: configure the township, add villages, allocate codes, register, move and close residents."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archiveprint.errors import Conflict, InvalidValue, NotConfigured, NotFound
+from archiveprint.eventlog import diff, record_event
+from archiveprint.register.codes import SERIAL_MAX, ArchiveCode, parse_code
+from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village
+from archiveprint.register.names import DEFAULT_TAGS, is_head, pinyin_initials
+
+CLOSE_REASONS = {"death": "死亡", "moved": "迁出", "lost": "失访", "other": "其他"}
+TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", "registered_on",
+                  "relation_to_head")
+
+
+def get_township(session: Session) -> Township:
+    township = session.scalar(select(Township).order_by(Township.id).limit(1))
+    if township is None:
+        raise NotConfigured("尚未设置本院所属乡镇，请先运行 archiveprint township set（或载入演示数据）")
+    return township
+
+
+def configure_township(session: Session, county_code: str, county_name: str, code: str, name: str, *,
+                       unit_name: str = "", actor: str) -> Township:
+    """Set the archive's own township once; later calls may rename it but never change its codes."""
+    if not (county_code.isdigit() and len(county_code) == 6):
+        raise InvalidValue("县级行政区划代码应为6位数字", field="县代码", value=county_code)
+    if not (code.isdigit() and len(code) == 3) or code == "000":
+        raise InvalidValue("乡镇代码应为3位数字（001–999）", field="乡镇代码", value=code)
+    existing = session.scalar(select(Township).limit(1))
+    if existing is not None:
+        if (existing.county_code, existing.code) != (county_code, code):
+            raise Conflict(f"本档案室已设置为 {existing.county_code}-{existing.code} {existing.name}，"
+                           "不能改为另一个乡镇的代码", field="乡镇代码", value=f"{county_code}-{code}")
+        before = {"county_name": existing.county_name, "name": existing.name, "unit_name": existing.unit_name}
+        existing.county_name, existing.name = county_name, name
+        existing.unit_name = unit_name or existing.unit_name
+        after = {"county_name": existing.county_name, "name": existing.name, "unit_name": existing.unit_name}
+        if before != after:
+            record_event(session, "township.updated", "township", existing.id, actor=actor,
+                         changes=diff(before, after))
+        return existing
+    township = Township(county_code=county_code, county_name=county_name, code=code, name=name,
+                        unit_name=unit_name or f"{name}卫生院")
+    session.add(township)
+    session.flush()
+    ensure_tags(session, DEFAULT_TAGS)
+    record_event(session, "township.configured", "township", township.id, actor=actor,
+                 county_code=county_code, code=code, name=name)
+    return township
+
+
+def add_village(session: Session, code: str, name: str, *, actor: str) -> Village:
+    township = get_township(session)
+    if not (code.isdigit() and len(code) == 3) or code == "000":
+        raise InvalidValue("村(居)委会代码应为3位数字（001–999）", field="村代码", value=code)
+    name = name.strip()
+    if not name:
+        raise InvalidValue("村(居)委会名称不能为空", field="村名", value=code)
+    for village in township.villages:
+        if village.code == code:
+            raise Conflict(f"村(居)委会代码 {code} 已登记为“{village.name}”", field="村代码", value=code)
+        if village.name == name:
+            raise Conflict(f"村(居)委会“{name}”已登记，代码 {village.code}", field="村名", value=name)
+    village = Village(township=township, code=code, name=name, last_serial=0, last_household_no=0)
+    session.add(village)
+    session.flush()
+    record_event(session, "village.added", "village", village.id, actor=actor, code=code, name=name)
+    return village
+
+
+def find_village(session: Session, key: str) -> Village:
+    """A village by its 3-digit segment, its 12-digit code, or its name."""
+    township = get_township(session)
+    key = key.strip()
+    query = select(Village).where(Village.township_id == township.id)
+    if key.isdigit() and len(key) == 12 and key.startswith(township.prefix):
+        key = key[9:]
+    village = session.scalar(query.where(Village.code == key) if key.isdigit()
+                             else query.where(Village.name == key))
+    if village is None:
+        raise NotFound("没有这个村(居)委会", field="村(居)委会", value=key)
+    return village
+
+
+def ensure_tags(session: Session, names: list[str] | tuple[str, ...]) -> list[PopulationTag]:
+    """Tags by name, creating unknown ones (the list of groups is extendable)."""
+    if not names:
+        return []
+    found = {tag.name: tag for tag in session.scalars(select(PopulationTag).where(PopulationTag.name.in_(names)))}
+    for name in names:
+        if name not in found:
+            tag = PopulationTag(name=name)
+            session.add(tag)
+            found[name] = tag
+    session.flush()
+    return [found[name] for name in names]
+
+
+def allocate_serial(session: Session, village: Village) -> ArchiveCode:
+    """Hand out the next archive code of a village; one UPDATE … RETURNING, so racing clerks never collide."""
+    serial = session.execute(
+        update(Village)
+        .where(Village.id == village.id)
+        .values(last_serial=Village.last_serial + 1)
+        .returning(Village.last_serial),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    if serial > SERIAL_MAX:
+        raise Conflict(f"村(居)委会 {village.code} 的档案顺序号已用完（最大 {SERIAL_MAX}）", value=village.code)
+    township = village.township
+    return ArchiveCode(township.county_code, township.code, village.code, serial)
+
+
+def reserve_serial(session: Session, village: Village, serial: int) -> None:
+    """After an imported code, make sure the counter never hands that serial out again."""
+    session.execute(
+        update(Village)
+        .where(Village.id == village.id, Village.last_serial < serial)
+        .values(last_serial=serial),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def allocate_household_no(session: Session, village: Village) -> int:
+    return session.execute(
+        update(Village)
+        .where(Village.id == village.id)
+        .values(last_household_no=Village.last_household_no + 1)
+        .returning(Village.last_household_no),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+
+
+def create_household(session: Session, village: Village, *, head_name: str, address: str = "",
+                     external_no: str | None = None, actor: str, now: datetime | None = None) -> Household:
+    number = allocate_household_no(session, village)
+    household = Household(
+        village_id=village.id, number=number, external_no=external_no or None,
+        match_key=household_key(external_no, head_name, address), head_name=head_name, address=address,
+    )
+    session.add(household)
+    session.flush()
+    record_event(session, "household.created", "household", household.id, actor=actor, now=now,
+                 village=village.code, number=number, head_name=head_name, external_no=external_no)
+    return household
+
+
+def household_key(external_no: str | None, head_name: str, address: str) -> str:
+    """Imports recognise a household by its 户号, or by head of household + address when there is none."""
+    if external_no:
+        return f"no:{external_no}"
+    return f"head:{head_name}|{address}"[:200]
+
+
+def register_resident(session: Session, household: Household, *, name: str, sex: str,
+                      birth_date: date | None = None, id_number: str | None = None, phone: str = "",
+                      address: str = "", relation_to_head: str = "", registered_on: date | None = None,
+                      tags: list[str] | tuple[str, ...] = (), code: ArchiveCode | None = None,
+                      actor: str, now: datetime | None = None) -> Resident:
+    """Create a resident record in a household, allocating the next code of its village unless one is given."""
+    village = household.village
+    if code is None:
+        code = allocate_serial(session, village)
+    else:
+        check_code_belongs(session, code, village)
+        reserve_serial(session, village, code.serial)
+    if id_number and session.scalar(select(Resident.archive_code).where(Resident.id_number == id_number)):
+        raise Conflict("身份证号已属于另一份档案", field="身份证号", value=id_number)
+    tag_rows = ensure_tags(session, list(tags))
+    try:
+        with session.begin_nested():
+            resident = Resident(
+                archive_code=code.value, village_id=village.id, serial=code.serial, household_id=household.id,
+                relation_to_head=relation_to_head, name=name, name_initials=pinyin_initials(name), sex=sex,
+                birth_date=birth_date, id_number=id_number or None, phone=phone,
+                address=address or household.address, registered_on=registered_on, status="active",
+                tags=tag_rows,
+            )
+            session.add(resident)
+    except IntegrityError:
+        # Lost a race with another clerk: the database's unique constraints decide.
+        raise Conflict("档案编号或身份证号已被另一份档案使用", field="档案编号", value=code.value) from None
+    if is_head(relation_to_head) and household.head_name != name:
+        household.head_name = name
+    record_event(session, "resident.registered", "resident", code.value, actor=actor, now=now,
+                 household=household.id, name=name)
+    return resident
+
+
+def check_code_belongs(session: Session, code: ArchiveCode, village: Village | None = None) -> Village:
+    """A code's county and township must be this archive's; its village must be a known one."""
+    township = get_township(session)
+    if (code.county, code.township) != (township.county_code, township.code):
+        raise InvalidValue(f"档案编号不属于本乡镇（应以 {township.county_code}{township.code} 开头）",
+                           field="档案编号", value=code.value)
+    if village is None:
+        village = session.scalar(select(Village).where(Village.township_id == township.id,
+                                                       Village.code == code.village))
+        if village is None:
+            raise InvalidValue(f"档案编号中的村(居)委会代码 {code.village} 尚未登记", field="档案编号",
+                               value=code.value)
+    elif village.code != code.village:
+        raise InvalidValue(f"档案编号中的村代码 {code.village} 与所属村“{village.name}”（{village.code}）不一致",
+                           field="档案编号", value=code.value)
+    return village
+
+
+def get_resident(session: Session, code: str) -> Resident:
+    resident = session.scalar(select(Resident).where(Resident.archive_code == parse_code(code).value))
+    if resident is None:
+        raise NotFound("没有这个档案编号", field="档案编号", value=code)
+    return resident
+
+
+def update_resident(session: Session, resident: Resident, changes: dict[str, object], *, actor: str,
+                    now: datetime | None = None) -> dict[str, list[object]]:
+    """Apply field changes and log them with old and new values; returns the diff."""
+    unknown = set(changes) - set(TRACKED_FIELDS)
+    if unknown:
+        raise InvalidValue(f"不能修改字段：{', '.join(sorted(unknown))}")
+    before = {key: getattr(resident, key) for key in changes}
+    for key, value in changes.items():
+        setattr(resident, key, value)
+    if "name" in changes:
+        resident.name_initials = pinyin_initials(resident.name)
+    changed = diff(before, changes)
+    if changed:
+        record_event(session, "resident.updated", "resident", resident.archive_code, actor=actor, now=now,
+                     changes=changed)
+    return changed
+
+
+def set_tags(session: Session, resident: Resident, names: list[str], *, actor: str,
+             now: datetime | None = None) -> bool:
+    before = resident.tag_names
+    if sorted(before) == sorted(names):
+        return False
+    resident.tags = ensure_tags(session, names)
+    record_event(session, "resident.tags_changed", "resident", resident.archive_code, actor=actor, now=now,
+                 changes={"tags": [before, names]})
+    return True
+
+
+def move_resident(session: Session, resident: Resident, household: Household, *, relation_to_head: str = "",
+                  actor: str, now: datetime | None = None) -> None:
+    """Move a resident to another household (one folder to another); the old folder may need relabelling."""
+    if household.id == resident.household_id:
+        return
+    # The archive code keeps its village segment for life, even when the new household is in another village.
+    old = resident.household_id
+    resident.household_id = household.id
+    resident.household = household
+    resident.relation_to_head = relation_to_head
+    record_event(session, "resident.moved", "resident", resident.archive_code, actor=actor, now=now,
+                 from_household=old, to_household=household.id, relation_to_head=relation_to_head)
+
+
+def close_resident(session: Session, resident: Resident, reason: str, on: date, *, note: str = "",
+                   actor: str, now: datetime | None = None) -> None:
+    """结案: death, moving away or loss to follow-up. The record stays; only its status changes."""
+    if reason not in CLOSE_REASONS:
+        raise InvalidValue(f"结案原因应为：{'、'.join(f'{k}（{v}）' for k, v in CLOSE_REASONS.items())}",
+                           field="结案原因", value=reason)
+    if resident.status == "closed":
+        raise Conflict("该档案已结案", field="档案编号", value=resident.archive_code)
+    resident.status, resident.closed_on, resident.closed_reason, resident.closed_note = "closed", on, reason, note
+    record_event(session, "resident.closed", "resident", resident.archive_code, actor=actor, now=now,
+                 reason=reason, on=on, note=note)
+
+
+def reopen_resident(session: Session, resident: Resident, *, why: str, actor: str,
+                    now: datetime | None = None) -> None:
+    if resident.status != "closed":
+        raise Conflict("该档案未结案", field="档案编号", value=resident.archive_code)
+    if not why.strip():
+        raise InvalidValue("恢复结案档案必须填写原因", field="原因")
+    before = {"reason": resident.closed_reason, "on": resident.closed_on}
+    resident.status, resident.closed_on, resident.closed_reason, resident.closed_note = "active", None, None, ""
+    record_event(session, "resident.reopened", "resident", resident.archive_code, actor=actor, now=now,
+                 why=why, before=before)
+
+
+def count_residents(session: Session) -> int:
+    return session.scalar(select(func.count(Resident.id))) or 0

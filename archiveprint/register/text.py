@@ -1,0 +1,76 @@
+"""Normalise cell text as real exports contain it: full-width digits, stray spaces, Excel dates."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+
+_FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FULLWIDTH[0x3000] = 0x20  # ideographic space
+_SPACES = re.compile(r"[\s\u00a0\u200b\u3000]+")
+_EXCEL_EPOCH = date(1899, 12, 30)
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+
+
+def to_halfwidth(text: str) -> str:
+    """Full-width ASCII (０１２ＡＢＸ) to half-width; leaves CJK characters alone."""
+    return text.translate(_FULLWIDTH)
+
+
+def clean(value: object) -> str:
+    """A cell as trimmed text: None → '', floats that are whole numbers lose their '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    text = to_halfwidth(str(value))
+    return _SPACES.sub(" ", text).strip()
+
+
+def clean_code(value: object) -> str:
+    """Codes and numbers: half-width, no spaces, dashes or separators at all."""
+    return re.sub(r"[\s\-_/.·]", "", clean(value))
+
+
+def clean_name(value: object) -> str:
+    """Person names: NFC, trimmed, inner spaces removed (张 三 → 张三), middle dots unified to ·."""
+    text = unicodedata.normalize("NFC", clean(value))
+    text = re.sub(r"[•‧・∙⋅]", "·", text)
+    if all(ord(ch) > 0x2E80 or ch in " ·" for ch in text):
+        text = text.replace(" ", "")
+    return text
+
+
+def parse_date(value: object) -> date:
+    """Dates as exports hold them: datetime cells, Excel serials, 1956/3/7, 19560307, 1956-03-07, 1956年3月7日.
+
+    Raises ValueError with a Chinese reason when the text is not a real date.
+    """
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        serial = float(value)
+        if 1 <= serial < 2958466 and not (19000101 <= serial <= 29991231):
+            return _EXCEL_EPOCH + timedelta(days=int(serial))
+        value = str(int(serial))
+    text = clean(value).replace(" ", "")
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            year, month, day = (int(part) for part in match.groups())
+            try:
+                return date(year, month, day)
+            except ValueError:
+                raise ValueError("日期不存在") from None
+    if re.fullmatch(r"\d{5}(\.\d+)?", text):
+        return _EXCEL_EPOCH + timedelta(days=int(float(text)))
+    raise ValueError("无法识别的日期格式（应为 1956-03-07、1956/3/7、19560307 或 1956年3月7日）")
