@@ -29,4 +29,34 @@ def create(app: AppContext, username: str, role: str, display_name: str, passwor
     click.echo(f"已创建用户 {username}（{ROLES[role]}）")
 
 
+@user_group.command("exists")
+@click.argument("username")
+@pass_app
+@click.pass_context
+def exists(ctx: click.Context, app: AppContext, username: str) -> None:
+    """用户是否存在（退出码 0 存在，1 不存在；供脚本使用）。"""
+    from sqlalchemy import select
+
+    from archiveprint.accounts.models import User
+
+    with app.db.reader() as session:
+        found = session.scalar(select(User.id).where(User.username == username)) is not None
+    click.echo("yes" if found else "no")
+    ctx.exit(0 if found else 1)
+
+
+@user_group.command("list")
+@pass_app
+def list_users(app: AppContext) -> None:
+    """列出用户及角色。"""
+    from sqlalchemy import select
+
+    from archiveprint.accounts.models import User
+
+    with app.db.reader() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            state = "" if user.active else "（已停用）"
+            click.echo(f"{user.username}\t{user.display_name}\t{ROLES[user.role]}{state}")
+
+
 COMMANDS = [user_group]
