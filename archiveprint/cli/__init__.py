@@ -36,6 +36,11 @@ class AppContext:
             upgrade(database.engine)
         return database
 
+    def close(self) -> None:
+        """Release pooled connections when the command ends."""
+        if "db" in self.__dict__:
+            self.__dict__.pop("db").dispose()
+
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
 
@@ -63,7 +68,7 @@ class ArchiveprintGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """archiveprint —— 居民健康档案室：表单、标签、档案位置与借阅。"""
-    ctx.ensure_object(AppContext)
+    ctx.call_on_close(ctx.ensure_object(AppContext).close)
 
 
 def _register_commands() -> None:

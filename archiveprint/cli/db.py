@@ -29,7 +29,11 @@ def current(app: AppContext) -> None:
     from archiveprint.db import make_engine
     from archiveprint.migrate import current_revision
 
-    click.echo(current_revision(make_engine(app.settings.database_url)) or "（空数据库）")
+    engine = make_engine(app.settings.database_url)
+    try:
+        click.echo(current_revision(engine) or "（空数据库）")
+    finally:
+        engine.dispose()
 
 
 COMMANDS = [db_group]

@@ -108,8 +108,6 @@ def find(app: AppContext, query: str, as_json: bool, limit: int) -> None:
 def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: bool, as_json: bool,
                    mapping: tuple[str, ...], add_villages: bool, errors_xlsx: Path | None) -> None:
     """导入省平台导出的居民档案（.xlsx / .csv，UTF-8 或 GBK），整份文件要么全部成功要么全部不写入。"""
-    from archiveprint.register.importer import import_file, parse_mapping, write_error_report
-
     ctx.meta["json"] = as_json
     if not file.is_file():
         message = f"文件不存在：{file}"
@@ -118,6 +116,8 @@ def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: boo
         else:
             click.secho(f"错误：{message}", fg="red", err=True)
         ctx.exit(2)
+    from archiveprint.register.importer import import_file, parse_mapping, write_error_report
+
     columns = parse_mapping(mapping)
     with click.progressbar(length=0, label="导入", file=sys.stderr, show_pos=True) as bar:
         def progress(rows: int) -> None:
