@@ -71,10 +71,15 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(ctx.ensure_object(AppContext).close)
 
 
-def _register_commands() -> None:
-    from archiveprint.cli import accounts, db, register, serve
+@main.group("print")
+def print_group() -> None:
+    """打印：表单（forms）与标签（labels）。"""
 
-    for module in (db, register, accounts, serve):
+
+def _register_commands() -> None:
+    from archiveprint.cli import accounts, db, forms, register, serve
+
+    for module in (db, register, accounts, forms, serve):
         for command in module.COMMANDS:
             main.add_command(command)
 

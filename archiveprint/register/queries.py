@@ -151,3 +151,38 @@ def list_villages(session: Session) -> list[tuple[Village, int, int]]:
             .outerjoin(residents, residents.c.village_id == Village.id)
             .order_by(Village.code))
     return [(v, h, r) for v, h, r in session.execute(stmt)]
+
+
+def _print_order():  # type: ignore[no-untyped-def]
+    from sqlalchemy import case
+
+    from archiveprint.register.names import HEAD_RELATIONS
+
+    head_first = case((Resident.relation_to_head.in_(HEAD_RELATIONS), 0), else_=1)
+    return (Village.code, Household.number, head_first, Resident.archive_code)
+
+
+def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = None, village: str | None = None,
+                     tag: str | None = None, include_closed: bool = False) -> Select[tuple[Resident]]:
+    """Residents of a print scope in filing order: village → household → head first → code."""
+    from sqlalchemy.orm import joinedload
+
+    from archiveprint.register.models import PopulationTag, resident_tags
+
+    stmt = (select(Resident)
+            .join(Household, Household.id == Resident.household_id)
+            .join(Village, Village.id == Resident.village_id)
+            .options(joinedload(Resident.household), joinedload(Resident.village)))
+    if codes:
+        stmt = stmt.where(Resident.archive_code.in_(codes))
+    if household_id is not None:
+        stmt = stmt.where(Resident.household_id == household_id)
+    if village is not None:
+        stmt = stmt.where(Village.code == village)
+    if tag is not None:
+        stmt = stmt.where(Resident.id.in_(
+            select(resident_tags.c.resident_id).join(PopulationTag, PopulationTag.id == resident_tags.c.tag_id)
+            .where(PopulationTag.name == tag)))
+    if not include_closed and not codes:
+        stmt = stmt.where(Resident.status == "active")
+    return stmt.order_by(*_print_order())

@@ -1,0 +1,84 @@
+"""`archiveprint print forms` and `archiveprint forms …`: health-record forms from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from archiveprint.cli import AppContext, emit_json, pass_app, print_group
+
+
+@print_group.command("forms")
+@click.option("--set", "set_key", required=True, help="套组或单张表单：new_record / 新建档套表 / personal_info …")
+@click.option("--code", "codes", multiple=True, help="档案编号（可重复）")
+@click.option("--codes-file", type=click.File("r", encoding="utf-8-sig"), help="每行一个档案编号的文件")
+@click.option("--household", help="户：内部编号，或 村代码-户号（201-17）")
+@click.option("--village", help="村：3位代码或村名")
+@click.option("--tag", help="人群分类，如 高血压（可与 --village 同用）")
+@click.option("--blank", is_flag=True, help="空白表（不预填）")
+@click.option("--copies", default=1, show_default=True, help="空白表份数（无范围时）")
+@click.option("--duplex", is_flag=True, help="双面打印：每人从新的一张纸开始")
+@click.option("--separators", is_flag=True, help="每户前加一张分户页")
+@click.option("--split", type=int, help="每个 PDF 最多页数，超过则分成多个文件并打包为 .zip")
+@click.option("--allow-missing-glyphs", is_flag=True, help="即使有字体缺字也继续打印")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="输出 PDF 路径")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON：pages, residents, seconds, output(s)")
+@pass_app
+@click.pass_context
+def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes: tuple[str, ...],
+                        codes_file, household: str | None, village: str | None, tag: str | None,  # type: ignore[no-untyped-def]
+                        blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
+                        allow_missing_glyphs: bool, output: Path, as_json: bool) -> None:
+    """按套组打印表单（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
+    from archiveprint.forms.services import PrintOptions, print_forms, resolve_scope
+
+    ctx.meta["json"] = as_json
+    if codes_file:
+        codes = codes + tuple(line.strip() for line in codes_file if line.strip())
+    options = PrintOptions(blank=blank, copies=copies, duplex=duplex, separators=separators, split_pages=split,
+                           allow_missing_glyphs=allow_missing_glyphs)
+    with click.progressbar(length=1, label="打印表单", file=sys.stderr, show_pos=True) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        with app.db.transaction() as session:
+            scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag)
+            result = print_forms(session, set_key, scope, output, options=options, actor=f"cli:{getpass.getuser()}",
+                                 today=date.today(), progress=progress)
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        click.echo(f"已生成 {result.pages} 页（{result.residents} 人），用时 {result.seconds:.1f} 秒："
+                   + "，".join(str(p) for p in result.outputs))
+
+
+@click.group("forms")
+def forms_group() -> None:
+    """表单目录。"""
+
+
+@forms_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_forms(as_json: bool) -> None:
+    """列出全部表单和套组。"""
+    from archiveprint.forms.catalog import load_catalog
+
+    catalog = load_catalog()
+    if as_json:
+        emit_json({"forms": [{"id": f.id, "title": f.title, "pages": f.pages} for f in catalog.forms.values()],
+                   "sets": [{"id": s.id, "name": s.name, "forms": list(s.forms)} for s in catalog.sets.values()]})
+        return
+    click.echo("表单：")
+    for form in catalog.forms.values():
+        click.echo(f"  {form.id:24} {form.title}（{form.pages}页）")
+    click.echo("套组：")
+    for form_set in catalog.sets.values():
+        click.echo(f"  {form_set.id:24} {form_set.name}：{' + '.join(form_set.forms)}")
+
+
+COMMANDS = [forms_group]

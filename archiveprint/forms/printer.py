@@ -1,0 +1,90 @@
+"""FormPrinter: many residents' forms into one PDF — each blank page imported once, values stamped per page."""
+
+from __future__ import annotations
+
+import io
+from typing import BinaryIO
+
+from archiveprint.forms.catalog import FormDef
+from archiveprint.forms.layout import FormLayout, PageLayout, layout_form
+from archiveprint.forms.stamp import DEFAULT_STYLE, MM, StampStyle, refile_mark, stamp_values
+from archiveprint.pdf import font_path
+from archiveprint.pdffont import EmbeddedFont, load_metrics
+from archiveprint.pdfwriter import PdfStream, dictionary, ref
+
+
+class FormPrinter:
+    """Streams pages to `fp`; memory does not grow with the number of pages."""
+
+    def __init__(self, fp: BinaryIO, *, site: dict[str, str] | None = None, marks: bool = True,
+                 style: StampStyle = DEFAULT_STYLE) -> None:
+        self.pdf = PdfStream(fp)
+        self.site = site
+        self.marks = marks
+        self.style = style
+        self.font = EmbeddedFont(load_metrics(font_path()))
+        self.font_id = self.pdf.reserve()
+        self._imported: dict[str, tuple[FormLayout, list[int]]] = {}
+        self._source_keys = 0
+
+    @property
+    def page_count(self) -> int:
+        return self.pdf.page_count
+
+    def _form(self, form: FormDef) -> tuple[FormLayout, list[int]]:
+        if form.id not in self._imported:
+            from pypdf import PdfReader
+
+            layout = layout_form(form, site=self.site)
+            reader = PdfReader(io.BytesIO(layout.pdf))
+            self._source_keys += 1
+            xobjects = [self.pdf.import_page_as_xobject(page, self._source_keys) for page in reader.pages]
+            self._imported[form.id] = (layout, xobjects)
+        return self._imported[form.id]
+
+    def _resources(self, xobject_id: int | None) -> bytes:
+        entries = {"Font": dictionary({self.font.resource_name: ref(self.font_id)})}
+        if xobject_id is not None:
+            entries["XObject"] = dictionary({"P": ref(xobject_id)})
+        return dictionary(entries)
+
+    def add_form(self, form: FormDef, values: dict[str, str], *, code17: str | None = None) -> int:
+        """All pages of one form for one resident (or blank, with empty values). Returns pages written."""
+        layout, xobjects = self._form(form)
+        for page, xobject_id in zip(layout.pages, xobjects, strict=True):
+            content = b"q /P Do Q\n" + stamp_values(page, values, self.font, self.style)
+            if code17 and self.marks:
+                content += refile_mark(page, code17=code17, form_title=form.title, form_number=form.number,
+                                       page_number=page.number, page_count=len(layout.pages), font=self.font,
+                                       style=self.style)
+            self.pdf.add_page(content, self._resources(xobject_id), size=(page.width, page.height))
+        return len(layout.pages)
+
+    def add_sheet(self, form: FormDef, people: list[dict[str, str]]) -> int:
+        """Several residents on one sheet (cut-out cards): resident n fills the slots <prefix><n>.<slot>."""
+        merged = {f"{form.slot_prefix}{n}.{slot}": value
+                  for n, values in enumerate(people, start=1) for slot, value in values.items()}
+        return self.add_form(form, merged)
+
+    def add_blank_page(self) -> None:
+        """The back of a sheet left empty so the next resident starts on a fresh sheet (duplex)."""
+        self.pdf.add_page(b"", self._resources(None))
+
+    def add_text_page(self, title: str, lines: list[str]) -> None:
+        """A plain sheet (e.g. the household separator) drawn with the stamp font, no layout engine needed."""
+        page = PageLayout(number=1, width=595.2756, height=841.8898)
+        ops = [b"0 g\n", self._line(title, 20 * MM, page.height - 40 * MM, 22)]
+        y = page.height - 55 * MM
+        for line in lines:
+            ops.append(self._line(line, 20 * MM, y, 13))
+            y -= 8 * MM
+        self.pdf.add_page(b"".join(ops), self._resources(None))
+
+    def _line(self, text: str, x: float, y: float, size: float) -> bytes:
+        from archiveprint.forms.stamp import _text
+
+        return _text(self.font, text, x, y, size)
+
+    def close(self, *, title: str = "") -> None:
+        self.font.write(self.pdf, self.font_id)
+        self.pdf.close(title=title)

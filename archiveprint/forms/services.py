@@ -1,0 +1,272 @@
+"""Print forms for a scope of residents (or blank) into one PDF — or several, zipped — with progress and audit."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archiveprint.accounts.services import audit
+from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.forms.catalog import Catalog, FormDef, FormSet, load_catalog
+from archiveprint.forms.context import person_values, slot_values
+from archiveprint.forms.printer import FormPrinter
+from archiveprint.pdf import font_path
+from archiveprint.pdffont import load_metrics
+from archiveprint.register.models import Household, Resident
+from archiveprint.register.queries import select_for_print
+from archiveprint.register.services import find_village, get_township
+
+Progress = Callable[[int, int], None]
+TEXT_KEYS = ("name", "address", "phone", "village", "township", "unit", "household_head")
+
+
+class MissingGlyphs(ArchiveprintError):
+    """Some names or addresses hold characters the shipped font cannot draw: say so before printing."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose forms: a list of codes, a household, a village, a population tag (within a village or all)."""
+
+    codes: tuple[str, ...] = ()
+    household_id: int | None = None
+    village: str | None = None
+    tag: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.codes or self.household_id or self.village or self.tag)
+
+    def describe(self) -> str:
+        parts = []
+        if self.codes:
+            parts.append(f"{len(self.codes)} 份档案")
+        if self.household_id:
+            parts.append(f"户 #{self.household_id}")
+        if self.village:
+            parts.append(f"村 {self.village}")
+        if self.tag:
+            parts.append(f"人群 {self.tag}")
+        return "，".join(parts) or "空白"
+
+
+@dataclass(frozen=True)
+class PrintOptions:
+    blank: bool = False
+    copies: int = 1  # blank sets without a scope
+    duplex: bool = False  # each resident's set starts on a fresh sheet
+    separators: bool = False  # a separator sheet before each household
+    split_pages: int | None = None  # at most this many pages per PDF; the parts are zipped
+    marks: bool = True  # re-filing mark on prefilled pages
+    allow_missing_glyphs: bool = False
+
+
+@dataclass
+class PrintResult:
+    pages: int = 0
+    residents: int = 0
+    seconds: float = 0.0
+    outputs: list[Path] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"pages": self.pages, "residents": self.residents, "seconds": round(self.seconds, 3),
+                "outputs": [str(p) for p in self.outputs], "output": str(self.outputs[0]) if self.outputs else None}
+
+
+def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: str | int | None = None,
+                  village: str | None = None, tag: str | None = None) -> Scope:
+    """Turn what a clerk typed (village name or segment, household id or village+number) into a Scope."""
+    from archiveprint.register.codes import parse_code
+
+    village_code = find_village(session, village).code if village else None
+    household_id = None
+    if household is not None:
+        text = str(household).strip()
+        if "-" in text:  # "201-17": village segment + household number
+            seg, number = text.split("-", 1)
+            row = session.scalar(select(Household.id).where(
+                Household.village_id == find_village(session, seg).id, Household.number == int(number)))
+        else:
+            row = session.scalar(select(Household.id).where(Household.id == int(text))) if text.isdigit() else None
+        if row is None:
+            raise InvalidValue("没有这一户", field="户", value=household)
+        household_id = row
+    return Scope(codes=tuple(parse_code(c).value for c in codes), household_id=household_id,
+                 village=village_code, tag=tag)
+
+
+def count_scope(session: Session, scope: Scope) -> int:
+    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def iter_scope(session: Session, scope: Scope, batch: int = 500) -> Iterator[Resident]:
+    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
+    yield from session.scalars(stmt.execution_options(yield_per=batch))
+
+
+def check_glyphs(session: Session, scope: Scope) -> dict[str, set[str]]:
+    """Characters of the scope's names and addresses that the font lacks, by archive code."""
+    metrics = load_metrics(font_path())
+    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village,
+                            tag=scope.tag).with_only_columns(Resident.archive_code, Resident.name, Resident.address)
+    missing: dict[str, set[str]] = {}
+    for code, name, address in session.execute(stmt):
+        lacking = metrics.missing([name, address or ""])
+        if lacking:
+            missing[code] = lacking
+    return missing
+
+
+def forms_of(catalog: Catalog, form_set: FormSet) -> list[FormDef]:
+    return [catalog.form(form_id) for form_id in form_set.forms]
+
+
+def print_forms(session: Session, set_key: str, scope: Scope, target: Path, *, options: PrintOptions = PrintOptions(),
+                actor: str, today: date, progress: Progress | None = None, user=None) -> PrintResult:  # type: ignore[no-untyped-def]
+    """Render a form set for every resident in scope (or blank copies) in filing order.
+
+    One PDF unless `split_pages` is set; then parts of at most that many pages, zipped next to `target`.
+    Every resident printed gets an audit row (who printed whose record, which set).
+    """
+    started = time.perf_counter()
+    catalog = load_catalog()
+    form_set = catalog.form_set(set_key)
+    forms = forms_of(catalog, form_set)
+    result = PrintResult()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    writer = _PartWriter(target, options.split_pages, title=form_set.name)
+
+    if options.blank or scope.empty:
+        copies = max(1, options.copies if scope.empty else count_scope(session, scope))
+        for copy in range(copies):
+            pages = writer.ensure_room(sum(f.pages for f in forms))
+            for form in forms:
+                if form.per_page > 1:
+                    pages.add_sheet(form, [{}] * form.per_page)
+                else:
+                    pages.add_form(form, {})
+            _pad_for_duplex(pages, options)
+            if progress:
+                progress(copy + 1, copies)
+        result.pages = writer.close()
+        result.outputs = writer.outputs
+        result.seconds = time.perf_counter() - started
+        return result
+
+    if not options.allow_missing_glyphs:
+        missing = check_glyphs(session, scope)
+        if missing:
+            sample = "；".join(f"{code}：{''.join(sorted(chars))}" for code, chars in list(missing.items())[:10])
+            raise MissingGlyphs(f"{len(missing)} 份档案的姓名或地址含字体缺少的字，打印会出现空框：{sample}",
+                                field="字形")
+    township = get_township(session)
+    total = count_scope(session, scope)
+    sheet_forms = [f for f in forms if f.per_page > 1]
+    single_forms = [f for f in forms if f.per_page == 1]
+    sheet_queue: dict[str, list[dict[str, str]]] = {f.id: [] for f in sheet_forms}
+    last_household = None
+    for resident in iter_scope(session, scope):
+        person = person_values(resident, township, today=today)
+        needed = sum(f.pages for f in single_forms) + (1 if options.separators else 0)
+        pages = writer.ensure_room(needed)
+        if options.separators and resident.household_id != last_household:
+            _separator(pages, resident, options)
+        last_household = resident.household_id
+        for form in single_forms:
+            pages.add_form(form, slot_values(form, person), code17=resident.archive_code)
+        _pad_for_duplex(pages, options)
+        for form in sheet_forms:
+            sheet_queue[form.id].append(slot_values(form, person))
+            if len(sheet_queue[form.id]) == form.per_page:
+                writer.ensure_room(form.pages).add_sheet(form, sheet_queue[form.id])
+                sheet_queue[form.id] = []
+        audit(session, user, "print", "resident", resident.archive_code, detail=f"{form_set.name}（{actor}）")
+        result.residents += 1
+        if progress and (result.residents % 50 == 0 or result.residents == total):
+            progress(result.residents, total)
+    for form in sheet_forms:
+        if sheet_queue[form.id]:
+            writer.ensure_room(form.pages).add_sheet(form, sheet_queue[form.id])
+    result.pages = writer.close()
+    result.outputs = writer.outputs
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _pad_for_duplex(pages: FormPrinter, options: PrintOptions) -> None:
+    if options.duplex and pages.page_count % 2:
+        pages.add_blank_page()
+
+
+def _separator(pages: FormPrinter, resident: Resident, options: PrintOptions) -> None:
+    household = resident.household
+    members = sorted(household.members, key=lambda r: r.archive_code)
+    lines = [f"{resident.village.name}  第 {household.number} 户", f"户主：{household.head_name}",
+             f"地址：{household.address}", ""] + [f"{m.archive_code[-8:]}  {m.name}" for m in members]
+    _pad_for_duplex(pages, options)
+    pages.add_text_page("分户页", lines)
+    _pad_for_duplex(pages, options)
+
+
+class _PartWriter:
+    """Hands out a FormPrinter with room for the next resident's pages, starting a new part when full."""
+
+    def __init__(self, target: Path, split_pages: int | None, *, title: str) -> None:
+        self.target = target
+        self.split = split_pages
+        self.title = title
+        self.parts: list[Path] = []
+        self.outputs: list[Path] = []
+        self.total = 0
+        self._printer: FormPrinter | None = None
+        self._file = None
+
+    def _open(self) -> FormPrinter:
+        index = len(self.parts) + 1
+        path = self.target if not self.split else self.target.with_name(f"{self.target.stem}-{index:03d}.pdf")
+        partial = path.with_name(path.name + ".part")
+        self.parts.append(path)
+        self._file = partial.open("wb")
+        self._printer = FormPrinter(self._file)
+        return self._printer
+
+    def _finish_part(self) -> None:
+        if self._printer is None:
+            return
+        self._printer.close(title=self.title)
+        self.total += self._printer.page_count
+        assert self._file is not None
+        self._file.close()
+        path = self.parts[-1]
+        path.with_name(path.name + ".part").replace(path)  # atomic: a re-run never leaves half a file
+        self._printer = None
+
+    def ensure_room(self, pages: int) -> FormPrinter:
+        printer = self._printer or self._open()
+        if self.split and printer.page_count and printer.page_count + pages > self.split:
+            self._finish_part()
+            printer = self._open()
+        return printer
+
+    def close(self) -> int:
+        if self._printer is None and not self.parts:
+            self._open()
+        self._finish_part()
+        if self.split:
+            archive = self.target.with_suffix(".zip")
+            with zipfile.ZipFile(archive.with_name(archive.name + ".part"), "w", zipfile.ZIP_STORED) as zf:
+                for part in self.parts:
+                    zf.write(part, part.name)
+            archive.with_name(archive.name + ".part").replace(archive)
+            self.outputs = [archive, *self.parts]
+        else:
+            self.outputs = [self.target]
+        return self.total

@@ -1,0 +1,143 @@
+"""Embed a subset of the shipped CJK font for stamped text: CID-keyed CFF, Identity-H, with a ToUnicode map.
+
+Codes are the font's own CIDs (Noto CJK is CID-keyed), so the subset keeps them and text stays searchable and
+extractable. One subset per print job holds exactly the characters that job prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from archiveprint.pdfwriter import PdfStream, array, dictionary, literal, name, num, ref
+
+
+@dataclass(frozen=True)
+class FontMetrics:
+    """What layout needs from a font file, read once per process."""
+
+    path: Path
+    postscript_name: str
+    units_per_em: int
+    cids: dict[int, int]  # code point → CID
+    widths: dict[int, int]  # CID → advance in font units
+    ascent: int
+    descent: int
+    cap_height: int
+    bbox: tuple[int, int, int, int]
+
+    def has(self, char: str) -> bool:
+        return ord(char) in self.cids
+
+    def missing(self, text: Iterable[str]) -> set[str]:
+        """Characters the font cannot draw (reported to the clerk before printing, never a silent box)."""
+        return {ch for ch in "".join(text) if not ch.isspace() and ord(ch) not in self.cids}
+
+    def width(self, text: str, size: float) -> float:
+        units = sum(self.widths.get(self.cids.get(ord(ch), 0), self.units_per_em) for ch in text)
+        return units * size / self.units_per_em
+
+
+@lru_cache(maxsize=4)
+def load_metrics(path: Path) -> FontMetrics:
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, lazy=True) as font:
+        order = {glyph: int(glyph[3:]) if glyph.startswith("cid") else 0 for glyph in font.getGlyphOrder()}
+        cids = {code: order.get(glyph, 0) for code, glyph in font.getBestCmap().items()}
+        hmtx = font["hmtx"].metrics
+        widths = {order[glyph]: advance for glyph, (advance, _lsb) in hmtx.items() if glyph in order}
+        os2, head = font["OS/2"], font["head"]
+        return FontMetrics(
+            path=path,
+            postscript_name=font["name"].getDebugName(6) or path.stem,
+            units_per_em=head.unitsPerEm,
+            cids=cids,
+            widths=widths,
+            ascent=os2.sTypoAscender,
+            descent=os2.sTypoDescender,
+            cap_height=getattr(os2, "sCapHeight", 733) or 733,
+            bbox=(head.xMin, head.yMin, head.xMax, head.yMax),
+        )
+
+
+@dataclass
+class EmbeddedFont:
+    """A job's subset of one font: encode text to CIDs now, write the font objects once at the end or start."""
+
+    metrics: FontMetrics
+    resource_name: str = "F1"
+    used: set[int] = field(default_factory=set)  # code points
+    obj_id: int | None = None
+
+    def encode(self, text: str) -> bytes:
+        """Hex string operand for Tj; unknown characters become CID 0 (.notdef) — callers check `missing` first."""
+        cids = self.metrics.cids
+        self.used.update(ord(ch) for ch in text)
+        return b"<" + "".join(f"{cids.get(ord(ch), 0):04X}" for ch in text).encode() + b">"
+
+    def write(self, pdf: PdfStream, obj_id: int | None = None) -> int:
+        """Subset the font to the characters used so far and write Type0 + CIDFont + descriptor + program."""
+        from fontTools import subset
+        from fontTools.ttLib import TTFont
+
+        codes = sorted(code for code in self.used if code in self.metrics.cids)
+        options = subset.Options()
+        options.name_IDs = []
+        options.layout_features = []
+        options.hinting = False
+        options.notdef_outline = True
+        options.desubroutinize = True
+        with TTFont(self.metrics.path) as font:
+            subsetter = subset.Subsetter(options)
+            subsetter.populate(unicodes=codes)
+            subsetter.subset(font)
+            program = font.getTableData("CFF ")
+
+        tag = "".join(chr(65 + b % 26) for b in hashlib.sha1(bytes(str(codes), "ascii")).digest()[:6])
+        base_name = f"{tag}+{self.metrics.postscript_name}"
+        m = self.metrics
+        scale = 1000 / m.units_per_em
+        cid_to_code = {m.cids[code]: code for code in codes}
+        file_id = pdf.write_stream(program, {"Subtype": b"/CIDFontType0C"})
+        descriptor_id = pdf.write_object(dictionary({
+            "Type": b"/FontDescriptor", "FontName": name(base_name), "Flags": b"4",
+            "FontBBox": array(num(v * scale) for v in m.bbox), "ItalicAngle": b"0",
+            "Ascent": num(m.ascent * scale), "Descent": num(m.descent * scale),
+            "CapHeight": num(m.cap_height * scale), "StemV": b"80", "FontFile3": ref(file_id),
+        }))
+        widths = b" ".join(f"{cid} [{num(m.widths.get(cid, m.units_per_em) * scale).decode()}]".encode()
+                           for cid in sorted(cid_to_code))
+        cid_font_id = pdf.write_object(dictionary({
+            "Type": b"/Font", "Subtype": b"/CIDFontType0", "BaseFont": name(base_name),
+            "CIDSystemInfo": dictionary({"Registry": literal("Adobe"), "Ordering": literal("Identity"),
+                                         "Supplement": b"0"}),
+            "FontDescriptor": ref(descriptor_id), "DW": b"1000", "W": b"[" + widths + b"]",
+        }))
+        to_unicode_id = pdf.write_stream(_to_unicode(cid_to_code))
+        self.obj_id = pdf.write_object(dictionary({
+            "Type": b"/Font", "Subtype": b"/Type0", "BaseFont": name(base_name), "Encoding": b"/Identity-H",
+            "DescendantFonts": array([ref(cid_font_id)]), "ToUnicode": ref(to_unicode_id),
+        }), obj_id)
+        return self.obj_id
+
+
+def _to_unicode(cid_to_code: dict[int, int]) -> bytes:
+    """A CMap from CIDs back to Unicode (UTF-16BE, surrogate pairs for Extension B such as 𠮷)."""
+    lines = [
+        "/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        "/CMapName /Adobe-Identity-UCS def", "/CMapType 2 def",
+        "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange",
+    ]
+    items = sorted(cid_to_code.items())
+    for start in range(0, len(items), 100):
+        chunk = items[start:start + 100]
+        lines.append(f"{len(chunk)} beginbfchar")
+        lines += [f"<{cid:04X}> <{chr(code).encode('utf-16-be').hex().upper()}>" for cid, code in chunk]
+        lines.append("endbfchar")
+    lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
+    return "\n".join(lines).encode()
