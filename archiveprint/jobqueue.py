@@ -95,10 +95,11 @@ class Dispatcher:
     """Starts jobs: on RQ when a Redis URL is configured, else on one local background thread."""
 
     def __init__(self, run: Callable[[int], None], *, redis_url: str | None = None,
-                 database_url: str | None = None) -> None:
+                 database_url: str | None = None, queue: str = "archiveprint") -> None:
         self.run = run
         self.redis_url = redis_url
         self.database_url = database_url
+        self.queue = queue
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -107,7 +108,7 @@ class Dispatcher:
             from redis import Redis
             from rq import Queue
 
-            Queue("archiveprint", connection=Redis.from_url(self.redis_url)).enqueue(
+            Queue(self.queue, connection=Redis.from_url(self.redis_url)).enqueue(
                 "archiveprint.jobs.run_job", job_id, self.database_url, job_timeout=6 * 3600)
             return
         with self._lock:

@@ -51,16 +51,17 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         jobqueue.report_progress(database, job_id, done, total)
 
     if kind == "forms":
-        from archiveprint.forms.services import PrintOptions, Scope, print_forms
+        from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 
         target = job_dir(settings, job_id) / params.get("filename", "forms.pdf")
         scope = Scope(**params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))
-        with database.transaction() as session:
-            user = _user(session, params.get("user_id"))
-            result = print_forms(session, params["set"], scope, target, options=options, actor=actor,
+        with database.reader() as session:
+            result = print_forms(session, params["set"], scope, target, options=options,
                                  today=date.fromisoformat(params.get("today") or date.today().isoformat()),
-                                 progress=progress, user=user)
+                                 progress=progress)
+        with database.transaction() as session:
+            audit_print(session, result, user=_user(session, params.get("user_id")), actor=actor)
         return [str(p) for p in result.outputs], result.pages
     raise ArchiveprintError(f"未知任务类型：{kind}")
 

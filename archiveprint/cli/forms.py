@@ -34,7 +34,7 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes
                         blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
                         allow_missing_glyphs: bool, output: Path, as_json: bool) -> None:
     """按套组打印表单（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
-    from archiveprint.forms.services import PrintOptions, print_forms, resolve_scope
+    from archiveprint.forms.services import PrintOptions, audit_print, print_forms, resolve_scope
 
     ctx.meta["json"] = as_json
     if codes_file:
@@ -46,10 +46,12 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes
             bar.length = total
             bar.update(done - bar.pos)
 
-        with app.db.transaction() as session:
+        with app.db.reader() as session:
             scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag)
-            result = print_forms(session, set_key, scope, output, options=options, actor=f"cli:{getpass.getuser()}",
-                                 today=date.today(), progress=progress)
+            result = print_forms(session, set_key, scope, output, options=options, today=date.today(),
+                                 progress=progress)
+        with app.db.transaction() as session:
+            audit_print(session, result, actor=f"cli:{getpass.getuser()}")
     if as_json:
         emit_json(result.as_json())
     else:

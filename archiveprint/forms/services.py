@@ -74,6 +74,8 @@ class PrintResult:
     residents: int = 0
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
+    printed: list[str] = field(default_factory=list)  # archive codes, for the audit trail
+    set_name: str = ""
 
     def as_json(self) -> dict[str, object]:
         return {"pages": self.pages, "residents": self.residents, "seconds": round(self.seconds, 3),
@@ -129,18 +131,24 @@ def forms_of(catalog: Catalog, form_set: FormSet) -> list[FormDef]:
     return [catalog.form(form_id) for form_id in form_set.forms]
 
 
+def audit_print(session: Session, result: PrintResult, *, user=None, actor: str) -> None:  # type: ignore[no-untyped-def]
+    """One audit row per resident printed: who printed whose record, which set."""
+    for code in result.printed:
+        audit(session, user, "print", "resident", code, detail=f"{result.set_name}（{actor}）")
+
+
 def print_forms(session: Session, set_key: str, scope: Scope, target: Path, *, options: PrintOptions = PrintOptions(),
-                actor: str, today: date, progress: Progress | None = None, user=None) -> PrintResult:  # type: ignore[no-untyped-def]
+                today: date, progress: Progress | None = None) -> PrintResult:
     """Render a form set for every resident in scope (or blank copies) in filing order.
 
+    Only reads the register, so a long job holds no write lock; the caller records `audit_print` after it.
     One PDF unless `split_pages` is set; then parts of at most that many pages, zipped next to `target`.
-    Every resident printed gets an audit row (who printed whose record, which set).
     """
     started = time.perf_counter()
     catalog = load_catalog()
     form_set = catalog.form_set(set_key)
     forms = forms_of(catalog, form_set)
-    result = PrintResult()
+    result = PrintResult(set_name=form_set.name)
     target.parent.mkdir(parents=True, exist_ok=True)
     writer = _PartWriter(target, options.split_pages, title=form_set.name)
 
@@ -188,7 +196,7 @@ def print_forms(session: Session, set_key: str, scope: Scope, target: Path, *, o
             if len(sheet_queue[form.id]) == form.per_page:
                 writer.ensure_room(form.pages).add_sheet(form, sheet_queue[form.id])
                 sheet_queue[form.id] = []
-        audit(session, user, "print", "resident", resident.archive_code, detail=f"{form_set.name}（{actor}）")
+        result.printed.append(resident.archive_code)
         result.residents += 1
         if progress and (result.residents % 50 == 0 or result.residents == total):
             progress(result.residents, total)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from archiveprint.accounts.models import AuditEntry
-from archiveprint.forms.services import MissingGlyphs, PrintOptions, Scope, print_forms, resolve_scope
+from archiveprint.forms.services import MissingGlyphs, PrintOptions, Scope, audit_print, print_forms, resolve_scope
 from archiveprint.register import services
 from tests.conftest import ACTOR, TODAY
 from tests.pdfcheck import compact, page_texts, read
@@ -39,7 +39,8 @@ def names_in_order(pdf) -> list[str]:
 
 def test_a_village_prints_in_filing_order_with_head_first(session, family, tmp_path):
     result = print_forms(session, "personal_info", resolve_scope(session, village="东村"), tmp_path / "v.pdf",
-                         actor=ACTOR, today=TODAY)
+                         today=TODAY)
+    audit_print(session, result, actor=ACTOR)
     assert (result.pages, result.residents) == (3, 3)
     assert names_in_order(tmp_path / "v.pdf") == ["王大山", "王小河", "李𠮷"]
     assert session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "print")) == 3
@@ -47,7 +48,7 @@ def test_a_village_prints_in_filing_order_with_head_first(session, family, tmp_p
 
 def test_household_scope_by_village_and_number(session, family, tmp_path):
     scope = resolve_scope(session, household=f"201-{family.number}")
-    result = print_forms(session, "personal_info", scope, tmp_path / "h.pdf", actor=ACTOR, today=TODAY)
+    result = print_forms(session, "personal_info", scope, tmp_path / "h.pdf", today=TODAY)
     assert result.residents == 2
 
 
@@ -55,17 +56,17 @@ def test_tag_scope_and_list_of_codes(session, family, tmp_path):
     head = services.get_resident(session, "13012310020100002")
     services.set_tags(session, head, ["高血压"], actor=ACTOR)
     result = print_forms(session, "personal_info", resolve_scope(session, tag="高血压"), tmp_path / "t.pdf",
-                         actor=ACTOR, today=TODAY)
+                         today=TODAY)
     assert result.residents == 1
     codes = ("130123-100-202-00001", "13012310020100003")
     result = print_forms(session, "personal_info", resolve_scope(session, codes=codes), tmp_path / "c.pdf",
-                         actor=ACTOR, today=TODAY)
+                         today=TODAY)
     assert names_in_order(tmp_path / "c.pdf") == ["李𠮷", "赵堃"]
 
 
 def test_duplex_starts_each_resident_on_a_fresh_sheet_and_separators_mark_households(session, family, tmp_path):
     result = print_forms(session, "personal_info", resolve_scope(session, village="201"), tmp_path / "d.pdf",
-                         options=PrintOptions(duplex=True, separators=True), actor=ACTOR, today=TODAY)
+                         options=PrintOptions(duplex=True, separators=True), today=TODAY)
     texts = [compact(t) for t in page_texts(tmp_path / "d.pdf")]
     # household 1: separator, blank back, head's form, blank, child's form, blank; household 2: four more
     assert result.pages == len(texts) == 10
@@ -76,14 +77,14 @@ def test_duplex_starts_each_resident_on_a_fresh_sheet_and_separators_mark_househ
 
 def test_blank_copies_carry_no_personal_data_and_no_refiling_mark(session, family, tmp_path):
     result = print_forms(session, "personal_info", Scope(), tmp_path / "b.pdf",
-                         options=PrintOptions(blank=True, copies=3), actor=ACTOR, today=TODAY)
+                         options=PrintOptions(blank=True, copies=3), today=TODAY)
     assert result.pages == 3
     assert all("王" not in t and "130123-100" not in t for t in page_texts(tmp_path / "b.pdf"))
 
 
 def test_large_jobs_split_into_zipped_parts(session, family, tmp_path):
     result = print_forms(session, "personal_info", resolve_scope(session, village="201"), tmp_path / "s.pdf",
-                         options=PrintOptions(split_pages=2), actor=ACTOR, today=TODAY)
+                         options=PrintOptions(split_pages=2), today=TODAY)
     archive, *parts = result.outputs
     assert [len(read(p).pages) for p in parts] == [2, 1]
     assert sorted(zipfile.ZipFile(archive).namelist()) == ["s-001.pdf", "s-002.pdf"]
@@ -94,5 +95,5 @@ def test_a_character_the_font_lacks_is_reported_before_printing(session, create_
     create_resident(create_household("201", head_name="张\U00031350"), name="张\U00031350")
     with pytest.raises(MissingGlyphs, match="字体缺少"):
         print_forms(session, "personal_info", resolve_scope(session, village="201"), tmp_path / "m.pdf",
-                    actor=ACTOR, today=TODAY)
+                    today=TODAY)
     assert not (tmp_path / "m.pdf").exists()
