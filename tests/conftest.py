@@ -60,17 +60,30 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def _drop_postgres(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
-def migrated_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A database of the backend, upgraded to head by running the migrations (never create_all)."""
+def migrated_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of the backend, upgraded to head by running the migrations (never create_all).
+
+    PostgreSQL databases are named per process, so two test runs on one server never drop each other's.
+    """
+    name = f"archiveprint_test_{_worker()}_{os.getpid()}"
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'template.sqlite3'}"
     else:
-        url = _fresh_postgres(f"archiveprint_test_{_worker()}")
+        url = _fresh_postgres(name)
     database = Database.connect(url)
     upgrade(database.engine)
     database.dispose()
-    return url
+    yield url
+    if backend == "postgresql":
+        _drop_postgres(name)
 
 
 @pytest.fixture(scope="session")

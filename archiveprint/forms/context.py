@@ -49,7 +49,10 @@ def slot_values(form: FormDef, person: dict[str, object]) -> dict[str, str]:
         value = person.get(field.prefill)
         if value in (None, ""):
             continue
-        if field.kind == "ymd":
+        if field.kind == "check":  # tick boxes: one slot per option code, ticked when the value names it
+            for code in str(value).split("/"):
+                values[f"{field.slot}.{code}"] = "1"
+        elif field.kind == "ymd":
             assert isinstance(value, date)
             values[f"{field.slot}.y"] = f"{value.year}"
             values[f"{field.slot}.m"] = f"{value.month:02d}"

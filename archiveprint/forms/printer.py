@@ -12,6 +12,9 @@ from archiveprint.pdf import font_path
 from archiveprint.pdffont import EmbeddedFont, load_metrics
 from archiveprint.pdfwriter import PdfStream, dictionary, ref
 
+# Pages smaller than this (the ID-1 card) have no margin for the re-filing mark; the card stays with the resident.
+MIN_MARKED_HEIGHT = 500.0
+
 
 class FormPrinter:
     """Streams pages to `fp`; memory does not grow with the number of pages."""
@@ -26,6 +29,7 @@ class FormPrinter:
         self.font_id = self.pdf.reserve()
         self._imported: dict[str, tuple[FormLayout, list[int]]] = {}
         self._source_keys = 0
+        self._last_size = (595.2756, 841.8898)
 
     @property
     def page_count(self) -> int:
@@ -53,11 +57,12 @@ class FormPrinter:
         layout, xobjects = self._form(form)
         for page, xobject_id in zip(layout.pages, xobjects, strict=True):
             content = b"q /P Do Q\n" + stamp_values(page, values, self.font, self.style)
-            if code17 and self.marks:
+            if code17 and self.marks and page.height >= MIN_MARKED_HEIGHT:
                 content += refile_mark(page, code17=code17, form_title=form.title, form_number=form.number,
                                        page_number=page.number, page_count=len(layout.pages), font=self.font,
                                        style=self.style)
             self.pdf.add_page(content, self._resources(xobject_id), size=(page.width, page.height))
+            self._last_size = (page.width, page.height)
         return len(layout.pages)
 
     def add_sheet(self, form: FormDef, people: list[dict[str, str]]) -> int:
@@ -68,7 +73,7 @@ class FormPrinter:
 
     def add_blank_page(self) -> None:
         """The back of a sheet left empty so the next resident starts on a fresh sheet (duplex)."""
-        self.pdf.add_page(b"", self._resources(None))
+        self.pdf.add_page(b"", self._resources(None), size=self._last_size)
 
     def add_text_page(self, title: str, lines: list[str]) -> None:
         """A plain sheet (e.g. the household separator) drawn with the stamp font, no layout engine needed."""

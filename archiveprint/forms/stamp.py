@@ -65,7 +65,7 @@ def _tick(slot: Slot) -> bytes:
 
 
 def _in_area(font: EmbeddedFont, text: str, slot: Slot, style: StampStyle) -> bytes:
-    size = style.text_size
+    size = slot.size or style.text_size
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
         current = ""
