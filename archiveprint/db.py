@@ -30,7 +30,11 @@ def utcnow() -> datetime:
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine; for SQLite, apply the pysqlite BEGIN recipe so savepoints and BEGIN IMMEDIATE work."""
+    """Create an engine; for SQLite, apply the pysqlite BEGIN recipe so savepoints and BEGIN IMMEDIATE work.
+
+    Statement parameters are kept out of error messages: they hold names and ID numbers, and errors get logged.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
         engine = create_engine(url, **kwargs)

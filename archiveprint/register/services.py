@@ -138,6 +138,18 @@ def allocate_household_no(session: Session, village: Village) -> int:
     ).scalar_one()
 
 
+def allocate_household_numbers(session: Session, village: Village, count: int) -> range:
+    """Reserve `count` consecutive household numbers in one UPDATE (bulk imports create many households)."""
+    last = session.execute(
+        update(Village)
+        .where(Village.id == village.id)
+        .values(last_household_no=Village.last_household_no + count)
+        .returning(Village.last_household_no),
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    return range(last - count + 1, last + 1)
+
+
 def create_household(session: Session, village: Village, *, head_name: str, address: str = "",
                      external_no: str | None = None, actor: str, now: datetime | None = None) -> Household:
     number = allocate_household_no(session, village)

@@ -1,0 +1,314 @@
+"""Check one row of a register export against the rules (codes, ID numbers, dates, villages); no database."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from archiveprint.errors import InvalidValue, Problem
+from archiveprint.register.codes import ArchiveCode, format_code, parse_code
+from archiveprint.register.idcard import IdNumber, parse_id_number
+from archiveprint.register.names import SEX_CODES, is_head, normalize_sex, split_tags
+from archiveprint.register.sources import FIELD_LABELS, Column
+from archiveprint.register.text import clean, clean_code, clean_name, parse_date, to_halfwidth
+
+LIMITS = {"name": 64, "head_name": 64, "relation": 16, "household_no": 32, "address": 200, "phone": 32}
+TAG_MAX = 32
+_NUMBER_FIELDS = ("code", "id_number", "phone", "household_no")
+_WHOLE_FLOAT = re.compile(r"^\d+\.0+$")
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+_VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会")
+Flag = Callable[[tuple[str, ...] | str, str, str], None]  # (field or fields, value as shown, reason)
+LOST_DIGITS = ("Excel 把这个长数字存成了数值（科学计数法），末尾几位已经丢失；"
+               "请把该列设为“文本”格式、重新填入或重新导出后再导入")
+
+
+@dataclass(slots=True)
+class ImportRow:
+    """One row that passed every file-level rule. None means "the file does not say" (keep what is stored)."""
+
+    number: int
+    code: ArchiveCode
+    village: str  # 3-digit segment, equal to code.village
+    name: str
+    sex: str | None
+    birth_date: date | None
+    id_number: str | None
+    relation: str | None
+    head_name: str | None
+    household_no: str | None
+    address: str | None
+    phone: str | None
+    registered_on: date | None
+    tags: list[str] | None
+
+    @property
+    def is_head(self) -> bool:
+        return bool(self.relation) and is_head(self.relation or "")
+
+
+def lost_digits(value: object) -> bool:
+    """Excel keeps 15 significant digits, so 17/18-digit numbers stored as numbers come back damaged."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, float):
+        return abs(value) >= 1e15
+    if isinstance(value, int):
+        digits = len(str(abs(value)))
+        return digits > 15 and value % 10 ** (digits - 15) == 0
+    return isinstance(value, str) and bool(_SCIENTIFIC.match(to_halfwidth(value).strip()))
+
+
+def whole_number_text(value: object) -> object:
+    """"13800138000.0" (a number Excel turned into a float, saved to CSV) → "13800138000"."""
+    if isinstance(value, str) and _WHOLE_FLOAT.match(value.strip()):
+        return value.strip().split(".")[0]
+    return value
+
+
+def blank(value: object) -> bool:
+    """Cheaper than cleaning the cell: most cells of a large export are checked for blankness first."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def shown(value: object) -> str:
+    """A cell as the clerk saw it in the spreadsheet, for problem lists."""
+    if isinstance(value, float) and abs(value) >= 1e15:
+        return f"{value:.6G}"
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(" ")
+    return clean(value)
+
+
+def village_key(name: str) -> str:
+    """东村村委会 and 东村 name the same committee."""
+    name = name.replace(" ", "")
+    for suffix in _VILLAGE_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+class RowChecker:
+    """Applies every rule to each row and remembers what the file has used so far (codes, ID numbers, villages)."""
+
+    def __init__(self, columns: dict[str, Column], *, county: str, township: str, villages: dict[str, str],
+                 add_villages: bool, today: date) -> None:
+        self.columns = columns
+        self.prefix = county + township
+        self.add_villages = add_villages
+        self.today = today
+        self.known = dict(villages)  # segment → name
+        self.by_name = {name: code for code, name in villages.items()}
+        self.by_key = {village_key(name): code for code, name in villages.items()}
+        self.new_villages: dict[str, tuple[str, int]] = {}  # segment → (name, first row)
+        self.seen_codes: dict[str, int] = {}
+        self.seen_ids: dict[str, int] = {}
+
+    def header(self, *fields: str) -> str:
+        return "/".join(self.columns[f].header if f in self.columns else FIELD_LABELS[f] for f in fields)
+
+    def check(self, number: int, values: Sequence[Any]) -> tuple[ImportRow | None, list[Problem]]:
+        """The checked row, or None with every problem found (an empty list too when the row is blank)."""
+        cells = {f: (values[c.index] if c.index < len(values) else None) for f, c in self.columns.items()}
+        for f in _NUMBER_FIELDS:
+            if f in cells:
+                cells[f] = whole_number_text(cells[f])
+        if all(blank(value) for value in cells.values()):
+            return None, []
+        problems: list[Problem] = []
+
+        def bad(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
+            fields = (fields,) if isinstance(fields, str) else fields
+            problems.append(Problem(number, self.header(*fields), value, reason))
+
+        code = self._code(cells.get("code"), number, bad)
+        name = self._name(cells.get("name"), bad)
+        id_number = self._id_number(cells.get("id_number"), number, bad)
+        sex = self._sex(cells.get("sex"), id_number, bad)
+        birth_date = self._date(cells, "birth_date", bad)
+        registered_on = self._date(cells, "registered_on", bad)
+        if id_number is not None:
+            if birth_date is None:
+                birth_date = id_number.birth_date
+            elif birth_date != id_number.birth_date:
+                bad(("birth_date", "id_number"), f"{birth_date.isoformat()} / {id_number}",
+                    f"出生日期与身份证号中的出生日期 {id_number.birth_date.isoformat()} 不一致")
+        if birth_date and registered_on and registered_on < birth_date:
+            bad("registered_on", registered_on.isoformat(), f"建档日期早于出生日期 {birth_date.isoformat()}")
+        texts = {f: self._text(cells, f, bad) for f in ("relation", "head_name", "household_no", "address", "phone")}
+        if texts["relation"] and is_head(texts["relation"]) and texts["head_name"] and name \
+                and texts["head_name"] != name:
+            bad(("relation", "head_name"), f"{texts['relation']} / {texts['head_name']}",
+                f"与户主关系为“{texts['relation']}”，但户主姓名不是本人“{name}”")
+        tags = self._tags(cells, bad)
+        village = self._village(cells.get("village"), code, number, bad) if code is not None else None
+        if problems or code is None or village is None or name is None:
+            return None, problems
+        return ImportRow(number=number, code=code, village=village, name=name, sex=sex, birth_date=birth_date,
+                         id_number=id_number.value if id_number else None, relation=texts["relation"],
+                         head_name=texts["head_name"], household_no=texts["household_no"],
+                         address=texts["address"], phone=texts["phone"], registered_on=registered_on,
+                         tags=tags), []
+
+    def _code(self, raw: object, number: int, bad: Flag) -> ArchiveCode | None:
+        if blank(raw):
+            bad("code", "", "缺少档案编号")
+            return None
+        if lost_digits(raw):
+            bad("code", shown(raw), LOST_DIGITS)
+            return None
+        try:
+            code = parse_code(raw)
+        except InvalidValue as error:
+            bad("code", shown(raw), error.message)
+            return None
+        first = self.seen_codes.setdefault(code.value, number)
+        if first != number:
+            bad("code", shown(raw), f"档案编号与第{first}行重复")
+            return None
+        if code.value[:9] != self.prefix:
+            bad("code", shown(raw), f"档案编号不属于本乡镇（应以 {self.prefix[:6]}-{self.prefix[6:]} 开头）")
+            return None
+        return code
+
+    def _name(self, raw: object, bad: Flag) -> str | None:
+        name = clean_name(raw)
+        if not name:
+            bad("name", "", "缺少姓名")
+            return None
+        if len(name) > LIMITS["name"]:
+            bad("name", name, f"姓名超过{LIMITS['name']}个字")
+            return None
+        return name
+
+    def _id_number(self, raw: object, number: int, bad: Flag) -> IdNumber | None:
+        if blank(raw):
+            return None
+        if lost_digits(raw):
+            bad("id_number", shown(raw), LOST_DIGITS)
+            return None
+        try:
+            id_number = parse_id_number(raw, today=self.today)
+        except InvalidValue as error:
+            bad("id_number", shown(raw), error.message)
+            return None
+        first = self.seen_ids.setdefault(id_number.value, number)
+        if first != number:
+            bad("id_number", shown(raw), f"身份证号与第{first}行重复")
+            return None
+        return id_number
+
+    def _sex(self, raw: object, id_number: IdNumber | None, bad: Flag) -> str | None:
+        text = "" if blank(raw) else shown(raw)
+        sex = normalize_sex(text) if text else None
+        if text and sex is None:
+            bad("sex", text, "性别应为 男/女，或代码 1/2/0/9")
+            return None
+        if id_number is None:
+            return sex
+        if sex in ("1", "2") and sex != id_number.sex:
+            bad(("sex", "id_number"), f"{text} / {id_number}",
+                f"性别“{SEX_CODES[sex]}”与身份证号第17位所示的“{SEX_CODES[id_number.sex]}”不一致")
+            return None
+        return sex or id_number.sex
+
+    def _date(self, cells: dict[str, Any], field: str, bad: Flag) -> date | None:
+        raw = cells.get(field)
+        if blank(raw):
+            return None
+        try:
+            value = parse_date(raw)
+        except ValueError as error:
+            bad(field, shown(raw), str(error))
+            return None
+        label = "出生日期" if field == "birth_date" else "建档日期"
+        if value > self.today:
+            bad(field, shown(raw), f"{label}晚于今天")
+            return None
+        if value.year < 1880:
+            bad(field, shown(raw), f"{label}的年份不合理")
+            return None
+        return value
+
+    def _text(self, cells: dict[str, Any], field: str, bad: Flag) -> str | None:
+        if field not in self.columns:
+            return None
+        raw = cells.get(field)
+        if field in ("household_no", "phone") and lost_digits(raw):
+            bad(field, shown(raw), LOST_DIGITS)
+            return None
+        if field in ("household_no", "phone"):
+            text = clean_code(raw)
+        elif field == "head_name":
+            text = clean_name(raw)
+        else:
+            text = clean(raw)
+        if len(text) > LIMITS[field]:
+            bad(field, text, f"超过{LIMITS[field]}个字")
+            return None
+        return text
+
+    def _tags(self, cells: dict[str, Any], bad: Flag) -> list[str] | None:
+        if "tags" not in self.columns:
+            return None
+        tags = split_tags(clean(cells.get("tags")))
+        for tag in tags:
+            if len(tag) > TAG_MAX:
+                bad("tags", tag, f"人群分类名称超过{TAG_MAX}个字")
+                return None
+        return tags
+
+    def _village(self, raw: object, code: ArchiveCode, number: int, bad: Flag) -> str | None:
+        """The village segment: the code's, which the village column (name or code) must agree with."""
+        text = clean(raw).replace(" ", "")
+        segment = code.village
+        if not text:
+            if segment in self.known or segment in self.new_villages:
+                return segment
+            hint = "；文件中没有村名，无法自动登记" if self.add_villages else ""
+            bad("code", code.value, f"档案编号中的村(居)委会代码 {segment} 尚未登记{hint}")
+            return None
+        if text.isdigit() and len(text) in (3, 12):
+            if len(text) == 12 and not text.startswith(self.prefix):
+                bad("village", text, "村(居)委会代码不属于本乡镇")
+                return None
+            given: str | None = text[-3:]
+            if given not in self.known and given not in self.new_villages:
+                bad("village", text, f"村(居)委会代码 {given} 尚未登记")
+                return None
+        else:
+            given = self._segment_for(text)
+            if given is None:
+                if not self.add_villages:
+                    bad("village", text, "未登记的村(居)委会（可先登记，或选择自动登记新村(居)委会）")
+                    return None
+                if segment in self.known:
+                    given = segment + "?"  # a new name for a known segment: reported as a mismatch below
+                elif segment in self.new_villages:
+                    first_name, first_row = self.new_villages[segment]
+                    bad(("code", "village"), f"{format_code(code.value)} / {text}",
+                        f"村代码 {segment} 在本文件中对应两个村名：第{first_row}行为“{first_name}”，本行为“{text}”")
+                    return None
+                else:
+                    self.new_villages[segment] = (text, number)
+                    return segment
+        if given != segment:
+            registered = self.known.get(segment) or self.new_villages.get(segment, ("未登记",))[0]
+            bad(("code", "village"), f"{format_code(code.value)} / {text}",
+                f"档案编号中的村代码 {segment}（{registered}）与所属村(居)委会“{text}”不一致")
+            return None
+        return segment
+
+    def _segment_for(self, name: str) -> str | None:
+        if name in self.by_name:
+            return self.by_name[name]
+        if village_key(name) in self.by_key:
+            return self.by_key[village_key(name)]
+        for segment, (new_name, _row) in self.new_villages.items():
+            if new_name == name:
+                return segment
+        return None

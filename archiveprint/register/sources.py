@@ -1,0 +1,277 @@
+"""Read register exports (.xlsx, or .csv in UTF-8/GBK/GB18030) row by row and find the header row."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.register.text import clean
+
+HEADER_SCAN_ROWS = 15
+REQUIRED_FIELDS = ("code", "name")
+# Field key → the standard column label of the provincial platform's export.
+FIELD_LABELS: dict[str, str] = {
+    "code": "档案编号", "name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_number": "身份证号",
+    "relation": "与户主关系", "head_name": "户主姓名", "household_no": "户号", "address": "现住址",
+    "village": "所属村(居)委会", "phone": "联系电话", "registered_on": "建档日期", "tags": "人群分类",
+}
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "code": ("健康档案编号", "居民健康档案编号", "档案号", "个人档案编号"),
+    "name": ("居民姓名",),
+    "birth_date": ("出生年月日", "出生年月"),
+    "id_number": ("身份证号码", "证件号码", "公民身份号码", "身份证"),
+    "relation": ("关系",),
+    "head_name": ("户主",),
+    "household_no": ("家庭编号", "户编号", "家庭档案编号"),
+    "address": ("现居住地址", "住址", "家庭住址", "居住地址"),
+    "village": ("村(居)委会", "所属村", "村委会", "居委会", "行政村", "所属村委会", "所属居委会", "村(居)"),
+    "phone": ("电话", "手机号", "手机号码", "本人电话", "联系电话号码", "电话号码"),
+    "registered_on": ("建档时间",),
+    "tags": ("重点人群", "人群类型"),
+}
+_BLOCK = 1 << 20
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+
+
+def header_key(text: object) -> str:
+    """Headers compare without spaces, with half-width parentheses and without the required-field star."""
+    key = re.sub(r"\s+", "", clean(text).replace("\ufeff", ""))
+    return key.strip("*").lower()
+
+
+_LOOKUP: dict[str, str] = {}
+for _field, _label in FIELD_LABELS.items():
+    for _text in (_label, _field, *SYNONYMS.get(_field, ())):
+        _LOOKUP[header_key(_text)] = _field
+
+
+def field_for_label(label: str) -> str | None:
+    """The field a header or a mapping target means (standard label, synonym or field key)."""
+    return _LOOKUP.get(header_key(label))
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where a field sits in the file and how the file spells its header (problems quote that spelling)."""
+
+    field: str
+    index: int
+    header: str
+
+
+Row = tuple[int, Sequence[Any]]  # (row number as the spreadsheet or text editor shows it, cell values)
+
+
+@dataclass
+class Table:
+    """The header found in an export and an iterator over the data rows below it."""
+
+    header_row: int
+    columns: dict[str, Column]
+    rows: Iterator[Row]
+
+
+def match_header(values: Sequence[Any], mapping: dict[str, str]) -> dict[str, Column]:
+    """Fields found in one row; an explicit mapping (normalised header → field) wins over the synonyms."""
+    columns: dict[str, Column] = {}
+    keys = [header_key(value) for value in values]
+    for index, key in enumerate(keys):
+        target = mapping.get(key) if key else None
+        if target and target not in columns:
+            columns[target] = Column(target, index, clean(values[index]))
+    for index, key in enumerate(keys):
+        if not key or key in mapping:
+            continue
+        target = _LOOKUP.get(key)
+        if target and target not in columns:
+            columns[target] = Column(target, index, clean(values[index]))
+    return columns
+
+
+def _find_header(head: list[Row], mapping: dict[str, str]) -> tuple[int, dict[str, Column]] | None:
+    best: tuple[int, dict[str, Column]] | None = None
+    for position, (_number, values) in enumerate(head):
+        columns = match_header(values, mapping)
+        if all(field in columns for field in REQUIRED_FIELDS) and (best is None or len(columns) > len(best[1])):
+            best = (position, columns)
+    return best
+
+
+def _table(rows: Iterator[Row], mapping: dict[str, str]) -> Table | None:
+    head: list[Row] = []
+    for row in rows:
+        head.append(row)
+        if len(head) >= HEADER_SCAN_ROWS:
+            break
+    found = _find_header(head, mapping)
+    if found is None:
+        return None
+    position, columns = found
+    header_values = [header_key(value) for value in head[position][1]]
+    missing = [key for key in mapping if key not in header_values]
+    if missing:
+        raise InvalidValue(f"自定义列映射中的列“{missing[0]}”不在表头（第{head[position][0]}行）中",
+                           field="列映射", value=missing[0])
+
+    def remaining() -> Iterator[Row]:
+        yield from head[position + 1:]
+        yield from rows
+
+    return Table(header_row=head[position][0], columns=columns, rows=remaining())
+
+
+def _no_header(head_seen: bool) -> ArchiveprintError:
+    if not head_seen:
+        return ArchiveprintError("文件是空的，没有任何内容")
+    return ArchiveprintError(f"在文件前{HEADER_SCAN_ROWS}行中没有找到表头：需要一行同时含有“姓名”和“档案编号”"
+                             "（或其同义列名，也可以用列映射指定）")
+
+
+@contextmanager
+def open_table(path: Path, *, name: str, mapping: dict[str, str]) -> Iterator[Table]:
+    """Open an export by content and extension, find its header row and stream the rows below it."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(8)
+    except OSError:
+        raise ArchiveprintError(f"无法读取文件“{name}”") from None
+    suffix = Path(name).suffix.lower() or path.suffix.lower()
+    if not magic:
+        raise _no_header(False)
+    if magic.startswith(_ZIP_MAGIC):
+        with _xlsx_table(path, mapping) as table:
+            yield table
+    elif suffix in (".xlsx", ".xlsm"):
+        raise ArchiveprintError("无法打开 Excel 文件：文件已损坏，或不是 .xlsx 格式")
+    elif magic.startswith(_OLE_MAGIC) or suffix == ".xls":
+        raise ArchiveprintError("不支持旧版 .xls 文件，请在 Excel 中“另存为” .xlsx 或 CSV 后再导入")
+    elif suffix in (".csv", ".txt"):
+        rows = _csv_rows(path)
+        table = _table(rows, mapping)
+        if table is None:
+            raise _no_header(_had_content(path))
+        yield table
+    else:
+        raise ArchiveprintError(f"不支持的文件类型“{suffix or '（无扩展名）'}”，请导入 .xlsx 或 .csv 文件")
+
+
+# --- .xlsx -------------------------------------------------------------------------------------------------
+
+@contextmanager
+def _xlsx_table(path: Path, mapping: dict[str, str]) -> Iterator[Table]:
+    """The first sheet (active one first) whose first rows hold a header; the workbook is streamed."""
+    from openpyxl import load_workbook
+
+    try:
+        with warnings.catch_warnings():
+            # Unsupported extensions (data validation, conditional formats) do not matter for reading values.
+            warnings.simplefilter("ignore")
+            workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception:
+        raise ArchiveprintError("无法打开 Excel 文件：文件已损坏，或不是 .xlsx 格式") from None
+    try:
+        sheets = list(workbook.worksheets)
+        active = workbook.active
+        if active in sheets:
+            sheets.remove(active)
+            sheets.insert(0, active)
+        seen_content = False
+        for sheet in sheets:
+            if not hasattr(sheet, "reset_dimensions"):
+                continue  # a chartsheet
+            sheet.reset_dimensions()  # stale <dimension> tags would otherwise cut rows off
+            rows = _sheet_rows(sheet)
+            table = _table(rows, mapping)
+            if table is not None:
+                yield table
+                return
+            seen_content = seen_content or _sheet_has_values(sheet)
+        raise _no_header(seen_content)
+    finally:
+        workbook.close()
+
+
+def _sheet_rows(sheet: Any) -> Iterator[Row]:
+    number = 0
+    try:
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, values
+    except Exception:
+        raise ArchiveprintError(f"Excel 文件在第{number + 1}行附近已损坏，无法继续读取") from None
+
+
+def _sheet_has_values(sheet: Any) -> bool:
+    return any(any(value not in (None, "") for value in values) for _number, values in _sheet_rows(sheet))
+
+
+# --- .csv --------------------------------------------------------------------------------------------------
+
+def detect_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) if the whole file decodes strictly, else GB18030 (a superset of GBK).
+
+    GB18030 is tried before charset-normalizer's guess because short GBK files are easily mistaken for Big5 or a
+    Korean code page, and a township export is Chinese; the guess only helps with files that are neither.
+    """
+    with path.open("rb") as handle:
+        start = handle.read(8192)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in start:
+        raise ArchiveprintError("文件不是文本格式的 CSV（含有二进制内容），请确认选对了文件")
+    for encoding in ("utf-8-sig", "gb18030"):
+        if _decodes(path, encoding):
+            return encoding
+    from charset_normalizer import from_path
+
+    best = from_path(path).best()
+    if best is not None and _decodes(path, best.encoding):
+        return best.encoding
+    raise ArchiveprintError("无法识别 CSV 文件的编码（支持 UTF-8、GBK、GB18030），请在 Excel 中另存为“CSV UTF-8”")
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    try:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(_BLOCK), b""):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """Comma, tab (Excel's “Unicode text”) or semicolon: whichever the first lines use most."""
+    lines = sample.splitlines()[:HEADER_SCAN_ROWS]
+    counts = {sep: sum(line.count(sep) for line in lines) for sep in (",", "\t", ";")}
+    return max(counts, key=lambda sep: (counts[sep], sep == ","))
+
+
+def _csv_rows(path: Path) -> Iterator[Row]:
+    """Records with the physical line number on which each starts (quoted fields may span lines)."""
+    encoding = detect_encoding(path)
+    with path.open(encoding=encoding, newline="") as handle:
+        delimiter = _sniff_delimiter(handle.read(65536))
+        handle.seek(0)
+        reader = csv.reader(handle, delimiter=delimiter)
+        last = 0
+        try:
+            for record in reader:
+                yield last + 1, record
+                last = reader.line_num
+        except csv.Error:
+            raise ArchiveprintError(f"CSV 文件第{last + 1}行附近格式错误，无法读取") from None
+
+
+def _had_content(path: Path) -> bool:
+    return any(any(cell.strip() for cell in values) for _number, values in _csv_rows(path))
