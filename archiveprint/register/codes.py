@@ -84,3 +84,70 @@ def village_kind(village: str) -> str:
 
 def looks_like_code(text: str) -> bool:
     return bool(re.fullmatch(r"\d{17}", clean_code(text)))
+
+
+# --- household folder codes (档案袋编号) ----------------------------------------------------------------------
+# One paper folder per household. Its code is ours to design, so it must never be mistaken for a resident's
+# 17-digit archive code and must carry its own check character (decoders do misread Code128):
+#   F + 12-digit village code + 5-digit household number + 1 check digit (ISO 7064 MOD 11,10)  → 19 characters
+# shown as 130123-100-201-F00017-6. It depends only on the village and the household number, so it is stable
+# while members come and go.
+
+FOLDER_PREFIX = "F"
+
+
+@dataclass(frozen=True, order=True)
+class FolderCode:
+    """A household folder's code (档案袋编号)."""
+
+    village_prefix: str  # 12 digits: county + township + village
+    household_number: int
+
+    @property
+    def value(self) -> str:
+        from archiveprint.barcodes import with_check
+
+        return FOLDER_PREFIX + with_check(f"{self.village_prefix}{self.household_number:05d}")
+
+    @property
+    def display(self) -> str:
+        v = self.value
+        return f"{v[1:7]}-{v[7:10]}-{v[10:13]}-F{v[13:18]}-{v[18]}"
+
+    @property
+    def short(self) -> str:
+        """Village segment and household number, as spine labels print them: 201-F00017."""
+        return f"{self.village_prefix[9:]}-F{self.household_number:05d}"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def folder_code(village_prefix: str, household_number: int) -> FolderCode:
+    if not (len(village_prefix) == 12 and village_prefix.isdigit()):
+        raise InvalidValue("村(居)委会代码应为12位数字", value=village_prefix)
+    if not 0 < household_number <= 99999:
+        raise InvalidValue("户序号应在1–99999之间", value=household_number)
+    return FolderCode(village_prefix, household_number)
+
+
+def parse_folder_code(raw: object) -> FolderCode:
+    """Parse a scanned or typed folder code (dashes and spaces allowed); the check digit must match."""
+    from archiveprint.barcodes import is_valid_check
+
+    text = clean_code(raw).upper()
+    displayed = re.fullmatch(r"(\d{12})F(\d{6})", text)  # the grouped form 130123-100-201-F00017-6
+    if displayed:
+        text = FOLDER_PREFIX + displayed.group(1) + displayed.group(2)
+    if not text.startswith(FOLDER_PREFIX):
+        raise InvalidValue("档案袋编号应以 F 开头", value=raw)
+    digits = text[1:]
+    if not (len(digits) == 18 and digits.isdigit()):
+        raise InvalidValue(f"档案袋编号应为 F 加18位数字，实际{len(digits)}位", value=raw)
+    if not is_valid_check(digits):
+        raise InvalidValue("档案袋编号校验位错误（可能扫描或输入有误）", value=raw)
+    return folder_code(digits[:12], int(digits[12:17]))
+
+
+def looks_like_folder_code(text: str) -> bool:
+    return bool(re.fullmatch(r"F\d{18}|\d{12}F\d{6}", clean_code(text).upper()))

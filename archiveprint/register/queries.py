@@ -9,7 +9,8 @@ from datetime import date
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from archiveprint.register.codes import format_code
+from archiveprint.barcodes import is_valid_check
+from archiveprint.register.codes import FolderCode, format_code, looks_like_folder_code, parse_folder_code
 from archiveprint.register.idcard import upgrade_15
 from archiveprint.register.models import Household, Resident, Village
 from archiveprint.register.text import clean, clean_code
@@ -45,11 +46,16 @@ class Match:
 
 
 def classify_query(query: str) -> tuple[str, str]:
-    """What the clerk typed: ('code'|'short_code'|'id_number'|'phone'|'initials'|'name'|'empty', key)."""
+    """What the clerk typed or scanned: ('folder'|'code'|'short_code'|'id_number'|'phone'|'initials'|'name'|'empty',
+    key). A form page's 21-digit re-filing barcode counts as its archive code."""
     text = clean(query)
     compact = clean_code(text).upper()
     if not text:
         return "empty", ""
+    if looks_like_folder_code(compact):
+        return "folder", compact
+    if re.fullmatch(r"\d{21}", compact) and is_valid_check(compact):
+        return "code", compact[:17]  # the re-filing barcode of a form page: archive code + form + page + check
     if re.fullmatch(r"\d{17}", compact):
         return "code", compact
     if re.fullmatch(r"\d{17}[\dX]", compact):
@@ -78,7 +84,12 @@ def find_residents(session: Session, query: str, *, limit: int = FIND_LIMIT,
     if kind == "empty":
         return []
     stmt = _base()
-    if kind == "code":
+    if kind == "folder":
+        household = find_household_by_folder(session, parse_folder_code(key))
+        if household is None:
+            return []
+        stmt = stmt.where(Resident.household_id == household.id)
+    elif kind == "code":
         stmt = stmt.where(Resident.archive_code == key)
     elif kind == "id_number":
         stmt = stmt.where(Resident.id_number == key)
@@ -153,6 +164,13 @@ def list_villages(session: Session) -> list[tuple[Village, int, int]]:
     return [(v, h, r) for v, h, r in session.execute(stmt)]
 
 
+def list_tags(session: Session) -> list[str]:
+    """The population tags in use, as the print centre offers them (人群分类)."""
+    from archiveprint.register.models import PopulationTag
+
+    return list(session.scalars(select(PopulationTag.name).order_by(PopulationTag.id)))
+
+
 def _print_order():  # type: ignore[no-untyped-def]
     from sqlalchemy import case
 
@@ -186,3 +204,45 @@ def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = 
     if not include_closed and not codes:
         stmt = stmt.where(Resident.status == "active")
     return stmt.order_by(*_print_order())
+
+
+def find_household_by_folder(session: Session, code: FolderCode) -> Household | None:
+    """The household a folder code names, if it is this archive's (prefix = one of our villages)."""
+    from archiveprint.register.models import Township
+
+    stmt = (select(Household).join(Village, Village.id == Household.village_id)
+            .join(Township, Township.id == Village.township_id)
+            .where(Township.county_code == code.village_prefix[:6], Township.code == code.village_prefix[6:9],
+                   Village.code == code.village_prefix[9:], Household.number == code.household_number))
+    return session.scalar(stmt)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scanned barcode opens: always a household folder, and the resident when a personal code was read."""
+
+    household: Household
+    resident: Resident | None
+    kind: str  # folder | resident
+
+
+def resolve_scan(session: Session, scanned: str) -> ScanResult:
+    """Check a scanned code against the records (decoders misread: a valid-looking code may name nothing)."""
+    from archiveprint.errors import InvalidValue, NotFound
+    from archiveprint.register.codes import parse_code
+
+    kind, key = classify_query(scanned)
+    if kind == "folder":
+        code = parse_folder_code(key)
+        household = find_household_by_folder(session, code)
+        if household is None:
+            raise NotFound("没有这个档案袋（不是本院的档案袋，或该户不存在）", field="档案袋编号", value=code.display)
+        return ScanResult(household=household, resident=None, kind="folder")
+    if kind == "code":
+        resident = session.scalar(_base().where(Resident.archive_code == parse_code(key).value))
+        if resident is None:
+            raise NotFound("没有这份档案（编号有效但不在本院登记中）", field="档案编号", value=format_code(key))
+        return ScanResult(household=resident.household, resident=resident, kind="resident")
+    if re.fullmatch(r"\d{21}", clean_code(scanned)):
+        raise InvalidValue("表单条码校验位错误（可能扫描有误，请重扫）", field="条码", value=scanned)
+    raise InvalidValue("无法识别的条码：应为档案袋编号（F 开头）或17位档案编号", field="条码", value=scanned)

@@ -104,3 +104,41 @@ def test_find_rare_characters_and_markup_as_plain_text(session, create_household
     assert [m.name for m in queries.find_residents(session, "𠮷")] == ["𠮷祥"]
     assert [m.name for m in queries.find_residents(session, "<b>")] == ["<b>王</b>"]
     assert queries.find_residents(session, "%") == []
+
+
+def test_folder_code_round_trips_and_resolves_its_household(session, create_household, create_resident):
+    from archiveprint.register.codes import folder_code, parse_folder_code
+
+    household = create_household("201")
+    member = create_resident(household)
+    code = folder_code("130123100201", household.number)
+    assert len(code.value) == 19 and code.value.startswith("F") and parse_folder_code(code.display) == code
+    scanned = queries.resolve_scan(session, code.value)
+    assert (scanned.household.id, scanned.resident, scanned.kind) == (household.id, None, "folder")
+    assert [m.archive_code for m in queries.find_residents(session, code.display)] == [member.archive_code]
+    by_resident = queries.resolve_scan(session, member.archive_code)
+    assert (by_resident.household.id, by_resident.resident.id) == (household.id, member.id)
+
+
+def test_refiling_barcode_of_a_form_page_opens_the_residents_folder(session, resident):
+    from archiveprint.forms.stamp import refile_code
+
+    scanned = queries.resolve_scan(session, refile_code(resident.archive_code, 2, 1))
+    assert scanned.resident.id == resident.id
+
+
+@pytest.mark.parametrize(("scanned", "message"), [
+    ("F130123100201000170", "校验位错误"),  # one digit misread
+    ("F130124100201000010", "不是本院"),  # another county (check digit valid)
+    ("13012310020100099", "不在本院登记"),
+    ("130123100201000010219", "表单条码校验位错误"),
+    ("hello", "无法识别"),
+])
+def test_misread_foreign_and_unknown_codes_get_a_clear_message(session, resident, scanned, message):
+    from archiveprint.barcodes import with_check
+    from archiveprint.errors import ArchiveprintError
+
+    if scanned.startswith("F130124"):
+        scanned = "F" + with_check("13012410020100001")
+    with pytest.raises(ArchiveprintError, match=message):
+        queries.resolve_scan(session, scanned)
