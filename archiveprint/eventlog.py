@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, String
+from sqlalchemy import JSON, DateTime, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archiveprint.db import Base, utcnow
@@ -53,3 +53,10 @@ def diff(before: dict[str, object], after: dict[str, object]) -> dict[str, list[
     """Fields whose value changed, as {field: [old, new]} (JSON-friendly)."""
     return {key: [_plain(before.get(key)), _plain(after.get(key))]
             for key in after if before.get(key) != after.get(key)}
+
+
+def list_events(session: Session, entity_type: str, entity_id: object) -> list[Event]:
+    """The history of one thing (a resident by archive code, a household by id), oldest first."""
+    stmt = (select(Event).where(Event.entity_type == entity_type, Event.entity_id == str(entity_id))
+            .order_by(Event.id))
+    return list(session.scalars(stmt))

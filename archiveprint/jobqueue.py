@@ -87,8 +87,12 @@ def fail(database: Database, job_id: int, message: str) -> None:
             execution_options={"synchronize_session": False})
 
 
-def list_jobs(session: Session, *, limit: int = 30) -> list[Job]:
-    return list(session.scalars(select(Job).order_by(Job.id.desc()).limit(limit)))
+def list_jobs(session: Session, *, limit: int = 30, created_by: str | None = None) -> list[Job]:
+    """The newest jobs first; `created_by` keeps one user's own."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if created_by is not None:
+        stmt = stmt.where(Job.created_by == created_by)
+    return list(session.scalars(stmt))
 
 
 class Dispatcher:

@@ -2,6 +2,7 @@
 
 from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.eventlog import Event
+from archiveprint.forms.models import CustomFormSet
 from archiveprint.jobqueue import Job
 from archiveprint.register.models import (
     Household,
@@ -13,5 +14,5 @@ from archiveprint.register.models import (
     resident_tags,
 )
 
-__all__ = ["AuditEntry", "Event", "Household", "ImportRun", "Job", "PopulationTag", "Resident", "Township", "User",
-           "Village", "resident_tags"]
+__all__ = ["AuditEntry", "CustomFormSet", "Event", "Household", "ImportRun", "Job", "PopulationTag",
+           "Resident", "Township", "User", "Village", "resident_tags"]

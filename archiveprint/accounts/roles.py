@@ -15,6 +15,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "import": frozenset({"admin", "clerk"}),
     "edit_register": frozenset({"admin", "clerk"}),
     "print": frozenset({"admin", "clerk", "doctor", "village_doctor"}),
+    "all_print_jobs": frozenset({"admin"}),  # see and download print jobs other users started
+    "manage_form_sets": frozenset({"admin"}),  # define and delete custom form sets (自定义套组)
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"admin", "viewer"}),
 }

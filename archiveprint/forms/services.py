@@ -17,6 +17,7 @@ from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.forms.catalog import Catalog, FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
+from archiveprint.forms.sets import find_form_set
 from archiveprint.pdf import font_path
 from archiveprint.pdffont import load_metrics
 from archiveprint.register.models import Household, Resident
@@ -109,6 +110,13 @@ def count_scope(session: Session, scope: Scope) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
+def count_households(session: Session, scope: Scope) -> int:
+    """Households in a scope: each gets a separator sheet when 分户页 is chosen."""
+    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
+    rows = stmt.order_by(None).with_only_columns(Resident.household_id).distinct().subquery()
+    return session.scalar(select(func.count()).select_from(rows)) or 0
+
+
 def iter_scope(session: Session, scope: Scope, batch: int = 500) -> Iterator[Resident]:
     stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
     yield from session.scalars(stmt.execution_options(yield_per=batch))
@@ -127,6 +135,12 @@ def check_glyphs(session: Session, scope: Scope) -> dict[str, set[str]]:
     return missing
 
 
+def missing_glyphs_error(missing: dict[str, set[str]]) -> MissingGlyphs:
+    """The message naming the records (at most ten) whose names or addresses the font cannot draw."""
+    sample = "；".join(f"{code}：{''.join(sorted(chars))}" for code, chars in list(missing.items())[:10])
+    return MissingGlyphs(f"{len(missing)} 份档案的姓名或地址含字体缺少的字，打印会出现空框：{sample}", field="字形")
+
+
 def forms_of(catalog: Catalog, form_set: FormSet) -> list[FormDef]:
     return [catalog.form(form_id) for form_id in form_set.forms]
 
@@ -137,16 +151,17 @@ def audit_print(session: Session, result: PrintResult, *, user=None, actor: str)
         audit(session, user, "print", "resident", code, detail=f"{result.set_name}（{actor}）")
 
 
-def print_forms(session: Session, set_key: str, scope: Scope, target: Path, *, options: PrintOptions = PrintOptions(),
-                today: date, progress: Progress | None = None) -> PrintResult:
+def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: Path, *,
+                options: PrintOptions = PrintOptions(), today: date, progress: Progress | None = None) -> PrintResult:
     """Render a form set for every resident in scope (or blank copies) in filing order.
 
+    `set_key` is a FormSet, or the id or name of a built-in set, a single form or a custom set.
     Only reads the register, so a long job holds no write lock; the caller records `audit_print` after it.
     One PDF unless `split_pages` is set; then parts of at most that many pages, zipped next to `target`.
     """
     started = time.perf_counter()
     catalog = load_catalog()
-    form_set = catalog.form_set(set_key)
+    form_set = set_key if isinstance(set_key, FormSet) else find_form_set(session, set_key, catalog=catalog)
     forms = forms_of(catalog, form_set)
     result = PrintResult(set_name=form_set.name)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -172,9 +187,7 @@ def print_forms(session: Session, set_key: str, scope: Scope, target: Path, *, o
     if not options.allow_missing_glyphs:
         missing = check_glyphs(session, scope)
         if missing:
-            sample = "；".join(f"{code}：{''.join(sorted(chars))}" for code, chars in list(missing.items())[:10])
-            raise MissingGlyphs(f"{len(missing)} 份档案的姓名或地址含字体缺少的字，打印会出现空框：{sample}",
-                                field="字形")
+            raise missing_glyphs_error(missing)
     township = get_township(session)
     total = count_scope(session, scope)
     sheet_forms = [f for f in forms if f.per_page > 1]

@@ -1,0 +1,24 @@
+"""Form tables: the custom form sets (自定义套组) a supervisor defines in the print centre."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archiveprint.db import Base, utcnow
+
+
+class CustomFormSet(Base):
+    """A named list of form ids printed together, kept beside the built-in sets of templates/forms/sets.yaml."""
+
+    __tablename__ = "custom_form_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)  # custom_<hex>: what print jobs name
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    forms: Mapped[list[str]] = mapped_column(JSON, default=list)  # form ids, in print order
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,144 @@
+"""Before printing: how many residents and pages a print makes, and small pictures of its first pages."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archiveprint.forms.catalog import FormDef, FormSet, load_catalog
+from archiveprint.forms.context import person_values, slot_values
+from archiveprint.forms.printer import FormPrinter
+from archiveprint.forms.services import (
+    PrintOptions,
+    Scope,
+    check_glyphs,
+    count_households,
+    count_scope,
+    forms_of,
+)
+from archiveprint.register.models import Resident
+from archiveprint.register.queries import select_for_print
+from archiveprint.register.services import get_township
+
+THUMBNAIL_DPI = 40
+THUMBNAILS_MAX = 8
+
+
+@dataclass
+class PrintPlan:
+    """What a print will make, told to the clerk before it starts."""
+
+    form_set: FormSet
+    forms: list[FormDef]
+    residents: int
+    households: int
+    pages: int
+    blank: bool
+    missing_glyphs: dict[str, set[str]] = field(default_factory=dict)
+    unknown_codes: list[str] = field(default_factory=list)  # typed in the 档案编号 box, not in the register
+
+    @property
+    def pages_per_resident(self) -> int:
+        return sum(form.pages for form in self.forms)
+
+
+def count_pages(forms: list[FormDef], *, residents: int, households: int, options: PrintOptions,
+                scope_empty: bool) -> int:
+    """The pages print_forms writes for this many residents and households, without rendering anything.
+
+    Follows print_forms: with duplex each resident (or blank copy) and each separator ends on a whole sheet;
+    forms with several residents per sheet (the A4 card sheet) are filled per_page residents at a time.
+    """
+    def whole_sheets(pages: int) -> int:
+        return pages + pages % 2 if options.duplex else pages
+
+    if options.blank or scope_empty:
+        copies = max(1, options.copies if scope_empty else residents)
+        return copies * whole_sheets(sum(form.pages for form in forms))
+    single = sum(form.pages for form in forms if form.per_page == 1)
+    sheets = sum(math.ceil(residents / form.per_page) * form.pages for form in forms if form.per_page > 1)
+    separators = households * whole_sheets(1) if options.separators else 0
+    return residents * whole_sheets(single) + sheets + separators
+
+
+def plan_print(session: Session, form_set: FormSet, scope: Scope, options: PrintOptions) -> PrintPlan:
+    """Count residents, households and pages of a print (the numbers the print centre shows)."""
+    forms = forms_of(load_catalog(), form_set)
+    residents = 0 if scope.empty else count_scope(session, scope)
+    households = 0 if scope.empty else count_households(session, scope)
+    blank = options.blank or scope.empty
+    missing = {} if blank or options.allow_missing_glyphs else check_glyphs(session, scope)
+    pages = count_pages(forms, residents=residents, households=households, options=options, scope_empty=scope.empty)
+    known = set(session.scalars(select(Resident.archive_code).where(Resident.archive_code.in_(scope.codes)))) \
+        if scope.codes else set()
+    return PrintPlan(form_set=form_set, forms=forms, residents=residents, households=households, pages=pages,
+                     blank=blank, missing_glyphs=missing,
+                     unknown_codes=[code for code in dict.fromkeys(scope.codes) if code not in known])
+
+
+@dataclass(frozen=True)
+class PreviewPerson:
+    """The resident whose pages the preview shows: the first in filing order, as plain values."""
+
+    archive_code: str
+    values: dict[str, object]
+
+
+def preview_person(session: Session, scope: Scope, *, today: date) -> PreviewPerson | None:
+    """Read the first resident of a scope (None when the scope is empty), so rendering needs no database."""
+    if scope.empty:
+        return None
+    first = session.scalar(select_for_print(codes=scope.codes, household_id=scope.household_id,
+                                            village=scope.village, tag=scope.tag).limit(1))
+    if first is None:
+        return None
+    return PreviewPerson(first.archive_code, person_values(first, get_township(session), today=today))
+
+
+def preview_pdf(form_set: FormSet, person: PreviewPerson | None) -> bytes:
+    """One set in memory: a person's (stamped like the real print, re-filing mark included) or a blank one."""
+    buffer = io.BytesIO()
+    printer = FormPrinter(buffer)
+    for form in forms_of(load_catalog(), form_set):
+        slots = slot_values(form, person.values) if person else {}
+        if form.per_page > 1:
+            printer.add_sheet(form, [slots] + [{}] * (form.per_page - 1))
+        else:
+            printer.add_form(form, slots, code17=person.archive_code if person else None)
+    printer.close(title=form_set.name)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """One page as a small grey PNG, with its size in pixels (a card is smaller than an A4 page)."""
+
+    png: bytes
+    width: int
+    height: int
+
+
+def thumbnails(pdf: bytes, *, dpi: int = THUMBNAIL_DPI, limit: int = THUMBNAILS_MAX) -> list[Thumbnail]:
+    """The first pages as small grey PNGs (pypdfium2 rasterises; the page is only a picture of the form)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        pictures = []
+        for index in range(min(limit, len(document))):
+            page = document[index]
+            try:
+                image = page.render(scale=dpi / 72, grayscale=True).to_pil()
+                out = io.BytesIO()
+                image.save(out, format="PNG", optimize=True)
+                pictures.append(Thumbnail(png=out.getvalue(), width=image.width, height=image.height))
+            finally:
+                page.close()
+        return pictures
+    finally:
+        document.close()

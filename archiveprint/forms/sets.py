@@ -1,0 +1,109 @@
+"""Form sets: the built-in ones of sets.yaml and the custom ones a supervisor defines (create, delete, find)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archiveprint.errors import Conflict, InvalidValue, NotFound
+from archiveprint.eventlog import record_event
+from archiveprint.forms.catalog import Catalog, FormSet, load_catalog
+from archiveprint.forms.models import CustomFormSet
+
+NAME_MAX = 64
+DESCRIPTION_MAX = 200
+FORMS_MAX = 20
+
+
+def as_form_set(row: CustomFormSet) -> FormSet:
+    """A custom set as the printer sees every set."""
+    return FormSet(id=row.key, name=row.name, forms=tuple(row.forms), description=row.description, builtin=False)
+
+
+def find_form_set(session: Session, key: str, *, catalog: Catalog | None = None) -> FormSet:
+    """A set by id or name: the built-in catalogue first (sets, then single forms), then the custom sets."""
+    catalog = catalog or load_catalog()
+    try:
+        return catalog.form_set(key)
+    except NotFound:
+        row = session.scalar(select(CustomFormSet).where(or_(CustomFormSet.key == key, CustomFormSet.name == key)))
+        if row is None:
+            raise
+        return as_form_set(row)
+
+
+def list_custom_sets(session: Session) -> list[CustomFormSet]:
+    return list(session.scalars(select(CustomFormSet).order_by(CustomFormSet.name)))
+
+
+def list_form_sets(session: Session) -> list[FormSet]:
+    """Every set a print can name: built-in first, in sets.yaml order, then the custom ones by name."""
+    return [*load_catalog().sets.values(), *(as_form_set(row) for row in list_custom_sets(session))]
+
+
+def check_form_set(catalog: Catalog, name: str, forms: list[str] | tuple[str, ...], description: str = "") -> str:
+    """The rules of a custom set, before any database work; returns the cleaned name."""
+    name = name.strip()
+    if not name:
+        raise InvalidValue("套组名称不能为空", field="套组名称")
+    if len(name) > NAME_MAX:
+        raise InvalidValue(f"套组名称最多{NAME_MAX}个字", field="套组名称", value=name[:NAME_MAX] + "…")
+    if len(description) > DESCRIPTION_MAX:
+        raise InvalidValue(f"说明最多{DESCRIPTION_MAX}个字", field="说明")
+    if not forms:
+        raise InvalidValue("请至少选择一张表单", field="表单")
+    if len(forms) > FORMS_MAX:
+        raise InvalidValue(f"一个套组最多{FORMS_MAX}张表单", field="表单", value=len(forms))
+    unknown = [form_id for form_id in forms if form_id not in catalog.forms]
+    if unknown:
+        raise InvalidValue("没有这种表单", field="表单", value="、".join(unknown))
+    repeated = sorted({form_id for form_id in forms if forms.count(form_id) > 1})
+    if repeated:
+        titles = "、".join(catalog.forms[form_id].title for form_id in repeated)
+        raise InvalidValue("同一张表单在套组中只能选一次", field="表单", value=titles)
+    taken = [s.name for s in catalog.sets.values()] + [s.id for s in catalog.sets.values()] + list(catalog.forms)
+    if name in taken:
+        raise Conflict("已有同名的内置套组或表单，请换一个名称", field="套组名称", value=name)
+    return name
+
+
+def create_form_set(session: Session, name: str, forms: list[str] | tuple[str, ...], *, description: str = "",
+                    actor: str, now: datetime | None = None) -> CustomFormSet:
+    """自定义套组: a supervisor names forms to print together; every printer and job can then use it."""
+    description = description.strip()
+    name = check_form_set(load_catalog(), name, forms, description)
+    if session.scalar(select(CustomFormSet.id).where(CustomFormSet.name == name)) is not None:
+        raise Conflict("已有同名的自定义套组", field="套组名称", value=name)
+    row = CustomFormSet(key=f"custom_{secrets.token_hex(4)}", name=name, forms=list(forms),
+                        description=description, created_by=actor)
+    if now is not None:
+        row.created_at = now
+    try:
+        with session.begin_nested():  # two supervisors saving the same name at once: one wins, one is told
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise Conflict("已有同名的自定义套组", field="套组名称", value=name) from None
+    record_event(session, "form_set.created", "form_set", row.key, actor=actor, now=now, name=name,
+                 forms=list(forms))
+    session.flush()
+    return row
+
+
+def delete_form_set(session: Session, key: str, *, actor: str, now: datetime | None = None) -> str:
+    """Remove a custom set (built-in sets live in sets.yaml and stay); returns its name."""
+    if key in load_catalog().sets:
+        raise InvalidValue("内置套组不能删除", field="套组", value=load_catalog().sets[key].name)
+    row = session.scalar(select(CustomFormSet).where(CustomFormSet.key == key))
+    if row is None:
+        raise NotFound("没有这个自定义套组", field="套组", value=key)
+    name = row.name
+    record_event(session, "form_set.deleted", "form_set", row.key, actor=actor, now=now, name=name,
+                 forms=list(row.forms))
+    session.delete(row)
+    session.flush()
+    return name

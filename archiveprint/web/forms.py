@@ -1,0 +1,359 @@
+"""Print centre: choose a set and whose records, preview the pages, print as a background job, download."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, FieldList, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import Length, NumberRange, Optional, Regexp
+
+from archiveprint import jobqueue
+from archiveprint.accounts.roles import can
+from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound, PermissionDenied
+from archiveprint.forms.catalog import FormSet, load_catalog
+from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
+from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
+from archiveprint.forms.sets import create_form_set, delete_form_set, find_form_set, list_custom_sets
+from archiveprint.jobs import job_dir, run_job
+from archiveprint.register.queries import list_tags, list_villages
+from archiveprint.register.services import find_village
+from archiveprint.web.auth import current_account, requires
+from archiveprint.web.i18n import JOB_STATUS_LABELS, label
+from archiveprint.web.session import commit_audit, db_session, rollback, state, today
+
+bp = Blueprint("forms", __name__)
+DISPATCHER = "archiveprint.dispatcher"
+CODES_MAX = 5000  # lines in the 档案编号 box: a village's worth
+SET_SLOTS = 8  # forms a custom set can be given in one go (第1张 … 第8张)
+MIMETYPES = {".pdf": "application/pdf", ".zip": "application/zip"}
+THUMBNAIL_SHOWN = 0.52  # a 40 dpi A4 picture shown 172 px wide; a card keeps its size beside it
+
+
+def init_app(app: Flask) -> None:
+    """Keep the job dispatcher: RQ when a Redis URL is set, else one local thread running jobs.run_job."""
+    web = app.extensions["archiveprint"]
+    settings, database = web.settings, web.database
+    app.extensions[DISPATCHER] = jobqueue.Dispatcher(
+        lambda job_id: run_job(job_id, settings=settings, database=database),
+        redis_url=settings.redis_url, database_url=settings.database_url)
+    app.register_blueprint(bp)
+
+
+def dispatcher() -> jobqueue.Dispatcher:
+    return current_app.extensions[DISPATCHER]
+
+
+# --- the print centre -----------------------------------------------------------------------------------------
+
+class PrintJobInput(FlaskForm):
+    """Which set, whose records, and how: the print centre's one form (preview and start submit the same)."""
+
+    form_set = SelectField(_l("表单套组"))
+    village = SelectField(_l("村(居)委会"), default="")
+    household = StringField(_l("户（村代码-户号）"), validators=[
+        Optional(), Regexp(r"^\s*\d{3}-\d{1,6}\s*$", message=_l("户的格式为“村代码-户号”，如 201-17"))])
+    tag = SelectField(_l("人群分类"), default="")
+    codes = TextAreaField(_l("档案编号（每行一个）"), validators=[Length(max=CODES_MAX * 24)])
+    blank = BooleanField(_l("空白表（不预填）"))
+    copies = IntegerField(_l("份数"), default=1, validators=[
+        Optional(), NumberRange(1, 1000, message=_l("份数应在 1–1000 之间"))])
+    duplex = BooleanField(_l("双面打印（每人从新的一张纸开始）"))
+    separators = BooleanField(_l("分户页（每户前加一张）"))
+    split_pages = IntegerField(_l("每个文件最多页数"), validators=[
+        Optional(), NumberRange(10, 100000, message=_l("每个文件至少 10 页"))])
+    allow_missing_glyphs = BooleanField(_l("字体缺字时仍然打印"))
+
+
+def _print_input() -> PrintJobInput:
+    session = db_session()
+    catalog = load_catalog()
+    form = PrintJobInput()
+    groups: dict[str, list[tuple[str, str]]] = {str(_("内置套组")): [(s.id, s.name) for s in catalog.sets.values()]}
+    custom = [(row.key, row.name) for row in list_custom_sets(session)]
+    if custom:
+        groups[str(_("自定义套组"))] = custom
+    groups[str(_("单张表单"))] = [(f.id, f.title) for f in catalog.forms.values()]
+    form.form_set.choices = groups
+    form.village.choices = [("", _("（不限）"))] + [
+        (village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
+        for village, _households, residents in list_villages(session)]
+    form.tag.choices = [("", _("（不限）"))] + [(tag, tag) for tag in list_tags(session)]
+    if request.method == "GET":
+        wanted = request.args.get("form_set", "")
+        known = {key for choices in groups.values() for key, _name in choices}
+        form.form_set.data = wanted if wanted in known else next(iter(catalog.sets))
+    return form
+
+
+def _read(form: PrintJobInput) -> tuple[FormSet, Scope, PrintOptions]:
+    """The form's values as the printer takes them (a clerk's typing becomes a resolved Scope)."""
+    session = db_session()
+    form_set = find_form_set(session, form.form_set.data or "")
+    codes = tuple(line.strip() for line in (form.codes.data or "").splitlines() if line.strip())
+    if len(codes) > CODES_MAX:
+        raise InvalidValue(f"一次最多 {CODES_MAX} 个档案编号", field="档案编号", value=len(codes))
+    scope = resolve_scope(session, codes=codes, household=(form.household.data or "").strip() or None,
+                          village=form.village.data or None, tag=form.tag.data or None)
+    options = PrintOptions(blank=bool(form.blank.data), copies=form.copies.data or 1, duplex=bool(form.duplex.data),
+                           separators=bool(form.separators.data), split_pages=form.split_pages.data or None,
+                           allow_missing_glyphs=bool(form.allow_missing_glyphs.data))
+    return form_set, scope, options
+
+
+def _plan(form_set: FormSet, scope: Scope, options: PrintOptions) -> PrintPlan:
+    if scope.empty and not options.blank:
+        raise InvalidValue("请选择打印范围（村、户、人群分类或档案编号），或勾选“空白表”", field="打印范围")
+    plan = plan_print(db_session(), form_set, scope, options)
+    if not plan.blank and plan.residents == 0:
+        raise InvalidValue("打印范围内没有在档居民", field="打印范围", value=scope.describe())
+    return plan
+
+
+def _center(form: PrintJobInput, *, status: int = 200, **context: object) -> ResponseReturnValue:
+    context.setdefault("plan", None)
+    context.setdefault("pictures", [])
+    context.setdefault("error", None)
+    return render_template("web/forms/center.html", form=form, **context), status
+
+
+@bp.get("/print")
+@requires("print")
+def center() -> ResponseReturnValue:
+    return _center(_print_input())
+
+
+@bp.post("/print/preview")
+@requires("print")
+def preview() -> ResponseReturnValue:
+    """The page count and pictures of the first resident's pages (or a blank set), before anything is printed."""
+    form = _print_input()
+    if not form.validate_on_submit():
+        return _center(form, status=400)
+    try:
+        form_set, scope, options = _read(form)
+        plan = _plan(form_set, scope, options)
+        person = None if plan.blank else preview_person(db_session(), scope, today=today())
+    except ArchiveprintError as error:
+        rollback()
+        return _center(form, error=str(error), status=error.status)
+    if person:  # audited and committed before rendering, so no transaction stays open while pages are drawn
+        commit_audit(current_account().user, "view", "resident", person.archive_code,
+                     detail=f"打印预览：{form_set.name}")
+    else:
+        db_session().commit()
+    pdf = preview_pdf(form_set, person)
+    captions = [(form.title, page) for form in plan.forms for page in range(1, form.pages + 1)]
+    pictures = [{"src": "data:image/png;base64," + base64.b64encode(picture.png).decode("ascii"),
+                 "width": round(picture.width * THUMBNAIL_SHOWN), "height": round(picture.height * THUMBNAIL_SHOWN),
+                 "form": captions[index][0], "page": captions[index][1]}
+                for index, picture in enumerate(thumbnails(pdf))]
+    return _center(form, plan=plan, pictures=pictures, shown=person.archive_code if person else "")
+
+
+@bp.post("/print/start")
+@requires("print")
+def start() -> ResponseReturnValue:
+    """开始打印: record the job and hand it to the dispatcher; the job page shows its progress."""
+    form = _print_input()
+    if not form.validate_on_submit():
+        return _center(form, status=400)
+    account = current_account()
+    session = db_session()
+    try:
+        form_set, scope, options = _read(form)
+        plan = _plan(form_set, scope, options)
+        if plan.missing_glyphs:
+            raise missing_glyphs_error(plan.missing_glyphs)
+    except ArchiveprintError as error:
+        rollback()
+        return _center(form, error=str(error), status=error.status)
+    day = today()
+    params = {
+        "set": form_set.id, "set_name": form_set.name,
+        "scope": {"codes": list(scope.codes), "household_id": scope.household_id, "village": scope.village,
+                  "tag": scope.tag},
+        "scope_text": _describe(form, scope, plan), "options": asdict(options),
+        "filename": f"{form_set.id}-{day:%Y%m%d}.pdf", "user_id": account.user.id, "today": day.isoformat(),
+        "residents": plan.residents, "expected_pages": plan.pages,
+    }
+    job = jobqueue.create_job(session, "forms", params, actor=account.username)
+    session.commit()
+    try:
+        dispatcher().submit(job.id)
+    except Exception as error:  # Redis down: the job page says so instead of waiting forever
+        current_app.logger.exception("could not submit job %s", job.id)
+        jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
+    return redirect(url_for("forms.job", job_id=job.id), code=303)
+
+
+def _describe(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> str:
+    """Whose records, in words for the job list (村, 户, 人群, how many codes, or blank)."""
+    parts = []
+    if scope.village:
+        parts.append(find_village(db_session(), scope.village).name)
+    if form.household.data:
+        parts.append(_("户 %(household)s", household=form.household.data.strip()))
+    if scope.tag:
+        parts.append(scope.tag)
+    if scope.codes:
+        parts.append(_("%(n)s 个档案编号", n=len(scope.codes)))
+    if plan.blank:
+        parts.append(_("空白表") if scope.empty else _("空白表（每人一份）"))
+    return "，".join(parts)
+
+
+# --- jobs -----------------------------------------------------------------------------------------------------
+
+def _own_job(job_id: int) -> jobqueue.Job:
+    """A job its starter may see (and an admin): print files hold people's data."""
+    job = jobqueue.get_job(db_session(), job_id)
+    account = current_account()
+    if job.created_by != account.username and not can(account.role, "all_print_jobs"):
+        raise PermissionDenied("只有发起打印的用户和管理员可以查看这个任务", field="任务", value=job_id)
+    return job
+
+
+def _files(job: jobqueue.Job) -> list[dict[str, object]]:
+    files = []
+    for output in job.outputs or []:
+        path = Path(output)
+        size = path.stat().st_size if path.is_file() else 0
+        files.append({"name": path.name, "shown": _download_name(job, path.name), "zip": path.suffix == ".zip",
+                      "size": f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size // 1024 + 1} KB",
+                      "url": url_for("forms.download", job_id=job.id, name=path.name)})
+    return files
+
+
+def _download_name(job: jobqueue.Job, name: str) -> str:
+    """Files are stored under the set's id (new_record-20261125.pdf) and saved under its name (新建档套表-…)."""
+    params = job.params or {}
+    key, title = str(params.get("set") or ""), str(params.get("set_name") or "")
+    return title + name[len(key):] if key and title and name.startswith(key) else name
+
+
+@bp.get("/print/jobs")
+@requires("print")
+def jobs() -> ResponseReturnValue:
+    account = current_account()
+    everyone = can(account.role, "all_print_jobs")
+    rows = jobqueue.list_jobs(db_session(), limit=50, created_by=None if everyone else account.username)
+    return render_template("web/forms/jobs.html", jobs=rows, everyone=everyone)
+
+
+@bp.get("/print/jobs/<int:job_id>")
+@requires("print")
+def job(job_id: int) -> ResponseReturnValue:
+    found = _own_job(job_id)
+    return render_template("web/forms/job.html", job=found, files=_files(found) if found.status == "done" else [],
+                           finished=found.status in ("done", "failed"))
+
+
+@bp.get("/print/jobs/<int:job_id>.json")
+@requires("print")
+def job_status(job_id: int) -> ResponseReturnValue:
+    """What the job page's script polls: status, counts and whether to stop polling."""
+    found = _own_job(job_id)
+    return jsonify(id=found.id, status=found.status, label=label(JOB_STATUS_LABELS, found.status), done=found.done,
+                   total=found.total, percent=found.percent, pages=found.pages, error=found.error,
+                   finished=found.status in ("done", "failed"))
+
+
+@bp.get("/print/jobs/<int:job_id>/files/<name>")
+@requires("print")
+def download(job_id: int, name: str) -> ResponseReturnValue:
+    """One file of a finished job: only those the job wrote, inside its own folder; each download is audited."""
+    found = _own_job(job_id)
+    folder = job_dir(state().settings, found.id).resolve()
+    path = next((Path(p) for p in found.outputs or [] if Path(p).name == name), None)
+    if found.status != "done" or path is None or not path.resolve().is_relative_to(folder) or not path.is_file():
+        raise NotFound("没有这个文件（任务未完成或文件已删除）", field="文件", value=name[:64])
+    params = found.params or {}
+    commit_audit(current_account().user, "export", "print_job", found.id,
+                 detail=f"{name} {params.get('set_name', '')} residents={params.get('residents', '')}")
+    return send_file(path, as_attachment=True, download_name=_download_name(found, name),
+                     mimetype=MIMETYPES.get(path.suffix, "application/octet-stream"), max_age=0)
+
+
+# --- custom sets ----------------------------------------------------------------------------------------------
+
+class FormSetInput(FlaskForm):
+    """A custom set: its name, a note, and the forms in the order they print (第1张, 第2张 …)."""
+
+    name = StringField(_l("套组名称"), validators=[Length(max=64, message=_l("套组名称最多64个字"))])
+    description = StringField(_l("说明"), validators=[Length(max=200, message=_l("说明最多200个字"))])
+    forms = FieldList(SelectField(_l("表单"), default=""), min_entries=SET_SLOTS, max_entries=SET_SLOTS)
+
+
+class DeleteSetInput(FlaskForm):
+    """The 删除 button: nothing but the CSRF token (the set is named by the URL)."""
+
+
+def _set_input() -> FormSetInput:
+    form = FormSetInput()
+    choices = [("", "—")] + [(f.id, f.title) for f in load_catalog().forms.values()]
+    for entry in form.forms:
+        entry.choices = choices
+    return form
+
+
+def _sets_page(form: FormSetInput, *, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    catalog = load_catalog()
+    rows = list_custom_sets(db_session())
+    custom = [{"row": row, "forms": [catalog.forms[f] for f in row.forms if f in catalog.forms]} for row in rows]
+    builtin = [{"set": s, "forms": [catalog.forms[f] for f in s.forms]} for s in catalog.sets.values()]
+    return render_template("web/forms/sets.html", form=form, builtin=builtin, custom=custom, error=error,
+                           delete=DeleteSetInput()), status
+
+
+@bp.get("/print/sets")
+@requires("print")
+def sets() -> ResponseReturnValue:
+    return _sets_page(_set_input())
+
+
+@bp.post("/print/sets")
+@requires("manage_form_sets")
+def create_set() -> ResponseReturnValue:
+    form = _set_input()
+    if not form.validate_on_submit():
+        return _sets_page(form, status=400)
+    chosen = [entry.data for entry in form.forms if entry.data]
+    try:
+        row = create_form_set(db_session(), form.name.data or "", chosen, description=form.description.data or "",
+                              actor=current_account().username)
+        db_session().commit()
+    except ArchiveprintError as error:
+        rollback()
+        return _sets_page(form, error=str(error), status=error.status)
+    flash(_("已保存套组“%(name)s”", name=row.name), "success")
+    return redirect(url_for("forms.sets"), code=303)
+
+
+@bp.post("/print/sets/<key>/delete")
+@requires("manage_form_sets")
+def delete_set(key: str) -> ResponseReturnValue:
+    if not DeleteSetInput().validate_on_submit():
+        abort(400)
+    name = delete_form_set(db_session(), key, actor=current_account().username)
+    db_session().commit()
+    flash(_("已删除套组“%(name)s”", name=name), "success")
+    return redirect(url_for("forms.sets"), code=303)

@@ -1,0 +1,75 @@
+"""One database session per request (the writer for changes, so SQLite takes its write lock at BEGIN)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import Flask, current_app, g, request
+from sqlalchemy.orm import Session
+
+from archiveprint.accounts.models import User
+from archiveprint.accounts.services import audit
+from archiveprint.config import Settings
+from archiveprint.db import Database
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class WebState:
+    """What the views need from create_app: the settings and the database (kept in app.extensions)."""
+
+    settings: Settings
+    database: Database
+
+
+def init_app(app: Flask, state: WebState) -> None:
+    app.extensions["archiveprint"] = state
+    app.teardown_appcontext(_close_session)
+
+
+def state() -> WebState:
+    return current_app.extensions["archiveprint"]
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use: reader for GET, writer (BEGIN IMMEDIATE) for POST."""
+    session: Session | None = g.get("db_session")
+    if session is None:
+        database = state().database
+        factory = database.reader if request.method in READ_METHODS else database.writer
+        session = g.db_session = factory()
+    return session
+
+
+def rollback() -> None:
+    """After a failed change, so the error page can still query (PostgreSQL refuses a failed transaction)."""
+    session: Session | None = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+def commit_audit(user: User, action: str, subject_type: str, subject_id: object, *, detail: str = "") -> None:
+    """Write an audit row and commit it before the page is shown: no data leaves without its audit row.
+
+    On a GET the read transaction is ended first, so the INSERT starts a fresh transaction that waits its
+    turn for SQLite's write lock instead of failing to upgrade a stale read snapshot.
+    """
+    session = db_session()
+    if request.method in READ_METHODS:
+        session.commit()
+    audit(session, user, action, subject_type, subject_id, detail=detail)
+    session.commit()
+
+
+def today() -> date:
+    """The working day; tests pin it with app.config['ARCHIVEPRINT_TODAY']."""
+    pinned = current_app.config.get("ARCHIVEPRINT_TODAY")
+    return pinned if isinstance(pinned, date) else date.today()
+
+
+def _close_session(_error: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()

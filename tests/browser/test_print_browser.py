@@ -1,0 +1,115 @@
+"""The print centre in headless Chromium: choose, preview, start, watch the job finish, download the PDF."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from archiveprint.accounts.services import create_user
+from archiveprint.db import Database
+from tests.pdfcheck import compact, page_texts, read
+from tests.web.conftest import PASSWORD, seed_people
+
+pytestmark = pytest.mark.browser
+SHOTS = Path("/tmp/shots")
+
+
+def sign_in(page: Page, live_server: str, database: Database, role: str = "clerk") -> None:
+    with database.transaction() as session:
+        create_user(session, f"{role}1", PASSWORD, role, display_name="李打印")
+    page.goto(f"{live_server}/login")
+    page.get_by_label("用户名").fill(f"{role}1")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page.locator(".who-name")).to_have_text("李打印")
+
+
+def test_preview_then_print_a_village_and_download_the_pdf(page: Page, live_server, committed_db, tmp_path):
+    seed_people(committed_db)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    sign_in(page, live_server, committed_db)
+    dialect = committed_db.engine.dialect.name
+    SHOTS.mkdir(exist_ok=True)
+
+    page.get_by_role("link", name="打印中心").click()
+    expect(page.locator("h1")).to_have_text("打印中心")
+    page.get_by_label("表单套组").select_option(label="新建档套表")
+    page.get_by_label("村(居)委会").select_option("201")
+    page.get_by_role("button", name="预览").click()
+
+    # 东村: 5 residents × 8 pages (封面, 个人基本信息表, 健康体检表 ×4, 信息卡 ×2)
+    expect(page.locator("#preview-residents")).to_have_text("5")
+    expect(page.locator("#preview-pages")).to_have_text("40")
+    expect(page.locator("#page-count")).to_contain_text("5 人，共 40 页")
+    thumbs = page.locator(".thumb img")
+    expect(thumbs).to_have_count(8)
+    widths = thumbs.evaluate_all("images => images.map(image => image.complete ? image.naturalWidth : 0)")
+    assert widths == [331] * 6 + [135] * 2, widths  # decoded under the page's CSP (img-src data:); 2 card pages
+    expect(page.locator(".thumb figcaption").nth(2)).to_contain_text("健康体检表")
+    expect(page.get_by_label("村(居)委会")).to_have_value("201")  # the choices stay for 开始打印
+    page.screenshot(path=str(SHOTS / f"print-centre-{dialect}.png"), full_page=True)
+
+    page.get_by_role("button", name="开始打印").click()
+    expect(page).to_have_url(re.compile(r"/print/jobs/\d+$"))
+    expect(page.locator("#job-status")).to_have_text("完成", timeout=120_000)  # jobs.js polls, then reloads
+    expect(page.locator("#job-done")).to_contain_text("已生成 40 页")
+    expect(page.locator("#job-progress")).to_have_attribute("value", "100")
+    page.screenshot(path=str(SHOTS / f"print-job-{dialect}.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name=re.compile("下载")).first.click()
+    download = info.value
+    assert download.suggested_filename == "新建档套表-20261125.pdf"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    pdf = read(saved)
+    assert len(pdf.pages) == 40
+    assert "张三丰" in compact(page_texts(saved)[1])  # the head of household 1 comes first: 个人基本信息表
+
+    page.get_by_role("link", name="全部打印任务").click()
+    rows = page.locator("table.jobs tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("新建档套表")
+    expect(rows.first).to_contain_text("东村")
+    expect(rows.first).to_contain_text("完成")
+    assert problems == [], problems
+
+
+def test_an_admin_defines_a_custom_set_and_it_is_offered_for_printing(page: Page, live_server, committed_db):
+    seed_people(committed_db)
+    sign_in(page, live_server, committed_db, role="admin")
+    page.goto(f"{live_server}/print/sets")
+    page.get_by_label("套组名称").fill("慢病随访")
+    page.get_by_label("第1张").select_option(label="高血压患者随访服务记录表")
+    page.get_by_label("第2张").select_option(label="2型糖尿病患者随访服务记录表")
+    page.get_by_role("button", name="保存套组").click()
+    expect(page.locator(".flash")).to_contain_text("已保存套组“慢病随访”")
+    expect(page.locator("table.custom-sets tbody tr")).to_have_count(1)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"print-sets-{committed_db.engine.dialect.name}.png"), full_page=True)
+    page.locator("table.custom-sets").get_by_role("link", name="打印").click()
+    expect(page.get_by_label("表单套组").locator("option:checked")).to_have_text("慢病随访")
+    page.get_by_label("人群分类").select_option("高血压")
+    page.get_by_role("button", name="预览").click()
+    expect(page.locator("#page-count")).to_contain_text("1 人，共 2 页")
+    expect(page.locator(".thumb img")).to_have_count(2)
+
+    page.goto(f"{live_server}/print/sets")
+    page.get_by_role("button", name="删除 慢病随访").click()
+    expect(page.locator(".flash")).to_contain_text("已删除套组“慢病随访”")
+    expect(page.locator("table.custom-sets")).to_have_count(0)
+
+
+def test_a_bad_household_is_explained_in_chinese(page: Page, live_server, committed_db):
+    seed_people(committed_db)
+    sign_in(page, live_server, committed_db)
+    page.goto(f"{live_server}/print")
+    page.get_by_label("户（村代码-户号）").fill("201-99")
+    page.get_by_role("button", name="开始打印").click()
+    expect(page.locator("#print-error")).to_contain_text("没有这一户")
+
