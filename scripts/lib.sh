@@ -52,9 +52,10 @@ ensure_venv() {
     local stamp="$VENV/.installed-$extras"
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
         say "安装 Python 依赖 / installing Python dependencies ($extras)"
-        "$VENV/bin/pip" install -q --upgrade pip
-        if [ "$extras" = base ]; then "$VENV/bin/pip" install -q -e "$ROOT"
-        else "$VENV/bin/pip" install -q -e "$ROOT[$extras]"; fi
+        local target="$ROOT"
+        [ "$extras" = base ] || target="$ROOT[$extras]"
+        { "$VENV/bin/pip" install -q --upgrade pip && "$VENV/bin/pip" install -q -e "$target"; } \
+            >"$VENV/pip.log" 2>&1 || { cat "$VENV/pip.log" >&2; die "pip install failed (log: $VENV/pip.log)"; }
         touch "$stamp"
     fi
 }
