@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +63,8 @@ def _fonts() -> tuple[FontConfiguration, CSS]:
     from weasyprint.text.fonts import FontConfiguration
 
     config = FontConfiguration()
+    # Release it before interpreter shutdown: its __del__ needs modules that shutdown has already cleared.
+    atexit.register(_fonts.cache_clear)
     return config, CSS(string=font_face_css(), font_config=config, url_fetcher=_fetcher())
 
 
