@@ -83,4 +83,22 @@ def list_forms(as_json: bool) -> None:
         click.echo(f"  {form_set.id:24} {form_set.name}：{' + '.join(form_set.forms)}")
 
 
+@forms_group.command("variants")
+def list_variants() -> None:
+    """列出来源不一致之处的可选版本，以及本院当前的选择（instance/form_variants.yaml）。"""
+    import yaml
+
+    from archiveprint.forms.catalog import load_catalog, site_variants, site_variants_file
+
+    chosen = site_variants()
+    for form in load_catalog().forms.values():
+        raw = yaml.safe_load((form.folder / "form.yaml").read_text(encoding="utf-8"))
+        for item in raw.get("fields", []):
+            if item.get("variants"):
+                current = chosen.get(form.id, {}).get(item["slot"], "默认")
+                click.echo(f"{form.id}.{item['slot']}（{item['label']}）：默认 / {' / '.join(item['variants'])}"
+                           f"  当前：{current}")
+    click.echo(f"设置文件：{site_variants_file()}")
+
+
 COMMANDS = [forms_group]

@@ -125,15 +125,44 @@ def load_form(folder: Path, overrides: dict[str, Any] | None = None) -> FormDef:
     )
 
 
-@lru_cache(maxsize=1)
-def load_catalog() -> Catalog:
-    """Every form folder under templates/forms/ and the sets in templates/forms/sets.yaml."""
+def site_variants_file() -> Path:
+    """Where a site picks variants for items the sources disagree on: <instance>/form_variants.yaml, e.g.
+
+        personal_info: {livestock: ycia}
+        health_check: {diet: bsoft, drink_kind: bsoft}
+    """
+    import os
+
+    return Path(os.environ.get("ARCHIVEPRINT_INSTANCE") or Path.cwd() / "instance") / "form_variants.yaml"
+
+
+def site_variants() -> dict[str, dict[str, str]]:
     import yaml
 
+    path = site_variants_file()
+    if not path.is_file():
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise InvalidValue("格式应为：表单编号: {字段: 版本}", field=str(path))
+    return {str(form): {str(k): str(v) for k, v in fields.items()} for form, fields in raw.items()}
+
+
+def load_catalog() -> Catalog:
+    """Every form folder under templates/forms/ and the sets in templates/forms/sets.yaml, with the site's variants."""
+    variants = site_variants()
+    return _load_catalog(tuple(sorted((f, tuple(sorted(v.items()))) for f, v in variants.items())))
+
+
+@lru_cache(maxsize=8)
+def _load_catalog(variants: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Catalog:
+    import yaml
+
+    chosen = {form_id: dict(fields) for form_id, fields in variants}
     root = resources.template_dir() / "forms"
     catalog = Catalog()
     for folder in sorted(p for p in root.iterdir() if (p / "form.yaml").is_file()):
-        form = load_form(folder)
+        form = load_form(folder, chosen.get(folder.name))
         catalog.forms[form.id] = form
     sets_file = root / "sets.yaml"
     if sets_file.is_file():

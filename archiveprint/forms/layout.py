@@ -95,7 +95,7 @@ def layout_form(form: FormDef, *, site: dict[str, str] | None = None) -> FormLay
     from archiveprint.forms.render import render_blank_html
     from archiveprint.pdf import render
 
-    key = (form.id, repr(sorted((site or {}).items())))
+    key = (form.id, repr((hash(form.fields), sorted((site or {}).items()))))  # a site variant is another layout
     with _lock:
         if key in _cache:
             return _cache[key]

@@ -111,3 +111,15 @@ def test_page_matches_its_approved_reference_image(form_id, page):
         image.save(RESULTS / f"{form_id}-{page + 1}.png")
         pytest.fail(f"{form_id} page {page + 1} differs from its reference ({share:.2%} of pixels); "
                     f"see tests/results/")
+
+
+def test_a_site_variant_changes_the_printed_options(tmp_path, monkeypatch):
+    """Where sources disagree the majority is the default; a site may pick the other reading (禽畜栏)."""
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path))
+    default = load_catalog().form("personal_info").field("livestock")
+    (tmp_path / "form_variants.yaml").write_text("personal_info: {livestock: ycia}\n", encoding="utf-8")
+    site = load_catalog().form("personal_info")
+    assert [label for _, label in default.options] == ["无", "单设", "室内", "室外"]
+    assert [label for _, label in site.field("livestock").options] == ["单设", "室内", "室外"]
+    text = compact(page_texts(layout_form(site).pdf)[0])
+    assert "1单设2室内3室外" in text
