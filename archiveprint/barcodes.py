@@ -49,3 +49,12 @@ def pdf_bars(modules: str, x: float, y: float, module: float, height: float) -> 
     parts = [f"{x + start * module:.3f} {y:.3f} {width * module:.3f} {height:.3f} re"
              for start, width in bar_runs(modules)]
     return ("\n".join(parts) + "\nf\n").encode()
+
+
+@lru_cache(maxsize=1024)
+def qr_matrix(data: str, error: str = "m") -> tuple[tuple[int, ...], ...]:
+    """QR modules, 1 = dark, without the quiet zone; segno picks the smallest version and the densest mode."""
+    import segno
+
+    code = segno.make_qr(data, error=error, boost_error=False)
+    return tuple(tuple(1 if cell else 0 for cell in row) for row in code.matrix)

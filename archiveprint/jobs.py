@@ -63,6 +63,18 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         with database.transaction() as session:
             audit_print(session, result, user=_user(session, params.get("user_id")), actor=actor)
         return [str(p) for p in result.outputs], result.pages
+    if kind == "labels":
+        from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
+
+        target = job_dir(settings, job_id) / params.get("filename", "labels.pdf")
+        scope = LabelScope.from_json(params.get("scope", {}))
+        options = LabelOptions.from_json(params.get("options", {}))
+        with database.reader() as session:
+            labels = print_labels(session, params["kind"], params.get("stock", ""), scope, target, options=options,
+                                  instance_dir=settings.instance_dir, progress=progress)
+        with database.transaction() as session:
+            audit_labels(session, labels, user=_user(session, params.get("user_id")), actor=actor)
+        return [str(target)], labels.pages
     raise ArchiveprintError(f"未知任务类型：{kind}")
 
 

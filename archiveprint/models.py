@@ -4,6 +4,7 @@ from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
 from archiveprint.jobqueue import Job
+from archiveprint.labels.models import PrinterProfile
 from archiveprint.register.models import (
     Household,
     ImportRun,
@@ -14,5 +15,5 @@ from archiveprint.register.models import (
     resident_tags,
 )
 
-__all__ = ["AuditEntry", "CustomFormSet", "Event", "Household", "ImportRun", "Job", "PopulationTag",
+__all__ = ["AuditEntry", "CustomFormSet", "Event", "Household", "ImportRun", "Job", "PopulationTag", "PrinterProfile",
            "Resident", "Township", "User", "Village", "resident_tags"]

@@ -153,14 +153,22 @@ class PdfStream:
 
     # --- finishing --------------------------------------------------------------------------------------------
 
-    def close(self, *, title: str = "", producer: str = "archiveprint") -> None:
+    def close(self, *, title: str = "", producer: str = "archiveprint", actual_size: bool = False) -> None:
+        """Write the page tree, catalogue, info and cross-reference table.
+
+        `actual_size` asks viewers to print at 100 % (/ViewerPreferences << /PrintScaling /None >>): label sheets
+        drift when a viewer shrinks the page to the printable area.
+        """
         for node_id, kids in self._nodes:
             self.write_object(dictionary({"Type": b"/Pages", "Parent": ref(self.root_pages_id),
                                           "Kids": array(ref(k) for k in kids), "Count": str(len(kids)).encode()}),
                               node_id)
         self.write_object(dictionary({"Type": b"/Pages", "Kids": array(ref(n) for n, _ in self._nodes),
                                       "Count": str(self._page_count).encode()}), self.root_pages_id)
-        self.write_object(dictionary({"Type": b"/Catalog", "Pages": ref(self.root_pages_id)}), self.catalog_id)
+        catalog = {"Type": b"/Catalog", "Pages": ref(self.root_pages_id)}
+        if actual_size:
+            catalog["ViewerPreferences"] = dictionary({"PrintScaling": b"/None"})
+        self.write_object(dictionary(catalog), self.catalog_id)
         info_id = self.write_object(dictionary({"Title": literal(title), "Producer": literal(producer)}))
         xref_at = self.fp.tell()
         size = self.next_id

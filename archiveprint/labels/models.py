@@ -1,0 +1,35 @@
+"""Label tables: printer profiles — per printer and stock, the offset and creep measured on a calibration sheet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Float, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archiveprint.db import Base, utcnow
+
+
+class PrinterProfile(Base):
+    """How one printer places one stock (打印机校准): applied only when drawing, so the stock stays true.
+
+    `dx`/`dy` move everything right/down (mm); `creep_x`/`creep_y` are added per column/row step; `dpi` sets the
+    whole-dot module width of the barcodes.
+    """
+
+    __tablename__ = "label_printer_profiles"
+    __table_args__ = (
+        UniqueConstraint("printer", "stock"),
+        CheckConstraint("dpi >= 100 AND dpi <= 2400", name="dpi_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    printer: Mapped[str] = mapped_column(String(64))
+    stock: Mapped[str] = mapped_column(String(64))
+    dx: Mapped[float] = mapped_column(Float, default=0.0)
+    dy: Mapped[float] = mapped_column(Float, default=0.0)
+    creep_x: Mapped[float] = mapped_column(Float, default=0.0)
+    creep_y: Mapped[float] = mapped_column(Float, default=0.0)
+    dpi: Mapped[int] = mapped_column(Integer, default=300)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
