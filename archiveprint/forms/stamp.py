@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 from archiveprint.barcodes import code128_modules, pdf_bars, with_check
 from archiveprint.forms.layout import PageLayout, Slot
+from archiveprint.pdfdraw import (
+    MM,
+    fit_size,
+    text_run,
+    wrap,
+)
 from archiveprint.pdffont import EmbeddedFont
-from archiveprint.pdfwriter import num
 from archiveprint.register.codes import format_code
-
-MM = 72 / 25.4
 
 
 @dataclass(frozen=True)
@@ -27,16 +30,11 @@ DEFAULT_STYLE = StampStyle()
 
 
 def _text(font: EmbeddedFont, text: str, x: float, y: float, size: float) -> bytes:
-    return b"BT /" + font.resource_name.encode() + b" " + num(size) + b" Tf " + num(x) + b" " + num(y) + \
-        b" Td " + font.encode(text) + b" Tj ET\n"
+    return text_run(font, text, x, y, size)
 
 
 def _fit(font: EmbeddedFont, text: str, width: float, size: float, minimum: float) -> float:
-    """The largest size up to `size` at which `text` fits `width` (never below `minimum`)."""
-    needed = font.metrics.width(text, size)
-    if needed <= width or needed == 0:
-        return size
-    return max(minimum, size * width / needed)
+    return fit_size(font.metrics, text, width, size, minimum)
 
 
 def _in_box(font: EmbeddedFont, text: str, slot: Slot, style: StampStyle) -> bytes:
@@ -66,20 +64,10 @@ def _tick(slot: Slot) -> bytes:
 
 def _in_area(font: EmbeddedFont, text: str, slot: Slot, style: StampStyle) -> bytes:
     size = slot.size or style.text_size
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        current = ""
-        for ch in paragraph:
-            if font.metrics.width(current + ch, size) > slot.width - 2:
-                lines.append(current)
-                current = ch
-            else:
-                current += ch
-        lines.append(current)
     leading = size * 1.35
     out = []
     y = slot.y + slot.height - size
-    for line_text in lines:
+    for line_text in wrap(font.metrics, text, slot.width - 2, size):
         if y < slot.y:
             break
         out.append(_text(font, line_text, slot.x + 1.0, y, size))
