@@ -5,6 +5,8 @@ from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
 from archiveprint.jobqueue import Job
 from archiveprint.labels.models import PrinterProfile
+from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan, borrower_villages
+from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
 from archiveprint.register.models import (
     Household,
     ImportRun,
@@ -15,5 +17,6 @@ from archiveprint.register.models import (
     resident_tags,
 )
 
-__all__ = ["AuditEntry", "CustomFormSet", "Event", "Household", "ImportRun", "Job", "PopulationTag", "PrinterProfile",
-           "Resident", "Township", "User", "Village", "resident_tags"]
+__all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Household",
+           "ImportRun", "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "PopulationTag", "PrinterProfile",
+           "Resident", "Shelf", "StorageLayout", "Township", "User", "Village", "borrower_villages", "resident_tags"]

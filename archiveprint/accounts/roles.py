@@ -17,8 +17,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "print": frozenset({"admin", "clerk", "doctor", "village_doctor"}),
     "all_print_jobs": frozenset({"admin"}),  # see and download print jobs other users started
     "manage_form_sets": frozenset({"admin"}),  # define and delete custom form sets (自定义套组)
+    "manage_printers": frozenset({"admin", "clerk"}),  # printer profiles and calibration (打印机校准)
     "manage_users": frozenset({"admin"}),
     "view_audit": frozenset({"admin", "viewer"}),
+    "request_loans": frozenset({"admin", "clerk", "doctor", "village_doctor"}),  # ask for folders (调阅申请)
+    "lend": frozenset({"admin", "clerk"}),  # check out, return, renew, lost/found at the lending desk
+    "approve_loans": frozenset({"admin"}),  # approve requests that need it (外单位, sensitive groups)
 }
 
 

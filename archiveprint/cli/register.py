@@ -83,8 +83,17 @@ def find(app: AppContext, query: str, as_json: bool, limit: int) -> None:
         matches = find_residents(session, query, limit=limit)
         for match in matches:
             audit(session, None, "search", "resident", match.archive_code, detail="cli find")
+        if as_json:
+            from archiveprint.cli.locations import status_providers
+            from archiveprint.locations.queries import find_places
+
+            places = find_places(session, [m.household for m in matches], status_providers())
     if as_json:
-        emit_json([m.as_json() for m in matches])
+        # `status` is the folder's (on_shelf, out, lent, missing, closed, unshelved, gone); the resident's own
+        # record status (active/closed) moves to `record_status`.
+        emit_json([{**m.as_json(), "record_status": m.status, "location": places[m.household].address or None,
+                    "status": places[m.household].status.code, "status_text": places[m.household].status.text}
+                   for m in matches])
         return
     if not matches:
         click.echo("没有找到。")

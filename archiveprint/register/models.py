@@ -110,6 +110,12 @@ class Resident(Base):
         CheckConstraint("sex IN ('0', '1', '2', '9')", name="sex_code"),
         CheckConstraint("status IN ('active', 'closed')", name="status"),
         Index("ix_residents_village_serial", "village_id", "serial", unique=True),
+        # Locate by the start of a name or by pinyin initials: text_pattern_ops lets PostgreSQL use these for
+        # LIKE 'prefix%' under any collation (SQLite ignores the option and uses a range), and archive_code
+        # second keeps "name = x ORDER BY archive_code" a plain index scan however common the name.
+        Index("ix_residents_name", "name", "archive_code", postgresql_ops={"name": "text_pattern_ops"}),
+        Index("ix_residents_name_initials", "name_initials", "archive_code",
+              postgresql_ops={"name_initials": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,8 +124,8 @@ class Resident(Base):
     serial: Mapped[int] = mapped_column(Integer)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     relation_to_head: Mapped[str] = mapped_column(String(16), default="")
-    name: Mapped[str] = mapped_column(String(64), index=True)
-    name_initials: Mapped[str] = mapped_column(String(32), index=True, default="")
+    name: Mapped[str] = mapped_column(String(64))
+    name_initials: Mapped[str] = mapped_column(String(32), default="")
     sex: Mapped[str] = mapped_column(String(1))
     birth_date: Mapped[date | None] = mapped_column(Date)
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True)

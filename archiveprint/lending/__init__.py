@@ -1,0 +1,1 @@
+"""Lending: borrowers, requests and approvals, check-out and return by scan, overdue slips and the lending register."""

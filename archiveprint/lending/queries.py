@@ -1,0 +1,406 @@
+"""Read side of lending: borrowers, open loans (for locate and inventory), overdue lists, the register, the queue."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.base import ExecutableOption
+
+from archiveprint.barcodes import is_valid_check, with_check
+from archiveprint.errors import InvalidValue, NotFound
+from archiveprint.lending.models import Borrower, Loan, LoanRequest
+from archiveprint.lending.rules import LendingRules, LoanRule, local_time, missing_requirements, site_rules
+from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, find_places
+from archiveprint.register.codes import folder_code
+from archiveprint.register.models import Household, PopulationTag, Resident, Village, resident_tags
+from archiveprint.register.text import clean_code
+
+LOAN_PREFIX = "L"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+# --- loan numbers (借阅单号) ------------------------------------------------------------------------------------
+
+def loan_code(loan_id: int) -> str:
+    """The receipt's number and barcode: L + 8 digits + ISO 7064 check digit (L000001234 → L0000012347)."""
+    return LOAN_PREFIX + with_check(f"{loan_id:08d}")
+
+
+def parse_loan_code(text: str) -> int | None:
+    """The loan id a scanned receipt number names, or None when the text is not a loan number."""
+    compact = clean_code(text).upper()
+    if not re.fullmatch(r"L\d{9}", compact):
+        return None
+    if not is_valid_check(compact[1:]):
+        raise InvalidValue("借阅单号校验位错误（可能扫描或输入有误）", field="借阅单号", value=text)
+    return int(compact[1:9])
+
+
+def folder_display(household: Household) -> str:
+    return folder_code(household.village.full_code, household.number).display
+
+
+def folder_value(household: Household) -> str:
+    return folder_code(household.village.full_code, household.number).value
+
+
+# --- borrowers ------------------------------------------------------------------------------------------------
+
+def find_borrower(session: Session, text: str) -> Borrower:
+    """A borrower by key (what `borrower add` was given), else by name when exactly one active borrower has it."""
+    key = (text or "").strip()
+    if not key:
+        raise InvalidValue("请指定借阅人", field="借阅人")
+    borrower = session.scalar(select(Borrower).where(Borrower.key == key).options(selectinload(Borrower.villages)))
+    if borrower is not None:
+        return borrower
+    named = list(session.scalars(select(Borrower).where(Borrower.name == key, Borrower.active.is_(True))
+                                 .options(selectinload(Borrower.villages))))
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise InvalidValue(f"有 {len(named)} 个借阅人叫这个名字，请用编号：{'、'.join(b.key for b in named)}",
+                           field="借阅人", value=key)
+    raise NotFound("没有这个借阅人（先用 archiveprint borrower add 登记）", field="借阅人", value=key)
+
+
+def list_borrowers(session: Session, *, include_inactive: bool = False) -> list[Borrower]:
+    stmt = select(Borrower).options(selectinload(Borrower.villages), selectinload(Borrower.user))
+    if not include_inactive:
+        stmt = stmt.where(Borrower.active.is_(True))
+    return list(session.scalars(stmt.order_by(Borrower.kind, Borrower.key)))
+
+
+# --- open loans ------------------------------------------------------------------------------------------------
+
+def find_open_loan(session: Session, household_id: int) -> Loan | None:
+    return session.scalar(select(Loan).where(Loan.household_id == household_id, Loan.returned_at.is_(None))
+                          .options(selectinload(Loan.borrower)))
+
+
+def find_last_loan(session: Session, household_id: int) -> Loan | None:
+    return session.scalar(select(Loan).where(Loan.household_id == household_id)
+                          .order_by(Loan.out_at.desc(), Loan.id.desc()).limit(1))
+
+
+def find_open_loans(session: Session, household_ids: Iterable[int]) -> dict[int, Loan]:
+    """Open loans (lent or lost while lent) by household id, in a query per 500 ids: inventory counts a lent
+    folder as accounted for, not missing."""
+    ids = list(dict.fromkeys(household_ids))
+    out: dict[int, Loan] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for loan in session.scalars(select(Loan).where(Loan.household_id.in_(chunk), Loan.returned_at.is_(None))
+                                    .options(selectinload(Loan.borrower))):
+            out[loan.household_id] = loan
+    return out
+
+
+@dataclass(frozen=True)
+class LoanStatus(FolderStatus):
+    """A folder that is lent, as locate shows it: 借出给 王医生（东村卫生室） 于 2026-11-20 应还 2026-12-04."""
+
+    out_on: date | None = None
+    due_on: date | None = None
+    loan: str = ""  # loan number
+    lost: bool = False
+
+    @property
+    def text(self) -> str:
+        lent = f"借出给 {self.holder} 于 {self.out_on:%Y-%m-%d}"
+        if self.lost:
+            return f"{lent} 后登记丢失（自 {self.since:%Y-%m-%d}）" if self.since else f"{lent} 后登记丢失"
+        return f"{lent} 应还 {self.due_on:%Y-%m-%d}"
+
+    def as_json(self) -> dict[str, object]:
+        return {**super().as_json(), "out_on": self.out_on.isoformat() if self.out_on else None,
+                "due_on": self.due_on.isoformat() if self.due_on else None, "loan": self.loan, "lost": self.lost}
+
+
+def loan_statuses(session: Session, household_ids: Sequence[int], *,
+                  timezone: str = DEFAULT_TIMEZONE) -> dict[int, FolderStatus]:
+    """The locations status provider: for folders that are lent, who has them, since when and until when."""
+    out: dict[int, FolderStatus] = {}
+    for household_id, loan in find_open_loans(session, household_ids).items():
+        out[household_id] = LoanStatus(
+            code="missing" if loan.lost_at else "lent", since=loan.lost_at or loan.out_at,
+            holder=loan.borrower.display, out_on=local_time(loan.out_at, timezone).date(), due_on=loan.due_on,
+            loan=loan_code(loan.id), lost=loan.lost_at is not None)
+    return out
+
+
+def status_provider(rules: LendingRules | None = None) -> StatusProvider:
+    """`loan_statuses` in the site's time zone, for locations' `find_places(…, providers=[…])`."""
+    timezone = (rules or site_rules(default_instance_dir())).timezone
+
+    def provide(session: Session, household_ids: Sequence[int]) -> Mapping[int, FolderStatus]:
+        return loan_statuses(session, household_ids, timezone=timezone)
+    return provide
+
+
+def default_instance_dir() -> Path:
+    """The instance folder as the CLI and the web app find it (ARCHIVEPRINT_INSTANCE, else ./instance)."""
+    return Path(os.environ.get("ARCHIVEPRINT_INSTANCE") or Path.cwd() / "instance")
+
+
+def count_waiting(session: Session, household_id: int, *, except_borrower: int | None = None) -> int:
+    """Open requests for a folder by other borrowers (they block a renewal)."""
+    stmt = select(func.count(LoanRequest.id)).where(LoanRequest.household_id == household_id,
+                                                    LoanRequest.status == "open")
+    if except_borrower is not None:
+        stmt = stmt.where(LoanRequest.borrower_id != except_borrower)
+    return session.scalar(stmt) or 0
+
+
+# --- one loan, as the receipt, the CLI and the API show it ----------------------------------------------------
+
+@dataclass(frozen=True)
+class LoanView:
+    """Everything about one loan in plain values (no ORM objects leave through here)."""
+
+    id: int
+    code: str
+    household_id: int
+    folder: str
+    folder_display: str
+    village: str
+    village_name: str
+    head_name: str
+    resident_code: str | None
+    resident_name: str | None
+    borrower_key: str
+    borrower_name: str
+    borrower: str  # name（unit）
+    borrower_kind: str
+    borrower_unit: str
+    purpose: str
+    purpose_text: str
+    purpose_note: str
+    on_site: bool
+    approver: str
+    out_at: datetime  # local wall-clock time
+    due_on: date
+    renewals: int
+    state: str  # out / lost / returned
+    returned_at: datetime | None
+    condition: str | None
+    condition_text: str
+    return_note: str
+    request_id: int | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"loan": self.id, "loan_code": self.code, "household": self.household_id, "folder": self.folder,
+                "folder_display": self.folder_display, "village": self.village, "village_name": self.village_name,
+                "head_name": self.head_name, "resident": self.resident_code, "borrower": self.borrower_key,
+                "borrower_display": self.borrower, "borrower_kind": self.borrower_kind, "purpose": self.purpose,
+                "purpose_text": self.purpose_text, "purpose_note": self.purpose_note, "on_site": self.on_site,
+                "approver": self.approver or None, "out_at": self.out_at.isoformat(timespec="minutes"),
+                "due_on": self.due_on.isoformat(), "renewals": self.renewals, "state": self.state,
+                "returned_at": self.returned_at.isoformat(timespec="minutes") if self.returned_at else None,
+                "condition": self.condition, "condition_text": self.condition_text or None,
+                "return_note": self.return_note, "request": self.request_id}
+
+
+def loan_view(session: Session, loan: Loan, rules: LendingRules) -> LoanView:
+    household = session.scalar(select(Household).where(Household.id == loan.household_id)
+                               .options(selectinload(Household.village).selectinload(Village.township)))
+    assert household is not None
+    return _view(loan, household, rules)
+
+
+def _view(loan: Loan, household: Household, rules: LendingRules) -> LoanView:
+    resident = loan.resident
+    approver = loan.approver
+    return LoanView(
+        id=loan.id, code=loan_code(loan.id), household_id=household.id, folder=folder_value(household),
+        folder_display=folder_display(household), village=household.village.code,
+        village_name=household.village.name, head_name=household.head_name,
+        resident_code=resident.archive_code if resident else None, resident_name=resident.name if resident else None,
+        borrower_key=loan.borrower.key, borrower_name=loan.borrower.name, borrower=loan.borrower.display,
+        borrower_kind=loan.borrower_kind, borrower_unit=loan.borrower.unit, purpose=loan.purpose,
+        purpose_text=rules.purposes.get(loan.purpose, loan.purpose),
+        purpose_note=loan.purpose_note, on_site=loan.on_site,
+        approver=(approver.display_name or approver.username) if approver else "",
+        out_at=local_time(loan.out_at, rules.timezone), due_on=loan.due_on, renewals=loan.renewals,
+        state=loan.state, returned_at=local_time(loan.returned_at, rules.timezone) if loan.returned_at else None,
+        condition=loan.return_condition, condition_text=rules.conditions.get(loan.return_condition or "", ""),
+        return_note=loan.return_note, request_id=loan.request_id)
+
+
+def _loan_options() -> list[ExecutableOption]:
+    return [selectinload(Loan.borrower), selectinload(Loan.resident), selectinload(Loan.approver),
+            selectinload(Loan.household).selectinload(Household.village).selectinload(Village.township)]
+
+
+# --- overdue ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OverdueLoan:
+    loan: LoanView
+    days_late: int
+    level: int
+
+    def as_json(self) -> dict[str, object]:
+        return {**self.loan.as_json(), "days_late": self.days_late, "level": self.level}
+
+
+def list_overdue(session: Session, *, today: date, rules: LendingRules,
+                 village: str | None = None) -> list[OverdueLoan]:
+    """Open loans past their due date (lost ones too: they are still owed), by village then household."""
+    stmt = (select(Loan).join(Household, Household.id == Loan.household_id)
+            .join(Village, Village.id == Household.village_id)
+            .where(Loan.returned_at.is_(None), Loan.due_on < today)
+            .options(*_loan_options()).order_by(Village.code, Household.number))
+    if village is not None:
+        stmt = stmt.where(or_(Village.code == village, Village.name == village))
+    out = []
+    for loan in session.scalars(stmt):
+        out.append(OverdueLoan(_view(loan, loan.household, rules), (today - loan.due_on).days,
+                               rules.overdue_level(loan.due_on, today)))
+    return out
+
+
+# --- the monthly lending register (借阅登记表) -------------------------------------------------------------------
+
+def month_bounds(month: str, timezone: str) -> tuple[int, int, datetime, datetime]:
+    """'2026-11' → (2026, 11, first moment, first moment of the next month), both as stored UTC times."""
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    found = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", month or "")
+    if not found or not 1 <= int(found.group(2)) <= 12:
+        raise InvalidValue("月份应写成 YYYY-MM，例如 2026-11", field="月份", value=month)
+    year, number = int(found.group(1)), int(found.group(2))
+    zone = ZoneInfo(timezone)
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=zone)
+    return (year, number, start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None))
+
+
+def list_register(session: Session, month: str, *, rules: LendingRules) -> list[LoanView]:
+    """The loans made in one month, in the order they were made: one register line each."""
+    _, _, start, end = month_bounds(month, rules.timezone)
+    stmt = (select(Loan).where(Loan.out_at >= start, Loan.out_at < end).options(*_loan_options())
+            .order_by(Loan.out_at, Loan.id))
+    return [_view(loan, loan.household, rules) for loan in session.scalars(stmt)]
+
+
+# --- the request queue (调档队列) --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One open request as the clerk walks the shelves: where the folder is, for whom, and whether it may go."""
+
+    number: int
+    request_id: int
+    household_id: int
+    folder: str
+    folder_display: str
+    village: str
+    village_name: str
+    household_number: int
+    head_name: str
+    place: Place
+    borrower_key: str
+    borrower: str
+    purpose: str
+    purpose_text: str
+    needed_on: date | None
+    missing: tuple[str, ...]  # what must still be recorded before release
+
+    @property
+    def ready(self) -> bool:
+        """Nothing missing, and the folder is in the room (on its shelf, in the closed area, or not shelved yet)."""
+        return not self.missing and self.place.status.code in ("on_shelf", "closed", "unshelved")
+
+    def as_json(self) -> dict[str, object]:
+        return {"number": self.number, "request": self.request_id, "household": self.household_id,
+                "folder": self.folder, "folder_display": self.folder_display, "village": self.village,
+                "village_name": self.village_name, "head_name": self.head_name,
+                "location": self.place.address or None, "status": self.place.status.code,
+                "status_text": self.place.status.text, "borrower": self.borrower_key,
+                "borrower_display": self.borrower, "purpose": self.purpose, "purpose_text": self.purpose_text,
+                "needed_on": self.needed_on.isoformat() if self.needed_on else None,
+                "missing": list(self.missing), "ready": self.ready}
+
+
+@dataclass
+class Queue:
+    rows: list[QueueRow] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {"rows": [row.as_json() for row in self.rows], "count": len(self.rows),
+                "ready": sum(1 for row in self.rows if row.ready)}
+
+
+def list_queue(session: Session, *, rules: LendingRules, needed_by: date | None = None,
+               borrower_id: int | None = None) -> Queue:
+    """Open requests in walking order (locations' shelf order: room, column, side, section, level, position);
+    folders that are not on a shelf come last, by village and household."""
+    stmt = (select(LoanRequest).where(LoanRequest.status == "open")
+            .options(selectinload(LoanRequest.borrower), selectinload(LoanRequest.documents),
+                     selectinload(LoanRequest.household).selectinload(Household.village)
+                     .selectinload(Village.township)))
+    if needed_by is not None:
+        stmt = stmt.where(or_(LoanRequest.needed_on.is_(None), LoanRequest.needed_on <= needed_by))
+    if borrower_id is not None:
+        stmt = stmt.where(LoanRequest.borrower_id == borrower_id)
+    requests = list(session.scalars(stmt))
+    ids = list({r.household_id for r in requests})
+    places = find_places(session, ids, [status_provider(rules)])
+    sensitive = sensitive_households(session, ids, rules)
+
+    def walking(request: LoanRequest) -> tuple[int, int, int, str, int, int]:
+        place = places[request.household_id]
+        on_shelf = place.state == "on_shelf" and place.seq is not None
+        return (0 if on_shelf else 1, place.seq or 0 if on_shelf else 0, place.slot or 0 if on_shelf else 0,
+                request.household.village.code, request.household.number, request.id)
+
+    queue = Queue()
+    for number, request in enumerate(sorted(requests, key=walking), start=1):
+        household = request.household
+        rule = rules.rule_for(request.borrower.kind, sensitive=household.id in sensitive)
+        missing = request_missing(request, rule, rules)
+        queue.rows.append(QueueRow(
+            number, request.id, household.id, folder_value(household), folder_display(household),
+            household.village.code, household.village.name, household.number, household.head_name,
+            places[household.id], request.borrower.key, request.borrower.display, request.purpose,
+            rules.purposes.get(request.purpose, request.purpose), request.needed_on, tuple(missing)))
+    return queue
+
+
+def request_missing(request: LoanRequest, rule: LoanRule, rules: LendingRules) -> list[str]:
+    """What a request still lacks under `rule` before its folder may be released."""
+    kinds = {document.kind for document in request.documents}
+    return missing_requirements(rule, rules.evidence, application_ref=request.application_ref,
+                                application_scan="application" in kinds, consent_ref=request.consent_ref,
+                                consent_scan="consent" in kinds, approved=request.approved_at is not None)
+
+
+def sensitive_households(session: Session, household_ids: Sequence[int], rules: LendingRules) -> set[int]:
+    """Which of these households have a member in a sensitive population group."""
+    if not household_ids or not rules.sensitive_tags:
+        return set()
+    return set(session.scalars(
+        select(Resident.household_id).distinct().join(resident_tags, resident_tags.c.resident_id == Resident.id)
+        .join(PopulationTag, PopulationTag.id == resident_tags.c.tag_id)
+        .where(Resident.household_id.in_(list(household_ids)), PopulationTag.name.in_(rules.sensitive_tags))))
+
+
+def find_request(session: Session, request_id: int | str) -> LoanRequest:
+    try:
+        number = int(str(request_id).strip())
+    except ValueError:
+        raise InvalidValue("申请编号应为数字", field="申请编号", value=request_id) from None
+    request = session.scalar(select(LoanRequest).where(LoanRequest.id == number)
+                             .options(selectinload(LoanRequest.borrower), selectinload(LoanRequest.documents)))
+    if request is None:
+        raise NotFound("没有这个借阅申请", field="申请编号", value=request_id)
+    return request
