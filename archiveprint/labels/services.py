@@ -386,6 +386,19 @@ def _shelf_values(session: Session, scope: LabelScope, options: LabelOptions,
     return out
 
 
+def count_labels(session: Session, kind_key: str, stock: LabelStock, scope: LabelScope,
+                 options: LabelOptions = LabelOptions()) -> int:
+    """How many different labels a job prints (before copies), without drawing any: the print centre shows it."""
+    kind = find_kind(label_kinds(), kind_key)
+    if kind.binds == "calibration":
+        return stock.per_page
+    if kind.binds == "household":
+        return len(_scope_households(session, scope))
+    if kind.binds == "resident":
+        return len(_scope_residents(session, scope, options.include_closed))
+    return len(_shelf_values(session, scope, options, ""))
+
+
 def count_pages(stock: LabelStock, labels: int, options: LabelOptions) -> int:
     """Sheets a job will take (the print centre shows it before printing)."""
     return pages_needed(stock, labels * max(1, options.copies), start=options.start,

@@ -13,7 +13,7 @@ from archiveprint.config import Settings
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
-from archiveprint.web import auth, errors, forms, i18n, register, session
+from archiveprint.web import auth, errors, forms, i18n, labels, printers, register, session
 
 UPLOAD_LIMIT = 64 * 1024 * 1024  # a whole township's register export is a few MB
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     errors.init_app(app)
     app.register_blueprint(register.bp)
     forms.init_app(app)
+    labels.init_app(app)
+    printers.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)
     app.after_request(_privacy_headers)

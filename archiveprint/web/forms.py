@@ -244,10 +244,20 @@ def _files(job: jobqueue.Job) -> list[dict[str, object]]:
 
 
 def _download_name(job: jobqueue.Job, name: str) -> str:
-    """Files are stored under the set's id (new_record-20261125.pdf) and saved under its name (新建档套表-…)."""
+    """Files are stored under the set's id (new_record-20261125.pdf) and saved under its name (新建档套表-…);
+    label files likewise under the kind's id (folder-20261125.pdf → 户档案袋标签-20261125.pdf)."""
     params = job.params or {}
-    key, title = str(params.get("set") or ""), str(params.get("set_name") or "")
+    key = str(params.get("set") or (params.get("kind") if job.kind == "labels" else "") or "")
+    title = str(params.get("set_name") or params.get("title") or "")
     return title + name[len(key):] if key and title and name.startswith(key) else name
+
+
+def _export_detail(job: jobqueue.Job, name: str) -> str:
+    """What a download's audit row says: the file, what was printed and for how many."""
+    params = job.params or {}
+    if job.kind == "labels":
+        return f"{name} {params.get('title', '')} {params.get('stock', '')} labels={params.get('labels', '')}"
+    return f"{name} {params.get('set_name', '')} residents={params.get('residents', '')}"
 
 
 @bp.get("/print/jobs")
@@ -286,9 +296,7 @@ def download(job_id: int, name: str) -> ResponseReturnValue:
     path = next((Path(p) for p in found.outputs or [] if Path(p).name == name), None)
     if found.status != "done" or path is None or not path.resolve().is_relative_to(folder) or not path.is_file():
         raise NotFound("没有这个文件（任务未完成或文件已删除）", field="文件", value=name[:64])
-    params = found.params or {}
-    commit_audit(current_account().user, "export", "print_job", found.id,
-                 detail=f"{name} {params.get('set_name', '')} residents={params.get('residents', '')}")
+    commit_audit(current_account().user, "export", "print_job", found.id, detail=_export_detail(found, name))
     return send_file(path, as_attachment=True, download_name=_download_name(found, name),
                      mimetype=MIMETYPES.get(path.suffix, "application/octet-stream"), max_age=0)
 
