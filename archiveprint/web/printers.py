@@ -101,6 +101,19 @@ def _printers_page(form: PrinterProfileInput, *, editing: PrinterProfile | None 
                            delete=DeleteProfileInput()), status
 
 
+@bp.get("/labels/stocks")
+@requires("print")
+def stocks() -> ResponseReturnValue:
+    """The label stocks: shipped ones and the site's own (<instance>/labels/stock/*.yaml), with their geometry."""
+    from archiveprint.labels.services import label_stocks, stock_folders
+
+    instance = state().settings.instance_dir
+    site_folder = stock_folders(instance)[-1]
+    rows = [(stock, (site_folder / f"{stock.id}.yaml").is_file())
+            for stock in sorted(label_stocks(instance).values(), key=lambda s: (s.kind, s.id))]
+    return render_template("web/labels/stocks.html", rows=rows, site_folder=site_folder)
+
+
 @bp.get("/labels/printers")
 @requires("print")
 def index() -> ResponseReturnValue:

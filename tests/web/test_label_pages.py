@@ -387,3 +387,24 @@ def test_the_label_pages_speak_english_when_asked(client, auth, people):
     preview = client.post("/labels/preview", data=label_input(client, village="201")).get_data(as_text=True)
     assert "Labels: 2, pages: 1" in preview
     assert "Printer calibration" in client.get("/labels/calibrate?printer=p&stock=a4-3x8").get_data(as_text=True)
+
+
+def test_the_stocks_page_lists_shipped_and_site_stocks_with_their_geometry(client, auth, app):
+    import shutil
+
+    from archiveprint.resources import template_dir
+
+    auth.login("doctor")
+    page = client.get("/labels/stocks").get_data(as_text=True)
+    assert "a4-3x8" in page and "roll-100x50" in page and "a4-65up" in page
+    assert "8 × 3" in page and "63.5 × 33.9" in page
+    assert "<td>内置</td>" in page and "<td>本院</td>" not in page
+    site = app.extensions["archiveprint"].settings.instance_dir / "labels" / "stock"
+    site.mkdir(parents=True)
+    shutil.copy(template_dir() / "labels" / "stock" / "a4-3x8.yaml", site / "a4-3x8.yaml")
+    assert client.get("/labels/stocks").get_data(as_text=True).count("<td>本院</td>") == 1
+
+
+def test_viewers_cannot_open_the_stocks_page(client, auth):
+    auth.login("viewer")
+    assert client.get("/labels/stocks").status_code == 403
