@@ -162,7 +162,8 @@ def find_places(session: Session, household_ids: Iterable[int],
 
 def _complete(session: Session, places: dict[int, Place], ids: Sequence[int],
               providers: Sequence[StatusProvider]) -> dict[int, Place]:
-    """Folders without a position (never shelved, or released), then what higher jobs know about those out."""
+    """Folders without a position (never shelved, or released), then what higher jobs know about those out or
+    unshelved (a loan)."""
     missing = [i for i in ids if i not in places]
     for chunk in _chunks(missing):
         last = dict(session.execute(select(FolderMovement.household_id, func.max(FolderMovement.seq))
@@ -172,7 +173,8 @@ def _complete(session: Session, places: dict[int, Place], ids: Sequence[int],
             state = "gone" if household_id in last else "unshelved"
             places[household_id] = Place(household_id, None, "", None, None, state, last.get(household_id, 0),
                                          FolderStatus(state))
-    out_ids = [i for i, p in places.items() if p.state in ("out", "missing")]
+    # A folder lent before it was ever shelved is still lent: ask about unshelved folders too.
+    out_ids = [i for i, p in places.items() if p.state in ("out", "missing", "unshelved")]
     for provider in providers:
         if not out_ids:
             break

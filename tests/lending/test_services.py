@@ -70,6 +70,13 @@ def test_locate_shows_whom_the_folder_was_lent_to_and_when_it_is_due(desk, lend)
     assert on_shelf.status.code == "on_shelf"
 
 
+def test_a_folder_lent_before_it_was_ever_shelved_shows_as_lent_not_unshelved(desk, lend):
+    household = desk.unshelved
+    lend(household)
+    place = find_places(desk.session, [household.id], [status_provider(desk.rules)])[household.id]
+    assert place.status.code == "lent" and place.status.text.startswith("借出给 钱医生")
+
+
 def test_inventory_query_gives_open_loans_by_household(desk, lend):
     lent = [desk.homes[0], desk.west[0]]
     for household in lent:
