@@ -177,3 +177,32 @@ def township(committed_db: Database) -> None:
     """Only the township and its three villages (201 东村, 202 西村, 001 城关社区): no residents yet."""
     with committed_db.transaction() as session:
         setup_township(session)
+
+
+class RecordingDispatcher:
+    """Takes print jobs without running them, so a test decides when (and whether) a job runs."""
+
+    def __init__(self) -> None:
+        self.submitted: list[int] = []
+
+    def submit(self, job_id: int) -> None:
+        self.submitted.append(job_id)
+
+    def shutdown(self) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _jobs_end_with_the_test(app: Flask) -> Iterator[None]:
+    yield
+    from archiveprint.web.forms import DISPATCHER
+
+    app.extensions[DISPATCHER].shutdown()  # a job still running would outlive its database
+
+
+@pytest.fixture
+def recording(app: Flask) -> RecordingDispatcher:
+    from archiveprint.web.forms import DISPATCHER
+
+    app.extensions[DISPATCHER] = RecordingDispatcher()
+    return app.extensions[DISPATCHER]

@@ -20,7 +20,6 @@ from archiveprint.labels.queries import list_printer_profiles
 from archiveprint.labels.services import label_stocks
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, Village
-from archiveprint.web.forms import DISPATCHER
 from tests.labels.scan import decode_sheet, expected_pages
 from tests.pdfcheck import read
 from tests.web.conftest import csrf_token
@@ -29,29 +28,6 @@ PICTURE = re.compile(r'<img id="preview-image" src="data:image/png;base64,([A-Za
 STOCKS = label_stocks()
 
 
-class RecordingDispatcher:
-    """Takes jobs without running them: the test runs each one itself, so nothing races the assertions."""
-
-    def __init__(self) -> None:
-        self.submitted: list[int] = []
-
-    def submit(self, job_id: int) -> None:
-        self.submitted.append(job_id)
-
-    def shutdown(self) -> None:
-        pass
-
-
-@pytest.fixture(autouse=True)
-def _jobs_end_with_the_test(app):
-    yield
-    app.extensions[DISPATCHER].shutdown()
-
-
-@pytest.fixture
-def recording(app) -> RecordingDispatcher:
-    app.extensions[DISPATCHER] = RecordingDispatcher()
-    return app.extensions[DISPATCHER]
 
 
 def label_input(client, **values: object) -> dict[str, object]:

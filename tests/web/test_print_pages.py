@@ -24,29 +24,6 @@ from tests.web.conftest import csrf_token
 THUMBNAIL = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 
-class RecordingDispatcher:
-    """Takes jobs without running them, so a test decides when (and whether) a job runs."""
-
-    def __init__(self) -> None:
-        self.submitted: list[int] = []
-
-    def submit(self, job_id: int) -> None:
-        self.submitted.append(job_id)
-
-    def shutdown(self) -> None:
-        pass
-
-
-@pytest.fixture(autouse=True)
-def _jobs_end_with_the_test(app):
-    yield
-    app.extensions[DISPATCHER].shutdown()  # a job still running would outlive its database
-
-
-@pytest.fixture
-def recording(app) -> RecordingDispatcher:
-    app.extensions[DISPATCHER] = RecordingDispatcher()
-    return app.extensions[DISPATCHER]
 
 
 def print_input(client, **values: object) -> dict[str, object]:
