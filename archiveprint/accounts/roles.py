@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "request_loans": frozenset({"admin", "clerk", "doctor", "village_doctor"}),  # ask for folders (调阅申请)
     "lend": frozenset({"admin", "clerk"}),  # check out, return, renew, lost/found at the lending desk
     "approve_loans": frozenset({"admin"}),  # approve requests that need it (外单位, sensitive groups)
+    "manage_locations": frozenset({"admin", "clerk"}),  # shelve, move, re-layout, 结案, 盘点, 移交
 }
 
 
