@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from archiveprint.labels.sheet import (
     pages_needed,
 )
 from archiveprint.labels.stock import LabelStock, find_stock, load_stocks
+from archiveprint.locations.queries import ShelfLabel, list_shelf_labels
 from archiveprint.register.codes import looks_like_folder_code, parse_code, parse_folder_code
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import find_household_by_folder, ordered_members
@@ -113,6 +115,9 @@ class LabelScope:
                    locations=tuple(data.get("locations") or ()))  # type: ignore[arg-type]
 
 
+LOCATION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]{0,39}")
+
+
 def resolve_label_scope(session: Session, *, household: str | int | None = None, village: str | None = None,
                         codes: Sequence[str] = (), since: date | None = None,
                         locations: Sequence[str] = ()) -> LabelScope:
@@ -128,8 +133,13 @@ def resolve_label_scope(session: Session, *, household: str | int | None = None,
             normalised.append(parse_folder_code(text).value)
         else:
             normalised.append(parse_code(raw).value)
+    locations = tuple(c.strip() for c in locations if c.strip())
+    for location in locations:
+        if not LOCATION_CODE.fullmatch(location):
+            raise InvalidValue("架位代码只能由字母、数字和 - . / 组成（要印成条码），位置说明请写在“位置说明”里",
+                               field="架位代码", value=location)
     return LabelScope(household_ids=household_ids, village=find_village(session, village).code if village else None,
-                      codes=tuple(normalised), since=since, locations=tuple(c.strip() for c in locations if c.strip()))
+                      codes=tuple(normalised), since=since, locations=locations)
 
 
 def _household_id(session: Session, text: str) -> int:
@@ -373,17 +383,28 @@ def _values(session: Session, kind: LabelKind, scope: LabelScope, options: Label
 
 def _shelf_values(session: Session, scope: LabelScope, options: LabelOptions,
                   township_name: str) -> list[dict[str, object]]:
-    """Section labels: one per village (its folder range), or one per location code given. The storage layout
-    (a later issue) will pass real locations; until then a location code and title may be typed."""
+    """Shelf labels from the storage layout: the shelves named (a code not in the layout, e.g. a cabinet, prints as
+    typed), every shelf of a village's run, or every shelf. Without a layout (or for a village with no shelves yet)
+    a village gets one section label for its whole folder range, under the location code typed."""
     if scope.locations and not scope.village:
-        return [shelf_values(ShelfFacts(code, options.location_title, township_name=township_name))
+        known = {label.code: label for label in list_shelf_labels(session, codes=scope.locations)}
+        return [_shelf_label_values(known[code], options, township_name) if code in known
+                else shelf_values(ShelfFacts(code, options.location_title, township_name=township_name))
                 for code in scope.locations]
-    out = []
+    if not scope.locations:
+        labels = list_shelf_labels(session, village=scope.village) if scope.village else list_shelf_labels(session)
+        if labels:
+            return [_shelf_label_values(label, options, township_name) for label in labels]
     code = scope.locations[0] if scope.locations else ""
-    for village, first, last, count in queries.village_ranges(session, scope.village):
-        out.append(shelf_values(ShelfFacts(code, options.location_title, village.name, village.full_code, first,
-                                           last, count, township_name)))
-    return out
+    return [shelf_values(ShelfFacts(code, options.location_title, village.name, village.full_code, first, last,
+                                    count, township_name))
+            for village, first, last, count in queries.village_ranges(session, scope.village)]
+
+
+def _shelf_label_values(label: ShelfLabel, options: LabelOptions, township_name: str) -> dict[str, object]:
+    return shelf_values(ShelfFacts(label.code, options.location_title or label.address, label.village_name,
+                                   label.village_prefix, label.first_number, label.last_number, label.folder_count,
+                                   township_name))
 
 
 def count_labels(session: Session, kind_key: str, stock: LabelStock, scope: LabelScope,
