@@ -6,7 +6,18 @@ from archiveprint.forms.models import CustomFormSet
 from archiveprint.jobqueue import Job
 from archiveprint.labels.models import PrinterProfile
 from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan, borrower_villages
-from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
+from archiveprint.locations.models import (
+    FolderMovement,
+    FolderPosition,
+    Handover,
+    HandoverItem,
+    Inventory,
+    InventoryScan,
+    InventoryShelf,
+    InventoryUpload,
+    Shelf,
+    StorageLayout,
+)
 from archiveprint.register.models import (
     Household,
     ImportRun,
@@ -17,6 +28,7 @@ from archiveprint.register.models import (
     resident_tags,
 )
 
-__all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Household",
-           "ImportRun", "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "PopulationTag", "PrinterProfile",
-           "Resident", "Shelf", "StorageLayout", "Township", "User", "Village", "borrower_villages", "resident_tags"]
+__all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Handover",
+           "HandoverItem", "Household", "ImportRun", "Inventory", "InventoryScan", "InventoryShelf", "InventoryUpload",
+           "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "PopulationTag", "PrinterProfile", "Resident",
+           "Shelf", "StorageLayout", "Township", "User", "Village", "borrower_villages", "resident_tags"]

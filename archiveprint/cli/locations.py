@@ -1,4 +1,5 @@
-"""`archiveprint layout|shelve|locate|move|picklist|capacity|relayout`: the archive room's shelves and folders."""
+"""`archiveprint layout|shelve|locate|move|picklist|capacity|relayout|close|reopen|inventory|handover`: the archive
+room's shelves and folders."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import click
 from archiveprint.cli import AppContext, emit_json, pass_app
 
 if TYPE_CHECKING:
+    from typing import TextIO
+
+    from archiveprint.locations.inventory import InventoryReport
     from archiveprint.locations.queries import FolderLocation, StatusProvider
     from archiveprint.locations.services import LayoutReport
 
@@ -356,4 +360,350 @@ def relayout(ctx: click.Context, app: AppContext, village_key: str, apply_: bool
         click.echo(line)
 
 
-COMMANDS = [layout_group, shelve, locate, move, picklist, capacity, relayout]
+# --- closed records (结案) -------------------------------------------------------------------------------------
+
+@click.command("close")
+@click.argument("folder")
+@click.option("--reason", default="", help="原因（如 全户迁出、死亡）")
+@click.option("--close-members", type=click.Choice(["death", "moved", "lost", "other"]),
+              help="同时给该户尚未结案的成员结案（死亡/迁出/失访/其他）")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def close(ctx: click.Context, app: AppContext, folder: str, reason: str, close_members: str | None,
+          as_json: bool) -> None:
+    """把全户已结案的档案袋移入结案区（下一个空位）；位置历史保留，可用 reopen 取回。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.queries import find_household, find_places
+    from archiveprint.locations.services import close_folder
+    from archiveprint.register.services import close_resident
+
+    with app.db.transaction() as session:
+        household = find_household(session, folder)
+        if close_members:
+            for member in household.members:
+                if member.status == "active":
+                    close_resident(session, member, close_members, date.today(), note=reason, actor=CLI_ACTOR,
+                                   now=_now())
+            session.flush()
+        close_folder(session, household, reason=reason, actor=CLI_ACTOR, now=_now())
+        place = find_places(session, [household.id])[household.id]
+    if as_json:
+        emit_json(place.as_json())
+    else:
+        click.echo(f"已移入结案区：{place.address}（{place.shelf_code}）")
+
+
+@click.command("reopen")
+@click.argument("folder")
+@click.option("--reason", required=True, help="从结案区取回的原因（必填）")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def reopen(ctx: click.Context, app: AppContext, folder: str, reason: str, as_json: bool) -> None:
+    """把档案袋从结案区取回本村架位（原位置空着就回原位）；位置历史保留。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.queries import find_household, find_places
+    from archiveprint.locations.services import reopen_folder
+
+    with app.db.transaction() as session:
+        household = find_household(session, folder)
+        reopen_folder(session, household, reason=reason, actor=CLI_ACTOR, now=_now())
+        place = find_places(session, [household.id])[household.id]
+    if as_json:
+        emit_json(place.as_json())
+    else:
+        click.echo(f"已取回：{place.address}（{place.shelf_code}）")
+
+
+# --- inventory (盘点) -------------------------------------------------------------------------------------------
+
+@click.group("inventory")
+def inventory_group() -> None:
+    """盘点：按架位范围扫描或导入扫描枪文件，核对缺失、错架、借出，打印盘点记录。"""
+
+
+def _inventory_lines(report: InventoryReport) -> list[str]:
+    from archiveprint.locations.inventory import CATEGORIES
+
+    lines = [f"盘点 {report.number}（{'进行中' if report.state == 'open' else '已结束'}）：{report.scope_text}",
+             f"  盘点人：{report.counters}；应在架 {report.expected} 袋，扫描 {report.scans} 次，"
+             f"{report.folders_scanned} 袋"]
+    for category, count in report.counts.items():
+        lines.append(f"  {CATEGORIES[category]}：{count}")
+    for category in ("missing", "misplaced", "unknown", "twice", "lent", "recovered", "closed", "out_of_range"):
+        for row in report.rows.get(category, [])[:LIST_LIMIT * 5]:
+            lines.append(f"    [{CATEGORIES[category][:2]}] {row.folder or row.code}  {row.head_name}  "
+                         f"{row.home}  {row.note}".rstrip())
+    return lines
+
+
+@inventory_group.command("start")
+@click.option("--from", "first", help="起始架位（位置编码或完整位置）")
+@click.option("--to", "last", help="结束架位（按上架顺序）")
+@click.option("--shelf", "shelves", multiple=True, help="逐个指定架位（可重复）")
+@click.option("--village", help="盘点一个村的全部架位")
+@click.option("--counter", "counters", multiple=True, required=True, help="盘点人（可重复）")
+@click.option("--supervisor", default="", help="监盘人")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def inventory_start(ctx: click.Context, app: AppContext, first: str | None, last: str | None,
+                    shelves: tuple[str, ...], village: str | None, counters: tuple[str, ...], supervisor: str,
+                    as_json: bool) -> None:
+    """开始一次盘点（编号如 PD-2026-0001），范围：--from/--to、--shelf 或 --village。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.inventory import start_inventory
+
+    with app.db.transaction() as session:
+        count = start_inventory(session, counters=counters, first=first, last=last, shelves=shelves,
+                                village=village, supervisor=supervisor, actor=CLI_ACTOR, now=_now())
+        data = {"number": count.number, "range": count.scope_text, "shelves": len(count.shelves),
+                "counters": count.counters, "state": count.state}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"已开始盘点 {data['number']}：{data['range']}")
+
+
+@inventory_group.command("scan")
+@click.argument("number")
+@click.argument("code")
+@click.option("--shelf", help="在哪一层架位上扫到")
+@click.option("--client-id", help="扫描编号（重复提交同一编号不会重复计数）")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def inventory_scan(ctx: click.Context, app: AppContext, number: str, code: str, shelf: str | None,
+                   client_id: str | None, as_json: bool) -> None:
+    """记录一次扫描（档案袋编号、档案编号或表单条码），并立即说明它应在哪里。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.inventory import find_inventory, record_scan
+
+    with app.db.transaction() as session:
+        outcome = record_scan(session, find_inventory(session, number), code, shelf=shelf, client_id=client_id,
+                              providers=status_providers(), actor=CLI_ACTOR, now=_now())
+    if as_json:
+        emit_json(outcome.as_json())
+    else:
+        click.echo(f"{outcome.folder or outcome.code}  {outcome.head_name}  {outcome.message}".replace("    ", " "))
+
+
+@inventory_group.command("upload")
+@click.argument("number")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def inventory_upload(ctx: click.Context, app: AppContext, number: str, file: Path, as_json: bool) -> None:
+    """导入扫描枪保存的条码文件（每行 条码[,架位][,时间]；UTF-8 或 GBK）。
+
+    有错行则整份不导入；同一文件重复导入不重复计数。"""
+    ctx.meta["json"] = as_json
+    import sys
+
+    from archiveprint.locations.inventory import find_inventory, upload_codes
+
+    with click.progressbar(length=1, label="导入扫描", file=sys.stderr, show_pos=True) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        with app.db.transaction() as session:
+            result = upload_codes(session, find_inventory(session, number), file.read_bytes(), filename=file.name,
+                                  progress=progress, actor=CLI_ACTOR, now=_now())
+    if as_json:
+        emit_json(result.as_json())
+    elif result.already:
+        click.echo(f"这个文件此前已导入过（{result.sha256[:12]}），未重复计数。")
+    else:
+        click.echo(f"已导入 {result.scans} 次扫描（{result.encoding}，架位标签 {result.shelves} 个）。")
+
+
+@inventory_group.command("report")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def inventory_report(ctx: click.Context, app: AppContext, number: str, as_json: bool) -> None:
+    """核对结果：在架、错架（及应在位置）、缺失、借出、无法识别、重复扫描……"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.inventory import audit_report, find_inventory, reconcile
+
+    with app.db.transaction() as session:
+        report = reconcile(session, find_inventory(session, number), providers=status_providers())
+        audit_report(session, report, None, "view", now=_now())
+    if as_json:
+        emit_json(report.as_json())
+        return
+    for line in _inventory_lines(report):
+        click.echo(line)
+
+
+@inventory_group.command("close")
+@click.argument("number")
+@click.option("--mark-missing", is_flag=True, help="把未扫到的档案袋登记为下落不明")
+@click.option("--mark-found", is_flag=True, help="把此前下落不明、本次扫到的档案袋登记为找回归位")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def inventory_close(ctx: click.Context, app: AppContext, number: str, mark_missing: bool, mark_found: bool,
+                    as_json: bool) -> None:
+    """结束盘点（同一事务内登记缺失/找回），保存结果以便打印盘点记录。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.inventory import audit_report, close_inventory, find_inventory
+
+    with app.db.transaction() as session:
+        report = close_inventory(session, find_inventory(session, number), mark_missing=mark_missing,
+                                 mark_found=mark_found, providers=status_providers(), actor=CLI_ACTOR, now=_now())
+        audit_report(session, report, None, "view", now=_now())
+    if as_json:
+        emit_json(report.as_json())
+        return
+    for line in _inventory_lines(report):
+        click.echo(line)
+    click.echo(f"已结束；登记下落不明 {report.marked_missing} 袋，找回归位 {report.marked_found} 袋。")
+
+
+@inventory_group.command("pdf")
+@click.argument("number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def inventory_pdf(ctx: click.Context, app: AppContext, number: str, output: Path, as_json: bool) -> None:
+    """打印盘点记录（A4：范围、盘点人、各类数量、缺失/错架/无法识别/重复/借出清单、签字栏）。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.inventory import find_inventory, print_inventory
+
+    with app.db.transaction() as session:
+        count = find_inventory(session, number)
+        pdf = print_inventory(session, count, user=None, providers=status_providers(), now=_now())
+        found = count.number
+    output.write_bytes(pdf)
+    if as_json:
+        emit_json({"number": found, "pdf": str(output)})
+    else:
+        click.echo(f"已写出 {output}")
+
+
+@inventory_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def inventory_list(app: AppContext, as_json: bool) -> None:
+    """全部盘点，最新的在前。"""
+    from archiveprint.locations.inventory import list_inventories
+
+    with app.db.reader() as session:
+        items = list_inventories(session)
+    if as_json:
+        emit_json([i.as_json() for i in items])
+        return
+    for i in items:
+        state = "进行中" if i.state == "open" else "已结束"
+        click.echo(f"{i.number}  {state}  {i.started_at:%Y-%m-%d}  {i.scope_text}  盘点人 {i.counters}  扫描 {i.scans}")
+
+
+# --- handover (移交) --------------------------------------------------------------------------------------------
+
+class HandoverGroup(click.Group):
+    """`handover [options] CODES…` records a handover; `handover pdf|list` are subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] in self.commands:
+            return super().parse_args(ctx, args)
+        return super().parse_args(ctx, ["record", *args])
+
+
+@click.group("handover", cls=HandoverGroup, invoke_without_command=False)
+def handover_group() -> None:
+    """移交：按村、架位范围或档案袋编号生成移交清单（一式三份）并记录保管变更。"""
+
+
+@handover_group.command("record", hidden=True)
+@click.argument("codes", nargs=-1)
+@click.option("--village", help="移交一个村的全部档案袋")
+@click.option("--from", "first", help="起始架位")
+@click.option("--to", "last", help="结束架位")
+@click.option("--codes-file", type=click.File("r", encoding="utf-8-sig"), help="档案袋编号文件（每行一个）")
+@click.option("--from-party", default="", help="移交方")
+@click.option("--to-party", default="", help="接收方")
+@click.option("--supervisor", default="", help="监交人")
+@click.option("--reason", default="", help="交接事由")
+@click.option("--dry-run", is_flag=True, help="只列出清单，不登记")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="写出移交清单 PDF（一式三份）")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+@click.pass_context
+def handover_record(ctx: click.Context, app: AppContext, codes: tuple[str, ...], village: str | None,
+                    first: str | None, last: str | None, codes_file: TextIO | None, from_party: str, to_party: str,
+                    supervisor: str, reason: str, dry_run: bool, output: Path | None, as_json: bool) -> None:
+    """生成移交清单并登记移交（--dry-run 只预览）。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.locations.handover import hand_over, print_handover, select_folders
+
+    if codes_file is not None:
+        codes = codes + tuple(line.strip() for line in codes_file if line.strip())
+    if output is not None and not output.parent.resolve().is_dir():
+        raise click.UsageError(f"输出目录不存在：{output.parent}")
+    with app.db.transaction() as session:
+        if dry_run:
+            result = select_folders(session, village=village, first=first, last=last, codes=codes,
+                                    providers=status_providers())
+            result.from_party, result.to_party, result.supervisor, result.reason = (from_party, to_party,
+                                                                                    supervisor, reason)
+        else:
+            result = hand_over(session, from_party=from_party, to_party=to_party, supervisor=supervisor,
+                               reason=reason, village=village, first=first, last=last, codes=codes,
+                               providers=status_providers(), actor=CLI_ACTOR, now=_now())
+        pdf = print_handover(session, result, user=None, now=_now()) if output is not None else None
+    if output is not None and pdf is not None:
+        output.write_bytes(pdf)
+    if as_json:
+        emit_json({**result.as_json(), "pdf": str(output) if output else None})
+        return
+    title = f"移交 {result.number}" if result.number else "移交清单预览（未登记）"
+    click.echo(f"{title}：{result.selection}，{len(result.lines)} 袋，{result.records} 份")
+    for line in result.lines:
+        click.echo(f"  {line.seq:>3}. {line.folder}  {line.village_name} 第{line.household_number}户  {line.head_name}")
+    for refused in result.refused:
+        click.secho(f"  不能移交 {refused.folder} {refused.head_name}：{refused.why}", fg="yellow", err=True)
+    if output is not None:
+        click.echo(f"已写出 {output}")
+    if dry_run and result.refused:
+        ctx.exit(1)
+
+
+@handover_group.command("pdf")
+@click.argument("number")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_app
+def handover_pdf(app: AppContext, number: str, output: Path) -> None:
+    """重印一次移交的清单（一式三份）。"""
+    from archiveprint.locations.handover import find_handover, print_handover
+
+    with app.db.transaction() as session:
+        pdf = print_handover(session, find_handover(session, number), user=None, now=_now())
+    output.write_bytes(pdf)
+    click.echo(f"已写出 {output}")
+
+
+@handover_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def handover_list(app: AppContext, as_json: bool) -> None:
+    """全部移交记录，最新的在前。"""
+    from archiveprint.locations.handover import list_handovers
+
+    with app.db.reader() as session:
+        items = list_handovers(session)
+    if as_json:
+        emit_json(items)
+        return
+    for h in items:
+        click.echo(f"{h['number']}  {str(h['handed_at'])[:10]}  {h['from_party']} → {h['to_party']}  "
+                   f"{h['folders']} 袋  {h['selection']}")
+
+
+COMMANDS = [layout_group, shelve, locate, move, picklist, capacity, relayout, close, reopen, inventory_group,
+            handover_group]

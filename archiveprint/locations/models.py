@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from archiveprint.db import Base, utcnow
 
@@ -145,3 +145,169 @@ class FolderMovement(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
 
     shelf: Mapped[Shelf | None] = relationship()
+
+
+# --- inventory (盘点) and handover (移交) ----------------------------------------------------------------------
+
+INVENTORY_SCOPES = ("range", "shelves", "village")
+INVENTORY_STATES = ("open", "closed")
+
+
+class Inventory(Base):
+    """One count (盘点, numbered PD-2026-0001) of a fixed set of shelves, so a partial count never reports the
+    rest of the room as missing. The shelves are frozen at the start (`inventory_shelves`)."""
+
+    __tablename__ = "inventories"
+    __table_args__ = (
+        UniqueConstraint("year", "serial"),  # two counts started at once cannot get the same number
+        CheckConstraint(_in("scope", INVENTORY_SCOPES), name="scope"),
+        CheckConstraint(_in("state", INVENTORY_STATES), name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)  # PD-2026-0001
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    scope: Mapped[str] = mapped_column(String(8))
+    scope_text: Mapped[str] = mapped_column(String(300))  # as printed: K1-M-1-A-1 … K1-M-1-B-3（6 层）
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    counters: Mapped[str] = mapped_column(String(200))  # 盘点人, names joined by 、
+    supervisor: Mapped[str] = mapped_column(String(64), default="")  # 监盘人
+    state: Mapped[str] = mapped_column(String(8), default="open")
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    started_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    marked_missing: Mapped[int] = mapped_column(Integer, default=0)
+    marked_found: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the report as closed (what was signed)
+
+    village: Mapped[Village | None] = relationship()
+    shelves: Mapped[list[InventoryShelf]] = relationship(back_populates="inventory",
+                                                         order_by="InventoryShelf.seq")
+    scans: Mapped[list[InventoryScan]] = relationship(back_populates="inventory", order_by="InventoryScan.id")
+    uploads: Mapped[list[InventoryUpload]] = relationship(back_populates="inventory")
+
+
+class InventoryShelf(Base):
+    """A shelf counted by an inventory, in walking order."""
+
+    __tablename__ = "inventory_shelves"
+
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventories.id"), primary_key=True)
+    shelf_id: Mapped[int] = mapped_column(ForeignKey("shelves.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+
+    inventory: Mapped[Inventory] = relationship(back_populates="shelves")
+    shelf: Mapped[Shelf] = relationship()
+
+
+class InventoryUpload(Base):
+    """A scanner's stored-codes file, kept by its sha256 so that uploading it again adds nothing."""
+
+    __tablename__ = "inventory_uploads"
+    __table_args__ = (UniqueConstraint("inventory_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventories.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[str] = mapped_column(String(16))
+    lines: Mapped[int] = mapped_column(Integer)
+    scans: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+
+    inventory: Mapped[Inventory] = relationship(back_populates="uploads")
+
+
+class InventoryScan(Base):
+    """One code read during a count, as read, with what it resolved to. Append-only (see the migration): a scan
+    re-sent with the same client id is not stored twice, a folder genuinely scanned twice is two rows."""
+
+    __tablename__ = "inventory_scans"
+    __table_args__ = (UniqueConstraint("inventory_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inventory_id: Mapped[int] = mapped_column(ForeignKey("inventories.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    error: Mapped[str] = mapped_column(String(200), default="")  # why the code names no folder
+    shelf_id: Mapped[int | None] = mapped_column(ForeignKey("shelves.id"))  # where it was found, when known
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("inventory_uploads.id"))
+    line: Mapped[int | None] = mapped_column(Integer)  # line in the uploaded file
+    scanned_at: Mapped[datetime] = mapped_column(DateTime)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+
+    inventory: Mapped[Inventory] = relationship(back_populates="scans")
+    household: Mapped[Household | None] = relationship()
+    shelf: Mapped[Shelf | None] = relationship()
+
+
+class Handover(Base):
+    """A handover (移交) of folders to another custodian, numbered YJ-2026-0001, kept so that the signed list can
+    be reprinted and looked up later."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (UniqueConstraint("year", "serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    from_party: Mapped[str] = mapped_column(String(100))  # 移交方
+    to_party: Mapped[str] = mapped_column(String(100))  # 接收方
+    supervisor: Mapped[str] = mapped_column(String(100), default="")  # 监交人
+    reason: Mapped[str] = mapped_column(String(200), default="")  # 交接事由
+    selection: Mapped[str] = mapped_column(String(300))  # how the folders were chosen, as printed
+    folders: Mapped[int] = mapped_column(Integer)
+    handed_at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+
+    items: Mapped[list[HandoverItem]] = relationship(back_populates="handover", order_by="HandoverItem.seq")
+
+
+class HandoverItem(Base):
+    """One line of a handover list (序号 1…N), as it was when handed over. Append-only (see the migration)."""
+
+    __tablename__ = "handover_items"
+
+    handover_id: Mapped[int] = mapped_column(ForeignKey("handovers.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    folder: Mapped[str] = mapped_column(String(32))  # display code
+    village_code: Mapped[str] = mapped_column(String(3))
+    village_name: Mapped[str] = mapped_column(String(64))
+    household_number: Mapped[int] = mapped_column(Integer)
+    head_name: Mapped[str] = mapped_column(String(64))
+    records: Mapped[int] = mapped_column(Integer)  # 份数: residents' records in the folder
+    pages: Mapped[int | None] = mapped_column(Integer)  # 页数, when known
+    address: Mapped[str] = mapped_column(String(220))  # where it stood before
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+    handover: Mapped[Handover] = relationship(back_populates="items")
+    household: Mapped[Household] = relationship()
+
+
+def add_numbered(session: Session, row: Inventory | Handover, prefix: str, year: int) -> None:
+    """Give a new inventory or handover the next number of its year (PD-2026-0001, YJ-2026-0001) and insert it.
+    The (year, serial) key decides races: the loser of two clerks starting at once simply takes the next number."""
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from archiveprint.errors import Conflict
+
+    model = type(row)
+    for _ in range(5):
+        serial = (session.scalar(select(func.max(model.serial)).where(model.year == year)) or 0) + 1
+        row.year, row.serial, row.number = year, serial, f"{prefix}-{year}-{serial:04d}"
+        try:
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise Conflict("编号分配冲突，请重试", field="编号", value=prefix)

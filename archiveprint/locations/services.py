@@ -324,8 +324,10 @@ def _room_for_earlier(session: Session, village: Village, allocated: Sequence[st
 
 # --- closed records (结案) -------------------------------------------------------------------------------------
 
-def close_folder(session: Session, household: Household, *, actor: str, now: datetime) -> FolderPosition:
-    """Move a folder whose members are all closed to the closed-records area (next free position there)."""
+def close_folder(session: Session, household: Household, *, reason: str = "", actor: str,
+                 now: datetime) -> FolderPosition:
+    """Move a folder whose members are all closed to the closed-records area (next free position there); the
+    reason (全户迁出, 死亡 …) goes into the movement and its event."""
     active = session.scalar(select(func.count(Resident.id)).where(Resident.household_id == household.id,
                                                                 Resident.status == "active"))
     if active:
@@ -338,9 +340,9 @@ def close_folder(session: Session, household: Household, *, actor: str, now: dat
         raise Conflict(f"该档案袋现在{STATE_TEXT[position.state]}，请先归还再移入结案区", field="档案袋",
                        value=display_code(household))
     shelf, slot = _closed_slot(session)
-    change = Change("close", shelf, slot, "on_shelf")
+    change = Change("close", shelf, slot, "on_shelf", "", reason.strip()[:200])
     closed = _single(session, household, change, "folder.closed", actor=actor, now=now, expected_version=None,
-                     to=shelf.code, slot=slot)
+                     to=shelf.code, slot=slot, reason=reason.strip())
     assert closed is not None
     return closed
 

@@ -165,3 +165,83 @@ def test_removing_an_occupied_shelf_is_refused_with_the_folders_listed(cli, town
     data = json.loads(refused.stdout)
     assert len(data["blocked"]) == 4 and {b["shelf"] for b in data["blocked"]} == {"K1-M-1-A-1"}
     assert as_json(cli("layout", "show", "--json"))["shelves"] == 14  # unchanged
+
+
+# --- closed records, inventory and handover (issue #5) ---------------------------------------------------------
+
+def fc(village: str, number: int) -> str:
+    return folder_code(f"130123100{village}", number).value
+
+
+def test_close_and_reopen_keep_history_and_need_a_reason(cli, township):
+    cli("layout", "apply", str(township))
+    cli("shelve", "--village", "201")
+    refused = cli("close", fc("201", 2), "--reason", "全户迁出")
+    assert refused.exit_code == 1 and "未结案" in refused.output
+    closed = as_json(cli("close", fc("201", 2), "--reason", "全户迁出", "--close-members", "moved", "--json"))
+    assert closed["shelf"] == "K2-J-1-1" and closed["status"]["code"] == "closed"
+    assert cli("reopen", fc("201", 2)).exit_code == 2  # --reason is required
+    back = as_json(cli("reopen", fc("201", 2), "--reason", "误操作，已回本村", "--json"))
+    assert back["shelf"] == "K1-M-1-A-1" and back["slot"] == 2
+    history = as_json(cli("locate", fc("201", 2), "--history", "--json"))[0]["history"]
+    assert [(m["kind"], m["reason"]) for m in history] == [("shelve", ""), ("close", "全户迁出"),
+                                                            ("reopen", "误操作，已回本村")]
+
+
+def test_inventory_from_start_to_signed_record(cli, township, tmp_path):
+    cli("layout", "apply", str(township))
+    cli("shelve", "--village", "201")
+    cli("shelve", "--village", "202")
+    started = as_json(cli("inventory", "start", "--village", "201", "--counter", "孙管理员", "--counter", "钱医生",
+                          "--json"))
+    number = started["number"]
+    assert number.startswith("PD-") and started["shelves"] >= 1 and "村 201" in started["range"]
+    scan = as_json(cli("inventory", "scan", number, fc("201", 1), "--shelf", "K1-M-1-A-1", "--json"))
+    assert scan["category"] == "found" and scan["home"].endswith("第1位")
+    unknown = cli("inventory", "scan", number, "XYZ")
+    assert unknown.exit_code == 0 and "无法识别" in unknown.output
+    codes = tmp_path / "scanner.txt"
+    codes.write_bytes(f"K1-M-1-A-1\n{fc('201', 2)}\n\n{fc('202', 1)},一号库房 1列 A面 1层\n".encode("gbk"))
+    uploaded = as_json(cli("inventory", "upload", number, str(codes), "--json"))
+    assert (uploaded["scans"], uploaded["encoding"], uploaded["already"]) == (2, "gbk", False)
+    assert as_json(cli("inventory", "upload", number, str(codes), "--json"))["already"] is True
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{fc('201', 3)}\n{fc('201', 4)},NO-SUCH-SHELF\n", encoding="utf-8")
+    refused = cli("inventory", "upload", number, str(bad))
+    assert refused.exit_code == 1 and "第2行" in refused.output and "NO-SUCH-SHELF" in refused.output
+    report = as_json(cli("inventory", "report", number, "--json"))
+    assert report["counts"]["found"] == 2 and report["counts"]["missing"] == 2
+    assert report["counts"]["out_of_range"] == 1 and report["counts"]["unknown"] == 1
+    text = cli("inventory", "report", number)
+    assert "缺失（未扫到）：2" in text.output
+    closed = as_json(cli("inventory", "close", number, "--mark-missing", "--json"))
+    assert closed["state"] == "closed" and closed["marked_missing"] == 2
+    assert as_json(cli("locate", fc("201", 3), "--json"))[0]["status"] == "missing"
+    assert cli("inventory", "scan", number, fc("201", 3)).exit_code == 1
+    pdf = tmp_path / "pd.pdf"
+    assert cli("inventory", "pdf", number, "-o", str(pdf)).exit_code == 0
+    flat = compact("".join(page_texts(pdf)))
+    assert "档案盘点记录" in flat and number in flat and compact(folder_code("130123100201", 3).display) in flat
+    listed = as_json(cli("inventory", "list", "--json"))
+    assert listed[0]["number"] == number and listed[0]["state"] == "closed" and listed[0]["scans"] == 4
+
+
+def test_handover_dry_run_then_record_then_reprint(cli, township, tmp_path):
+    cli("layout", "apply", str(township))
+    cli("shelve", "--village", "202")
+    parties = ("--from-party", "东村卫生院", "--to-party", "县档案馆", "--supervisor", "周院长")
+    preview = as_json(cli("handover", "--village", "202", *parties, "--dry-run", "--json"))
+    assert preview["recorded"] is False and preview["folders"] == 2
+    assert as_json(cli("locate", fc("202", 1), "--json"))[0]["status"] == "on_shelf"
+    out = tmp_path / "yj.pdf"
+    done = as_json(cli("handover", fc("202", 2), fc("202", 1), *parties, "-o", str(out), "--json"))
+    number = done["number"]
+    assert number.startswith("YJ-") and [line["seq"] for line in done["lines"]] == [1, 2]
+    assert len(page_texts(out)) == 3
+    assert as_json(cli("locate", fc("202", 1), "--json"))[0]["status"] == "gone"
+    again = cli("handover", fc("202", 1), *parties)
+    assert again.exit_code == 1 and "已移出档案室" in again.output
+    reprint = tmp_path / "again.pdf"
+    assert cli("handover", "pdf", number, "-o", str(reprint)).exit_code == 0
+    assert "监交方留存" in compact(page_texts(reprint)[2])
+    assert number in cli("handover", "list").output

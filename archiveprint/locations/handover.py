@@ -1,0 +1,245 @@
+"""Handover (移交): choose folders, print the numbered handover list in three copies, record the custody change.
+
+The list is kept (`handovers`, `handover_items`) so it can be reprinted and looked up; each folder leaves the room
+through `services.release_folder` with the reason "移交给 <接收方>", so its history and events say where it went.
+All or nothing: a folder that is lent, taken out, missing or not on a shelf refuses the whole handover, with the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from archiveprint.accounts.models import User
+from archiveprint.accounts.services import audit
+from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.eventlog import record_event
+from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, Shelf, add_numbered
+from archiveprint.locations.queries import StatusProvider, display_code, find_places, find_shelf
+from archiveprint.register.models import Household, Resident, Village
+
+PREFIX = "YJ"
+COPIES = ("移交方留存", "接收方留存", "监交方留存")
+
+
+@dataclass(frozen=True)
+class HandoverLine:
+    """One folder on the list: what the paper shows (never an ID number)."""
+
+    seq: int
+    household_id: int
+    folder: str
+    village_code: str
+    village_name: str
+    household_number: int
+    head_name: str
+    records: int  # 份数: the residents' records in the folder
+    pages: int | None
+    address: str  # where it stood
+    note: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Refused:
+    folder: str
+    head_name: str
+    why: str
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass
+class HandoverList:
+    """A handover as previewed (number None) or as recorded."""
+
+    selection: str
+    lines: list[HandoverLine]
+    refused: list[Refused] = field(default_factory=list)
+    skipped: int = 0  # folders of the village or range already handed over earlier
+    number: str | None = None
+    from_party: str = ""
+    to_party: str = ""
+    supervisor: str = ""
+    reason: str = ""
+    handed_at: datetime | None = None
+
+    @property
+    def records(self) -> int:
+        return sum(line.records for line in self.lines)
+
+    def as_json(self) -> dict[str, object]:
+        return {"number": self.number, "recorded": self.number is not None, "selection": self.selection,
+                "from_party": self.from_party, "to_party": self.to_party, "supervisor": self.supervisor,
+                "reason": self.reason, "handed_at": self.handed_at.isoformat() if self.handed_at else None,
+                "folders": len(self.lines), "records": self.records, "skipped": self.skipped,
+                "lines": [line.as_json() for line in self.lines], "refused": [r.as_json() for r in self.refused]}
+
+
+def select_folders(session: Session, *, village: str | None = None, first: str | None = None,
+                   last: str | None = None, codes: Sequence[str] = (),
+                   providers: Sequence[StatusProvider] = ()) -> HandoverList:
+    """The dry run: the folders a village, a shelf range (in filling order) or a list of codes names, numbered
+    1…N in shelf order, and those that cannot be handed over now with the reason. Nothing is written."""
+    codes = [c.strip() for c in codes if c and c.strip()]
+    if sum([bool(village), bool(first or last), bool(codes)]) != 1:
+        raise InvalidValue("请只选一种移交范围：村、起止架位或档案袋编号列表", field="移交范围")
+    refused: list[Refused] = []
+    skipped = 0
+    if village:
+        from archiveprint.register.services import find_village
+
+        found = find_village(session, village)
+        ids = list(session.scalars(select(Household.id).where(Household.village_id == found.id)))
+        selection = f"村 {found.code} {found.name}"
+    elif first or last:
+        if not (first and last):
+            raise InvalidValue("起止架位要同时给出", field="移交范围", value=first or last)
+        start, _ = find_shelf(session, first)
+        end, _ = find_shelf(session, last)
+        if start.seq > end.seq:
+            raise InvalidValue(f"起始架位 {start.code} 在结束架位 {end.code} 之后", field="移交范围",
+                               value=f"{first} … {last}")
+        ids = list(session.scalars(select(FolderPosition.household_id).join(Shelf)
+                                   .where(Shelf.retired_at.is_(None), Shelf.seq >= start.seq,
+                                          Shelf.seq <= end.seq)))
+        selection = f"架位 {start.code} … {end.code}"
+    else:
+        from archiveprint.register.queries import resolve_scan
+
+        ids = []
+        for code in codes:
+            try:
+                ids.append(resolve_scan(session, code).household.id)
+            except ArchiveprintError as error:
+                refused.append(Refused(code, "", str(error)))
+        ids = list(dict.fromkeys(ids))
+        selection = f"指定档案袋 {len(codes)} 个编号"
+    places = find_places(session, ids, providers)
+    households = {h.id: h for h in session.scalars(
+        select(Household).where(Household.id.in_(ids))
+        .options(selectinload(Household.village).selectinload(Village.township)))} if ids else {}
+    records = dict(session.execute(select(Resident.household_id, func.count()).where(Resident.household_id.in_(ids))
+                                   .group_by(Resident.household_id)).all()) if ids else {}
+    ordered = sorted(ids, key=lambda i: (places[i].seq is None, places[i].seq or 0, places[i].slot or 0,
+                                         households[i].village.code, households[i].number))
+    lines: list[HandoverLine] = []
+    for household_id in ordered:
+        place, household = places[household_id], households[household_id]
+        status = place.status
+        if place.state == "gone" and not codes:
+            skipped += 1
+            continue
+        if status.code in ("lent", "out", "missing", "gone", "unshelved"):
+            why = {"unshelved": "尚未上架", "gone": "已移出档案室"}.get(status.code, status.text)
+            refused.append(Refused(display_code(household), household.head_name, why))
+            continue
+        lines.append(HandoverLine(len(lines) + 1, household.id, display_code(household), household.village.code,
+                                  household.village.name, household.number, household.head_name,
+                                  records.get(household.id, 0), None, place.address))
+    return HandoverList(selection, lines, refused, skipped)
+
+
+def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: str = "", reason: str = "",
+              village: str | None = None, first: str | None = None, last: str | None = None,
+              codes: Sequence[str] = (), providers: Sequence[StatusProvider] = (), actor: str,
+              now: datetime) -> HandoverList:
+    """Record a handover: number it (YJ-2026-0001), keep its list, and release every folder from the shelves with
+    the reason "移交给 <接收方>" — all in the caller's transaction, or nothing when any folder is refused."""
+    from archiveprint.locations.services import release_folder
+
+    parties = {"移交方": from_party.strip(), "接收方": to_party.strip()}
+    for label, value in parties.items():
+        if not value:
+            raise InvalidValue(f"请写明{label}", field=label)
+    chosen = select_folders(session, village=village, first=first, last=last, codes=codes, providers=providers)
+    if chosen.refused:
+        listing = "；".join(f"{r.folder}（{r.why}）" for r in chosen.refused[:20])
+        more = f" 等共 {len(chosen.refused)} 袋" if len(chosen.refused) > 20 else ""
+        raise Conflict(f"以下档案袋现在不能移交，未做任何记录：{listing}{more}", field="移交范围",
+                       value=chosen.selection)
+    if not chosen.lines:
+        raise InvalidValue("所选范围内没有可移交的档案袋", field="移交范围", value=chosen.selection)
+    with session.begin_nested():
+        handover = Handover(from_party=parties["移交方"][:100], to_party=parties["接收方"][:100],
+                            supervisor=supervisor.strip()[:100], reason=reason.strip()[:200],
+                            selection=chosen.selection[:300], folders=len(chosen.lines), handed_at=now, actor=actor)
+        add_numbered(session, handover, PREFIX, now.year)
+        record_event(session, "handover.recorded", "handover", handover.id, actor=actor, now=now,
+                     number=handover.number, from_party=handover.from_party, to_party=handover.to_party,
+                     supervisor=handover.supervisor, selection=handover.selection, folders=handover.folders)
+        households = {h.id: h for h in session.scalars(select(Household).where(
+            Household.id.in_([line.household_id for line in chosen.lines])))}
+        for line in chosen.lines:
+            session.add(HandoverItem(handover_id=handover.id, seq=line.seq, household_id=line.household_id,
+                                     folder=line.folder, village_code=line.village_code,
+                                     village_name=line.village_name, household_number=line.household_number,
+                                     head_name=line.head_name, records=line.records, pages=line.pages,
+                                     address=line.address[:220], note=line.note))
+            release_folder(session, households[line.household_id],
+                           reason=f"移交给 {parties['接收方']}（{handover.number}）"[:200], actor=actor, now=now)
+        session.flush()
+    return _as_list(handover, chosen.lines)
+
+
+def _as_list(handover: Handover, lines: list[HandoverLine]) -> HandoverList:
+    return HandoverList(handover.selection, lines, [], 0, handover.number, handover.from_party, handover.to_party,
+                        handover.supervisor, handover.reason, handover.handed_at)
+
+
+def find_handover(session: Session, number: str) -> HandoverList:
+    """A recorded handover by its number (YJ-2026-0001), with its lines as they were handed over."""
+    handover = session.scalar(select(Handover).where(Handover.number == number.strip().upper())
+                              .options(selectinload(Handover.items)))
+    if handover is None:
+        raise NotFound("没有这次移交", field="移交编号", value=number)
+    return _as_list(handover, [HandoverLine(i.seq, i.household_id, i.folder, i.village_code, i.village_name,
+                                            i.household_number, i.head_name, i.records, i.pages, i.address, i.note)
+                               for i in handover.items])
+
+
+def list_handovers(session: Session) -> list[dict[str, object]]:
+    """Every handover, newest first, as plain values."""
+    return [{"number": h.number, "from_party": h.from_party, "to_party": h.to_party, "supervisor": h.supervisor,
+             "selection": h.selection, "folders": h.folders, "handed_at": h.handed_at.isoformat(), "actor": h.actor}
+            for h in session.scalars(select(Handover).order_by(Handover.id.desc()))]
+
+
+# --- the handover list (移交清单) ---------------------------------------------------------------------------------
+
+def handover_context(handover: HandoverList, *, unit: str, day: str) -> dict[str, object]:
+    """The plain dict the template sees; the list is printed once per copy, each copy naming who keeps it."""
+    rows = [{"number": line.seq, "folder": line.folder, "household": f"{line.village_name} 第{line.household_number}户",
+             "head": line.head_name, "records": line.records, "pages": line.pages or "", "note": line.note}
+            for line in handover.lines]
+    return {"title": "档案移交清单", "unit": unit, "number": handover.number or "（预览，未登记）", "day": day,
+            "preview": handover.number is None, "selection": handover.selection, "from_party": handover.from_party,
+            "to_party": handover.to_party, "supervisor": handover.supervisor, "reason": handover.reason,
+            "rows": rows, "folders": len(rows), "records": handover.records, "copies": list(COPIES)}
+
+
+def render_handover(context: dict[str, object]) -> bytes:
+    from archiveprint import resources
+    from archiveprint.pdf import render, template_env
+
+    html = template_env().get_template("locations/handover.html").render(**context)
+    css = (resources.template_dir() / "locations" / "handover.css").read_text(encoding="utf-8")
+    return render(html, stylesheets=[css]).write_pdf()
+
+
+def print_handover(session: Session, handover: HandoverList, *, user: User | None, now: datetime) -> bytes:
+    """The handover list in three copies as one A4 PDF, with an audit row for each household on it."""
+    from archiveprint.register.services import get_township
+
+    for line in handover.lines:
+        audit(session, user, "print", "household", line.household_id,
+              detail=f"移交清单 {handover.number or '预览'}", now=now)
+    day = f"{(handover.handed_at or now):%Y年%m月%d日}"
+    return render_handover(handover_context(handover, unit=get_township(session).unit_name, day=day))

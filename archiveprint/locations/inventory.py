@@ -1,0 +1,645 @@
+"""Inventory (盘点): count a fixed range of shelves by scan or scanner file, reconcile, mark missing, print the record.
+
+A count covers only the shelves chosen when it starts (a range in filling order, a list, or a village's run), so a
+partial count never reports the rest of the room as missing. Scans are append-only rows; a re-sent scan (same client
+id) or re-uploaded file (same sha256) adds nothing, while a folder genuinely read twice is reported as such. Lending
+sits above locations, so who has a lent folder comes in through `providers` (`lending.queries.status_provider`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from archiveprint.accounts.models import User
+from archiveprint.accounts.services import audit
+from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.eventlog import record_event
+from archiveprint.locations.models import (
+    FolderPosition,
+    Inventory,
+    InventoryScan,
+    InventoryShelf,
+    InventoryUpload,
+    Shelf,
+    add_numbered,
+)
+from archiveprint.locations.queries import STATUS_TEXT, Place, StatusProvider, display_code, find_places, find_shelf
+from archiveprint.register.models import Household, Village
+
+PREFIX = "PD"
+# Report order; the Chinese names are the printed headings.
+CATEGORIES = {
+    "found": "在架（位置正确）",
+    "recovered": "找回（此前已登记下落不明）",
+    "misplaced": "错架（放错位置）",
+    "out_of_range": "不属本次盘点范围",
+    "closed": "结案档案（应在结案区）",
+    "lent": "借出或取出（不算缺失）",
+    "missing": "缺失（未扫到）",
+    "unknown": "无法识别或无此档案",
+    "twice": "重复扫描",
+}
+Progress = Callable[[int, int], None]
+
+
+# --- starting a count -----------------------------------------------------------------------------------------
+
+def start_inventory(session: Session, *, counters: Sequence[str], first: str | None = None, last: str | None = None,
+                    shelves: Sequence[str] = (), village: str | None = None, supervisor: str = "", actor: str,
+                    now: datetime) -> Inventory:
+    """Open a numbered count over exactly one scope: `first`…`last` (location codes or addresses, in filling order),
+    a list of `shelves`, or a `village`'s run. The shelves are frozen now; later layout changes do not widen it."""
+    names = [n.strip() for n in counters if n and n.strip()]
+    if not names:
+        raise InvalidValue("请写明盘点人", field="盘点人")
+    scopes = [bool(first or last), bool(shelves), bool(village)]
+    if sum(scopes) != 1:
+        raise InvalidValue("请只选一种盘点范围：起止架位、架位列表或村", field="盘点范围")
+    village_row = None
+    if first or last:
+        if not (first and last):
+            raise InvalidValue("起止架位要同时给出", field="盘点范围", value=first or last)
+        start, _ = find_shelf(session, first)
+        end, _ = find_shelf(session, last)
+        if start.seq > end.seq:
+            raise InvalidValue(f"起始架位 {start.code} 在结束架位 {end.code} 之后（按上架顺序）", field="盘点范围",
+                               value=f"{first} … {last}")
+        chosen = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None), Shelf.seq >= start.seq,
+                                                          Shelf.seq <= end.seq).order_by(Shelf.seq)))
+        scope, text = "range", f"{start.code} … {end.code}（{len(chosen)} 层）"
+    elif shelves:
+        found = {find_shelf(session, code)[0] for code in shelves if code.strip()}
+        chosen = sorted(found, key=lambda s: s.seq)
+        listed = "、".join(s.code for s in chosen)
+        scope, text = "shelves", (listed if len(listed) < 260 else listed[:256] + " …") + f"（{len(chosen)} 层）"
+    else:
+        from archiveprint.register.services import find_village
+
+        assert village is not None
+        village_row = find_village(session, village)
+        chosen = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None),
+                                                          Shelf.village_id == village_row.id).order_by(Shelf.seq)))
+        if not chosen:
+            raise Conflict("该村还没有分配架位（先运行 archiveprint shelve）", field="村(居)委会", value=village)
+        scope = "village"
+        text = f"村 {village_row.code} {village_row.name}：{chosen[0].code} … {chosen[-1].code}（{len(chosen)} 层）"
+    if not chosen:
+        raise InvalidValue("盘点范围内没有架位", field="盘点范围")
+    inventory = Inventory(scope=scope, scope_text=text, village=village_row, counters="、".join(names)[:200],
+                          supervisor=supervisor.strip()[:64], state="open", started_at=now, started_by=actor,
+                          marked_missing=0, marked_found=0)
+    add_numbered(session, inventory, PREFIX, now.year)
+    for seq, shelf in enumerate(chosen, start=1):
+        session.add(InventoryShelf(inventory=inventory, shelf_id=shelf.id, seq=seq))
+    record_event(session, "inventory.started", "inventory", inventory.id, actor=actor, now=now,
+                 number=inventory.number, scope=scope, range=text, shelves=len(chosen), counters=names)
+    session.flush()
+    return inventory
+
+
+def find_inventory(session: Session, key: str | int) -> Inventory:
+    """A count by its number (PD-2026-0001) or id."""
+    text = str(key).strip().upper()
+    stmt = select(Inventory).options(selectinload(Inventory.shelves).selectinload(InventoryShelf.shelf))
+    inventory = session.scalar(stmt.where(Inventory.id == int(text)) if text.isdigit()
+                               else stmt.where(Inventory.number == text))
+    if inventory is None:
+        raise NotFound("没有这次盘点", field="盘点编号", value=key)
+    return inventory
+
+
+@dataclass(frozen=True)
+class InventorySummary:
+    id: int
+    number: str
+    state: str
+    scope_text: str
+    counters: str
+    started_at: datetime
+    closed_at: datetime | None
+    scans: int
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "started_at": self.started_at.isoformat(),
+                "closed_at": self.closed_at.isoformat() if self.closed_at else None}
+
+
+def list_inventories(session: Session, *, state: str | None = None) -> list[InventorySummary]:
+    """Counts, newest first, with how many scans each holds."""
+    from sqlalchemy import func
+
+    counts = (select(InventoryScan.inventory_id, func.count().label("n")).group_by(InventoryScan.inventory_id)
+              .subquery())
+    stmt = (select(Inventory, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.inventory_id == Inventory.id)
+            .order_by(Inventory.id.desc()))
+    if state is not None:
+        stmt = stmt.where(Inventory.state == state)
+    return [InventorySummary(i.id, i.number, i.state, i.scope_text, i.counters, i.started_at, i.closed_at, n)
+            for i, n in session.execute(stmt)]
+
+
+def _open(inventory: Inventory) -> None:
+    if inventory.state != "open":
+        raise Conflict("这次盘点已结束，不能再记录扫描", field="盘点编号", value=inventory.number)
+
+
+# --- scanning -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """What one scan at the station did: a shelf label selects the shelf; a folder is checked at once."""
+
+    kind: str  # shelf / folder / unknown
+    code: str
+    message: str
+    category: str | None = None  # as in CATEGORIES (twice when read before)
+    folder: str = ""
+    head_name: str = ""
+    home: str = ""  # where the folder belongs
+    shelf: str | None = None  # shelf it was found on (or the shelf the label selected)
+    scan_id: int | None = None
+    replayed: bool = False  # a re-sent client id: nothing was added
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def record_scan(session: Session, inventory: Inventory, code: str, *, shelf: str | None = None,
+                client_id: str | None = None, at: datetime | None = None,
+                providers: Sequence[StatusProvider] = (), actor: str, now: datetime) -> ScanOutcome:
+    """Record one code read at the station (folder code, resident archive code or a form's re-filing barcode) and
+    say at once where it belongs. A shelf's location code selects that shelf instead (the station keeps it and sends
+    it as `shelf` with the folders that follow). Re-sending the same `client_id` adds nothing."""
+    _open(inventory)
+    code = (code or "").strip()
+    if not code:
+        raise InvalidValue("扫描内容为空", field="条码")
+    client_id = (client_id or "").strip()[:64] or None
+    if client_id is not None:
+        earlier = session.scalar(select(InventoryScan).where(InventoryScan.inventory_id == inventory.id,
+                                                             InventoryScan.client_id == client_id))
+        if earlier is not None:
+            return _outcome(session, inventory, earlier, providers, replayed=True)
+    label = session.scalar(select(Shelf).where(Shelf.code == code.upper(), Shelf.retired_at.is_(None)))
+    if label is not None:
+        in_scope = label.id in {s.shelf_id for s in inventory.shelves}
+        note = "" if in_scope else "（不在本次盘点范围内）"
+        return ScanOutcome("shelf", code, f"当前架位：{label.address}{note}", shelf=label.code)
+    found_on = find_shelf(session, shelf)[0] if shelf and shelf.strip() else None
+    scan = _new_scan(session, inventory, code, found_on, client_id=client_id, at=at or now, actor=actor, now=now)
+    try:
+        with session.begin_nested():
+            session.add(scan)
+            session.flush()
+    except IntegrityError:  # the same client id sent twice at once: the other request stored it
+        earlier = session.scalar(select(InventoryScan).where(InventoryScan.inventory_id == inventory.id,
+                                                             InventoryScan.client_id == client_id))
+        if earlier is None:
+            raise
+        return _outcome(session, inventory, earlier, providers, replayed=True)
+    return _outcome(session, inventory, scan, providers, replayed=False)
+
+
+def _new_scan(session: Session, inventory: Inventory, code: str, shelf: Shelf | None, *, client_id: str | None,
+              at: datetime, actor: str, now: datetime, upload_id: int | None = None,
+              line: int | None = None) -> InventoryScan:
+    from archiveprint.register.queries import resolve_scan
+
+    household_id, error = None, ""
+    try:
+        household_id = resolve_scan(session, code).household.id
+    except ArchiveprintError as problem:
+        error = str(problem)[:200]
+    return InventoryScan(inventory_id=inventory.id, code=code[:64], household_id=household_id, error=error,
+                         shelf_id=shelf.id if shelf else None, client_id=client_id, upload_id=upload_id, line=line,
+                         scanned_at=at, recorded_at=now, actor=actor)
+
+
+def _outcome(session: Session, inventory: Inventory, scan: InventoryScan, providers: Sequence[StatusProvider], *,
+             replayed: bool) -> ScanOutcome:
+    shelf = session.get(Shelf, scan.shelf_id) if scan.shelf_id else None
+    if scan.household_id is None:
+        return ScanOutcome("unknown", scan.code, f"无法识别：{scan.error}", "unknown",
+                           shelf=shelf.code if shelf else None, scan_id=scan.id, replayed=replayed)
+    household = session.get(Household, scan.household_id)
+    assert household is not None
+    place = find_places(session, [household.id], providers)[household.id]
+    scope = {s.shelf.code for s in inventory.shelves}
+    category, note = classify_scanned(place, scope, shelf.code if shelf else None,
+                                      shelf.purpose if shelf else None)
+    reads = len(session.scalars(select(InventoryScan.id).where(InventoryScan.inventory_id == inventory.id,
+                                                               InventoryScan.household_id == household.id)).all())
+    message = CATEGORIES[category] + (f"：{note}" if note else "")
+    if reads > 1:
+        category, message = "twice", f"重复扫描（第 {reads} 次）。{message}"
+    return ScanOutcome("folder", scan.code, message, category, display_code(household), household.head_name,
+                       place.address, shelf.code if shelf else None, scan.id, replayed)
+
+
+# --- a scanner's stored-codes file ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CodeLine:
+    line: int
+    code: str
+    shelf: str | None
+    at: datetime | None
+
+
+HEADER_WORDS = {"code", "barcode", "条码", "编号", "档案袋编号", "档案编号"}
+TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S",
+                "%Y%m%d%H%M%S")
+
+
+def decode_codes_file(data: bytes) -> tuple[str, str]:
+    """The file's text and encoding: UTF-8 (with or without BOM), else GBK/GB18030 as Windows scanner tools write."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding), "utf-8" if encoding == "utf-8-sig" else "gbk"
+        except UnicodeDecodeError:
+            continue
+    raise InvalidValue("文件编码无法识别（应为 UTF-8 或 GBK 文本）", field="文件")
+
+
+def parse_codes_file(text: str) -> tuple[list[CodeLine], list[tuple[int, str]]]:
+    """Lines of `code[,shelf][,time]` (tabs and semicolons also separate; blank lines and spaces are ignored; a
+    header line is skipped). Returns the lines and the problems as (line number, Chinese reason)."""
+    lines: list[CodeLine] = []
+    problems: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        delimiter = "\t" if "\t" in raw else ";" if ";" in raw and "," not in raw else ","
+        fields = [f.strip() for f in next(csv.reader([raw], delimiter=delimiter))]
+        while fields and not fields[-1]:
+            fields.pop()
+        if not lines and not problems and fields[0].lower() in HEADER_WORDS:
+            continue
+        if len(fields) > 3:
+            problems.append((number, f"列数过多（{len(fields)} 列），应为 条码[,架位][,时间]"))
+            continue
+        code = fields[0].replace(" ", "")
+        if not code:
+            problems.append((number, "第一列（条码）为空"))
+            continue
+        if len(code) > 64:
+            problems.append((number, "条码过长（超过 64 个字符）"))
+            continue
+        at = None
+        if len(fields) == 3 and fields[2]:
+            at = _parse_time(fields[2])
+            if at is None:
+                problems.append((number, f"时间“{fields[2]}”无法识别，应为 2026-11-25 14:30:00"))
+                continue
+        shelf = fields[1] if len(fields) > 1 and fields[1] else None
+        lines.append(CodeLine(number, code, shelf, at))
+    return lines, problems
+
+
+def _parse_time(text: str) -> datetime | None:
+    for fmt in TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    filename: str
+    sha256: str
+    encoding: str
+    lines: int  # code lines read (shelf labels included)
+    scans: int  # scans added (0 when the same file was uploaded before)
+    shelves: int  # shelf labels read
+    already: bool
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def upload_codes(session: Session, inventory: Inventory, data: bytes, *, filename: str,
+                 progress: Progress | None = None, actor: str, now: datetime) -> UploadResult:
+    """Add a scanner's stored codes, all or nothing: any bad line (or unknown shelf) refuses the whole file with
+    the line numbers. A shelf label read in the file sets the shelf for the codes after it (the counter scans the
+    shelf label, then its folders). Times in the file are kept as the scanner wrote them; without one, `now`."""
+    _open(inventory)
+    digest = hashlib.sha256(data).hexdigest()
+    text, encoding = decode_codes_file(data)
+    if session.scalar(select(InventoryUpload.id).where(InventoryUpload.inventory_id == inventory.id,
+                                                       InventoryUpload.sha256 == digest)) is not None:
+        return UploadResult(filename, digest, encoding, 0, 0, 0, True)
+    lines, problems = parse_codes_file(text)
+    shelves = {s.code: s for s in session.scalars(select(Shelf).where(Shelf.retired_at.is_(None)))}
+    resolved: list[tuple[CodeLine, Shelf | None]] = []
+    current: Shelf | None = None
+    labels = 0
+    for item in lines:
+        if item.code.upper() in shelves and item.shelf is None:
+            current, labels = shelves[item.code.upper()], labels + 1
+            continue
+        where = current
+        if item.shelf is not None:
+            where = shelves.get(item.shelf.upper())
+            if where is None:
+                try:
+                    where = find_shelf(session, item.shelf)[0]
+                except ArchiveprintError:
+                    problems.append((item.line, f"没有这个架位“{item.shelf}”"))
+                    continue
+        resolved.append((item, where))
+    if problems:
+        problems.sort()
+        listing = "；".join(f"第{n}行：{why}" for n, why in problems[:10])
+        more = f"（共 {len(problems)} 行有问题）" if len(problems) > 10 else ""
+        raise InvalidValue(f"文件有错误，未导入任何扫描：{listing}{more}", row=problems[0][0], field="文件",
+                           value=filename)
+    with session.begin_nested():
+        upload = InventoryUpload(inventory_id=inventory.id, filename=filename[:255], sha256=digest,
+                                 encoding=encoding, lines=len(lines), scans=len(resolved), uploaded_at=now,
+                                 actor=actor)
+        session.add(upload)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise Conflict("同一文件正在被另一人导入，请稍后查看盘点结果", field="文件", value=filename) from None
+        for done, (item, where) in enumerate(resolved, start=1):
+            session.add(_new_scan(session, inventory, item.code, where, client_id=None, at=item.at or now,
+                                  actor=actor, now=now, upload_id=upload.id, line=item.line))
+            if progress is not None and (done % 200 == 0 or done == len(resolved)):
+                session.flush()
+                progress(done, len(resolved))
+        record_event(session, "inventory.uploaded", "inventory", inventory.id, actor=actor, now=now,
+                     number=inventory.number, filename=filename, sha256=digest, scans=len(resolved))
+        session.flush()
+    return UploadResult(filename, digest, encoding, len(lines), len(resolved), labels, False)
+
+
+# --- reconciling ------------------------------------------------------------------------------------------------
+
+def classify_scanned(place: Place, scope: set[str], found_on: str | None,
+                     found_purpose: str | None) -> tuple[str, str]:
+    """Category and note for a folder that was read: where it was found against where it belongs."""
+    status = place.status
+    if status.code == "lent" or (status.code == "missing" and getattr(status, "lost", False)):
+        return "lent", f"{status.text}；本次在架上扫到，请核对借阅记录"
+    if place.state in ("gone", "unshelved"):
+        return "out_of_range", STATUS_TEXT[place.state]
+    if place.state == "missing":
+        wrong = found_on is not None and found_on != place.shelf_code
+        return "recovered", f"现在 {found_on}，应放回 {place.address}" if wrong else f"应在 {place.address}"
+    note = f"记录为{status.text}，本次在架上扫到" if place.state == "out" else ""
+    if place.shelf_code not in scope:
+        if status.code == "closed" and found_purpose != "closed":
+            return "closed", _join(f"应放入 {place.address}", note)
+        return "out_of_range", _join(f"应在 {place.address}", note)
+    if found_on is not None and found_on != place.shelf_code:
+        return "misplaced", _join(f"在 {found_on} 扫到，应在 {place.address}", note)
+    return "found", note
+
+
+def _join(*parts: str) -> str:
+    return "；".join(p for p in parts if p)
+
+
+def classify_unscanned(place: Place) -> tuple[str, str]:
+    """Category and note for a folder that belongs in the range but was not read."""
+    status = place.status
+    if status.code == "lent":
+        return "lent", status.text
+    if place.state == "out":
+        return "lent", status.text
+    if place.state == "missing":
+        return "missing", f"此前已登记：{status.text}"
+    return "missing", ""
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    """One line of the report (plain values only, so a closed count keeps its report as JSON)."""
+
+    category: str
+    folder: str = ""
+    head_name: str = ""
+    home: str = ""  # the address where it belongs
+    home_shelf: str | None = None
+    found_on: str | None = None  # shelf code where it was read
+    note: str = ""
+    code: str = ""  # as scanned (unknown codes)
+    count: int = 1  # reads (twice)
+    household_id: int | None = None
+    sort: tuple[int, int] = (0, 0)
+
+    def as_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data["sort"] = list(self.sort)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InventoryRow:
+        return cls(**{**data, "sort": tuple(data.get("sort") or (0, 0))})
+
+
+@dataclass
+class InventoryReport:
+    """The reconciled count: every category with its rows, and the totals the signed record prints."""
+
+    number: str
+    state: str
+    scope_text: str
+    counters: str
+    supervisor: str
+    started_at: datetime
+    closed_at: datetime | None
+    expected: int  # folders whose home is in the range
+    scans: int  # reads recorded (shelf labels not counted)
+    folders_scanned: int
+    rows: dict[str, list[InventoryRow]] = field(default_factory=dict)
+    marked_missing: int = 0
+    marked_found: int = 0
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {category: len(self.rows.get(category, [])) for category in CATEGORIES}
+
+    def household_ids(self) -> list[int]:
+        return list(dict.fromkeys(r.household_id for rows in self.rows.values() for r in rows if r.household_id))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"number": self.number, "state": self.state, "range": self.scope_text, "counters": self.counters,
+                "supervisor": self.supervisor, "started_at": self.started_at.isoformat(),
+                "closed_at": self.closed_at.isoformat() if self.closed_at else None, "expected": self.expected,
+                "scans": self.scans, "folders_scanned": self.folders_scanned, "counts": self.counts,
+                "marked_missing": self.marked_missing, "marked_found": self.marked_found,
+                "rows": {c: [r.as_json() for r in self.rows.get(c, [])] for c in CATEGORIES}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InventoryReport:
+        return cls(data["number"], data["state"], data["range"], data["counters"], data["supervisor"],
+                   datetime.fromisoformat(data["started_at"]),
+                   datetime.fromisoformat(data["closed_at"]) if data["closed_at"] else None, data["expected"],
+                   data["scans"], data["folders_scanned"],
+                   {c: [InventoryRow.from_json(r) for r in rows] for c, rows in data["rows"].items()},
+                   data["marked_missing"], data["marked_found"])
+
+
+def reconcile(session: Session, inventory: Inventory, *,
+              providers: Sequence[StatusProvider] = ()) -> InventoryReport:
+    """Sort every folder of the range and every read into the categories. A closed count returns the report as it
+    was closed (the signed record does not change when folders move afterwards)."""
+    if inventory.state == "closed" and inventory.result:
+        return InventoryReport.from_json(inventory.result)
+    scope_ids = {s.shelf_id for s in inventory.shelves}
+    scope = {s.shelf.code for s in inventory.shelves}
+    expected_ids = list(session.scalars(select(FolderPosition.household_id)
+                                        .where(FolderPosition.shelf_id.in_(scope_ids))))
+    scans = list(session.scalars(select(InventoryScan).where(InventoryScan.inventory_id == inventory.id)
+                                 .order_by(InventoryScan.id)))
+    shelf_codes = dict(session.execute(select(Shelf.id, Shelf.code)).all())
+    shelf_purpose = dict(session.execute(select(Shelf.code, Shelf.purpose)).all())
+    reads: dict[int, list[InventoryScan]] = {}
+    for scan in scans:
+        if scan.household_id is not None:
+            reads.setdefault(scan.household_id, []).append(scan)
+    ids = list(dict.fromkeys([*expected_ids, *reads]))
+    places = find_places(session, ids, providers)
+    households = _households(session, ids)
+    report = InventoryReport(inventory.number, inventory.state, inventory.scope_text, inventory.counters,
+                             inventory.supervisor, inventory.started_at, inventory.closed_at, len(expected_ids),
+                             len(scans), len(reads), {c: [] for c in CATEGORIES}, inventory.marked_missing,
+                             inventory.marked_found)
+
+    def row(category: str, household_id: int, note: str, found_on: str | None = None, count: int = 1) -> None:
+        place, household = places[household_id], households[household_id]
+        report.rows[category].append(InventoryRow(
+            category, display_code(household), household.head_name, place.address, place.shelf_code, found_on, note,
+            count=count, household_id=household_id, sort=(place.seq or 1 << 30, place.slot or 0)))
+
+    for household_id, seen in reads.items():
+        found_on = next((shelf_codes[s.shelf_id] for s in reversed(seen) if s.shelf_id), None)
+        category, note = classify_scanned(places[household_id], scope, found_on,
+                                          shelf_purpose.get(found_on) if found_on else None)
+        row(category, household_id, note, found_on)
+        if len(seen) > 1:
+            where = "、".join(dict.fromkeys(shelf_codes[s.shelf_id] for s in seen if s.shelf_id))
+            row("twice", household_id, f"扫到 {len(seen)} 次" + (f"（{where}）" if where else ""), found_on,
+                count=len(seen))
+    for household_id in expected_ids:
+        if household_id not in reads:
+            category, note = classify_unscanned(places[household_id])
+            row(category, household_id, note)
+    for scan in scans:
+        if scan.household_id is None:
+            report.rows["unknown"].append(InventoryRow(
+                "unknown", found_on=shelf_codes.get(scan.shelf_id) if scan.shelf_id else None, note=scan.error,
+                code=scan.code, sort=(scan.line or 0, scan.id)))
+    for category, rows in report.rows.items():
+        if category != "unknown":
+            rows.sort(key=lambda r: (r.sort, r.folder))
+    return report
+
+
+def _households(session: Session, ids: Iterable[int]) -> dict[int, Household]:
+    ids = list(ids)
+    out: dict[int, Household] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        out.update({h.id: h for h in session.scalars(
+            select(Household).where(Household.id.in_(chunk))
+            .options(selectinload(Household.village).selectinload(Village.township)))})
+    return out
+
+
+# --- closing ----------------------------------------------------------------------------------------------------
+
+def close_inventory(session: Session, inventory: Inventory, *, mark_missing: bool = False, mark_found: bool = False,
+                    providers: Sequence[StatusProvider] = (), actor: str, now: datetime) -> InventoryReport:
+    """End the count in one transaction: optionally mark the folders not read as missing (下落不明, through
+    `services.report_missing`, with their movements and events) and put recovered ones back on their shelf
+    (`services.put_back`); the report as closed is kept for the signed record."""
+    from archiveprint.locations.services import put_back, report_missing
+
+    _open(inventory)
+    report = reconcile(session, inventory, providers=providers)
+    households = _households(session, report.household_ids())
+    marked = found = 0
+    with session.begin_nested():
+        if mark_missing:
+            for row in report.rows["missing"]:
+                position = session.get(FolderPosition, row.household_id)
+                if position is not None and position.state == "on_shelf":
+                    report_missing(session, households[row.household_id], reason=f"盘点 {inventory.number} 未扫到",
+                                   actor=actor, now=now)
+                    marked += 1
+        if mark_found:
+            for row in report.rows["recovered"]:
+                put_back(session, households[row.household_id], actor=actor, now=now)
+                found += 1
+        inventory.state, inventory.closed_at, inventory.closed_by = "closed", now, actor
+        inventory.marked_missing, inventory.marked_found = marked, found
+        report.state, report.closed_at, report.marked_missing, report.marked_found = "closed", now, marked, found
+        inventory.result = report.as_json()
+        record_event(session, "inventory.closed", "inventory", inventory.id, actor=actor, now=now,
+                     number=inventory.number, counts=report.counts, marked_missing=marked, marked_found=found)
+        session.flush()
+    return report
+
+
+# --- the signed record (盘点记录) --------------------------------------------------------------------------------
+
+PRINTED = ("missing", "misplaced", "unknown", "twice", "lent", "recovered", "closed", "out_of_range")
+
+
+def inventory_context(report: InventoryReport, *, unit: str, day: str) -> dict[str, object]:
+    """The plain dict the template sees: header, totals per category, then one table per problem category."""
+    sections = []
+    for category in PRINTED:
+        rows = report.rows.get(category, [])
+        if rows or category in ("missing", "misplaced", "unknown", "twice", "lent"):
+            sections.append({"key": category, "title": CATEGORIES[category], "rows": [
+                {"number": i, "folder": r.folder or r.code, "head": r.head_name, "home": r.home or "—",
+                 "found_on": r.found_on or "", "note": r.note} for i, r in enumerate(rows, start=1)]})
+    return {"title": "档案盘点记录", "unit": unit, "number": report.number, "day": day, "range": report.scope_text,
+            "counters": report.counters, "supervisor": report.supervisor,
+            "started": f"{report.started_at:%Y-%m-%d %H:%M}",
+            "closed": f"{report.closed_at:%Y-%m-%d %H:%M}" if report.closed_at else "（未结束）",
+            "expected": report.expected, "scans": report.scans, "folders_scanned": report.folders_scanned,
+            "totals": [{"key": c, "title": CATEGORIES[c], "count": n} for c, n in report.counts.items()],
+            "marked_missing": report.marked_missing, "marked_found": report.marked_found, "sections": sections}
+
+
+def render_inventory(context: dict[str, object]) -> bytes:
+    from archiveprint import resources
+    from archiveprint.pdf import render, template_env
+
+    html = template_env().get_template("locations/inventory.html").render(**context)
+    css = (resources.template_dir() / "locations" / "inventory.css").read_text(encoding="utf-8")
+    return render(html, stylesheets=[css]).write_pdf()
+
+
+def print_inventory(session: Session, inventory: Inventory, *, user: User | None,
+                    providers: Sequence[StatusProvider] = (), now: datetime) -> bytes:
+    """The signed inventory record as A4 PDF, with an audit row for each household it names."""
+    from archiveprint.register.services import get_township
+
+    report = reconcile(session, inventory, providers=providers)
+    audit_report(session, report, user, "print", now=now)
+    day = f"{(report.closed_at or now):%Y年%m月%d日}"
+    return render_inventory(inventory_context(report, unit=get_township(session).unit_name, day=day))
+
+
+def audit_report(session: Session, report: InventoryReport, user: User | None, action: str, *,
+                 now: datetime) -> None:
+    """A report names households: one audit row each, as for any view or print of a person's data."""
+    for household_id in report.household_ids():
+        audit(session, user, action, "household", household_id, detail=f"盘点 {report.number}", now=now)
