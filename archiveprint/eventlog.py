@@ -31,6 +31,8 @@ def _plain(value: object) -> object:
         return value.isoformat()
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):  # e.g. reopen_resident's before={"on": date}
+        return {key: _plain(v) for key, v in value.items()}
     return value
 
 

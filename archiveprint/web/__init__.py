@@ -13,7 +13,20 @@ from archiveprint.config import Settings
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
-from archiveprint.web import auth, errors, forms, i18n, labels, printers, register, session
+from archiveprint.web import (
+    api,
+    auth,
+    errors,
+    forms,
+    i18n,
+    inventory,
+    labels,
+    lending,
+    locations,
+    printers,
+    register,
+    session,
+)
 
 UPLOAD_LIMIT = 64 * 1024 * 1024  # a whole township's register export is a few MB
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
@@ -48,6 +61,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     forms.init_app(app)
     labels.init_app(app)
     printers.init_app(app)
+    locations.init_app(app)
+    lending.init_app(app)
+    inventory.init_app(app)
+    api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)
     app.after_request(_privacy_headers)

@@ -25,6 +25,9 @@ from archiveprint.web.i18n import CLOSE_REASON_LABELS, SEX_LABELS, label
 from archiveprint.web.session import commit_audit, db_session, state, today
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from archiveprint.locations.queries import Place
     from archiveprint.register.importer import ImportReport
 
 bp = Blueprint("register", __name__)
@@ -46,7 +49,8 @@ def search() -> ResponseReturnValue:
                               .order_by(Resident.id)) if matches else []
         commit_audit(current_account().user, "search", "resident", kind,
                      detail=f"results={len(matches)} resident_ids={','.join(map(str, ids))}")
-    return render_template("web/register/search.html", query=query, matches=matches)
+    return render_template("web/register/search.html", query=query, matches=matches,
+                           places=_places({m.household for m in matches}))
 
 
 @bp.get("/residents/<code>")
@@ -86,7 +90,8 @@ def household(household_id: int) -> ResponseReturnValue:
     members = ordered_members(found)
     commit_audit(current_account().user, "view", "household", found.id,
                  detail="residents=" + ",".join(m.archive_code for m in members))
-    return render_template("web/register/household.html", household=found, village=found.village, members=members)
+    return render_template("web/register/household.html", household=found, village=found.village, members=members,
+                           place=_places([found.id]).get(found.id))
 
 
 @bp.get("/villages")
@@ -95,6 +100,15 @@ def villages() -> ResponseReturnValue:
     rows = list_villages(db_session())
     return render_template("web/register/villages.html", rows=rows,
                            totals=(sum(h for _v, h, _r in rows), sum(r for _v, _h, r in rows)))
+
+
+def _places(household_ids: Iterable[int]) -> dict[int, Place]:
+    """Where each household's folder is and whether it is there (locate from the search box)."""
+    from archiveprint.locations.queries import find_places
+    from archiveprint.web.locations import status_providers
+
+    ids = list(household_ids)
+    return find_places(db_session(), ids, providers=status_providers()) if ids else {}
 
 
 def _mask(id_number: str) -> str:

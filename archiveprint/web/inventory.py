@@ -1,0 +1,358 @@
+"""Inventory (盘点) and handover (移交) pages: start, report, scanner-file upload, close and the signed record; the
+handover form, its dry-run preview, confirmation and the three-copy list (every page naming people is audited)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from datetime import datetime
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from archiveprint.db import utcnow
+from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.locations import handover as ho
+from archiveprint.locations import inventory as inv
+from archiveprint.locations.models import Inventory
+from archiveprint.web.auth import current_account, requires
+from archiveprint.web.session import READ_METHODS, db_session, rollback
+
+bp = Blueprint("inventory", __name__, url_prefix="/inventory")
+handover_bp = Blueprint("handover", __name__, url_prefix="/handover")
+UPLOAD_MAX = 4 * 1024 * 1024  # a scanner's stored codes: a few hundred KB for a whole room
+CODES_MAX = 2000  # pasted folder codes in one handover
+NAMES = re.compile(r"[、,，;；\s]+")
+# How the page colours a category: green, amber (not where it should be), red (missing, unknown).
+LEVELS = {"found": "ok", "recovered": "ok", "misplaced": "warn", "out_of_range": "warn", "closed": "warn",
+          "lent": "warn", "twice": "warn", "missing": "error", "unknown": "error"}
+
+# The category headings as locations/inventory.py prints them, in the interface language.
+CATEGORY_LABELS = {"found": _l("在架（位置正确）"), "recovered": _l("找回（此前已登记下落不明）"),
+                   "misplaced": _l("错架（放错位置）"), "out_of_range": _l("不属本次盘点范围"),
+                   "closed": _l("结案档案（应在结案区）"), "lent": _l("借出或取出（不算缺失）"),
+                   "missing": _l("缺失（未扫到）"), "unknown": _l("无法识别或无此档案"), "twice": _l("重复扫描")}
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.register_blueprint(handover_bp)
+
+
+def may_view_reports(view: View) -> View:
+    """Counts and their reports are for the room's staff (manage_locations) and for supervisors (view_audit)."""
+    @requires("view_person")
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        account = current_account()
+        if not (account.can("manage_locations") or account.can("view_audit")):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(View, guarded)
+
+
+def _providers() -> list[Any]:
+    from archiveprint.web.locations import status_providers
+
+    return status_providers()
+
+
+def _actor() -> str:
+    return current_account().username
+
+
+def _form(name: str, limit: int = 200) -> str:
+    return (request.form.get(name) or "").strip()[:limit]
+
+
+def _refused(error: ArchiveprintError, target: str) -> ResponseReturnValue:
+    """A rule said no: nothing is kept, the clerk sees the Chinese message (row, field, value)."""
+    rollback()
+    flash(str(error), "error")
+    return redirect(target, code=303)
+
+
+def _pdf(pdf: bytes, name: str) -> ResponseReturnValue:
+    return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=name, as_attachment=False,
+                     max_age=0)
+
+
+def _commit_read() -> None:
+    """End a GET's read snapshot before audit rows are written (see web/session.commit_audit)."""
+    if request.method in READ_METHODS:
+        db_session().commit()
+
+
+# --- inventory ----------------------------------------------------------------------------------------------------
+
+def _inventory(inventory_id: int) -> Inventory:
+    try:
+        return inv.find_inventory(db_session(), inventory_id)
+    except ArchiveprintError:
+        abort(404)
+
+
+@bp.get("/")
+@may_view_reports
+def index() -> ResponseReturnValue:
+    return render_template("web/inventory/list.html", inventories=inv.list_inventories(db_session()))
+
+
+def _start_choices() -> dict[str, object]:
+    from archiveprint.locations.queries import list_shelves
+    from archiveprint.register.queries import list_villages
+
+    session = db_session()
+    return {"shelves": list_shelves(session, None), "villages": [v for v, _h, _r in list_villages(session)]}
+
+
+@bp.get("/new")
+@requires("manage_locations")
+def new() -> ResponseReturnValue:
+    return render_template("web/inventory/new.html", values={"scope": "range"}, **_start_choices())
+
+
+@bp.post("/new")
+@requires("manage_locations")
+def start() -> ResponseReturnValue:
+    """Open a count over one scope; the shelves are frozen now, so the rest of the room is never reported."""
+    scope = _form("scope", 10)
+    values = {key: _form(key) for key in ("scope", "first", "last", "village", "counters", "supervisor")}
+    try:
+        counters = [n for n in NAMES.split(values["counters"]) if n]
+        if scope == "village":
+            if not values["village"]:
+                raise InvalidValue("请选择村(居)委会", field="盘点范围")
+            made = inv.start_inventory(db_session(), counters=counters, village=values["village"],
+                                       supervisor=values["supervisor"], actor=_actor(), now=utcnow())
+        else:
+            if not (values["first"] and values["last"]):
+                raise InvalidValue("请给出起始架位和结束架位", field="盘点范围",
+                                   value=values["first"] or values["last"] or None)
+            made = inv.start_inventory(db_session(), counters=counters, first=values["first"], last=values["last"],
+                                       supervisor=values["supervisor"], actor=_actor(), now=utcnow())
+    except ArchiveprintError as error:
+        rollback()
+        flash(str(error), "error")
+        return render_template("web/inventory/new.html", values=values, **_start_choices()), 400
+    db_session().commit()
+    flash(_("已开始盘点 %(number)s：%(range)s", number=made.number, range=made.scope_text), "success")
+    return redirect(url_for("inventory.show", inventory_id=made.id), code=303)
+
+
+@bp.get("/<int:inventory_id>")
+@may_view_reports
+def show(inventory_id: int) -> ResponseReturnValue:
+    """The live report: counts per category and every table; each household it names gets an audit row."""
+    session = db_session()
+    found = _inventory(inventory_id)
+    report = inv.reconcile(session, found, providers=_providers())
+    _commit_read()
+    inv.audit_report(session, report, current_account().user, "view", now=utcnow())
+    session.commit()
+    return render_template("web/inventory/show.html", inventory=found, report=report, categories=CATEGORY_LABELS,
+                           levels=LEVELS)
+
+
+@bp.post("/<int:inventory_id>/upload")
+@requires("manage_locations")
+def upload(inventory_id: int) -> ResponseReturnValue:
+    """A scanner's stored codes, all or nothing; the same file again adds nothing."""
+    target = url_for("inventory.show", inventory_id=inventory_id)
+    found = _inventory(inventory_id)
+    file = request.files.get("codes")
+    try:
+        if file is None or not file.filename:
+            raise InvalidValue("请选择扫描枪导出的文件", field="文件")
+        data = file.read(UPLOAD_MAX + 1)
+        if len(data) > UPLOAD_MAX:
+            raise InvalidValue(f"文件太大（最多 {UPLOAD_MAX // 1024 // 1024} MB）", field="文件", value=file.filename)
+        result = inv.upload_codes(db_session(), found, data, filename=file.filename, actor=_actor(), now=utcnow())
+    except ArchiveprintError as error:
+        return _refused(error, target)
+    db_session().commit()
+    if result.already:
+        flash(_("文件 %(name)s 已导入过（内容相同），这次没有增加任何扫描", name=result.filename), "warning")
+    else:
+        flash(_("已导入 %(name)s：%(scans)s 条扫描，%(shelves)s 个架位标签", name=result.filename,
+                scans=result.scans, shelves=result.shelves), "success")
+    return redirect(target, code=303)
+
+
+@bp.post("/<int:inventory_id>/close")
+@requires("manage_locations")
+def close(inventory_id: int) -> ResponseReturnValue:
+    target = url_for("inventory.show", inventory_id=inventory_id)
+    found = _inventory(inventory_id)
+    if request.form.get("confirm") != "1":
+        return _refused(InvalidValue("请勾选“确认结束盘点”", field="确认"), target)
+    try:
+        report = inv.close_inventory(db_session(), found, mark_missing=request.form.get("mark_missing") == "1",
+                                     mark_found=request.form.get("mark_found") == "1", providers=_providers(),
+                                     actor=_actor(), now=utcnow())
+    except ArchiveprintError as error:
+        return _refused(error, target)
+    db_session().commit()
+    flash(_("盘点 %(number)s 已结束：登记下落不明 %(missing)s 袋，找回归位 %(found)s 袋", number=report.number,
+            missing=report.marked_missing, found=report.marked_found), "success")
+    return redirect(target, code=303)
+
+
+@bp.get("/<int:inventory_id>/record.pdf")
+@may_view_reports
+def record_pdf(inventory_id: int) -> ResponseReturnValue:
+    """The signed 盘点记录; printing it writes an audit row for every household it names."""
+    session = db_session()
+    found = _inventory(inventory_id)
+    session.commit()
+    pdf = inv.print_inventory(session, found, user=current_account().user, providers=_providers(), now=utcnow())
+    session.commit()
+    return _pdf(pdf, f"盘点记录-{found.number}.pdf")
+
+
+# --- handover -----------------------------------------------------------------------------------------------------
+
+HANDOVER_FIELDS = ("scope", "village", "first", "last", "codes", "from_party", "to_party", "supervisor", "reason")
+
+
+def _handover_values() -> dict[str, str]:
+    return {key: _form(key, CODES_MAX * 24 if key == "codes" else 200) for key in HANDOVER_FIELDS}
+
+
+def _selection(values: dict[str, str]) -> dict[str, Any]:
+    """The scope the form names, as select_folders/hand_over arguments (exactly one of them)."""
+    scope = values["scope"]
+    if scope == "village":
+        if not values["village"]:
+            raise InvalidValue("请选择村(居)委会", field="移交范围")
+        return {"village": values["village"]}
+    if scope == "codes":
+        codes = [c for c in NAMES.split(values["codes"]) if c]
+        if not codes:
+            raise InvalidValue("请至少写一个档案袋编号", field="档案袋编号")
+        if len(codes) > CODES_MAX:
+            raise InvalidValue(f"一次最多 {CODES_MAX} 个编号", field="档案袋编号", value=len(codes))
+        return {"codes": codes}
+    if not (values["first"] and values["last"]):
+        raise InvalidValue("请给出起始架位和结束架位", field="移交范围",
+                           value=values["first"] or values["last"] or None)
+    return {"first": values["first"], "last": values["last"]}
+
+
+def _handover_form(values: dict[str, str], status: int = 200) -> ResponseReturnValue:
+    choices = _start_choices()
+    return render_template("web/inventory/handover_new.html", values=values, **choices), status
+
+
+@handover_bp.get("/")
+@may_view_reports
+def handovers() -> ResponseReturnValue:
+    rows = [{**row, "handed_at": datetime.fromisoformat(str(row["handed_at"]))}
+            for row in ho.list_handovers(db_session())]
+    return render_template("web/inventory/handover_list.html", handovers=rows)
+
+
+@handover_bp.route("/new", methods=["GET", "POST"])
+@requires("manage_locations")
+def handover_new() -> ResponseReturnValue:
+    """The form (a POST comes back from the preview with the values to change)."""
+    return _handover_form(_handover_values() if request.method == "POST" else {"scope": "village"})
+
+
+@handover_bp.post("/preview")
+@requires("manage_locations")
+def handover_preview() -> ResponseReturnValue:
+    """The dry run: the numbered list and the folders refused, nothing written but the audit rows."""
+    values = _handover_values()
+    session = db_session()
+    try:
+        for label, key in (("移交方", "from_party"), ("接收方", "to_party")):
+            if not values[key]:
+                raise InvalidValue(f"请写明{label}", field=label)
+        chosen = ho.select_folders(session, providers=_providers(), **_selection(values))
+    except ArchiveprintError as error:
+        rollback()
+        flash(str(error), "error")
+        return _handover_form(values, 400)
+    session.rollback()  # nothing of the dry run is kept
+    from archiveprint.accounts.services import audit
+
+    user = current_account().user
+    for household_id in [line.household_id for line in chosen.lines] + _refused_ids(chosen):
+        audit(session, user, "view", "household", household_id, detail="移交预览")
+    session.commit()
+    return render_template("web/inventory/handover_preview.html", values=values, chosen=chosen)
+
+
+def _refused_ids(chosen: ho.HandoverList) -> list[int]:
+    """The households of refused folders the preview names (a code that names none is shown without a name)."""
+    from archiveprint.register.queries import resolve_scan
+
+    ids = []
+    for refused in chosen.refused:
+        if refused.head_name:
+            try:
+                ids.append(resolve_scan(db_session(), refused.folder).household.id)
+            except ArchiveprintError:
+                continue
+    return ids
+
+
+@handover_bp.post("/confirm")
+@requires("manage_locations")
+def handover_confirm() -> ResponseReturnValue:
+    """Record it: number, list and custody change in one transaction, or nothing when a folder is refused."""
+    values = _handover_values()
+    try:
+        made = ho.hand_over(db_session(), from_party=values["from_party"], to_party=values["to_party"],
+                            supervisor=values["supervisor"], reason=values["reason"], providers=_providers(),
+                            actor=_actor(), now=utcnow(), **_selection(values))
+    except ArchiveprintError as error:
+        rollback()
+        flash(str(error), "error")
+        return _handover_form(values, 409 if error.status == 409 else 400)
+    db_session().commit()
+    flash(_("已登记移交 %(number)s：%(n)s 袋交给 %(to)s", number=made.number, n=len(made.lines), to=made.to_party),
+          "success")
+    return redirect(url_for("handover.handover_show", number=made.number), code=303)
+
+
+def _handover(number: str) -> ho.HandoverList:
+    try:
+        return ho.find_handover(db_session(), number)
+    except ArchiveprintError:
+        abort(404)
+
+
+@handover_bp.get("/<number>")
+@may_view_reports
+def handover_show(number: str) -> ResponseReturnValue:
+    found = _handover(number)
+    _commit_read()
+    from archiveprint.accounts.services import audit
+
+    session = db_session()
+    for line in found.lines:
+        audit(session, current_account().user, "view", "household", line.household_id, detail=f"移交 {found.number}")
+    session.commit()
+    return render_template("web/inventory/handover_show.html", handover=found)
+
+
+@handover_bp.get("/<number>/list.pdf")
+@may_view_reports
+def handover_pdf(number: str) -> ResponseReturnValue:
+    """The 移交清单 in three copies (reprintable any time); audited as a print for every household on it."""
+    found = _handover(number)
+    session = db_session()
+    session.commit()
+    pdf = ho.print_handover(session, found, user=current_account().user, now=utcnow())
+    session.commit()
+    return _pdf(pdf, f"移交清单-{found.number}.pdf")
