@@ -18,8 +18,8 @@ from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
-from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, Shelf, add_numbered
-from archiveprint.locations.queries import StatusProvider, display_code, find_places, find_shelf
+from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, add_numbered
+from archiveprint.locations.queries import StatusProvider, display_code, find_places, shelf_range
 from archiveprint.register.models import Household, Resident, Village
 
 PREFIX = "YJ"
@@ -100,16 +100,10 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
         ids = list(session.scalars(select(Household.id).where(Household.village_id == found.id)))
         selection = f"村 {found.code} {found.name}"
     elif first or last:
-        if not (first and last):
-            raise InvalidValue("起止架位要同时给出", field="移交范围", value=first or last)
-        start, _ = find_shelf(session, first)
-        end, _ = find_shelf(session, last)
-        if start.seq > end.seq:
-            raise InvalidValue(f"起始架位 {start.code} 在结束架位 {end.code} 之后", field="移交范围",
-                               value=f"{first} … {last}")
-        ids = list(session.scalars(select(FolderPosition.household_id).join(Shelf)
-                                   .where(Shelf.retired_at.is_(None), Shelf.seq >= start.seq,
-                                          Shelf.seq <= end.seq)))
+        chosen = shelf_range(session, first, last, field="移交范围")
+        start, end = chosen[0], chosen[-1]
+        ids = list(session.scalars(select(FolderPosition.household_id)
+                                   .where(FolderPosition.shelf_id.in_([shelf.id for shelf in chosen]))))
         selection = f"架位 {start.code} … {end.code}"
     else:
         from archiveprint.register.queries import resolve_scan

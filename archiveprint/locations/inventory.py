@@ -32,7 +32,15 @@ from archiveprint.locations.models import (
     Shelf,
     add_numbered,
 )
-from archiveprint.locations.queries import STATUS_TEXT, Place, StatusProvider, display_code, find_places, find_shelf
+from archiveprint.locations.queries import (
+    STATUS_TEXT,
+    Place,
+    StatusProvider,
+    display_code,
+    find_places,
+    find_shelf,
+    shelf_range,
+)
 from archiveprint.register.models import Household, Village
 
 PREFIX = "PD"
@@ -66,15 +74,8 @@ def start_inventory(session: Session, *, counters: Sequence[str], first: str | N
         raise InvalidValue("请只选一种盘点范围：起止架位、架位列表或村", field="盘点范围")
     village_row = None
     if first or last:
-        if not (first and last):
-            raise InvalidValue("起止架位要同时给出", field="盘点范围", value=first or last)
-        start, _ = find_shelf(session, first)
-        end, _ = find_shelf(session, last)
-        if start.seq > end.seq:
-            raise InvalidValue(f"起始架位 {start.code} 在结束架位 {end.code} 之后（按上架顺序）", field="盘点范围",
-                               value=f"{first} … {last}")
-        chosen = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None), Shelf.seq >= start.seq,
-                                                          Shelf.seq <= end.seq).order_by(Shelf.seq)))
+        chosen = shelf_range(session, first, last, field="盘点范围")
+        start, end = chosen[0], chosen[-1]
         scope, text = "range", f"{start.code} … {end.code}（{len(chosen)} 层）"
     elif shelves:
         found = {find_shelf(session, code)[0] for code in shelves if code.strip()}

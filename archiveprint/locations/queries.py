@@ -79,6 +79,23 @@ def find_shelf(session: Session, text: str) -> tuple[Shelf, int | None]:
     return shelf, slot
 
 
+def shelf_range(session: Session, first: str | None, last: str | None, *, field: str) -> list[Shelf]:
+    """The active shelves from `first` to `last` in filling order (both ends required, in order) — the scope of an
+    inventory or a handover; `field` names the form field in the error."""
+    if not (first and last):
+        raise InvalidValue("起止架位要同时给出", field=field, value=first or last)
+    start, _ = find_shelf(session, first)
+    end, _ = find_shelf(session, last)
+    if start.seq > end.seq:
+        raise InvalidValue(f"起始架位 {start.code} 在结束架位 {end.code} 之后（按上架顺序）", field=field,
+                           value=f"{first} … {last}")
+    shelves = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None), Shelf.seq >= start.seq,
+                                                       Shelf.seq <= end.seq).order_by(Shelf.seq)))
+    if not shelves:
+        raise InvalidValue("这个范围里没有在用的架位", field=field, value=f"{first} … {last}")
+    return shelves
+
+
 def find_household(session: Session, text: str) -> Household:
     """The folder a clerk scanned or typed: a folder code, or a resident's archive code (their household's folder)."""
     from archiveprint.register.queries import resolve_scan
