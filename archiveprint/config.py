@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from archiveprint.errors import InvalidValue
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +22,7 @@ class Settings:
     secret_key: str = field(repr=False)
     redis_url: str | None = None
     default_locale: str = "zh_CN"
+    job_retention_days: int = 30  # print-job output (PDFs of people's data) is removed after this many days
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -32,11 +35,23 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or _instance_secret(instance),
             redis_url=env.get("REDIS_URL") or None,
             default_locale=env.get("ARCHIVEPRINT_LOCALE", "zh_CN"),
+            job_retention_days=retention_days(env.get("ARCHIVEPRINT_JOB_RETENTION_DAYS") or "30"),
         )
 
     def ensure_instance_dir(self) -> Path:
         self.instance_dir.mkdir(parents=True, exist_ok=True)
         return self.instance_dir
+
+
+def retention_days(value: str, *, name: str = "ARCHIVEPRINT_JOB_RETENTION_DAYS") -> int:
+    """A whole number of days, at least 1 (a typo must not remove today's print files)."""
+    try:
+        days = int(value.strip())
+    except ValueError:
+        days = 0
+    if days < 1:
+        raise InvalidValue("保留天数应为不小于 1 的整数", field=name, value=value)
+    return days
 
 
 def normalize_database_url(url: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
@@ -14,7 +17,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from archiveprint.db import Base, Database, utcnow
 from archiveprint.errors import NotFound
 
+log = logging.getLogger(__name__)
 STATUSES = ("queued", "running", "done", "failed")
+UNFINISHED = ("queued", "running")
+INTERRUPTED = "服务重启，任务中断，请重新提交"
+RQ_FAILED = "后台工作进程异常结束（任务队列报告失败），任务中断，请重新提交；原因见 rq worker 的日志"
+RQ_STOPPED = "任务已在任务队列中被停止或取消，请重新提交"
+RQ_LOST = "任务队列中已没有这个任务（Redis 重启或被清空），请重新提交"
+RQ_GRACE = timedelta(minutes=2)  # a job committed a moment ago may not be in Redis yet
 
 
 class Job(Base):
@@ -35,12 +45,21 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rq_id: Mapped[str | None] = mapped_column(String(64))  # the RQ job it was enqueued as (REDIS_URL set)
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime)  # when retention removed jobs/<id>/
 
     @property
     def percent(self) -> int:
         if self.status == "done":
             return 100
         return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def kept_days(self) -> int | None:
+        """Whole days the output was kept before retention removed it; None while it is still there."""
+        if self.expired_at is None:
+            return None
+        return max(0, (self.expired_at - (self.finished_at or self.created_at)).days)
 
 
 def create_job(session: Session, kind: str, params: dict[str, Any], *, actor: str) -> Job:
@@ -87,6 +106,48 @@ def fail(database: Database, job_id: int, message: str) -> None:
             execution_options={"synchronize_session": False})
 
 
+def recover_interrupted(session: Session, *, now: datetime) -> tuple[list[int], list[int]]:
+    """After a restart in local-thread mode: the queued jobs to start again, and the running ones, now failed.
+
+    A queued job never started, and `claim` lets only one runner have it, so starting it again is safe. A running
+    job is not re-run: `claim` cannot tell its row from one that another process (a second server, an RQ worker)
+    is running right now, and a job that brought the process down (a township's print out of memory) would
+    bring it down again at every start. The clerk sees why and submits it again.
+    """
+    queued = list(session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id)))
+    running = list(session.scalars(select(Job.id).where(Job.status == "running").order_by(Job.id)))
+    if running:
+        session.execute(update(Job).where(Job.id.in_(running), Job.status == "running").values(
+            status="failed", error=INTERRUPTED, finished_at=now), execution_options={"synchronize_session": False})
+    return queued, running
+
+
+def rq_failure(rq_status: str | None, created_at: datetime, *, now: datetime) -> str | None:
+    """Why an unfinished job has failed, given its RQ status (None: RQ does not have it); None if it has not.
+
+    run_job records every error it can catch itself; what RQ alone knows is a work horse killed (out of memory,
+    SIGKILL), a worker that died (RQ moves the job to failed), a job stopped or cancelled, or Redis emptied.
+    """
+    if rq_status is None:
+        return RQ_LOST if created_at < now - RQ_GRACE else None
+    if rq_status == "failed":
+        return RQ_FAILED
+    if rq_status in ("stopped", "canceled"):
+        return RQ_STOPPED
+    return None
+
+
+def fail_unfinished(session: Session, failures: dict[int, str], *, now: datetime) -> list[int]:
+    """Mark jobs failed with their messages, unless they finished meanwhile; the ids actually changed."""
+    changed = []
+    for job_id, message in sorted(failures.items()):
+        result = session.execute(update(Job).where(Job.id == job_id, Job.status.in_(UNFINISHED)).values(
+            status="failed", error=message[:2000], finished_at=now), execution_options={"synchronize_session": False})
+        if result.rowcount == 1:
+            changed.append(job_id)
+    return changed
+
+
 def list_jobs(session: Session, *, limit: int = 30, created_by: str | None = None) -> list[Job]:
     """The newest jobs first; `created_by` keeps one user's own."""
     stmt = select(Job).order_by(Job.id.desc()).limit(limit)
@@ -95,30 +156,100 @@ def list_jobs(session: Session, *, limit: int = 30, created_by: str | None = Non
     return list(session.scalars(stmt))
 
 
+@dataclass
+class Recovery:
+    """What the start of the app did with the jobs the previous process left unfinished."""
+
+    resubmitted: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+
+
 class Dispatcher:
-    """Starts jobs: on RQ when a Redis URL is configured, else on one local background thread."""
+    """Starts jobs: on RQ when a Redis URL is configured, else on one local background thread.
+
+    With `database`, an RQ job's id is kept on its row, so `check` can ask RQ what became of it.
+    """
 
     def __init__(self, run: Callable[[int], None], *, redis_url: str | None = None,
-                 database_url: str | None = None, queue: str = "archiveprint") -> None:
+                 database_url: str | None = None, queue: str = "archiveprint",
+                 database: Database | None = None) -> None:
         self.run = run
         self.redis_url = redis_url
         self.database_url = database_url
         self.queue = queue
+        self.database = database
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def submit(self, job_id: int) -> None:
         if self.redis_url:
-            from redis import Redis
             from rq import Queue
 
-            Queue(self.queue, connection=Redis.from_url(self.redis_url)).enqueue(
-                "archiveprint.jobs.run_job", job_id, self.database_url, job_timeout=6 * 3600)
+            rq_id = f"archiveprint-{job_id}-{secrets.token_hex(8)}"
+            if self.database is not None:  # first, so that a failed enqueue leaves nothing for check to find
+                with self.database.transaction() as session:
+                    session.execute(update(Job).where(Job.id == job_id).values(rq_id=rq_id),
+                                    execution_options={"synchronize_session": False})
+            with self._redis() as connection:
+                Queue(self.queue, connection=connection).enqueue(
+                    "archiveprint.jobs.run_job", job_id, self.database_url, job_id=rq_id, job_timeout=6 * 3600)
             return
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="archiveprint-job")
         self._pool.submit(self.run, job_id)
+
+    def recover(self, database: Database, *, now: datetime) -> Recovery:
+        """On app start. Local thread: start the queued jobs again and fail the interrupted ones (see
+        recover_interrupted). RQ: the jobs are RQ's; only those RQ reports failed or no longer has are failed."""
+        if self.redis_url:
+            return Recovery(failed=self.check(database, now=now))
+        with database.transaction() as session:
+            queued, interrupted = recover_interrupted(session, now=now)
+        for job_id in queued:
+            self.submit(job_id)
+        if queued or interrupted:
+            log.warning("jobs after restart: resubmitted %s, interrupted %s", queued, interrupted)
+        return Recovery(resubmitted=queued, failed=interrupted)
+
+    def check(self, database: Database, job_ids: Iterable[int] | None = None, *, now: datetime) -> list[int]:
+        """RQ only: fail the unfinished jobs (all, or those of `job_ids`) that RQ reports failed, stopped or
+        cancelled, or no longer has; returns their ids. A job page calls it, so no job waits forever."""
+        if not self.redis_url:
+            return []
+        with database.reader() as session:
+            stmt = select(Job.id, Job.rq_id, Job.status, Job.created_at).where(
+                Job.status.in_(UNFINISHED), Job.rq_id.is_not(None))
+            if job_ids is not None:
+                stmt = stmt.where(Job.id.in_(list(job_ids)))
+            rows = session.execute(stmt).all()
+        if not rows:
+            return []
+        from rq import Queue
+        from rq.job import Job as RQJob
+
+        with self._redis() as connection:
+            if any(row.status == "running" for row in rows):
+                # What RQ's workers do now and then: a job whose worker died (its heartbeat expired) goes to
+                # failed. Done here too, in case no worker is left alive to do it.
+                Queue(self.queue, connection=connection).started_job_registry.cleanup()
+            found = RQJob.fetch_many([str(row.rq_id) for row in rows], connection=connection)
+            statuses = [None if job is None else str(getattr(status := job.get_status(refresh=False), "value", status))
+                        for job in found]
+        failures = {row.id: message for row, status in zip(rows, statuses, strict=True)
+                    if (message := rq_failure(status, row.created_at, now=now))}
+        if not failures:
+            return []
+        with database.transaction() as session:
+            changed = fail_unfinished(session, failures, now=now)
+        log.warning("jobs failed in RQ: %s", changed)
+        return changed
+
+    def _redis(self):  # type: ignore[no-untyped-def]
+        from redis import Redis
+
+        # A job page asks on every poll: an unreachable Redis must fail fast, not hang the page.
+        return Redis.from_url(str(self.redis_url), socket_connect_timeout=5, socket_timeout=30)
 
     def shutdown(self) -> None:
         if self._pool is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -307,27 +307,157 @@ def lend_request(ctx: click.Context, app: AppContext, codes: tuple[str, ...], bo
 @click.pass_context
 def lend_queue(ctx: click.Context, app: AppContext, needed_by: datetime | None, borrower_key: str,
                as_json: bool) -> None:
-    """待放行的申请，按库房行走顺序排列；扫描档案袋（lend out，不写借阅人）即放行给申请人。"""
+    """待放行的申请，按库房行走顺序排列；扫描档案袋（lend out，不写借阅人）即放行给申请人。
+    超过期限未放行的申请先关闭为“已过期”。"""
     ctx.meta["json"] = as_json
     from archiveprint.accounts.services import audit
     from archiveprint.lending.queries import find_borrower, list_queue
+    from archiveprint.lending.requests import expire_requests
 
     rules, now = _rules(app), _now()
     with app.db.transaction() as session:
+        expired = expire_requests(session, rules=rules, actor=CLI_ACTOR, now=now)
         borrower_id = find_borrower(session, borrower_key).id if borrower_key.strip() else None
         queue = list_queue(session, rules=rules, needed_by=needed_by.date() if needed_by else None,
                            borrower_id=borrower_id)
         for household_id in dict.fromkeys(row.household_id for row in queue.rows):
             audit(session, None, "view", "household", household_id, detail="cli lend queue", now=now)
     if as_json:
-        emit_json(queue.as_json())
+        emit_json({**queue.as_json(), "expired": [item.as_json() for item in expired]})
         return
+    if expired:
+        click.echo(f"已关闭 {len(expired)} 份超过 {rules.request_expiry_days} 天未放行的申请（已过期）："
+                   + "、".join(f"#{item.request_id}" for item in expired))
     if not queue.rows:
         click.echo("没有待放行的申请。")
     for row in queue.rows:
         waiting = "" if row.ready else f"  [{'、'.join(row.missing) or row.place.status.text}]"
         click.echo(f"{row.number:>3}. {row.place.address or '—':<28} {row.folder_display}  {row.head_name}  "
                    f"→ {row.borrower}（{row.purpose_text}）  #{row.request_id}{waiting}")
+
+
+@lend_group.group("requests")
+def requests_group() -> None:
+    """调阅申请：列出、关闭过期的申请。"""
+
+
+@requests_group.command("expire")
+@click.option("--dry-run", is_flag=True, help="只列出将被关闭的申请，不做更改")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@pass_app
+@click.pass_context
+def requests_expire(ctx: click.Context, app: AppContext, dry_run: bool, as_json: bool) -> None:
+    """关闭超过期限（借阅规则 request_expiry_days）仍未放行的申请，状态记为“已过期”；重复执行不会重复关闭。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.lending.requests import expire_requests, expiry_reason
+
+    rules = _rules(app)
+    with app.db.transaction() as session:
+        expired = expire_requests(session, rules=rules, actor=CLI_ACTOR, now=_now(), dry_run=dry_run)
+    if as_json:
+        emit_json({"dry_run": dry_run, "expiry_days": rules.request_expiry_days, "count": len(expired),
+                   "requests": [item.as_json() for item in expired]})
+        return
+    if not rules.request_expiry_days:
+        click.echo("借阅规则中 request_expiry_days 为 0：申请不会过期。")
+        return
+    if not expired:
+        click.echo(f"没有超过 {rules.request_expiry_days} 天未放行的申请。")
+        return
+    for item in expired:
+        needed = f"  用档 {item.needed_on:%Y-%m-%d}" if item.needed_on else ""
+        click.echo(f"申请 #{item.request_id}  {item.folder_display}  {item.borrower}  申请于 {item.asked_on:%Y-%m-%d}"
+                   f"{needed}")
+    verb = "将关闭" if dry_run else "已关闭"
+    unchanged = "；未做更改（--dry-run）" if dry_run else ""
+    click.echo(f"{verb} {len(expired)} 份申请（{expiry_reason(rules)}）{unchanged}")
+
+
+@requests_group.command("list")
+@click.option("--borrower", "borrower_key", default="", help="只列一个申请人的")
+@click.option("--status", type=click.Choice(["open", "released", "cancelled", "refused", "expired"]), default=None,
+              help="只列一种状态：open 待放行 / released 已放行 / cancelled 已取消 / refused 未获批准 / expired 已过期")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="最多列出多少份（最新的在前）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@pass_app
+@click.pass_context
+def requests_list(ctx: click.Context, app: AppContext, borrower_key: str, status: str | None, limit: int,
+                  as_json: bool) -> None:
+    """列出最近的申请及其状态（含已过期的和关闭原因）。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.accounts.services import audit
+    from archiveprint.lending.queries import find_borrower, list_requests
+
+    rules, now = _rules(app), _now()
+    with app.db.transaction() as session:
+        borrower_id = find_borrower(session, borrower_key).id if borrower_key.strip() else None
+        views = list_requests(session, rules=rules, borrower_id=borrower_id, status=status, limit=limit)
+        for household_id in dict.fromkeys(view.household_id for view in views):
+            audit(session, None, "view", "household", household_id, detail="cli lend requests list", now=now)
+    if as_json:
+        emit_json({"count": len(views), "requests": [view.as_json() for view in views]})
+        return
+    if not views:
+        click.echo("没有符合条件的申请。")
+    for view in views:
+        reason = f"（{view.closed_reason}）" if view.closed_reason else ""
+        click.echo(f"#{view.request_id}  {view.folder_display}  {view.head_name}  {view.borrower_key}  "
+                   f"申请于 {view.asked_at:%Y-%m-%d}  {view.status_text}{reason}")
+
+
+@lend_group.command("rules")
+@click.option("--month", default=None, help="列出某月的闭馆日，例如 2026-10")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@pass_app
+@click.pass_context
+def lend_rules(ctx: click.Context, app: AppContext, month: str | None, as_json: bool) -> None:
+    """显示生效的借阅规则：各类借阅人的期限、档案室日历（闭馆日、调休上班日）、申请过期天数。"""
+    ctx.meta["json"] = as_json
+    from archiveprint.lending.queries import month_bounds
+    from archiveprint.lending.rules import REQUIREMENTS, WEEKDAY_TEXT
+
+    rules = _rules(app)
+    calendar = rules.calendar
+    closed: list[tuple[str, str]] = []
+    if month is not None:
+        year, number, _start, _end = month_bounds(month, rules.timezone)
+        first, following = date(year, number, 1), date(year + (number == 12), number % 12 + 1, 1)
+        closed = [(f"{day:%Y-%m-%d}", calendar.closed_reason(day))
+                  for day in calendar.closed_days(first, following - timedelta(days=1))]
+    kinds = {kind: {"label": rule.label, "loan_days": rule.loan_days, "renewals": rule.renewals,
+                    "renewal_days": rule.renewal_days, "may_leave_building": rule.may_leave_building,
+                    "own_villages_only": rule.own_villages_only,
+                    "requirements": [REQUIREMENTS[r] for r in rule.requirements]}
+             for kind, rule in rules.by_kind.items()}
+    if as_json:
+        emit_json({"sources": list(rules.sources), "timezone": rules.timezone, "borrowers": kinds,
+                   "calendar": calendar.as_json(), "request_expiry_days": rules.request_expiry_days,
+                   "overdue_levels": list(rules.overdue_levels),
+                   **({"month": month.strip(), "closed_days": [{"date": d, "reason": r} for d, r in closed]}
+                      if month is not None else {})})
+        return
+    click.echo(f"借阅规则（{'、'.join(rules.sources)}）")
+    for rule in rules.by_kind.values():
+        if rule.may_leave_building:
+            terms = f"借期 {rule.loan_days} 天，可续借 {rule.renewals} 次（每次 {rule.renewal_days} 天）"
+        else:
+            terms = "仅限档案室内查阅，当天归还"
+        extra = "；只限本人负责的村" if rule.own_villages_only else ""
+        needs = f"；须{'、'.join(REQUIREMENTS[r] for r in rule.requirements)}" if rule.requirements else ""
+        click.echo(f"  {rule.label}：{terms}{extra}{needs}")
+    click.echo("档案室日历（应还日期遇闭馆日顺延到下一个开放日；室内查阅当天归还）")
+    click.echo(f"  每周闭馆：{'、'.join(WEEKDAY_TEXT[n] for n in calendar.closed_weekdays) or '无'}")
+    holidays = "、".join(span.text + ("（每年）" if span.yearly else "") for span in calendar.closed_dates)
+    click.echo(f"  闭馆日期：{holidays or '无'}")
+    click.echo(f"  调休上班：{'、'.join(s.text for s in calendar.working_dates) or '无'}")
+    expiry = (f"超过 {rules.request_expiry_days} 天未放行的申请自动关闭（已过期）" if rules.request_expiry_days
+              else "申请不会自动过期")
+    click.echo(f"调阅申请：{expiry}")
+    click.echo(f"逾期通知：逾期 {'、'.join(map(str, rules.overdue_levels))} 天（按自然日计算）")
+    if month is not None:
+        days = "、".join(f"{day[5:]} {reason}" for day, reason in closed)
+        click.echo(f"{month.strip()} 闭馆日（{len(closed)} 天）：{days or '无'}")
 
 
 @lend_group.command("evidence")

@@ -22,11 +22,20 @@ CLI_ACTOR = "cli"
 LIST_LIMIT = 10
 
 
-def status_providers() -> list[StatusProvider]:
-    """Who can say more about a folder that is out. Lending adds its provider here (locations never imports it)."""
+def status_providers(app: AppContext) -> list[StatusProvider]:
+    """Who can say more about a folder that is out. Lending adds its provider here (locations never imports it),
+    with this installation's rules (its time zone and overdue levels)."""
     from archiveprint.lending.queries import status_provider
+    from archiveprint.lending.rules import site_rules
 
-    return [status_provider()]
+    return [status_provider(site_rules(app.settings.instance_dir))]
+
+
+def site_timezone(app: AppContext) -> str:
+    """The site's time zone (lending rules' `timezone`): scanner files carry wall-clock times in it."""
+    from archiveprint.lending.rules import site_rules
+
+    return site_rules(app.settings.instance_dir).timezone
 
 
 def _now() -> datetime:
@@ -221,7 +230,7 @@ def locate(ctx: click.Context, app: AppContext, query: str, as_json: bool, histo
     from archiveprint.locations.queries import locate as locate_folders
 
     with app.db.transaction() as session:
-        found = locate_folders(session, query, providers=status_providers())
+        found = locate_folders(session, query, providers=status_providers(app))
         extra: dict[int, dict[str, object]] = {}
         for location in found:
             audit(session, None, "search", "household", location.household_id, detail="cli locate")
@@ -282,7 +291,7 @@ def picklist(ctx: click.Context, app: AppContext, codes: tuple[str, ...], output
     from archiveprint.register.services import get_township
 
     with app.db.transaction() as session:
-        result = find_picklist(session, codes, providers=status_providers())
+        result = find_picklist(session, codes, providers=status_providers(app))
         for row in result.rows:
             audit(session, None, "print", "household", row.location.household_id, detail="cli picklist")
         unit = get_township(session).unit_name
@@ -482,7 +491,7 @@ def inventory_scan(ctx: click.Context, app: AppContext, number: str, code: str, 
 
     with app.db.transaction() as session:
         outcome = record_scan(session, find_inventory(session, number), code, shelf=shelf, client_id=client_id,
-                              providers=status_providers(), actor=CLI_ACTOR, now=_now())
+                              providers=status_providers(app), actor=CLI_ACTOR, now=_now())
     if as_json:
         emit_json(outcome.as_json())
     else:
@@ -498,7 +507,7 @@ def inventory_scan(ctx: click.Context, app: AppContext, number: str, code: str, 
 def inventory_upload(ctx: click.Context, app: AppContext, number: str, file: Path, as_json: bool) -> None:
     """导入扫描枪保存的条码文件（每行 条码[,架位][,时间]；UTF-8 或 GBK）。
 
-    有错行则整份不导入；同一文件重复导入不重复计数。"""
+    时间按本院时区（借阅规则 timezone）读取；有错行则整份不导入；同一文件重复导入不重复计数。"""
     ctx.meta["json"] = as_json
     import sys
 
@@ -511,7 +520,7 @@ def inventory_upload(ctx: click.Context, app: AppContext, number: str, file: Pat
 
         with app.db.transaction() as session:
             result = upload_codes(session, find_inventory(session, number), file.read_bytes(), filename=file.name,
-                                  progress=progress, actor=CLI_ACTOR, now=_now())
+                                  timezone=site_timezone(app), progress=progress, actor=CLI_ACTOR, now=_now())
     if as_json:
         emit_json(result.as_json())
     elif result.already:
@@ -531,7 +540,7 @@ def inventory_report(ctx: click.Context, app: AppContext, number: str, as_json: 
     from archiveprint.locations.inventory import audit_report, find_inventory, reconcile
 
     with app.db.transaction() as session:
-        report = reconcile(session, find_inventory(session, number), providers=status_providers())
+        report = reconcile(session, find_inventory(session, number), providers=status_providers(app))
         audit_report(session, report, None, "view", now=_now())
     if as_json:
         emit_json(report.as_json())
@@ -555,7 +564,7 @@ def inventory_close(ctx: click.Context, app: AppContext, number: str, mark_missi
 
     with app.db.transaction() as session:
         report = close_inventory(session, find_inventory(session, number), mark_missing=mark_missing,
-                                 mark_found=mark_found, providers=status_providers(), actor=CLI_ACTOR, now=_now())
+                                 mark_found=mark_found, providers=status_providers(app), actor=CLI_ACTOR, now=_now())
         audit_report(session, report, None, "view", now=_now())
     if as_json:
         emit_json(report.as_json())
@@ -574,11 +583,13 @@ def inventory_close(ctx: click.Context, app: AppContext, number: str, mark_missi
 def inventory_pdf(ctx: click.Context, app: AppContext, number: str, output: Path, as_json: bool) -> None:
     """打印盘点记录（A4：范围、盘点人、各类数量、缺失/错架/无法识别/重复/借出清单、签字栏）。"""
     ctx.meta["json"] = as_json
-    from archiveprint.locations.inventory import find_inventory, print_inventory
+    from archiveprint.locations.documents import print_inventory
+    from archiveprint.locations.inventory import find_inventory
 
     with app.db.transaction() as session:
         count = find_inventory(session, number)
-        pdf = print_inventory(session, count, user=None, providers=status_providers(), now=_now())
+        pdf = print_inventory(session, count, user=None, providers=status_providers(app), now=_now(),
+                              timezone=site_timezone(app))
         found = count.number
     output.write_bytes(pdf)
     if as_json:
@@ -640,7 +651,8 @@ def handover_record(ctx: click.Context, app: AppContext, codes: tuple[str, ...],
                     supervisor: str, reason: str, dry_run: bool, output: Path | None, as_json: bool) -> None:
     """生成移交清单并登记移交（--dry-run 只预览）。"""
     ctx.meta["json"] = as_json
-    from archiveprint.locations.handover import hand_over, print_handover, select_folders
+    from archiveprint.locations.documents import print_handover
+    from archiveprint.locations.handover import hand_over, select_folders
 
     if codes_file is not None:
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
@@ -649,14 +661,15 @@ def handover_record(ctx: click.Context, app: AppContext, codes: tuple[str, ...],
     with app.db.transaction() as session:
         if dry_run:
             result = select_folders(session, village=village, first=first, last=last, codes=codes,
-                                    providers=status_providers())
+                                    providers=status_providers(app))
             result.from_party, result.to_party, result.supervisor, result.reason = (from_party, to_party,
                                                                                     supervisor, reason)
         else:
             result = hand_over(session, from_party=from_party, to_party=to_party, supervisor=supervisor,
                                reason=reason, village=village, first=first, last=last, codes=codes,
-                               providers=status_providers(), actor=CLI_ACTOR, now=_now())
-        pdf = print_handover(session, result, user=None, now=_now()) if output is not None else None
+                               providers=status_providers(app), actor=CLI_ACTOR, now=_now())
+        pdf = (print_handover(session, result, user=None, now=_now(), timezone=site_timezone(app))
+               if output is not None else None)
     if output is not None and pdf is not None:
         output.write_bytes(pdf)
     if as_json:
@@ -680,10 +693,12 @@ def handover_record(ctx: click.Context, app: AppContext, codes: tuple[str, ...],
 @pass_app
 def handover_pdf(app: AppContext, number: str, output: Path) -> None:
     """重印一次移交的清单（一式三份）。"""
-    from archiveprint.locations.handover import find_handover, print_handover
+    from archiveprint.locations.documents import print_handover
+    from archiveprint.locations.handover import find_handover
 
     with app.db.transaction() as session:
-        pdf = print_handover(session, find_handover(session, number), user=None, now=_now())
+        pdf = print_handover(session, find_handover(session, number), user=None, now=_now(),
+                             timezone=site_timezone(app))
     output.write_bytes(pdf)
     click.echo(f"已写出 {output}")
 

@@ -87,7 +87,7 @@ def find(app: AppContext, query: str, as_json: bool, limit: int) -> None:
             from archiveprint.cli.locations import status_providers
             from archiveprint.locations.queries import find_places
 
-            places = find_places(session, [m.household for m in matches], status_providers())
+            places = find_places(session, [m.household for m in matches], status_providers(app))
     if as_json:
         # `status` is the folder's (on_shelf, out, lent, missing, closed, unshelved, gone); the resident's own
         # record status (active/closed) moves to `record_status`.
@@ -112,10 +112,11 @@ def find(app: AppContext, query: str, as_json: bool, limit: int) -> None:
               help="自定义列映射，例如 --map '居民姓名=姓名'（可重复）")
 @click.option("--add-villages", is_flag=True, help="自动登记文件中出现的新村(居)委会")
 @click.option("--errors-xlsx", type=click.Path(path_type=Path), help="把错误清单另存为 .xlsx")
+@click.option("--force", is_flag=True, help="即使同一文件已导入且登记册此后没有变化，也逐行重新读取")
 @pass_app
 @click.pass_context
 def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: bool, as_json: bool,
-                   mapping: tuple[str, ...], add_villages: bool, errors_xlsx: Path | None) -> None:
+                   mapping: tuple[str, ...], add_villages: bool, errors_xlsx: Path | None, force: bool) -> None:
     """导入省平台导出的居民档案（.xlsx / .csv，UTF-8 或 GBK），整份文件要么全部成功要么全部不写入。"""
     ctx.meta["json"] = as_json
     if not file.is_file():
@@ -135,13 +136,15 @@ def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: boo
 
         with app.db.transaction() as session:
             report = import_file(session, file, actor=CLI_ACTOR, dry_run=dry_run, mapping=columns,
-                                 add_villages=add_villages, today=date.today(), progress=progress)
+                                 add_villages=add_villages, today=date.today(), progress=progress, force=force)
     if errors_xlsx and report.problems:
         write_error_report(report, errors_xlsx)
     if as_json:
         emit_json(report.as_json())
     else:
         click.echo(report.summary())
+        if report.already is not None:
+            click.echo("如需重新读取整份文件，请加 --force")
         for problem in report.problems[:200]:
             click.echo(f"  第{problem.row}行 「{problem.column}」 “{problem.value}”：{problem.reason}")
         if len(report.problems) > 200:

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from archiveprint.clock import local_time
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue
 from archiveprint.lending import services
 from archiveprint.lending.models import SCAN_ACTIONS, Loan, LoanScan
 from archiveprint.lending.queries import find_borrower, find_last_loan, find_open_loan, loan_code
-from archiveprint.lending.rules import LendingRules, local_time
+from archiveprint.lending.rules import LendingRules
 
 # A station that cannot reach the server keeps its scans and sends them later, in order. Each scan is applied at most
 # once (its client id is unique in `loan_scans`; sending it again returns the stored outcome). A scan that no longer

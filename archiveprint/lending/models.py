@@ -27,7 +27,9 @@ from archiveprint.db import Base, utcnow
 from archiveprint.register.models import Household, Resident, Village
 
 BORROWER_KINDS = ("staff", "village_doctor", "external")
-REQUEST_STATES = ("open", "released", "cancelled", "refused")
+REQUEST_STATES = ("open", "released", "cancelled", "refused", "expired")
+REQUEST_STATE_TEXT = {"open": "待放行", "released": "已放行", "cancelled": "已取消", "refused": "未获批准",
+                      "expired": "已过期"}
 CONDITIONS = ("intact", "missing_pages", "damaged")
 SCAN_ACTIONS = ("out", "return", "renew")
 SCAN_OUTCOMES = ("applied", "unchanged", "conflict", "rejected")

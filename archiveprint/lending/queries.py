@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from archiveprint.barcodes import is_valid_check, with_check
+from archiveprint.clock import local_time
 from archiveprint.errors import InvalidValue, NotFound
-from archiveprint.lending.models import Borrower, Loan, LoanRequest
-from archiveprint.lending.rules import LendingRules, LoanRule, local_time, missing_requirements, site_rules
+from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, Loan, LoanRequest
+from archiveprint.lending.rules import LendingRules, LoanRule, missing_requirements, site_rules
 from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, find_places
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Village, resident_tags
@@ -392,6 +393,51 @@ def sensitive_households(session: Session, household_ids: Sequence[int], rules: 
         select(Resident.household_id).distinct().join(resident_tags, resident_tags.c.resident_id == Resident.id)
         .join(PopulationTag, PopulationTag.id == resident_tags.c.tag_id)
         .where(Resident.household_id.in_(list(household_ids)), PopulationTag.name.in_(rules.sensitive_tags))))
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """One request as its requester follows it: 待放行, 已放行, 已取消, 未获批准 or 已过期, and why."""
+
+    request_id: int
+    household_id: int
+    folder_display: str
+    head_name: str
+    borrower_key: str
+    purpose_text: str
+    asked_at: datetime  # local wall-clock time
+    needed_on: date | None
+    status: str
+    status_text: str
+    closed_at: datetime | None  # local wall-clock time
+    closed_reason: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"request": self.request_id, "household": self.household_id, "folder_display": self.folder_display,
+                "head_name": self.head_name, "borrower": self.borrower_key, "purpose_text": self.purpose_text,
+                "asked_at": self.asked_at.isoformat(timespec="minutes"),
+                "needed_on": self.needed_on.isoformat() if self.needed_on else None, "status": self.status,
+                "status_text": self.status_text,
+                "closed_at": self.closed_at.isoformat(timespec="minutes") if self.closed_at else None,
+                "closed_reason": self.closed_reason}
+
+
+def list_requests(session: Session, *, rules: LendingRules, borrower_id: int | None = None,
+                  status: str | None = None, limit: int = 50) -> list[RequestView]:
+    """The latest requests (newest first), of one borrower or all, in any state or one."""
+    stmt = (select(LoanRequest).options(selectinload(LoanRequest.borrower),
+                                        selectinload(LoanRequest.household).selectinload(Household.village)
+                                        .selectinload(Village.township))
+            .order_by(LoanRequest.id.desc()).limit(limit))
+    if borrower_id is not None:
+        stmt = stmt.where(LoanRequest.borrower_id == borrower_id)
+    if status is not None:
+        stmt = stmt.where(LoanRequest.status == status)
+    return [RequestView(
+        r.id, r.household_id, folder_display(r.household), r.household.head_name, r.borrower.key,
+        rules.purposes.get(r.purpose, r.purpose), local_time(r.created_at, rules.timezone), r.needed_on, r.status,
+        REQUEST_STATE_TEXT.get(r.status, r.status), local_time(r.closed_at, rules.timezone) if r.closed_at else None,
+        r.closed_reason) for r in session.scalars(stmt)]
 
 
 def find_request(session: Session, request_id: int | str) -> LoanRequest:

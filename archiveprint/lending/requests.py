@@ -1,4 +1,5 @@
-"""Request use cases (调阅申请): ask for folders, record the application and consent, approve, refuse, cancel."""
+"""Request use cases (调阅申请): ask for folders, record the application and consent, approve, refuse, cancel, and
+close the requests nobody fulfilled (expire)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,21 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import can
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, PermissionDenied
 from archiveprint.eventlog import record_event
-from archiveprint.lending.models import Borrower, LoanDocument, LoanRequest
+from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, LoanDocument, LoanRequest
 from archiveprint.lending.queries import find_request, folder_display, folder_value, request_missing
 from archiveprint.lending.rules import LendingRules
-from archiveprint.lending.services import check_purpose, resolve, rule_for
+from archiveprint.lending.services import check_purpose, close_open_request, resolve, rule_for
+from archiveprint.register.models import Household, Village
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 MEDIA_TYPES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
@@ -56,6 +59,9 @@ def request_folders(session: Session, codes: Sequence[str], *, borrower: Borrowe
         raise Conflict("该借阅人已停用", field="借阅人", value=borrower.key)
     purpose_code = rules.purpose(purpose)
     note = purpose_note.strip()
+    # Asking again for a folder whose old request has gone stale starts a new request instead of reviving one that
+    # the next look at the queue would close.
+    expire_requests(session, rules=rules, actor=actor, now=now, borrower_id=borrower.id)
     batch = RequestBatch()
     seen: set[int] = set()
     for code in codes:
@@ -111,9 +117,12 @@ def _open_request(session: Session, household_id: int, borrower_id: int) -> Loan
 def _open(session: Session, request_id: int | str) -> LoanRequest:
     request = find_request(session, request_id)
     if request.status != "open":
-        state = {"released": "已放行", "cancelled": "已取消", "refused": "未获批准"}[request.status]
-        raise Conflict(f"该申请{state}，不能再更改", field="申请编号", value=request.id)
+        _closed(request)
     return request
+
+
+def _closed(request: LoanRequest) -> NoReturn:
+    raise Conflict(f"该申请{REQUEST_STATE_TEXT[request.status]}，不能再更改", field="申请编号", value=request.id)
 
 
 # --- evidence ------------------------------------------------------------------------------------------------------
@@ -215,7 +224,8 @@ def refuse_request(session: Session, request_id: int | str, *, approver: User, r
     _check_approver(request, approver, rules)
     if not reason.strip():
         raise InvalidValue("不批准时请写明理由", field="理由")
-    request.status, request.closed_at, request.closed_reason = "refused", now, reason.strip()[:200]
+    if not close_open_request(session, request, "refused", reason.strip(), now=now):
+        _closed(request)
     request.approval_opinion = reason.strip()[:200]
     record_event(session, "loan_request.refused", "loan_request", request.id, actor=actor, now=now,
                  approver=approver.username, household=request.household_id)
@@ -230,8 +240,83 @@ def cancel_request(session: Session, request_id: int | str, *, reason: str = "",
     if request.status == "cancelled":
         return request
     request = _open(session, request_id)
-    request.status, request.closed_at, request.closed_reason = "cancelled", now, reason.strip()[:200]
+    if not close_open_request(session, request, "cancelled", reason.strip(), now=now):
+        _closed(request)
     record_event(session, "loan_request.cancelled", "loan_request", request.id, actor=actor, now=now,
                  household=request.household_id)
     session.flush()
     return request
+
+
+# --- expiry --------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExpiredRequest:
+    """A request closed as expired (or, in a dry run, one that would be), in plain values."""
+
+    request_id: int
+    household_id: int
+    folder_display: str
+    borrower_key: str
+    borrower: str
+    asked_on: date  # the archive's calendar day it was made
+    needed_on: date | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"request": self.request_id, "household": self.household_id, "folder_display": self.folder_display,
+                "borrower": self.borrower_key, "borrower_display": self.borrower,
+                "asked_on": self.asked_on.isoformat(),
+                "needed_on": self.needed_on.isoformat() if self.needed_on else None}
+
+
+def expiry_reason(rules: LendingRules) -> str:
+    return f"超过 {rules.request_expiry_days} 天未放行，已自动关闭"
+
+
+def _stale(rules: LendingRules, today: date) -> ColumnElement[bool] | None:
+    """Open requests whose day — the later of the day asked and the day needed — is before the cutoff."""
+    cutoff = rules.request_expiry_cutoff(today)
+    if cutoff is None:
+        return None
+    return and_(LoanRequest.status == "open", LoanRequest.created_at < rules.day_start(cutoff),
+                or_(LoanRequest.needed_on.is_(None), LoanRequest.needed_on < cutoff))
+
+
+def expire_requests(session: Session, *, rules: LendingRules, actor: str, now: datetime, today: date | None = None,
+                    borrower_id: int | None = None, dry_run: bool = False) -> list[ExpiredRequest]:
+    """Close the open requests nobody released within `request_expiry_days` (status expired, with the reason and a
+    `loan_request.expired` event each). One conditional UPDATE, so it is cheap enough to run whenever the queue is
+    read and idempotent: a request already released, cancelled or expired — by a clerk scanning its folder at this
+    very moment, or by another reader of the queue — is left alone. `dry_run` only lists what would be closed."""
+    today = today or rules.local_date(now)
+    stale = _stale(rules, today)
+    if stale is None:
+        return []
+    if borrower_id is not None:
+        stale = and_(stale, LoanRequest.borrower_id == borrower_id)
+    if dry_run:
+        ids = list(session.scalars(select(LoanRequest.id).where(stale)))
+    else:
+        reason = expiry_reason(rules)
+        ids = list(session.scalars(
+            update(LoanRequest).where(stale).values(status="expired", closed_at=now, closed_reason=reason)
+            .returning(LoanRequest.id).execution_options(synchronize_session=False)))
+    if not ids:
+        return []
+    requests = list(session.scalars(
+        select(LoanRequest).where(LoanRequest.id.in_(ids)).order_by(LoanRequest.id)
+        .options(selectinload(LoanRequest.borrower),
+                 selectinload(LoanRequest.household).selectinload(Household.village).selectinload(Village.township))
+        .execution_options(populate_existing=True)))
+    out = []
+    for request in requests:
+        household = request.household
+        out.append(ExpiredRequest(request.id, household.id, folder_display(household), request.borrower.key,
+                                  request.borrower.display, rules.local_date(request.created_at), request.needed_on))
+        if not dry_run:
+            record_event(session, "loan_request.expired", "loan_request", request.id, actor=actor, now=now,
+                         household=household.id, folder=folder_value(household), borrower=request.borrower.key,
+                         asked_on=rules.local_date(request.created_at), needed_on=request.needed_on,
+                         expiry_days=rules.request_expiry_days, reason=request.closed_reason)
+    session.flush()
+    return out

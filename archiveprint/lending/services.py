@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint.errors import Conflict, InvalidValue, NotFound, PermissionDenied
 from archiveprint.eventlog import record_event
-from archiveprint.lending.models import Borrower, Loan, LoanRequest
+from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, Loan, LoanRequest
 from archiveprint.lending.queries import (
     count_waiting,
     find_last_loan,
@@ -114,7 +114,8 @@ def check_out(session: Session, code: str, *, borrower: Borrower | None = None, 
     loan = Loan(household_id=household.id, resident_id=resident.id if resident else None,
                 borrower_id=borrower.id, request_id=request.id if request else None, borrower_kind=borrower.kind,
                 purpose=purpose_code, purpose_note=note[:200], on_site=on_site, approver_id=approver_id, out_at=at,
-                out_by=actor, due_on=due_date(rule, rules.local_date(at), on_site=on_site), renewals=0)
+                out_by=actor, due_on=due_date(rule, rules.local_date(at), on_site=on_site, calendar=rules.calendar),
+                renewals=0)
     try:
         with session.begin_nested():
             session.add(loan)
@@ -123,8 +124,10 @@ def check_out(session: Session, code: str, *, borrower: Borrower | None = None, 
         winner = find_open_loan(session, household.id)
         message = lent_message(winner, rules) if winner else "该档案袋刚被别人借出"
         raise Conflict(message, field="档案袋", value=folder_display(household)) from None
-    if request is not None:
-        request.status, request.closed_at, request.closed_reason = "released", now, f"已借出 {loan_code(loan.id)}"
+    if request is not None and not close_open_request(session, request, "released", f"已借出 {loan_code(loan.id)}",
+                                                      now=now):
+        raise Conflict(f"该借阅申请刚被关闭（{REQUEST_STATE_TEXT[request.status]}），请重新扫描", field="借阅申请",
+                       value=request.id)
     record_event(session, "loan.checked_out", "loan", loan.id, actor=actor, now=now, household=household.id,
                  folder=folder_value(household), borrower=borrower.key, borrower_kind=borrower.kind,
                  purpose=purpose_code, on_site=on_site, due_on=loan.due_on, request=request.id if request else None,
@@ -149,6 +152,17 @@ def _matching_request(session: Session, household: Household, borrower: Borrower
         raise InvalidValue(f"该档案袋有 {len(requests)} 人申请（{names}），请指定借阅人", field="借阅人",
                            value=folder_display(household))
     return requests[0]
+
+
+def close_open_request(session: Session, request: LoanRequest, status: str, reason: str, *, now: datetime) -> bool:
+    """Close a request that is still open (a conditional UPDATE); False when someone closed it meanwhile — released,
+    expired, cancelled or refused — so of a release and an expiry racing each other exactly one happens."""
+    done = session.scalar(
+        update(LoanRequest).where(LoanRequest.id == request.id, LoanRequest.status == "open")
+        .values(status=status, closed_at=now, closed_reason=reason[:200])
+        .returning(LoanRequest.id).execution_options(synchronize_session=False))
+    session.refresh(request)
+    return done is not None
 
 
 def check_purpose(rules: LendingRules, rule: LoanRule, purpose: str, note: str) -> None:
@@ -261,7 +275,7 @@ def renew(session: Session, code: str, *, rules: LendingRules, actor: str, now: 
     if refusal:
         raise Conflict(refusal, field="续借", value=loan_code(loan.id))
     old_due = loan.due_on
-    new_due = renewed_due(rule, old_due, rules.local_date(at))
+    new_due = renewed_due(rule, old_due, rules.local_date(at), calendar=rules.calendar)
     done = session.scalar(
         update(Loan).where(Loan.id == loan.id, Loan.renewals == loan.renewals, Loan.returned_at.is_(None))
         .values(due_on=new_due, renewals=Loan.renewals + 1, renewed_at=at)

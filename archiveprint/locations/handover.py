@@ -1,7 +1,8 @@
 """Handover (移交): choose folders, print the numbered handover list in three copies, record the custody change.
 
-The list is kept (`handovers`, `handover_items`) so it can be reprinted and looked up; each folder leaves the room
-through `services.release_folder` with the reason "移交给 <接收方>", so its history and events say where it went.
+The list is kept (`handovers`, `handover_items`) so it can be reprinted (documents.py) and looked up; each folder
+leaves the room through `services.release_folder` with the reason "移交给 <接收方>", so its history and events say
+where it went.
 All or nothing: a folder that is lent, taken out, missing or not on a shelf refuses the whole handover, with the list.
 """
 
@@ -14,8 +15,6 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from archiveprint.accounts.models import User
-from archiveprint.accounts.services import audit
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, add_numbered
@@ -23,7 +22,6 @@ from archiveprint.locations.queries import StatusProvider, display_code, find_pl
 from archiveprint.register.models import Household, Resident, Village
 
 PREFIX = "YJ"
-COPIES = ("移交方留存", "接收方留存", "监交方留存")
 
 
 @dataclass(frozen=True)
@@ -204,36 +202,3 @@ def list_handovers(session: Session) -> list[dict[str, object]]:
     return [{"number": h.number, "from_party": h.from_party, "to_party": h.to_party, "supervisor": h.supervisor,
              "selection": h.selection, "folders": h.folders, "handed_at": h.handed_at.isoformat(), "actor": h.actor}
             for h in session.scalars(select(Handover).order_by(Handover.id.desc()))]
-
-
-# --- the handover list (移交清单) ---------------------------------------------------------------------------------
-
-def handover_context(handover: HandoverList, *, unit: str, day: str) -> dict[str, object]:
-    """The plain dict the template sees; the list is printed once per copy, each copy naming who keeps it."""
-    rows = [{"number": line.seq, "folder": line.folder, "household": f"{line.village_name} 第{line.household_number}户",
-             "head": line.head_name, "records": line.records, "pages": line.pages or "", "note": line.note}
-            for line in handover.lines]
-    return {"title": "档案移交清单", "unit": unit, "number": handover.number or "（预览，未登记）", "day": day,
-            "preview": handover.number is None, "selection": handover.selection, "from_party": handover.from_party,
-            "to_party": handover.to_party, "supervisor": handover.supervisor, "reason": handover.reason,
-            "rows": rows, "folders": len(rows), "records": handover.records, "copies": list(COPIES)}
-
-
-def render_handover(context: dict[str, object]) -> bytes:
-    from archiveprint import resources
-    from archiveprint.pdf import render, template_env
-
-    html = template_env().get_template("locations/handover.html").render(**context)
-    css = (resources.template_dir() / "locations" / "handover.css").read_text(encoding="utf-8")
-    return render(html, stylesheets=[css]).write_pdf()
-
-
-def print_handover(session: Session, handover: HandoverList, *, user: User | None, now: datetime) -> bytes:
-    """The handover list in three copies as one A4 PDF, with an audit row for each household on it."""
-    from archiveprint.register.services import get_township
-
-    for line in handover.lines:
-        audit(session, user, "print", "household", line.household_id,
-              detail=f"移交清单 {handover.number or '预览'}", now=now)
-    day = f"{(handover.handed_at or now):%Y年%m月%d日}"
-    return render_handover(handover_context(handover, unit=get_township(session).unit_name, day=day))

@@ -1,14 +1,14 @@
-"""Inventory (盘点): count a fixed range of shelves by scan or scanner file, reconcile, mark missing, print the record.
+"""Inventory (盘点): count a fixed range of shelves by scan or scanner file, reconcile, mark missing, close.
 
 A count covers only the shelves chosen when it starts (a range in filling order, a list, or a village's run), so a
 partial count never reports the rest of the room as missing. Scans are append-only rows; a re-sent scan (same client
 id) or re-uploaded file (same sha256) adds nothing, while a folder genuinely read twice is reported as such. Lending
 sits above locations, so who has a lent folder comes in through `providers` (`lending.queries.status_provider`).
+Reading a scanner's file is in scanfiles.py, the signed record (PDF) in documents.py.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
+from archiveprint.clock import utc_from_local, zone
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import (
@@ -41,6 +42,7 @@ from archiveprint.locations.queries import (
     find_shelf,
     shelf_range,
 )
+from archiveprint.locations.scanfiles import CodeLine, decode_codes_file, parse_codes_file
 from archiveprint.register.models import Household, Village
 
 PREFIX = "PD"
@@ -246,74 +248,7 @@ def _outcome(session: Session, inventory: Inventory, scan: InventoryScan, provid
                        place.address, shelf.code if shelf else None, scan.id, replayed)
 
 
-# --- a scanner's stored-codes file ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CodeLine:
-    line: int
-    code: str
-    shelf: str | None
-    at: datetime | None
-
-
-HEADER_WORDS = {"code", "barcode", "条码", "编号", "档案袋编号", "档案编号"}
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S",
-                "%Y%m%d%H%M%S")
-
-
-def decode_codes_file(data: bytes) -> tuple[str, str]:
-    """The file's text and encoding: UTF-8 (with or without BOM), else GBK/GB18030 as Windows scanner tools write."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), "utf-8" if encoding == "utf-8-sig" else "gbk"
-        except UnicodeDecodeError:
-            continue
-    raise InvalidValue("文件编码无法识别（应为 UTF-8 或 GBK 文本）", field="文件")
-
-
-def parse_codes_file(text: str) -> tuple[list[CodeLine], list[tuple[int, str]]]:
-    """Lines of `code[,shelf][,time]` (tabs and semicolons also separate; blank lines and spaces are ignored; a
-    header line is skipped). Returns the lines and the problems as (line number, Chinese reason)."""
-    lines: list[CodeLine] = []
-    problems: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        delimiter = "\t" if "\t" in raw else ";" if ";" in raw and "," not in raw else ","
-        fields = [f.strip() for f in next(csv.reader([raw], delimiter=delimiter))]
-        while fields and not fields[-1]:
-            fields.pop()
-        if not lines and not problems and fields[0].lower() in HEADER_WORDS:
-            continue
-        if len(fields) > 3:
-            problems.append((number, f"列数过多（{len(fields)} 列），应为 条码[,架位][,时间]"))
-            continue
-        code = fields[0].replace(" ", "")
-        if not code:
-            problems.append((number, "第一列（条码）为空"))
-            continue
-        if len(code) > 64:
-            problems.append((number, "条码过长（超过 64 个字符）"))
-            continue
-        at = None
-        if len(fields) == 3 and fields[2]:
-            at = _parse_time(fields[2])
-            if at is None:
-                problems.append((number, f"时间“{fields[2]}”无法识别，应为 2026-11-25 14:30:00"))
-                continue
-        shelf = fields[1] if len(fields) > 1 and fields[1] else None
-        lines.append(CodeLine(number, code, shelf, at))
-    return lines, problems
-
-
-def _parse_time(text: str) -> datetime | None:
-    for fmt in TIME_FORMATS:
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-    return None
-
+# --- a scanner's stored-codes file (read by scanfiles.py) ------------------------------------------------------
 
 @dataclass(frozen=True)
 class UploadResult:
@@ -329,11 +264,13 @@ class UploadResult:
         return asdict(self)
 
 
-def upload_codes(session: Session, inventory: Inventory, data: bytes, *, filename: str,
+def upload_codes(session: Session, inventory: Inventory, data: bytes, *, filename: str, timezone: str,
                  progress: Progress | None = None, actor: str, now: datetime) -> UploadResult:
     """Add a scanner's stored codes, all or nothing: any bad line (or unknown shelf) refuses the whole file with
     the line numbers. A shelf label read in the file sets the shelf for the codes after it (the counter scans the
-    shelf label, then its folders). Times in the file are kept as the scanner wrote them; without one, `now`."""
+    shelf label, then its folders). A scanner writes the room's wall-clock time: times in the file are read in
+    `timezone` (the site rules' IANA name, passed in by the caller) and stored as UTC; without one, `now`."""
+    zone(timezone)  # an unknown zone name refuses the file before anything is read
     _open(inventory)
     digest = hashlib.sha256(data).hexdigest()
     text, encoding = decode_codes_file(data)
@@ -375,8 +312,9 @@ def upload_codes(session: Session, inventory: Inventory, data: bytes, *, filenam
         except IntegrityError:
             raise Conflict("同一文件正在被另一人导入，请稍后查看盘点结果", field="文件", value=filename) from None
         for done, (item, where) in enumerate(resolved, start=1):
-            session.add(_new_scan(session, inventory, item.code, where, client_id=None, at=item.at or now,
-                                  actor=actor, now=now, upload_id=upload.id, line=item.line))
+            at = utc_from_local(item.at, timezone) if item.at is not None else now
+            session.add(_new_scan(session, inventory, item.code, where, client_id=None, at=at, actor=actor, now=now,
+                                  upload_id=upload.id, line=item.line))
             if progress is not None and (done % 200 == 0 or done == len(resolved)):
                 session.flush()
                 progress(done, len(resolved))
@@ -561,6 +499,49 @@ def _households(session: Session, ids: Iterable[int]) -> dict[int, Household]:
     return out
 
 
+# --- the latest reads, for the count's page while clerks scan -------------------------------------------------
+
+LATEST = 10
+
+
+@dataclass(frozen=True)
+class RecentScan:
+    """One read as the count's page lists it: only what the report names already (folder, head, shelf, category)."""
+
+    id: int
+    scanned_at: datetime  # UTC, naive, as stored
+    folder: str  # the folder's display code, or the code as read when it names no folder
+    head_name: str
+    shelf: str | None  # where it was read, when known
+    category: str  # the report's category for its folder (unknown for a code that names none)
+    household_id: int | None
+
+
+def live_report(session: Session, inventory: Inventory, *, after: int = 0, limit: int = LATEST,
+                providers: Sequence[StatusProvider] = ()) -> tuple[InventoryReport, list[RecentScan]]:
+    """The report and the latest reads after scan id `after` (what a page already shows), newest first. The reads
+    are fetched before reconciling, so the report covers each of them even while clerks go on scanning."""
+    scans = list(session.scalars(select(InventoryScan).where(InventoryScan.inventory_id == inventory.id,
+                                                             InventoryScan.id > after)
+                                 .order_by(InventoryScan.id.desc()).limit(limit)))
+    report = reconcile(session, inventory, providers=providers)
+    rows = {r.household_id: r for category, listed in report.rows.items() if category not in ("twice", "unknown")
+            for r in listed if r.household_id is not None}
+    shelf_ids = {s.shelf_id for s in scans if s.shelf_id}
+    shelves = dict(session.execute(select(Shelf.id, Shelf.code).where(Shelf.id.in_(shelf_ids))).all()) \
+        if shelf_ids else {}
+    recent = []
+    for scan in scans:
+        shelf = shelves.get(scan.shelf_id) if scan.shelf_id else None
+        row = rows.get(scan.household_id) if scan.household_id is not None else None
+        if row is None:  # a code that names no folder (the report lists those by the code as read)
+            recent.append(RecentScan(scan.id, scan.scanned_at, scan.code, "", shelf, "unknown", None))
+        else:
+            recent.append(RecentScan(scan.id, scan.scanned_at, row.folder, row.head_name, shelf, row.category,
+                                     scan.household_id))
+    return report, recent
+
+
 # --- closing ----------------------------------------------------------------------------------------------------
 
 def close_inventory(session: Session, inventory: Inventory, *, mark_missing: bool = False, mark_found: bool = False,
@@ -596,48 +577,7 @@ def close_inventory(session: Session, inventory: Inventory, *, mark_missing: boo
     return report
 
 
-# --- the signed record (盘点记录) --------------------------------------------------------------------------------
-
-PRINTED = ("missing", "misplaced", "unknown", "twice", "lent", "recovered", "closed", "out_of_range")
-
-
-def inventory_context(report: InventoryReport, *, unit: str, day: str) -> dict[str, object]:
-    """The plain dict the template sees: header, totals per category, then one table per problem category."""
-    sections = []
-    for category in PRINTED:
-        rows = report.rows.get(category, [])
-        if rows or category in ("missing", "misplaced", "unknown", "twice", "lent"):
-            sections.append({"key": category, "title": CATEGORIES[category], "rows": [
-                {"number": i, "folder": r.folder or r.code, "head": r.head_name, "home": r.home or "—",
-                 "found_on": r.found_on or "", "note": r.note} for i, r in enumerate(rows, start=1)]})
-    return {"title": "档案盘点记录", "unit": unit, "number": report.number, "day": day, "range": report.scope_text,
-            "counters": report.counters, "supervisor": report.supervisor,
-            "started": f"{report.started_at:%Y-%m-%d %H:%M}",
-            "closed": f"{report.closed_at:%Y-%m-%d %H:%M}" if report.closed_at else "（未结束）",
-            "expected": report.expected, "scans": report.scans, "folders_scanned": report.folders_scanned,
-            "totals": [{"key": c, "title": CATEGORIES[c], "count": n} for c, n in report.counts.items()],
-            "marked_missing": report.marked_missing, "marked_found": report.marked_found, "sections": sections}
-
-
-def render_inventory(context: dict[str, object]) -> bytes:
-    from archiveprint import resources
-    from archiveprint.pdf import render, template_env
-
-    html = template_env().get_template("locations/inventory.html").render(**context)
-    css = (resources.template_dir() / "locations" / "inventory.css").read_text(encoding="utf-8")
-    return render(html, stylesheets=[css]).write_pdf()
-
-
-def print_inventory(session: Session, inventory: Inventory, *, user: User | None,
-                    providers: Sequence[StatusProvider] = (), now: datetime) -> bytes:
-    """The signed inventory record as A4 PDF, with an audit row for each household it names."""
-    from archiveprint.register.services import get_township
-
-    report = reconcile(session, inventory, providers=providers)
-    audit_report(session, report, user, "print", now=now)
-    day = f"{(report.closed_at or now):%Y年%m月%d日}"
-    return render_inventory(inventory_context(report, unit=get_township(session).unit_name, day=day))
-
+# --- audit ------------------------------------------------------------------------------------------------------
 
 def audit_report(session: Session, report: InventoryReport, user: User | None, action: str, *,
                  now: datetime) -> None:

@@ -8,11 +8,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -42,6 +43,10 @@ LABELS = {"name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_n
           "address": "现住址", "registered_on": "建档日期", "relation_to_head": "与户主关系"}
 HOUSEHOLD_LABEL = "所在户"
 TAGS_LABEL = "人群分类"
+# Every change to the register writes one of these events (the rest — lending, locations — do not touch what an
+# import compares). Prefixes, so a kind added later is counted too.
+REGISTER_EVENT_KINDS = ("resident.%", "household.%", "village.%", "township.%")
+SHOWN_TIMEZONE = "Asia/Shanghai"  # the township's wall clock, as the web pages show times
 
 
 @dataclass
@@ -51,6 +56,20 @@ class RowChange:
     archive_code: str
     name: str
     fields: dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class PriorImport:
+    """The applied import run a file was recognised as, when it was not read again."""
+
+    run: int
+    at: datetime  # UTC
+    filename: str
+    actor: str
+
+    @property
+    def shown_at(self) -> str:
+        return self.at.replace(tzinfo=UTC).astimezone(ZoneInfo(SHOWN_TIMEZONE)).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass
@@ -69,12 +88,22 @@ class ImportReport:
     new_villages: list[tuple[str, str]] = field(default_factory=list)
     applied: bool = False
     dry_run: bool = False
+    already: PriorImport | None = None  # recognised as already applied: not read, nothing written
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def already_text(self) -> str:
+        if self.already is None:
+            return ""
+        return f"此文件已于 {self.already.shown_at} 导入（第 {self.already.run} 次导入），未作改动"
+
     def summary(self) -> str:
+        if self.already is not None:
+            return (f"{self.filename}：{self.already_text}\n"
+                    f"登记册自那次导入后没有变化，未重新读取（共{self.rows}行）")
         counts = (f"{self.filename}：共{self.rows}行，接受{self.accepted}，拒绝{self.refused}；"
                   f"新增{self.added}，变更{self.changed}，未变{self.unchanged}")
         villages = "、".join(f"{code} {name}" for code, name in self.new_villages)
@@ -92,7 +121,9 @@ class ImportReport:
         return {"rows": self.rows, "accepted": self.accepted, "refused": self.refused, "added": self.added,
                 "changed": self.changed, "unchanged": self.unchanged,
                 "errors": [problem.as_dict() for problem in self.problems],
-                "applied": self.applied, "dry_run": self.dry_run}
+                "applied": self.applied, "dry_run": self.dry_run,
+                "already_imported": None if self.already is None else {
+                    "run": self.already.run, "at": self.already.at.isoformat(), "filename": self.already.filename}}
 
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
@@ -128,12 +159,41 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def register_event_count(session: Session) -> int:
+    """How many register events the database holds (visible to this transaction).
+
+    Events are append-only (the database refuses UPDATE and DELETE), so an equal count later means no register
+    change was committed in between, including one that began before an import and committed after it.
+    """
+    kinds = or_(*(Event.kind.like(pattern) for pattern in REGISTER_EVENT_KINDS))
+    return session.scalar(select(func.count()).select_from(Event).where(kinds)) or 0
+
+
+def find_unchanged_import(session: Session, digest: str, columns: dict[str, str]) -> ImportRun | None:
+    """The applied run of this very file (same sha256, same column mapping) if the register has not changed since.
+
+    Not changed: it is the last applied import of all, and the register events number what they did right after
+    it. Reading the file again could then only find every row unchanged. Runs from before this was recorded
+    (register_events None) are never matched.
+    """
+    run = session.scalars(select(ImportRun).where(ImportRun.sha256 == digest)
+                          .order_by(ImportRun.id.desc()).limit(1)).first()
+    if run is None or run.register_events is None or (run.mapping or {}) != columns:
+        return None
+    if session.scalar(select(ImportRun.id).where(ImportRun.id > run.id).limit(1)) is not None:
+        return None
+    return run if register_event_count(session) == run.register_events else None
+
+
 def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = False,
                 mapping: dict[str, str] | None = None, add_villages: bool = False, today: date,
-                progress: Callable[[int], None] | None = None, filename: str | None = None) -> ImportReport:
+                progress: Callable[[int], None] | None = None, filename: str | None = None,
+                force: bool = False) -> ImportReport:
     """Check every row of an export and apply it inside a savepoint that is kept only if no row has a problem.
 
-    The caller owns the transaction; a dry run or a file with problems leaves nothing for it to commit.
+    The caller owns the transaction; a dry run or a file with problems leaves nothing for it to commit. A file
+    already applied into a register unchanged since (find_unchanged_import) is not read again unless `force`:
+    the report says when it was imported, and every row counts as unchanged.
     """
     name = filename or path.name
     report = ImportReport(filename=name, dry_run=dry_run)
@@ -143,6 +203,12 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
         digest = file_sha256(path)
     except OSError:
         raise ArchiveprintError(f"无法读取文件“{name}”") from None
+    prior = None if force else find_unchanged_import(session, digest, columns)
+    if prior is not None:
+        report.already = PriorImport(run=prior.id, at=prior.at, filename=prior.filename, actor=prior.actor)
+        report.rows = report.accepted = report.unchanged = prior.rows
+        log.info("import: same file as import run %d and no register change since: not read", prior.id)
+        return report
     with open_table(path, name=name, mapping=columns) as table, _sqlite_cache(session):
         checker = RowChecker(table.columns, county=township.county_code, township=township.code,
                              villages={v.code: v.name for v in township.villages}, add_villages=add_villages,
@@ -174,8 +240,10 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
             report.accepted = report.rows - report.refused
             keep = report.ok and not dry_run and bool(report.added or report.changed or report.new_villages)
             if keep:
+                session.flush()  # the ORM-added events too, before they are counted
                 session.add(ImportRun(actor=actor, filename=name[:255], sha256=digest, rows=report.rows,
-                                      added=report.added, changed=report.changed, unchanged=report.unchanged))
+                                      added=report.added, changed=report.changed, unchanged=report.unchanged,
+                                      mapping=columns, register_events=register_event_count(session)))
                 session.flush()
                 savepoint.commit()
                 report.applied = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Column,
     Date,
@@ -162,3 +163,6 @@ class ImportRun(Base):
     added: Mapped[int] = mapped_column(Integer, default=0)
     changed: Mapped[int] = mapped_column(Integer, default=0)
     unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    # What a re-import of the same file is compared with (importer.import_file); None on runs from before 0008.
+    mapping: Mapped[dict[str, str] | None] = mapped_column(JSON)  # header → field, as given by --map
+    register_events: Mapped[int | None] = mapped_column(Integer)  # register events once this run was applied

@@ -270,12 +270,15 @@ def loans() -> ResponseReturnValue:
 @bp.get("/queue")
 @allowed("lend")
 def queue() -> ResponseReturnValue:
-    """Open requests in walking order, with what each still lacks."""
+    """Open requests in walking order, with what each still lacks; requests that waited too long are closed as
+    expired first (as the queue page does) and listed under `expired`."""
     from archiveprint.lending.queries import list_queue
+    from archiveprint.web.lending import expire_stale
 
+    expired = expire_stale()
     found = list_queue(db_session(), rules=rules())
     _audit_households([row.household_id for row in found.rows], "view", "api queue")
-    return jsonify(found.as_json())
+    return jsonify({**found.as_json(), "expired": [item.as_json() for item in expired]})
 
 
 @bp.get("/dashboard")

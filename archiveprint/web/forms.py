@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -28,12 +29,13 @@ from wtforms.validators import Length, NumberRange, Optional, Regexp
 
 from archiveprint import jobqueue
 from archiveprint.accounts.roles import can
+from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound, PermissionDenied
 from archiveprint.forms.catalog import FormSet, load_catalog
 from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
 from archiveprint.forms.sets import create_form_set, delete_form_set, find_form_set, list_custom_sets
-from archiveprint.jobs import job_dir, run_job
+from archiveprint.jobs import job_dir, on_app_start, run_job
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
@@ -49,12 +51,14 @@ THUMBNAIL_SHOWN = 0.52  # a 40 dpi A4 picture shown 172 px wide; a card keeps it
 
 
 def init_app(app: Flask) -> None:
-    """Keep the job dispatcher: RQ when a Redis URL is set, else one local thread running jobs.run_job."""
+    """Keep the job dispatcher: RQ when a Redis URL is set, else one local thread running jobs.run_job; then pick
+    up the jobs the previous process left and apply output retention (jobs.on_app_start)."""
     web = app.extensions["archiveprint"]
     settings, database = web.settings, web.database
     app.extensions[DISPATCHER] = jobqueue.Dispatcher(
         lambda job_id: run_job(job_id, settings=settings, database=database),
-        redis_url=settings.redis_url, database_url=settings.database_url)
+        redis_url=settings.redis_url, database_url=settings.database_url, database=database)
+    on_app_start(settings, database, app.extensions[DISPATCHER])
     app.register_blueprint(bp)
 
 
@@ -223,6 +227,20 @@ def _describe(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> str:
 
 # --- jobs -----------------------------------------------------------------------------------------------------
 
+def _check_queue(job_ids: list[int] | None) -> None:
+    """With RQ, fail the unfinished jobs RQ reports failed or no longer has, before the page reads them.
+
+    A failed check (Redis down) leaves the statuses as they are: the page still shows, and asks again next time.
+    """
+    try:
+        changed = dispatcher().check(state().database, job_ids, now=utcnow())
+    except Exception:
+        current_app.logger.exception("could not ask the job queue about jobs %s", job_ids or "unfinished")
+        return
+    if changed and g.get("db_session") is not None:
+        g.db_session.commit()  # end the read snapshot (SQLite) so this request sees the new statuses
+
+
 def _own_job(job_id: int) -> jobqueue.Job:
     """A job its starter may see (and an admin): print files hold people's data."""
     job = jobqueue.get_job(db_session(), job_id)
@@ -233,6 +251,8 @@ def _own_job(job_id: int) -> jobqueue.Job:
 
 
 def _files(job: jobqueue.Job) -> list[dict[str, object]]:
+    if job.expired_at is not None:
+        return []
     files = []
     for output in job.outputs or []:
         path = Path(output)
@@ -263,6 +283,7 @@ def _export_detail(job: jobqueue.Job, name: str) -> str:
 @bp.get("/print/jobs")
 @requires("print")
 def jobs() -> ResponseReturnValue:
+    _check_queue(None)
     account = current_account()
     everyone = can(account.role, "all_print_jobs")
     rows = jobqueue.list_jobs(db_session(), limit=50, created_by=None if everyone else account.username)
@@ -272,6 +293,7 @@ def jobs() -> ResponseReturnValue:
 @bp.get("/print/jobs/<int:job_id>")
 @requires("print")
 def job(job_id: int) -> ResponseReturnValue:
+    _check_queue([job_id])
     found = _own_job(job_id)
     return render_template("web/forms/job.html", job=found, files=_files(found) if found.status == "done" else [],
                            finished=found.status in ("done", "failed"))
@@ -281,10 +303,11 @@ def job(job_id: int) -> ResponseReturnValue:
 @requires("print")
 def job_status(job_id: int) -> ResponseReturnValue:
     """What the job page's script polls: status, counts and whether to stop polling."""
+    _check_queue([job_id])
     found = _own_job(job_id)
     return jsonify(id=found.id, status=found.status, label=label(JOB_STATUS_LABELS, found.status), done=found.done,
                    total=found.total, percent=found.percent, pages=found.pages, error=found.error,
-                   finished=found.status in ("done", "failed"))
+                   finished=found.status in ("done", "failed"), expired=found.expired_at is not None)
 
 
 @bp.get("/print/jobs/<int:job_id>/files/<name>")
@@ -292,6 +315,8 @@ def job_status(job_id: int) -> ResponseReturnValue:
 def download(job_id: int, name: str) -> ResponseReturnValue:
     """One file of a finished job: only those the job wrote, inside its own folder; each download is audited."""
     found = _own_job(job_id)
+    if found.expired_at is not None:
+        raise NotFound(f"文件已在保存 {found.kept_days} 天后按保留期限删除，请重新打印", field="文件", value=name[:64])
     folder = job_dir(state().settings, found.id).resolve()
     path = next((Path(p) for p in found.outputs or [] if Path(p).name == name), None)
     if found.status != "done" or path is None or not path.resolve().is_relative_to(folder) or not path.is_file():

@@ -60,6 +60,15 @@ def switch(code: str) -> ResponseReturnValue:
     return response
 
 
+def select_timezone() -> str:
+    """Times are shown in the site's zone (the lending rules' `timezone`, Asia/Shanghai unless the site says
+    otherwise), the same zone scanner files are read in and printed records are dated in."""
+    from archiveprint.lending.rules import site_rules
+    from archiveprint.web.session import state
+
+    return site_rules(state().settings.instance_dir).timezone
+
+
 def label(table: dict[str, object], code: str | None) -> str:
     """A code's label in the current language; an unknown code is shown as it is."""
     if code is None:
@@ -85,7 +94,7 @@ def init_app(app: Flask, default_locale: str) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", default_locale if default_locale in LANGUAGES else "zh_CN")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
-    Babel(app, locale_selector=select_locale)
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters.update(
         role=lambda code: label(ROLE_LABELS, code),
         sex=lambda code: label(SEX_LABELS, code),

@@ -1,5 +1,6 @@
-"""Inventory (盘点) and handover (移交) pages: start, report, scanner-file upload, close and the signed record; the
-handover form, its dry-run preview, confirmation and the three-copy list (every page naming people is audited)."""
+"""Inventory (盘点) and handover (移交) pages: start, report (kept live by inventory.js while clerks scan), scanner-file
+upload, close and the signed record; the handover form, its dry-run preview, confirmation and the three-copy list
+(every page naming people is audited)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.locations import documents
 from archiveprint.locations import handover as ho
 from archiveprint.locations import inventory as inv
 from archiveprint.locations.models import Inventory
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.session import READ_METHODS, db_session, rollback
+from archiveprint.web.session import READ_METHODS, db_session, rollback, state
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
 handover_bp = Blueprint("handover", __name__, url_prefix="/handover")
@@ -63,6 +65,13 @@ def _providers() -> list[Any]:
     from archiveprint.web.locations import status_providers
 
     return status_providers()
+
+
+def _timezone() -> str:
+    """The site's time zone (the lending rules' `timezone`): scanner files carry wall-clock times in it."""
+    from archiveprint.lending.rules import site_rules
+
+    return site_rules(state().settings.instance_dir).timezone
 
 
 def _actor() -> str:
@@ -151,15 +160,61 @@ def start() -> ResponseReturnValue:
 @bp.get("/<int:inventory_id>")
 @may_view_reports
 def show(inventory_id: int) -> ResponseReturnValue:
-    """The live report: counts per category and every table; each household it names gets an audit row."""
+    """The live report: counts per category, the latest reads and every table; each household it names gets an
+    audit row. While the count is open, inventory.js keeps the counts and the latest reads current (live.json)."""
     session = db_session()
     found = _inventory(inventory_id)
-    report = inv.reconcile(session, found, providers=_providers())
+    report, recent = inv.live_report(session, found, providers=_providers())
+    latest = _scans_json(recent)
     _commit_read()
     inv.audit_report(session, report, current_account().user, "view", now=utcnow())
     session.commit()
     return render_template("web/inventory/show.html", inventory=found, report=report, categories=CATEGORY_LABELS,
-                           levels=LEVELS)
+                           levels=LEVELS, latest=latest, live=_live_texts(report),
+                           last_scan=max((line["id"] for line in latest), default=0))
+
+
+@bp.get("/<int:inventory_id>/live.json")
+@may_view_reports
+def live(inventory_id: int) -> ResponseReturnValue:
+    """What the open count's page polls: the counts (numbers only) and the reads after scan id `after` (the newest
+    the page shows). It names no more than the page does, and each household a new read names gets its view audit
+    row, so polling does not repeat the audit of what the page already showed."""
+    session = db_session()
+    found = _inventory(inventory_id)
+    after = max(request.args.get("after", default=0, type=int) or 0, 0)
+    report, recent = inv.live_report(session, found, after=after, providers=_providers())
+    latest = _scans_json(recent)
+    _commit_read()
+    from archiveprint.accounts.services import audit
+
+    for household_id in dict.fromkeys(line.household_id for line in recent if line.household_id is not None):
+        audit(session, current_account().user, "view", "household", household_id, detail=f"盘点 {report.number}")
+    session.commit()
+    return jsonify(number=report.number, state=report.state, expected=report.expected, scans=report.scans,
+                   folders_scanned=report.folders_scanned, counts=report.counts, text=_live_texts(report),
+                   latest=latest, last_scan=max([after, *(line["id"] for line in latest)]))
+
+
+def _scans_json(recent: list[inv.RecentScan]) -> list[dict[str, Any]]:
+    """The reads as the page and live.json show them: the time in the site's time zone (scans are stored in UTC),
+    the category in words; no household id."""
+    from archiveprint.clock import local_time
+
+    zone = _timezone()
+    return [{"id": line.id, "at": f"{local_time(line.scanned_at, zone):%Y-%m-%d %H:%M:%S}", "folder": line.folder,
+             "head_name": line.head_name, "shelf": line.shelf or "—", "category": line.category,
+             "label": str(CATEGORY_LABELS.get(line.category, "—")), "level": LEVELS.get(line.category, "none")}
+            for line in recent]
+
+
+def _live_texts(report: inv.InventoryReport) -> dict[str, str]:
+    """The sentences with numbers in them, in the interface language, for the page and for live.json."""
+    counts = report.counts
+    return {"expected": _("%(n)s 袋", n=report.expected),
+            "scanned": _("%(scans)s 次，%(folders)s 袋", scans=report.scans, folders=report.folders_scanned),
+            "mark_missing": _("将未扫到的 %(n)s 袋登记为下落不明", n=counts["missing"]),
+            "mark_found": _("将找回的 %(n)s 袋登记为已归位", n=counts["recovered"])}
 
 
 @bp.post("/<int:inventory_id>/upload")
@@ -175,7 +230,8 @@ def upload(inventory_id: int) -> ResponseReturnValue:
         data = file.read(UPLOAD_MAX + 1)
         if len(data) > UPLOAD_MAX:
             raise InvalidValue(f"文件太大（最多 {UPLOAD_MAX // 1024 // 1024} MB）", field="文件", value=file.filename)
-        result = inv.upload_codes(db_session(), found, data, filename=file.filename, actor=_actor(), now=utcnow())
+        result = inv.upload_codes(db_session(), found, data, filename=file.filename, timezone=_timezone(),
+                                  actor=_actor(), now=utcnow())
     except ArchiveprintError as error:
         return _refused(error, target)
     db_session().commit()
@@ -213,7 +269,8 @@ def record_pdf(inventory_id: int) -> ResponseReturnValue:
     session = db_session()
     found = _inventory(inventory_id)
     session.commit()
-    pdf = inv.print_inventory(session, found, user=current_account().user, providers=_providers(), now=utcnow())
+    pdf = documents.print_inventory(session, found, user=current_account().user, providers=_providers(),
+                                    now=utcnow(), timezone=_timezone())
     session.commit()
     return _pdf(pdf, f"盘点记录-{found.number}.pdf")
 
@@ -353,6 +410,7 @@ def handover_pdf(number: str) -> ResponseReturnValue:
     found = _handover(number)
     session = db_session()
     session.commit()
-    pdf = ho.print_handover(session, found, user=current_account().user, now=utcnow())
+    pdf = documents.print_handover(session, found, user=current_account().user, now=utcnow(),
+                                   timezone=_timezone())
     session.commit()
     return _pdf(pdf, f"移交清单-{found.number}.pdf")

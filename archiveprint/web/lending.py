@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
@@ -20,8 +22,14 @@ from archiveprint.lending.rules import LendingRules, site_rules
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.session import db_session, rollback, state, today
 
+if TYPE_CHECKING:
+    from archiveprint.lending.requests import ExpiredRequest
+
 bp = Blueprint("lending", __name__, url_prefix="/lending")
 CODES_MAX = 200  # folders in one request (a day's clinic list)
+MY_REQUESTS = 30  # the requester's latest requests shown under the request form
+REQUEST_STATE_LABELS = {"open": _l("待放行"), "released": _l("已放行"), "cancelled": _l("已取消"),
+                        "refused": _l("未获批准"), "expired": _l("已过期")}
 
 
 def init_app(app: Flask) -> None:
@@ -287,9 +295,42 @@ def checkout() -> ResponseReturnValue:
 @bp.get("/request")
 @requires("request_loans")
 def request_form() -> ResponseReturnValue:
+    """The request form, and under it the requester's own latest requests with their state (已过期 and why)."""
+    from sqlalchemy import select
+
+    from archiveprint.lending.models import Borrower
+    from archiveprint.lending.queries import list_requests
+
     account = current_account()
     borrowers = _borrower_choices() if account.can("lend") else []
-    return render_template("web/lending/request.html", purposes=_rules().purposes, borrowers=borrowers)
+    rules = _rules()
+    mine = []
+    own = db_session().scalar(select(Borrower.id).where(Borrower.user_id == account.user.id))
+    if own is not None:
+        expire_stale(borrower_id=own)
+        mine = list_requests(db_session(), rules=rules, borrower_id=own, limit=MY_REQUESTS)
+        _audit_households([view.household_id for view in mine], "view", "my loan requests")
+    return render_template("web/lending/request.html", purposes=rules.purposes, borrowers=borrowers, mine=mine,
+                           expiry_days=rules.request_expiry_days)
+
+
+def expire_stale(*, borrower_id: int | None = None) -> list[ExpiredRequest]:
+    """Close the requests that waited too long before a list of requests is shown. A read that finds none writes
+    nothing; otherwise the read snapshot is ended first, so the UPDATE waits its turn for SQLite's write lock
+    (as session.commit_audit does)."""
+    from archiveprint.lending.requests import expire_requests
+
+    session, rules = db_session(), _rules()
+
+    def run(dry_run: bool) -> list[ExpiredRequest]:
+        return expire_requests(session, rules=rules, actor=_actor(), now=utcnow(), today=today(),
+                               borrower_id=borrower_id, dry_run=dry_run)
+    if not run(True):
+        return []
+    session.commit()
+    expired = run(False)
+    session.commit()
+    return expired
 
 
 @bp.post("/request")
@@ -336,9 +377,11 @@ def request_folders() -> ResponseReturnValue:
 def queue() -> ResponseReturnValue:
     from archiveprint.lending.queries import list_queue
 
+    expired = expire_stale()
     found = list_queue(db_session(), rules=_rules())
     _audit_households([row.household_id for row in found.rows], "view", "lending queue")
-    return render_template("web/lending/queue.html", queue=found,
+    return render_template("web/lending/queue.html", queue=found, expired=expired,
+                           expiry_days=_rules().request_expiry_days,
                            can_approve=current_account().can("approve_loans"))
 
 
@@ -436,6 +479,11 @@ def add_borrower() -> ResponseReturnValue:
 
 def moment(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M}" if value else "—"
+
+
+@bp.app_template_filter("request_state")
+def _request_state(code: str) -> str:
+    return str(REQUEST_STATE_LABELS.get(code, code))
 
 
 @bp.app_template_filter("local_moment")

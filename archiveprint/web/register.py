@@ -154,6 +154,7 @@ class ImportUploadInput(FlaskForm):
         FileAllowed(["xlsx", "csv"], _l("只能导入 .xlsx 或 .csv 文件")),
     ])
     add_villages = BooleanField(_l("自动登记新村"))
+    force = BooleanField(_l("即使此前已导入也重新检查"))
 
 
 def _upload_root() -> Path:
@@ -175,7 +176,8 @@ def import_check() -> ResponseReturnValue:
         return render_template("web/register/import_upload.html", form=form), 400
     account = current_account()
     stored = uploads.save_upload(_upload_root(), form.file.data.stream, form.file.data.filename or "upload",
-                                 user_id=account.user.id, add_villages=bool(form.add_villages.data))
+                                 user_id=account.user.id, add_villages=bool(form.add_villages.data),
+                                 force=bool(form.force.data))
     try:
         report = _run_import(stored, stored.source(_upload_root()), dry_run=True)
     except BaseException:
@@ -183,8 +185,13 @@ def import_check() -> ResponseReturnValue:
         raise
     finally:
         db_session().rollback()  # a dry run writes nothing, whatever the importer did
-    commit_audit(account.user, "import", "import", stored.token,
-                 detail=f"dry_run rows={report.rows} problems={len(report.problems)}")
+    if report.already is not None:
+        commit_audit(account.user, "import", "import", stored.token,
+                     detail=f"already imported as run {report.already.run}: not read")
+        uploads.discard_source(_upload_root(), stored)  # nothing to confirm: the file is not kept
+    else:
+        commit_audit(account.user, "import", "import", stored.token,
+                     detail=f"dry_run rows={report.rows} problems={len(report.problems)}")
     _keep_report(stored, report)
     return redirect(url_for("register.import_report", token=stored.token), code=303)
 
@@ -254,7 +261,7 @@ def _run_import(stored: uploads.PendingUpload, path: Path, *, dry_run: bool) -> 
     from archiveprint.register.importer import import_file
 
     return import_file(db_session(), path, actor=current_account().username, dry_run=dry_run,
-                       add_villages=stored.add_villages, today=today(), filename=stored.filename)
+                       add_villages=stored.add_villages, today=today(), filename=stored.filename, force=stored.force)
 
 
 def _keep_report(stored: uploads.PendingUpload, report: ImportReport) -> None:
@@ -272,6 +279,7 @@ def _keep_report(stored: uploads.PendingUpload, report: ImportReport) -> None:
         "changed": report.changed, "unchanged": report.unchanged,
         "new_villages": [f"{code} {name}" for code, name in report.new_villages],
         "applied": report.applied, "dry_run": report.dry_run, "ok": report.ok,
+        "already": None if report.already is None else {"run": report.already.run, "at": report.already.shown_at},
         "to_write": report.ok and bool(report.added or report.changed or report.new_villages),
         "problem_count": len(report.problems), "change_count": len(report.changes),
         "problems": [{"row": p.row, "column": p.column, "value": p.value, "reason": p.reason}

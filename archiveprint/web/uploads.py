@@ -30,6 +30,7 @@ class PendingUpload:
     add_villages: bool
     state: str = "checked"  # checked → applied
     report: dict[str, object] | None = None
+    force: bool = False  # read it even if the same file was already imported into an unchanged register
 
     def folder(self, root: Path) -> Path:
         return root / self.token
@@ -41,13 +42,14 @@ class PendingUpload:
         return self.folder(root) / "errors.xlsx"
 
 
-def save_upload(root: Path, stream: IO[bytes], filename: str, *, user_id: int, add_villages: bool) -> PendingUpload:
+def save_upload(root: Path, stream: IO[bytes], filename: str, *, user_id: int, add_villages: bool,
+                force: bool = False) -> PendingUpload:
     """Keep an uploaded file under a random token; the original name is kept only as data."""
     forget_stale(root)
     token = secrets.token_urlsafe(16)
     suffix = Path(filename).suffix.lower()
     upload = PendingUpload(token=token, filename=Path(filename).name[:200], suffix=suffix, user_id=user_id,
-                           add_villages=add_villages)
+                           add_villages=add_villages, force=force)
     folder = upload.folder(root)
     folder.mkdir(parents=True, mode=0o700)
     with upload.source(root).open("wb") as target:

@@ -1,6 +1,6 @@
 """Inventory and handover in headless Chromium: start a count for a range, scan a shelf label and folders at the
-scan station in inventory mode, read the categories, close with mark-missing and fetch the signed record; preview
-and confirm a handover (issue #5)."""
+scan station in inventory mode, read the categories, close with mark-missing and fetch the signed record; the count's
+page following scans without a reload; preview and confirm a handover (issue #5)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from archiveprint.db import Database, utcnow
+from archiveprint.lending.queries import status_provider
+from archiveprint.lending.rules import load_rules, shipped_rules_file
+from archiveprint.locations import inventory as inv
 from archiveprint.register.codes import folder_code
 from tests.lending.conftest import PASSWORD, build_archive
 from tests.pdfcheck import compact, page_texts
@@ -85,6 +88,46 @@ def test_count_a_range_at_the_scan_station_then_close_with_mark_missing(page: Pa
     assert pdf.headers["content-type"] == "application/pdf"
     text = compact("".join(page_texts(pdf.body())))
     assert "档案盘点记录" in text and "PD-2026-0001" in text and "错架（放错位置）" in text
+
+
+def test_the_count_page_follows_scans_from_the_station_without_a_reload(page: Page, live_server, committed_db, codes):
+    with committed_db.transaction() as session:
+        inv.start_inventory(session, counters=["孙管理员"], first="K1-M-1-A-2", last="K1-M-1-A-3", actor="clerk1",
+                            now=utcnow())
+    sign_in(page, live_server)
+    page.goto(f"{live_server}/inventory/1")
+    counts = page.locator("#inventory-counts")
+    expect(counts.locator('[data-category="missing"] .n')).to_have_text("6")
+    expect(page.locator("#latest-scans-empty")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+
+    def station_scan(code: str, shelf: str) -> None:
+        """A clerk at the scan station, elsewhere: the scan is recorded and committed, the page is not touched."""
+        with committed_db.transaction() as session:
+            inv.record_scan(session, inv.find_inventory(session, 1), code, shelf=shelf,
+                            providers=[status_provider(load_rules([shipped_rules_file()]))], actor="clerk1",
+                            now=utcnow())
+
+    station_scan(codes["homes"][0], "K1-M-1-A-3")  # 201-1 belongs on A-2: misplaced
+    expect(counts.locator('[data-category="misplaced"] .n')).to_have_text("1", timeout=12000)
+    expect(counts.locator('[data-category="missing"] .n')).to_have_text("5")
+    expect(page.locator("#inventory-scanned")).to_have_text("1 次，1 袋")
+    expect(page.get_by_label("将未扫到的 5 袋登记为下落不明")).to_be_visible()  # the close form's numbers follow too
+    rows = page.locator("#latest-scans-rows tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(folder_code("130123100201", 1).display)
+    expect(rows.first).to_contain_text("错架（放错位置）")
+    expect(page.locator("#inventory-stale")).to_be_visible()  # the tables below are as loaded: 刷新 shows them
+    station_scan(codes["homes"][4], "K1-M-1-A-3")
+    expect(counts.locator('[data-category="found"] .n')).to_have_text("1", timeout=12000)
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("在架（位置正确）")  # the newest on top
+    assert page.evaluate("window.notReloaded") is True
+
+    with committed_db.transaction() as session:  # closed at another desk: the page reloads to the closed state
+        inv.close_inventory(session, inv.find_inventory(session, 1), actor="clerk1", now=utcnow())
+    expect(page.locator("h1 .badge-closed")).to_be_visible(timeout=12000)
+    expect(page.locator("#close-form")).to_have_count(0)
 
 
 def test_handover_preview_then_confirm(page: Page, live_server, codes):

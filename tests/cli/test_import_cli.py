@@ -44,7 +44,7 @@ def test_import_prints_json_counts_and_commits(cli, configured, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data == {"rows": 4, "accepted": 4, "refused": 0, "added": 4, "changed": 0, "unchanged": 0,
-                    "errors": [], "applied": True, "dry_run": False}
+                    "errors": [], "applied": True, "dry_run": False, "already_imported": None}
     assert residents(configured) == 4
     found = json.loads(cli("find", "张三丰", "--json").stdout)
     assert [m["archive_code"] for m in found] == ["13012310020100001"]
@@ -126,3 +126,25 @@ def test_township_must_be_configured_first(cli, committed_db, tmp_path):
     result = cli("import", str(write_csv(tmp_path / "export.csv", family())), "--json")
     assert result.exit_code == 1
     assert "尚未设置本院所属乡镇" in json.loads(result.stdout)["error"]
+
+
+def test_a_file_already_imported_is_recognised_and_force_reads_it(cli, configured, tmp_path):
+    path = write_csv(tmp_path / "export.csv", family())
+    assert cli("import", str(path)).exit_code == 0
+    with configured.reader() as session:
+        run_id = session.scalars(select(ImportRun.id)).one()
+    again = cli("import", str(path))
+    assert again.exit_code == 0, again.output
+    assert f"导入（第 {run_id} 次导入），未作改动" in again.stdout and "此文件已于 " in again.stdout
+    assert "未重新读取（共4行）" in again.stdout and "--force" in again.stdout
+    recognised = json.loads(cli("import", str(path), "--json").stdout)
+    assert recognised["already_imported"]["run"] == run_id
+    assert (recognised["rows"], recognised["unchanged"], recognised["applied"]) == (4, 4, False)
+
+    forced = cli("import", str(path), "--json", "--force")
+    assert forced.exit_code == 0
+    data = json.loads(forced.stdout)
+    assert (data["already_imported"], data["unchanged"], data["applied"]) == (None, 4, False)
+    assert "没有需要写入的变化" in cli("import", str(path), "--force").stdout
+    with configured.reader() as session:
+        assert session.scalar(select(func.count()).select_from(ImportRun)) == 1

@@ -52,13 +52,19 @@ def today():  # type: ignore[no-untyped-def]
     return RULES.local_date(utcnow())
 
 
+def due_after(days: int, start=None):  # type: ignore[no-untyped-def]
+    """`days` after today (or `start`), on the archive room's next open day: the tests run on any day of the year,
+    and a due date that falls on a weekend or holiday legitimately moves (test_calendar.py pins each case)."""
+    return RULES.calendar.next_open((start or today()) + timedelta(days=days))
+
+
 def test_lend_out_then_return_twice_with_json(cli, codes):
     result = cli("lend", "out", codes["east1"], "--borrower", "doctor1", "--purpose", "随访", "--json")
     assert result.exit_code == 0, result.output
     loan = out_json(result)
     assert loan["ok"] and loan["folder"] == codes["east1"] and loan["borrower"] == "doctor1"
     assert loan["purpose"] == "follow_up" and loan["purpose_text"] == "随访" and loan["state"] == "out"
-    assert loan["due_on"] == (today() + timedelta(days=14)).isoformat()
+    assert loan["due_on"] == due_after(14).isoformat()
     assert loan["home"] and loan["loan_code"].startswith("L")
     first = cli("lend", "return", codes["east1"], "--json")
     assert first.exit_code == 0
@@ -113,10 +119,10 @@ def test_renew_overdue_slips_and_register(cli, codes, tmp_path: Path, committed_
     cli("lend", "out", codes["west1"], "--borrower", "doctor1", "--purpose", "复诊")
     renewed = cli("lend", "renew", codes["west1"], "--json")
     assert renewed.exit_code == 0 and out_json(renewed)["renewals"] == 1
-    assert out_json(renewed)["due_on"] == (today() + timedelta(days=28)).isoformat()
+    assert out_json(renewed)["due_on"] == due_after(14, due_after(14)).isoformat()
     refused = cli("lend", "renew", codes["west1"], "--json")
     assert refused.exit_code == 1 and "最多续借 1 次" in out_json(refused)["error"]
-    later = (today() + timedelta(days=20)).isoformat()
+    later = (due_after(14) + timedelta(days=6)).isoformat()
     listed = cli("lend", "overdue", "--date", later, "--json")
     assert listed.exit_code == 0
     overdue = out_json(listed)
@@ -191,7 +197,7 @@ def test_lost_and_found(cli, codes):
 def test_locate_shows_the_loan(cli, codes):
     cli("lend", "out", codes["east1"], "--borrower", "wang", "--purpose", "随访")
     found = out_json(cli("locate", codes["east1"], "--json"))
-    due = (today() + timedelta(days=14)).isoformat()
+    due = due_after(14).isoformat()
     assert found[0]["status"] == "lent"
     assert found[0]["status_text"] == f"借出给 王村医（东村卫生室） 于 {today().isoformat()} 应还 {due}"
 
@@ -239,3 +245,68 @@ def test_replay_a_station_journal_twice(cli, codes, tmp_path: Path, committed_db
     bad_entry.write_text(json.dumps([{"client_id": "x"}]), encoding="utf-8")
     result = cli("lend", "replay", str(bad_entry), "--json")
     assert result.exit_code == 1 and out_json(result)["field"] == "client_id"
+
+
+# --- the rules, the calendar and expired requests --------------------------------------------------------------
+
+def test_lend_rules_shows_the_terms_the_calendar_and_a_months_closed_days(cli, tmp_path: Path):
+    text = cli("lend", "rules")
+    assert text.exit_code == 0, text.output
+    for expected in ("本院职工：借期 14 天，可续借 1 次（每次 14 天）",
+                     "外单位：仅限档案室内查阅，当天归还；须书面申请、审批",
+                     "每周闭馆：周六、周日", "10-01..10-07 国庆节（每年）", "调休上班：无",
+                     "超过 7 天未放行的申请自动关闭（已过期）"):
+        assert expected in text.output, expected
+    october = out_json(cli("lend", "rules", "--month", "2026-10", "--json"))
+    assert october["calendar"]["closed_weekdays"] == ["saturday", "sunday"]
+    assert october["request_expiry_days"] == 7 and october["borrowers"]["village_doctor"]["own_villages_only"]
+    days = october["closed_days"]
+    assert len(days) == 14 and days[0] == {"date": "2026-10-01", "reason": "国庆节"}
+    assert days[7] == {"date": "2026-10-10", "reason": "周六"}
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    (instance / "lending_rules.yaml").write_text(
+        "calendar: {working_dates: [2026-10-10]}\nrequest_expiry_days: 3\n", encoding="utf-8")
+    site = cli("lend", "rules", "--month", "2026-10")
+    assert "调休上班：2026-10-10" in site.output and "超过 3 天未放行" in site.output
+    assert "2026-10 闭馆日（13 天）" in site.output and "10-11 周日" in site.output
+    (instance / "lending_rules.yaml").write_text("calendar: {working_dates: [2026-10-12]}\n", encoding="utf-8")
+    refused = cli("lend", "rules", "--json")
+    assert refused.exit_code == 1 and "2026-10-12 是周一" in out_json(refused)["error"]
+    assert cli("lend", "rules", "--month", "2026-13", "--json").exit_code == 1
+
+
+def test_stale_requests_are_expired_by_command_and_when_the_queue_is_read(cli, codes, committed_db):
+    from archiveprint.lending.models import LoanRequest
+    from archiveprint.lending.queries import find_borrower
+    from archiveprint.lending.requests import request_folders
+
+    def ask(code: str, days_ago: int) -> int:
+        with committed_db.transaction() as session:
+            batch = request_folders(session, [code], borrower=find_borrower(session, "wang"), purpose="随访",
+                                    rules=RULES, actor="test", now=utcnow() - timedelta(days=days_ago))
+            return batch.requests[0].id
+
+    fresh = ask(codes["east2"], 1)
+    stale = ask(codes["east1"], 10)  # asked after `fresh`: a request closes its borrower's stale ones on the way
+    planned = cli("lend", "requests", "expire", "--dry-run", "--json")
+    assert planned.exit_code == 0
+    assert out_json(planned)["dry_run"] and [r["request"] for r in out_json(planned)["requests"]] == [stale]
+    assert "将关闭 1 份申请（超过 7 天未放行，已自动关闭）" in cli("lend", "requests", "expire", "--dry-run").output
+    with committed_db.reader() as session:
+        assert session.get(LoanRequest, stale).status == "open"
+    done = out_json(cli("lend", "requests", "expire", "--json"))
+    assert done["count"] == 1 and done["requests"][0]["borrower"] == "wang"
+    assert out_json(cli("lend", "requests", "expire", "--json"))["count"] == 0
+    assert "没有超过 7 天未放行的申请" in cli("lend", "requests", "expire").output
+    listed = out_json(cli("lend", "requests", "list", "--borrower", "wang", "--json"))
+    assert [(r["request"], r["status_text"]) for r in listed["requests"]] == [(stale, "已过期"), (fresh, "待放行")]
+    assert listed["requests"][0]["closed_reason"] == "超过 7 天未放行，已自动关闭"
+    assert "已过期（超过 7 天未放行，已自动关闭）" in cli("lend", "requests", "list", "--status", "expired").output
+
+    again = ask(codes["east3"], 9)  # nobody ran the command this time: reading the queue closes it
+    queue = out_json(cli("lend", "queue", "--json"))
+    assert [r["request"] for r in queue["expired"]] == [again] and [r["request"] for r in queue["rows"]] == [fresh]
+    assert out_json(cli("lend", "queue", "--json"))["expired"] == []
+    with committed_db.reader() as session:
+        assert session.get(LoanRequest, again).status == "expired"

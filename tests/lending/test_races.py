@@ -1,4 +1,5 @@
-"""Concurrency: one open loan per folder, one open request per folder and borrower, one application per scan."""
+"""Concurrency: one open loan per folder, one open request per folder and borrower, one application per scan, and a
+request either released or expired — never both."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from archiveprint.errors import Conflict
+from archiveprint.errors import ArchiveprintError, Conflict
 from archiveprint.eventlog import Event
 from archiveprint.lending import services
 from archiveprint.lending.journal import ScanInput, submit_scan
 from archiveprint.lending.models import Loan, LoanRequest, LoanScan
 from archiveprint.lending.queries import find_borrower
-from archiveprint.lending.requests import request_folders
+from archiveprint.lending.requests import expire_requests, request_folders
 from archiveprint.locations.models import FolderPosition
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household
@@ -126,3 +127,111 @@ def test_the_same_offline_scan_sent_by_two_tabs_at_once_is_applied_once(committe
         assert session.scalar(select(func.count(Loan.id))) == 1
         assert session.scalar(select(func.count(LoanScan.id))) == 1
         assert session.scalar(select(func.count(Household.id))) == 10
+
+
+# --- a release racing an expiry ------------------------------------------------------------------------------------
+
+STALE = T0 - timedelta(days=10)  # older than the shipped request_expiry_days (7) on T0
+
+
+def _stale_requests(committed_db, rules) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """The archive with one stale open request by doctor1 for each shelved folder: request id by folder code."""
+    with committed_db.transaction() as session:
+        made = build_archive(session)
+        codes = [folder_code(h.village.full_code, h.number).value for h in made["homes"] + made["west"]]
+        batch = request_folders(session, codes, borrower=find_borrower(session, "doctor1"), purpose="复诊",
+                                rules=rules, actor=ACTOR, now=STALE)
+        return {code: request.id for code, request in zip(codes, batch.created, strict=True)}
+
+
+def _released_xor_expired(committed_db, request_ids) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Each request ends released with its loan and one check-out event, or expired with one expiry event and no
+    loan; never both, never neither."""
+    outcome = {"released": 0, "expired": 0}
+    with committed_db.reader() as session:
+        for request_id in request_ids:
+            request = session.get(LoanRequest, request_id)
+            loans = session.scalar(select(func.count(Loan.id)).where(Loan.request_id == request_id))
+            expiries = session.scalar(select(func.count(Event.id)).where(
+                Event.kind == "loan_request.expired", Event.entity_id == str(request_id)))
+            assert (request.status, loans, expiries) in (("released", 1, 0), ("expired", 0, 1)), request_id
+            outcome[request.status] += 1
+        checked_out = session.scalar(select(func.count(Event.id)).where(Event.kind == "loan.checked_out"))
+        assert checked_out == outcome["released"] == session.scalar(select(func.count(Loan.id)))
+    return outcome
+
+
+def test_an_expiry_committed_while_a_release_is_under_way_makes_the_release_fail(committed_db, rules, backend,
+                                                                               monkeypatch):
+    """The clerk's scan has read the request as open; the queue is read (expiring it) before the scan writes. On
+    PostgreSQL the expiry commits in between and the release must refuse; on SQLite the scan holds the write lock,
+    so the expiry waits and then finds the request released. Either way: one outcome."""
+    requests = _stale_requests(committed_db, rules)
+    code, request_id = next(iter(requests.items()))
+    read, expired = threading.Event(), threading.Event()
+    original = services._matching_request
+
+    def matching(session, household, borrower):  # type: ignore[no-untyped-def]
+        found = original(session, household, borrower)
+        read.set()
+        expired.wait(10 if backend == "postgresql" else 0.5)
+        return found
+    monkeypatch.setattr(services, "_matching_request", matching)
+
+    def release() -> object:
+        try:
+            with committed_db.transaction() as session:
+                return services.check_out(session, code, rules=rules, actor="clerk", now=T0).id
+        except ArchiveprintError as error:
+            return error
+
+    def expire() -> list[int]:
+        assert read.wait(10)
+        with committed_db.transaction() as session:
+            done = [item.request_id for item in expire_requests(session, rules=rules, actor="queue", now=T0)]
+        expired.set()
+        return done
+
+    with ThreadPoolExecutor(2) as pool:
+        released, closed = pool.submit(release), pool.submit(expire)
+        result, expired_ids = released.result(), closed.result()
+    if backend == "postgresql":
+        assert isinstance(result, Conflict) and "该借阅申请刚被关闭（已过期）" in str(result)
+        assert request_id in expired_ids
+    else:
+        assert isinstance(result, int) and request_id not in expired_ids
+    outcome = _released_xor_expired(committed_db, [request_id])
+    assert outcome == ({"released": 0, "expired": 1} if backend == "postgresql" else {"released": 1, "expired": 0})
+
+
+def test_clerks_releasing_while_the_queue_is_read_release_or_expire_each_request_once(committed_db, rules):
+    requests = _stale_requests(committed_db, rules)
+    codes = list(requests)
+    readers = 3
+
+    def work(n: int) -> object:
+        with committed_db.transaction() as session:
+            if n < readers:
+                return [item.request_id for item in expire_requests(session, rules=rules, actor=f"queue{n}",
+                                                                    now=T0)]
+            return services.check_out(session, codes[n - readers], rules=rules, actor=f"clerk{n}", now=T0).id
+
+    gate = threading.Barrier(readers + len(codes))
+
+    def run(n: int) -> object:
+        gate.wait()
+        try:
+            return work(n)
+        except ArchiveprintError as error:  # expired first: 没有待放行的申请 / 刚被关闭
+            return error
+    with ThreadPoolExecutor(readers + len(codes)) as pool:
+        results = list(pool.map(run, range(readers + len(codes))))
+    expired_ids = [request_id for batch in results[:readers] for request_id in batch]  # type: ignore[attr-defined]
+    assert len(expired_ids) == len(set(expired_ids))  # no request closed twice by two readers
+    loans = [r for r in results[readers:] if isinstance(r, int)]
+    refused = [r for r in results[readers:] if isinstance(r, ArchiveprintError)]
+    assert len(loans) + len(refused) == len(codes)
+    reasons = {str(r) for r in refused}
+    assert all("待放行的借阅申请" in reason or "刚被关闭（已过期）" in reason for reason in reasons), reasons
+    outcome = _released_xor_expired(committed_db, requests.values())
+    assert outcome == {"released": len(loans), "expired": len(expired_ids)}

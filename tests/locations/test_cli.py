@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from archiveprint.cli import AppContext, main
+from archiveprint.locations.models import InventoryScan
 from archiveprint.register import services as register
 from archiveprint.register.codes import folder_code
 from tests.conftest import ACTOR, setup_township
@@ -224,6 +227,20 @@ def test_inventory_from_start_to_signed_record(cli, township, tmp_path):
     assert "档案盘点记录" in flat and number in flat and compact(folder_code("130123100201", 3).display) in flat
     listed = as_json(cli("inventory", "list", "--json"))
     assert listed[0]["number"] == number and listed[0]["state"] == "closed" and listed[0]["scans"] == 4
+
+
+def test_inventory_upload_reads_file_times_in_the_sites_time_zone(cli, township, tmp_path, committed_db):
+    instance = tmp_path / "instance"
+    instance.mkdir(exist_ok=True)
+    (instance / "lending_rules.yaml").write_text("timezone: Asia/Kolkata\n", encoding="utf-8")  # UTC+05:30
+    cli("layout", "apply", str(township))
+    cli("shelve", "--village", "201")
+    number = as_json(cli("inventory", "start", "--village", "201", "--counter", "孙管理员", "--json"))["number"]
+    codes = tmp_path / "scanner.txt"
+    codes.write_text(f"{fc('201', 1)},K1-M-1-A-1,2026-03-02 09:15\n", encoding="utf-8")
+    assert as_json(cli("inventory", "upload", number, str(codes), "--json"))["scans"] == 1
+    with committed_db.reader() as session:
+        assert session.scalar(select(InventoryScan.scanned_at)) == datetime(2026, 3, 2, 3, 45)
 
 
 def test_handover_dry_run_then_record_then_reprint(cli, township, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -9,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.eventlog import Event
 from archiveprint.lending.queries import status_provider
+from archiveprint.locations import documents
 from archiveprint.locations import handover as ho
 from archiveprint.locations.models import FolderMovement, FolderPosition, Handover
 from archiveprint.locations.queries import find_places
@@ -87,7 +90,7 @@ def test_the_handover_list_pdf_has_three_copies_with_signature_lines(desk):
     s = desk.session
     done = ho.hand_over(s, village="202", from_party="东村卫生院", to_party="县档案馆", supervisor="周院长",
                         actor=ACTOR, now=desk.clock())
-    pdf = ho.print_handover(s, done, user=None, now=desk.clock())
+    pdf = documents.print_handover(s, done, user=None, now=desk.clock(), timezone="Asia/Shanghai")
     first, second, third = (compact(p) for p in page_texts(pdf))
     for page, copy in ((first, "移交方留存"), (second, "接收方留存"), (third, "监交方留存")):
         assert copy in page and "档案移交清单" in page and "YJ-2026-0001" in page
@@ -96,3 +99,12 @@ def test_the_handover_list_pdf_has_three_copies_with_signature_lines(desk):
             assert compact(expected) in page, (copy, expected)
     id_numbers = [r.id_number for h in desk.west for r in h.members if r.id_number]
     assert not any(n in first for n in id_numbers)
+
+
+def test_the_handover_list_is_dated_in_the_rooms_zone(desk):
+    """Handed over at 06:50 Shanghai time (22:50 UTC the day before): the list carries the local date."""
+    s = desk.session
+    at = datetime(2026, 6, 30, 22, 50)
+    done = ho.hand_over(s, village="202", from_party="东村卫生院", to_party="县档案馆", actor=ACTOR, now=at)
+    flat = compact(page_texts(documents.print_handover(s, done, user=None, now=at, timezone="Asia/Shanghai"))[0])
+    assert "2026年07月01日" in flat and "2026年06月30日" not in flat

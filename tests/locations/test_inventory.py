@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from archiveprint import clock
 from archiveprint.accounts.models import AuditEntry
+from archiveprint.clock import local_time
 from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.eventlog import Event
 from archiveprint.lending.queries import status_provider
+from archiveprint.locations import documents, scanfiles
 from archiveprint.locations import inventory as inv
 from archiveprint.locations.models import FolderMovement, InventoryScan
 from archiveprint.locations.queries import find_places
@@ -102,17 +107,18 @@ def test_upload_gbk_file_with_shelf_labels_is_idempotent(desk):
                       f"{desk.code(h[5])},一号库房 1列 A面 3层", f"{desk.code(h[3])},K1-M-1-A-3"]) + "\n"
     data = body.encode("gbk")
     progress: list[tuple[int, int]] = []
-    result = inv.upload_codes(s, count, data, filename="扫描枪.txt", progress=lambda d, t: progress.append((d, t)),
-                              actor=ACTOR, now=desk.clock())
+    result = inv.upload_codes(s, count, data, filename="扫描枪.txt", timezone=desk.rules.timezone,
+                              progress=lambda d, t: progress.append((d, t)), actor=ACTOR, now=desk.clock())
     assert (result.encoding, result.scans, result.shelves, result.already) == ("gbk", 6, 2, False)
     assert progress[-1] == (6, 6)
-    again = inv.upload_codes(s, count, data, filename="扫描枪-副本.txt", actor=ACTOR, now=desk.clock())
+    again = inv.upload_codes(s, count, data, filename="扫描枪-副本.txt", timezone=desk.rules.timezone, actor=ACTOR,
+                             now=desk.clock())
     assert again.already and again.scans == 0
     report = inv.reconcile(s, count)
     assert report.scans == 6 and report.counts["found"] == 5 and report.counts["misplaced"] == 1
     assert report.rows["misplaced"][0].found_on == "K1-M-1-A-3" and not report.rows["missing"]
     kept = s.scalar(select(InventoryScan).where(InventoryScan.line == 6))
-    assert kept.scanned_at.isoformat() == "2026-11-25T10:01:02"
+    assert kept.scanned_at.isoformat() == "2026-11-25T02:01:02"  # 10:01:02 in Asia/Shanghai, stored as UTC
 
 
 def test_a_bad_line_refuses_the_whole_file_naming_the_line(desk):
@@ -121,11 +127,63 @@ def test_a_bad_line_refuses_the_whole_file_naming_the_line(desk):
     data = "\n".join([desk.code(desk.homes[0]), f"{desk.code(desk.homes[1])},K9-X-1", "a,b,c,d",
                       f"{desk.code(desk.homes[2])},,昨天"]).encode("utf-8")
     with pytest.raises(InvalidValue) as refused:
-        inv.upload_codes(s, count, data, filename="bad.csv", actor=ACTOR, now=desk.clock())
+        inv.upload_codes(s, count, data, filename="bad.csv", timezone=desk.rules.timezone, actor=ACTOR,
+                         now=desk.clock())
     message = str(refused.value)
     assert "第2行：没有这个架位“K9-X-1”" in message and "第3行：列数过多" in message and "第4行：时间" in message
     assert refused.value.row == 2
     assert inv.reconcile(s, count).scans == 0
+
+
+def test_scanner_file_times_are_the_rooms_wall_clock_and_are_stored_as_utc(desk):
+    s, h = desk.session, desk.homes
+    count = inv.start_inventory(s, counters=["孙管理员"], village="201", actor=ACTOR, now=desk.clock())
+    body = "\n".join([f"{desk.code(h[0])},K1-M-1-A-2,2026-03-02 09:15", f"{desk.code(h[1])},K1-M-1-A-2,20260302001500",
+                      f"{desk.code(h[2])},K1-M-1-A-2"])
+    now = desk.clock()
+    inv.upload_codes(s, count, body.encode(), filename="早班.csv", timezone="Asia/Shanghai", actor=ACTOR, now=now)
+    stored = {scan.line: scan.scanned_at for scan in s.scalars(select(InventoryScan))}
+    assert stored[1] == datetime(2026, 3, 2, 1, 15)  # 09:15 in Shanghai (UTC+8)
+    assert stored[2] == datetime(2026, 3, 1, 16, 15)  # a quarter past midnight local is the day before in UTC
+    assert stored[3] == now  # no time in the file: when it was uploaded
+    assert local_time(stored[1], desk.rules.timezone) == datetime(2026, 3, 2, 9, 15)
+    other = inv.start_inventory(s, counters=["孙管理员"], shelves=["K1-M-1-A-2"], actor=ACTOR, now=desk.clock())
+    inv.upload_codes(s, other, body.encode(), filename="早班.csv", timezone="Asia/Kolkata", actor=ACTOR,
+                     now=desk.clock())
+    assert s.scalar(select(InventoryScan.scanned_at).where(InventoryScan.inventory_id == other.id,
+                                                           InventoryScan.line == 1)) == datetime(2026, 3, 2, 3, 45)
+    with pytest.raises(InvalidValue) as refused:
+        inv.upload_codes(s, other, b"X1,,2026-03-02 09:15\n", filename="x.csv", timezone="Mars/Olympus",
+                         actor=ACTOR, now=desk.clock())
+    assert refused.value.field == "时区" and "Mars/Olympus" in str(refused.value)
+
+
+def test_utc_from_local_follows_the_zones_rules_not_a_fixed_offset():
+    assert clock.utc_from_local(datetime(2026, 3, 2, 9, 15), "Asia/Shanghai") == datetime(2026, 3, 2, 1, 15)
+    assert clock.utc_from_local(datetime(2026, 1, 15, 9, 0), "Europe/Berlin") == datetime(2026, 1, 15, 8, 0)
+    assert clock.utc_from_local(datetime(2026, 7, 15, 9, 0), "Europe/Berlin") == datetime(2026, 7, 15, 7, 0)
+    lines, problems = scanfiles.parse_codes_file("条码,架位,时间\nF1,,2026/03/02 09:15\n")
+    assert problems == [] and lines == [scanfiles.CodeLine(2, "F1", None, datetime(2026, 3, 2, 9, 15))]
+
+
+def test_the_latest_reads_newest_first_with_their_folders_category(desk, counted):
+    count, scan = counted
+    s, providers = desk.session, [status_provider(desk.rules)]
+    report, lines = inv.live_report(s, count, limit=3, providers=providers)
+    assert report.as_json() == inv.reconcile(s, count, providers=providers).as_json()
+    disp = lambda x: folder_code(x.village.full_code, x.number).display  # noqa: E731
+    unknown = folder_code(desk.homes[0].village.full_code, 999).value
+    assert [(line.folder, line.category, line.shelf) for line in lines] == [
+        (unknown, "unknown", "K1-M-1-A-3"), (disp(desk.west[0]), "out_of_range", "K1-M-1-A-3"),
+        (disp(desk.homes[4]), "found", "K1-M-1-A-3")]
+    assert lines[1].head_name == desk.west[0].head_name and lines[0].head_name == "" and lines[0].household_id is None
+    assert [line.id for line in lines] == sorted((line.id for line in lines), reverse=True)
+    newest = lines[0].id
+    assert inv.live_report(s, count, after=newest, providers=providers)[1] == []
+    scan(desk.code(desk.homes[5]), "K1-M-1-A-3")  # the one folder still missing
+    report, (fresh,) = inv.live_report(s, count, after=newest, providers=providers)
+    assert (fresh.folder, fresh.category, fresh.household_id) == (disp(desk.homes[5]), "found", desk.homes[5].id)
+    assert report.counts["missing"] == 0 and fresh.scanned_at == s.get(InventoryScan, fresh.id).scanned_at
 
 
 def test_close_marks_missing_with_events_and_keeps_the_signed_report(desk, counted):
@@ -178,7 +236,8 @@ def test_scope_errors_are_clear(desk):
 def test_the_inventory_record_pdf_lists_the_results_and_signature_lines(desk, counted):
     count, _ = counted
     s = desk.session
-    pdf = inv.print_inventory(s, count, user=None, providers=[status_provider(desk.rules)], now=desk.clock())
+    pdf = documents.print_inventory(s, count, user=None, providers=[status_provider(desk.rules)], now=desk.clock(),
+                                    timezone=desk.rules.timezone)
     flat = compact("".join(page_texts(pdf)))
     for expected in ("档案盘点记录", "PD-2026-0001", "K1-M-1-A-2…K1-M-1-A-3（2层）", "孙管理员、钱医生", "周院长",
                      "缺失（未扫到）", "错架（放错位置）", "无法识别或无此档案", "重复扫描", "借出或取出（不算缺失）",
@@ -186,3 +245,16 @@ def test_the_inventory_record_pdf_lists_the_results_and_signature_lines(desk, co
         assert compact(expected) in flat, expected
     assert s.scalar(select(AuditEntry).where(AuditEntry.action == "print",
                                              AuditEntry.detail == "盘点 PD-2026-0001")) is not None
+
+
+def test_the_inventory_record_is_dated_and_timed_in_the_rooms_zone_not_in_utc(desk, counted):
+    """Closed at 07:30 on a Shanghai morning (23:30 UTC the day before): the record carries the morning's date."""
+    count, _ = counted
+    s = desk.session
+    closed = datetime(2026, 3, 4, 23, 30)
+    count.started_at = datetime(2026, 3, 4, 23, 5)
+    inv.close_inventory(s, count, actor=ACTOR, now=closed)
+    flat = compact("".join(page_texts(documents.print_inventory(s, count, user=None, now=closed,
+                                                                 timezone="Asia/Shanghai"))))
+    assert "2026年03月05日" in flat and "2026-03-0507:05" in flat and "2026-03-0507:30" in flat
+    assert "2026年03月04日" not in flat

@@ -1,4 +1,5 @@
-"""Concurrency on real commits: clerks moving folders at the same moment never leave two current positions."""
+"""Concurrency on real commits: clerks moving folders at the same moment never leave two current positions, and
+counts or handovers started at the same moment never share a number."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from sqlalchemy import func, select
 
 from archiveprint.db import utcnow
 from archiveprint.errors import Conflict
-from archiveprint.locations import queries, services
-from archiveprint.locations.models import FolderMovement, FolderPosition
+from archiveprint.eventlog import Event
+from archiveprint.locations import handover, inventory, queries, services
+from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, Inventory
 from archiveprint.register import services as register
+from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household
 from tests.conftest import ACTOR, setup_township
 from tests.locations.conftest import small_layout
@@ -121,3 +124,62 @@ def test_two_folders_racing_for_one_free_position_only_one_lands(committed_db):
     with committed_db.reader() as session:
         holders = session.scalars(select(FolderPosition.household_id).where(FolderPosition.slot == 4)).all()
         assert len(holders) == 1
+
+
+# --- numbering: PD-2026-0001, YJ-2026-0001 ---------------------------------------------------------------------
+
+NUMBERED = 10
+
+
+def _all_at_once(count: int, work):  # type: ignore[no-untyped-def]
+    """Run `work(n)` in `count` threads released together, each on its own committed transaction."""
+    gate = threading.Barrier(count, timeout=30)
+
+    def run(n: int) -> str:
+        gate.wait()
+        return work(n)
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_ten_counts_started_at_once_get_ten_consecutive_numbers(committed_db):
+    prepare(committed_db)
+
+    def start(n: int) -> str:
+        with committed_db.transaction() as session:
+            return inventory.start_inventory(session, counters=[f"盘点人{n}"], shelves=["K1-M-1-A-1"],
+                                             actor=f"clerk{n}", now=utcnow()).number
+
+    numbers = _all_at_once(NUMBERED, start)
+    expected = [f"PD-{utcnow().year}-{n:04d}" for n in range(1, NUMBERED + 1)]
+    assert sorted(numbers) == expected
+    with committed_db.reader() as session:
+        stored = list(session.execute(select(Inventory.number, Inventory.serial).order_by(Inventory.serial)))
+        assert [number for number, _ in stored] == expected and [serial for _, serial in stored] == list(
+            range(1, NUMBERED + 1))
+        started = session.scalar(select(func.count()).select_from(Event).where(Event.kind == "inventory.started"))
+        assert started == NUMBERED  # one event per count, none left from a lost attempt
+
+
+def test_ten_handovers_recorded_at_once_get_ten_consecutive_numbers(committed_db):
+    ids = prepare(committed_db, NUMBERED)
+    with committed_db.reader() as session:
+        codes = [folder_code(h.village.full_code, h.number).value
+                 for h in (session.get(Household, household_id) for household_id in ids)]
+
+    def hand(n: int) -> str:
+        with committed_db.transaction() as session:
+            return handover.hand_over(session, from_party="东村卫生院", to_party=f"接收方{n}", codes=[codes[n]],
+                                      actor=f"clerk{n}", now=utcnow()).number or ""
+
+    numbers = _all_at_once(NUMBERED, hand)
+    expected = [f"YJ-{utcnow().year}-{n:04d}" for n in range(1, NUMBERED + 1)]
+    assert sorted(numbers) == expected
+    with committed_db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(HandoverItem)) == NUMBERED
+        assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "handover.recorded")) \
+            == NUMBERED
+        released = session.scalars(select(FolderPosition.household_id)).all()
+        assert released == []  # every folder left the shelves once, under its own handover
+    assert_consistent(committed_db, [])

@@ -188,6 +188,9 @@ class RecordingDispatcher:
     def submit(self, job_id: int) -> None:
         self.submitted.append(job_id)
 
+    def check(self, database: Database, job_ids: object = None, *, now: object = None) -> list[int]:
+        return []  # a local queue: nothing to ask
+
     def shutdown(self) -> None:
         pass
 

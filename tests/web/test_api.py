@@ -4,7 +4,7 @@ flushed in order with conflicts reported; every answer that names a person audit
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.db import Database, utcnow
-from archiveprint.lending.models import Loan, LoanScan
+from archiveprint.lending.models import Loan, LoanRequest, LoanScan
 from archiveprint.lending.queries import find_borrower, loan_code
 from archiveprint.lending.rules import load_rules, shipped_rules_file
 from archiveprint.lending.services import check_out
@@ -178,6 +178,24 @@ def test_locate_borrowers_loans_queue_and_dashboard(client, archive, committed_d
     assert (board["lent"], board["overdue"], board["waiting"]) == (1, 0, 0)
     assert board["villages"] == [{"village": "201", "village_name": "东村", "lent": 1, "overdue": 0,
                                   "due_this_week": 0, "waiting": 0}]
+
+
+def test_the_queue_closes_requests_that_waited_too_long_and_lists_them(client, archive, committed_db):
+    from archiveprint.lending.requests import request_folders
+
+    rules = load_rules([shipped_rules_file()])
+    with committed_db.transaction() as session:  # the pinned day is 2026-11-25; the shipped expiry is 7 days
+        made = {when: request_folders(session, [code], borrower=find_borrower(session, "doctor1"), purpose="复诊",
+                                      rules=rules, actor=ACTOR, now=datetime(2026, 11, day, 2, 0)).requests[0].id
+                for when, code, day in (("fresh", archive["home3"], 24), ("stale", archive["home4"], 10))}
+    sign_in(client)
+    first = client.get("/api/v1/queue").json
+    assert [item["request"] for item in first["expired"]] == [made["stale"]] and first["count"] == 1
+    again = client.get("/api/v1/queue").json
+    assert again["expired"] == [] and again["count"] == 1
+    with committed_db.reader() as session:
+        assert session.get(LoanRequest, made["stale"]).status == "expired"
+        assert session.get(LoanRequest, made["fresh"]).status == "open"
 
 
 def test_openapi_file_parses_and_documents_every_route(app):

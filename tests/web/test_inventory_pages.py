@@ -4,12 +4,14 @@ close with mark-missing, the signed record and the three-copy handover list, eac
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from archiveprint.accounts.models import AuditEntry
+from archiveprint.clock import local_time
 from archiveprint.db import Database, utcnow
 from archiveprint.lending.queries import find_borrower
 from archiveprint.lending.rules import load_rules, shipped_rules_file
@@ -177,6 +179,94 @@ def test_upload_is_all_or_nothing_by_line_and_a_second_upload_adds_nothing(clien
     none = client.post(f"/inventory/{inventory_id}/upload", data={"csrf_token": token(client)},
                        follow_redirects=True)
     assert "请选择扫描枪导出的文件" in none.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("site_zone", "stored"), [(None, datetime(2026, 3, 2, 1, 15)),
+                                                   ("Asia/Kolkata", datetime(2026, 3, 2, 3, 45))],
+                         ids=["shipped-Asia/Shanghai", "site-Asia/Kolkata"])
+def test_a_scanner_file_time_is_stored_in_utc_and_shown_back_in_the_sites_time(client, app, archive, committed_db,
+                                                                                site_zone, stored):
+    if site_zone:  # the site's lending rules name the zone; the page and the upload both follow it
+        instance = Path(app.instance_path)
+        instance.mkdir(parents=True, exist_ok=True)
+        (instance / "lending_rules.yaml").write_text(f"timezone: {site_zone}\n", encoding="utf-8")
+    sign_in(client)
+    start(client)
+    inventory_id = only_inventory(committed_db).id
+    target = f"/inventory/{inventory_id}"
+    data = f"条码,架位,时间\n{archive['home'][0]},K1-M-1-A-2,2026-03-02 09:15\n".encode()
+    answer = client.post(f"{target}/upload", data={"csrf_token": token(client, target),
+                                                   "codes": (_file(data), "早班.csv")},
+                         content_type="multipart/form-data", follow_redirects=True)
+    assert "已导入 早班.csv：1 条扫描" in answer.get_data(as_text=True)
+    with committed_db.reader() as session:
+        assert session.scalar(select(InventoryScan.scanned_at)) == stored
+    page = answer.get_data(as_text=True)
+    latest = page.split('id="latest-scans"')[1].split("</section>")[0]
+    assert "2026-03-02 09:15:00" in latest and archive["home_disp"][0] in latest and "在架（位置正确）" in latest
+    with committed_db.reader() as session:  # the page's other times (|moment) follow the same zone
+        started = session.scalar(select(Inventory.started_at))
+    shown = local_time(started, site_zone or "Asia/Shanghai")
+    assert f"{shown:%Y-%m-%d %H:%M} · " in page
+
+
+def live_json(client, inventory_id: int, after: int = 0):  # type: ignore[no-untyped-def]
+    return client.get(f"/inventory/{inventory_id}/live.json?after={after}")
+
+
+def test_the_live_counts_follow_the_scan_station_and_audit_only_new_reads(client, auth, archive, committed_db):
+    sign_in(client)
+    start(client)
+    inventory_id = only_inventory(committed_db).id
+    page = client.get(f"/inventory/{inventory_id}").get_data(as_text=True)
+    assert f'data-url="/inventory/{inventory_id}/live.json"' in page and 'data-after="0"' in page
+    assert '<script src="/static/inventory.js">' in page and "<script>" not in page  # the CSP allows no inline script
+    assert "还没有扫描" in page and 'id="latest-scans-table" hidden' in page
+    first = live_json(client, inventory_id)
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    assert first.json["latest"] == [] and first.json["last_scan"] == 0 and first.json["counts"]["missing"] == 5
+    assert first.json["text"]["mark_missing"] == "将未扫到的 5 袋登记为下落不明"
+    viewed = audits(committed_db, "view", "盘点 PD-2026-0001")
+
+    api_scan(client, inventory_id, archive["home"][0], "K1-M-1-A-3")  # misplaced
+    api_scan(client, inventory_id, "F999", "K1-M-1-A-3")  # unknown
+    after = live_json(client, inventory_id).json
+    assert after["counts"]["misplaced"] == 1 and after["counts"]["unknown"] == 1 and after["counts"]["missing"] == 4
+    assert after["text"]["scanned"] == "2 次，1 袋" and after["scans"] == 2
+    newest, older = after["latest"]
+    assert set(older) == {"id", "at", "folder", "head_name", "shelf", "category", "label", "level"}  # no ids
+    assert (older["folder"], older["category"], older["label"], older["level"], older["shelf"]) == (
+        archive["home_disp"][0], "misplaced", "错架（放错位置）", "warn", "K1-M-1-A-3")
+    assert (newest["folder"], newest["head_name"], newest["level"]) == ("F999", "", "error")
+    assert after["last_scan"] == newest["id"] > older["id"]
+    assert audits(committed_db, "view", "盘点 PD-2026-0001") == viewed + 1  # 201-1, newly shown
+    again = live_json(client, inventory_id, after["last_scan"]).json
+    assert again["latest"] == [] and again["last_scan"] == after["last_scan"] and again["counts"] == after["counts"]
+    assert audits(committed_db, "view", "盘点 PD-2026-0001") == viewed + 1  # nothing new shown, nothing audited
+    reloaded = client.get(f"/inventory/{inventory_id}").get_data(as_text=True)
+    assert f'data-after="{newest["id"]}"' in reloaded and 'id="latest-scans-empty" hidden' in reloaded
+
+    auth.logout()
+    assert "/login" in live_json(client, inventory_id).headers["Location"]  # signed out: no data, the sign-in page
+    sign_in(client, "doctor1")
+    assert live_json(client, inventory_id).status_code == 403  # as the page
+    auth.logout()
+    auth.login("viewer")  # a supervisor watches the count
+    watched = live_json(client, inventory_id)
+    assert watched.status_code == 200 and watched.json["counts"] == after["counts"]
+    assert live_json(client, 999).status_code == 404
+
+
+def test_the_live_counts_say_when_the_count_was_closed_and_a_closed_page_does_not_poll(client, archive,
+                                                                                        committed_db):
+    sign_in(client)
+    start(client)
+    inventory_id = only_inventory(committed_db).id
+    target = f"/inventory/{inventory_id}"
+    client.post(f"{target}/close", data={"confirm": "1", "csrf_token": token(client, target)})
+    assert live_json(client, inventory_id).json["state"] == "closed"
+    page = client.get(target).get_data(as_text=True)
+    assert "inventory.js" not in page and 'data-state="closed"' in page
 
 
 def _file(data: bytes):  # type: ignore[no-untyped-def]

@@ -215,3 +215,39 @@ def test_dashboard_counts_by_village(client, archive):
     page = client.get("/lending/dashboard").get_data(as_text=True)
     assert 'id="count-lent">2<' in page and 'id="count-overdue">1<' in page and 'id="count-waiting">0<' in page
     assert "东村" in page
+
+
+def test_stale_requests_close_when_read_and_the_requester_sees_them_expired(client, archive, committed_db):
+    from archiveprint.eventlog import Event
+    from archiveprint.lending.requests import request_folders
+
+    rules = load_rules([shipped_rules_file()])
+
+    def ask(code: str, borrower: str, at: datetime) -> int:
+        with committed_db.transaction() as session:
+            return request_folders(session, [code], borrower=find_borrower(session, borrower), purpose="复诊",
+                                   rules=rules, actor=ACTOR, now=at).requests[0].id
+
+    codes = archive["codes"]
+    waiting = ask(codes[3], "doctor1", datetime(2026, 11, 24, 2, 0))  # the pinned day is 2026-11-25
+    stale = ask(codes[4], "doctor1", datetime(2026, 11, 10, 2, 0))
+    sign_in(client, "doctor1")
+    page = client.get("/lending/request").get_data(as_text=True)
+    mine = page.split('id="my-requests"')[1]
+    assert f'id="my-request-{stale}" class="state-expired"' in mine and "已过期" in mine
+    assert "超过 7 天未放行，已自动关闭" in mine and "张5号" in mine
+    assert f'id="my-request-{waiting}" class="state-open"' in mine and "待放行" in mine
+    assert audits(committed_db, "view", "my loan requests") == 2
+    client.post("/logout", data={"csrf_token": csrf_token(page)})
+
+    other = ask(codes[5], "wang", datetime(2026, 11, 10, 2, 0))  # nobody looked: still open
+    sign_in(client)
+    queue = client.get("/lending/queue").get_data(as_text=True)
+    note = queue.split('id="expired-note"')[1].split("</p>")[0]
+    assert "已关闭 1 份超过 7 天未放行的申请（已过期）" in note and f"#{other}" in note
+    assert f'id="request-{waiting}"' in queue and f'id="request-{other}"' not in queue
+    assert 'id="expired-note"' not in client.get("/lending/queue").get_data(as_text=True)  # nothing left to close
+    with committed_db.reader() as session:
+        assert session.get(LoanRequest, other).status == "expired"
+        actors = session.scalars(select(Event.actor).where(Event.kind == "loan_request.expired").order_by(Event.id))
+        assert list(actors) == ["doctor1", "clerk1"]
