@@ -23,6 +23,7 @@ class Settings:
     redis_url: str | None = None
     default_locale: str = "zh_CN"
     job_retention_days: int = 30  # print-job output (PDFs of people's data) is removed after this many days
+    import_background_rows: int = 2000  # a web import of at least this many rows runs as a background job
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -36,6 +37,7 @@ class Settings:
             redis_url=env.get("REDIS_URL") or None,
             default_locale=env.get("ARCHIVEPRINT_LOCALE", "zh_CN"),
             job_retention_days=retention_days(env.get("ARCHIVEPRINT_JOB_RETENTION_DAYS") or "30"),
+            import_background_rows=row_count(env.get("ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") or "2000"),
         )
 
     def ensure_instance_dir(self) -> Path:
@@ -52,6 +54,17 @@ def retention_days(value: str, *, name: str = "ARCHIVEPRINT_JOB_RETENTION_DAYS")
     if days < 1:
         raise InvalidValue("保留天数应为不小于 1 的整数", field=name, value=value)
     return days
+
+
+def row_count(value: str, *, name: str = "ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") -> int:
+    """A whole number of rows, 0 or more (0: every web import runs in the background)."""
+    try:
+        rows = int(value.strip())
+    except ValueError:
+        rows = -1
+    if rows < 0:
+        raise InvalidValue("行数应为不小于 0 的整数", field=name, value=value)
+    return rows
 
 
 def normalize_database_url(url: str) -> str:

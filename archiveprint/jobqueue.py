@@ -1,14 +1,18 @@
-"""Background jobs (print runs): a table with status and progress, run by a local thread or by RQ on Redis."""
+"""Background jobs (print runs, large register imports): a table with status and progress, run by a local thread
+or by RQ on Redis."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import secrets
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
@@ -20,6 +24,8 @@ from archiveprint.errors import NotFound
 log = logging.getLogger(__name__)
 STATUSES = ("queued", "running", "done", "failed")
 UNFINISHED = ("queued", "running")
+PRINT_KINDS = ("forms", "labels")  # the print centre's jobs; the import's are importjob.KINDS
+PROGRESS_FILE = "progress.json"
 INTERRUPTED = "服务重启，任务中断，请重新提交"
 RQ_FAILED = "后台工作进程异常结束（任务队列报告失败），任务中断，请重新提交；原因见 rq worker 的日志"
 RQ_STOPPED = "任务已在任务队列中被停止或取消，请重新提交"
@@ -33,7 +39,7 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # forms / labels
+    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / import_check / import_apply
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="queued", index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -86,10 +92,43 @@ def claim(database: Database, job_id: int) -> bool:
         return result.rowcount == 1
 
 
-def report_progress(database: Database, job_id: int, done: int, total: int) -> None:
+def report_progress(database: Database, job_id: int, done: int, total: int, *, folder: Path | None = None) -> None:
+    """Record how far a job has got, on its row; or, given `folder` (the job's own), in a file there.
+
+    The file is for a job that holds SQLite's only write lock in its own transaction (a register import): an
+    UPDATE of its row from another connection would wait for that transaction to end. read_progress reads it.
+    """
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / PROGRESS_FILE
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(json.dumps({"done": done, "total": total}), encoding="utf-8")
+        os.replace(temporary, path)
+        return
     with database.transaction() as session:
         session.execute(update(Job).where(Job.id == job_id).values(done=done, total=total),
                         execution_options={"synchronize_session": False})
+
+
+def read_progress(job: Job, folder: Path) -> tuple[int, int]:
+    """Done and total of a job: from the progress file in `folder` while it runs and has one, else from its row."""
+    if job.status in UNFINISHED:
+        try:
+            values = json.loads((folder / PROGRESS_FILE).read_text(encoding="utf-8"))
+            return int(values["done"]), int(values["total"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return job.done, job.total
+
+
+def mark_done(session: Session, job_id: int, *, done: int, total: int) -> bool:
+    """Mark a running job done in the caller's transaction, so that it is done exactly if its work commits.
+
+    False if the row is no longer running (a restart marked it interrupted): the caller must then roll back.
+    """
+    result = session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(
+        status="done", done=done, total=total, finished_at=utcnow()), execution_options={"synchronize_session": False})
+    return result.rowcount == 1
 
 
 def finish(database: Database, job_id: int, *, outputs: list[str], pages: int) -> None:
@@ -100,8 +139,9 @@ def finish(database: Database, job_id: int, *, outputs: list[str], pages: int) -
 
 
 def fail(database: Database, job_id: int, message: str) -> None:
+    """Mark a job failed with the reason its page shows; a job already done (its work committed) stays done."""
     with database.transaction() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(
+        session.execute(update(Job).where(Job.id == job_id, Job.status != "done").values(
             status="failed", error=message[:2000], finished_at=utcnow()),
             execution_options={"synchronize_session": False})
 
@@ -148,11 +188,14 @@ def fail_unfinished(session: Session, failures: dict[int, str], *, now: datetime
     return changed
 
 
-def list_jobs(session: Session, *, limit: int = 30, created_by: str | None = None) -> list[Job]:
-    """The newest jobs first; `created_by` keeps one user's own."""
+def list_jobs(session: Session, *, limit: int = 30, created_by: str | None = None,
+              kinds: Iterable[str] | None = None) -> list[Job]:
+    """The newest jobs first; `created_by` keeps one user's own, `kinds` those of these kinds."""
     stmt = select(Job).order_by(Job.id.desc()).limit(limit)
     if created_by is not None:
         stmt = stmt.where(Job.created_by == created_by)
+    if kinds is not None:
+        stmt = stmt.where(Job.kind.in_(list(kinds)))
     return list(session.scalars(stmt))
 
 

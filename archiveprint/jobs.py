@@ -1,4 +1,7 @@
-"""Job entry points (local thread or RQ worker), what the app does with jobs at start, and output retention."""
+"""Job entry points (local thread or RQ worker), what the app does with jobs at start, and output retention.
+
+Print jobs (forms, labels) write files under jobs/<id>/; register import jobs (import_check, import_apply) write
+the register and the upload's report (archiveprint.register.importjob)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.jobqueue import Job
+from archiveprint.register import importjob, uploads
 
 log = logging.getLogger(__name__)
 CLEAN_MARKER = ".last-clean"  # in <instance>/jobs/: its mtime is when retention last ran
@@ -88,6 +92,22 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         with database.transaction() as session:
             audit_labels(session, labels, user=_user(session, params.get("user_id")), actor=actor)
         return [str(target)], labels.pages
+    if kind in importjob.KINDS:
+        # The import holds its transaction to the end; on SQLite that is the only write lock, so the progress
+        # goes to a file in the job's folder until then (jobqueue.report_progress).
+        folder = job_dir(settings, job_id) if database.is_sqlite else None
+        estimate = int(params.get("rows") or 0)
+
+        def rows_read(rows: int) -> None:
+            jobqueue.report_progress(database, job_id, rows, max(rows, estimate), folder=folder)
+
+        try:
+            importjob.run_job(database, uploads.upload_root(settings.instance_dir), job_id, kind, params,
+                              actor=actor, progress=rows_read)
+        finally:
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        return [], 0
     raise ArchiveprintError(f"未知任务类型：{kind}")
 
 
@@ -102,6 +122,8 @@ def describe(job: Job) -> str:
     params = job.params or {}
     if job.kind == "labels":
         return f"{params.get('title') or params.get('kind', '')} labels={params.get('labels', '')}"
+    if job.kind in importjob.KINDS:
+        return f"{job.kind} rows={params.get('rows', '')}"
     return f"{params.get('set_name') or params.get('set', '')} residents={params.get('residents', '')}"
 
 

@@ -242,8 +242,11 @@ def _check_queue(job_ids: list[int] | None) -> None:
 
 
 def _own_job(job_id: int) -> jobqueue.Job:
-    """A job its starter may see (and an admin): print files hold people's data."""
+    """A job its starter may see (and an admin): print files hold people's data. Import jobs have their page on
+    the import's report (register.import_report)."""
     job = jobqueue.get_job(db_session(), job_id)
+    if job.kind not in jobqueue.PRINT_KINDS:
+        raise NotFound("没有这个打印任务", field="任务", value=job_id)
     account = current_account()
     if job.created_by != account.username and not can(account.role, "all_print_jobs"):
         raise PermissionDenied("只有发起打印的用户和管理员可以查看这个任务", field="任务", value=job_id)
@@ -286,7 +289,8 @@ def jobs() -> ResponseReturnValue:
     _check_queue(None)
     account = current_account()
     everyone = can(account.role, "all_print_jobs")
-    rows = jobqueue.list_jobs(db_session(), limit=50, created_by=None if everyone else account.username)
+    rows = jobqueue.list_jobs(db_session(), limit=50, created_by=None if everyone else account.username,
+                              kinds=jobqueue.PRINT_KINDS)
     return render_template("web/forms/jobs.html", jobs=rows, everyone=everyone)
 
 

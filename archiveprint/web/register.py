@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -13,22 +13,22 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
 from wtforms import BooleanField
 
+from archiveprint import jobqueue
 from archiveprint.errors import NotFound, PermissionDenied
 from archiveprint.eventlog import Event, list_events
+from archiveprint.register import importjob, uploads
 from archiveprint.register.idcard import IdNumber
 from archiveprint.register.models import Resident
 from archiveprint.register.queries import classify_query, find_residents, get_household, list_villages, ordered_members
 from archiveprint.register.services import get_resident
-from archiveprint.web import uploads
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, SEX_LABELS, label
+from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label
 from archiveprint.web.session import commit_audit, db_session, state, today
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from archiveprint.locations.queries import Place
-    from archiveprint.register.importer import ImportReport
 
 bp = Blueprint("register", __name__)
 QUERY_MAX = 100
@@ -144,8 +144,11 @@ def _history_entry(event: Event) -> dict[str, object]:
 
 
 # --- import -------------------------------------------------------------------------------------------------
+# A file of fewer rows than the import_background_rows setting is checked and applied inside the request; a larger
+# one as a background job (register/importjob.py) whose progress the report page shows until its report is ready.
 
-REPORT_ROWS_SHOWN = 1000  # the page stays usable; the full list of problems is in the .xlsx error report
+REPORT_ROWS_SHOWN = importjob.REPORT_ROWS_SHOWN
+IMPORT_RUNNING = {importjob.CHECK: _l("正在检查"), importjob.APPLY: _l("正在导入")}
 
 
 class ImportUploadInput(FlaskForm):
@@ -158,13 +161,20 @@ class ImportUploadInput(FlaskForm):
 
 
 def _upload_root() -> Path:
-    return state().settings.instance_dir / "uploads"
+    return uploads.upload_root(state().settings.instance_dir)
 
 
 @bp.get("/import")
 @requires("import")
 def import_upload() -> ResponseReturnValue:
-    return render_template("web/register/import_upload.html", form=ImportUploadInput())
+    return _upload_page(ImportUploadInput())
+
+
+def _upload_page(form: ImportUploadInput, *, status: int = 200) -> ResponseReturnValue:
+    """The upload form, and the clerk's own imports still running in the background (to find them again)."""
+    running = importjob.unfinished_jobs(db_session(), current_account().username)
+    return render_template("web/register/import_upload.html", form=form, running=running, running_label=_job_label,
+                           background_rows=state().settings.import_background_rows), status
 
 
 @bp.post("/import")
@@ -173,35 +183,58 @@ def import_check() -> ResponseReturnValue:
     """Store the upload and dry-run it: the clerk sees every problem and change before anything is written."""
     form = ImportUploadInput()
     if not form.validate_on_submit():
-        return render_template("web/register/import_upload.html", form=form), 400
+        return _upload_page(form, status=400)
     account = current_account()
-    stored = uploads.save_upload(_upload_root(), form.file.data.stream, form.file.data.filename or "upload",
+    root = _upload_root()
+    stored = uploads.save_upload(root, form.file.data.stream, form.file.data.filename or "upload",
                                  user_id=account.user.id, add_villages=bool(form.add_villages.data),
                                  force=bool(form.force.data))
+    stored.rows = importjob.estimate_rows(stored.source(root))
+    stored.background = stored.rows >= state().settings.import_background_rows
+    uploads.store(root, stored)
+    if stored.background:
+        _start_job(stored, importjob.CHECK)
+        return redirect(url_for("register.import_report", token=stored.token), code=303)
+    session = db_session()
     try:
-        report = _run_import(stored, stored.source(_upload_root()), dry_run=True)
+        report = importjob.check(session, stored, stored.source(root), actor=account.username, user=account.user,
+                                 today=today())
+        session.commit()
     except BaseException:
-        uploads.discard(_upload_root(), stored)  # an unreadable file is not kept (it may hold people's data)
+        uploads.discard(root, stored)  # an unreadable file is not kept (it may hold people's data)
         raise
-    finally:
-        db_session().rollback()  # a dry run writes nothing, whatever the importer did
-    if report.already is not None:
-        commit_audit(account.user, "import", "import", stored.token,
-                     detail=f"already imported as run {report.already.run}: not read")
-        uploads.discard_source(_upload_root(), stored)  # nothing to confirm: the file is not kept
-    else:
-        commit_audit(account.user, "import", "import", stored.token,
-                     detail=f"dry_run rows={report.rows} problems={len(report.problems)}")
-    _keep_report(stored, report)
+    importjob.keep_report(root, stored, report)
+    importjob.tidy(root, stored)  # recognised as already imported: nothing to confirm, the file is not kept
     return redirect(url_for("register.import_report", token=stored.token), code=303)
 
 
 @bp.get("/import/<token>")
 @requires("import")
 def import_report(token: str) -> ResponseReturnValue:
+    """The report; while a background check or apply runs, its progress (the page reloads when it ends)."""
     stored = _own_upload(token)
+    job = _latest_job(stored)
+    if job is not None:
+        stored = importjob.settle(_upload_root(), token, job)
+        if job.status in jobqueue.UNFINISHED or stored.report is None:
+            return _job_page(stored, job)
     return render_template("web/register/import_report.html", upload=stored, report=stored.report,
-                           confirm=ImportConfirmInput(), shown=REPORT_ROWS_SHOWN)
+                           confirm=ImportConfirmInput(), shown=REPORT_ROWS_SHOWN,
+                           failed=job if job is not None and job.status == "failed" else None)
+
+
+@bp.get("/import/<token>/job.json")
+@requires("import")
+def import_job_status(token: str) -> ResponseReturnValue:
+    """What the progress page's script (jobs.js, as on the print job page) polls: status, rows read of total."""
+    stored = _own_upload(token)
+    job = _latest_job(stored)
+    if job is None:
+        raise NotFound("这次导入没有后台任务", field="上传", value=stored.filename)
+    done, total = _progress(job)
+    return jsonify(id=job.id, status=job.status, label=_job_label(job), done=done, total=total,
+                   percent=_percent(job, done, total), error=job.error,
+                   finished=job.status not in jobqueue.UNFINISHED)
 
 
 class ImportConfirmInput(FlaskForm):
@@ -211,29 +244,27 @@ class ImportConfirmInput(FlaskForm):
 @bp.post("/import/<token>/apply")
 @requires("import")
 def import_apply(token: str) -> ResponseReturnValue:
-    """确认导入: run the import for real; all rows or none."""
+    """确认导入: run the import for real; all rows or none. A large file's second click finds its job running."""
     if not ImportConfirmInput().validate_on_submit():
         abort(400)
     stored = _own_upload(token)
+    if stored.background:
+        _start_job(stored, importjob.APPLY)
+        return redirect(url_for("register.import_report", token=stored.token), code=303)
     root = _upload_root()
+    session = db_session()
     claimed = uploads.claim(root, stored)
+    account = current_account()
     try:
-        report = _run_import(stored, claimed, dry_run=False)
-        if report.applied:
-            commit_audit(current_account().user, "import", "import", stored.token,
-                         detail=f"applied rows={report.rows} added={report.added} changed={report.changed}")
-        else:
-            db_session().rollback()
+        report = importjob.apply(session, stored, claimed, actor=account.username, user=account.user,
+                                 today=today())
+        session.commit()
     except BaseException:
-        db_session().rollback()
+        session.rollback()
         uploads.release(root, stored)
         raise
-    if report.ok:  # written, or nothing to write: either way this file is done with
-        stored.state = "applied"
-        uploads.discard_source(root, stored)
-    else:  # the register changed since the check (another clerk): show the new problems, keep the file
-        uploads.release(root, stored)
-    _keep_report(stored, report)
+    importjob.keep_report(root, stored, report)
+    importjob.tidy(root, stored)
     return redirect(url_for("register.import_report", token=stored.token), code=303)
 
 
@@ -257,43 +288,58 @@ def _own_upload(token: str) -> uploads.PendingUpload:
     return stored
 
 
-def _run_import(stored: uploads.PendingUpload, path: Path, *, dry_run: bool) -> ImportReport:
-    from archiveprint.register.importer import import_file
+def _start_job(stored: uploads.PendingUpload, kind: str) -> None:
+    """Record the job (or find the one already queued or running for this upload) and hand a new one over."""
+    from archiveprint.web.forms import dispatcher
 
-    return import_file(db_session(), path, actor=current_account().username, dry_run=dry_run,
-                       add_villages=stored.add_villages, today=today(), filename=stored.filename, force=stored.force)
-
-
-def _keep_report(stored: uploads.PendingUpload, report: ImportReport) -> None:
-    """Save the report as plain values for the report page, and the .xlsx error report when there are problems."""
-    from archiveprint.register.importer import write_error_report
-
-    root = _upload_root()
-    if report.problems:
-        write_error_report(report, stored.error_report(root))
-    else:
-        stored.error_report(root).unlink(missing_ok=True)
-    stored.report = {
-        "filename": report.filename or stored.filename,
-        "rows": report.rows, "accepted": report.accepted, "refused": report.refused, "added": report.added,
-        "changed": report.changed, "unchanged": report.unchanged,
-        "new_villages": [f"{code} {name}" for code, name in report.new_villages],
-        "applied": report.applied, "dry_run": report.dry_run, "ok": report.ok,
-        "already": None if report.already is None else {"run": report.already.run, "at": report.already.shown_at},
-        "to_write": report.ok and bool(report.added or report.changed or report.new_villages),
-        "problem_count": len(report.problems), "change_count": len(report.changes),
-        "problems": [{"row": p.row, "column": p.column, "value": p.value, "reason": p.reason}
-                     for p in report.problems[:REPORT_ROWS_SHOWN]],
-        "changes": [{"archive_code": c.archive_code, "name": c.name,
-                     "fields": [[str(key), _plain(old), _plain(new)] for key, (old, new) in c.fields.items()]}
-                    for c in report.changes[:REPORT_ROWS_SHOWN]],
-    }
-    uploads.store(root, stored)
+    account = current_account()
+    session = db_session()
+    job, created = importjob.start_job(session, _upload_root(), stored.token, kind, actor=account.username,
+                                       user_id=account.user.id, today=today())
+    session.commit()
+    if not created:
+        return
+    try:
+        dispatcher().submit(job.id)
+    except Exception as error:  # Redis down: the page says so instead of waiting forever
+        current_app.logger.exception("could not submit job %s", job.id)
+        jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
 
 
-def _plain(value: object) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, list | tuple | set):
-        return "、".join(map(str, value))
-    return str(value)
+def _latest_job(stored: uploads.PendingUpload) -> jobqueue.Job | None:
+    """The upload's last job, after asking RQ (when used) whether it is still alive."""
+    if not stored.background:
+        return None
+    from archiveprint.web.forms import _check_queue
+
+    session = db_session()
+    job = importjob.latest_job(session, stored.token)
+    if job is not None and job.status in jobqueue.UNFINISHED:
+        _check_queue([job.id])
+        session.refresh(job)
+    return job
+
+
+def _job_page(stored: uploads.PendingUpload, job: jobqueue.Job) -> ResponseReturnValue:
+    done, total = _progress(job)
+    return render_template("web/register/import_job.html", upload=stored, job=job, label=_job_label(job),
+                           done=done, total=total, percent=_percent(job, done, total),
+                           finished=job.status not in jobqueue.UNFINISHED)
+
+
+def _progress(job: jobqueue.Job) -> tuple[int, int]:
+    from archiveprint.jobs import job_dir
+
+    return jobqueue.read_progress(job, job_dir(state().settings, job.id))
+
+
+def _percent(job: jobqueue.Job, done: int, total: int) -> int:
+    if job.status == "done":
+        return 100
+    return min(100, int(100 * done / total)) if total else 0
+
+
+def _job_label(job: jobqueue.Job) -> str:
+    if job.status == "running":
+        return str(IMPORT_RUNNING.get(job.kind, label(JOB_STATUS_LABELS, job.status)))
+    return label(JOB_STATUS_LABELS, job.status)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -36,13 +37,26 @@ def base_url() -> None:
 
 
 @pytest.fixture
-def live_server(committed_db: Database, tmp_path: Path) -> Iterator[str]:
-    """The real app on 127.0.0.1 and a free port, on the committed database of the backend under test."""
+def live_settings() -> dict[str, Any]:
+    """Settings a test module gives its live server (e.g. a low import threshold); override it there."""
+    return {}
+
+
+@pytest.fixture
+def live_app(committed_db: Database, tmp_path: Path, live_settings: dict[str, Any]) -> Flask:
+    """The app the live server serves (a test may swap its job dispatcher)."""
     settings = Settings(instance_dir=tmp_path / "instance",
                         database_url=committed_db.engine.url.render_as_string(hide_password=False),
-                        secret_key="browser-test-key")
+                        secret_key="browser-test-key", **live_settings)
     app = create_app(settings, database=committed_db)
     app.config["ARCHIVEPRINT_TODAY"] = TODAY
+    return app
+
+
+@pytest.fixture
+def live_server(live_app: Flask) -> Iterator[str]:
+    """The real app on 127.0.0.1 and a free port, on the committed database of the backend under test."""
+    app = live_app
     # waitress, the server `archiveprint serve` runs in production. (Werkzeug's dev server leaves a streamed file open
     # when the browser resets the connection mid-download, e.g. the 16 MB CJK web font on navigation; the leaked file
     # surfaced later as a ResourceWarning in an unrelated test.) The loop runs in steps so that the thread which

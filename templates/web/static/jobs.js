@@ -1,4 +1,5 @@
-/* Print job page: ask the server for the job's progress every second; reload when it is done or failed. */
+/* A job's page (print job, large register import): ask the server for the job's progress every second; reload
+   when it is done or failed. */
 (function () {
   "use strict";
   var job = document.getElementById("job");

@@ -1,8 +1,12 @@
-"""Uploaded register files waiting for their dry run to be confirmed: instance/uploads/<token>/ (deleted after use)."""
+"""Uploaded register files waiting for their dry run to be confirmed: instance/uploads/<token>/ (deleted after use).
+
+Plain files, no Flask: the web pages and the background import jobs (archiveprint.register.importjob) share them.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shutil
@@ -15,8 +19,10 @@ from archiveprint.errors import Conflict, NotFound
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
 KEEP_SECONDS = 24 * 3600  # an upload nobody confirmed is removed the next day (it holds people's data)
+FOLDER = "uploads"  # under the instance folder
 SOURCE = "source"
 APPLYING = "applying"
+META = "meta.json"
 
 
 @dataclass
@@ -31,6 +37,8 @@ class PendingUpload:
     state: str = "checked"  # checked → applied
     report: dict[str, object] | None = None
     force: bool = False  # read it even if the same file was already imported into an unchanged register
+    rows: int = 0  # data rows the file seemed to hold when it was uploaded (importjob.estimate_rows)
+    background: bool = False  # checked and applied as background jobs (a large file), not inside the request
 
     def folder(self, root: Path) -> Path:
         return root / self.token
@@ -38,8 +46,15 @@ class PendingUpload:
     def source(self, root: Path) -> Path:
         return self.folder(root) / f"{SOURCE}{self.suffix}"
 
+    def claimed(self, root: Path) -> Path:
+        return self.folder(root) / f"{APPLYING}{self.suffix}"
+
     def error_report(self, root: Path) -> Path:
         return self.folder(root) / "errors.xlsx"
+
+
+def upload_root(instance_dir: Path) -> Path:
+    return instance_dir / FOLDER
 
 
 def save_upload(root: Path, stream: IO[bytes], filename: str, *, user_id: int, add_villages: bool,
@@ -59,22 +74,57 @@ def save_upload(root: Path, stream: IO[bytes], filename: str, *, user_id: int, a
 
 
 def load(root: Path, token: str) -> PendingUpload:
-    if not TOKEN.fullmatch(token) or not (root / token / "meta.json").is_file():
+    if not TOKEN.fullmatch(token) or not (root / token / META).is_file():
         raise NotFound("没有这次上传（可能已过期，请重新上传）", field="上传", value=token[:32])
-    data = json.loads((root / token / "meta.json").read_text(encoding="utf-8"))
+    data = json.loads((root / token / META).read_text(encoding="utf-8"))
     return PendingUpload(**data)
 
 
 def store(root: Path, upload: PendingUpload) -> None:
-    path = upload.folder(root) / "meta.json"
-    temporary = path.with_suffix(".tmp")
+    _write(upload.folder(root) / META, upload)
+
+
+def stage(root: Path, upload: PendingUpload, job_id: int) -> None:
+    """Write what a job's outcome makes of the upload beside meta.json, before the job's transaction commits.
+
+    promote() puts it in place once the commit is done; had the process stopped in between, the next reader that
+    finds the job done promotes it (importjob.settle), and one that finds the job failed ignores it.
+    """
+    _write(_staged(root, upload.token, job_id), upload)
+
+
+def promote(root: Path, token: str, job_id: int) -> bool:
+    """Put a job's staged state in place of meta.json; False if there is none (already promoted, or never)."""
+    try:
+        _staged(root, token, job_id).replace(root / token / META)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def unstage(root: Path, token: str, job_id: int) -> None:
+    _staged(root, token, job_id).unlink(missing_ok=True)
+
+
+def _staged(root: Path, token: str, job_id: int) -> Path:
+    return root / token / f"meta-{int(job_id)}.json"
+
+
+def _write(path: Path, upload: PendingUpload) -> None:
+    temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(asdict(upload), ensure_ascii=False, default=str), encoding="utf-8")
-    temporary.replace(path)
+    os.replace(temporary, path)
 
 
-def claim(root: Path, upload: PendingUpload) -> Path:
-    """Take the file for applying; a second click (or a second clerk) finds it gone and gets a clear message."""
-    claimed = upload.folder(root) / f"{APPLYING}{upload.suffix}"
+def claim(root: Path, upload: PendingUpload, *, resume: bool = False) -> Path:
+    """Take the file for applying; a second click (or a second clerk) finds it gone and gets a clear message.
+
+    `resume`: a file an earlier apply job left claimed (the process stopped mid-import, so nothing was written)
+    is taken as it is; the caller has made sure no other job is applying it.
+    """
+    claimed = upload.claimed(root)
+    if resume and claimed.is_file():
+        return claimed
     try:
         upload.source(root).rename(claimed)
     except FileNotFoundError:
@@ -84,14 +134,14 @@ def claim(root: Path, upload: PendingUpload) -> Path:
 
 def release(root: Path, upload: PendingUpload) -> None:
     """Put a claimed file back after an apply that wrote nothing, so it can be checked again."""
-    claimed = upload.folder(root) / f"{APPLYING}{upload.suffix}"
+    claimed = upload.claimed(root)
     if claimed.exists():
         claimed.rename(upload.source(root))
 
 
 def discard_source(root: Path, upload: PendingUpload) -> None:
-    for name in (f"{SOURCE}{upload.suffix}", f"{APPLYING}{upload.suffix}"):
-        (upload.folder(root) / name).unlink(missing_ok=True)
+    for path in (upload.source(root), upload.claimed(root)):
+        path.unlink(missing_ok=True)
 
 
 def discard(root: Path, upload: PendingUpload) -> None:
