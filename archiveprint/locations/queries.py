@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, func, literal_column, select
+from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.errors import InvalidValue, NotConfigured, NotFound
@@ -261,11 +262,10 @@ def find_household_ids(session: Session, query: str, *, limit: int = LOCATE_LIMI
         return {}
     if kind == "folder":
         code = parse_folder_code(key)
-        found = session.scalar(
-            select(Household.id).join(Village, Village.id == Household.village_id)
-            .join(Township, Township.id == Village.township_id)
-            .where(Township.county_code == code.village_prefix[:6], Township.code == code.village_prefix[6:9],
-                   Village.code == code.village_prefix[9:], Household.number == code.household_number))
+        found = session.scalar(_folder_statement(), {"county": code.village_prefix[:6],
+                                                     "township": code.village_prefix[6:9],
+                                                     "village": code.village_prefix[9:],
+                                                     "number": code.household_number})
         return {found: []} if found is not None else {}
     stmt = select(Resident.household_id, Resident.archive_code)
     if kind == "code":
@@ -298,15 +298,52 @@ def _prefix_rows(session: Session, column: Any, prefix: str) -> list[tuple[int, 
     many rows a LIKE keeps and scanning the table (a 100 ms seq scan for initials such as "lzh" that have thousands
     of exact matches and no longer ones). SQLite, whose LIKE ignores case and so skips indexes: a range on the
     BINARY-ordered index."""
-    stmt = select(Resident.household_id, Resident.archive_code)
-    if session.get_bind().dialect.name == "postgresql":
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    stmt = _prefix_statement(column.key, postgresql)
+    if postgresql:
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        values = {"pattern": f"{escaped}%"}
+    else:
+        values = {"low": prefix, "high": prefix + "\U0010ffff"}
+    return [(household_id, code) for household_id, code in session.execute(stmt, values)]
+
+
+# Locate's statements are built once with bound parameters: building a 20-column joined SELECT in Python cost more
+# than running it (bench/locate.py); SQLAlchemy's compiled cache then serves every look-up.
+
+@cache
+def _folder_statement() -> Select[Any]:
+    return (select(Household.id).join(Village, Village.id == Household.village_id)
+            .join(Township, Township.id == Village.township_id)
+            .where(Township.county_code == bindparam("county"), Township.code == bindparam("township"),
+                   Village.code == bindparam("village"), Household.number == bindparam("number")))
+
+
+@cache
+def _prefix_statement(key: str, postgresql: bool) -> Select[Any]:
+    column = getattr(Resident, key)
+    stmt = select(Resident.household_id, Resident.archive_code)
+    if postgresql:
         target = column.expression
-        stmt = stmt.where(column.like(f"{escaped}%", escape="\\")).order_by(
+        stmt = stmt.where(column.like(bindparam("pattern"), escape="\\")).order_by(
             literal_column(f"{target.table.name}.{target.name} USING ~<~"), Resident.archive_code)
     else:
-        stmt = stmt.where(column >= prefix, column < prefix + "\U0010ffff").order_by(column, Resident.archive_code)
-    return [(household_id, code) for household_id, code in session.execute(stmt.limit(NAME_LIMIT))]
+        stmt = stmt.where(column >= bindparam("low"), column < bindparam("high")).order_by(column,
+                                                                                         Resident.archive_code)
+    return stmt.limit(NAME_LIMIT)
+
+
+@cache
+def _locations_statement() -> Select[Any]:
+    """One row per member, each carrying its household, village, position, shelf and the position format."""
+    return (select(Household.id, Household.number, Household.head_name, Village.code, Village.name,
+                   Township.county_code, Township.code, Resident.archive_code, Resident.name,
+                   Resident.relation_to_head, Resident.status, *_PLACE_COLUMNS, _format_column())
+            .join(Village, Village.id == Household.village_id).join(Township, Township.id == Village.township_id)
+            .outerjoin(Resident, Resident.household_id == Household.id)
+            .outerjoin(FolderPosition, FolderPosition.household_id == Household.id)
+            .outerjoin(Shelf, Shelf.id == FolderPosition.shelf_id)
+            .where(Household.id.in_(bindparam("ids", expanding=True))))
 
 
 def locations_of(session: Session, matched: Mapping[int, Sequence[str]], *,
@@ -319,15 +356,7 @@ def locations_of(session: Session, matched: Mapping[int, Sequence[str]], *,
     places: dict[int, Place] = {}
     members: dict[int, list[Member]] = {}
     for chunk in _chunks(list(matched)):
-        rows = session.execute(
-            select(Household.id, Household.number, Household.head_name, Village.code, Village.name,
-                   Township.county_code, Township.code, Resident.archive_code, Resident.name,
-                   Resident.relation_to_head, Resident.status, *_PLACE_COLUMNS, _format_column())
-            .join(Village, Village.id == Household.village_id).join(Township, Township.id == Village.township_id)
-            .outerjoin(Resident, Resident.household_id == Household.id)
-            .outerjoin(FolderPosition, FolderPosition.household_id == Household.id)
-            .outerjoin(Shelf, Shelf.id == FolderPosition.shelf_id)
-            .where(Household.id.in_(chunk)))
+        rows = session.execute(_locations_statement(), {"ids": chunk})
         for row in rows:
             household_id = row[0]
             heads[household_id] = tuple(row[1:7])

@@ -60,6 +60,9 @@ def test_a_name_prefix_finds_every_folder_it_starts(session, shelved):
     assert {f.household_id for f in queries.locate(session, "李")} == {h.id for h in west}
     assert queries.locate(session, "zw") and queries.locate(session, "nobody") == []
     assert queries.locate(session, "") == []
+    # LIKE's wildcards typed into the search box match themselves, not everything (the pattern is escaped)
+    assert queries.locate(session, "张%") == [] and queries.locate(session, "张_") == []
+    assert queries.locate(session, "%") == [] and queries.locate(session, "_") == []
 
 
 def test_locate_makes_a_fixed_number_of_queries_however_many_folders_match(session, shelved):
