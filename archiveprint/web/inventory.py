@@ -4,14 +4,13 @@ upload, close and the signed record; the handover form, its dry-run preview, con
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,6 +22,7 @@ from archiveprint.locations import handover as ho
 from archiveprint.locations import inventory as inv
 from archiveprint.locations.models import Inventory
 from archiveprint.web.auth import current_account, requires
+from archiveprint.web.responses import pdf_response, refused
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
@@ -80,18 +80,6 @@ def _actor() -> str:
 
 def _form(name: str, limit: int = 200) -> str:
     return (request.form.get(name) or "").strip()[:limit]
-
-
-def _refused(error: ArchiveprintError, target: str) -> ResponseReturnValue:
-    """A rule said no: nothing is kept, the clerk sees the Chinese message (row, field, value)."""
-    rollback()
-    flash(str(error), "error")
-    return redirect(target, code=303)
-
-
-def _pdf(pdf: bytes, name: str) -> ResponseReturnValue:
-    return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=name, as_attachment=False,
-                     max_age=0)
 
 
 def _commit_read() -> None:
@@ -233,7 +221,7 @@ def upload(inventory_id: int) -> ResponseReturnValue:
         result = inv.upload_codes(db_session(), found, data, filename=file.filename, timezone=_timezone(),
                                   actor=_actor(), now=utcnow())
     except ArchiveprintError as error:
-        return _refused(error, target)
+        return refused(error, target)
     db_session().commit()
     if result.already:
         flash(_("文件 %(name)s 已导入过（内容相同），这次没有增加任何扫描", name=result.filename), "warning")
@@ -249,13 +237,13 @@ def close(inventory_id: int) -> ResponseReturnValue:
     target = url_for("inventory.show", inventory_id=inventory_id)
     found = _inventory(inventory_id)
     if request.form.get("confirm") != "1":
-        return _refused(InvalidValue("请勾选“确认结束盘点”", field="确认"), target)
+        return refused(InvalidValue("请勾选“确认结束盘点”", field="确认"), target)
     try:
         report = inv.close_inventory(db_session(), found, mark_missing=request.form.get("mark_missing") == "1",
                                      mark_found=request.form.get("mark_found") == "1", providers=_providers(),
                                      actor=_actor(), now=utcnow())
     except ArchiveprintError as error:
-        return _refused(error, target)
+        return refused(error, target)
     db_session().commit()
     flash(_("盘点 %(number)s 已结束：登记下落不明 %(missing)s 袋，找回归位 %(found)s 袋", number=report.number,
             missing=report.marked_missing, found=report.marked_found), "success")
@@ -272,7 +260,7 @@ def record_pdf(inventory_id: int) -> ResponseReturnValue:
     pdf = documents.print_inventory(session, found, user=current_account().user, providers=_providers(),
                                     now=utcnow(), timezone=_timezone())
     session.commit()
-    return _pdf(pdf, f"盘点记录-{found.number}.pdf")
+    return pdf_response(pdf, f"盘点记录-{found.number}.pdf")
 
 
 # --- handover -----------------------------------------------------------------------------------------------------
@@ -354,10 +342,10 @@ def _refused_ids(chosen: ho.HandoverList) -> list[int]:
     from archiveprint.register.queries import resolve_scan
 
     ids = []
-    for refused in chosen.refused:
-        if refused.head_name:
+    for line in chosen.refused:
+        if line.head_name:
             try:
-                ids.append(resolve_scan(db_session(), refused.folder).household.id)
+                ids.append(resolve_scan(db_session(), line.folder).household.id)
             except ArchiveprintError:
                 continue
     return ids
@@ -413,4 +401,4 @@ def handover_pdf(number: str) -> ResponseReturnValue:
     pdf = documents.print_handover(session, found, user=current_account().user, now=utcnow(),
                                    timezone=_timezone())
     session.commit()
-    return _pdf(pdf, f"移交清单-{found.number}.pdf")
+    return pdf_response(pdf, f"移交清单-{found.number}.pdf")

@@ -3,12 +3,11 @@ the dashboard (the scan station itself talks to web/api.py)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +19,8 @@ from archiveprint.lending.borrowers import KIND_TEXT
 from archiveprint.lending.models import Loan
 from archiveprint.lending.rules import LendingRules, site_rules
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.session import db_session, rollback, state, today
+from archiveprint.web.responses import pdf_response, refused
+from archiveprint.web.session import db_session, state, today
 
 if TYPE_CHECKING:
     from archiveprint.lending.requests import ExpiredRequest
@@ -58,18 +58,6 @@ def _done(message: str, target: str) -> ResponseReturnValue:
     db_session().commit()
     flash(message, "success")
     return redirect(target, code=303)
-
-
-def _refused(error: ArchiveprintError, target: str) -> ResponseReturnValue:
-    """A rule said no: nothing is kept, the clerk sees the Chinese message (field and value) on the same page."""
-    rollback()
-    flash(str(error), "error")
-    return redirect(target, code=303)
-
-
-def _pdf(pdf: bytes, name: str) -> ResponseReturnValue:
-    return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=name, as_attachment=False,
-                     max_age=0)
 
 
 def _form(name: str, limit: int = 200) -> str:
@@ -133,7 +121,7 @@ def register_pdf() -> ResponseReturnValue:
     session.commit()
     pdf, _count = print_register(session, month, user=current_account().user, rules=_rules(), now=utcnow())
     session.commit()  # the audit rows of every household on it
-    return _pdf(pdf, f"借阅登记表-{month}.pdf")
+    return pdf_response(pdf, f"借阅登记表-{month}.pdf")
 
 
 def _borrower_choices() -> list[tuple[str, str]]:
@@ -172,7 +160,7 @@ def overdue_pdf() -> ResponseReturnValue:
     pdf, _items = print_overdue_slips(session, today=today(), village=village, user=current_account().user,
                                       rules=_rules(), now=utcnow())
     session.commit()
-    return _pdf(pdf, f"逾期通知单-{today():%Y-%m-%d}.pdf")
+    return pdf_response(pdf, f"逾期通知单-{today():%Y-%m-%d}.pdf")
 
 
 # --- one loan -----------------------------------------------------------------------------------------------------
@@ -207,7 +195,7 @@ def receipt(loan_id: int) -> ResponseReturnValue:
     session.commit()
     pdf = print_receipt(session, _loan(loan_id).id, user=current_account().user, rules=_rules(), now=utcnow())
     session.commit()
-    return _pdf(pdf, f"借阅凭条-{loan_code(loan_id)}.pdf")
+    return pdf_response(pdf, f"借阅凭条-{loan_code(loan_id)}.pdf")
 
 
 def _loan_action(loan_id: int, action: str) -> ResponseReturnValue:
@@ -231,7 +219,7 @@ def _loan_action(loan_id: int, action: str) -> ResponseReturnValue:
             message = services.declare_found(db_session(), code, condition=_form("condition") or None,
                                              note=_form("note"), rules=rules, actor=_actor(), now=now).message
     except ArchiveprintError as error:
-        return _refused(error, target)
+        return refused(error, target)
     return _done(message, target)
 
 
@@ -285,7 +273,7 @@ def checkout() -> ResponseReturnValue:
                          purpose_note=_form("note"), on_site=request.form.get("on_site") == "1", rules=_rules(),
                          actor=_actor(), now=utcnow())
     except ArchiveprintError as error:
-        return _refused(error, url_for("lending.checkout_form", code=_form("code", 40)))
+        return refused(error, url_for("lending.checkout_form", code=_form("code", 40)))
     return _done(_("已借出给 %(who)s，应还 %(day)s", who=made.borrower.display, day=f"{made.due_on:%Y-%m-%d}"),
                  url_for("lending.loan", loan_id=made.id))
 
@@ -363,7 +351,7 @@ def request_folders() -> ResponseReturnValue:
         batch = ask(session, codes, borrower=borrower, purpose=_form("purpose"), purpose_note=_form("note"),
                     needed_on=needed_on, rules=_rules(), actor=account.username, now=utcnow())
     except ArchiveprintError as error:
-        return _refused(error, target)
+        return refused(error, target)
     session.commit()
     flash(_("新登记 %(new)s 份；已有申请 %(old)s 份（未重复登记）", new=len(batch.created), old=len(batch.existing)),
           "success")
@@ -415,7 +403,7 @@ def _request_action(request_id: int, action: str) -> ResponseReturnValue:
             reqs.cancel_request(session, request_id, reason=_form("reason"), actor=account.username, now=now)
             message = _("已撤销（申请 #%(id)s）", id=request_id)
     except ArchiveprintError as error:
-        return _refused(error, url_for("lending.queue"))
+        return refused(error, url_for("lending.queue"))
     return _done(message, url_for("lending.queue"))
 
 
@@ -473,7 +461,7 @@ def add_borrower() -> ResponseReturnValue:
                    contact_person=_form("contact_person", 64), phone=_form("phone", 32),
                    letter_ref=_form("letter_ref", 100), villages=villages, actor=_actor(), now=utcnow())
     except ArchiveprintError as error:
-        return _refused(error, url_for("lending.borrowers"))
+        return refused(error, url_for("lending.borrowers"))
     return _done(_("已登记借阅人 %(key)s %(name)s", key=made.key, name=made.display), url_for("lending.borrowers"))
 
 
