@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archiveprint.db import Base, utcnow
+
+if TYPE_CHECKING:
+    from archiveprint.register.models import Village
+
+# The villages a village doctor (村医) serves: the only residents, households and folders that user may see.
+user_villages = Table(
+    "user_villages",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("village_id", ForeignKey("villages.id"), primary_key=True),
+)
 
 
 class User(Base):
@@ -23,6 +35,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    villages: Mapped[list[Village]] = relationship(secondary=user_villages, order_by="Village.code")
 
 
 class AuditEntry(Base):
