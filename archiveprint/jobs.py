@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint import jobqueue
 from archiveprint.accounts.models import User
+from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import audit
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
@@ -74,6 +75,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         scope = Scope(**params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))
         with database.reader() as session:
+            _scope_to_user(session, params.get("user_id"))
             result = print_forms(session, params["set"], scope, target, options=options,
                                  today=date.fromisoformat(params.get("today") or date.today().isoformat()),
                                  progress=progress)
@@ -87,6 +89,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         scope = LabelScope.from_json(params.get("scope", {}))
         options = LabelOptions.from_json(params.get("options", {}))
         with database.reader() as session:
+            _scope_to_user(session, params.get("user_id"))
             labels = print_labels(session, params["kind"], params.get("stock", ""), scope, target, options=options,
                                   instance_dir=settings.instance_dir, progress=progress)
         with database.transaction() as session:
@@ -109,6 +112,11 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
                 shutil.rmtree(folder, ignore_errors=True)
         return [], 0
     raise ArchiveprintError(f"未知任务类型：{kind}")
+
+
+def _scope_to_user(session: Session, user_id: int | None) -> None:
+    """A print job sees what the user who started it may see (a village doctor: their own villages only)."""
+    apply_scope(session, scope_for(_user(session, user_id)))
 
 
 def _user(session, user_id):  # type: ignore[no-untyped-def]

@@ -24,6 +24,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "lend": frozenset({"admin", "clerk"}),  # check out, return, renew, lost/found at the lending desk
     "approve_loans": frozenset({"admin"}),  # approve requests that need it (外单位, sensitive groups)
     "manage_locations": frozenset({"admin", "clerk"}),  # shelve, move, re-layout, 结案, 盘点, 移交
+    # The room's own records: 盘点 counts and reports, 移交 lists (staff and supervisors; not village doctors).
+    "view_reports": frozenset({"admin", "clerk", "viewer"}),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,12 +12,11 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from archiveprint.accounts.roles import can
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.lending.rules import LendingRules, site_rules
-from archiveprint.web.auth import current_account
+from archiveprint.web.auth import NotPermitted, current_account, requires
 from archiveprint.web.session import db_session, rollback, state, today
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -38,23 +37,6 @@ def init_app(app: Flask) -> None:
 
 def rules() -> LendingRules:
     return site_rules(state().settings.instance_dir)
-
-
-def allowed(permission: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Like auth.requires, but a JSON 403 (the login wall has already answered 401 for anonymous callers)."""
-    from functools import wraps
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(view)
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            if not can(current_account().role, permission):
-                return _error(403, f"没有权限（需要 {permission}）", field="权限", value=permission)
-            return view(*args, **kwargs)
-
-        guarded.permission = permission  # type: ignore[attr-defined]
-        return guarded
-
-    return decorator
 
 
 # --- errors: always JSON ------------------------------------------------------------------------------------------
@@ -81,6 +63,8 @@ def _csrf_error(_exc: CSRFError) -> ResponseReturnValue:
 def _http_error(error: HTTPException) -> ResponseReturnValue:
     rollback()
     code = error.code or 500
+    if isinstance(error, NotPermitted):
+        return _error(403, f"没有权限（需要 {error.permission}）", field="权限", value=error.permission)
     return _error(code, HTTP_TEXT.get(code, "请求有误" if code < 500 else "系统出错"))
 
 
@@ -96,7 +80,7 @@ def _unexpected(error: Exception) -> ResponseReturnValue:
 
 
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-@allowed("view_person")
+@requires("view_person")
 def not_found(_rest: str) -> ResponseReturnValue:
     """Unknown paths under /api/v1 answer JSON too (the app's own 404 page is HTML)."""
     return _error(404, HTTP_TEXT[404], field="路径", value=request.path)
@@ -145,7 +129,7 @@ def _with_folder(session: Any, result: dict[str, object], code: str) -> dict[str
 
 
 @bp.post("/scans")
-@allowed("lend")
+@requires("lend")
 def post_scan() -> ResponseReturnValue:
     """One scan, applied once: sending the same client_id again returns the first answer."""
     from archiveprint.lending.journal import submit_scan
@@ -160,7 +144,7 @@ def post_scan() -> ResponseReturnValue:
 
 
 @bp.post("/scans/batch")
-@allowed("lend")
+@requires("lend")
 def post_batch() -> ResponseReturnValue:
     """The station's offline journal, in the order scanned; every scan gets its own answer (a malformed one is
     `rejected` and does not hold up the rest)."""
@@ -205,7 +189,7 @@ def _audit_households(ids: Iterable[int], action: str, detail: str) -> None:
 
 
 @bp.get("/locate")
-@allowed("view_person")
+@requires("view_person")
 def locate() -> ResponseReturnValue:
     """Where a folder is, and whether it is there: code, name, pinyin initials, ID number or phone."""
     from archiveprint.lending.queries import status_provider
@@ -227,7 +211,7 @@ def locate() -> ResponseReturnValue:
 
 
 @bp.get("/borrowers")
-@allowed("lend")
+@requires("lend")
 def borrowers() -> ResponseReturnValue:
     """Active borrowers for the station's type-ahead (staff and units, no residents' data)."""
     from archiveprint.lending.borrowers import KIND_TEXT
@@ -246,7 +230,7 @@ def borrowers() -> ResponseReturnValue:
 
 
 @bp.get("/loans")
-@allowed("lend")
+@requires("lend")
 def loans() -> ResponseReturnValue:
     """Loans made in a month (?month=YYYY-MM, default this month) or, with ?open=1, every open loan."""
     from sqlalchemy import select
@@ -268,7 +252,7 @@ def loans() -> ResponseReturnValue:
 
 
 @bp.get("/queue")
-@allowed("lend")
+@requires("lend")
 def queue() -> ResponseReturnValue:
     """Open requests in walking order, with what each still lacks; requests that waited too long are closed as
     expired first (as the queue page does) and listed under `expired`."""
@@ -282,7 +266,7 @@ def queue() -> ResponseReturnValue:
 
 
 @bp.get("/dashboard")
-@allowed("view_person")
+@requires("view_person")
 def dashboard() -> ResponseReturnValue:
     """Counts only: lent, overdue, due within seven days, requests waiting — in total and by village."""
     from archiveprint.lending.queries import count_dashboard
@@ -299,7 +283,7 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 
 
 @bp.get("/inventories")
-@allowed("manage_locations")
+@requires("manage_locations")
 def inventories() -> ResponseReturnValue:
     """Counts (?open=1: the open ones) for the station's selector; open ones carry their shelves, so the station
     knows a shelf label of the range at once, even offline. No residents' data."""
@@ -330,7 +314,7 @@ def _scan_time(raw: object, now: datetime) -> datetime:
 
 
 @bp.post("/inventories/<int:inventory_id>/scans")
-@allowed("manage_locations")
+@requires("manage_locations")
 def post_inventory_scan(inventory_id: int) -> ResponseReturnValue:
     """One code read in inventory mode, recorded once per client_id: a shelf label selects the shelf, a folder is
     sorted at once (found, misplaced with its home address, unknown …)."""

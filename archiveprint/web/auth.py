@@ -9,23 +9,25 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import Forbidden
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import PERMISSIONS, can
+from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import authenticate
 from archiveprint.web.session import db_session
 
 bp = Blueprint("auth", __name__)
 # Endpoints anyone may reach; every other page needs a signed-in user (safe by default).
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "static", "font", "i18n.switch"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout", "static", "font", "i18n.switch"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -66,8 +68,17 @@ def current_account() -> Account:
     return cast(Account, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
+class NotPermitted(Forbidden):
+    """403 for a role without the view's permission (the JSON API names the permission in its answer)."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__()
+        self.permission = permission
+
+
 def requires(permission: str) -> Callable[[View], View]:
-    """Guard a view with a permission of accounts/roles.py: sign-in page if anonymous, 403 if not allowed."""
+    """The one way a view declares who may use it: a permission of accounts/roles.py (sign-in page if anonymous,
+    403 if not allowed). docs/access.md lists every endpoint's permission; tests/security holds the app to it."""
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
@@ -77,7 +88,7 @@ def requires(permission: str) -> Callable[[View], View]:
             if not current_user.is_authenticated:
                 return _ask_to_sign_in()
             if not can(current_user.role, permission):
-                abort(403)
+                raise NotPermitted(permission)
             return view(*args, **kwargs)
 
         guarded.permission = permission  # type: ignore[attr-defined]
@@ -129,6 +140,8 @@ def _login_wall() -> ResponseReturnValue | None:
         return None
     if not current_user.is_authenticated:
         return _ask_to_sign_in()
+    # Every query this request makes sees only what the user may see (a village doctor: their villages).
+    apply_scope(db_session(), scope_for(current_account().user))
     return None
 
 

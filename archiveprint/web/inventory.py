@@ -5,10 +5,8 @@ upload, close and the signed record; the handover form, its dry-run preview, con
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -40,25 +38,10 @@ CATEGORY_LABELS = {"found": _l("在架（位置正确）"), "recovered": _l("找
                    "closed": _l("结案档案（应在结案区）"), "lent": _l("借出或取出（不算缺失）"),
                    "missing": _l("缺失（未扫到）"), "unknown": _l("无法识别或无此档案"), "twice": _l("重复扫描")}
 
-View = TypeVar("View", bound=Callable[..., Any])
-
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(handover_bp)
-
-
-def may_view_reports(view: View) -> View:
-    """Counts and their reports are for the room's staff (manage_locations) and for supervisors (view_audit)."""
-    @requires("view_person")
-    @wraps(view)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        account = current_account()
-        if not (account.can("manage_locations") or account.can("view_audit")):
-            abort(403)
-        return view(*args, **kwargs)
-
-    return cast(View, guarded)
 
 
 def _providers() -> list[Any]:
@@ -98,7 +81,7 @@ def _inventory(inventory_id: int) -> Inventory:
 
 
 @bp.get("/")
-@may_view_reports
+@requires("view_reports")
 def index() -> ResponseReturnValue:
     return render_template("web/inventory/list.html", inventories=inv.list_inventories(db_session()))
 
@@ -146,7 +129,7 @@ def start() -> ResponseReturnValue:
 
 
 @bp.get("/<int:inventory_id>")
-@may_view_reports
+@requires("view_reports")
 def show(inventory_id: int) -> ResponseReturnValue:
     """The live report: counts per category, the latest reads and every table; each household it names gets an
     audit row. While the count is open, inventory.js keeps the counts and the latest reads current (live.json)."""
@@ -163,7 +146,7 @@ def show(inventory_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/<int:inventory_id>/live.json")
-@may_view_reports
+@requires("view_reports")
 def live(inventory_id: int) -> ResponseReturnValue:
     """What the open count's page polls: the counts (numbers only) and the reads after scan id `after` (the newest
     the page shows). It names no more than the page does, and each household a new read names gets its view audit
@@ -251,7 +234,7 @@ def close(inventory_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/<int:inventory_id>/record.pdf")
-@may_view_reports
+@requires("view_reports")
 def record_pdf(inventory_id: int) -> ResponseReturnValue:
     """The signed 盘点记录; printing it writes an audit row for every household it names."""
     session = db_session()
@@ -298,7 +281,7 @@ def _handover_form(values: dict[str, str], status: int = 200) -> ResponseReturnV
 
 
 @handover_bp.get("/")
-@may_view_reports
+@requires("view_reports")
 def handovers() -> ResponseReturnValue:
     rows = [{**row, "handed_at": datetime.fromisoformat(str(row["handed_at"]))}
             for row in ho.list_handovers(db_session())]
@@ -378,7 +361,7 @@ def _handover(number: str) -> ho.HandoverList:
 
 
 @handover_bp.get("/<number>")
-@may_view_reports
+@requires("view_reports")
 def handover_show(number: str) -> ResponseReturnValue:
     found = _handover(number)
     _commit_read()
@@ -392,7 +375,7 @@ def handover_show(number: str) -> ResponseReturnValue:
 
 
 @handover_bp.get("/<number>/list.pdf")
-@may_view_reports
+@requires("view_reports")
 def handover_pdf(number: str) -> ResponseReturnValue:
     """The 移交清单 in three copies (reprintable any time); audited as a print for every household on it."""
     found = _handover(number)

@@ -1,0 +1,16 @@
+"""Security tests reuse the web fixtures: the app on a real committed database of each backend, `auth` to sign in."""
+
+import pytest
+
+from archiveprint.db import Database
+from tests.conftest import setup_township
+from tests.web.conftest import _jobs_end_with_the_test, app, auth, client, people, recording
+
+__all__ = ["_jobs_end_with_the_test", "app", "auth", "client", "people", "recording"]
+
+
+@pytest.fixture
+def site(committed_db: Database) -> None:
+    """The township and its villages (201 东村, 202 西村, 001 城关社区), committed, with no residents."""
+    with committed_db.transaction() as session:
+        setup_township(session)
