@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, Response, abort, request, send_from_directory
@@ -78,10 +80,38 @@ def _bring_schema_to_head(database: Database) -> None:
 
 
 def _font(filename: str) -> Response:
-    """The shipped CJK font, a last-resort web font for rare characters (𠮷) that the PC's fonts lack."""
-    if not filename.endswith(".otf"):
+    """The shipped fonts: the UI subset (fonts/web) and the full CJK font, a late fallback for rare characters (𠮷).
+
+    templates/web/static/fonts.css asks for /fonts/<hash>/<file>: when the hash is the file's own, the answer may be
+    kept for a year without asking again (the URL changes with the file); any other URL is revalidated.
+    """
+    version, _, rest = filename.partition("/")
+    if rest and len(version) == VERSION_LENGTH:
+        filename = rest
+    else:
+        version = ""
+    if Path(filename).suffix not in (".otf", ".woff2"):
         abort(404)
-    return send_from_directory(resources.font_dir(), filename, max_age=30 * 24 * 3600)
+    response = send_from_directory(resources.font_dir(), filename)
+    path = resources.font_dir() / filename
+    if version and version == _file_version(path, path.stat().st_mtime_ns):
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+VERSION_LENGTH = 12  # hex digits of SHA-256 in a font URL, as scripts/make_web_font.py writes them
+
+
+@lru_cache(maxsize=8)
+def _file_version(path: Path, mtime_ns: int) -> str:
+    """The first hex digits of the file's SHA-256 (cached per modification time: the full font is 16 MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:VERSION_LENGTH]
 
 
 def _header() -> dict[str, object]:
