@@ -77,9 +77,9 @@ def print_group() -> None:
 
 
 def _register_commands() -> None:
-    from archiveprint.cli import accounts, db, forms, jobs, labels, lending, locations, register, serve
+    from archiveprint.cli import accounts, backup, db, forms, jobs, labels, lending, locations, register, serve
 
-    for module in (db, register, accounts, locations, lending, forms, labels, jobs, serve):
+    for module in (db, register, accounts, locations, lending, forms, labels, jobs, backup, serve):
         for command in module.COMMANDS:
             main.add_command(command)
 
