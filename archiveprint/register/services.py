@@ -301,3 +301,33 @@ def reopen_resident(session: Session, resident: Resident, *, why: str, actor: st
 
 def count_residents(session: Session) -> int:
     return session.scalar(select(func.count(Resident.id))) or 0
+
+
+def flag_for_review(session: Session, resident: Resident, flags: list[dict[str, str]], *, actor: str,
+                    now: datetime | None = None) -> list[dict[str, str]]:
+    """Add 待核实 flags (column, value, reason) an import found; ones the resident already has are not repeated.
+
+    Returns the flags added (logged as one resident.flagged event).
+    """
+    current = list(resident.review_flags or [])
+    added = [flag for flag in flags if flag not in current]
+    if not added:
+        return []
+    resident.review_flags = current + added
+    record_event(session, "resident.flagged", "resident", resident.archive_code, actor=actor, now=now,
+                 review=[f"{flag['column']}：{flag['reason']}（{flag['value']}）" for flag in added])
+    return added
+
+
+def clear_review_flag(session: Session, resident: Resident, position: int, *, reason: str, actor: str,
+                      now: datetime | None = None) -> dict[str, str]:
+    """A clerk has checked one 待核实 value: remove its flag. `reason` must match the flag at `position`, so a
+    page that was stale (the flag already cleared by someone else) cannot clear a different one."""
+    flags = list(resident.review_flags or [])
+    if not 0 <= position < len(flags) or flags[position].get("reason") != reason:
+        raise Conflict("这条待核实已被处理，请刷新页面", field="待核实", value=reason)
+    flag = flags.pop(position)
+    resident.review_flags = flags or None
+    record_event(session, "resident.review_cleared", "resident", resident.archive_code, actor=actor, now=now,
+                 review=f"{flag['column']}：{flag['reason']}（{flag['value']}）")
+    return flag
