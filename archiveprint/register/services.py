@@ -75,6 +75,51 @@ def add_village(session: Session, code: str, name: str, *, actor: str) -> Villag
     return village
 
 
+def check_new_villages(session: Session, entries: list[tuple[str, str]]) -> dict[int, str]:
+    """What is wrong with each (code, name) the clerk is about to register, by position; {} when all is well.
+
+    A pair registered exactly so already is fine (a second click): add_villages skips it.
+    """
+    township = get_township(session)
+    by_code = {village.code: village.name for village in township.villages}
+    by_name = {village.name: village.code for village in township.villages}
+    errors: dict[int, str] = {}
+    seen_codes: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    for position, (code, name) in enumerate(entries):
+        if not code:
+            errors[position] = f"请填写“{name}”的村代码（3位数字）" if name else "请填写村代码（3位数字）"
+        elif not (code.isdigit() and len(code) == 3) or code == "000":
+            errors[position] = f"村代码应为3位数字（001–999），“{code}”不是"
+        elif not name:
+            errors[position] = f"请填写村代码 {code} 的村名"
+        elif by_code.get(code) == name:
+            continue
+        elif code in by_code:
+            errors[position] = f"代码 {code} 已登记为“{by_code[code]}”，请换一个代码"
+        elif name in by_name:
+            errors[position] = f"“{name}”已登记，代码 {by_name[name]}"
+        elif code in seen_codes:
+            errors[position] = f"代码 {code} 与上面第{seen_codes[code] + 1}个村重复"
+        elif name in seen_names:
+            errors[position] = f"村名“{name}”与上面第{seen_names[name] + 1}个村重复"
+        seen_codes.setdefault(code, position)
+        seen_names.setdefault(name, position)
+    return errors
+
+
+def add_villages(session: Session, entries: list[tuple[str, str]], *, actor: str) -> list[Village]:
+    """Register several villages at once (the import page's 登记这 N 个村); pairs already registered are skipped."""
+    errors = check_new_villages(session, entries)
+    if errors:
+        position, message = min(errors.items())
+        raise InvalidValue(message, field="村(居)委会", value=entries[position][0])
+    township = get_township(session)
+    registered = {(village.code, village.name) for village in township.villages}
+    return [add_village(session, code, name, actor=actor) for code, name in entries
+            if (code, name) not in registered]
+
+
 def find_village(session: Session, key: str) -> Village:
     """A village by its 3-digit segment, its 12-digit code, or its name."""
     township = get_township(session)

@@ -272,7 +272,8 @@ def test_every_problem_of_a_row_is_reported(session, township, tmp_path):
     row[11] = "2030-01-01"
     report = run(session, write_csv(tmp_path / "all.csv", [row]))
     by_column = {p.column: p for p in report.problems}
-    assert set(by_column) == {"性别/身份证号", "出生日期/身份证号", "档案编号/所属村(居)委会"}  # 建档日期: flagged (#10.8)
+    # 建档日期 2030: flagged 待核实, not refused (#10.8)
+    assert set(by_column) == {"性别/身份证号", "出生日期/身份证号", "档案编号/所属村(居)委会"}
     sex = by_column["性别/身份证号"]
     assert sex.value == f"女 / {row[4]}" and "“女”" in sex.reason and "“男”" in sex.reason
     assert "1956-03-07" in by_column["出生日期/身份证号"].reason
