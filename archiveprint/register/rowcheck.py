@@ -30,6 +30,7 @@ FULL_WIDTH = "全角数字或字母改为半角"
 DATE_WRITTEN = "日期写法统一为 年-月-日"
 NAME_SPACING = "姓名中的空格或间隔号已规范"
 EXCEL_DECIMAL = "数字末尾的 .0 已去掉（Excel 存成了小数）"
+SEPARATORS = "去掉了号码中的空格或分隔符（- / . 等）"
 # Questionable secondary values: the row imports, flagged 待核实 (identity faults refuse the file instead).
 PHONE_LENGTH = "联系电话位数不对（手机应为11位，固定电话7–8位或带区号）"
 PHONE_CHARACTERS = "联系电话含有数字以外的字符"
@@ -252,6 +253,8 @@ class RowChecker:
 
         if _has_full_width(written.get("code")):
             note("code", FULL_WIDTH, format_code(code.value))
+        elif isinstance(written.get("code"), str) and clean(written.get("code")) != code.value:
+            note("code", SEPARATORS, code.value)
         raw_name = clean(written.get("name"))
         if raw_name != name:
             note("name", NAME_SPACING, name)
@@ -263,6 +266,8 @@ class RowChecker:
                 note("id_number", ID_UPPER_X, id_number.value)
             elif _has_full_width(written.get("id_number")):
                 note("id_number", FULL_WIDTH, id_number.value)
+            elif clean(written.get("id_number")).upper() != id_number.value:
+                note("id_number", SEPARATORS, id_number.value)
         for field_name, value in dates.items():
             raw = written.get(field_name)
             if value is None or blank(raw) or isinstance(raw, date):
@@ -279,6 +284,8 @@ class RowChecker:
                 note(field_name, FULL_WIDTH, value)
             elif isinstance(raw, str) and _WHOLE_FLOAT.match(raw.strip()):
                 note(field_name, EXCEL_DECIMAL, value)
+            elif clean(raw) != value:
+                note(field_name, SEPARATORS, value)
 
     def _code(self, raw: object, number: int, bad: Flag) -> ArchiveCode | None:
         if blank(raw):

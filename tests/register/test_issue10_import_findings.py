@@ -69,6 +69,8 @@ def test_issue10_7_the_values_an_import_rewrote_are_listed(session, township, tm
     rows[0][4] = legacy_15
     rows[0][3] = "1956/3/7"
     rows[2][1] = "王 五"
+    rows[2][0] = "130123-100-201-00003"
+    rows[2][10] = "0311-8888888"
     report = run(session, write_csv(tmp_path / "fixes.csv", rows))
     assert report.ok and report.applied
     assert [(n.row, n.column, n.kind, n.old, n.new) for n in report.normalised] == [
@@ -76,8 +78,10 @@ def test_issue10_7_the_values_an_import_rewrote_are_listed(session, township, tm
         (3, "出生日期", "日期写法统一为 年-月-日", "1956/3/7", "1956-03-07"),
         (3, "联系电话", "全角数字或字母改为半角", "１３８００１３８０００", "13800138000"),
         (4, "建档日期", "日期写法统一为 年-月-日", "2020/5/1", "2020-05-01"),
+        (5, "档案编号", "去掉了号码中的空格或分隔符（- / . 等）", "130123-100-201-00003", "13012310020100003"),
         (5, "姓名", "姓名中的空格或间隔号已规范", "王 五", "王五"),
         (5, "建档日期", "日期写法统一为 年-月-日", "2021年3月7日", "2021-03-07"),
+        (5, "联系电话", "去掉了号码中的空格或分隔符（- / . 等）", "0311-8888888", "03118888888"),
     ]
     dates = [g for g in report.normalised_groups() if g.reason == "日期写法统一为 年-月-日"]
     assert [(g.column, g.count) for g in dates] == [("出生日期", 1), ("建档日期", 2)]
