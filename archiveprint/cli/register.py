@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from archiveprint.cli import AppContext, emit_json, pass_app
+from archiveprint.register.findings import FindingGroup, describe
 
 CLI_ACTOR = "cli"
 
@@ -145,11 +146,32 @@ def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: boo
         click.echo(report.summary())
         if report.already is not None:
             click.echo("如需重新读取整份文件，请加 --force")
-        for problem in report.problems[:200]:
-            click.echo(f"  第{problem.row}行 「{problem.column}」 “{problem.value}”：{problem.reason}")
-        if len(report.problems) > 200:
-            click.echo(f"  ……另有 {len(report.problems) - 200} 条，请用 --errors-xlsx 导出完整清单")
+        _echo_groups("", report.problem_groups())
+        if len(report.problems) > len(report.problem_groups()) and not errors_xlsx:
+            click.echo("  完整的逐行清单：加 --errors-xlsx 文件名.xlsx")
+        if report.missing_villages:
+            click.echo("未登记的村(居)委会（先用 archiveprint village add 代码 村名 登记，或加 --add-villages）：")
+            for village in report.missing_villages:
+                click.echo(f"  {village.code or '???'} {village.name or '（无村名）'}：{village.rows} 行"
+                           + (f"（{village.note}）" if village.note else ""))
+        _echo_groups(f"已规范的值（{len(report.normalised)} 处）：", report.normalised_groups())
+        _echo_groups(f"待核实（{len(report.flagged)} 处，照常导入，并在档案上标记待核实）：", report.flagged_groups())
     ctx.exit(0 if report.ok else 1)
+
+
+GROUPS_SHOWN = 200
+
+
+def _echo_groups(title: str, groups: list[FindingGroup]) -> None:
+    """Findings grouped by cause: one line per cause (its rows as ranges), as the web page shows them."""
+    if not groups:
+        return
+    if title:
+        click.echo(title)
+    for found in groups[:GROUPS_SHOWN]:
+        click.echo(f"  {describe(found)}")
+    if len(groups) > GROUPS_SHOWN:
+        click.echo(f"  ……另有 {len(groups) - GROUPS_SHOWN} 类")
 
 
 @click.command("demo")

@@ -22,6 +22,7 @@ from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, Probl
 from archiveprint.eventlog import Event, record_event
 from archiveprint.register import services
 from archiveprint.register.codes import format_code
+from archiveprint.register.findings import FindingGroup, group
 from archiveprint.register.models import (
     Household,
     ImportRun,
@@ -32,7 +33,7 @@ from archiveprint.register.models import (
     resident_tags,
 )
 from archiveprint.register.names import SEX_CODES, pinyin_initials
-from archiveprint.register.rowcheck import ImportRow, RowChecker
+from archiveprint.register.rowcheck import ImportRow, MissingVillage, Normalised, ReviewFlag, RowChecker
 from archiveprint.register.sources import FIELD_LABELS, field_for_label, header_key, open_table
 from archiveprint.register.text import to_halfwidth
 
@@ -43,6 +44,7 @@ LABELS = {"name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_n
           "address": "现住址", "registered_on": "建档日期", "relation_to_head": "与户主关系"}
 HOUSEHOLD_LABEL = "所在户"
 TAGS_LABEL = "人群分类"
+REVIEW_LABEL = "待核实"
 # Every change to the register writes one of these events (the rest — lending, locations — do not touch what an
 # import compares). Prefixes, so a kind added later is counted too.
 REGISTER_EVENT_KINDS = ("resident.%", "household.%", "village.%", "township.%")
@@ -56,6 +58,19 @@ class RowChange:
     archive_code: str
     name: str
     fields: dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class FlaggedRow:
+    """A row imported with a questionable value (待核实), the resident it went to and the flag."""
+
+    row: int
+    archive_code: str
+    name: str
+    flag: ReviewFlag
+
+    def as_dict(self) -> dict[str, object]:
+        return {"row": self.row, "archive_code": self.archive_code, "name": self.name, **self.flag.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,9 @@ class ImportReport:
     problems: list[Problem] = field(default_factory=list)
     changes: list[RowChange] = field(default_factory=list)
     new_villages: list[tuple[str, str]] = field(default_factory=list)
+    normalised: list[Normalised] = field(default_factory=list)  # values rewritten on the way in
+    flagged: list[FlaggedRow] = field(default_factory=list)  # imported with the row, flagged 待核实
+    missing_villages: list[MissingVillage] = field(default_factory=list)  # unregistered villages the file uses
     applied: bool = False
     dry_run: bool = False
     already: PriorImport | None = None  # recognised as already applied: not read, nothing written
@@ -93,6 +111,17 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def problem_groups(self) -> list[FindingGroup]:
+        """Problems that share a cause (column and reason) together: 705 rows of one unregistered village are one."""
+        return group((p.column, p.reason, p.row, p.value, "") for p in self.problems)
+
+    def normalised_groups(self) -> list[FindingGroup]:
+        return group((n.column, n.kind, n.row, n.old, n.new) for n in self.normalised)
+
+    def flagged_groups(self) -> list[FindingGroup]:
+        return group((f.flag.column, f.flag.reason, f.row, f.flag.value, f"{format_code(f.archive_code)} {f.name}")
+                     for f in self.flagged)
 
     @property
     def already_text(self) -> str:
@@ -121,6 +150,8 @@ class ImportReport:
         return {"rows": self.rows, "accepted": self.accepted, "refused": self.refused, "added": self.added,
                 "changed": self.changed, "unchanged": self.unchanged,
                 "errors": [problem.as_dict() for problem in self.problems],
+                "normalised": [note.as_dict() for note in self.normalised],
+                "flagged": [flagged.as_dict() for flagged in self.flagged],
                 "applied": self.applied, "dry_run": self.dry_run,
                 "already_imported": None if self.already is None else {
                     "run": self.already.run, "at": self.already.at.isoformat(), "filename": self.already.filename}}
@@ -236,7 +267,11 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
             if progress:
                 progress(report.rows)
             report.problems.sort(key=lambda problem: problem.row)
-            report.refused = len({problem.row for problem in report.problems})
+            refused = {problem.row for problem in report.problems}
+            report.refused = len(refused)
+            report.normalised = [note for note in checker.normalised if note.row not in refused]
+            report.flagged = [flagged for flagged in report.flagged if flagged.row not in refused]
+            report.missing_villages = checker.missing_villages()
             report.accepted = report.rows - report.refused
             keep = report.ok and not dry_run and bool(report.added or report.changed or report.new_villages)
             if keep:
@@ -367,7 +402,8 @@ class _Applier:
         self.session.execute(insert(Event), [
             {"occurred_at": now, "actor": self.actor, "kind": "resident.registered", "entity_type": "resident",
              "entity_id": values["archive_code"],
-             "data": {"household": values["household_id"], "name": values["name"]}}
+             "data": {"household": values["household_id"], "name": values["name"],
+                      **({"review": _review_lines(values["review_flags"])} if values["review_flags"] else {})}}
             for values in self.new_residents])
         self.new_residents = []
         self.new_tags = []
@@ -534,11 +570,16 @@ class _Applier:
             "name_initials": pinyin_initials(row.name), "sex": row.sex or "0", "birth_date": row.birth_date,
             "id_number": row.id_number, "phone": row.phone or "", "address": row.address or "",
             "registered_on": row.registered_on, "status": "active",
+            "review_flags": [flag.as_dict() for flag in row.flags] or None,
         })
+        self._report_flags(row)
         self.new_tags.append(self._tag_rows(row.tags or []))
         self._follow_head(row, household)
         self.report.added += 1
         return "added"
+
+    def _report_flags(self, row: ImportRow) -> None:
+        self.report.flagged.extend(FlaggedRow(row.number, row.code.value, row.name, flag) for flag in row.flags)
 
     def _update(self, row: ImportRow, resident: Resident, household: Household | None,
                 households: dict[int, Household], holders: dict[str, str]) -> str:
@@ -583,12 +624,23 @@ class _Applier:
                 fields[TAGS_LABEL] = ("、".join(before), "、".join(row.tags))
         if current is not None:
             self._follow_head(row, current)
+        if row.flags:
+            self._report_flags(row)
+            added = services.flag_for_review(self.session, resident, [flag.as_dict() for flag in row.flags],
+                                             actor=self.actor)
+            if added:
+                fields[REVIEW_LABEL] = ("", "；".join(f"{flag['column']}：{flag['reason']}" for flag in added))
         if not fields:
             self.report.unchanged += 1
             return "unchanged"
         self.report.changes.append(RowChange(resident.archive_code, row.name, fields))
         self.report.changed += 1
         return "changed"
+
+
+def _review_lines(flags: object) -> list[str]:
+    """待核实 flags as the resident's history shows them (the same text services.flag_for_review logs)."""
+    return [f"{flag['column']}：{flag['reason']}（{flag['value']}）" for flag in flags]  # type: ignore[attr-defined]
 
 
 def _show(attr: str, value: object) -> str:

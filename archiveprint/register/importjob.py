@@ -151,12 +151,26 @@ def report_values(stored: uploads.PendingUpload, report: ImportReport) -> dict[s
         "already": None if report.already is None else {"run": report.already.run, "at": report.already.shown_at},
         "to_write": report.ok and bool(report.added or report.changed or report.new_villages),
         "problem_count": len(report.problems), "change_count": len(report.changes),
+        # Grouped by cause (#10.6/7/8): the page lists each cause once, its rows on demand.
+        "problem_groups": [found.as_values(REPORT_ROWS_SHOWN) for found in report.problem_groups()],
+        "normalised_count": len(report.normalised),
+        "normalised_groups": [found.as_values(REPORT_ROWS_SHOWN) for found in report.normalised_groups()],
+        "flagged_count": len(report.flagged),
+        "flagged_groups": [found.as_values(REPORT_ROWS_SHOWN) for found in report.flagged_groups()],
+        "missing_villages": [{"name": v.name, "code": v.code, "rows": v.rows, "note": v.note}
+                             for v in report.missing_villages],
+        "only_villages": bool(report.missing_villages) and _only_villages(report),
         "problems": [{"row": p.row, "column": p.column, "value": p.value, "reason": p.reason}
                      for p in report.problems[:REPORT_ROWS_SHOWN]],
         "changes": [{"archive_code": c.archive_code, "name": c.name,
                      "fields": [[str(key), _plain(old), _plain(new)] for key, (old, new) in c.fields.items()]}
                     for c in report.changes[:REPORT_ROWS_SHOWN]],
     }
+
+
+def _only_villages(report: ImportReport) -> bool:
+    """Every problem is an unregistered village: the file is fine once they are registered."""
+    return all("未登记" in p.reason or "尚未登记" in p.reason for p in report.problems)
 
 
 def _plain(value: object) -> str:

@@ -137,6 +137,8 @@ class Resident(Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     closed_reason: Mapped[str | None] = mapped_column(String(16))  # death / moved / lost
     closed_note: Mapped[str] = mapped_column(String(200), default="")
+    # 待核实: questionable values an import let in with the row, [{column, value, reason}]; NULL when none.
+    review_flags: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -115,6 +115,16 @@ def find_residents(session: Session, query: str, *, limit: int = FIND_LIMIT,
     return [_match(r) for r in rows]
 
 
+def find_flagged(session: Session, *, limit: int = FIND_LIMIT) -> list[Match]:
+    """Residents with a 待核实 flag an import left (the search page's 待核实 filter), by archive code."""
+    stmt = _base().where(Resident.review_flags.is_not(None)).order_by(Resident.archive_code).limit(limit)
+    return [_match(r) for r in session.scalars(stmt)]
+
+
+def count_flagged(session: Session) -> int:
+    return session.scalar(select(func.count(Resident.id)).where(Resident.review_flags.is_not(None))) or 0
+
+
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -22,8 +22,56 @@ _WHOLE_FLOAT = re.compile(r"^\d+\.0+$")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 _VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会")
 Flag = Callable[[tuple[str, ...] | str, str, str], None]  # (field or fields, value as shown, reason)
+_PHONE = re.compile(r"1\d{10}|0\d{9,11}|\d{7,8}")  # mobile; landline with area code; local landline
+# What the check does to a value so it can be stored, as the clerk is told (report: "what the import fixed").
+ID_UPGRADED = "15位身份证号升级为18位"
+ID_UPPER_X = "身份证号末位小写 x 改为大写 X"
+FULL_WIDTH = "全角数字或字母改为半角"
+DATE_WRITTEN = "日期写法统一为 年-月-日"
+NAME_SPACING = "姓名中的空格或间隔号已规范"
+EXCEL_DECIMAL = "数字末尾的 .0 已去掉（Excel 存成了小数）"
+SEPARATORS = "去掉了号码中的空格或分隔符（- / . 等）"
+# Questionable secondary values: the row imports, flagged 待核实 (identity faults refuse the file instead).
+PHONE_LENGTH = "联系电话位数不对（手机应为11位，固定电话7–8位或带区号）"
+PHONE_CHARACTERS = "联系电话含有数字以外的字符"
 LOST_DIGITS = ("Excel 把这个长数字存成了数值（科学计数法），末尾几位已经丢失；"
                "请把该列设为“文本”格式、重新填入或重新导出后再导入")
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFlag:
+    """A questionable but harmless value (待核实): the row is imported and the flag is kept on the resident."""
+
+    column: str  # the file's header for the field
+    value: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"column": self.column, "value": self.value, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """One value the check rewrote before storing it (a 15-digit ID number, full-width digits, 1956/3/7)."""
+
+    row: int
+    column: str
+    kind: str
+    old: str
+    new: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"row": self.row, "column": self.column, "kind": self.kind, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True, slots=True)
+class MissingVillage:
+    """A village the file uses that is not registered: its name and code as far as the file tells them."""
+
+    name: str  # "" when the file gives no name (only archive codes)
+    code: str  # 3-digit segment; "" when the file does not settle it
+    rows: int
+    note: str = ""  # why the code (or name) could not be taken from the file
 
 
 @dataclass(slots=True)
@@ -44,6 +92,7 @@ class ImportRow:
     phone: str | None
     registered_on: date | None
     tags: list[str] | None
+    flags: list[ReviewFlag] = field(default_factory=list)
 
     @property
     def is_head(self) -> bool:
@@ -83,6 +132,28 @@ def shown(value: object) -> str:
     return clean(value)
 
 
+def raw_text(value: object) -> str:
+    """A cell as it was written (before any normalising), for "old → new" in the report."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return "" if value is None else str(value).strip()
+
+
+def phone_doubt(text: str) -> str | None:
+    """Why a phone number looks wrong, or None; it is imported anyway, flagged 待核实."""
+    if not text:
+        return None
+    if not text.isdigit():
+        return PHONE_CHARACTERS
+    return None if _PHONE.fullmatch(text) else PHONE_LENGTH
+
+
+def _has_full_width(value: object) -> bool:
+    return isinstance(value, str) and to_halfwidth(value) != value
+
+
 def village_key(name: str) -> str:
     """东村村委会 and 东村 name the same committee."""
     name = name.replace(" ", "")
@@ -107,6 +178,11 @@ class RowChecker:
         self.new_villages: dict[str, tuple[str, int]] = {}  # segment → (name, first row)
         self.seen_codes: dict[str, int] = {}
         self.seen_ids: dict[str, int] = {}
+        self.normalised: list[Normalised] = []  # of rows that passed
+        # Unregistered villages met (when they are not registered automatically): name → segment → rows, and the
+        # segments of rows that give no village name.
+        self.unknown_names: dict[str, dict[str, int]] = {}
+        self.unknown_segments: dict[str, int] = {}
 
     def header(self, *fields: str) -> str:
         return "/".join(self.columns[f].header if f in self.columns else FIELD_LABELS[f] for f in fields)
@@ -114,23 +190,29 @@ class RowChecker:
     def check(self, number: int, values: Sequence[Any]) -> tuple[ImportRow | None, list[Problem]]:
         """The checked row, or None with every problem found (an empty list too when the row is blank)."""
         cells = {f: (values[c.index] if c.index < len(values) else None) for f, c in self.columns.items()}
+        written = dict(cells)
         for f in _NUMBER_FIELDS:
             if f in cells:
                 cells[f] = whole_number_text(cells[f])
         if all(blank(value) for value in cells.values()):
             return None, []
         problems: list[Problem] = []
+        flags: list[ReviewFlag] = []
 
         def bad(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
             fields = (fields,) if isinstance(fields, str) else fields
             problems.append(Problem(number, self.header(*fields), value, reason))
 
+        def doubt(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
+            fields = (fields,) if isinstance(fields, str) else fields
+            flags.append(ReviewFlag(self.header(*fields), value, reason))
+
         code = self._code(cells.get("code"), number, bad)
         name = self._name(cells.get("name"), bad)
         id_number = self._id_number(cells.get("id_number"), number, bad)
-        sex = self._sex(cells.get("sex"), id_number, bad)
-        birth_date = self._date(cells, "birth_date", bad)
-        registered_on = self._date(cells, "registered_on", bad)
+        sex = self._sex(cells.get("sex"), id_number, bad, doubt)
+        birth_date = self._date(cells, "birth_date", doubt)
+        registered_on = self._date(cells, "registered_on", doubt)
         if id_number is not None:
             if birth_date is None:
                 birth_date = id_number.birth_date
@@ -138,21 +220,72 @@ class RowChecker:
                 bad(("birth_date", "id_number"), f"{birth_date.isoformat()} / {id_number}",
                     f"出生日期与身份证号中的出生日期 {id_number.birth_date.isoformat()} 不一致")
         if birth_date and registered_on and registered_on < birth_date:
-            bad("registered_on", registered_on.isoformat(), f"建档日期早于出生日期 {birth_date.isoformat()}")
-        texts = {f: self._text(cells, f, bad) for f in ("relation", "head_name", "household_no", "address", "phone")}
+            doubt("registered_on", f"{registered_on.isoformat()}（出生日期 {birth_date.isoformat()}）",
+                  "建档日期早于出生日期")
+        texts = {f: self._text(cells, f, bad, doubt)
+                 for f in ("relation", "head_name", "household_no", "address", "phone")}
         if texts["relation"] and is_head(texts["relation"]) and texts["head_name"] and name \
                 and texts["head_name"] != name:
             bad(("relation", "head_name"), f"{texts['relation']} / {texts['head_name']}",
                 f"与户主关系为“{texts['relation']}”，但户主姓名不是本人“{name}”")
-        tags = self._tags(cells, bad)
+        if texts["phone"]:
+            reason = phone_doubt(texts["phone"])
+            if reason:
+                doubt("phone", texts["phone"], reason)
+        tags = self._tags(cells, doubt)
         village = self._village(cells.get("village"), code, number, bad) if code is not None else None
         if problems or code is None or village is None or name is None:
             return None, problems
+        self._note_fixes(number, written, code, name, id_number, {"birth_date": birth_date,
+                                                                  "registered_on": registered_on}, texts)
         return ImportRow(number=number, code=code, village=village, name=name, sex=sex, birth_date=birth_date,
                          id_number=id_number.value if id_number else None, relation=texts["relation"],
                          head_name=texts["head_name"], household_no=texts["household_no"],
                          address=texts["address"], phone=texts["phone"], registered_on=registered_on,
-                         tags=tags), []
+                         tags=tags, flags=flags), []
+
+    def _note_fixes(self, number: int, written: dict[str, Any], code: ArchiveCode, name: str,
+                    id_number: IdNumber | None, dates: dict[str, date | None], texts: dict[str, str | None]) -> None:
+        """Record the values of an accepted row that were rewritten on the way in, one note per field."""
+        def note(field_name: str, kind: str, new: str) -> None:
+            self.normalised.append(Normalised(number, self.header(field_name), kind,
+                                              raw_text(written.get(field_name)), new))
+
+        if _has_full_width(written.get("code")):
+            note("code", FULL_WIDTH, format_code(code.value))
+        elif isinstance(written.get("code"), str) and clean(written.get("code")) != code.value:
+            note("code", SEPARATORS, code.value)
+        raw_name = clean(written.get("name"))
+        if raw_name != name:
+            note("name", NAME_SPACING, name)
+        if id_number is not None:
+            typed = clean_code(written.get("id_number"))
+            if len(typed) == 15:
+                note("id_number", ID_UPGRADED, id_number.value)
+            elif typed.endswith("x"):
+                note("id_number", ID_UPPER_X, id_number.value)
+            elif _has_full_width(written.get("id_number")):
+                note("id_number", FULL_WIDTH, id_number.value)
+            elif clean(written.get("id_number")).upper() != id_number.value:
+                note("id_number", SEPARATORS, id_number.value)
+        for field_name, value in dates.items():
+            raw = written.get(field_name)
+            if value is None or blank(raw) or isinstance(raw, date):
+                continue
+            if _has_full_width(raw):
+                note(field_name, FULL_WIDTH, value.isoformat())
+            elif clean(raw).replace(" ", "") != value.isoformat():
+                note(field_name, DATE_WRITTEN, value.isoformat())
+        for field_name in ("phone", "household_no"):
+            raw, value = written.get(field_name), texts.get(field_name)
+            if not value or blank(raw):
+                continue
+            if _has_full_width(raw):
+                note(field_name, FULL_WIDTH, value)
+            elif isinstance(raw, str) and _WHOLE_FLOAT.match(raw.strip()):
+                note(field_name, EXCEL_DECIMAL, value)
+            elif clean(raw) != value:
+                note(field_name, SEPARATORS, value)
 
     def _code(self, raw: object, number: int, bad: Flag) -> ArchiveCode | None:
         if blank(raw):
@@ -202,12 +335,12 @@ class RowChecker:
             return None
         return id_number
 
-    def _sex(self, raw: object, id_number: IdNumber | None, bad: Flag) -> str | None:
+    def _sex(self, raw: object, id_number: IdNumber | None, bad: Flag, doubt: Flag) -> str | None:
         text = "" if blank(raw) else shown(raw)
         sex = normalize_sex(text) if text else None
         if text and sex is None:
-            bad("sex", text, "性别应为 男/女，或代码 1/2/0/9")
-            return None
+            doubt("sex", text, "性别应为 男/女，或代码 1/2/0/9")
+            text = ""
         if id_number is None:
             return sex
         if sex in ("1", "2") and sex != id_number.sex:
@@ -217,6 +350,7 @@ class RowChecker:
         return sex or id_number.sex
 
     def _date(self, cells: dict[str, Any], field: str, bad: Flag) -> date | None:
+        """A date; a wrong one is flagged (bad is the doubt callback here): the row imports without it."""
         raw = cells.get(field)
         if blank(raw):
             return None
@@ -234,12 +368,15 @@ class RowChecker:
             return None
         return value
 
-    def _text(self, cells: dict[str, Any], field: str, bad: Flag) -> str | None:
+    def _text(self, cells: dict[str, Any], field: str, bad: Flag, doubt: Flag) -> str | None:
+        """A text field; a phone or address that cannot be stored is flagged (the row imports without it), the
+        household's fields (户号, 户主姓名, 与户主关系) refuse the row."""
         if field not in self.columns:
             return None
         raw = cells.get(field)
+        secondary = field in ("phone", "address")
         if field in ("household_no", "phone") and lost_digits(raw):
-            bad(field, shown(raw), LOST_DIGITS)
+            (doubt if secondary else bad)(field, shown(raw), LOST_DIGITS)
             return None
         if field in ("household_no", "phone"):
             text = clean_code(raw)
@@ -248,7 +385,7 @@ class RowChecker:
         else:
             text = clean(raw)
         if len(text) > LIMITS[field]:
-            bad(field, text, f"超过{LIMITS[field]}个字")
+            (doubt if secondary else bad)(field, text, f"超过{LIMITS[field]}个字")
             return None
         return text
 
@@ -258,7 +395,7 @@ class RowChecker:
         tags = split_tags(clean(cells.get("tags")))
         for tag in tags:
             if len(tag) > TAG_MAX:
-                bad("tags", tag, f"人群分类名称超过{TAG_MAX}个字")
+                bad("tags", tag, f"人群分类名称超过{TAG_MAX}个字")  # flagged: the row keeps its stored groups
                 return None
         return tags
 
@@ -270,6 +407,7 @@ class RowChecker:
             if segment in self.known or segment in self.new_villages:
                 return segment
             hint = "；文件中没有村名，无法自动登记" if self.add_villages else ""
+            self.unknown_segments[segment] = self.unknown_segments.get(segment, 0) + 1
             bad("code", code.value, f"档案编号中的村(居)委会代码 {segment} 尚未登记{hint}")
             return None
         if text.isdigit() and len(text) in (3, 12):
@@ -278,13 +416,17 @@ class RowChecker:
                 return None
             given: str | None = text[-3:]
             if given not in self.known and given not in self.new_villages:
+                if given == segment:
+                    self.unknown_segments[segment] = self.unknown_segments.get(segment, 0) + 1
                 bad("village", text, f"村(居)委会代码 {given} 尚未登记")
                 return None
         else:
             given = self._segment_for(text)
             if given is None:
                 if not self.add_villages:
-                    bad("village", text, "未登记的村(居)委会（可先登记，或选择自动登记新村(居)委会）")
+                    segments = self.unknown_names.setdefault(text, {})
+                    segments[segment] = segments.get(segment, 0) + 1
+                    bad("village", text, f"村(居)委会“{text}”未登记")
                     return None
                 if segment in self.known:
                     given = segment + "?"  # a new name for a known segment: reported as a mismatch below
@@ -312,3 +454,37 @@ class RowChecker:
             if new_name == name:
                 return segment
         return None
+
+    def missing_villages(self) -> list[MissingVillage]:
+        """The unregistered villages the file uses, each with the code its archive codes give it.
+
+        A name whose rows use one segment, not registered and not claimed by another name, takes that segment.
+        Otherwise the code is left blank with the reason, for the clerk to fill in. Segments met without a name
+        are listed with a blank name.
+        """
+        claimed: dict[str, list[str]] = {}
+        for name, segments in self.unknown_names.items():
+            for segment in segments:
+                claimed.setdefault(segment, []).append(name)
+        missing: list[MissingVillage] = []
+        for name, segments in self.unknown_names.items():
+            rows = sum(segments.values())
+            if len(segments) > 1:
+                used = "、".join(sorted(segments))
+                missing.append(MissingVillage(name, "", rows, f"文件中“{name}”的档案编号用了不同的村代码（{used}），"
+                                                              "请填写这个村的3位代码"))
+                continue
+            segment = next(iter(segments))
+            if segment in self.known:
+                missing.append(MissingVillage(name, "", rows, f"档案编号中的村代码 {segment} 已登记为"
+                                                              f"“{self.known[segment]}”，请填写这个村的3位代码"))
+            elif len(claimed[segment]) > 1:
+                others = "”“".join(n for n in claimed[segment] if n != name)
+                missing.append(MissingVillage(name, "", rows, f"村代码 {segment} 在文件中也用于“{others}”，"
+                                                              "请填写这个村的3位代码"))
+            else:
+                missing.append(MissingVillage(name, segment, rows))
+        for segment, rows in sorted(self.unknown_segments.items()):
+            if segment not in claimed and segment not in self.known:
+                missing.append(MissingVillage("", segment, rows, f"文件中没有村代码 {segment} 的村名，请填写村名"))
+        return missing

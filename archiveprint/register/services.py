@@ -75,6 +75,51 @@ def add_village(session: Session, code: str, name: str, *, actor: str) -> Villag
     return village
 
 
+def check_new_villages(session: Session, entries: list[tuple[str, str]]) -> dict[int, str]:
+    """What is wrong with each (code, name) the clerk is about to register, by position; {} when all is well.
+
+    A pair registered exactly so already is fine (a second click): add_villages skips it.
+    """
+    township = get_township(session)
+    by_code = {village.code: village.name for village in township.villages}
+    by_name = {village.name: village.code for village in township.villages}
+    errors: dict[int, str] = {}
+    seen_codes: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    for position, (code, name) in enumerate(entries):
+        if not code:
+            errors[position] = f"请填写“{name}”的村代码（3位数字）" if name else "请填写村代码（3位数字）"
+        elif not (code.isdigit() and len(code) == 3) or code == "000":
+            errors[position] = f"村代码应为3位数字（001–999），“{code}”不是"
+        elif not name:
+            errors[position] = f"请填写村代码 {code} 的村名"
+        elif by_code.get(code) == name:
+            continue
+        elif code in by_code:
+            errors[position] = f"代码 {code} 已登记为“{by_code[code]}”，请换一个代码"
+        elif name in by_name:
+            errors[position] = f"“{name}”已登记，代码 {by_name[name]}"
+        elif code in seen_codes:
+            errors[position] = f"代码 {code} 与上面第{seen_codes[code] + 1}个村重复"
+        elif name in seen_names:
+            errors[position] = f"村名“{name}”与上面第{seen_names[name] + 1}个村重复"
+        seen_codes.setdefault(code, position)
+        seen_names.setdefault(name, position)
+    return errors
+
+
+def add_villages(session: Session, entries: list[tuple[str, str]], *, actor: str) -> list[Village]:
+    """Register several villages at once (the import page's 登记这 N 个村); pairs already registered are skipped."""
+    errors = check_new_villages(session, entries)
+    if errors:
+        position, message = min(errors.items())
+        raise InvalidValue(message, field="村(居)委会", value=entries[position][0])
+    township = get_township(session)
+    registered = {(village.code, village.name) for village in township.villages}
+    return [add_village(session, code, name, actor=actor) for code, name in entries
+            if (code, name) not in registered]
+
+
 def find_village(session: Session, key: str) -> Village:
     """A village by its 3-digit segment, its 12-digit code, or its name."""
     township = get_township(session)
@@ -301,3 +346,33 @@ def reopen_resident(session: Session, resident: Resident, *, why: str, actor: st
 
 def count_residents(session: Session) -> int:
     return session.scalar(select(func.count(Resident.id))) or 0
+
+
+def flag_for_review(session: Session, resident: Resident, flags: list[dict[str, str]], *, actor: str,
+                    now: datetime | None = None) -> list[dict[str, str]]:
+    """Add 待核实 flags (column, value, reason) an import found; ones the resident already has are not repeated.
+
+    Returns the flags added (logged as one resident.flagged event).
+    """
+    current = list(resident.review_flags or [])
+    added = [flag for flag in flags if flag not in current]
+    if not added:
+        return []
+    resident.review_flags = current + added
+    record_event(session, "resident.flagged", "resident", resident.archive_code, actor=actor, now=now,
+                 review=[f"{flag['column']}：{flag['reason']}（{flag['value']}）" for flag in added])
+    return added
+
+
+def clear_review_flag(session: Session, resident: Resident, position: int, *, reason: str, actor: str,
+                      now: datetime | None = None) -> dict[str, str]:
+    """A clerk has checked one 待核实 value: remove its flag. `reason` must match the flag at `position`, so a
+    page that was stale (the flag already cleared by someone else) cannot clear a different one."""
+    flags = list(resident.review_flags or [])
+    if not 0 <= position < len(flags) or flags[position].get("reason") != reason:
+        raise Conflict("这条待核实已被处理，请刷新页面", field="待核实", value=reason)
+    flag = flags.pop(position)
+    resident.review_flags = flags or None
+    record_event(session, "resident.review_cleared", "resident", resident.archive_code, actor=actor, now=now,
+                 review=f"{flag['column']}：{flag['reason']}（{flag['value']}）")
+    return flag

@@ -33,12 +33,12 @@ FIELD_LABELS = {
     "relation_to_head": _l("与户主关系"), "tags": _l("人群分类"), "household": _l("所在户"),
     "from_household": _l("原户"), "to_household": _l("新户"), "reason": _l("原因"), "on": _l("日期"),
     "note": _l("备注"), "why": _l("原因"), "village": _l("所属村(居)委会"), "number": _l("户序号"),
-    "head_name": _l("户主姓名"), "external_no": _l("户号"), "code": _l("代码"),
+    "head_name": _l("户主姓名"), "external_no": _l("户号"), "code": _l("代码"), "review": _l("待核实"),
 }
 EVENT_LABELS = {
     "resident.registered": _l("建档"), "resident.updated": _l("修改信息"), "resident.moved": _l("迁户"),
     "resident.closed": _l("结案"), "resident.reopened": _l("恢复档案"), "resident.tags_changed": _l("人群分类变更"),
-    "resident.imported": _l("导入"),
+    "resident.imported": _l("导入"), "resident.flagged": _l("标记待核实"), "resident.review_cleared": _l("已核实"),
 }
 JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
 

@@ -11,19 +11,31 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
-from wtforms import BooleanField
+from sqlalchemy.exc import IntegrityError
+from wtforms import BooleanField, StringField
+from wtforms.validators import InputRequired, Length, Regexp
 
 from archiveprint import jobqueue
-from archiveprint.errors import NotFound, PermissionDenied
+from archiveprint.errors import ArchiveprintError, Conflict, NotFound, PermissionDenied
 from archiveprint.eventlog import Event, list_events
-from archiveprint.register import importjob, uploads
+from archiveprint.register import importjob, services, uploads
 from archiveprint.register.idcard import IdNumber
 from archiveprint.register.models import Resident
-from archiveprint.register.queries import classify_query, find_residents, get_household, list_villages, ordered_members
+from archiveprint.register.queries import (
+    classify_query,
+    count_flagged,
+    find_flagged,
+    find_residents,
+    get_household,
+    list_villages,
+    ordered_members,
+)
 from archiveprint.register.services import get_resident
+from archiveprint.register.text import to_halfwidth
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label
-from archiveprint.web.session import commit_audit, db_session, state, today
+from archiveprint.web.responses import refused
+from archiveprint.web.session import commit_audit, db_session, rollback, state, today
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -39,7 +51,17 @@ QUERY_MAX = 100
 def search() -> ResponseReturnValue:
     """The one search box: code, name, pinyin initials, ID number or phone."""
     query = request.args.get("q", "").strip()[:QUERY_MAX]
+    review = request.args.get("review") == "1"
     matches = []
+    if review and not query:
+        session = db_session()
+        matches = find_flagged(session)
+        ids = session.scalars(select(Resident.id).where(Resident.archive_code.in_([m.archive_code for m in matches]))
+                              .order_by(Resident.id)) if matches else []
+        commit_audit(current_account().user, "search", "resident", "review",
+                     detail=f"results={len(matches)} resident_ids={','.join(map(str, ids))}")
+        return render_template("web/register/search.html", query="", review=True, matches=matches,
+                               places=_places({m.household for m in matches}), flagged=len(matches))
     if query:
         session = db_session()
         kind, _key = classify_query(query)
@@ -49,8 +71,9 @@ def search() -> ResponseReturnValue:
                               .order_by(Resident.id)) if matches else []
         commit_audit(current_account().user, "search", "resident", kind,
                      detail=f"results={len(matches)} resident_ids={','.join(map(str, ids))}")
-    return render_template("web/register/search.html", query=query, matches=matches,
-                           places=_places({m.household for m in matches}))
+    return render_template("web/register/search.html", query=query, review=False, matches=matches,
+                           places=_places({m.household for m in matches}),
+                           flagged=0 if query else count_flagged(db_session()))
 
 
 @bp.get("/residents/<code>")
@@ -81,6 +104,32 @@ def _show_resident(code: str, *, reveal: bool) -> ResponseReturnValue:
     )
 
 
+class ReviewClearInput(FlaskForm):
+    """已核实: which flag (its position and reason, so a stale page cannot clear another one)."""
+
+    position = StringField(validators=[InputRequired(), Regexp(r"^\d{1,3}$")])
+    reason = StringField(validators=[InputRequired(), Length(max=200)])
+
+
+@bp.post("/residents/<code>/review")
+@requires("edit_register")
+def clear_review(code: str) -> ResponseReturnValue:
+    """A clerk checked a 待核实 value (against the paper record or with the resident): the flag goes, logged."""
+    form = ReviewClearInput()
+    target = url_for("register.resident", code=code)
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        person = get_resident(session, code)
+        services.clear_review_flag(session, person, int(form.position.data or 0), reason=form.reason.data or "",
+                                   actor=current_account().username)
+    except ArchiveprintError as error:
+        return refused(error, target)
+    session.commit()
+    return redirect(target, code=303)
+
+
 @bp.get("/households/<int:household_id>")
 @requires("view_person")
 def household(household_id: int) -> ResponseReturnValue:
@@ -94,12 +143,53 @@ def household(household_id: int) -> ResponseReturnValue:
                            place=_places([found.id]).get(found.id))
 
 
+def _halfwidth(value: str | None) -> str | None:
+    return to_halfwidth(value).strip() if value else value
+
+
+class VillageInput(FlaskForm):
+    """登记村(居)委会: the 3-digit code (the third segment of its archive codes) and the name."""
+
+    code = StringField(_l("代码"), filters=[_halfwidth], validators=[
+        InputRequired(_l("请填写村代码（3位数字）")),
+        Regexp(r"^(?!000)\d{3}$", message=_l("村代码应为3位数字（001–999）"))])
+    name = StringField(_l("名称"), filters=[lambda value: value.strip() if value else value], validators=[
+        InputRequired(_l("请填写村(居)委会名称")), Length(max=64, message=_l("名称不能超过64个字"))])
+
+
 @bp.get("/villages")
 @requires("view_person")
 def villages() -> ResponseReturnValue:
+    return _villages_page(VillageInput())
+
+
+def _villages_page(form: VillageInput, *, status: int = 200) -> ResponseReturnValue:
     rows = list_villages(db_session())
-    return render_template("web/register/villages.html", rows=rows,
-                           totals=(sum(h for _v, h, _r in rows), sum(r for _v, _h, r in rows)))
+    return render_template("web/register/villages.html", rows=rows, form=form,
+                           totals=(sum(h for _v, h, _r in rows), sum(r for _v, _h, r in rows))), status
+
+
+@bp.post("/villages")
+@requires("edit_register")
+def add_village() -> ResponseReturnValue:
+    """登记: a village registered from the web page (no CLI needed); a duplicate code or name is explained."""
+    form = VillageInput()
+    if not form.validate_on_submit():
+        return _villages_page(form, status=400)
+    session = db_session()
+    try:
+        village = services.add_village(session, form.code.data or "", form.name.data or "",
+                                       actor=current_account().username)
+        session.commit()
+    except ArchiveprintError as error:
+        rollback()
+        (form.name if error.field == "村名" else form.code).errors = [error.message]
+        return _villages_page(form, status=error.status)
+    except IntegrityError:  # another clerk registered the same code or name a moment ago
+        rollback()
+        form.code.errors = [_l("刚有人登记了同样的代码或名称，请刷新页面后再试")]
+        return _villages_page(form, status=409)
+    return redirect(url_for("register.villages", added=village.code), code=303)
 
 
 def _places(household_ids: Iterable[int]) -> dict[int, Place]:
@@ -192,9 +282,16 @@ def import_check() -> ResponseReturnValue:
     stored.rows = importjob.estimate_rows(stored.source(root))
     stored.background = stored.rows >= state().settings.import_background_rows
     uploads.store(root, stored)
+    return _check_upload(stored)
+
+
+def _check_upload(stored: uploads.PendingUpload) -> ResponseReturnValue:
+    """Dry-run an upload (in the request, or as a background job for a large file), then show its report."""
     if stored.background:
         _start_job(stored, importjob.CHECK)
         return redirect(url_for("register.import_report", token=stored.token), code=303)
+    root = _upload_root()
+    account = current_account()
     session = db_session()
     try:
         report = importjob.check(session, stored, stored.source(root), actor=account.username, user=account.user,
@@ -208,6 +305,39 @@ def import_check() -> ResponseReturnValue:
     return redirect(url_for("register.import_report", token=stored.token), code=303)
 
 
+@bp.post("/import/<token>/villages")
+@requires("import")
+def import_register_villages(token: str) -> ResponseReturnValue:
+    """登记这 N 个村并重新检查: register the villages the check found missing, then check the same file again.
+
+    Names come from the file (the stored report); a code the file does not settle, or a name it does not give,
+    comes from the small form on the report page.
+    """
+    if not ImportConfirmInput().validate_on_submit():
+        abort(400)
+    stored = _own_upload(token)
+    missing = list((stored.report or {}).get("missing_villages") or [])
+    if stored.state == "applied" or not missing:
+        return redirect(url_for("register.import_report", token=token), code=303)
+    entries = [(to_halfwidth(request.form.get(f"code-{i}", village["code"])).strip(),
+                village["name"] or request.form.get(f"name-{i}", "").strip()) for i, village in enumerate(missing)]
+    session = db_session()
+    errors = services.check_new_villages(session, entries)
+    if errors:
+        return _report_page(stored, village_entries=entries, village_errors=errors, status=400)
+    try:
+        services.add_villages(session, entries, actor=current_account().username)
+        session.commit()
+    except IntegrityError:  # a second click, or another clerk, registered them a moment ago
+        rollback()
+        return redirect(url_for("register.import_report", token=token), code=303)
+    except Conflict as error:
+        return refused(error, url_for("register.import_report", token=token))
+    if not stored.source(_upload_root()).is_file():
+        raise NotFound("上传的文件已不在（未处理的上传一天后删除），请重新上传", field="上传", value=stored.filename)
+    return _check_upload(stored)
+
+
 @bp.get("/import/<token>")
 @requires("import")
 def import_report(token: str) -> ResponseReturnValue:
@@ -218,9 +348,18 @@ def import_report(token: str) -> ResponseReturnValue:
         stored = importjob.settle(_upload_root(), token, job)
         if job.status in jobqueue.UNFINISHED or stored.report is None:
             return _job_page(stored, job)
-    return render_template("web/register/import_report.html", upload=stored, report=stored.report,
-                           confirm=ImportConfirmInput(), shown=REPORT_ROWS_SHOWN,
-                           failed=job if job is not None and job.status == "failed" else None)
+    return _report_page(stored, failed=job if job is not None and job.status == "failed" else None)
+
+
+def _report_page(stored: uploads.PendingUpload, *, failed: jobqueue.Job | None = None,
+                 village_entries: list[tuple[str, str]] | None = None, village_errors: dict[int, str] | None = None,
+                 status: int = 200) -> ResponseReturnValue:
+    report = stored.report or {}
+    missing = report.get("missing_villages") or []
+    entries = village_entries or [(village["code"], village["name"]) for village in missing]
+    return render_template("web/register/import_report.html", upload=stored, report=report,
+                           confirm=ImportConfirmInput(), shown=REPORT_ROWS_SHOWN, failed=failed,
+                           village_entries=entries, village_errors=village_errors or {}), status
 
 
 @bp.get("/import/<token>/job.json")

@@ -44,7 +44,8 @@ def test_import_prints_json_counts_and_commits(cli, configured, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data == {"rows": 4, "accepted": 4, "refused": 0, "added": 4, "changed": 0, "unchanged": 0,
-                    "errors": [], "applied": True, "dry_run": False, "already_imported": None}
+                    "errors": [], "normalised": [], "flagged": [], "applied": True, "dry_run": False,
+                    "already_imported": None}
     assert residents(configured) == 4
     found = json.loads(cli("find", "张三丰", "--json").stdout)
     assert [m["archive_code"] for m in found] == ["13012310020100001"]
@@ -109,7 +110,7 @@ def test_column_map_and_new_villages(cli, configured, tmp_path):
     assert cli("import", str(path), "--json").exit_code == 1
     refused = cli("import", str(path), "--json", "--map", "居民档案号码=档案编号")
     assert refused.exit_code == 1
-    assert "未登记的村(居)委会" in refused.stdout
+    assert "村(居)委会“南村”未登记" in refused.stdout
     result = cli("import", str(path), "--map", "居民档案号码=档案编号", "--add-villages")
     assert result.exit_code == 0, result.output
     assert "新登记村(居)委会：203 南村" in result.stdout
