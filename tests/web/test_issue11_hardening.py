@@ -1,0 +1,43 @@
+"""Issue #11's small hardening items seen through the web app: ids, search input, other users' jobs."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+
+from tests.web.conftest import AuthActions, csrf_token
+
+HUGE_IDS = ("2147483648", "9223372036854775808", "99999999999999999999999")  # past PostgreSQL's INTEGER
+
+
+def _int_routes(app: Flask) -> list[tuple[str, str]]:
+    """Every route with an `<int:...>` part, as (method, URL with a placeholder for the id)."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if "<int:" not in rule.rule:
+            continue
+        url = re.sub(r"<int:[^>]+>", "{id}", rule.rule)
+        url = re.sub(r"<(?:[a-z]+:)?[^>]+>", "x.pdf", url)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, url))
+    return found
+
+
+def test_issue_11_15_a_huge_id_in_any_int_route_is_a_404(app: Flask, client, auth: AuthActions) -> None:
+    auth.login("admin")
+    token = csrf_token(client.get("/"))
+    routes = _int_routes(app)
+    assert len(routes) == 26
+    for method, url in routes:
+        for number in HUGE_IDS:
+            path = url.format(id=number)
+            if method == "GET":
+                response = client.get(path)
+            else:
+                response = client.open(path, method=method, data={"csrf_token": token},
+                                       headers={"X-CSRFToken": token})
+            assert response.status_code == 404, (method, path, response.status_code)
+        largest = url.format(id="2147483647")  # the largest id a row can have: looked up, and not found
+        response = client.get(largest) if method == "GET" else client.post(largest, data={"csrf_token": token})
+        assert response.status_code < 500, (method, largest, response.status_code)
