@@ -41,3 +41,19 @@ def test_issue_11_15_a_huge_id_in_any_int_route_is_a_404(app: Flask, client, aut
         largest = url.format(id="2147483647")  # the largest id a row can have: looked up, and not found
         response = client.get(largest) if method == "GET" else client.post(largest, data={"csrf_token": token})
         assert response.status_code < 500, (method, largest, response.status_code)
+
+
+def test_issue_11_14_a_nul_in_the_search_box_lists_nobody(client, auth: AuthActions, people) -> None:
+    auth.login("clerk")
+    page = client.get("/?q=%00")
+    assert page.status_code == 200
+    assert "共 0 人" in page.get_data(as_text=True)
+    assert people.head not in page.get_data(as_text=True)
+    located = client.get("/api/v1/locate?q=%00")
+    assert located.status_code == 200
+    assert located.get_json()["count"] == 0
+    page = client.get("/locations/locate?q=%00")
+    assert page.status_code == 200
+    assert people.head not in page.get_data(as_text=True)
+    page = client.get("/?q=%E5%BC%A0%E4%B8%89%E4%B8%B0%00")  # 张三丰 then NUL: the name is still found
+    assert people.head in page.get_data(as_text=True)
