@@ -62,6 +62,15 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
             database.dispose()
 
 
+def _day(params: dict, settings: Settings) -> date:  # type: ignore[type-arg]
+    """The day the clerk asked on (the web passes it), else the archive's day in the site's zone now."""
+    from archiveprint.clock import today
+    from archiveprint.lending.rules import site_rules
+
+    given = params.get("today")
+    return date.fromisoformat(given) if given else today(site_rules(settings.instance_dir).timezone)
+
+
 def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  # type: ignore[type-arg]
          database: Database) -> tuple[list[str], int]:
     def progress(done: int, total: int) -> None:
@@ -75,8 +84,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         options = PrintOptions(**params.get("options", {}))
         with database.reader() as session:
             result = print_forms(session, params["set"], scope, target, options=options,
-                                 today=date.fromisoformat(params.get("today") or date.today().isoformat()),
-                                 progress=progress)
+                                 today=_day(params, settings), progress=progress)
         with database.transaction() as session:
             audit_print(session, result, user=_user(session, params.get("user_id")), actor=actor)
         return [str(p) for p in result.outputs], result.pages

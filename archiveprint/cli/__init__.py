@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -35,6 +36,13 @@ class AppContext:
         if current_revision(database.engine) != head_revision(database.engine):
             upgrade(database.engine)
         return database
+
+    def today(self) -> date:
+        """The archive's working day in the site's zone (the lending rules' `timezone`), not the server's."""
+        from archiveprint.clock import today
+        from archiveprint.lending.rules import site_rules
+
+        return today(site_rules(self.settings.instance_dir).timezone)
 
     def close(self) -> None:
         """Release pooled connections when the command ends."""

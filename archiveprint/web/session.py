@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 
+from archiveprint import clock
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.config import Settings
-from archiveprint.db import Database
+from archiveprint.db import Database, utcnow
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -63,10 +65,22 @@ def commit_audit(user: User, action: str, subject_type: str, subject_id: object,
     session.commit()
 
 
+def now() -> datetime:
+    """The current moment as the database stores it (naive UTC). The clock is the one thing a test may fake:
+    app.config['ARCHIVEPRINT_CLOCK'] is a callable returning that moment."""
+    fake: Callable[[], datetime] | None = current_app.config.get("ARCHIVEPRINT_CLOCK")
+    return fake() if fake is not None else utcnow()
+
+
 def today() -> date:
-    """The working day; tests pin it with app.config['ARCHIVEPRINT_TODAY']."""
+    """The working day in the site's zone (the lending rules' `timezone`), whatever zone the server runs in;
+    tests pin it with app.config['ARCHIVEPRINT_TODAY']."""
+    from archiveprint.lending.rules import site_rules
+
     pinned = current_app.config.get("ARCHIVEPRINT_TODAY")
-    return pinned if isinstance(pinned, date) else date.today()
+    if isinstance(pinned, date):
+        return pinned
+    return clock.today(site_rules(state().settings.instance_dir).timezone, now())
 
 
 def _close_session(_error: BaseException | None) -> None:

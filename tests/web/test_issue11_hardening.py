@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
 
+import pytest
 from flask import Flask
 
+from archiveprint import clock
 from tests.web.conftest import AuthActions, csrf_token
+from tests.web.test_lending_pages import archive, sign_in  # noqa: F401 - archive is a fixture used below
 
 HUGE_IDS = ("2147483648", "9223372036854775808", "99999999999999999999999")  # past PostgreSQL's INTEGER
 
@@ -57,3 +63,28 @@ def test_issue_11_14_a_nul_in_the_search_box_lists_nobody(client, auth: AuthActi
     assert people.head not in page.get_data(as_text=True)
     page = client.get("/?q=%E5%BC%A0%E4%B8%89%E4%B8%B0%00")  # 张三丰 then NUL: the name is still found
     assert people.head in page.get_data(as_text=True)
+
+
+@pytest.fixture
+def server_on_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The operating system's zone is UTC, as on most servers (date.today() is then 8 hours behind Beijing)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+BEIJING_1AM = datetime(2026, 11, 24, 17, 0)  # 2026-11-25 01:00 in Asia/Shanghai, stored as naive UTC
+
+
+def test_issue_11_3_today_is_the_sites_day_at_1am_beijing_on_a_utc_server(server_on_utc, app: Flask, client,
+                                                                         archive) -> None:  # noqa: F811
+    app.config.pop("ARCHIVEPRINT_TODAY")
+    app.config["ARCHIVEPRINT_CLOCK"] = lambda: BEIJING_1AM
+    sign_in(client)
+    page = client.get("/lending/overdue").get_data(as_text=True)
+    assert "张1号" in page and ">22<" in page  # due 11-03: 22 days late on 11-25 in Beijing (not 21)
+    assert client.get("/api/v1/dashboard").get_json()["date"] == "2026-11-25"
+    assert clock.today("Asia/Shanghai", BEIJING_1AM) == date(2026, 11, 25)
+    assert clock.today("UTC", BEIJING_1AM) == date(2026, 11, 24)
