@@ -24,6 +24,7 @@ class Settings:
     default_locale: str = "zh_CN"
     job_retention_days: int = 30  # print-job output (PDFs of people's data) is removed after this many days
     import_background_rows: int = 2000  # a web import of at least this many rows runs as a background job
+    web_busy_seconds: float = 5.0  # a page waits this long for another writer's lock, then says 系统正忙 (503)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,6 +39,7 @@ class Settings:
             default_locale=env.get("ARCHIVEPRINT_LOCALE", "zh_CN"),
             job_retention_days=retention_days(env.get("ARCHIVEPRINT_JOB_RETENTION_DAYS") or "30"),
             import_background_rows=row_count(env.get("ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") or "2000"),
+            web_busy_seconds=busy_seconds(env.get("ARCHIVEPRINT_WEB_BUSY_SECONDS") or "5"),
         )
 
     def ensure_instance_dir(self) -> Path:
@@ -65,6 +67,17 @@ def row_count(value: str, *, name: str = "ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") 
     if rows < 0:
         raise InvalidValue("行数应为不小于 0 的整数", field=name, value=value)
     return rows
+
+
+def busy_seconds(value: str, *, name: str = "ARCHIVEPRINT_WEB_BUSY_SECONDS") -> float:
+    """Seconds a page waits for a database lock: more than 0, at most 60 (a clerk will not wait longer)."""
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds <= 60:
+        raise InvalidValue("等待秒数应为 0 到 60 之间的数", field=name, value=value)
+    return seconds
 
 
 def normalize_database_url(url: str) -> str:
