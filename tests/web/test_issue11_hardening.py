@@ -88,3 +88,32 @@ def test_issue_11_3_today_is_the_sites_day_at_1am_beijing_on_a_utc_server(server
     assert client.get("/api/v1/dashboard").get_json()["date"] == "2026-11-25"
     assert clock.today("Asia/Shanghai", BEIJING_1AM) == date(2026, 11, 25)
     assert clock.today("UTC", BEIJING_1AM) == date(2026, 11, 24)
+
+
+DEEP_FLOW = ("rooms: " + "[" * 100_000 + "]" * 100_000).encode()
+DEEP_BLOCK = ("rooms:\n" + "- " * 100_000 + "x\n").encode()
+
+
+def test_issue_11_16_a_layout_nested_100000_deep_is_refused_in_chinese(client, auth: AuthActions, township) -> None:
+    from tests.web.test_location_pages import _upload
+
+    auth.login("admin")
+    for content in (DEEP_FLOW, DEEP_BLOCK):
+        response = _upload(client, content, "deep.yaml")
+        assert response.status_code == 400
+        assert "库房布局 deep.yaml：嵌套层数太多（最多 12 层）" in response.get_data(as_text=True)
+    page = client.get("/locations/layout")
+    response = client.post("/locations/layout/apply", data={"text": DEEP_FLOW.decode(), "source": "deep.yaml",
+                                                             "csrf_token": csrf_token(page)})
+    assert response.status_code == 400
+    assert "嵌套层数太多" in response.get_data(as_text=True)
+
+
+def test_issue_11_16_the_cli_path_refuses_deep_and_oversized_layouts_too() -> None:
+    from archiveprint.errors import InvalidValue
+    from archiveprint.locations.layout import parse_layout
+
+    with pytest.raises(InvalidValue, match="嵌套层数太多"):
+        parse_layout(DEEP_BLOCK.decode(), source="deep.yaml")
+    with pytest.raises(InvalidValue, match="文件太大"):
+        parse_layout("rooms: [" + "x, " * 200_000 + "]", source="big.yaml")  # 600 KB
