@@ -43,8 +43,40 @@ class Settings:
         )
 
     def ensure_instance_dir(self) -> Path:
-        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        """The instance folder, readable by the owner only (it holds the database, uploads and print files)."""
+        self.instance_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.instance_dir.chmod(0o700)
         return self.instance_dir
+
+    def protect_database_files(self) -> None:
+        """An SQLite database and its -wal/-shm files are the owner's only (0600), also when an older version
+        created them 0644; SQLite gives new -wal/-shm files the database file's mode."""
+        if not self.database_url.startswith("sqlite:///"):
+            return
+        database = Path(self.database_url.removeprefix("sqlite:///"))
+        for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            if path.is_file():
+                path.chmod(0o600)
+
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700: residents' data is for the service's own account only
+
+
+def keep_files_private() -> None:
+    """Set at the start of every entry point (CLI, serve, the web app, a job): whatever this process writes — the
+    database, uploads, PDFs, error reports — is readable by the owner only."""
+    os.umask(PRIVATE_UMASK)
+
+
+def make_private(path: Path) -> None:
+    """A folder and everything in it (folders 0700, files 0600), or one file 0600: for outputs made elsewhere
+    or before the umask was set."""
+    if path.is_dir():
+        path.chmod(0o700)
+        for child in path.rglob("*"):
+            child.chmod(0o700 if child.is_dir() else 0o600)
+    elif path.is_file():
+        path.chmod(0o600)
 
 
 def retention_days(value: str, *, name: str = "ARCHIVEPRINT_JOB_RETENTION_DAYS") -> int:
@@ -93,7 +125,7 @@ def _instance_secret(instance: Path) -> str:
     path = instance / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_hex(32)
     path.write_text(key)
     path.chmod(0o600)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from archiveprint import jobqueue
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
-from archiveprint.config import Settings
+from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.jobqueue import Job
@@ -37,6 +37,7 @@ def job_dir(settings: Settings, job_id: int) -> Path:
 def run_job(job_id: int, database_url: str | None = None, *, settings: Settings | None = None,
             database: Database | None = None) -> None:
     """Run one job to the end. A job already done is not run again, so a re-delivered job never duplicates."""
+    keep_files_private()  # an RQ worker process is started outside archiveprint's own commands
     settings = settings or Settings.from_env()
     owns_db = database is None
     database = database or Database.connect(database_url or settings.database_url)
@@ -55,6 +56,8 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
             log.exception("job %s failed", job_id)
             jobqueue.fail(database, job_id, f"内部错误：{type(error).__name__}: {error}")
             return
+        make_private(job_dir(settings, job_id))
+        job_dir(settings, job_id).parent.chmod(0o700)
         jobqueue.finish(database, job_id, outputs=outputs, pages=pages)
     finally:
         _clean_quietly(settings, database)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from archiveprint.config import Settings
+from archiveprint.config import Settings, keep_files_private
 from archiveprint.errors import ArchiveprintError
 
 
@@ -35,6 +35,7 @@ class AppContext:
         database = Database.connect(self.settings.database_url)
         if current_revision(database.engine) != head_revision(database.engine):
             upgrade(database.engine)
+        self.settings.protect_database_files()
         return database
 
     def today(self) -> date:
@@ -76,6 +77,7 @@ class ArchiveprintGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """archiveprint —— 居民健康档案室：表单、标签、档案位置与借阅。"""
+    keep_files_private()
     ctx.call_on_close(ctx.ensure_object(AppContext).close)
 
 

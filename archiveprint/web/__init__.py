@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from archiveprint import resources
-from archiveprint.config import Settings
+from archiveprint.config import Settings, keep_files_private
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
@@ -45,11 +45,13 @@ class RowId(IntegerConverter):
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app; a test passes its own Settings and database, `archiveprint serve` passes neither."""
+    keep_files_private()
     settings = settings or Settings.from_env()
     settings.ensure_instance_dir()
     if database is None:
         database = Database.connect(settings.database_url)
     _bring_schema_to_head(database)
+    settings.protect_database_files()
 
     templates = resources.template_dir()
     app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "web" / "static"),
