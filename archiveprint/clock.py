@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from archiveprint.errors import InvalidValue
@@ -25,3 +25,10 @@ def local_time(moment: datetime, timezone: str) -> datetime:
 def utc_from_local(moment: datetime, timezone: str) -> datetime:
     """Wall-clock time in the site's zone (a scanner's file, a typed time) as the naive UTC the database stores."""
     return moment.replace(tzinfo=zone(timezone)).astimezone(UTC).replace(tzinfo=None)
+
+
+def today(timezone: str, now: datetime | None = None) -> date:
+    """The archive's working day: the calendar day in the site's zone, never the server's (a server on UTC is still
+    on yesterday until 08:00 in Beijing). `now` is the stored-style naive UTC moment, the current one if omitted."""
+    moment = now if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    return local_time(moment, timezone).date()

@@ -24,6 +24,7 @@ class Settings:
     default_locale: str = "zh_CN"
     job_retention_days: int = 30  # print-job output (PDFs of people's data) is removed after this many days
     import_background_rows: int = 2000  # a web import of at least this many rows runs as a background job
+    web_busy_seconds: float = 5.0  # a page waits this long for another writer's lock, then says 系统正忙 (503)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -38,11 +39,44 @@ class Settings:
             default_locale=env.get("ARCHIVEPRINT_LOCALE", "zh_CN"),
             job_retention_days=retention_days(env.get("ARCHIVEPRINT_JOB_RETENTION_DAYS") or "30"),
             import_background_rows=row_count(env.get("ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") or "2000"),
+            web_busy_seconds=busy_seconds(env.get("ARCHIVEPRINT_WEB_BUSY_SECONDS") or "5"),
         )
 
     def ensure_instance_dir(self) -> Path:
-        self.instance_dir.mkdir(parents=True, exist_ok=True)
+        """The instance folder, readable by the owner only (it holds the database, uploads and print files)."""
+        self.instance_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.instance_dir.chmod(0o700)
         return self.instance_dir
+
+    def protect_database_files(self) -> None:
+        """An SQLite database and its -wal/-shm files are the owner's only (0600), also when an older version
+        created them 0644; SQLite gives new -wal/-shm files the database file's mode."""
+        if not self.database_url.startswith("sqlite:///"):
+            return
+        database = Path(self.database_url.removeprefix("sqlite:///"))
+        for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            if path.is_file():
+                path.chmod(0o600)
+
+
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700: residents' data is for the service's own account only
+
+
+def keep_files_private() -> None:
+    """Set at the start of every entry point (CLI, serve, the web app, a job): whatever this process writes — the
+    database, uploads, PDFs, error reports — is readable by the owner only."""
+    os.umask(PRIVATE_UMASK)
+
+
+def make_private(path: Path) -> None:
+    """A folder and everything in it (folders 0700, files 0600), or one file 0600: for outputs made elsewhere
+    or before the umask was set."""
+    if path.is_dir():
+        path.chmod(0o700)
+        for child in path.rglob("*"):
+            child.chmod(0o700 if child.is_dir() else 0o600)
+    elif path.is_file():
+        path.chmod(0o600)
 
 
 def retention_days(value: str, *, name: str = "ARCHIVEPRINT_JOB_RETENTION_DAYS") -> int:
@@ -67,6 +101,17 @@ def row_count(value: str, *, name: str = "ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") 
     return rows
 
 
+def busy_seconds(value: str, *, name: str = "ARCHIVEPRINT_WEB_BUSY_SECONDS") -> float:
+    """Seconds a page waits for a database lock: more than 0, at most 60 (a clerk will not wait longer)."""
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        seconds = 0
+    if not 0 < seconds <= 60:
+        raise InvalidValue("等待秒数应为 0 到 60 之间的数", field=name, value=value)
+    return seconds
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the postgres:// and postgresql:// spellings hosting tools print; use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -80,7 +125,7 @@ def _instance_secret(instance: Path) -> str:
     path = instance / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_hex(32)
     path.write_text(key)
     path.chmod(0o600)

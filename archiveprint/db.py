@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from archiveprint.errors import Busy
+
+BUSY_TIMEOUT_MS = 30_000  # how long a CLI command or job waits for another writer; the web passes a shorter wait
+BUSY_OPTION = "busy_timeout_ms"  # execution option: this engine's transactions wait at most this long for a lock
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,15 +38,43 @@ def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine; for SQLite, apply the pysqlite BEGIN recipe so savepoints and BEGIN IMMEDIATE work.
 
     Statement parameters are kept out of error messages: they hold names and ID numbers, and errors get logged.
+    A lock held past the wait allowed (SQLite's busy timeout, PostgreSQL's lock_timeout) raises `Busy`.
     """
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        kwargs.setdefault("connect_args", {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
-        return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, **kwargs)
+        _configure_postgresql(engine)
+    event.listen(engine, "handle_error", _busy_is_busy)
+    return engine
+
+
+def is_busy(error: BaseException | None) -> bool:
+    """A lock another connection holds was not released in time (not a bug: the page may simply be retried)."""
+    if error is None:
+        return False
+    if getattr(error, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return True
+    if type(error).__module__.startswith("sqlite3") and "locked" in str(error):
+        return True
+    return getattr(error, "sqlstate", None) == "55P03"  # PostgreSQL lock_not_available (lock_timeout)
+
+
+def _busy_is_busy(context: ExceptionContext) -> None:
+    if is_busy(context.original_exception):
+        raise Busy() from context.original_exception
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        wait = conn.get_execution_options().get(BUSY_OPTION)
+        if wait is not None:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait)}")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -53,13 +86,15 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
+        # The wait for another writer is set per transaction (a pooled connection serves the web and jobs alike).
+        options = conn.get_execution_options()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(options.get(BUSY_OPTION, BUSY_TIMEOUT_MS))}")
         # Writers take the write lock at BEGIN, so two writers queue instead of failing on lock upgrade.
-        if conn.get_execution_options().get("immediate"):
+        if options.get("immediate"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
@@ -75,13 +110,20 @@ class Database:
 
     @classmethod
     def connect(cls, url: str, **kwargs: object) -> Database:
-        engine = make_engine(url, **kwargs)
+        return cls.on(make_engine(url, **kwargs))
+
+    @classmethod
+    def on(cls, engine: Engine) -> Database:
         writer_engine = engine.execution_options(immediate=True)
         return cls(
             engine=engine,
             reader=sessionmaker(engine, expire_on_commit=False),
             writer=sessionmaker(writer_engine, expire_on_commit=False),
         )
+
+    def waiting_at_most(self, seconds: float) -> Database:
+        """The same database whose transactions give up on a lock after `seconds` (raising Busy): the web's."""
+        return Database.on(self.engine.execution_options(**{BUSY_OPTION: max(1, round(seconds * 1000))}))
 
     @property
     def is_sqlite(self) -> bool:

@@ -54,6 +54,18 @@ class PermissionDenied(ArchiveprintError):
     status = 403
 
 
+BUSY_MESSAGE = "系统正忙，请稍后重试"
+
+
+class Busy(ArchiveprintError):
+    """The database stayed locked by another writer (a long import) past the wait allowed: try again shortly."""
+
+    status = 503
+
+    def __init__(self, message: str = BUSY_MESSAGE) -> None:
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One problem found in an input file: where, what, why (reported, not raised)."""

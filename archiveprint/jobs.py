@@ -19,7 +19,7 @@ from archiveprint import jobqueue
 from archiveprint.accounts.models import User
 from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import audit
-from archiveprint.config import Settings
+from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.jobqueue import Job
@@ -38,6 +38,7 @@ def job_dir(settings: Settings, job_id: int) -> Path:
 def run_job(job_id: int, database_url: str | None = None, *, settings: Settings | None = None,
             database: Database | None = None) -> None:
     """Run one job to the end. A job already done is not run again, so a re-delivered job never duplicates."""
+    keep_files_private()  # an RQ worker process is started outside archiveprint's own commands
     settings = settings or Settings.from_env()
     owns_db = database is None
     database = database or Database.connect(database_url or settings.database_url)
@@ -56,11 +57,22 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
             log.exception("job %s failed", job_id)
             jobqueue.fail(database, job_id, f"内部错误：{type(error).__name__}: {error}")
             return
+        make_private(job_dir(settings, job_id))
+        job_dir(settings, job_id).parent.chmod(0o700)
         jobqueue.finish(database, job_id, outputs=outputs, pages=pages)
     finally:
         _clean_quietly(settings, database)
         if owns_db:
             database.dispose()
+
+
+def _day(params: dict, settings: Settings) -> date:  # type: ignore[type-arg]
+    """The day the clerk asked on (the web passes it), else the archive's day in the site's zone now."""
+    from archiveprint.clock import today
+    from archiveprint.lending.rules import site_rules
+
+    given = params.get("today")
+    return date.fromisoformat(given) if given else today(site_rules(settings.instance_dir).timezone)
 
 
 def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  # type: ignore[type-arg]
@@ -77,8 +89,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         with database.reader() as session:
             _scope_to_user(session, params.get("user_id"))
             result = print_forms(session, params["set"], scope, target, options=options,
-                                 today=date.fromisoformat(params.get("today") or date.today().isoformat()),
-                                 progress=progress)
+                                 today=_day(params, settings), progress=progress)
         with database.transaction() as session:
             audit_print(session, result, user=_user(session, params.get("user_id")), actor=actor)
         return [str(p) for p in result.outputs], result.pages

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from functools import cached_property
 from typing import Any
 
 import click
 
-from archiveprint.config import Settings
+from archiveprint.config import Settings, keep_files_private
 from archiveprint.errors import ArchiveprintError
 
 
@@ -34,7 +35,15 @@ class AppContext:
         database = Database.connect(self.settings.database_url)
         if current_revision(database.engine) != head_revision(database.engine):
             upgrade(database.engine)
+        self.settings.protect_database_files()
         return database
+
+    def today(self) -> date:
+        """The archive's working day in the site's zone (the lending rules' `timezone`), not the server's."""
+        from archiveprint.clock import today
+        from archiveprint.lending.rules import site_rules
+
+        return today(site_rules(self.settings.instance_dir).timezone)
 
     def close(self) -> None:
         """Release pooled connections when the command ends."""
@@ -68,6 +77,7 @@ class ArchiveprintGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """archiveprint —— 居民健康档案室：表单、标签、档案位置与借阅。"""
+    keep_files_private()
     ctx.call_on_close(ctx.ensure_object(AppContext).close)
 
 

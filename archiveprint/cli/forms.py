@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -48,7 +47,7 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes
 
         with app.db.reader() as session:
             scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag)
-            result = print_forms(session, set_key, scope, output, options=options, today=date.today(),
+            result = print_forms(session, set_key, scope, output, options=options, today=app.today(),
                                  progress=progress)
         with app.db.transaction() as session:
             audit_print(session, result, actor=f"cli:{getpass.getuser()}")

@@ -3,7 +3,7 @@ room's shelves and folders."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -298,7 +298,7 @@ def picklist(ctx: click.Context, app: AppContext, codes: tuple[str, ...], output
     if output is not None:
         from archiveprint.locations.picklist import render_picklist_pdf
 
-        output.write_bytes(render_picklist_pdf(result, day=date.today(), unit=unit))
+        output.write_bytes(render_picklist_pdf(result, day=app.today(), unit=unit))
     if as_json:
         emit_json({**result.as_json(), "pdf": str(output) if output else None})
         return
@@ -392,7 +392,7 @@ def close(ctx: click.Context, app: AppContext, folder: str, reason: str, close_m
         if close_members:
             for member in household.members:
                 if member.status == "active":
-                    close_resident(session, member, close_members, date.today(), note=reason, actor=CLI_ACTOR,
+                    close_resident(session, member, close_members, app.today(), note=reason, actor=CLI_ACTOR,
                                    now=_now())
             session.flush()
         close_folder(session, household, reason=reason, actor=CLI_ACTOR, now=_now())

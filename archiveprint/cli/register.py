@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -137,7 +136,7 @@ def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: boo
 
         with app.db.transaction() as session:
             report = import_file(session, file, actor=CLI_ACTOR, dry_run=dry_run, mapping=columns,
-                                 add_villages=add_villages, today=date.today(), progress=progress, force=force)
+                                 add_villages=add_villages, today=app.today(), progress=progress, force=force)
     if errors_xlsx and report.problems:
         write_error_report(report, errors_xlsx)
     if as_json:
@@ -188,7 +187,7 @@ def demo(app: AppContext, seed: int, villages: int, households: int, export: Pat
 
     # GBK cannot hold rare characters such as 𠮷: a GBK export is generated without them.
     township = demo_data.generate(seed=seed, villages=villages, households_per_village=households,
-                                  today=date.today(), rare=not (export and encoding == "gbk"))
+                                  today=app.today(), rare=not (export and encoding == "gbk"))
     if export:
         rows = demo_data.write_export(township, export, encoding=encoding)
         click.echo(f"已写出 {rows} 行到 {export}")

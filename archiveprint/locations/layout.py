@@ -20,6 +20,8 @@ from typing import Any
 from archiveprint.errors import InvalidValue
 
 MAX_LEVELS = 6
+MAX_DEPTH = 12  # nesting of a layout file (the shipped example needs 6)
+MAX_TEXT = 512 * 1024  # characters; a layout file is a few KB
 MAX_SHELVES_PER_BLOCK = 10_000  # a typo such as 列 1-1000 is caught, as ArchivesSpace caps batch ranges
 MAX_CAPACITY = 2000
 DEFAULT_THICKNESS_MM = 20.0
@@ -166,6 +168,7 @@ def _load_yaml(text: str, source: str) -> Any:
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, sequence)
     try:
+        _check_depth(yaml.parse(text, Loader=yaml.SafeLoader), source)
         return yaml.load(text, Loader=Loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -174,6 +177,21 @@ def _load_yaml(text: str, source: str) -> Any:
                            value=source) from None
     except yaml.YAMLError as error:
         raise InvalidValue(f"库房布局 {source} 不是有效的 YAML：{error}", value=source) from None
+
+
+def _check_depth(events: Iterable[Any], source: str) -> None:
+    """Refuse a file nested deeper than any layout needs before it is built (PyYAML builds nested lists and maps
+    recursively: 100,000 levels end in a RecursionError). The parser's event stream is flat, so this is safe."""
+    import yaml
+
+    depth = 0
+    for event in events:
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _bad(source, event.start_mark.line + 1, f"嵌套层数太多（最多 {MAX_DEPTH} 层）", "文件", source)
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
 
 
 def _bad(source: str, line: int | None, message: str, field: str, value: object = None) -> InvalidValue:
@@ -194,6 +212,8 @@ def load_layout(path: Path) -> Layout:
 
 
 def parse_layout(text: str, *, source: str = "layout.yaml") -> Layout:
+    if len(text) > MAX_TEXT:
+        raise _bad(source, None, f"文件太大（最多 {MAX_TEXT // 1024} KB）", "文件", source)
     data = _load_yaml(text, source)
     if not isinstance(data, _Map):
         raise _bad(source, 1, "文件顶层应为键值对（name、rooms ……）", "文件", source)

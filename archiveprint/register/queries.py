@@ -45,10 +45,16 @@ class Match:
         return data
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def classify_query(query: str) -> tuple[str, str]:
     """What the clerk typed or scanned: ('folder'|'code'|'short_code'|'id_number'|'phone'|'initials'|'name'|'empty',
-    key). A form page's 21-digit re-filing barcode counts as its archive code."""
-    text = clean(query)
+    key). A form page's 21-digit re-filing barcode counts as its archive code.
+
+    Control characters (NUL, ESC, DEL …) are no part of any name or code: they become spaces before anything else,
+    so `?q=%00` is an empty query, not a pattern SQLite cuts short at the NUL and matches everyone with (#11.14)."""
+    text = clean(_CONTROL.sub(" ", query))
     compact = clean_code(text).upper()
     if not text:
         return "empty", ""

@@ -75,9 +75,14 @@ def save_upload(root: Path, stream: IO[bytes], filename: str, *, user_id: int, a
 
 def load(root: Path, token: str) -> PendingUpload:
     if not TOKEN.fullmatch(token) or not (root / token / META).is_file():
-        raise NotFound("没有这次上传（可能已过期，请重新上传）", field="上传", value=token[:32])
+        raise missing(token)
     data = json.loads((root / token / META).read_text(encoding="utf-8"))
     return PendingUpload(**data)
+
+
+def missing(token: str) -> NotFound:
+    """The one answer for an upload that is not there, or not the asker's: the same words either way."""
+    return NotFound("没有这次上传（可能已过期，或不是您上传的），请重新上传", field="上传", value=token[:32])
 
 
 def store(root: Path, upload: PendingUpload) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 from flask import Flask, Response, abort, request, send_from_directory
 from flask_wtf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.routing import IntegerConverter, Map
 
 from archiveprint import resources
-from archiveprint.config import Settings
+from archiveprint.config import Settings, keep_files_private
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
@@ -33,19 +34,31 @@ from archiveprint.web import (
 UPLOAD_LIMIT = 64 * 1024 * 1024  # a whole township's register export is a few MB
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
+ID_MAX = 2**31 - 1  # ids are INTEGER columns (4 bytes on PostgreSQL): a larger number in a URL names no row
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in every route: an id beyond what the database can hold is a 404, not an overflow (#11.15)."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = None, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, ID_MAX if max is None else max, signed)
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app; a test passes its own Settings and database, `archiveprint serve` passes neither."""
+    keep_files_private()
     settings = settings or Settings.from_env()
     settings.ensure_instance_dir()
     if database is None:
         database = Database.connect(settings.database_url)
     _bring_schema_to_head(database)
+    settings.protect_database_files()
 
     templates = resources.template_dir()
     app = Flask(__name__, template_folder=str(templates), static_folder=str(templates / "web" / "static"),
                 instance_path=str(Path(settings.instance_dir).resolve()))
+    app.url_map.converters["int"] = RowId  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=UPLOAD_LIMIT,

@@ -30,7 +30,7 @@ from wtforms.validators import Length, NumberRange, Optional, Regexp
 from archiveprint import jobqueue
 from archiveprint.accounts.roles import can
 from archiveprint.db import utcnow
-from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound, PermissionDenied
+from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.catalog import FormSet, load_catalog
 from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
@@ -243,13 +243,14 @@ def _check_queue(job_ids: list[int] | None) -> None:
 
 def _own_job(job_id: int) -> jobqueue.Job:
     """A job its starter may see (and an admin): print files hold people's data. Import jobs have their page on
-    the import's report (register.import_report)."""
-    job = jobqueue.get_job(db_session(), job_id)
-    if job.kind not in jobqueue.PRINT_KINDS:
-        raise NotFound("没有这个打印任务", field="任务", value=job_id)
+    the import's report (register.import_report).
+
+    Another user's job is answered exactly like one that does not exist, so an id tells nothing (#11.17)."""
+    job = db_session().get(jobqueue.Job, job_id)
     account = current_account()
-    if job.created_by != account.username and not can(account.role, "all_print_jobs"):
-        raise PermissionDenied("只有发起打印的用户和管理员可以查看这个任务", field="任务", value=job_id)
+    if (job is None or job.kind not in jobqueue.PRINT_KINDS
+            or (job.created_by != account.username and not can(account.role, "all_print_jobs"))):
+        raise NotFound("没有这个打印任务（或不是您发起的）", field="任务", value=job_id)
     return job
 
 

@@ -16,7 +16,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
 from archiveprint import jobqueue
-from archiveprint.errors import ArchiveprintError, Conflict, NotFound, PermissionDenied
+from archiveprint.errors import ArchiveprintError, Conflict, NotFound
 from archiveprint.eventlog import Event, list_events
 from archiveprint.register import importjob, services, uploads
 from archiveprint.register.idcard import IdNumber
@@ -421,9 +421,10 @@ def import_errors(token: str) -> ResponseReturnValue:
 
 
 def _own_upload(token: str) -> uploads.PendingUpload:
+    """An upload of the signed-in user; another user's is answered like one that does not exist (#11.17)."""
     stored = uploads.load(_upload_root(), token)
     if stored.user_id != current_account().user.id:
-        raise PermissionDenied("只有上传这个文件的用户可以查看和确认这次导入", field="上传", value=stored.filename)
+        raise uploads.missing(token)
     return stored
 
 

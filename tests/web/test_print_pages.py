@@ -260,8 +260,14 @@ def test_downloads_are_only_the_jobs_own_files_and_only_for_their_owner_or_an_ad
     auth.logout()
     auth.login("clerk", username="another-clerk")
     for path in (f"/print/jobs/{job_id}", f"/print/jobs/{job_id}.json", url):
+        # #11.17: another user's job is answered exactly like a job that does not exist (the id tells nothing)
         response = client.get(path)
-        assert response.status_code == 403
+        missing = client.get(path.replace(f"/print/jobs/{job_id}", "/print/jobs/999999"))
+        assert (response.status_code, missing.status_code) == (404, 404)
+        main = response.get_data(as_text=True).partition("<main")[2].partition("</main>")[0]
+        assert main.replace(f"值“{job_id}”", "值“999999”") == missing.get_data(as_text=True).partition("<main")[2] \
+            .partition("</main>")[0]
+        assert "没有这个打印任务（或不是您发起的）" in response.get_data(as_text=True)
     assert f"/print/jobs/{job_id}" not in client.get("/print/jobs").get_data(as_text=True)
 
     auth.logout()

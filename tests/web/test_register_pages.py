@@ -316,5 +316,13 @@ def test_an_upload_is_only_for_the_clerk_who_made_it(client, auth, township, tmp
     location = upload(client, good_export(tmp_path / "r.csv"), add_villages=True).headers["Location"]
     auth.logout()
     auth.login("admin")
-    assert client.get(location).status_code == 403
+    # #11.17: another user's upload is answered exactly like one that does not exist (the token tells nothing)
+    token = location.rsplit("/", 1)[1]
+    other, missing = client.get(location), client.get(location.replace(token, "A" * len(token)))
+    assert (other.status_code, missing.status_code) == (404, 404)
+    main = other.get_data(as_text=True).partition("<main")[2].partition("</main>")[0]
+    assert main.replace(token, "A" * len(token)) == missing.get_data(as_text=True).partition("<main")[2] \
+        .partition("</main>")[0]
+    assert "不是您上传的" in other.get_data(as_text=True)
+    assert "r.csv" not in other.get_data(as_text=True)
     assert client.get("/import/not-a-token").status_code == 404
