@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import LoginAttempt
@@ -92,7 +92,13 @@ def address_failures(session: Session, address: str, *, now: datetime, rules: Th
 
 def check_throttle(session: Session, username: str, address: str, *, now: datetime,
                    rules: ThrottleRules = RULES) -> TooManyAttempts | None:
-    """The refusal this try gets before its password is looked at (alike for known and unknown user names)."""
+    """The refusal this try gets before its password is looked at (alike for known and unknown user names).
+
+    On PostgreSQL the tries of one user name queue on a transaction lock, so a burst of parallel guesses cannot all
+    read "no failures yet" (SQLite's writer lock, taken at BEGIN IMMEDIATE, already queues them).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{username}"})
     by_account = wait_for(account_failures(session, username, now=now, rules=rules), now,
                           delay_after=rules.delay_after, lock_after=rules.lock_after, rules=rules)
     by_address = wait_for(address_failures(session, address, now=now, rules=rules), now,

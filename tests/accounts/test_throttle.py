@@ -122,3 +122,27 @@ def test_unknown_and_known_user_names_cost_one_scrypt_each(session, township, mo
         assert services.authenticate(session, username, "wrong-pass") is None
         assert calls == [2**14], username
     assert services.DUMMY_HASH.split("$")[1:4] == ["16384", "8", "1"]  # the same cost as every stored hash
+
+
+def test_a_burst_of_parallel_guesses_gets_three_password_checks(committed_db):
+    """Twenty tries at the same instant from eight threads: the tries of one user name queue, so only the three free
+    ones reach the password check (PostgreSQL: an advisory lock; SQLite: the writer lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with committed_db.transaction() as session:
+        services.create_user(session, "target", PASSWORD, "clerk")
+
+    def guess(n: int) -> str:
+        with committed_db.transaction() as session:  # the refused try is committed too, as the login page does
+            try:
+                services.sign_in(session, "target", f"guess-{n}", address=f"10.1.0.{n}", now=T0)
+            except TooManyAttempts as refusal:
+                return "locked" if refusal.locked else "throttled"
+            return "failed"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(guess, range(20)))
+    assert answers.count("failed") == 3
+    with committed_db.reader() as session:
+        outcomes = session.scalars(select(LoginAttempt.outcome).order_by(LoginAttempt.id)).all()
+    assert outcomes == ["failed"] * 3 + ["throttled"] * 7 + ["locked"] * 10
