@@ -122,6 +122,10 @@ def test_unknown_and_known_user_names_cost_one_scrypt_each(session, township, mo
         assert services.authenticate(session, username, "wrong-pass") is None
         assert calls == [2**14], username
     assert services.DUMMY_HASH.split("$")[1:4] == ["16384", "8", "1"]  # the same cost as every stored hash
+    for n, username in enumerate(("known", "nobody-like-this")):  # the whole sign-in path, throttle included
+        calls.clear()
+        assert _try(session, username, "wrong-pass", at=n, address=f"10.2.0.{n}") is None
+        assert calls == [2**14], username
 
 
 def test_a_burst_of_parallel_guesses_gets_three_password_checks(committed_db):

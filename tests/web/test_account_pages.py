@@ -70,6 +70,20 @@ def test_an_idle_session_must_sign_in_again_11_5(client, auth, committed_db):
     assert _signed_out(client.get("/account/password"))
 
 
+def test_the_idle_time_is_a_setting(committed_db, tmp_path):
+    app = create_app(Settings(instance_dir=tmp_path / "instance",
+                              database_url=committed_db.engine.url.render_as_string(hide_password=False),
+                              secret_key="test-secret-key", session_idle_hours=1), database=committed_db)
+    client = app.test_client()
+    AuthActions(client, committed_db).login("clerk")
+    with committed_db.transaction() as session:
+        session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=59)))
+    assert client.get("/account/password").status_code == 200  # and the visit is noted
+    with committed_db.transaction() as session:
+        session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=61)))
+    assert _signed_out(client.get("/account/password"))
+
+
 def test_last_seen_is_written_at_most_once_a_minute(client, auth, committed_db):
     auth.login("clerk")
     with committed_db.reader() as session:
