@@ -61,21 +61,22 @@ class UserSession(Base):
 
 
 class LoginAttempt(Base):
-    """One try at signing in, by the user name typed and the address it came from (kept for throttling).
+    """One try at signing in, by the user name typed (its SHA-256) and the address it came from (for throttling).
 
     outcome: ok / failed / throttled (refused during a delay) / locked (refused during a lock) / reset (an
-    administrator set a new password, which lifts the account's lock). Never holds a password.
+    administrator set a new password, which lifts the account's lock). Never holds a password, nor a typed name
+    in clear (it may be a password typed into the wrong field).
     """
 
     __tablename__ = "login_attempts"
     __table_args__ = (
-        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_name_hash_at", "name_hash", "at"),
         Index("ix_login_attempts_address_at", "address", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    username: Mapped[str] = mapped_column(String(64))
+    name_hash: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
 

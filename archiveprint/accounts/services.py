@@ -150,16 +150,17 @@ def _keep_an_admin(session: Session, user: User, what: str) -> None:
 
 
 def change_role(session: Session, user: User, role: str, *, villages: Sequence[Village] | None = None,
-                actor: str, now: datetime | None = None) -> None:
-    """A new role (and, for a village doctor, the villages served); the user's sessions end, they sign in again."""
+                actor: str, now: datetime | None = None) -> bool:
+    """A new role (and, for a village doctor, the villages served); the user's sessions end, they sign in again.
+
+    Returns whether anything changed.
+    """
     if role not in ROLES:
         raise InvalidValue(f"未知角色，可选：{', '.join(ROLES)}", field="角色", value=role)
     villages = _in_order(villages) if villages is not None else (list(user.villages) if role == user.role else [])
     _check_villages(role, villages)
     if role == user.role:
-        if role == "village_doctor":
-            set_villages(session, user, villages, actor=actor, now=now)
-        return
+        return role == "village_doctor" and set_villages(session, user, villages, actor=actor, now=now)
     if user.role == "admin":
         _keep_an_admin(session, user, "改为其他角色")
     now = now or utcnow()
@@ -170,24 +171,29 @@ def change_role(session: Session, user: User, role: str, *, villages: Sequence[V
     record_event(session, "user.role_changed", "user", user.id, actor=actor, now=now, username=user.username,
                  role=[before, role], villages=[v.code for v in villages])
     session.flush()
+    return True
 
 
 def set_villages(session: Session, user: User, villages: Sequence[Village], *, actor: str,
-                 now: datetime | None = None) -> None:
-    """The villages a village doctor serves (at least one); the doctor's sessions end when they change."""
+                 now: datetime | None = None) -> bool:
+    """The villages a village doctor serves (at least one); the doctor's sessions end when they change.
+
+    Returns whether they changed.
+    """
     if user.role != "village_doctor":
         raise InvalidValue("只有村医按村(居)委会限定范围", field="角色", value=ROLES[user.role])
     _check_villages(user.role, villages)
     before = [v.code for v in user.villages]
     after = _in_order(villages)
     if before == [v.code for v in after]:
-        return
+        return False
     now = now or utcnow()
     user.villages = after
     end_user_sessions(session, user, "villages_changed", now=now)
     record_event(session, "user.villages_changed", "user", user.id, actor=actor, now=now, username=user.username,
                  villages=[before, [v.code for v in after]])
     session.flush()
+    return True
 
 
 def deactivate_user(session: Session, user: User, *, actor: str, now: datetime | None = None) -> None:
@@ -244,7 +250,9 @@ def sign_in(session: Session, username: str, password: str, *, address: str, now
 def _audit_locks(session: Session, username: str, address: str, *, now: datetime, rules: ThrottleRules) -> None:
     for kind, key in lock_started(session, username, address, now=now, rules=rules):
         user = session.scalar(select(User).where(User.username == username)) if kind == "user" else None
-        audit(session, user, "login_locked", kind, key, now=now,
+        if kind == "user" and user is None:
+            key = "（不存在的用户名）"  # what was typed may be a password in the wrong field: not kept
+        audit(session, None, "login_locked", kind, key, now=now,
               detail=f"登录失败 {rules.lock_after if kind == 'user' else rules.address_lock_after} 次，"
                      f"锁定 {rules.lock_minutes} 分钟；来自 {address}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -75,13 +76,20 @@ def _failures(session: Session, column: object, key: str, since: datetime) -> li
     return list(session.scalars(stmt))
 
 
+def name_key(username: str) -> str:
+    """What the attempts table keeps of a typed user name: its SHA-256 (a password typed into the name field by
+    mistake is never stored)."""
+    return hashlib.sha256(username.encode()).hexdigest()
+
+
 def account_failures(session: Session, username: str, *, now: datetime, rules: ThrottleRules = RULES
                      ) -> list[datetime]:
     """Failures of a user name within the window, since its last success (or password reset)."""
+    key = name_key(username)
     last_good = session.scalar(select(func.max(LoginAttempt.at)).where(
-        LoginAttempt.username == username, LoginAttempt.outcome.in_(("ok", "reset"))))
+        LoginAttempt.name_hash == key, LoginAttempt.outcome.in_(("ok", "reset"))))
     since = max(now - rules.lock, last_good) if last_good else now - rules.lock
-    return _failures(session, LoginAttempt.username, username, since)
+    return _failures(session, LoginAttempt.name_hash, key, since)
 
 
 def address_failures(session: Session, address: str, *, now: datetime, rules: ThrottleRules = RULES
@@ -98,7 +106,7 @@ def check_throttle(session: Session, username: str, address: str, *, now: dateti
     read "no failures yet" (SQLite's writer lock, taken at BEGIN IMMEDIATE, already queues them).
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{username}"})
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"login:{name_key(username)}"})
     by_account = wait_for(account_failures(session, username, now=now, rules=rules), now,
                           delay_after=rules.delay_after, lock_after=rules.lock_after, rules=rules)
     by_address = wait_for(address_failures(session, address, now=now, rules=rules), now,
@@ -116,7 +124,7 @@ def check_throttle(session: Session, username: str, address: str, *, now: dateti
 
 
 def record_attempt(session: Session, username: str, address: str, outcome: str, *, now: datetime) -> None:
-    session.add(LoginAttempt(at=now, username=username[:64], address=address[:64], outcome=outcome))
+    session.add(LoginAttempt(at=now, name_hash=name_key(username), address=address[:64], outcome=outcome))
     session.flush()
 
 

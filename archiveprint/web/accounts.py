@@ -145,11 +145,14 @@ def change_role(user_id: int) -> ResponseReturnValue:
     try:
         role = form.role.data or ""
         villages = _chosen_villages(session) if role == "village_doctor" else []
-        services.change_role(session, found, role, villages=villages, actor=current_account().username)
+        changed = services.change_role(session, found, role, villages=villages, actor=current_account().username)
     except ArchiveprintError as error:
         return refused(error, here)
     session.commit()
-    flash(_("已保存 %(name)s 的角色和负责的村，其已登录的浏览器需重新登录", name=found.username), "info")
+    if changed:
+        flash(_("已保存 %(name)s 的角色和负责的村，其已登录的浏览器需重新登录", name=found.username), "info")
+    else:
+        flash(_("角色和负责的村没有改动"), "info")
     return redirect(here, code=303)
 
 

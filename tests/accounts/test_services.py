@@ -68,6 +68,7 @@ def test_own_password_change_needs_the_current_one(session, township):
 
 def test_the_last_active_admin_cannot_be_deactivated_or_demoted(session, township):
     boss = services.create_user(session, "boss", PASSWORD, "admin")
+    assert services.change_role(session, boss, "admin", actor="boss") is False  # nothing to change: allowed
     with pytest.raises(Conflict, match="最后一个在用的管理员，不能停用"):
         services.deactivate_user(session, boss, actor="boss")
     with pytest.raises(Conflict, match="最后一个在用的管理员，不能改为其他角色"):

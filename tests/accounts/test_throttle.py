@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from archiveprint.accounts import services
 from archiveprint.accounts.models import AuditEntry, LoginAttempt
-from archiveprint.accounts.throttle import RULES, TooManyAttempts, wait_for
+from archiveprint.accounts.throttle import RULES, TooManyAttempts, name_key, wait_for
 
 T0 = datetime(2026, 11, 25, 2, 0)
 PASSWORD = "correct-horse-9"
@@ -57,7 +57,7 @@ def test_forty_guesses_lock_the_account_even_for_the_right_password(session, tow
         _try(session, "clerk1", PASSWORD, at=2.0)
     assert locked.value.locked
     audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "login_locked")).all()
-    assert [(a.subject_type, a.subject_id, a.user_id) for a in audit] == [("user", "clerk1", user.id)]
+    assert [(a.subject_type, a.subject_id, a.username) for a in audit] == [("user", "clerk1", "system")]
     assert "来自 10.0.0.7" in audit[0].detail
     # The lock lifts after 15 minutes (counted from the try that set it), or at once when an admin resets the password.
     assert _try(session, "clerk1", PASSWORD, at=0.45 + 15 * 60) is user
@@ -84,7 +84,7 @@ def test_a_wait_is_a_reply_not_a_sleep(session, township):
         _try(session, "clerk3", PASSWORD, at=20.6)
     assert _try(session, "clerk3", PASSWORD, at=25) is not None  # a success starts the count again
     assert _try(session, "clerk3", "wrong-pass", at=26) is None
-    outcomes = session.scalars(select(LoginAttempt.outcome).where(LoginAttempt.username == "clerk3")
+    outcomes = session.scalars(select(LoginAttempt.outcome).where(LoginAttempt.name_hash == name_key("clerk3"))
                                .order_by(LoginAttempt.id)).all()
     assert outcomes == ["failed", "failed", "failed", "throttled", "throttled", "ok", "failed"]
 
@@ -103,6 +103,8 @@ def test_one_address_guessing_many_user_names_is_throttled_then_locked(session, 
         _try(session, "doctor1", PASSWORD, at=20)
     audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "login_locked")).all()
     assert [(a.subject_type, a.subject_id) for a in audit] == [("address", HERE)]
+    stored = " ".join(str(row) for row in session.execute(select(LoginAttempt.__table__)))
+    assert "name1" not in stored and "wrong-pass" not in stored  # typed names are kept only as hashes
 
 
 def test_unknown_and_known_user_names_cost_one_scrypt_each(session, township, monkeypatch):

@@ -2,7 +2,7 @@
 
 `user_sessions`: one row per signed-in browser (the cookie carries a random token, the row its SHA-256), so logout,
 a password change, deactivation and a role or village change end sessions on the server, and an idle session lapses.
-`login_attempts`: every try at signing in by user name and address, so guessing is throttled across processes.
+`login_attempts`: every try at signing in by user name (its SHA-256) and address, so guessing is throttled across processes.
 
 Revision ID: 0014
 Revises: 0010
@@ -40,20 +40,20 @@ def upgrade() -> None:
         'login_attempts',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('at', sa.DateTime(), nullable=False),
-        sa.Column('username', sa.String(length=64), nullable=False),
+        sa.Column('name_hash', sa.String(length=64), nullable=False),
         sa.Column('address', sa.String(length=64), nullable=False),
         sa.Column('outcome', sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts')),
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
-        batch_op.create_index('ix_login_attempts_username_at', ['username', 'at'], unique=False)
+        batch_op.create_index('ix_login_attempts_name_hash_at', ['name_hash', 'at'], unique=False)
         batch_op.create_index('ix_login_attempts_address_at', ['address', 'at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
         batch_op.drop_index('ix_login_attempts_address_at')
-        batch_op.drop_index('ix_login_attempts_username_at')
+        batch_op.drop_index('ix_login_attempts_name_hash_at')
     op.drop_table('login_attempts')
     with op.batch_alter_table('user_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_sessions_user_id'))
