@@ -25,6 +25,9 @@ class Settings:
     job_retention_days: int = 30  # print-job output (PDFs of people's data) is removed after this many days
     import_background_rows: int = 2000  # a web import of at least this many rows runs as a background job
     web_busy_seconds: float = 5.0  # a page waits this long for another writer's lock, then says 系统正忙 (503)
+    session_idle_hours: float = 10.0  # a signed-in browser left alone this long must sign in again (a working day)
+    secure_cookies: str = "auto"  # auto: Secure cookie when the request came over HTTPS; on; off
+    trusted_proxy: bool = False  # believe X-Forwarded-For/-Proto/-Host from one reverse proxy in front (nginx)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -40,6 +43,10 @@ class Settings:
             job_retention_days=retention_days(env.get("ARCHIVEPRINT_JOB_RETENTION_DAYS") or "30"),
             import_background_rows=row_count(env.get("ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") or "2000"),
             web_busy_seconds=busy_seconds(env.get("ARCHIVEPRINT_WEB_BUSY_SECONDS") or "5"),
+            session_idle_hours=idle_hours(env.get("ARCHIVEPRINT_SESSION_IDLE_HOURS") or "10"),
+            secure_cookies=choice(env.get("ARCHIVEPRINT_SECURE_COOKIES") or "auto", SECURE_COOKIE_CHOICES,
+                                  name="ARCHIVEPRINT_SECURE_COOKIES"),
+            trusted_proxy=switch(env.get("ARCHIVEPRINT_TRUSTED_PROXY") or "off", name="ARCHIVEPRINT_TRUSTED_PROXY"),
         )
 
     def ensure_instance_dir(self) -> Path:
@@ -110,6 +117,36 @@ def busy_seconds(value: str, *, name: str = "ARCHIVEPRINT_WEB_BUSY_SECONDS") -> 
     if not 0 < seconds <= 60:
         raise InvalidValue("等待秒数应为 0 到 60 之间的数", field=name, value=value)
     return seconds
+SECURE_COOKIE_CHOICES = ("auto", "on", "off")
+
+
+def idle_hours(value: str, *, name: str = "ARCHIVEPRINT_SESSION_IDLE_HOURS") -> float:
+    """Hours (a fraction allowed) a session may sit unused, more than 0 and at most a week."""
+    try:
+        hours = float(value.strip())
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 168:
+        raise InvalidValue("空闲时长应为大于 0、不超过 168 的小时数", field=name, value=value)
+    return hours
+
+
+def choice(value: str, choices: tuple[str, ...], *, name: str) -> str:
+    """One of a few words (case-insensitive)."""
+    word = value.strip().lower()
+    if word not in choices:
+        raise InvalidValue(f"可选值：{' / '.join(choices)}", field=name, value=value)
+    return word
+
+
+def switch(value: str, *, name: str) -> bool:
+    """on/off, also 1/0, yes/no, true/false."""
+    word = value.strip().lower()
+    if word in ("on", "1", "yes", "true"):
+        return True
+    if word in ("off", "0", "no", "false", ""):
+        return False
+    raise InvalidValue("可选值：on / off", field=name, value=value)
 
 
 def normalize_database_url(url: str) -> str:

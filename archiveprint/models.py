@@ -1,6 +1,6 @@
 """Imports every job's models so Alembic and the metadata see all tables."""
 
-from archiveprint.accounts.models import AuditEntry, User
+from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
 from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
 from archiveprint.jobqueue import Job
@@ -30,5 +30,6 @@ from archiveprint.register.models import (
 
 __all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Handover",
            "HandoverItem", "Household", "ImportRun", "Inventory", "InventoryScan", "InventoryShelf", "InventoryUpload",
-           "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "PopulationTag", "PrinterProfile", "Resident",
-           "Shelf", "StorageLayout", "Township", "User", "Village", "borrower_villages", "resident_tags"]
+           "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "LoginAttempt", "PopulationTag", "PrinterProfile",
+           "Resident", "Shelf", "StorageLayout", "Township", "User", "UserSession", "Village", "borrower_villages",
+           "resident_tags"]

@@ -1,4 +1,4 @@
-"""Users and the audit trail of every view, print and export of a person's data."""
+"""Users, their signed-in sessions and sign-in attempts, and the audit trail of every view, print and export."""
 
 from __future__ import annotations
 
@@ -37,6 +37,48 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     villages: Mapped[list[Village]] = relationship(secondary=user_villages, order_by="Village.code")
+    sessions: Mapped[list[UserSession]] = relationship(back_populates="user", passive_deletes=True)
+
+
+class UserSession(Base):
+    """One signed-in browser: the signed cookie carries a random token, the database keeps only its hash.
+
+    A session ends (ended_at, ended_reason) on logout, on a password change or reset, on deactivation and on a role
+    or village change; it also lapses after the idle time of the settings.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(24))
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class LoginAttempt(Base):
+    """One try at signing in, by the user name typed (its SHA-256) and the address it came from (for throttling).
+
+    outcome: ok / failed / throttled (refused during a delay) / locked (refused during a lock) / reset (an
+    administrator set a new password, which lifts the account's lock). Never holds a password, nor a typed name
+    in clear (it may be a password typed into the wrong field).
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_name_hash_at", "name_hash", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    name_hash: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
 
 
 class AuditEntry(Base):

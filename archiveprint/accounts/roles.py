@@ -19,6 +19,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_form_sets": frozenset({"admin"}),  # define and delete custom form sets (自定义套组)
     "manage_printers": frozenset({"admin", "clerk"}),  # printer profiles and calibration (打印机校准)
     "manage_users": frozenset({"admin"}),
+    "own_account": frozenset(ROLES),  # change one's own password
     "view_audit": frozenset({"admin", "viewer"}),
     "request_loans": frozenset({"admin", "clerk", "doctor", "village_doctor"}),  # ask for folders (调阅申请)
     "lend": frozenset({"admin", "clerk"}),  # check out, return, renew, lost/found at the lending desk

@@ -1,11 +1,33 @@
-"""`archiveprint user …`: create the first administrator and other users."""
+"""`archiveprint user …`: create users, set passwords, roles and villages, deactivate and list them."""
 
 from __future__ import annotations
+
+import getpass
+import sys
 
 import click
 
 from archiveprint.accounts.roles import ROLES
-from archiveprint.cli import AppContext, pass_app
+from archiveprint.cli import AppContext, emit_json, pass_app
+
+ROLE_HELP = "admin 管理员 / clerk 档案管理员 / doctor 医生 / village_doctor 村医 / viewer 只读/督导"
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_password(from_stdin: bool) -> str:
+    """From the first line of standard input (scripts), or typed twice at a hidden prompt; never an argument."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("新密码（至少8位）", hide_input=True, confirmation_prompt="再输一次")
+
+
+def _villages(session, codes: tuple[str, ...]) -> list:  # type: ignore[no-untyped-def]
+    from archiveprint.register.services import find_village
+
+    return [find_village(session, code) for code in dict.fromkeys(codes)]
 
 
 @click.group("user")
@@ -15,18 +37,93 @@ def user_group() -> None:
 
 @user_group.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(list(ROLES)), default="admin", show_default=True,
-              help="admin 管理员 / clerk 档案管理员 / doctor 医生 / village_doctor 村医 / viewer 只读/督导")
+@click.option("--role", type=click.Choice(list(ROLES)), default="admin", show_default=True, help=ROLE_HELP)
 @click.option("--name", "display_name", default="", help="显示名")
-@click.password_option("--password", help="密码（至少8位；不给则提示输入）")
+@click.option("--village", "villages", multiple=True, help="村医负责的村（代码或名称，可重复）")
+@click.option("--password-stdin", is_flag=True, help="从标准输入的第一行读密码（供脚本使用）")
+@click.password_option("--password", help="密码（至少8位；不给则提示输入）", prompt_required=False)
 @pass_app
-def create(app: AppContext, username: str, role: str, display_name: str, password: str) -> None:
+def create(app: AppContext, username: str, role: str, display_name: str, villages: tuple[str, ...],
+           password_stdin: bool, password: str | None) -> None:
     """创建用户（第一个管理员：archiveprint user create admin --role admin）。"""
     from archiveprint.accounts.services import create_user
 
+    if password is None:
+        password = _read_password(password_stdin)
     with app.db.transaction() as session:
-        create_user(session, username, password, role, display_name=display_name)
+        create_user(session, username, password, role, display_name=display_name,
+                    villages=_villages(session, villages), actor=_actor())
     click.echo(f"已创建用户 {username}（{ROLES[role]}）")
+
+
+@user_group.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="从标准输入的第一行读新密码（供脚本使用）")
+@pass_app
+def passwd(app: AppContext, username: str, password_stdin: bool) -> None:
+    """重设用户的密码（该用户已登录的浏览器都会退出，锁定也随之解除）。"""
+    from archiveprint.accounts.services import find_user, reset_password
+
+    with app.db.reader() as session:
+        find_user(session, username)  # say "no such user" before asking for a password
+    password = _read_password(password_stdin)
+    with app.db.transaction() as session:
+        reset_password(session, find_user(session, username), password, actor=_actor())
+    click.echo(f"已重设 {username} 的密码")
+
+
+@user_group.command("deactivate")
+@click.argument("username")
+@pass_app
+def deactivate(app: AppContext, username: str) -> None:
+    """停用用户（离职）：不能再登录，已登录的浏览器立即退出。"""
+    from archiveprint.accounts.services import deactivate_user, find_user
+
+    with app.db.transaction() as session:
+        deactivate_user(session, find_user(session, username), actor=_actor())
+    click.echo(f"已停用 {username}")
+
+
+@user_group.command("activate")
+@click.argument("username")
+@pass_app
+def activate(app: AppContext, username: str) -> None:
+    """重新启用已停用的用户。"""
+    from archiveprint.accounts.services import activate_user, find_user
+
+    with app.db.transaction() as session:
+        activate_user(session, find_user(session, username), actor=_actor())
+    click.echo(f"已启用 {username}")
+
+
+@user_group.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(list(ROLES)))
+@click.option("--village", "villages", multiple=True, help="改为村医时负责的村（可重复）")
+@pass_app
+def role(app: AppContext, username: str, role: str, villages: tuple[str, ...]) -> None:
+    """修改用户的角色（该用户需重新登录）。"""
+    from archiveprint.accounts.services import change_role, find_user
+
+    with app.db.transaction() as session:
+        change_role(session, find_user(session, username), role,
+                    villages=_villages(session, villages) if villages else None, actor=_actor())
+    click.echo(f"{username} 的角色已改为 {ROLES[role]}")
+
+
+@user_group.command("villages")
+@click.argument("username")
+@click.argument("villages", nargs=-1, required=True)
+@pass_app
+def villages(app: AppContext, username: str, villages: tuple[str, ...]) -> None:
+    """设置村医负责的村（代码或名称，如 201 202）。"""
+    from archiveprint.accounts.services import find_user, set_villages
+
+    with app.db.transaction() as session:
+        user = find_user(session, username)
+        set_villages(session, user, _villages(session, villages), actor=_actor())
+        names = "、".join(f"{v.code} {v.name}" for v in user.villages)
+    click.echo(f"{username} 负责的村：{names}")
 
 
 @user_group.command("exists")
@@ -46,17 +143,22 @@ def exists(ctx: click.Context, app: AppContext, username: str) -> None:
 
 
 @user_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON：[{username, display_name, role, active, villages}]")
 @pass_app
-def list_users(app: AppContext) -> None:
+def list_users(app: AppContext, as_json: bool) -> None:
     """列出用户及角色。"""
-    from sqlalchemy import select
-
-    from archiveprint.accounts.models import User
+    from archiveprint.accounts.services import list_users as all_users
 
     with app.db.reader() as session:
-        for user in session.scalars(select(User).order_by(User.username)):
-            state = "" if user.active else "（已停用）"
-            click.echo(f"{user.username}\t{user.display_name}\t{ROLES[user.role]}{state}")
+        rows = [{"username": u.username, "display_name": u.display_name, "role": u.role, "active": u.active,
+                 "villages": [v.code for v in u.villages]} for u in all_users(session)]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        state = "" if row["active"] else "（已停用）"
+        villages = f"\t{' '.join(row['villages'])}" if row["villages"] else ""
+        click.echo(f"{row['username']}\t{row['display_name']}\t{ROLES[row['role']]}{state}{villages}")
 
 
 COMMANDS = [user_group]

@@ -17,8 +17,10 @@ from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
 from archiveprint.web import (
+    accounts,
     api,
     auth,
+    cookies,
     errors,
     forms,
     i18n,
@@ -67,11 +69,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         WTF_CSRF_TIME_LIMIT=12 * 3600,  # a form left open over a working day still submits
     )
     app.jinja_env.autoescape = True  # names are data, never markup, in every template
+    cookies.init_app(app, settings)
     CSRFProtect(app)
     session.init_app(app, session.WebState(settings=settings, database=database))
     i18n.init_app(app, settings.default_locale)
     auth.init_app(app)
     errors.init_app(app)
+    app.register_blueprint(accounts.bp)
     app.register_blueprint(register.bp)
     forms.init_app(app)
     labels.init_app(app)

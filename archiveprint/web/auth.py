@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
@@ -15,6 +14,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Forbidden
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -22,8 +23,11 @@ from wtforms.validators import DataRequired, Length
 from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import PERMISSIONS, can
 from archiveprint.accounts.scope import apply_scope, scope_for
-from archiveprint.accounts.services import authenticate
-from archiveprint.web.session import db_session
+from archiveprint.accounts.services import sign_in
+from archiveprint.accounts.sessions import end_session, find_live_session, start_session, touch_due, touch_session
+from archiveprint.accounts.throttle import TooManyAttempts
+from archiveprint.db import utcnow
+from archiveprint.web.session import READ_METHODS, db_session, state
 
 bp = Blueprint("auth", __name__)
 # Endpoints anyone may reach; every other page needs a signed-in user (safe by default).
@@ -33,34 +37,62 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 class Account(UserMixin):
-    """The signed-in user as Flask-Login sees it: the User row of this request's session."""
+    """The signed-in user as Flask-Login sees it: the User row and the server-side session of this browser."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, token: str) -> None:
         self.user = user
+        self.token = token
         self.username = user.username
         self.display_name = user.display_name or user.username
         self.role = user.role
 
     def get_id(self) -> str:
-        # The password fingerprint makes a password change end every other signed-in session.
-        return f"{self.user.id}:{_fingerprint(self.user.password_hash)}"
+        # The signed cookie carries the session token; the user loader looks it up in user_sessions on each request.
+        return self.token
 
     def can(self, permission: str) -> bool:
         return can(self.role, permission)
 
 
-def _fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+def _load_account(token: str) -> Account | None:
+    """The account of an open, recently used session; None (sign in again) if it ended or lapsed."""
+    now = utcnow()
+    idle = timedelta(hours=state().settings.session_idle_hours)
+    found = find_live_session(db_session(), token, now=now, idle=idle)
+    if found is None:
+        return None
+    if touch_due(found, now):
+        if request.method in READ_METHODS:
+            _touch_quietly(found.id, now)
+        else:
+            found.last_seen_at = now  # a change request's writer session carries it with the change
+    return Account(found.user, token)
 
 
-def _load_account(session_id: str) -> Account | None:
-    ident, _sep, fingerprint = session_id.partition(":")
-    if not ident.isdigit():
-        return None
-    user = db_session().get(User, int(ident))
-    if user is None or not user.active or not hmac.compare_digest(fingerprint, _fingerprint(user.password_hash)):
-        return None
-    return Account(user)
+def _touch_quietly(session_id: int, now: datetime) -> None:
+    """Note that a session was used, on its own short connection; if the database is busy, skip it (a page must
+    never fail for this: the next request, within the idle time, tries again)."""
+    engine = state().database.engine
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.connect() as connection:
+            if sqlite:
+                _busy_timeout(connection, 200)
+            try:
+                with connection.begin():
+                    if not sqlite:
+                        connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+                    touch_session(connection, session_id, now)
+            finally:
+                if sqlite:
+                    _busy_timeout(connection, 30000)
+    except SQLAlchemyError:
+        current_app.logger.info("session %s: last-seen time not written (database busy)", session_id)
+
+
+def _busy_timeout(connection: Connection, milliseconds: int) -> None:
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    connection.commit()
 
 
 def current_account() -> Account:
@@ -118,17 +150,30 @@ def login() -> ResponseReturnValue:
     form = LoginInput()
     error = None
     if form.validate_on_submit():
-        user = authenticate(db_session(), form.username.data or "", form.password.data or "")
+        db = db_session()
+        try:
+            user = sign_in(db, form.username.data or "", form.password.data or "",
+                           address=request.remote_addr or "-")
+        except TooManyAttempts as refusal:
+            db.commit()  # the refused try and any lock it started are kept
+            return render_template("web/auth/login.html", form=form, error=str(refusal)), 429
         if user is not None:
+            token = start_session(db, user, now=utcnow())
+            db.commit()
             session.clear()  # a fresh session on sign-in: nothing carried over from before
-            login_user(Account(user))
+            login_user(Account(user, token))
             return redirect(safe_next_url(request.args.get("next")))
+        db.commit()
         error = _("用户名或密码错误")
     return render_template("web/auth/login.html", form=form, error=error)
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    token = session.get("_user_id")
+    if isinstance(token, str):
+        end_session(db_session(), token, "logout", now=utcnow())  # a copy of the cookie is refused from now on
+        db_session().commit()
     logout_user()
     session.clear()
     flash(_("已退出登录"), "info")

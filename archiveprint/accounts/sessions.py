@@ -1,0 +1,64 @@
+"""Signed-in sessions kept on the server: started at sign-in, ended on logout and on account changes, lapsing idle."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.orm import Session
+
+from archiveprint.accounts.models import User, UserSession
+
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often (not on every request)
+
+
+def token_hash(token: str) -> str:
+    """The database keeps only this, so a copy of the table signs no one in."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, user: User, *, now: datetime) -> str:
+    """A new session for a user who just signed in; returns the token the cookie carries."""
+    token = secrets.token_urlsafe(32)
+    session.add(UserSession(token_hash=token_hash(token), user_id=user.id, created_at=now, last_seen_at=now))
+    session.flush()
+    return token
+
+
+def find_live_session(session: Session, token: str, *, now: datetime, idle: timedelta) -> UserSession | None:
+    """The open session of this token, unless it ended, lapsed after `idle` unused, or its user was deactivated."""
+    if not token or len(token) > 100:
+        return None
+    found = session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token),
+                                                     UserSession.ended_at.is_(None)))
+    if found is None or now - found.last_seen_at > idle or not found.user.active:
+        return None
+    return found
+
+
+def touch_due(found: UserSession, now: datetime) -> bool:
+    return now - found.last_seen_at >= TOUCH_EVERY
+
+
+def end_session(session: Session, token: str, reason: str, *, now: datetime) -> None:
+    """Sign one browser out on the server: its cookie is refused from now on, even a copy of it."""
+    session.execute(update(UserSession)
+                    .where(UserSession.token_hash == token_hash(token), UserSession.ended_at.is_(None))
+                    .values(ended_at=now, ended_reason=reason))
+
+
+def end_user_sessions(session: Session, user: User, reason: str, *, now: datetime,
+                      keep_token: str | None = None) -> int:
+    """End every open session of a user (all of them, or all but the browser that made the change)."""
+    stmt = (update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .values(ended_at=now, ended_reason=reason))
+    if keep_token:
+        stmt = stmt.where(UserSession.token_hash != token_hash(keep_token))
+    return session.execute(stmt.execution_options(synchronize_session=False)).rowcount or 0
+
+
+def touch_session(connection: Connection, session_id: int, now: datetime) -> None:
+    """Write last_seen_at (the caller's own short transaction, see TOUCH_EVERY)."""
+    connection.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now))

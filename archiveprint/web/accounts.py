@@ -1,0 +1,220 @@
+"""The users page (管理员: create, role and villages, reset password, deactivate) and "change my password"."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wtforms import PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from archiveprint.accounts import services
+from archiveprint.accounts.models import User
+from archiveprint.accounts.roles import ROLES
+from archiveprint.errors import ArchiveprintError
+from archiveprint.register.models import Village
+from archiveprint.register.services import find_village
+from archiveprint.web.auth import current_account, requires
+from archiveprint.web.i18n import ROLE_LABELS
+from archiveprint.web.responses import refused
+from archiveprint.web.session import db_session
+
+bp = Blueprint("accounts", __name__)
+LARGEST_ID = 2**31 - 1  # a longer number in the address cannot be a user (and would overflow PostgreSQL's integer)
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(code, str(ROLE_LABELS[code])) for code in ROLES]
+
+
+class NewUserInput(FlaskForm):
+    username = StringField(_l("用户名"), validators=[DataRequired(_l("请填写用户名")),
+                                                   Length(max=64, message=_l("用户名最多64个字符"))])
+    display_name = StringField(_l("姓名（显示名）"), validators=[Length(max=64, message=_l("姓名最多64个字"))])
+    role = SelectField(_l("角色"))
+    password = PasswordField(_l("初始密码"), validators=[DataRequired(_l("请填写密码")),
+                                                      Length(8, 256, message=_l("密码应为8–256位"))])
+    password_again = PasswordField(_l("再输一次"), validators=[EqualTo("password", _l("两次输入的密码不一致"))])
+
+
+class RoleInput(FlaskForm):
+    role = SelectField(_l("角色"))
+
+
+class ResetPasswordInput(FlaskForm):
+    password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请填写新密码")),
+                                                     Length(8, 256, message=_l("密码应为8–256位"))])
+    password_again = PasswordField(_l("再输一次"), validators=[EqualTo("password", _l("两次输入的密码不一致"))])
+
+
+class ButtonInput(FlaskForm):
+    """停用 / 启用: nothing but the CSRF token (the user is named by the URL)."""
+
+
+class MyPasswordInput(FlaskForm):
+    current = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请填写当前密码")), Length(max=256)])
+    password = PasswordField(_l("新密码"), validators=[DataRequired(_l("请填写新密码")),
+                                                     Length(8, 256, message=_l("密码应为8–256位"))])
+    password_again = PasswordField(_l("再输一次"), validators=[EqualTo("password", _l("两次输入的密码不一致"))])
+
+
+def _user(user_id: int) -> User:
+    user = db_session().get(User, user_id) if 0 < user_id <= LARGEST_ID else None
+    if user is None:
+        abort(404)
+    return user
+
+
+def _all_villages(session: Session) -> list[Village]:
+    return list(session.scalars(select(Village).order_by(Village.code)))
+
+
+def _chosen_villages(session: Session) -> list[Village]:
+    """The ticked village boxes (a code each), looked up so an unknown one is named in the refusal."""
+    return [find_village(session, code) for code in dict.fromkeys(request.form.getlist("villages")) if code]
+
+
+def _first_error(form: FlaskForm) -> str:
+    for field in form:
+        if field.errors:
+            return f"「{field.label.text}」：{field.errors[0]}"
+    return _("提交的内容不完整，请重新填写")
+
+
+@bp.get("/users")
+@requires("manage_users")
+def users() -> ResponseReturnValue:
+    session = db_session()
+    form = NewUserInput(role="clerk")
+    form.role.choices = _role_choices()
+    return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
+                           villages=_all_villages(session), chosen=[])
+
+
+@bp.post("/users")
+@requires("manage_users")
+def create() -> ResponseReturnValue:
+    session = db_session()
+    form = NewUserInput()
+    form.role.choices = _role_choices()
+    if not form.validate_on_submit():
+        return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
+                               villages=_all_villages(session), chosen=request.form.getlist("villages")), 400
+    try:
+        role = form.role.data or ""
+        villages = _chosen_villages(session) if role == "village_doctor" else []
+        user = services.create_user(session, form.username.data or "", form.password.data or "", role,
+                                    display_name=form.display_name.data or "", villages=villages,
+                                    actor=current_account().username)
+    except ArchiveprintError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
+                               villages=_all_villages(session), chosen=request.form.getlist("villages")), error.status
+    session.commit()
+    flash(_("已创建用户 %(name)s", name=user.username), "info")
+    return redirect(url_for("accounts.user", user_id=user.id), code=303)
+
+
+@bp.get("/users/<int:user_id>")
+@requires("manage_users")
+def user(user_id: int) -> ResponseReturnValue:
+    found = _user(user_id)
+    role_form = RoleInput(role=found.role)
+    role_form.role.choices = _role_choices()
+    return render_template("web/accounts/user.html", user=found, role_form=role_form,
+                           password_form=ResetPasswordInput(), button=ButtonInput(),
+                           villages=_all_villages(db_session()), chosen=[v.code for v in found.villages])
+
+
+@bp.post("/users/<int:user_id>/role")
+@requires("manage_users")
+def change_role(user_id: int) -> ResponseReturnValue:
+    found = _user(user_id)
+    form = RoleInput()
+    form.role.choices = _role_choices()
+    here = url_for("accounts.user", user_id=found.id)
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return redirect(here, code=303)
+    session = db_session()
+    try:
+        role = form.role.data or ""
+        villages = _chosen_villages(session) if role == "village_doctor" else []
+        changed = services.change_role(session, found, role, villages=villages, actor=current_account().username)
+    except ArchiveprintError as error:
+        return refused(error, here)
+    session.commit()
+    if changed:
+        flash(_("已保存 %(name)s 的角色和负责的村，其已登录的浏览器需重新登录", name=found.username), "info")
+    else:
+        flash(_("角色和负责的村没有改动"), "info")
+    return redirect(here, code=303)
+
+
+@bp.post("/users/<int:user_id>/password")
+@requires("manage_users")
+def reset_password(user_id: int) -> ResponseReturnValue:
+    found = _user(user_id)
+    form = ResetPasswordInput()
+    here = url_for("accounts.user", user_id=found.id)
+    if not form.validate_on_submit():
+        flash(_first_error(form), "error")
+        return redirect(here, code=303)
+    try:
+        services.reset_password(db_session(), found, form.password.data or "", actor=current_account().username)
+    except ArchiveprintError as error:
+        return refused(error, here)
+    db_session().commit()
+    flash(_("已重设 %(name)s 的密码，其已登录的浏览器都已退出", name=found.username), "info")
+    return redirect(here, code=303)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@requires("manage_users")
+def deactivate(user_id: int) -> ResponseReturnValue:
+    found = _user(user_id)
+    here = url_for("accounts.user", user_id=found.id)
+    if not ButtonInput().validate_on_submit():
+        abort(400)
+    try:
+        services.deactivate_user(db_session(), found, actor=current_account().username)
+    except ArchiveprintError as error:
+        return refused(error, here)
+    db_session().commit()
+    flash(_("已停用 %(name)s，其已登录的浏览器都已退出", name=found.username), "info")
+    return redirect(here, code=303)
+
+
+@bp.post("/users/<int:user_id>/activate")
+@requires("manage_users")
+def activate(user_id: int) -> ResponseReturnValue:
+    found = _user(user_id)
+    if not ButtonInput().validate_on_submit():
+        abort(400)
+    services.activate_user(db_session(), found, actor=current_account().username)
+    db_session().commit()
+    flash(_("已重新启用 %(name)s", name=found.username), "info")
+    return redirect(url_for("accounts.user", user_id=found.id), code=303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@requires("own_account")
+def my_password() -> ResponseReturnValue:
+    form = MyPasswordInput()
+    if form.validate_on_submit():
+        account = current_account()
+        try:
+            services.change_own_password(db_session(), account.user, form.current.data or "",
+                                         form.password.data or "", keep_token=account.token)
+        except ArchiveprintError as error:
+            return refused(error, url_for("accounts.my_password"))
+        db_session().commit()
+        flash(_("密码已修改；其他电脑上的登录都已退出"), "info")
+        return redirect(url_for("accounts.my_password"), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("web/accounts/password.html", form=form), status
