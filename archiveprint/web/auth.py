@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import Forbidden
 from wtforms import PasswordField, StringField
@@ -26,7 +25,8 @@ from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import sign_in
 from archiveprint.accounts.sessions import end_session, find_live_session, start_session, touch_due, touch_session
 from archiveprint.accounts.throttle import TooManyAttempts
-from archiveprint.db import utcnow
+from archiveprint.db import BUSY_OPTION, utcnow
+from archiveprint.errors import Busy
 from archiveprint.web.session import READ_METHODS, db_session, state
 
 bp = Blueprint("auth", __name__)
@@ -34,6 +34,7 @@ bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout", "static", "font", "i18n.switch"})
 
 View = TypeVar("View", bound=Callable[..., Any])
+TOUCH_WAIT_MS = 200
 
 
 class Account(UserMixin):
@@ -70,29 +71,15 @@ def _load_account(token: str) -> Account | None:
 
 
 def _touch_quietly(session_id: int, now: datetime) -> None:
-    """Note that a session was used, on its own short connection; if the database is busy, skip it (a page must
-    never fail for this: the next request, within the idle time, tries again)."""
-    engine = state().database.engine
-    sqlite = engine.dialect.name == "sqlite"
+    """Note that a session was used, on its own short transaction that waits at most 200 ms for a lock; if the
+    database is busy, skip it (a page must never fail for this: the next request, within the idle time, tries
+    again)."""
+    engine = state().database.engine.execution_options(**{BUSY_OPTION: TOUCH_WAIT_MS})
     try:
-        with engine.connect() as connection:
-            if sqlite:
-                _busy_timeout(connection, 200)
-            try:
-                with connection.begin():
-                    if not sqlite:
-                        connection.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
-                    touch_session(connection, session_id, now)
-            finally:
-                if sqlite:
-                    _busy_timeout(connection, 30000)
-    except SQLAlchemyError:
+        with engine.begin() as connection:
+            touch_session(connection, session_id, now)
+    except (Busy, SQLAlchemyError):
         current_app.logger.info("session %s: last-seen time not written (database busy)", session_id)
-
-
-def _busy_timeout(connection: Connection, milliseconds: int) -> None:
-    connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
-    connection.commit()
 
 
 def current_account() -> Account:

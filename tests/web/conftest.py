@@ -56,14 +56,18 @@ class AuthActions:
         self.client = client
         self.database = database
 
-    def create(self, role: str, username: str | None = None, password: str = PASSWORD) -> str:
+    def create(self, role: str, username: str | None = None, password: str = PASSWORD,
+               villages: tuple[str, ...] = ()) -> str:
+        """A user of the role; a village doctor serves `villages` (codes), and sees nobody without one."""
         username = username or f"{role}-user"
         with self.database.transaction() as session:
-            create_user(session, username, password, role, display_name=f"{role}显示名")
+            create_user(session, username, password, role, display_name=f"{role}显示名",
+                        villages=[services.find_village(session, code) for code in villages] or None)
         return username
 
-    def login(self, role: str = "clerk", *, username: str | None = None, password: str = PASSWORD) -> TestResponse:
-        username = self.create(role, username)
+    def login(self, role: str = "clerk", *, username: str | None = None, password: str = PASSWORD,
+              villages: tuple[str, ...] = ()) -> TestResponse:
+        username = self.create(role, username, villages=villages)
         return self.sign_in(username, password)
 
     def sign_in(self, username: str, password: str) -> TestResponse:

@@ -34,7 +34,7 @@ def test_issue_11_15_a_huge_id_in_any_int_route_is_a_404(app: Flask, client, aut
     auth.login("admin")
     token = csrf_token(client.get("/"))
     routes = _int_routes(app)
-    assert len(routes) == 26
+    assert len(routes) >= 26  # every <int:> route, however many there are (26 when #11.15 was fixed)
     for method, url in routes:
         for number in HUGE_IDS:
             path = url.format(id=number)

@@ -88,7 +88,7 @@ def test_printing_needs_the_print_permission(client, auth, people):
 
 
 def test_a_village_doctor_may_print_but_not_define_sets(client, auth, people):
-    auth.login("village_doctor")
+    auth.login("village_doctor", villages=("201",))
     page = client.get("/print")
     assert page.status_code == 200
     html = page.get_data(as_text=True)

@@ -143,7 +143,7 @@ def test_resident_page_masks_the_id_number_until_asked_and_audits_both(client, a
 
 
 def test_household_page_lists_members_in_folder_order(client, auth, people, committed_db):
-    auth.login("village_doctor")
+    auth.login("village_doctor", villages=("201",))
     html = client.get(f"/households/{people.household}").get_data(as_text=True)
     positions = [html.index(format_code(code)) for code in (people.head, people.son, people.spouse)]
     assert positions == sorted(positions)  # head first, then by code: 00002, 00001, 00003
