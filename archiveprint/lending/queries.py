@@ -70,7 +70,7 @@ def find_borrower(session: Session, text: str) -> Borrower:
     if named:
         raise InvalidValue(f"有 {len(named)} 个借阅人叫这个名字，请用编号：{'、'.join(b.key for b in named)}",
                            field="借阅人", value=key)
-    raise NotFound("没有这个借阅人（先用 archiveprint borrower add 登记）", field="借阅人", value=key)
+    raise NotFound("没有这个借阅人（请先登记为借阅人）", field="借阅人", value=key)
 
 
 def list_borrowers(session: Session, *, include_inactive: bool = False) -> list[Borrower]:
