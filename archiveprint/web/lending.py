@@ -307,8 +307,9 @@ def request_form() -> ResponseReturnValue:
         expire_stale(borrower_id=own)
         mine = list_requests(db_session(), rules=rules, borrower_id=own, limit=MY_REQUESTS)
         _audit_households([view.household_id for view in mine], "view", "my loan requests")
+    codes = "\n".join(request.args.getlist("codes"))[:CODES_MAX * 42]  # from a resident or household page
     return render_template("web/lending/request.html", purposes=rules.purposes, borrowers=borrowers, mine=mine,
-                           expiry_days=rules.request_expiry_days)
+                           expiry_days=rules.request_expiry_days, codes=codes)
 
 
 def expire_stale(*, borrower_id: int | None = None) -> list[ExpiredRequest]:
