@@ -367,7 +367,7 @@ def _home_text(session: Session, household: Household) -> str:
     home = home_address(session, household)
     if home:
         return f"请放回 {home}"
-    return "该档案袋尚未上架，请交上架（archiveprint shelve）"
+    return "该档案袋尚未上架，请交档案室上架"
 
 
 def _check_not_gone(session: Session, household: Household) -> None:

@@ -48,3 +48,11 @@ def test_issue_10_12_an_unreadable_barcode_at_the_station_says_so_once(desk):
     assert unknown.kind == "unknown"
     assert unknown.message.count("无法识别") == 1, unknown.message
     assert "无法识别的条码：" in unknown.message
+
+
+def test_issue_10_11_returning_an_unshelved_folder_says_where_it_goes_without_a_command(desk, lend):
+    from archiveprint.lending.services import return_folder
+
+    lend(desk.unshelved)
+    returned = return_folder(desk.session, desk.code(desk.unshelved), rules=desk.rules, actor=ACTOR, now=desk.clock())
+    assert "该档案袋尚未上架，请交档案室上架" in returned.message and "archiveprint" not in returned.message

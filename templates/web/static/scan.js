@@ -400,8 +400,7 @@
   function inventoryScan(code) {
     var chosen = chosenInventory();
     if (!chosen) {
-      show("error", text("need-inventory"), code);
-      inventorySelect.focus();
+      show("error", text("need-inventory"), code);  // the cursor stays in the scan box (issue #10.1)
       return;
     }
     var label = (chosen.shelves || []).filter(function (shelf) { return shelf.code === code.toUpperCase(); })[0];
