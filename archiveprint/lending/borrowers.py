@@ -68,16 +68,19 @@ def add_borrower(session: Session, key: str, *, kind: str, name: str = "", usern
 
 
 def borrower_for_user(session: Session, user: User, *, actor: str, now: datetime) -> Borrower:
-    """The borrower a logged-in user requests as; staff get one on first use, village doctors must be registered
-    with their villages first."""
+    """The borrower a logged-in user requests as, made on first use: staff as staff, a village doctor with the
+    villages their user account serves (one whose account names no village must be registered first)."""
     borrower = session.scalar(select(Borrower).where(Borrower.user_id == user.id))
     if borrower is not None:
         if not borrower.active:
             raise Conflict("该借阅人已停用", field="借阅人", value=borrower.key)
         return borrower
     if user.role == "village_doctor":
-        raise NotConfigured("村医尚未登记为借阅人（需写明负责的村）：archiveprint borrower add … --kind village_doctor",
-                            field="用户", value=user.username)
+        if not user.villages:
+            raise NotConfigured("村医账号尚未设定负责的村(居)委会，还不能申请调阅：请档案管理员在“借阅人”页登记"
+                                "（类别选村医，写明负责的村）", field="用户", value=user.username)
+        return add_borrower(session, user.username, kind="village_doctor", name=user.display_name or user.username,
+                            username=user.username, villages=[v.code for v in user.villages], actor=actor, now=now)
     return add_borrower(session, user.username, kind="staff", name=user.display_name or user.username,
                         username=user.username, actor=actor, now=now)
 

@@ -147,7 +147,8 @@ def _apply(session: Session, scan: ScanInput, *, rules: LendingRules, actor: str
                 loan = services.check_out(session, scan.code, borrower=borrower, purpose=scan.purpose or None,
                                           purpose_note=scan.purpose_note, on_site=scan.on_site, rules=rules,
                                           actor=actor, now=now, at=scan.client_at, source=source)
-                return ("applied", f"已借出给 {loan.borrower.display}，应还 {loan.due_on:%Y-%m-%d}", loan.id)
+                given = "已放行给申请人" if borrower is None else "已借出给"
+                return ("applied", f"{given} {loan.borrower.display}，应还 {loan.due_on:%Y-%m-%d}", loan.id)
             if scan.action == "renew":
                 loan = services.renew(session, scan.code, rules=rules, actor=actor, now=now, at=scan.client_at,
                                       source=source)

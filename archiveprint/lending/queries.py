@@ -13,6 +13,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
+from archiveprint.accounts.models import User
 from archiveprint.barcodes import is_valid_check, with_check
 from archiveprint.clock import local_time
 from archiveprint.errors import InvalidValue, NotFound
@@ -69,7 +70,7 @@ def find_borrower(session: Session, text: str) -> Borrower:
     if named:
         raise InvalidValue(f"有 {len(named)} 个借阅人叫这个名字，请用编号：{'、'.join(b.key for b in named)}",
                            field="借阅人", value=key)
-    raise NotFound("没有这个借阅人（先用 archiveprint borrower add 登记）", field="借阅人", value=key)
+    raise NotFound("没有这个借阅人（请先登记为借阅人）", field="借阅人", value=key)
 
 
 def list_borrowers(session: Session, *, include_inactive: bool = False) -> list[Borrower]:
@@ -228,11 +229,16 @@ def _view(loan: Loan, household: Household, rules: LendingRules) -> LoanView:
         borrower_kind=loan.borrower_kind, borrower_unit=loan.borrower.unit, purpose=loan.purpose,
         purpose_text=rules.purposes.get(loan.purpose, loan.purpose),
         purpose_note=loan.purpose_note, on_site=loan.on_site,
-        approver=(approver.display_name or approver.username) if approver else "",
+        approver=user_name(approver) if approver else "",
         out_at=local_time(loan.out_at, rules.timezone), due_on=loan.due_on, renewals=loan.renewals,
         state=loan.state, returned_at=local_time(loan.returned_at, rules.timezone) if loan.returned_at else None,
         condition=loan.return_condition, condition_text=rules.conditions.get(loan.return_condition or "", ""),
         return_note=loan.return_note, request_id=loan.request_id)
+
+
+def user_name(user: User | None) -> str:
+    """A user as registers and queues name them: the display name, else the username."""
+    return (user.display_name or user.username) if user is not None else ""
 
 
 def _loan_options() -> list[ExecutableOption]:
@@ -315,6 +321,9 @@ class QueueRow:
     purpose_text: str
     needed_on: date | None
     missing: tuple[str, ...]  # what must still be recorded before release
+    approver: str = ""  # who approved (name), "" while not approved
+    approved_at: datetime | None = None  # local wall-clock time
+    approval_opinion: str = ""
 
     @property
     def ready(self) -> bool:
@@ -329,7 +338,9 @@ class QueueRow:
                 "status_text": self.place.status.text, "borrower": self.borrower_key,
                 "borrower_display": self.borrower, "purpose": self.purpose, "purpose_text": self.purpose_text,
                 "needed_on": self.needed_on.isoformat() if self.needed_on else None,
-                "missing": list(self.missing), "ready": self.ready}
+                "missing": list(self.missing), "ready": self.ready, "approver": self.approver or None,
+                "approved_at": self.approved_at.isoformat(timespec="minutes") if self.approved_at else None,
+                "approval_opinion": self.approval_opinion}
 
 
 @dataclass
@@ -347,6 +358,7 @@ def list_queue(session: Session, *, rules: LendingRules, needed_by: date | None 
     folders that are not on a shelf come last, by village and household."""
     stmt = (select(LoanRequest).where(LoanRequest.status == "open")
             .options(selectinload(LoanRequest.borrower), selectinload(LoanRequest.documents),
+                     selectinload(LoanRequest.approver),
                      selectinload(LoanRequest.household).selectinload(Household.village)
                      .selectinload(Village.township)))
     if needed_by is not None:
@@ -373,7 +385,10 @@ def list_queue(session: Session, *, rules: LendingRules, needed_by: date | None 
             number, request.id, household.id, folder_value(household), folder_display(household),
             household.village.code, household.village.name, household.number, household.head_name,
             places[household.id], request.borrower.key, request.borrower.display, request.purpose,
-            rules.purposes.get(request.purpose, request.purpose), request.needed_on, tuple(missing)))
+            rules.purposes.get(request.purpose, request.purpose), request.needed_on, tuple(missing),
+            user_name(request.approver) if request.approved_at else "",
+            local_time(request.approved_at, rules.timezone) if request.approved_at else None,
+            request.approval_opinion if request.approved_at else ""))
     return queue
 
 

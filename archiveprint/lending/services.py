@@ -94,7 +94,8 @@ def check_out(session: Session, code: str, *, borrower: Borrower | None = None, 
     if rule.own_villages_only and household.village_id not in {v.id for v in borrower.villages}:
         raise PermissionDenied(f"{rule.label}只能借阅本人负责的村的档案（该档案袋属于 {household.village.name}）",
                                field="档案袋", value=folder_display(household))
-    approver_id = None
+    # Whoever approved the request is the loan's approver, whether or not this borrower's rule asked for approval.
+    approver_id = request.approver_id if request is not None else None
     if rule.requirements:
         if request is None:
             raise PermissionDenied(f"{rule.label}借阅须先登记借阅申请（{'、'.join(_labels(rule))}）",
@@ -102,7 +103,6 @@ def check_out(session: Session, code: str, *, borrower: Borrower | None = None, 
         missing = request_missing(request, rule, rules)
         if missing:
             raise PermissionDenied(f"放行前尚缺：{'、'.join(missing)}", field="借阅申请", value=request.id)
-        approver_id = request.approver_id
     purpose_text = purpose or (request.purpose if request else None)
     if not purpose_text:
         raise InvalidValue(f"请写明借阅事由：{'、'.join(rules.purposes.values())}", field="借阅事由")
@@ -145,7 +145,7 @@ def _matching_request(session: Session, household: Household, borrower: Borrower
         return session.scalar(stmt.where(LoanRequest.borrower_id == borrower.id))
     requests = list(session.scalars(stmt.order_by(LoanRequest.id)))
     if not requests:
-        raise InvalidValue("该档案袋没有待放行的借阅申请，请指定借阅人", field="借阅人",
+        raise InvalidValue("该档案袋没有待放行的借阅申请；直接借出请填写借阅人", field="借阅人",
                            value=folder_display(household))
     if len(requests) > 1:
         names = "、".join(r.borrower.key for r in requests)
@@ -367,7 +367,7 @@ def _home_text(session: Session, household: Household) -> str:
     home = home_address(session, household)
     if home:
         return f"请放回 {home}"
-    return "该档案袋尚未上架，请交上架（archiveprint shelve）"
+    return "该档案袋尚未上架，请交档案室上架"
 
 
 def _check_not_gone(session: Session, household: Household) -> None:

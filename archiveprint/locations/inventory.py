@@ -231,7 +231,8 @@ def _outcome(session: Session, inventory: Inventory, scan: InventoryScan, provid
              replayed: bool) -> ScanOutcome:
     shelf = session.get(Shelf, scan.shelf_id) if scan.shelf_id else None
     if scan.household_id is None:
-        return ScanOutcome("unknown", scan.code, f"无法识别：{scan.error}", "unknown",
+        said = scan.error if "无法识别" in scan.error else f"无法识别：{scan.error}"  # said once, not twice
+        return ScanOutcome("unknown", scan.code, said, "unknown",
                            shelf=shelf.code if shelf else None, scan_id=scan.id, replayed=replayed)
     household = session.get(Household, scan.household_id)
     assert household is not None

@@ -214,8 +214,8 @@ def locate() -> ResponseReturnValue:
 @requires("lend")
 def borrowers() -> ResponseReturnValue:
     """Active borrowers for the station's type-ahead (staff and units, no residents' data)."""
-    from archiveprint.lending.borrowers import KIND_TEXT
     from archiveprint.lending.queries import list_borrowers
+    from archiveprint.web.lending import BORROWER_KIND_LABELS
 
     query = request.args.get("q", "").strip().lower()[:QUERY_MAX]
     rows = []
@@ -224,7 +224,8 @@ def borrowers() -> ResponseReturnValue:
         if query and query not in text:
             continue
         rows.append({"key": borrower.key, "name": borrower.name, "display": borrower.display,
-                     "kind": borrower.kind, "kind_text": KIND_TEXT[borrower.kind], "unit": borrower.unit,
+                     "kind": borrower.kind, "kind_text": str(BORROWER_KIND_LABELS[borrower.kind]),
+                     "unit": borrower.unit,
                      "villages": [v.code for v in borrower.villages]})
     return jsonify(count=len(rows), borrowers=rows)
 

@@ -105,6 +105,9 @@ def _print_input() -> PrintJobInput:
         wanted = request.args.get("form_set", "")
         known = {key for choices in groups.values() for key, _name in choices}
         form.form_set.data = wanted if wanted in known else next(iter(catalog.sets))
+        # From a resident or household page (issue #10.10): whose records are filled in; the clerk picks the set.
+        form.household.data = request.args.get("household", "")[:20]
+        form.codes.data = "\n".join(request.args.getlist("codes"))[:CODES_MAX * 24]
     return form
 
 

@@ -141,6 +141,7 @@ def _label_input(session: Session) -> LabelJobInput:
         form.printer.data = args.get("printer", "") if args.get("printer", "") in printers else ""
         form.village.data = args.get("village", "")
         form.household.data = args.get("household", "")[:40]
+        form.codes.data = "\n".join(args.getlist("codes"))[:CODES_MAX * 32]  # e.g. a shelf from its shelf page
         form.outline.data = args.get("outline") in ("1", "y")
     return form
 

@@ -15,10 +15,10 @@ from flask_babel import lazy_gettext as _l
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
-from archiveprint.lending.borrowers import KIND_TEXT
 from archiveprint.lending.models import Loan
 from archiveprint.lending.rules import LendingRules, site_rules
 from archiveprint.web.auth import current_account, requires
+from archiveprint.web.i18n import label
 from archiveprint.web.responses import pdf_response, refused
 from archiveprint.web.session import db_session, state, today
 
@@ -30,6 +30,15 @@ CODES_MAX = 200  # folders in one request (a day's clinic list)
 MY_REQUESTS = 30  # the requester's latest requests shown under the request form
 REQUEST_STATE_LABELS = {"open": _l("待放行"), "released": _l("已放行"), "cancelled": _l("已取消"),
                         "refused": _l("未获批准"), "expired": _l("已过期")}
+BORROWER_KIND_LABELS = {"staff": _l("本院职工"), "village_doctor": _l("村医"), "external": _l("外单位")}
+# The lending words we ship (templates/lending/rules.yaml purposes and conditions, and what a request still lacks),
+# by their Chinese text: a site that renamed one in its own rules file sees its own word, as written.
+LENDING_WORDS = {
+    "复诊": _l("复诊"), "随访": _l("随访"), "入户服务": _l("入户服务"), "转诊/会诊": _l("转诊/会诊"),
+    "督导检查": _l("督导检查"), "其他": _l("其他"), "完好": _l("完好"), "缺页": _l("缺页"), "破损": _l("破损"),
+    "书面申请（申请编号）": _l("书面申请（申请编号）"), "书面申请扫描件": _l("书面申请扫描件"),
+    "居民或监护人同意的证明": _l("居民或监护人同意的证明"), "同意书扫描件": _l("同意书扫描件"), "审批": _l("审批"),
+}
 
 
 def init_app(app: Flask) -> None:
@@ -298,8 +307,9 @@ def request_form() -> ResponseReturnValue:
         expire_stale(borrower_id=own)
         mine = list_requests(db_session(), rules=rules, borrower_id=own, limit=MY_REQUESTS)
         _audit_households([view.household_id for view in mine], "view", "my loan requests")
+    codes = "\n".join(request.args.getlist("codes"))[:CODES_MAX * 42]  # from a resident or household page
     return render_template("web/lending/request.html", purposes=rules.purposes, borrowers=borrowers, mine=mine,
-                           expiry_days=rules.request_expiry_days)
+                           expiry_days=rules.request_expiry_days, codes=codes)
 
 
 def expire_stale(*, borrower_id: int | None = None) -> list[ExpiredRequest]:
@@ -446,7 +456,7 @@ def borrowers() -> ResponseReturnValue:
     from archiveprint.lending.queries import list_borrowers
 
     return render_template("web/lending/borrowers.html", borrowers=list_borrowers(db_session(), include_inactive=True),
-                           kinds=KIND_TEXT)
+                           kinds=BORROWER_KIND_LABELS)
 
 
 @bp.post("/borrowers")
@@ -472,6 +482,17 @@ def moment(value: datetime | None) -> str:
 @bp.app_template_filter("request_state")
 def _request_state(code: str) -> str:
     return str(REQUEST_STATE_LABELS.get(code, code))
+
+
+@bp.app_template_filter("borrower_kind")
+def _borrower_kind(code: str) -> str:
+    return label(BORROWER_KIND_LABELS, code)  # type: ignore[arg-type]
+
+
+@bp.app_template_filter("lending_word")
+def lending_word(text: str) -> str:
+    """A purpose, return condition or missing step in the current language (a site's own word stays as written)."""
+    return label(LENDING_WORDS, text)  # type: ignore[arg-type]
 
 
 @bp.app_template_filter("local_moment")

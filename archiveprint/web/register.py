@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +20,9 @@ from archiveprint import jobqueue
 from archiveprint.errors import ArchiveprintError, Conflict, NotFound
 from archiveprint.eventlog import Event, list_events
 from archiveprint.register import importjob, services, uploads
+from archiveprint.register.codes import folder_code
 from archiveprint.register.idcard import IdNumber
-from archiveprint.register.models import Resident
+from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import (
     classify_query,
     count_flagged,
@@ -101,6 +103,7 @@ def _show_resident(code: str, *, reveal: bool) -> ResponseReturnValue:
         "web/register/resident.html", resident=person, household=household, village=village,
         tags=person.tag_names, history=history, reveal=reveal,
         id_number=id_number if reveal else _mask(id_number),
+        folder=_folder_panel(household, resident_code=person.archive_code),
     )
 
 
@@ -139,8 +142,9 @@ def household(household_id: int) -> ResponseReturnValue:
     members = ordered_members(found)
     commit_audit(current_account().user, "view", "household", found.id,
                  detail="residents=" + ",".join(m.archive_code for m in members))
+    folder = _folder_panel(found)
     return render_template("web/register/household.html", household=found, village=found.village, members=members,
-                           place=_places([found.id]).get(found.id))
+                           place=folder.place, folder=folder)
 
 
 def _halfwidth(value: str | None) -> str | None:
@@ -199,6 +203,25 @@ def _places(household_ids: Iterable[int]) -> dict[int, Place]:
 
     ids = list(household_ids)
     return find_places(db_session(), ids, providers=status_providers()) if ids else {}
+
+
+@dataclass(frozen=True)
+class FolderPanel:
+    """The household folder as a resident or household page shows it, with what may be done next
+    (templates/web/register/_folder_panel.html; each link is shown only to a role that may use it)."""
+
+    household_id: int
+    code: str  # the folder code as scanned: what the request and check-out pages are filled with
+    display: str
+    household_key: str  # 201-17: what the print and label centres' 户 box takes
+    resident_code: str | None  # set on a resident's page: the print centre prints this resident
+    place: Place | None
+
+
+def _folder_panel(household: Household, *, resident_code: str | None = None) -> FolderPanel:
+    code = folder_code(household.village.full_code, household.number)
+    return FolderPanel(household.id, code.value, code.display, f"{household.village.code}-{household.number}",
+                       resident_code, _places([household.id]).get(household.id))
 
 
 def _mask(id_number: str) -> str:

@@ -84,3 +84,25 @@ def test_overdue_slips_give_each_village_its_own_page(desk, lend):
     assert len(only) == 1 and len(read(one).pages) == 1
     none, nothing = print_overdue_slips(desk.session, today=TODAY, user=None, rules=desk.rules, now=desk.clock())
     assert nothing == [] and "没有逾期未还的档案" in compact(page_texts(none)[0])
+
+
+def test_issue_10_4_an_approved_request_puts_its_approver_on_the_loan_and_the_register_row(desk):
+    from archiveprint.lending.queries import list_queue
+    from archiveprint.lending.requests import approve_request, request_folders
+    from archiveprint.lending.services import check_out
+
+    # A staff doctor's request needs no approval under the shipped rules, but the director approved it anyway.
+    request, = request_folders(desk.session, [desk.code(desk.homes[0])], borrower=desk.doctor, purpose="复诊",
+                               rules=desk.rules, actor=ACTOR, now=desk.clock()).created
+    approve_request(desk.session, request.id, approver=desk.director, opinion="同意", rules=desk.rules, actor=ACTOR,
+                    now=desk.clock())
+    row, = list_queue(desk.session, rules=desk.rules).rows
+    assert (row.approver, f"{row.approved_at:%Y-%m-%d %H:%M}", row.approval_opinion) == \
+        ("周院长", "2026-11-25 09:02", "同意")
+    assert row.as_json()["approver"] == "周院长"
+    loan = check_out(desk.session, desk.code(desk.homes[0]), rules=desk.rules, actor=ACTOR, now=desk.clock())
+    assert loan.approver_id == desk.director.id
+    pdf, count = print_register(desk.session, "2026-11", user=None, rules=desk.rules, now=desk.clock())
+    assert count == 1
+    line = next(line for line in page_texts(pdf)[0].splitlines() if "F00001" in line)
+    assert "周院长" in compact(line)

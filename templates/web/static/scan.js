@@ -221,11 +221,8 @@
     var entry = { mode: mode, code: code, scanned_at: new Date(now).toISOString(), station: root.getAttribute("data-user") };
     var extra = MODES[mode].extra();
     Object.keys(extra).forEach(function (key) { entry[key] = extra[key]; });
-    if (mode === "out" && !entry.borrower) {
-      show("error", text("need-borrower"), code);
-      borrower.focus();
-      return;
-    }
+    /* A blank borrower is sent as it is: the server releases the folder to whoever's request was approved, or
+       says why it cannot. The cursor stays in the scan box, so the next scan is never typed into another field. */
     var again = last && last.mode === mode && last.code === code && now - last.at < SAME_SCAN_MS;
     entry.client_id = again ? last.client_id : newId();  // a double Enter resends the same scan: applied once
     last = { mode: mode, code: code, at: now, client_id: entry.client_id };
@@ -403,8 +400,7 @@
   function inventoryScan(code) {
     var chosen = chosenInventory();
     if (!chosen) {
-      show("error", text("need-inventory"), code);
-      inventorySelect.focus();
+      show("error", text("need-inventory"), code);  // the cursor stays in the scan box (issue #10.1)
       return;
     }
     var label = (chosen.shelves || []).filter(function (shelf) { return shelf.code === code.toUpperCase(); })[0];
