@@ -74,7 +74,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         scope = Scope(**params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))
         with database.reader() as session:
-            result = print_forms(session, params["set"], scope, target, options=options,
+            result = print_forms(session, params["set"], scope, target, kind=params.get("set_kind"), options=options,
                                  today=date.fromisoformat(params.get("today") or date.today().isoformat()),
                                  progress=progress)
         with database.transaction() as session:

@@ -34,7 +34,7 @@ from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound, Permi
 from archiveprint.forms.catalog import FormSet, load_catalog
 from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
-from archiveprint.forms.sets import create_form_set, delete_form_set, find_form_set, list_custom_sets
+from archiveprint.forms.sets import FORM, SET, create_form_set, delete_form_set, find_form_set, list_custom_sets
 from archiveprint.jobs import job_dir, on_app_start, run_job
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village
@@ -87,31 +87,40 @@ class PrintJobInput(FlaskForm):
     allow_missing_glyphs = BooleanField(_l("字体缺字时仍然打印"))
 
 
+def choice(kind: str, key: str) -> str:
+    """A print centre choice: "set:encounter" (接诊与会诊) and "form:encounter" (接诊记录表) never collide."""
+    return f"{kind}:{key}"
+
+
 def _print_input() -> PrintJobInput:
     session = db_session()
     catalog = load_catalog()
     form = PrintJobInput()
-    groups: dict[str, list[tuple[str, str]]] = {str(_("内置套组")): [(s.id, s.name) for s in catalog.sets.values()]}
-    custom = [(row.key, row.name) for row in list_custom_sets(session)]
+    groups: dict[str, list[tuple[str, str]]] = {
+        str(_("内置套组")): [(choice(SET, s.id), s.name) for s in catalog.sets.values()]}
+    custom = [(choice(SET, row.key), row.name) for row in list_custom_sets(session)]
     if custom:
         groups[str(_("自定义套组"))] = custom
-    groups[str(_("单张表单"))] = [(f.id, f.title) for f in catalog.forms.values()]
+    groups[str(_("单张表单"))] = [(choice(FORM, f.id), f.title) for f in catalog.forms.values()]
     form.form_set.choices = groups
     form.village.choices = [("", _("（不限）"))] + [
         (village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
         for village, _households, residents in list_villages(session)]
     form.tag.choices = [("", _("（不限）"))] + [(tag, tag) for tag in list_tags(session)]
     if request.method == "GET":
-        wanted = request.args.get("form_set", "")
         known = {key for choices in groups.values() for key, _name in choices}
-        form.form_set.data = wanted if wanted in known else next(iter(catalog.sets))
+        wanted = request.args.get("form_set", "")
+        if wanted and ":" not in wanted:  # a link naming a bare id: the set of that id, else the form
+            wanted = choice(SET, wanted) if choice(SET, wanted) in known else choice(FORM, wanted)
+        form.form_set.data = wanted if wanted in known else choice(SET, next(iter(catalog.sets)))
     return form
 
 
 def _read(form: PrintJobInput) -> tuple[FormSet, Scope, PrintOptions]:
     """The form's values as the printer takes them (a clerk's typing becomes a resolved Scope)."""
     session = db_session()
-    form_set = find_form_set(session, form.form_set.data or "")
+    kind, _sep, key = (form.form_set.data or "").partition(":")
+    form_set = find_form_set(session, key, kind=kind)
     codes = tuple(line.strip() for line in (form.codes.data or "").splitlines() if line.strip())
     if len(codes) > CODES_MAX:
         raise InvalidValue(f"一次最多 {CODES_MAX} 个档案编号", field="档案编号", value=len(codes))
@@ -191,8 +200,9 @@ def start() -> ResponseReturnValue:
         rollback()
         return _center(form, error=str(error), status=error.status)
     day = today()
+    kind = (form.form_set.data or "").partition(":")[0]
     params = {
-        "set": form_set.id, "set_name": form_set.name,
+        "set": form_set.id, "set_kind": kind, "set_name": form_set.name,
         "scope": {"codes": list(scope.codes), "household_id": scope.household_id, "village": scope.village,
                   "tag": scope.tag},
         "scope_text": _describe(form, scope, plan), "options": asdict(options),
