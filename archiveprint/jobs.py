@@ -68,8 +68,10 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         jobqueue.report_progress(database, job_id, done, total)
 
     if kind == "forms":
+        from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
         from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 
+        use_cache_dir(layout_cache_dir(settings.instance_dir))
         target = job_dir(settings, job_id) / params.get("filename", "forms.pdf")
         scope = Scope(**params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))

@@ -36,9 +36,11 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str | None
                         blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
                         allow_missing_glyphs: bool, output: Path, as_json: bool) -> None:
     """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
+    from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
     from archiveprint.forms.services import PrintOptions, audit_print, print_forms, resolve_scope
 
     ctx.meta["json"] = as_json
+    use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     if (set_key is None) == (form_key is None):
         raise click.UsageError("请用 --set 指定套组，或用 --form 指定单张表单（二选一）")
     if codes_file:
