@@ -64,7 +64,7 @@ def test_preview_then_print_a_village_and_download_the_pdf(page: Page, live_serv
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载")).first.click()
     download = info.value
-    assert download.suggested_filename == "新建档套表-20261125.pdf"
+    assert download.suggested_filename == "新建档套表-东村-20261125.pdf"  # issue #10.14
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     pdf = read(saved)
@@ -134,6 +134,7 @@ def test_issue_10_3_one_form_chosen_under_single_forms_prints_only_that_form(pag
     expect(page.locator("#job-done")).to_contain_text("已生成 3 页")
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载")).first.click()
+    assert info.value.suggested_filename == "接诊记录表-东村第1户-20261125.pdf"  # issue #10.14
     saved = tmp_path / "encounter.pdf"
     info.value.save_as(saved)
     texts = [compact(text) for text in page_texts(saved)]

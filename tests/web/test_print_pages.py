@@ -227,8 +227,10 @@ def test_a_print_job_runs_to_a_downloadable_pdf_and_every_print_and_download_is_
         assert download.status_code == 200 and download.mimetype == "application/pdf"
         disposition = download.headers["Content-Disposition"]
         pdf = download.get_data()
-    # Saved as 个人基本信息表-20261125.pdf (RFC 5987 encoding of the set's name)
-    assert disposition.startswith("attachment") and quote("个人基本信息表-20261125.pdf") in disposition
+    # Issue #10.14: saved as what it holds, whose and the day (RFC 5987 filename*), with an ASCII fallback
+    assert disposition == ("attachment; filename=\"personal_info-201-20261125.pdf\"; filename*=UTF-8''"
+                           + quote("个人基本信息表-东村-20261125.pdf"))
+    assert "下载 个人基本信息表-东村-20261125.pdf" in client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
     assert len(read(pdf).pages) == 14
     texts = [compact(text) for text in page_texts(pdf)]
     assert texts[0].startswith("分户页") and "张三丰" in texts[2]
@@ -255,8 +257,9 @@ def test_a_split_job_offers_the_zip_and_each_part(client, auth, people, committe
     page = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
     links = re.findall(r'href="(/print/jobs/\d+/files/[^"]+)"', page)
     assert [link.rsplit("/", 1)[1] for link in links] == [
-        "health_check-20261125.zip", "health_check-20261125-001.pdf", "health_check-20261125-002.pdf",
-        "health_check-20261125-003.pdf"]
+        "health_check-201-20261125.zip", "health_check-201-20261125-001.pdf", "health_check-201-20261125-002.pdf",
+        "health_check-201-20261125-003.pdf"]
+    assert "健康体检表-东村-20261125-002.pdf" in page
     assert "下载全部（.zip）" in page
     assert [len(read(fetch(client, link)).pages) for link in links[1:]] == [8, 8, 4]
     assert len(audit_rows(committed_db, "export")) == 3
@@ -266,13 +269,13 @@ def test_downloads_are_only_the_jobs_own_files_and_only_for_their_owner_or_an_ad
                                                                                     committed_db, recording):
     auth.login("clerk")
     job_id = job_id_of(client.post("/print/start", data=print_input(client, village="201")))
-    assert client.get(f"/print/jobs/{job_id}/files/personal_info-20261125.pdf").status_code == 404  # not run yet
+    assert client.get(f"/print/jobs/{job_id}/files/personal_info-201-20261125.pdf").status_code == 404  # not run yet
     run_job(job_id, settings=app.extensions["archiveprint"].settings, database=committed_db)
-    url = f"/print/jobs/{job_id}/files/personal_info-20261125.pdf"
+    url = f"/print/jobs/{job_id}/files/personal_info-201-20261125.pdf"
     assert fetch(client, url)[:5] == b"%PDF-"
     secret = app.extensions["archiveprint"].settings.instance_dir / "secret.txt"
     secret.write_text("not for download")
-    for name in ("secret.txt", "..%2Fsecret.txt", "personal_info-20261125.pdf.part", "other.pdf"):
+    for name in ("secret.txt", "..%2Fsecret.txt", "personal_info-201-20261125.pdf.part", "other.pdf"):
         assert client.get(f"/print/jobs/{job_id}/files/{name}").status_code == 404
     assert client.get("/print/jobs/999999").status_code == 404
 
