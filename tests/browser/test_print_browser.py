@@ -142,3 +142,28 @@ def test_issue_10_3_one_form_chosen_under_single_forms_prints_only_that_form(pag
     assert [("接诊记录表" in text, "会诊记录表" in text) for text in texts] == [(True, False)] * 3
     assert [name for name in ("张三丰", "李秀英", "张伟") if any(name in text for text in texts)] == [
         "张三丰", "李秀英", "张伟"]
+
+
+def test_issue_10_17_the_first_preview_after_a_restart_reads_the_blank_forms_from_disk(
+        page: Page, live_server, live_app, committed_db, monkeypatch):
+    from archiveprint.forms import layout
+    from archiveprint.forms.catalog import load_catalog
+
+    seed_people(committed_db)
+    cache = layout.layout_cache_dir(live_app.extensions["archiveprint"].settings.instance_dir)
+    catalog = load_catalog()
+    earlier = layout.LayoutEngine(cache)  # the run before the restart laid 新建档套表 out once
+    for form_id in catalog.form_set("new_record").forms:
+        earlier.layout(catalog.form(form_id))
+    assert earlier.laid_out == 4
+    restarted = layout.LayoutEngine(cache)  # a new process: nothing in memory
+    monkeypatch.setattr(layout, "_engine", restarted)
+
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("link", name="打印中心").click()
+    page.get_by_label("表单套组").select_option(label="新建档套表")
+    page.get_by_label("户（村代码-户号）").fill("201-1")
+    page.get_by_role("button", name="预览").click()
+    expect(page.locator("#page-count")).to_contain_text("3 人，共 24 页")
+    expect(page.locator(".thumb img")).to_have_count(8)
+    assert restarted.laid_out == 0  # WeasyPrint was not called: every blank page came from the disk cache

@@ -120,3 +120,30 @@ def test_issue_10_17_an_unwritable_cache_folder_still_prints(tmp_path):
     blocked.write_text("a file where the folder should be")
     engine = LayoutEngine(blocked / "layouts")
     assert len(engine.layout(FORM).pages) == 1 and engine.laid_out == 1
+
+
+@pytest.fixture
+def metrics_cache(tmp_path):
+    """load_metrics with a disk cache in tmp_path, its per-process memory cleared before and after."""
+    from archiveprint import pdffont
+
+    pdffont.load_metrics.cache_clear()
+    pdffont.use_metrics_cache(tmp_path)
+    yield tmp_path
+    pdffont.use_metrics_cache(None)
+    pdffont.load_metrics.cache_clear()
+
+
+def test_issue_10_17_font_metrics_are_kept_beside_the_layouts_and_a_damaged_file_is_read_again(metrics_cache):
+    from archiveprint import pdffont
+    from archiveprint.pdf import font_path
+
+    made = pdffont.load_metrics(font_path())
+    (path,) = metrics_cache.glob("NotoSerifCJKsc-Regular-*.json")
+    pdffont.load_metrics.cache_clear()
+    read = pdffont.load_metrics(font_path())
+    assert read == made and read.width("张三丰", 10) == made.width("张三丰", 10) == 30.0
+    path.write_bytes(path.read_bytes()[:100])
+    pdffont.load_metrics.cache_clear()
+    assert pdffont.load_metrics(font_path()) == made
+    assert json.loads(path.read_bytes())["key"]  # rewritten whole
