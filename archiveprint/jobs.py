@@ -81,14 +81,16 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         jobqueue.report_progress(database, job_id, done, total)
 
     if kind == "forms":
+        from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
         from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 
+        use_cache_dir(layout_cache_dir(settings.instance_dir))
         target = job_dir(settings, job_id) / params.get("filename", "forms.pdf")
         scope = Scope(**params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))
         with database.reader() as session:
             _scope_to_user(session, params.get("user_id"))
-            result = print_forms(session, params["set"], scope, target, options=options,
+            result = print_forms(session, params["set"], scope, target, kind=params.get("set_kind"), options=options,
                                  today=_day(params, settings), progress=progress)
         with database.transaction() as session:
             audit_print(session, result, user=_user(session, params.get("user_id")), actor=actor)

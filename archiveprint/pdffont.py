@@ -7,6 +7,7 @@ extractable. One subset per print job holds exactly the characters that job prin
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -41,8 +42,59 @@ class FontMetrics:
         return units * size / self.units_per_em
 
 
+METRICS_FORMAT = 1
+_metrics_dir: list[Path | None] = [None]  # set by use_metrics_cache; a list so no `global` is needed
+
+
+def use_metrics_cache(directory: Path | None) -> None:
+    """Keep fonts' metrics on disk there (reading them from the 24 MB font takes about a second each start)."""
+    _metrics_dir[0] = directory
+
+
 @lru_cache(maxsize=4)
 def load_metrics(path: Path) -> FontMetrics:
+    """A font's metrics, once per process: from the disk cache when one is set and matches the font, else read
+    from the font file (and then written to the cache)."""
+    from archiveprint import diskcache
+
+    directory = _metrics_dir[0]
+    if directory is None:
+        return _read_metrics(path)
+    key = diskcache.fingerprint(path)
+    cached = directory / f"{path.stem}-{key[:32]}.json"
+    data = diskcache.read(cached)
+    if data is not None:
+        try:
+            return _metrics_from_json(data, path, key)
+        except Exception:  # damaged: read the font again and rewrite
+            pass
+    metrics = _read_metrics(path)
+    diskcache.write_whole(cached, _metrics_to_json(metrics, key))
+    return metrics
+
+
+def _metrics_to_json(m: FontMetrics, key: str) -> bytes:
+    return json.dumps({"format": METRICS_FORMAT, "key": key, "postscript_name": m.postscript_name,
+                       "units_per_em": m.units_per_em, "cids": list(m.cids.items()),
+                       "widths": list(m.widths.items()), "ascent": m.ascent, "descent": m.descent,
+                       "cap_height": m.cap_height, "bbox": list(m.bbox)}).encode()
+
+
+def _metrics_from_json(data: bytes, path: Path, key: str) -> FontMetrics:
+    raw = json.loads(data)
+    if raw["format"] != METRICS_FORMAT or raw["key"] != key:
+        raise ValueError("another font")
+    x0, y0, x1, y1 = (int(v) for v in raw["bbox"])
+    cids = {int(code): int(cid) for code, cid in raw["cids"]}
+    if not cids:
+        raise ValueError("no characters")
+    return FontMetrics(path=path, postscript_name=str(raw["postscript_name"]), units_per_em=int(raw["units_per_em"]),
+                       cids=cids, widths={int(cid): int(width) for cid, width in raw["widths"]},
+                       ascent=int(raw["ascent"]), descent=int(raw["descent"]), cap_height=int(raw["cap_height"]),
+                       bbox=(x0, y0, x1, y1))
+
+
+def _read_metrics(path: Path) -> FontMetrics:
     from fontTools.ttLib import TTFont
 
     with TTFont(path, lazy=True) as font:

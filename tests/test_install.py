@@ -37,5 +37,5 @@ def test_installed_package_runs_from_another_directory(tmp_path):
     run("db", "upgrade")
     run("township", "set", "--county", "130123", "--county-name", "正定县", "--code", "100", "--name", "柏棠镇")
     assert json.loads(run("find", "zsf", "--json")) == []
-    printed = json.loads(run("print", "forms", "--set", "personal_info", "--blank", "-o", "blank.pdf", "--json"))
+    printed = json.loads(run("print", "forms", "--form", "personal_info", "--blank", "-o", "blank.pdf", "--json"))
     assert printed["pages"] == 1 and (work / "blank.pdf").stat().st_size > 10_000

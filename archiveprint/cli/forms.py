@@ -12,7 +12,8 @@ from archiveprint.cli import AppContext, emit_json, pass_app, print_group
 
 
 @print_group.command("forms")
-@click.option("--set", "set_key", required=True, help="套组或单张表单：new_record / 新建档套表 / personal_info …")
+@click.option("--set", "set_key", help="套组（编号或名称）：new_record / 新建档套表 / encounter …")
+@click.option("--form", "form_key", help="单张表单（编号或名称）：personal_info / 个人基本信息表 / encounter …")
 @click.option("--code", "codes", multiple=True, help="档案编号（可重复）")
 @click.option("--codes-file", type=click.File("r", encoding="utf-8-sig"), help="每行一个档案编号的文件")
 @click.option("--household", help="户：内部编号，或 村代码-户号（201-17）")
@@ -28,14 +29,19 @@ from archiveprint.cli import AppContext, emit_json, pass_app, print_group
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON：pages, residents, seconds, output(s)")
 @pass_app
 @click.pass_context
-def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes: tuple[str, ...],
+def print_forms_command(ctx: click.Context, app: AppContext, set_key: str | None, form_key: str | None,
+                        codes: tuple[str, ...],
                         codes_file, household: str | None, village: str | None, tag: str | None,  # type: ignore[no-untyped-def]
                         blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
                         allow_missing_glyphs: bool, output: Path, as_json: bool) -> None:
-    """按套组打印表单（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
+    """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
+    from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
     from archiveprint.forms.services import PrintOptions, audit_print, print_forms, resolve_scope
 
     ctx.meta["json"] = as_json
+    use_cache_dir(layout_cache_dir(app.settings.instance_dir))
+    if (set_key is None) == (form_key is None):
+        raise click.UsageError("请用 --set 指定套组，或用 --form 指定单张表单（二选一）")
     if codes_file:
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
     options = PrintOptions(blank=blank, copies=copies, duplex=duplex, separators=separators, split_pages=split,
@@ -46,8 +52,9 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes
             bar.update(done - bar.pos)
 
         with app.db.reader() as session:
+            form_set = _what_to_print(session, set_key, form_key)
             scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag)
-            result = print_forms(session, set_key, scope, output, options=options, today=app.today(),
+            result = print_forms(session, form_set, scope, output, options=options, today=app.today(),
                                  progress=progress)
         with app.db.transaction() as session:
             audit_print(session, result, actor=f"cli:{getpass.getuser()}")
@@ -56,6 +63,20 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str, codes
     else:
         click.echo(f"已生成 {result.pages} 页（{result.residents} 人），用时 {result.seconds:.1f} 秒："
                    + "，".join(str(p) for p in result.outputs))
+
+
+def _what_to_print(session, set_key: str | None, form_key: str | None):  # type: ignore[no-untyped-def]
+    """The set (--set) or single form (--form) asked for; a key of the other kind is refused with the right option."""
+    from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
+
+    kind, key = (SET, set_key) if set_key is not None else (FORM, form_key)
+    assert key is not None
+    try:
+        return find_form_set(session, key, kind=kind)
+    except UnknownPrint as error:
+        if error.other is not None:
+            error.message += f"：请用 --{error.other} {error.key}"
+        raise
 
 
 @click.group("forms")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+
 import click
 
 from archiveprint.cli import AppContext, pass_app
@@ -19,9 +22,20 @@ def serve(app: AppContext, host: str, port: int, threads: int) -> None:
     from archiveprint.web import create_app
 
     web = create_app(app.settings, database=app.db)  # app.db is migrated before the first request
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     click.echo(f"archiveprint 网页界面：http://{host}:{port}/  （Ctrl+C 停止）")
     # waitress writes no access log: search URLs may carry names or ID numbers, and nothing personal is logged.
     waitress_serve(web, host=host, port=port, threads=threads, ident="archiveprint")
+
+
+def _warm_up() -> None:
+    """Blank forms and fonts ready before the first preview (the layouts come from <instance>/cache when there)."""
+    from archiveprint.forms.preview import warm_up
+
+    try:
+        warm_up()
+    except Exception:  # a failed warm-up only means the first preview does the work itself
+        logging.getLogger(__name__).exception("warm-up failed")
 
 
 COMMANDS = [serve]

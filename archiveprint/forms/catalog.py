@@ -86,14 +86,30 @@ class Catalog:
             raise NotFound("没有这种表单", field="表单", value=form_id) from None
 
     def form_set(self, key: str) -> FormSet:
-        """A set by id or by its Chinese name."""
+        """A built-in set by id or by its Chinese name (never a single form: see `single_form`)."""
+        found = self.find_set(key)
+        if found is None:
+            raise NotFound("没有这个表单套组", field="套组", value=key)
+        return found
+
+    def find_set(self, key: str) -> FormSet | None:
         for form_set in self.sets.values():
             if key in (form_set.id, form_set.name):
                 return form_set
+        return None
+
+    def find_form(self, key: str) -> FormDef | None:
+        """A form by id or by its title."""
         if key in self.forms:
-            form = self.forms[key]
-            return FormSet(id=form.id, name=form.title, forms=(form.id,))
-        raise NotFound("没有这个表单套组", field="套组", value=key)
+            return self.forms[key]
+        return next((form for form in self.forms.values() if form.title == key), None)
+
+    def single_form(self, key: str) -> FormSet:
+        """One form (by id or title) printed on its own, as the printer takes every print: a one-form set."""
+        form = self.find_form(key)
+        if form is None:
+            raise NotFound("没有这种表单", field="表单", value=key)
+        return FormSet(id=form.id, name=form.title, forms=(form.id,))
 
 
 def _field(raw: dict[str, Any], form_id: str) -> FieldDef:

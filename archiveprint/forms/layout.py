@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import logging
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from archiveprint import diskcache
 from archiveprint.forms.catalog import FormDef
 
 PX_TO_PT = 0.75  # WeasyPrint lays out in CSS px (1/96 in); PDF speaks points (1/72 in)
@@ -86,22 +92,156 @@ def extract_slots(document: Any) -> list[PageLayout]:
     return pages
 
 
-_cache: dict[tuple[str, str], FormLayout] = {}
-_lock = threading.Lock()
+LAYOUT_FORMAT = 1  # bump when Slot, PageLayout or extract_slots change: older cache files are then ignored
+log = logging.getLogger(__name__)
 
 
-def layout_form(form: FormDef, *, site: dict[str, str] | None = None) -> FormLayout:
-    """The blank form rendered once per process (and per site settings); every print job reuses it."""
-    from archiveprint.forms.render import render_blank_html
-    from archiveprint.pdf import render
+def layout_cache_dir(instance_dir: Path) -> Path:
+    """Where an installation keeps its laid-out blank forms: <instance>/cache/layouts."""
+    return diskcache.cache_dir(instance_dir) / "layouts"
 
-    key = (form.id, repr((hash(form.fields), sorted((site or {}).items()))))  # a site variant is another layout
-    with _lock:
-        if key in _cache:
-            return _cache[key]
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _sources(form: FormDef) -> list[Path]:
+    """Every file a form's blank layout is made from: its folder, the shared form templates and the print CSS."""
+    forms_root = form.folder.parent
+    files = [p for p in form.folder.rglob("*") if p.is_file()]
+    files += [p for p in forms_root.iterdir() if p.is_file() and p.suffix in (".html", ".css")]
+    print_css = forms_root.parent / "print"
+    if print_css.is_dir():
+        files += [p for p in print_css.rglob("*") if p.is_file()]
+    return sorted(files)
+
+
+def layout_key(form: FormDef, site: dict[str, str] | None = None) -> str:
+    """The hash a blank layout is kept under: template files, CSS, fonts, the form's definition (with the site's
+    variants), the site settings, WeasyPrint's version and our own format. Any change gives another key."""
+    from importlib.metadata import version
+
+    from archiveprint.pdf import FONT_FACES, font_path
+
+    digest = hashlib.sha256()
+    definition = (LAYOUT_FORMAT, version("weasyprint"), form.id, form.number, form.title, form.pages, form.header,
+                  form.size, form.per_page, form.slot_prefix, form.fields, sorted((site or {}).items()))
+    digest.update(repr(definition).encode())
+    for path in _sources(form):
+        digest.update(f"\0{path.relative_to(form.folder.parent.parent)}\0{_file_digest(path)}".encode())
+    for filename, _weight in sorted(set(FONT_FACES.values())):
+        digest.update(diskcache.fingerprint(font_path(filename)).encode())
+    return digest.hexdigest()
+
+
+def _to_json(layout: FormLayout, key: str) -> bytes:
+    pages = [{"number": page.number, "width": page.width, "height": page.height,
+              "slots": {name: [[s.index, s.kind, s.x, s.y, s.width, s.height, s.size] for s in slots]
+                        for name, slots in page.slots.items()}} for page in layout.pages]
+    return json.dumps({"format": LAYOUT_FORMAT, "key": key, "form": layout.form.id,
+                       "pdf_sha256": hashlib.sha256(layout.pdf).hexdigest(),
+                       "pdf": base64.b64encode(layout.pdf).decode("ascii"), "pages": pages}).encode()
+
+
+def _from_json(data: bytes, form: FormDef, key: str) -> FormLayout:
+    """A cached layout, checked whole: any doubt (wrong key, truncated, edited) raises and the form is laid out."""
+    raw = json.loads(data)
+    if raw["format"] != LAYOUT_FORMAT or raw["key"] != key or raw["form"] != form.id:
+        raise ValueError("another form or version")
+    pdf = base64.b64decode(raw["pdf"], validate=True)
+    if hashlib.sha256(pdf).hexdigest() != raw["pdf_sha256"] or not pdf.startswith(b"%PDF-"):
+        raise ValueError("the PDF does not match its checksum")
+    pages = []
+    for page in raw["pages"]:
+        layout = PageLayout(number=int(page["number"]), width=float(page["width"]), height=float(page["height"]))
+        for name, slots in page["slots"].items():
+            layout.slots[name] = [Slot(name=name, index=int(i), kind=str(kind), x=float(x), y=float(y),
+                                       width=float(w), height=float(h), size=None if size is None else float(size))
+                                  for i, kind, x, y, w, h, size in slots]
+        pages.append(layout)
+    if len(pages) != form.pages:
+        raise ValueError("page count")
+    return FormLayout(form=form, pdf=pdf, pages=pages)
+
+
+class LayoutEngine:
+    """Blank layouts kept in memory and, with a `cache_dir`, on disk: laid out once per installation and version.
+
+    `laid_out` counts the WeasyPrint layouts this engine ran (what tests and the benchmark read).
+    """
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
+        self.cache_dir = cache_dir
+        self.laid_out = 0
+        self._memory: dict[str, FormLayout] = {}
+        self._lock = threading.Lock()
+
+    def path(self, form: FormDef, key: str) -> Path | None:
+        return self.cache_dir / f"{form.id}-{key[:32]}.json" if self.cache_dir else None
+
+    def layout(self, form: FormDef, *, site: dict[str, str] | None = None) -> FormLayout:
+        key = layout_key(form, site)
+        with self._lock:
+            if key in self._memory:
+                return self._memory[key]
+            path = self.path(form, key)
+            if path is None:
+                found = self._lay_out(form, site)
+            else:
+                found = self._read(path, form, key)
+                if found is None:
+                    found = self._from_disk_or_layout(path, form, key, site)
+            self._memory[key] = found
+            return found
+
+    def _from_disk_or_layout(self, path: Path, form: FormDef, key: str, site: dict[str, str] | None) -> FormLayout:
+        with diskcache.exclusive(path.with_suffix(".lock")):
+            found = self._read(path, form, key)  # another process may have written it while this one waited
+            if found is None:
+                found = self._lay_out(form, site)
+                diskcache.write_whole(path, _to_json(found, key))
+            return found
+
+    def _read(self, path: Path, form: FormDef, key: str) -> FormLayout | None:
+        data = diskcache.read(path)
+        if data is None:
+            return None
+        try:
+            return _from_json(data, form, key)
+        except Exception:  # a truncated or damaged file is laid out again and rewritten, never trusted
+            log.warning("layout cache file %s is damaged; laying the form out again", path.name)
+            return None
+
+    def _lay_out(self, form: FormDef, site: dict[str, str] | None) -> FormLayout:
+        from archiveprint.forms.render import render_blank_html
+        from archiveprint.pdf import render
+
         document = render(render_blank_html(form, site=site))
         pages = extract_slots(document)
         if len(pages) != form.pages:
             raise RuntimeError(f"form {form.id}: laid out on {len(pages)} pages, form.yaml says {form.pages}")
-        _cache[key] = FormLayout(form=form, pdf=document.write_pdf(), pages=pages)
-        return _cache[key]
+        self.laid_out += 1
+        return FormLayout(form=form, pdf=document.write_pdf(), pages=pages)
+
+
+_engine = LayoutEngine()
+
+
+def engine() -> LayoutEngine:
+    """The process's engine, which every print and preview uses."""
+    return _engine
+
+
+def use_cache_dir(directory: Path | None) -> None:
+    """Keep blank layouts on disk there, and the font metrics stamping needs beside them (the app, the CLI and the
+    job runner name their instance's folder)."""
+    from archiveprint.pdffont import use_metrics_cache
+
+    _engine.cache_dir = directory
+    use_metrics_cache(directory.parent / "fonts" if directory else None)
+
+
+def layout_form(form: FormDef, *, site: dict[str, str] | None = None) -> FormLayout:
+    """The blank form laid out once per installation and form version (and per site settings); every print job
+    reuses it."""
+    return _engine.layout(form, site=site)

@@ -114,6 +114,19 @@ def preview_pdf(form_set: FormSet, person: PreviewPerson | None) -> bytes:
     return buffer.getvalue()
 
 
+def warm_up() -> None:
+    """Pay at start what the first preview would: every form's blank layout (read from the disk cache when it is
+    there), the font metrics, the subsetter's and rasteriser's first run. `archiveprint serve` runs it in a thread."""
+    from archiveprint.forms.layout import layout_form
+
+    catalog = load_catalog()
+    for form in catalog.forms.values():
+        layout_form(form)
+    first = next(iter(catalog.sets.values()), None)
+    if first is not None:
+        thumbnails(preview_pdf(first, None), limit=1)
+
+
 @dataclass(frozen=True)
 class Thumbnail:
     """One page as a small grey PNG, with its size in pixels (a card is smaller than an A4 page)."""

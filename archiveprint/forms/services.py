@@ -151,17 +151,18 @@ def audit_print(session: Session, result: PrintResult, *, user=None, actor: str)
         audit(session, user, "print", "resident", code, detail=f"{result.set_name}（{actor}）")
 
 
-def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: Path, *,
+def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: Path, *, kind: str | None = None,
                 options: PrintOptions = PrintOptions(), today: date, progress: Progress | None = None) -> PrintResult:
     """Render a form set for every resident in scope (or blank copies) in filing order.
 
-    `set_key` is a FormSet, or the id or name of a built-in set, a single form or a custom set.
+    `set_key` is a FormSet, or the id or name of a set (`kind="set"`: built-in or custom) or of a single form
+    (`kind="form"`); without a kind, a key naming both (encounter) is refused.
     Only reads the register, so a long job holds no write lock; the caller records `audit_print` after it.
     One PDF unless `split_pages` is set; then parts of at most that many pages, zipped next to `target`.
     """
     started = time.perf_counter()
     catalog = load_catalog()
-    form_set = set_key if isinstance(set_key, FormSet) else find_form_set(session, set_key, catalog=catalog)
+    form_set = set_key if isinstance(set_key, FormSet) else find_form_set(session, set_key, kind=kind, catalog=catalog)
     forms = forms_of(catalog, form_set)
     result = PrintResult(set_name=form_set.name)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -24,16 +24,71 @@ def as_form_set(row: CustomFormSet) -> FormSet:
     return FormSet(id=row.key, name=row.name, forms=tuple(row.forms), description=row.description, builtin=False)
 
 
-def find_form_set(session: Session, key: str, *, catalog: Catalog | None = None) -> FormSet:
-    """A set by id or name: the built-in catalogue first (sets, then single forms), then the custom sets."""
+class AmbiguousPrint(InvalidValue):
+    """A key naming both a set and a single form (encounter: 接诊与会诊 and 接诊记录表)."""
+
+    def __init__(self, message: str, *, key: str, **where: object) -> None:
+        super().__init__(message, **where)  # type: ignore[arg-type]
+        self.key = key
+
+
+class UnknownPrint(NotFound):
+    """No set (or form) of that name; `other` says when the key names the other kind (a form given as a set)."""
+
+    def __init__(self, message: str, *, key: str = "", other: str | None = None, **where: object) -> None:
+        super().__init__(message, **where)  # type: ignore[arg-type]
+        self.key = key
+        self.other = other
+
+
+SET = "set"  # a built-in or custom set (套组)
+FORM = "form"  # one form printed on its own (单张表单)
+KINDS = (SET, FORM)
+
+
+def _custom_set(session: Session, key: str) -> FormSet | None:
+    row = session.scalar(select(CustomFormSet).where(or_(CustomFormSet.key == key, CustomFormSet.name == key)))
+    return as_form_set(row) if row is not None else None
+
+
+def choices_text(session: Session, catalog: Catalog, kind: str | None = None) -> str:
+    """The ids a clerk may name, in words: the sets (built-in and custom) and/or the single forms."""
+    parts = []
+    if kind in (None, SET):
+        sets = [f"{s.id}（{s.name}）" for s in list_form_sets(session)]
+        parts.append("套组：" + "、".join(sets))
+    if kind in (None, FORM):
+        parts.append("单张表单：" + "、".join(f"{f.id}（{f.title}）" for f in catalog.forms.values()))
+    return "；".join(parts)
+
+
+def find_form_set(session: Session, key: str, *, kind: str | None = None, catalog: Catalog | None = None) -> FormSet:
+    """What to print, named by id or name: a set (kind "set": built-in, then custom) or one form (kind "form").
+
+    Without a kind the key must name exactly one of the two: "encounter" is both the set 接诊与会诊 and the form
+    接诊记录表, so it is refused with both named rather than guessed.
+    """
     catalog = catalog or load_catalog()
-    try:
-        return catalog.form_set(key)
-    except NotFound:
-        row = session.scalar(select(CustomFormSet).where(or_(CustomFormSet.key == key, CustomFormSet.name == key)))
-        if row is None:
-            raise
-        return as_form_set(row)
+    if kind not in (None, *KINDS):
+        raise InvalidValue("应为套组（set）或单张表单（form）", field="种类", value=kind)
+    as_set = (catalog.find_set(key) or _custom_set(session, key)) if kind in (None, SET) else None
+    as_form = catalog.find_form(key) if kind in (None, FORM) else None
+    if as_set is not None and as_form is not None:
+        raise AmbiguousPrint(f"“{key}”既是套组“{as_set.name}”，也是单张表单“{as_form.title}”，请写明要打印哪一个",
+                             field="套组", value=key, key=key)
+    if as_set is not None:
+        return as_set
+    if as_form is not None:
+        return catalog.single_form(as_form.id)
+    if kind == SET and (form := catalog.find_form(key)) is not None:
+        raise UnknownPrint(f"“{key}”是单张表单“{form.title}”，不是套组", field="套组", value=key, key=form.id,
+                           other=FORM)
+    if kind == FORM and (other := catalog.find_set(key) or _custom_set(session, key)) is not None:
+        raise UnknownPrint(f"“{key}”是套组“{other.name}”，不是单张表单", field="表单", value=key, key=other.id,
+                           other=SET)
+    message, field = {SET: ("没有这个表单套组", "套组"), FORM: ("没有这种表单", "表单")}.get(
+        kind or "", ("没有这个表单套组或表单", "套组"))
+    raise UnknownPrint(f"{message}。可选的{choices_text(session, catalog, kind)}", field=field, value=key)
 
 
 def list_custom_sets(session: Session) -> list[CustomFormSet]:

@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -32,14 +31,17 @@ from archiveprint.accounts.roles import can
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.catalog import FormSet, load_catalog
+from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
-from archiveprint.forms.sets import create_form_set, delete_form_set, find_form_set, list_custom_sets
+from archiveprint.forms.sets import FORM, SET, create_form_set, delete_form_set, find_form_set, list_custom_sets
 from archiveprint.jobs import job_dir, on_app_start, run_job
+from archiveprint.register.models import Household
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import JOB_STATUS_LABELS, label
+from archiveprint.web.responses import file_names, send_download
 from archiveprint.web.session import commit_audit, db_session, rollback, state, today
 
 bp = Blueprint("forms", __name__)
@@ -55,6 +57,7 @@ def init_app(app: Flask) -> None:
     up the jobs the previous process left and apply output retention (jobs.on_app_start)."""
     web = app.extensions["archiveprint"]
     settings, database = web.settings, web.database
+    use_cache_dir(layout_cache_dir(settings.instance_dir))  # blank forms laid out once per installation
     app.extensions[DISPATCHER] = jobqueue.Dispatcher(
         lambda job_id: run_job(job_id, settings=settings, database=database),
         redis_url=settings.redis_url, database_url=settings.database_url, database=database)
@@ -87,24 +90,32 @@ class PrintJobInput(FlaskForm):
     allow_missing_glyphs = BooleanField(_l("字体缺字时仍然打印"))
 
 
+def choice(kind: str, key: str) -> str:
+    """A print centre choice: "set:encounter" (接诊与会诊) and "form:encounter" (接诊记录表) never collide."""
+    return f"{kind}:{key}"
+
+
 def _print_input() -> PrintJobInput:
     session = db_session()
     catalog = load_catalog()
     form = PrintJobInput()
-    groups: dict[str, list[tuple[str, str]]] = {str(_("内置套组")): [(s.id, s.name) for s in catalog.sets.values()]}
-    custom = [(row.key, row.name) for row in list_custom_sets(session)]
+    groups: dict[str, list[tuple[str, str]]] = {
+        str(_("内置套组")): [(choice(SET, s.id), s.name) for s in catalog.sets.values()]}
+    custom = [(choice(SET, row.key), row.name) for row in list_custom_sets(session)]
     if custom:
         groups[str(_("自定义套组"))] = custom
-    groups[str(_("单张表单"))] = [(f.id, f.title) for f in catalog.forms.values()]
+    groups[str(_("单张表单"))] = [(choice(FORM, f.id), f.title) for f in catalog.forms.values()]
     form.form_set.choices = groups
     form.village.choices = [("", _("（不限）"))] + [
         (village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
         for village, _households, residents in list_villages(session)]
     form.tag.choices = [("", _("（不限）"))] + [(tag, tag) for tag in list_tags(session)]
     if request.method == "GET":
-        wanted = request.args.get("form_set", "")
         known = {key for choices in groups.values() for key, _name in choices}
-        form.form_set.data = wanted if wanted in known else next(iter(catalog.sets))
+        wanted = request.args.get("form_set", "")
+        if wanted and ":" not in wanted:  # a link naming a bare id: the set of that id, else the form
+            wanted = choice(SET, wanted) if choice(SET, wanted) in known else choice(FORM, wanted)
+        form.form_set.data = wanted if wanted in known else choice(SET, next(iter(catalog.sets)))
         # From a resident or household page (issue #10.10): whose records are filled in; the clerk picks the set.
         form.household.data = request.args.get("household", "")[:20]
         form.codes.data = "\n".join(request.args.getlist("codes"))[:CODES_MAX * 24]
@@ -114,7 +125,8 @@ def _print_input() -> PrintJobInput:
 def _read(form: PrintJobInput) -> tuple[FormSet, Scope, PrintOptions]:
     """The form's values as the printer takes them (a clerk's typing becomes a resolved Scope)."""
     session = db_session()
-    form_set = find_form_set(session, form.form_set.data or "")
+    kind, _sep, key = (form.form_set.data or "").partition(":")
+    form_set = find_form_set(session, key, kind=kind)
     codes = tuple(line.strip() for line in (form.codes.data or "").splitlines() if line.strip())
     if len(codes) > CODES_MAX:
         raise InvalidValue(f"一次最多 {CODES_MAX} 个档案编号", field="档案编号", value=len(codes))
@@ -194,12 +206,14 @@ def start() -> ResponseReturnValue:
         rollback()
         return _center(form, error=str(error), status=error.status)
     day = today()
+    kind = (form.form_set.data or "").partition(":")[0]
+    shown, stored = file_names((form_set.name, form_set.id), _whose(scope, plan), day)
     params = {
-        "set": form_set.id, "set_name": form_set.name,
+        "set": form_set.id, "set_kind": kind, "set_name": form_set.name,
         "scope": {"codes": list(scope.codes), "household_id": scope.household_id, "village": scope.village,
                   "tag": scope.tag},
         "scope_text": _describe(form, scope, plan), "options": asdict(options),
-        "filename": f"{form_set.id}-{day:%Y%m%d}.pdf", "user_id": account.user.id, "today": day.isoformat(),
+        "filename": f"{stored}.pdf", "download_stem": shown, "user_id": account.user.id, "today": day.isoformat(),
         "residents": plan.residents, "expected_pages": plan.pages,
     }
     job = jobqueue.create_job(session, "forms", params, actor=account.username)
@@ -210,6 +224,26 @@ def start() -> ResponseReturnValue:
         current_app.logger.exception("could not submit job %s", job.id)
         jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
     return redirect(url_for("forms.job", job_id=job.id), code=303)
+
+
+def _whose(scope: Scope, plan: PrintPlan) -> list[tuple[str, str]]:
+    """Whose records, for the file name: (Chinese, ASCII) — 东村 / 201, 东村第17户 / 201-17, 3份档案 / 3codes."""
+    session = db_session()
+    parts = []
+    if scope.village:
+        parts.append((find_village(session, scope.village).name, scope.village))
+    if scope.household_id:
+        household = session.get(Household, scope.household_id)
+        if household is not None:
+            parts.append((f"{household.village.name}第{household.number}户",
+                          f"{household.village.code}-{household.number}"))
+    if scope.tag:
+        parts.append((scope.tag, ""))
+    if scope.codes:
+        parts.append((f"{len(scope.codes)}份档案", f"{len(scope.codes)}codes"))
+    if plan.blank:
+        parts.append(("空白", "blank"))
+    return parts
 
 
 def _describe(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> str:
@@ -271,9 +305,13 @@ def _files(job: jobqueue.Job) -> list[dict[str, object]]:
 
 
 def _download_name(job: jobqueue.Job, name: str) -> str:
-    """Files are stored under the set's id (new_record-20261125.pdf) and saved under its name (新建档套表-…);
-    label files likewise under the kind's id (folder-20261125.pdf → 户档案袋标签-20261125.pdf)."""
+    """Files are stored under an ASCII name (encounter-201-1-20261125.pdf, a split job's parts -001 …) and saved
+    under what they hold (接诊记录表-东村第1户-20261125.pdf). Jobs from before #10.14 stored the set's or label
+    kind's id and its date only (new_record-20261125.pdf → 新建档套表-20261125.pdf)."""
     params = job.params or {}
+    stored, shown = Path(str(params.get("filename") or "")).stem, str(params.get("download_stem") or "")
+    if stored and shown and name.startswith(stored):
+        return shown + name[len(stored):]
     key = str(params.get("set") or (params.get("kind") if job.kind == "labels" else "") or "")
     title = str(params.get("set_name") or params.get("title") or "")
     return title + name[len(key):] if key and title and name.startswith(key) else name
@@ -330,8 +368,8 @@ def download(job_id: int, name: str) -> ResponseReturnValue:
     if found.status != "done" or path is None or not path.resolve().is_relative_to(folder) or not path.is_file():
         raise NotFound("没有这个文件（任务未完成或文件已删除）", field="文件", value=name[:64])
     commit_audit(current_account().user, "export", "print_job", found.id, detail=_export_detail(found, name))
-    return send_file(path, as_attachment=True, download_name=_download_name(found, name),
-                     mimetype=MIMETYPES.get(path.suffix, "application/octet-stream"), max_age=0)
+    mimetype = MIMETYPES.get(path.suffix, "application/octet-stream")
+    return send_download(path, _download_name(found, name), name, mimetype)
 
 
 # --- custom sets ----------------------------------------------------------------------------------------------

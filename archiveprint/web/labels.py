@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
@@ -35,13 +35,16 @@ from archiveprint.labels.services import (
     label_stocks,
     preview_labels,
     resolve_label_scope,
+    stock_folders,
 )
 from archiveprint.labels.sheet import cell_at, check_start, free_cells, parse_cells
 from archiveprint.labels.stock import LabelStock
+from archiveprint.register.models import Household
 from archiveprint.register.queries import list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.forms import dispatcher
+from archiveprint.web.responses import file_names
 from archiveprint.web.session import commit_audit, db_session, state, today
 
 bp = Blueprint("labels", __name__)
@@ -51,6 +54,15 @@ DEFAULT_KIND = "folder"
 # The kinds' titles come from their layout files (Chinese); these are the words the interface shows.
 KIND_NAMES = {"folder": _l("户档案袋标签"), "spine": _l("脊背标签"), "resident": _l("个人标签"),
               "card": _l("信息卡（卡片标签）"), "shelf": _l("架位标签"), "calibration": _l("校准页")}
+# The shipped stocks' names (templates/labels/stock/*.yaml, Chinese) as the interface shows them; a stock of the site's
+# own (or a site file replacing a shipped one) keeps the name the site wrote.
+SHIPPED_STOCK_NAMES = {
+    "a4-2x5": _l("A4 不干胶 2×5（10 格，99.1×57 mm）"), "a4-2x7": _l("A4 不干胶 2×7（14 格，99.1×38.1 mm）"),
+    "a4-3x7": _l("A4 不干胶 3×7（21 格，63.5×38.1 mm）"), "a4-3x8-70x37": _l("A4 不干胶 3×8 无边距（24 格，70×37 mm）"),
+    "a4-3x8": _l("A4 不干胶 3×8（24 格，63.5×33.9 mm）"), "a4-4x10": _l("A4 不干胶 4×10（40 格，45.7×25.4 mm）"),
+    "a4-65up": _l("A4 不干胶 65 格（5×13，38.1×21.2 mm）"), "roll-100x50": _l("热敏卷筒 100×50 mm"),
+    "roll-50x30": _l("热敏卷筒 50×30 mm"), "roll-60x40": _l("热敏卷筒 60×40 mm"), "roll-70x40": _l("热敏卷筒 70×40 mm"),
+}
 QR_HINT = "（--qr）"  # the command-line hint at the end of a BarcodeTooSmall message
 
 
@@ -63,8 +75,18 @@ def kind_name(kind: LabelKind) -> str:
 
 
 def site_stocks() -> dict[str, LabelStock]:
-    """The shipped stocks and the site's own (<instance>/labels/stock)."""
-    return label_stocks(state().settings.instance_dir)
+    """The shipped stocks (their names in the interface's language) and the site's own (<instance>/labels/stock)."""
+    instance = state().settings.instance_dir
+    own = own_stock_ids()
+    return {stock_id: replace(stock, name=str(SHIPPED_STOCK_NAMES[stock_id]))
+            if stock_id in SHIPPED_STOCK_NAMES and stock_id not in own else stock
+            for stock_id, stock in label_stocks(instance).items()}
+
+
+def own_stock_ids() -> set[str]:
+    """The stocks the site defined itself (a file of its own, possibly replacing a shipped one)."""
+    site_folder = stock_folders(state().settings.instance_dir)[-1]
+    return {path.stem for path in site_folder.glob("*.yaml")} if site_folder.is_dir() else set()
 
 
 @contextmanager
@@ -323,12 +345,13 @@ def start() -> ResponseReturnValue:
         except ArchiveprintError as error:
             return _center(form, status=error.status, **_refusal(error))
         scope_text = _describe(session, form, kind, scope)
+        day = today()
+        shown, stored = file_names((kind_name(kind), kind.id), _whose(session, kind, scope), day)
     account = current_account()
-    day = today()
     params = {
         "kind": kind.id, "stock": stock.id, "title": kind_name(kind), "stock_name": stock.name,
         "scope": scope.as_json(), "options": options.as_json(), "scope_text": scope_text,
-        "filename": f"{kind.id}-{day:%Y%m%d}.pdf", "user_id": account.user.id, "today": day.isoformat(),
+        "filename": f"{stored}.pdf", "download_stem": shown, "user_id": account.user.id, "today": day.isoformat(),
         "labels": plan.total, "expected_pages": plan.pages,
     }
     session = db_session()
@@ -340,6 +363,29 @@ def start() -> ResponseReturnValue:
         current_app.logger.exception("could not submit job %s", job.id)
         jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
     return redirect(url_for("forms.job", job_id=job.id), code=303)
+
+
+def _whose(session: Session, kind: LabelKind, scope: LabelScope) -> list[tuple[str, str]]:
+    """Whose labels, for the file name: (Chinese, ASCII) — 东村 / 201, 东村第17户 / 201-17, 12个编号 / 12codes."""
+    if kind.binds == "calibration":
+        return []
+    parts = []
+    if scope.village:
+        parts.append((find_village(session, scope.village).name, scope.village))
+    if len(scope.household_ids) == 1:
+        household = session.get(Household, scope.household_ids[0])
+        if household is not None:
+            parts.append((f"{household.village.name}第{household.number}户",
+                          f"{household.village.code}-{household.number}"))
+    elif scope.household_ids:
+        parts.append((f"{len(scope.household_ids)}户", f"{len(scope.household_ids)}households"))
+    if scope.codes:
+        parts.append((f"{len(scope.codes)}个编号", f"{len(scope.codes)}codes"))
+    if scope.locations:
+        parts.append((f"{len(scope.locations)}个架位", f"{len(scope.locations)}places"))
+    if scope.since:
+        parts.append((f"{scope.since:%Y%m%d}以来变动", f"since{scope.since:%Y%m%d}"))
+    return parts
 
 
 def _describe(session: Session, form: LabelJobInput, kind: LabelKind, scope: LabelScope) -> str:

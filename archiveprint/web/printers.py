@@ -24,7 +24,7 @@ from archiveprint.labels.queries import find_printer_profile, list_printer_profi
 from archiveprint.labels.services import LabelOptions, LabelScope, preview_labels
 from archiveprint.labels.sheet import Calibration
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.labels import number_text, sheet_cells, site_stocks, stock_facts
+from archiveprint.web.labels import number_text, own_stock_ids, sheet_cells, site_stocks, stock_facts
 from archiveprint.web.session import db_session, rollback, state
 
 bp = Blueprint("printers", __name__)
@@ -104,14 +104,11 @@ def _printers_page(form: PrinterProfileInput, *, editing: PrinterProfile | None 
 @bp.get("/labels/stocks")
 @requires("print")
 def stocks() -> ResponseReturnValue:
-    """The label stocks: shipped ones and the site's own (<instance>/labels/stock/*.yaml), with their geometry."""
-    from archiveprint.labels.services import label_stocks, stock_folders
-
-    instance = state().settings.instance_dir
-    site_folder = stock_folders(instance)[-1]
-    rows = [(stock, (site_folder / f"{stock.id}.yaml").is_file())
-            for stock in sorted(label_stocks(instance).values(), key=lambda s: (s.kind, s.id))]
-    return render_template("web/labels/stocks.html", rows=rows, site_folder=site_folder)
+    """The label stocks: shipped ones and the site's own, with their geometry (no server path: the page says who
+    adds a stock and how)."""
+    own = own_stock_ids()
+    rows = [(stock, stock.id in own) for stock in sorted(site_stocks().values(), key=lambda s: (s.kind, s.id))]
+    return render_template("web/labels/stocks.html", rows=rows)
 
 
 @bp.get("/labels/printers")

@@ -95,7 +95,7 @@ def test_folder_labels_for_a_village_start_after_the_cells_marked_used(page: Pag
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载")).first.click()
     download = info.value
-    assert download.suggested_filename == "户档案袋标签-20261125.pdf"
+    assert download.suggested_filename == "户档案袋标签-东村-20261125.pdf"  # issue #10.14
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
 

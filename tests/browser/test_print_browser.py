@@ -64,7 +64,7 @@ def test_preview_then_print_a_village_and_download_the_pdf(page: Page, live_serv
     with page.expect_download() as info:
         page.get_by_role("link", name=re.compile("下载")).first.click()
     download = info.value
-    assert download.suggested_filename == "新建档套表-20261125.pdf"
+    assert download.suggested_filename == "新建档套表-东村-20261125.pdf"  # issue #10.14
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     pdf = read(saved)
@@ -113,3 +113,57 @@ def test_a_bad_household_is_explained_in_chinese(page: Page, live_server, commit
     page.get_by_role("button", name="开始打印").click()
     expect(page.locator("#print-error")).to_contain_text("没有这一户")
 
+
+
+def test_issue_10_3_one_form_chosen_under_single_forms_prints_only_that_form(page: Page, live_server, committed_db,
+                                                                            tmp_path):
+    seed_people(committed_db)
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("link", name="打印中心").click()
+    choice = page.get_by_label("表单套组")
+    choice.select_option(label="接诊记录表")
+    expect(choice.locator("option:checked")).to_have_text("接诊记录表")
+    assert choice.locator("option:checked").evaluate("option => option.parentElement.label") == "单张表单"
+    page.get_by_label("户（村代码-户号）").fill("201-1")
+    page.get_by_role("button", name="预览").click()
+    expect(page.locator("#page-count")).to_contain_text("3 人，共 3 页")
+    expect(page.locator(".thumb figcaption")).to_have_text(["接诊记录表"])
+
+    page.get_by_role("button", name="开始打印").click()
+    expect(page.locator("#job-status")).to_have_text("完成", timeout=120_000)
+    expect(page.locator("#job-done")).to_contain_text("已生成 3 页")
+    with page.expect_download() as info:
+        page.get_by_role("link", name=re.compile("下载")).first.click()
+    assert info.value.suggested_filename == "接诊记录表-东村第1户-20261125.pdf"  # issue #10.14
+    saved = tmp_path / "encounter.pdf"
+    info.value.save_as(saved)
+    texts = [compact(text) for text in page_texts(saved)]
+    assert len(read(saved).pages) == 3
+    assert [("接诊记录表" in text, "会诊记录表" in text) for text in texts] == [(True, False)] * 3
+    assert [name for name in ("张三丰", "李秀英", "张伟") if any(name in text for text in texts)] == [
+        "张三丰", "李秀英", "张伟"]
+
+
+def test_issue_10_17_the_first_preview_after_a_restart_reads_the_blank_forms_from_disk(
+        page: Page, live_server, live_app, committed_db, monkeypatch):
+    from archiveprint.forms import layout
+    from archiveprint.forms.catalog import load_catalog
+
+    seed_people(committed_db)
+    cache = layout.layout_cache_dir(live_app.extensions["archiveprint"].settings.instance_dir)
+    catalog = load_catalog()
+    earlier = layout.LayoutEngine(cache)  # the run before the restart laid 新建档套表 out once
+    for form_id in catalog.form_set("new_record").forms:
+        earlier.layout(catalog.form(form_id))
+    assert earlier.laid_out == 4
+    restarted = layout.LayoutEngine(cache)  # a new process: nothing in memory
+    monkeypatch.setattr(layout, "_engine", restarted)
+
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("link", name="打印中心").click()
+    page.get_by_label("表单套组").select_option(label="新建档套表")
+    page.get_by_label("户（村代码-户号）").fill("201-1")
+    page.get_by_role("button", name="预览").click()
+    expect(page.locator("#page-count")).to_contain_text("3 人，共 24 页")
+    expect(page.locator(".thumb img")).to_have_count(8)
+    assert restarted.laid_out == 0  # WeasyPrint was not called: every blank page came from the disk cache

@@ -69,6 +69,32 @@ def test_blank_copies_and_refused_requests(cli, tmp_path):
     assert json.loads(result.stdout)["pages"] == 3
     unknown = cli("print", "forms", "--set", "没有的套组", "--village", "201", "-o", str(tmp_path / "x.pdf"))
     assert unknown.exit_code == 1 and "没有这个表单套组" in unknown.output
-    village = cli("print", "forms", "--set", "personal_info", "--village", "999", "-o", str(tmp_path / "y.pdf"))
+    village = cli("print", "forms", "--form", "personal_info", "--village", "999", "-o", str(tmp_path / "y.pdf"))
     assert village.exit_code == 1 and "没有这个村" in village.output
     assert cli("print", "forms", "--village", "201", "-o", str(tmp_path / "z.pdf")).exit_code == 2
+
+
+def test_issue_10_3_form_and_set_are_chosen_explicitly(cli, tmp_path):
+    single = cli("print", "forms", "--form", "encounter", "--blank", "--copies", "2", "-o", str(tmp_path / "f.pdf"),
+                 "--json")
+    assert single.exit_code == 0, single.output
+    assert json.loads(single.stdout)["pages"] == 2
+    texts = [compact(text) for text in page_texts(tmp_path / "f.pdf")]
+    assert ["接诊记录表" in t and "会诊记录表" not in t for t in texts] == [True, True]
+    both = cli("print", "forms", "--set", "encounter", "--blank", "-o", str(tmp_path / "s.pdf"), "--json")
+    assert json.loads(both.stdout)["pages"] == 2
+    first, second = (compact(text) for text in page_texts(tmp_path / "s.pdf"))
+    assert "接诊记录表" in first and "会诊记录表" in second
+
+    as_set = cli("print", "forms", "--set", "personal_info", "--blank", "-o", str(tmp_path / "x.pdf"))
+    assert as_set.exit_code == 1
+    assert "“personal_info”是单张表单“个人基本信息表”，不是套组：请用 --form personal_info" in as_set.output
+    as_form = cli("print", "forms", "--form", "new_record", "--blank", "-o", str(tmp_path / "x.pdf"))
+    assert as_form.exit_code == 1 and "是套组“新建档套表”，不是单张表单：请用 --set new_record" in as_form.output
+    unknown = cli("print", "forms", "--form", "没有的表", "--blank", "-o", str(tmp_path / "x.pdf"))
+    assert unknown.exit_code == 1 and "没有这种表单。可选的单张表单：card（" in unknown.output
+    assert "encounter（接诊记录表）" in unknown.output
+    neither = cli("print", "forms", "--blank", "-o", str(tmp_path / "x.pdf"))
+    both_given = cli("print", "forms", "--set", "encounter", "--form", "encounter", "--blank", "-o",
+                     str(tmp_path / "x.pdf"))
+    assert neither.exit_code == both_given.exit_code == 2 and "二选一" in both_given.output

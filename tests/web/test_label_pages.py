@@ -178,10 +178,12 @@ def test_a_label_job_prints_barcodes_that_scan_in_the_free_cells_and_the_downloa
     page = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
     assert "已生成 1 页" in page and "实际大小 / 100%" in page
     link = re.search(r'href="(/print/jobs/\d+/files/[^"]+)"', page)
-    assert link and link.group(1).endswith("/folder-20261125.pdf")
+    assert link and link.group(1).endswith("/folder-201-20261125.pdf")  # issue #10.14: what, whose, the day
     with client.get(link.group(1)) as download:
         assert download.status_code == 200 and download.mimetype == "application/pdf"
-        assert quote("户档案袋标签-20261125.pdf") in download.headers["Content-Disposition"]
+        assert download.headers["Content-Disposition"] == (
+            "attachment; filename=\"folder-201-20261125.pdf\"; filename*=UTF-8''"
+            + quote("户档案袋标签-东村-20261125.pdf"))
         pdf = download.get_data()
     (_sheet,) = read(pdf).pages
     stock = STOCKS["a4-3x8"]
@@ -194,7 +196,7 @@ def test_a_label_job_prints_barcodes_that_scan_in_the_free_cells_and_the_downloa
     assert {(row.subject_type, row.username) for row in prints} == {("household", "clerk-user")} and len(prints) == 2
     (export,) = audit_rows(committed_db, "export")
     assert (export.subject_type, export.subject_id) == ("print_job", str(job_id))
-    assert "folder-20261125.pdf" in export.detail and "labels=2" in export.detail
+    assert "folder-201-20261125.pdf" in export.detail and "labels=2" in export.detail
     listing = client.get("/print/jobs").get_data(as_text=True)
     assert "户档案袋标签" in listing and "a4-3x8" in listing
 
@@ -379,6 +381,37 @@ def test_the_stocks_page_lists_shipped_and_site_stocks_with_their_geometry(clien
     site.mkdir(parents=True)
     shutil.copy(template_dir() / "labels" / "stock" / "a4-3x8.yaml", site / "a4-3x8.yaml")
     assert client.get("/labels/stocks").get_data(as_text=True).count("<td>本院</td>") == 1
+
+
+def test_issue_10_11_the_stocks_page_says_who_adds_a_stock_and_shows_no_server_path(client, auth, app):
+    auth.login("admin")
+    page = client.get("/labels/stocks").get_data(as_text=True)
+    help_text = re.search(r'<p class="muted small" id="stock-help">(.*?)</p>', page, re.S).group(1)
+    assert "交给系统维护人员添加" in help_text and "本院" in help_text
+    instance = str(app.extensions["archiveprint"].settings.instance_dir)
+    assert instance not in page and "instance" not in page and "YAML" not in page
+    assert re.search(r"labels/stock(?!s)", page) is None  # the folder; /labels/stocks is this page's own link
+
+
+def test_issue_10_13_shipped_stock_names_are_translated_and_the_sites_own_stay_as_written(client, auth, app):
+    from archiveprint.resources import template_dir
+
+    site = app.extensions["archiveprint"].settings.instance_dir / "labels" / "stock"
+    site.mkdir(parents=True)
+    (site / "clinic-2x4.yaml").write_text("name: 本院 2×4 标签\nlabel: [99, 67]\ngrid: [2, 4]\nmargin: [6, 14]\n",
+                                          encoding="utf-8")
+    shipped = (template_dir() / "labels" / "stock" / "a4-2x7.yaml").read_text(encoding="utf-8")
+    (site / "a4-2x7.yaml").write_text(re.sub(r"(?m)^name: .*$", "name: 本院改过的 2×7", shipped), encoding="utf-8")
+    auth.login("clerk")
+    client.set_cookie("lang", "en")
+    page = client.get("/labels/stocks").get_data(as_text=True)
+    assert "<td>A4 adhesive 3×8 (24 labels, 63.5×33.9 mm)</td>" in page and "<td>Thermal roll 50×30 mm</td>" in page
+    assert "<td>本院 2×4 标签</td>" in page and "<td>本院改过的 2×7</td>" in page
+    assert "不干胶" not in page and "热敏卷筒" not in page
+    centre = client.get("/labels").get_data(as_text=True)
+    assert ">A4 adhesive 3×8 (24 labels, 63.5×33.9 mm)</option>" in centre and ">本院 2×4 标签</option>" in centre
+    client.set_cookie("lang", "zh_CN")
+    assert "<td>A4 不干胶 3×8（24 格，63.5×33.9 mm）</td>" in client.get("/labels/stocks").get_data(as_text=True)
 
 
 def test_viewers_cannot_open_the_stocks_page(client, auth):

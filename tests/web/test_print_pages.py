@@ -28,7 +28,7 @@ THUMBNAIL = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
 def print_input(client, **values: object) -> dict[str, object]:
     """The print centre's fields as a browser posts them (ticked boxes only), with the page's CSRF token."""
-    data: dict[str, object] = {"csrf_token": csrf_token(client.get("/print")), "form_set": "personal_info",
+    data: dict[str, object] = {"csrf_token": csrf_token(client.get("/print")), "form_set": "form:personal_info",
                                "village": "", "household": "", "tag": "", "codes": "", "copies": "1",
                                "split_pages": ""}
     for key, value in values.items():
@@ -81,7 +81,8 @@ def test_printing_needs_the_print_permission(client, auth, people):
     assert "打印中心" not in home
     assert client.get("/print").status_code == 403
     token = csrf_token(home)
-    response = client.post("/print/start", data={"csrf_token": token, "form_set": "personal_info", "village": "201"})
+    response = client.post("/print/start",
+                           data={"csrf_token": token, "form_set": "form:personal_info", "village": "201"})
     assert response.status_code == 403
     assert "没有权限" in response.get_data(as_text=True)
     assert audit_rows(auth.database, "print") == []
@@ -105,7 +106,7 @@ def test_a_village_doctor_may_print_but_not_define_sets(client, auth, people):
 def test_preview_shows_the_page_count_and_thumbnails_of_the_first_residents_pages(client, auth, people,
                                                                                  committed_db):
     auth.login("clerk")
-    response = client.post("/print/preview", data=print_input(client, form_set="new_record", village="201"))
+    response = client.post("/print/preview", data=print_input(client, form_set="set:new_record", village="201"))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     # 东村: 5 residents in 2 households; 新建档套表 = 封面 1 + 个人基本信息表 1 + 健康体检表 4 + 信息卡 2 pages.
@@ -125,13 +126,31 @@ def test_preview_shows_the_page_count_and_thumbnails_of_the_first_residents_page
 
 def test_preview_of_blank_copies_shows_no_one(client, auth, people, committed_db):
     auth.login("doctor")
-    response = client.post("/print/preview", data=print_input(client, form_set="personal_info", blank=True,
+    response = client.post("/print/preview", data=print_input(client, form_set="form:personal_info", blank=True,
                                                                 copies="3", duplex=True))
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "空白表，共 6 页" in html and "一份空白表" in html
     assert len(THUMBNAIL.findall(html)) == 1
     assert audit_rows(committed_db, "view") == []
+
+
+def test_issue_10_3_the_form_and_the_set_of_one_id_are_two_choices(client, auth, people, committed_db, recording):
+    auth.login("clerk")
+    center = client.get("/print").get_data(as_text=True)
+    assert '<option value="set:encounter">接诊与会诊</option>' in center
+    assert '<option value="form:encounter">接诊记录表</option>' in center
+    single = client.post("/print/preview", data=print_input(client, form_set="form:encounter", household="201-1"))
+    html = single.get_data(as_text=True)
+    assert single.status_code == 200 and "3 人，共 3 页" in html and len(THUMBNAIL.findall(html)) == 1
+    assert re.findall(r"<figcaption>([^<]+)</figcaption>", html) == ["接诊记录表"]
+    both = client.post("/print/preview", data=print_input(client, form_set="set:encounter", household="201-1"))
+    assert "3 人，共 6 页" in both.get_data(as_text=True)
+    job_id = job_id_of(client.post("/print/start", data=print_input(client, form_set="form:encounter",
+                                                                     household="201-1")))
+    with committed_db.reader() as session:
+        params = jobqueue.get_job(session, job_id).params
+    assert (params["set"], params["set_kind"], params["set_name"]) == ("encounter", "form", "接诊记录表")
 
 
 def test_preview_names_typed_codes_that_are_not_in_the_register(client, auth, people):
@@ -190,7 +209,7 @@ def test_start_refuses_names_the_font_cannot_draw_unless_told_to_go_on(client, a
 def test_a_print_job_runs_to_a_downloadable_pdf_and_every_print_and_download_is_audited(client, auth, people,
                                                                                         committed_db):
     auth.login("clerk")
-    values = {"form_set": "personal_info", "village": "201", "duplex": True, "separators": True}
+    values = {"form_set": "form:personal_info", "village": "201", "duplex": True, "separators": True}
     preview = client.post("/print/preview", data=print_input(client, **values)).get_data(as_text=True)
     # 2 households × (separator + blank back) + 5 residents × (1 page + blank back)
     assert re.search(r'id="preview-pages">14<', preview)
@@ -208,8 +227,10 @@ def test_a_print_job_runs_to_a_downloadable_pdf_and_every_print_and_download_is_
         assert download.status_code == 200 and download.mimetype == "application/pdf"
         disposition = download.headers["Content-Disposition"]
         pdf = download.get_data()
-    # Saved as 个人基本信息表-20261125.pdf (RFC 5987 encoding of the set's name)
-    assert disposition.startswith("attachment") and quote("个人基本信息表-20261125.pdf") in disposition
+    # Issue #10.14: saved as what it holds, whose and the day (RFC 5987 filename*), with an ASCII fallback
+    assert disposition == ("attachment; filename=\"personal_info-201-20261125.pdf\"; filename*=UTF-8''"
+                           + quote("个人基本信息表-东村-20261125.pdf"))
+    assert "下载 个人基本信息表-东村-20261125.pdf" in client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
     assert len(read(pdf).pages) == 14
     texts = [compact(text) for text in page_texts(pdf)]
     assert texts[0].startswith("分户页") and "张三丰" in texts[2]
@@ -227,7 +248,7 @@ def test_a_print_job_runs_to_a_downloadable_pdf_and_every_print_and_download_is_
 
 def test_a_split_job_offers_the_zip_and_each_part(client, auth, people, committed_db, recording, app):
     auth.login("clerk")
-    job_id = job_id_of(client.post("/print/start", data=print_input(client, form_set="health_check",
+    job_id = job_id_of(client.post("/print/start", data=print_input(client, form_set="form:health_check",
                                                                      village="201", split_pages="10")))
     assert recording.submitted == [job_id]
     assert client.get(f"/print/jobs/{job_id}.json").get_json()["label"] == "排队中"
@@ -236,8 +257,9 @@ def test_a_split_job_offers_the_zip_and_each_part(client, auth, people, committe
     page = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
     links = re.findall(r'href="(/print/jobs/\d+/files/[^"]+)"', page)
     assert [link.rsplit("/", 1)[1] for link in links] == [
-        "health_check-20261125.zip", "health_check-20261125-001.pdf", "health_check-20261125-002.pdf",
-        "health_check-20261125-003.pdf"]
+        "health_check-201-20261125.zip", "health_check-201-20261125-001.pdf", "health_check-201-20261125-002.pdf",
+        "health_check-201-20261125-003.pdf"]
+    assert "健康体检表-东村-20261125-002.pdf" in page
     assert "下载全部（.zip）" in page
     assert [len(read(fetch(client, link)).pages) for link in links[1:]] == [8, 8, 4]
     assert len(audit_rows(committed_db, "export")) == 3
@@ -247,13 +269,13 @@ def test_downloads_are_only_the_jobs_own_files_and_only_for_their_owner_or_an_ad
                                                                                     committed_db, recording):
     auth.login("clerk")
     job_id = job_id_of(client.post("/print/start", data=print_input(client, village="201")))
-    assert client.get(f"/print/jobs/{job_id}/files/personal_info-20261125.pdf").status_code == 404  # not run yet
+    assert client.get(f"/print/jobs/{job_id}/files/personal_info-201-20261125.pdf").status_code == 404  # not run yet
     run_job(job_id, settings=app.extensions["archiveprint"].settings, database=committed_db)
-    url = f"/print/jobs/{job_id}/files/personal_info-20261125.pdf"
+    url = f"/print/jobs/{job_id}/files/personal_info-201-20261125.pdf"
     assert fetch(client, url)[:5] == b"%PDF-"
     secret = app.extensions["archiveprint"].settings.instance_dir / "secret.txt"
     secret.write_text("not for download")
-    for name in ("secret.txt", "..%2Fsecret.txt", "personal_info-20261125.pdf.part", "other.pdf"):
+    for name in ("secret.txt", "..%2Fsecret.txt", "personal_info-201-20261125.pdf.part", "other.pdf"):
         assert client.get(f"/print/jobs/{job_id}/files/{name}").status_code == 404
     assert client.get("/print/jobs/999999").status_code == 404
 
@@ -285,7 +307,8 @@ def test_a_failed_job_shows_its_reason_in_chinese(client, auth, people, app, com
         from archiveprint.forms.sets import list_custom_sets
 
         (custom,) = list_custom_sets(session)
-    job_id = job_id_of(client.post("/print/start", data=print_input(client, form_set=custom.key, village="201")))
+    job_id = job_id_of(client.post("/print/start",
+                                   data=print_input(client, form_set=f"set:{custom.key}", village="201")))
     sets = client.get("/print/sets")
     assert client.post(f"/print/sets/{custom.key}/delete", data={"csrf_token": csrf_token(sets)}).status_code == 303
     run_job(job_id, settings=app.extensions["archiveprint"].settings, database=committed_db)
@@ -316,9 +339,9 @@ def test_an_admin_defines_a_custom_set_prints_with_it_and_deletes_it(client, aut
     assert "2型糖尿病患者随访服务记录表 + 高血压患者随访服务记录表" in listing
     key = re.search(r'/print/sets/(custom_[0-9a-f]+)/delete', listing).group(1)
     center = client.get(f"/print?form_set={key}").get_data(as_text=True)
-    assert "自定义套组" in center and re.search(rf'<option selected value="{key}">慢病随访</option>', center)
+    assert "自定义套组" in center and re.search(rf'<option selected value="set:{key}">慢病随访</option>', center)
 
-    preview = client.post("/print/preview", data=print_input(client, form_set=key, household="201-1"))
+    preview = client.post("/print/preview", data=print_input(client, form_set=f"set:{key}", household="201-1"))
     assert "3 人，共 6 页" in preview.get_data(as_text=True)
 
     response = client.post(f"/print/sets/{key}/delete", data={"csrf_token": csrf_token(listing)})
