@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -324,10 +324,10 @@ def _room_for_earlier(session: Session, village: Village, allocated: Sequence[st
 
 # --- closed records (结案) -------------------------------------------------------------------------------------
 
-def close_folder(session: Session, household: Household, *, reason: str = "", actor: str,
+def close_folder(session: Session, household: Household, *, reason: str = "", on: date | None = None, actor: str,
                  now: datetime) -> FolderPosition:
     """Move a folder whose members are all closed to the closed-records area (next free position there); the
-    reason (全户迁出, 死亡 …) goes into the movement and its event."""
+    reason (全户迁出, 死亡 …) goes into the movement and its event, and so does the 结案 date when given."""
     active = session.scalar(select(func.count(Resident.id)).where(Resident.household_id == household.id,
                                                                 Resident.status == "active"))
     if active:
@@ -342,7 +342,7 @@ def close_folder(session: Session, household: Household, *, reason: str = "", ac
     shelf, slot = _closed_slot(session)
     change = Change("close", shelf, slot, "on_shelf", "", reason.strip()[:200])
     closed = _single(session, household, change, "folder.closed", actor=actor, now=now, expected_version=None,
-                     to=shelf.code, slot=slot, reason=reason.strip())
+                     to=shelf.code, slot=slot, reason=reason.strip(), **({"on": on} if on else {}))
     assert closed is not None
     return closed
 

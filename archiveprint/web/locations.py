@@ -207,10 +207,15 @@ class MoveInput(FlaskForm):
 
 
 class CloseInput(FlaskForm):
-    reason = SelectField(_l("结案原因"), choices=[SelectChoice(k, v) for k, v in CLOSE_REASON_LABELS.items()],
-                         validators=[DataRequired(_l("请选择结案原因"))])
+    """结案: nothing is chosen for the clerk, neither the reason nor the members; the date defaults to today."""
+
+    reason = SelectField(_l("结案原因"), choices=[SelectChoice("", _l("请选择结案原因")),
+                                                *(SelectChoice(k, v) for k, v in CLOSE_REASON_LABELS.items())],
+                         validators=[DataRequired(_l("请选择结案原因"))],
+                         render_kw={"required": False})  # the server refuses, in words the clerk reads
+    on = StringField(_l("结案日期"), validators=[DataRequired(_l("请填写结案日期")), Length(max=10)],
+                     render_kw={"type": "date"})
     note = StringField(_l("说明"), validators=[Length(max=200)])
-    version = HiddenField()
 
 
 class ReasonInput(FlaskForm):
@@ -271,7 +276,7 @@ def locate_page() -> ResponseReturnValue:
         kind, _key = classify_query(query)
         _audit("view" if detail else "search", [loc.household_id for loc in found], f"locate {kind}")
     version = str(found[0].place.version) if detail else ""
-    forms = {"move": MoveInput(version=version), "close": CloseInput(version=version),
+    forms = {"move": MoveInput(version=version),
              "reopen": ReasonInput(version=version, prefix="reopen"),
              "missing": ReasonInput(version=version, prefix="missing"), "found": FoundInput(version=version)}
     return render_template("web/locations/locate.html", query=query, locate_query=query, found=found,
@@ -328,34 +333,24 @@ def _move(session: Session, household: Household, form: MoveInput) -> str:
     return _("已移到 %(address)s", address=place.address)
 
 
-def _close(session: Session, household: Household, form: CloseInput) -> str:
-    """结案: the household's members still on file are closed with the reason, then the folder goes to the closed
-    area (the register keeps every record; reopen brings both back)."""
-    from archiveprint.locations.services import close_folder
-    from archiveprint.register.services import close_resident
-
-    reason = form.reason.data or ""
-    note = (form.note.data or "").strip()
-    for member in household.members:
-        if member.status == "active":
-            close_resident(session, member, reason, today(), note=note, actor=_actor(), now=utcnow())
-    session.flush()
-    text = " ".join(filter(None, [label(CLOSE_REASON_LABELS, reason), note]))  # type: ignore[arg-type]
-    close_folder(session, household, reason=text, actor=_actor(), now=utcnow())
-    place = find_places(session, [household.id])[household.id]
-    return _("已移入结案区：%(address)s", address=place.address)
-
-
 def _reopen(session: Session, household: Household, form: ReasonInput) -> str:
+    """取回: the folder back from the closed area (when it is there) and the ticked members' records reopened."""
     from archiveprint.locations.services import reopen_folder
     from archiveprint.register.services import reopen_resident
 
     reason = (form.reason.data or "").strip()
-    reopen_folder(session, household, reason=reason, actor=_actor(), now=utcnow())
+    place = find_places(session, [household.id])[household.id]
+    in_closed_area = place.status.code == "closed"
     chosen = set(request.form.getlist("residents"))
-    for member in household.members:
-        if member.archive_code in chosen and member.status == "closed":
-            reopen_resident(session, member, why=reason, actor=_actor(), now=utcnow())
+    members = [m for m in household.members if m.archive_code in chosen and m.status == "closed"]
+    if not in_closed_area and not members:
+        raise InvalidValue("请勾选要恢复的成员", field="成员")
+    if in_closed_area:
+        reopen_folder(session, household, reason=reason, actor=_actor(), now=utcnow())
+    for member in members:
+        reopen_resident(session, member, why=reason, actor=_actor(), now=utcnow())
+    if not in_closed_area:
+        return _("已恢复档案：%(names)s", names="、".join(m.name for m in members))
     place = find_places(session, [household.id])[household.id]
     return _("已从结案区取回：%(address)s", address=place.address)
 
@@ -374,7 +369,7 @@ def _found(session: Session, household: Household, form: FoundInput) -> str:
     return _("已归位")
 
 
-_ACTIONS = {"move": _move, "close": _close, "reopen": _reopen, "missing": _missing, "found": _found}
+_ACTIONS = {"move": _move, "reopen": _reopen, "missing": _missing, "found": _found}
 
 
 @bp.post("/folders/<int:household_id>/move")
@@ -383,10 +378,60 @@ def move(household_id: int) -> ResponseReturnValue:
     return _act(household_id, MoveInput(), "move")
 
 
+def _close_page(household: Household, form: CloseInput, chosen: Iterable[str], *, error: str | None = None,
+                status: int = 200) -> ResponseReturnValue:
+    from archiveprint.register.queries import ordered_members
+
+    place = find_places(db_session(), [household.id], providers=status_providers())[household.id]
+    members = ordered_members(household)
+    _audit("view", [household.id], "close page")
+    return render_template("web/locations/close.html", household=household, folder=display_code(household),
+                           place=place, members=members, form=form, chosen=set(chosen), error=error,
+                           today_iso=today().isoformat(),
+                           active=sum(m.status == "active" for m in members)), status
+
+
+@bp.get("/folders/<int:household_id>/close")
+@requires("manage_locations")
+def close_page(household_id: int) -> ResponseReturnValue:
+    """结案 asks first: the household, every member with a box to tick (none ticked), the reason (none chosen)
+    and the date (today unless changed)."""
+    household = _folder(db_session(), household_id, None)
+    return _close_page(household, CloseInput(on=today().isoformat()), ())
+
+
 @bp.post("/folders/<int:household_id>/close")
 @requires("manage_locations")
 def close(household_id: int) -> ResponseReturnValue:
-    return _act(household_id, CloseInput(), "close")
+    """Close the ticked members' records with the reason and date; the folder moves to the closed area only when
+    no member is left on file. A refusal redraws the page with the clerk's choices kept."""
+    from archiveprint.locations.closing import close_members
+
+    form = CloseInput()
+    session = db_session()
+    household = _folder(session, household_id, None)
+    chosen = request.form.getlist("residents")
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        return _close_page(household, form, chosen, error="；".join(errors), status=400)
+    try:
+        result = close_members(session, household, chosen, form.reason.data or "", _day(form.on.data) or today(),
+                               today=today(), note=form.note.data or "", actor=_actor(), now=utcnow())
+        session.commit()
+    except ArchiveprintError as refusal:
+        rollback()
+        household = _folder(db_session(), household_id, None)
+        return _close_page(household, form, chosen, error=str(refusal), status=refusal.status)
+    names = "、".join(result.closed or result.already)
+    if result.folder is not None:
+        place = find_places(session, [household.id])[household.id]
+        flash(_("已结案：%(names)s。全户已结案，档案袋已移入结案区：%(address)s", names=names,
+                address=place.address), "success")
+    else:
+        flash(_("已结案：%(names)s。该户还有成员在档，档案袋留在原位。", names=names), "success")
+    return redirect(url_for("register.household", household_id=household.id), code=303)
 
 
 @bp.post("/folders/<int:household_id>/reopen")
