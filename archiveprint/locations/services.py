@@ -36,6 +36,17 @@ class OccupiedShelves(Conflict):
         self.folders = folders
 
 
+class NeedsRelayout(Conflict):
+    """A village's new folders do not fit without moving others. `plain` is the reason alone (the web app offers
+    重新排架 as a link); the message adds the command for the command line."""
+
+    def __init__(self, plain: str, village: str) -> None:
+        super().__init__(f"{plain}。请运行 archiveprint relayout --village {village}", field="村(居)委会",
+                         value=village)
+        self.plain = plain
+        self.village = village
+
+
 # --- the one primitive every change goes through -------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -283,14 +294,12 @@ def shelve_village(session: Session, village: Village, *, actor: str, now: datet
     run = grow_run(plan_shelves_, village.code, need, order, skip=skip)
     if run is None:
         room = "没有足够的连续空架位" if not has_run else "本村架位已满，相邻也没有空架位"
-        raise Conflict(f"村(居)委会 {village.code} {village.name}：{room}（需要 {need} 个位置）。"
-                       f"请运行 archiveprint relayout --village {village.code} 重新排架", field="村(居)委会",
-                       value=village.code)
+        raise NeedsRelayout(f"村(居)委会 {village.code} {village.name}：{room}（需要 {need} 个位置），需要重新排架",
+                            village.code)
     plan = place_in_run(plan_shelves_, [f for f in folders if f.village == village.code], run)
     if plan.moves:
-        raise Conflict(f"村(居)委会 {village.code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
-                       f"（需挪动 {len(plan.moves)} 袋）。请运行 archiveprint relayout --village {village.code}",
-                       field="村(居)委会", value=village.code)
+        raise NeedsRelayout(f"村(居)委会 {village.code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
+                            f"（需挪动 {len(plan.moves)} 袋），需要重新排架", village.code)
     with session.begin_nested():
         for shelf in shelves[run[0]:run[1] + 1]:
             shelf.village = village

@@ -25,6 +25,7 @@ from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
 from archiveprint.locations.models import FolderPosition, Shelf
 from archiveprint.locations.queries import (
+    OVERFLOW_SOON,
     FolderLocation,
     FolderStatus,
     StatusProvider,
@@ -53,7 +54,7 @@ QUERY_MAX = 100
 PICK_MAX = 500  # lines in a pick list
 LAYOUT_MAX = 512 * 1024  # a layout file is a few KB
 HIGH_FILL = 0.9
-SOON = 20  # a village this close to overflowing is flagged on the map
+SOON = OVERFLOW_SOON  # a village this close to overflowing is flagged on the map
 STATUS_LABELS = {"on_shelf": _l("在架"), "out": _l("已取出"), "lent": _l("借出"), "missing": _l("下落不明"),
                  "closed": _l("结案区"), "unshelved": _l("未上架"), "gone": _l("已移出档案室")}
 MOVEMENT_LABELS = {"shelve": _l("上架"), "move": _l("移位"), "relayout": _l("重新排架"), "take_out": _l("取出"),
@@ -172,8 +173,9 @@ def index() -> ResponseReturnValue:
     shelves = list_shelves(session, None)
     capacity = find_capacity(session)
     rooms = _storage_map(shelves, {fill.code: fill.used for fill in capacity.shelves})
+    waiting = sum(v.unshelved for v in capacity.villages)
     return render_template("web/locations/map.html", rooms=rooms, villages=capacity.villages, soon=SOON,
-                           totals=capacity.totals())
+                           totals=capacity.totals(), waiting=waiting)
 
 
 @bp.get("/shelves/<code>")
@@ -551,6 +553,56 @@ def relayout_apply() -> ResponseReturnValue:
         flash(_("已重新排架：挪动 %(moved)s 袋，新上架 %(placed)s 袋，需更换 %(labels)s 个架位标签",
                 moved=result.moved, placed=result.placed, labels=len(result.labels)), "success")
     return redirect(url_for("locations.relayout", village=village, reserve=reserve), code=303)
+
+
+# --- first shelving: every waiting folder of every village --------------------------------------------------------
+
+class ShelveAllInput(FlaskForm):
+    fingerprint = HiddenField(validators=[DataRequired()])
+
+
+@bp.get("/shelve-all")
+@requires("manage_locations")
+def shelve_all_page() -> ResponseReturnValue:
+    """上架全部未上架的档案袋, previewed: per village how many folders get a home and which shelves it takes; nothing
+    is written (the same services run and are rolled back)."""
+    from archiveprint.locations.shelveall import shelve_all
+
+    session = db_session()
+    try:
+        preview = shelve_all(session, actor=_actor(), now=utcnow())
+    except ArchiveprintError as refusal:
+        rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("locations.index"), code=303)
+    rollback()  # a preview writes nothing
+    return render_template("web/locations/shelve_all.html", preview=preview,
+                           form=ShelveAllInput(fingerprint=preview.fingerprint))
+
+
+@bp.post("/shelve-all")
+@requires("manage_locations")
+def shelve_all_apply() -> ResponseReturnValue:
+    """Shelve what the preview showed (same fingerprint), every move recorded; back on the storage map."""
+    from archiveprint.locations.shelveall import shelve_all
+
+    form = ShelveAllInput()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        result = shelve_all(session, expected=form.fingerprint.data, actor=_actor(), now=utcnow())
+        session.commit()
+    except ArchiveprintError as refusal:
+        rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("locations.shelve_all_page"), code=303)
+    shelved_villages = [v for v in result.villages if v.placed]
+    flash(_("已上架 %(n)s 袋（%(villages)s 个村）", n=result.placed, villages=len(shelved_villages)), "success")
+    for village in result.refused:
+        flash(_("%(village)s 未上架：%(why)s", village=f"{village.code} {village.name}", why=village.refusal),
+              "warning")
+    return redirect(url_for("locations.index"), code=303)
 
 
 # --- pick lists ---------------------------------------------------------------------------------------------------

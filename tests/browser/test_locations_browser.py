@@ -149,6 +149,40 @@ def test_issue_10_2_close_one_member_then_the_whole_household_then_take_it_back(
     expect(page.locator("table.members tbody tr.closed")).to_have_count(0)
 
 
+def test_issue_10_9_first_shelving_of_every_village_from_the_storage_map(page: Page, live_server, committed_db):
+    seed_people(committed_db)  # a fresh install: households of 东村 and 西村, a layout, nothing shelved
+    with committed_db.transaction() as session:
+        apply_layout(session, small_layout(), actor=ACTOR, now=T0)
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("link", name="库房", exact=True).click()
+    offer = page.locator("#shelve-all-offer")
+    expect(offer).to_contain_text("3 袋档案还没有上架。")
+    offer.get_by_role("link", name="上架全部未上架的档案袋").click()
+
+    expect(page.locator("#shelve-all-placed")).to_have_text("3")
+    expect(page.locator("#shelve-all-villages")).to_have_text("2")
+    rows = page.locator("table.shelve-all-villages tbody tr")
+    expect(rows.nth(0)).to_contain_text("K1-M-1-A-1 … K1-M-1-A-1")
+    expect(rows.nth(1)).to_contain_text("K1-M-1-A-2 … K1-M-1-A-2")
+    page.get_by_role("button", name="确认上架").dblclick()
+
+    expect(page.locator(".flash-success")).to_have_text("已上架 3 袋（2 个村）")
+    expect(page.locator("#shelve-all-offer")).to_have_count(0)
+    east, west = page.locator('tr[data-village="201"]'), page.locator('tr[data-village="202"]')
+    expect(east.locator("td.overflow")).to_contain_text("再有 3 袋就会超出")  # 2 folders on a shelf of 4
+    expect(west.locator("td.overflow")).to_have_text("还能放 43 袋 （本村架位 3 袋，其后空架位 40 袋）")
+    expect(page.locator("table.village-fill")).not_to_contain_text("还没有分配架位")
+
+    for row in (east, west):
+        expect(row.locator("td").nth(5)).to_have_text("0")  # 待上架: every folder has its address
+    page.goto(f"{live_server}/locations/locate?q=zsf")
+    expect(page.locator("#address")).to_contain_text(f"{FIRST} 第1位")
+    page.goto(f"{live_server}/locations/locate?q=<b>王</b>")
+    expect(page.locator("#address")).to_contain_text(f"{FIRST} 第2位")
+    page.goto(f"{live_server}/locations/locate?q=赵老汉")
+    expect(page.locator("#address")).to_contain_text("一号库房 1列 A面 2层 第1位")
+
+
 def test_relayout_preview_then_apply(page: Page, live_server, committed_db):
     shelved(committed_db, extra=("孙甲", "孙乙", "孙丙"))
     sign_in(page, live_server, committed_db)
