@@ -27,6 +27,7 @@ STATUS_TEXT = {"on_shelf": "在架", "out": "已取出", "lent": "借出", "miss
 KIND_TEXT = {"shelve": "上架", "move": "移位", "relayout": "重新排架", "take_out": "取出", "put_back": "归还",
              "missing": "登记下落不明", "found": "找到归位", "close": "移入结案区", "reopen": "从结案区取回",
              "release": "移出档案室"}
+HOUSEHOLD_EVENT_TEXT = {"household.created": "建户", "household.updated": "修改户信息"}
 
 
 # --- shared look-ups -----------------------------------------------------------------------------------------
@@ -430,6 +431,7 @@ class Touch:
     first: datetime
     last: datetime
     actions: tuple[str, ...]
+    codes: tuple[str, ...] = ()  # movement kinds (shelve, move …) and event kinds (household.created …)
 
     def as_json(self) -> dict[str, object]:
         return {"actor": self.actor, "count": self.count, "first": self.first.isoformat(),
@@ -437,9 +439,10 @@ class Touch:
 
 
 def list_touches(session: Session, household_id: int) -> list[Touch]:
-    """Who has touched the folder: every actor of its movements and of the household's own events."""
+    """Who has touched the folder: every actor of its movements and of the household's own events. `codes` are
+    the movement kinds and event kinds (for the web page's words), `actions` the same in Chinese (command line)."""
     entries: list[tuple[str, datetime, str]] = [
-        (actor, at, KIND_TEXT.get(kind, kind)) for actor, at, kind in session.execute(
+        (actor, at, kind) for actor, at, kind in session.execute(
             select(FolderMovement.actor, FolderMovement.at, FolderMovement.kind)
             .where(FolderMovement.household_id == household_id))]
     entries += [(actor, at, kind) for actor, at, kind in session.execute(
@@ -452,7 +455,9 @@ def list_touches(session: Session, household_id: int) -> list[Touch]:
     out = []
     for actor, items in by_actor.items():
         items.sort()
-        out.append(Touch(actor, len(items), items[0][0], items[-1][0], tuple(dict.fromkeys(a for _, a in items))))
+        codes = tuple(dict.fromkeys(a for _, a in items))
+        out.append(Touch(actor, len(items), items[0][0], items[-1][0],
+                         tuple(KIND_TEXT.get(code, HOUSEHOLD_EVENT_TEXT.get(code, code)) for code in codes), codes))
     return sorted(out, key=lambda t: t.last, reverse=True)
 
 

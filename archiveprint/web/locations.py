@@ -3,15 +3,16 @@ planner, pick lists and loading a storage layout (every page that names people l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, to_utc
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_utc
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
@@ -46,7 +47,7 @@ from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household
 from archiveprint.register.queries import classify_query
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, label
+from archiveprint.web.i18n import CLOSE_REASON_LABELS, EVENT_LABELS, label
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state, today
 
 bp = Blueprint("locations", __name__, url_prefix="/locations")
@@ -62,10 +63,32 @@ MOVEMENT_LABELS = {"shelve": _l("上架"), "move": _l("移位"), "relayout": _l(
                    "close": _l("移入结案区"), "reopen": _l("从结案区取回"), "release": _l("移出档案室")}
 
 
+# The level words a layout spells its addresses with (列, 面, 层 …) and the position (第17位) are ours to translate;
+# room and block names are the site's own and stay as written.
+LEVEL_WORDS = {"区": _l("%(code)s区"), "排": _l("%(code)s排"), "列": _l("%(code)s列"), "面": _l("%(code)s面"),
+               "节": _l("%(code)s节"), "层": _l("%(code)s层"), "柜": _l("%(code)s柜"), "架": _l("%(code)s架"),
+               "格": _l("%(code)s格"), "位": _l("第%(code)s位")}
+_ADDRESS_TOKEN = re.compile(r"^第?([0-9A-Za-z]+)\s*(区|排|列|面|节|层|柜|架|格|位)$")
+
+
+def shelf_address(text: str | None) -> str:
+    """A shelf address (一号库房 3列 A面 2层 第17位) in the interface language: the level words translated, the
+    site's names (一号库房) kept."""
+    if not text or str(get_locale()) == "zh_CN":
+        return text or ""
+    words = []
+    for token in text.split(" "):
+        matched = _ADDRESS_TOKEN.match(token)
+        words.append(str(LEVEL_WORDS[matched.group(2)]) % {"code": matched.group(1)} if matched else token)
+    return " ".join(words)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.filters["address"] = shelf_address
     app.jinja_env.filters["folder_status"] = status_text
     app.jinja_env.filters["movement_kind"] = lambda code: label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
+    app.jinja_env.filters["touch_action"] = touch_action
 
 
 def status_providers() -> list[StatusProvider]:
@@ -84,6 +107,13 @@ def status_text(status: FolderStatus) -> str:
     if status.since and status.code not in ("on_shelf", "unshelved", "closed"):
         text = _("%(status)s（自 %(day)s）", status=text, day=f"{status.since:%Y-%m-%d}")
     return text
+
+
+def touch_action(code: str) -> str:
+    """What someone did to a folder or its household, in the interface language (上架, 建户 …), never a code."""
+    if code in MOVEMENT_LABELS:
+        return label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
+    return label(EVENT_LABELS, code) if code in EVENT_LABELS else _("其他操作")  # type: ignore[arg-type]
 
 
 def _audit(action: str, household_ids: Iterable[int], detail: str) -> None:
@@ -332,7 +362,7 @@ def _move(session: Session, household: Household, form: MoveInput) -> str:
     move_folder(session, household, form.to.data or "", reason=(form.reason.data or "").strip(),
                 expected_version=version, actor=_actor(), now=utcnow())
     place = find_places(session, [household.id])[household.id]
-    return _("已移到 %(address)s", address=place.address)
+    return _("已移到 %(address)s", address=shelf_address(place.address))
 
 
 def _reopen(session: Session, household: Household, form: ReasonInput) -> str:
@@ -354,7 +384,7 @@ def _reopen(session: Session, household: Household, form: ReasonInput) -> str:
     if not in_closed_area:
         return _("已恢复档案：%(names)s", names="、".join(m.name for m in members))
     place = find_places(session, [household.id])[household.id]
-    return _("已从结案区取回：%(address)s", address=place.address)
+    return _("已从结案区取回：%(address)s", address=shelf_address(place.address))
 
 
 def _missing(session: Session, household: Household, form: ReasonInput) -> str:
@@ -430,7 +460,7 @@ def close(household_id: int) -> ResponseReturnValue:
     if result.folder is not None:
         place = find_places(session, [household.id])[household.id]
         flash(_("已结案：%(names)s。全户已结案，档案袋已移入结案区：%(address)s", names=names,
-                address=place.address), "success")
+                address=shelf_address(place.address)), "success")
     else:
         flash(_("已结案：%(names)s。该户还有成员在档，档案袋留在原位。", names=names), "success")
     return redirect(url_for("register.household", household_id=household.id), code=303)

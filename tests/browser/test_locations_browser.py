@@ -183,6 +183,27 @@ def test_issue_10_9_first_shelving_of_every_village_from_the_storage_map(page: P
     expect(page.locator("#address")).to_contain_text("一号库房 1列 A面 2层 第1位")
 
 
+def test_issue_10_11_to_13_locate_in_words_a_clerk_reads_in_both_languages(page: Page, live_server, committed_db):
+    seed_people(committed_db)
+    with committed_db.transaction() as session:  # 东村 shelved, 西村 waiting
+        apply_layout(session, small_layout(), actor=ACTOR, now=T0)
+        shelve_village(session, services.find_village(session, "201"), actor=ACTOR, now=T0)
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("searchbox", name="查找居民").first.fill("赵老汉")
+    page.keyboard.press("Enter")
+    expect(page.locator("table.results tbody tr td.place")).to_have_text("未上架")  # said once
+    page.goto(f"{live_server}/locations/locate?q=zsf")
+    touches = page.locator("ul.touches")
+    expect(touches).to_contain_text("建户")
+    expect(touches).not_to_contain_text("household.created")
+    page.get_by_role("link", name="English").click()
+    expect(page.locator("#address")).to_contain_text("一号库房 Column 1 Side A Shelf 1 Position 1")
+    expect(touches).to_contain_text("Household created")
+    expect(touches).to_contain_text("Shelve")
+    page.get_by_role("link", name="K1-M-1-A-1").click()
+    expect(page.locator("h1")).to_have_text("一号库房 Column 1 Side A Shelf 1")
+
+
 def test_relayout_preview_then_apply(page: Page, live_server, committed_db):
     shelved(committed_db, extra=("孙甲", "孙乙", "孙丙"))
     sign_in(page, live_server, committed_db)

@@ -307,6 +307,42 @@ def test_issue_10_2_closing_one_member_keeps_the_folder_and_records_reason_and_d
     assert "结案" in history and "死亡" in history and "2026-11-20" in history
 
 
+def test_issue_10_11_who_handled_the_folder_in_words_not_event_names(client, auth, room):
+    auth.login("clerk")
+    page = text(client.get("/locations/locate?q=zsf"))
+    touches = re.search(r'<ul class="touches">(.*?)</ul>', page, re.S)
+    assert touches and "household.created" not in touches.group(1)
+    assert "建户" in touches.group(1) and "上架" in touches.group(1)
+    client.set_cookie("lang", "en")
+    page = text(client.get("/locations/locate?q=zsf"))
+    touches = re.search(r'<ul class="touches">(.*?)</ul>', page, re.S)
+    assert touches and "Household created" in touches.group(1) and "建户" not in touches.group(1)
+
+
+def test_issue_10_13_shelf_addresses_in_english_keep_the_sites_own_names(client, auth, room):
+    auth.login("clerk")
+    client.set_cookie("lang", "en")
+    page = text(client.get("/locations/locate?q=zsf"))
+    assert re.search(r'id="address">一号库房 Column 1 Side A Shelf 1 Position 1\b', page)
+    shelf = text(client.get("/locations/shelves/K1-M-1-A-1"))
+    assert "<h1>一号库房 Column 1 Side A Shelf 1</h1>" in shelf
+    client.set_cookie("lang", "zh_CN")
+    assert f'id="address">{FIRST} 第1位' in text(client.get("/locations/locate?q=zsf"))
+
+
+def test_issue_10_12_an_unshelved_folder_says_so_once_in_search_results(client, auth, committed_db):
+    seed_people(committed_db)
+    with committed_db.transaction() as session:
+        apply_layout(session, small_layout(), actor=ACTOR, now=T0)
+    auth.login("clerk")
+    page = text(client.get("/?q=zsf"))
+    place = re.search(r'<td class="place">(.*?)</td>', page, re.S)
+    assert place and re.sub(r"<[^>]+>|\s+", "", place.group(1)) == "未上架"
+    household = text(client.get("/households/1"))
+    shown = re.search(r'<dd class="place">(.*?)</dd>', household, re.S)
+    assert shown and re.sub(r"<[^>]+>|\s+", "", shown.group(1)) == "未上架"
+
+
 def test_report_missing_then_found(client, auth, room, committed_db):
     auth.login("admin")
     page, version = _action_page(client, room.household)
