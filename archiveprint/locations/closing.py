@@ -46,7 +46,8 @@ def close_members(session: Session, household: Household, codes: Sequence[str], 
     if not chosen:
         raise InvalidValue("请勾选要结案的成员", field="成员")
     members = {m.archive_code: m for m in session.scalars(
-        select(Resident).where(Resident.household_id == household.id).with_for_update())}
+        select(Resident).where(Resident.household_id == household.id).with_for_update()
+        .execution_options(populate_existing=True))}  # a racing double click waits here, then sees the result
     result = ClosingResult()
     for code in chosen:
         member = members.get(code)

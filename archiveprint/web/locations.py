@@ -439,9 +439,11 @@ def close(household_id: int) -> ResponseReturnValue:
     no member is left on file. A refusal redraws the page with the clerk's choices kept."""
     from archiveprint.locations.closing import close_members
 
-    form = CloseInput()
     session = db_session()
     household = _folder(session, household_id, None)
+    if request.form.get("folder_only") == "1":
+        return _close_folder_only(session, household)
+    form = CloseInput()
     chosen = request.form.getlist("residents")
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
@@ -463,6 +465,25 @@ def close(household_id: int) -> ResponseReturnValue:
                 address=shelf_address(place.address)), "success")
     else:
         flash(_("已结案：%(names)s。该户还有成员在档，档案袋留在原位。", names=names), "success")
+    return redirect(url_for("register.household", household_id=household.id), code=303)
+
+
+def _close_folder_only(session: Session, household: Household) -> ResponseReturnValue:
+    """A household whose members were all closed before (one by one, or in the register) whose folder is still on
+    its village shelf: the folder goes to the closed area."""
+    from archiveprint.locations.services import close_folder
+
+    if not FoundInput().validate_on_submit():
+        abort(400)
+    try:
+        close_folder(session, household, reason="全户已结案", actor=_actor(), now=utcnow())
+        session.commit()
+    except ArchiveprintError as refusal:
+        rollback()
+        flash(str(refusal), "error")
+    else:
+        place = find_places(session, [household.id])[household.id]
+        flash(_("档案袋已移入结案区：%(address)s", address=shelf_address(place.address)), "success")
     return redirect(url_for("register.household", household_id=household.id), code=303)
 
 

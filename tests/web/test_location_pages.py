@@ -307,6 +307,19 @@ def test_issue_10_2_closing_one_member_keeps_the_folder_and_records_reason_and_d
     assert "结案" in history and "死亡" in history and "2026-11-20" in history
 
 
+def test_issue_10_2_a_household_closed_in_the_register_can_send_its_folder_to_the_closed_area(client, auth, room,
+                                                                                             committed_db):
+    auth.login("clerk")
+    with committed_db.reader() as session:
+        west = session.scalar(select(Resident.household_id).where(Resident.archive_code == room.closed))
+    page = client.get(f"/locations/folders/{west}/close")
+    assert "该户成员都已结案。" in text(page) and 'name="residents"' not in text(page)
+    response = client.post(f"/locations/folders/{west}/close",
+                           data={"folder_only": "1", "csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert "档案袋已移入结案区：二号库房 结案柜 1柜 1层 第1位" in flashes(text(response))
+    assert place_of(committed_db, west).status.code == "closed"
+
+
 def test_issue_10_11_who_handled_the_folder_in_words_not_event_names(client, auth, room):
     auth.login("clerk")
     page = text(client.get("/locations/locate?q=zsf"))
