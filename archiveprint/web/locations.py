@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length
 
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotConfigured, NotFound
 from archiveprint.locations.models import FolderPosition, Shelf
 from archiveprint.locations.queries import (
     OVERFLOW_SOON,
@@ -622,6 +622,10 @@ def shelve_all_page() -> ResponseReturnValue:
     session = db_session()
     try:
         preview = shelve_all(session, actor=_actor(), now=utcnow())
+    except NotConfigured:
+        rollback()
+        flash(_("尚未载入库房布局。"), "error")  # the map offers 载入库房布局
+        return redirect(url_for("locations.index"), code=303)
     except ArchiveprintError as refusal:
         rollback()
         flash(str(refusal), "error")
