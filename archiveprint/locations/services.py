@@ -563,8 +563,8 @@ def _run_warnings(session: Session, layout: Layout, existing: dict[str, Shelf] |
     for code, indexes in sorted(runs.items()):
         if indexes[-1] - indexes[0] + 1 != len(indexes) and any(
                 pairs[i][1] not in (code, None) for i in range(indexes[0], indexes[-1] + 1)):
-            warnings.append(f"村 {code} 的架位被其他村隔开，不再连续；请运行 archiveprint relayout --village {code}")
+            warnings.append(f"村 {code} 的架位被其他村隔开，不再连续，需要为该村重新排架")
     firsts = sorted((indexes[0], code) for code, indexes in runs.items())
     if [code for _, code in firsts] != sorted(runs):
-        warnings.append("各村架位不再按村代码顺序排列；请运行 archiveprint relayout")
+        warnings.append("各村架位不再按村代码顺序排列，需要重新排架")
     return warnings

@@ -63,3 +63,15 @@ def test_issue_10_9_room_left_does_not_count_shelves_the_waiting_villages_will_t
     # 202 will take 25 when it is shelved
     assert (east.shelves, east.room_in_run, east.room_next_to_run, east.room_left) == (2, 3, 15, 18)
     assert east.message == "村 201 再有 19 袋就会超出"
+
+
+def test_issue_10_11_layout_warnings_name_the_remedy_not_a_command(session, room, households, clock):
+    from archiveprint.locations.services import apply_layout
+    from tests.locations.conftest import SMALL_LAYOUT, small_layout
+
+    households("201", 1)
+    households("202", 1)
+    shelve_all(session, actor=ACTOR, now=clock())  # 201 on K1-M-1-A-1, 202 on K1-M-1-A-2
+    reversed_levels = SMALL_LAYOUT.replace("capacity: 4", "capacity: 4\n        fill_order: 列, 面, -层")
+    report = apply_layout(session, small_layout(reversed_levels), actor=ACTOR, now=clock())
+    assert report.warnings == ["各村架位不再按村代码顺序排列，需要重新排架"]

@@ -115,7 +115,8 @@ def test_the_map_without_a_layout_says_so(client, auth, committed_db):
     page = text(client.get("/locations/"))
     assert "尚未载入库房布局" in page and "/locations/layout" in page
     shelve_all = client.get("/locations/shelve-all", follow_redirects=True)  # issue #10.9, #10.11: no command advice
-    assert "尚未载入库房布局。" in flashes(text(shelve_all)) and "archiveprint" not in "".join(flashes(text(shelve_all)))
+    messages = flashes(text(shelve_all))
+    assert "尚未载入库房布局。" in messages and "archiveprint" not in "".join(messages)
 
 
 def test_a_shelf_lists_its_folders_in_position_order_and_is_audited(client, auth, room, committed_db):
