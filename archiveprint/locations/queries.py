@@ -20,12 +20,14 @@ from archiveprint.register.models import Household, Resident, Township, Village
 from archiveprint.register.queries import classify_query
 
 LOCATE_LIMIT = 20
+OVERFLOW_SOON = 20  # a village with room for fewer new folders than this is warned about
 NAME_LIMIT = 50
 STATUS_TEXT = {"on_shelf": "在架", "out": "已取出", "lent": "借出", "missing": "下落不明", "closed": "结案区",
                "unshelved": "未上架", "gone": "已移出档案室"}
 KIND_TEXT = {"shelve": "上架", "move": "移位", "relayout": "重新排架", "take_out": "取出", "put_back": "归还",
              "missing": "登记下落不明", "found": "找到归位", "close": "移入结案区", "reopen": "从结案区取回",
              "release": "移出档案室"}
+HOUSEHOLD_EVENT_TEXT = {"household.created": "建户", "household.updated": "修改户信息"}
 
 
 # --- shared look-ups -----------------------------------------------------------------------------------------
@@ -429,6 +431,7 @@ class Touch:
     first: datetime
     last: datetime
     actions: tuple[str, ...]
+    codes: tuple[str, ...] = ()  # movement kinds (shelve, move …) and event kinds (household.created …)
 
     def as_json(self) -> dict[str, object]:
         return {"actor": self.actor, "count": self.count, "first": self.first.isoformat(),
@@ -436,9 +439,10 @@ class Touch:
 
 
 def list_touches(session: Session, household_id: int) -> list[Touch]:
-    """Who has touched the folder: every actor of its movements and of the household's own events."""
+    """Who has touched the folder: every actor of its movements and of the household's own events. `codes` are
+    the movement kinds and event kinds (for the web page's words), `actions` the same in Chinese (command line)."""
     entries: list[tuple[str, datetime, str]] = [
-        (actor, at, KIND_TEXT.get(kind, kind)) for actor, at, kind in session.execute(
+        (actor, at, kind) for actor, at, kind in session.execute(
             select(FolderMovement.actor, FolderMovement.at, FolderMovement.kind)
             .where(FolderMovement.household_id == household_id))]
     entries += [(actor, at, kind) for actor, at, kind in session.execute(
@@ -451,7 +455,9 @@ def list_touches(session: Session, household_id: int) -> list[Touch]:
     out = []
     for actor, items in by_actor.items():
         items.sort()
-        out.append(Touch(actor, len(items), items[0][0], items[-1][0], tuple(dict.fromkeys(a for _, a in items))))
+        codes = tuple(dict.fromkeys(a for _, a in items))
+        out.append(Touch(actor, len(items), items[0][0], items[-1][0],
+                         tuple(KIND_TEXT.get(code, HOUSEHOLD_EVENT_TEXT.get(code, code)) for code in codes), codes))
     return sorted(out, key=lambda t: t.last, reverse=True)
 
 
@@ -565,7 +571,8 @@ class VillageFill:
     households: int
     unshelved: int
     room_in_run: int  # positions after the last folder in the run
-    room_next_to_run: int  # free shelves right after the run, which shelving takes over without moving anyone
+    room_next_to_run: int  # free shelves right after the run that shelving takes over without moving anyone, less
+    # what villages not yet shelved will take there (they get the first free shelves after their neighbour)
 
     @property
     def room_left(self) -> int:
@@ -578,7 +585,9 @@ class VillageFill:
             return f"村 {self.code} 还没有分配架位（{self.unshelved} 袋待上架）"
         if self.room_left < 0:
             return f"村 {self.code} 已超出 {-self.room_left} 袋，请运行 relayout --village {self.code}"
-        return f"村 {self.code} 再有 {self.room_left + 1} 袋就会超出"
+        if self.room_left < OVERFLOW_SOON:
+            return f"村 {self.code} 再有 {self.room_left + 1} 袋就会超出"
+        return f"村 {self.code} 还能放 {self.room_left} 袋（本村架位 {self.room_in_run} 袋）"
 
     def as_json(self) -> dict[str, object]:
         return {"code": self.code, "name": self.name, "shelves": self.shelves, "first_shelf": self.first_shelf,
@@ -624,6 +633,8 @@ def find_capacity(session: Session) -> Capacity:
         select(Household.village_id, func.count()).where(
             ~select(FolderMovement.id).where(FolderMovement.household_id == Household.id).exists())
         .group_by(Household.village_id)).all())
+    allocated = sorted({f.village for f in area if f.village})
+    pending = _pending_needs(session, allocated, never)
     villages = []
     for village in session.scalars(select(Village).order_by(Village.code)):
         indexes = [i for i, f in enumerate(area) if f.village == village.code]
@@ -637,6 +648,9 @@ def find_capacity(session: Session) -> Capacity:
                 if f.village is not None:
                     break
                 room_next += f.capacity
+            following = min((code for code in allocated if code > village.code), default=None)
+            room_next = max(0, room_next - sum(need for code, need in pending.items()
+                                               if code > village.code and (following is None or code < following)))
         if not run and not households.get(village.id):
             continue
         villages.append(VillageFill(village.code, village.name, len(run), run[0].code if run else None,
@@ -644,6 +658,20 @@ def find_capacity(session: Session) -> Capacity:
                                     sum(f.used for f in run), households.get(village.id, 0),
                                     never.get(village.id, 0), room_in_run, room_next))
     return Capacity(fills, villages)
+
+
+def _pending_needs(session: Session, allocated: Sequence[str], never: Mapping[int, int]) -> dict[str, int]:
+    """Villages with folders waiting but no shelves yet, and the positions shelving will give each (its folders
+    plus the layout's growth reserve, as `services.shelve_village` counts them)."""
+    import math
+
+    waiting = {village_id: n for village_id, n in never.items() if n}
+    if not waiting:
+        return {}
+    reserve = session.scalar(select(StorageLayout.growth_reserve).order_by(StorageLayout.id.desc()).limit(1)) or 0.0
+    codes = dict(session.execute(select(Village.id, Village.code).where(Village.id.in_(list(waiting)))).all())
+    return {codes[village_id]: max(n + 1, math.ceil(n * (1 + reserve))) for village_id, n in waiting.items()
+            if codes[village_id] not in allocated}
 
 
 @dataclass(frozen=True)

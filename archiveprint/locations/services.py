@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +34,17 @@ class OccupiedShelves(Conflict):
     def __init__(self, message: str, folders: list[BlockedFolder]) -> None:
         super().__init__(message, field="架位", value=", ".join(sorted({f.shelf_code for f in folders})))
         self.folders = folders
+
+
+class NeedsRelayout(Conflict):
+    """A village's new folders do not fit without moving others. `plain` is the reason alone (the web app offers
+    重新排架 as a link); the message adds the command for the command line."""
+
+    def __init__(self, plain: str, village: str) -> None:
+        super().__init__(f"{plain}。请运行 archiveprint relayout --village {village}", field="村(居)委会",
+                         value=village)
+        self.plain = plain
+        self.village = village
 
 
 # --- the one primitive every change goes through -------------------------------------------------------------
@@ -283,14 +294,12 @@ def shelve_village(session: Session, village: Village, *, actor: str, now: datet
     run = grow_run(plan_shelves_, village.code, need, order, skip=skip)
     if run is None:
         room = "没有足够的连续空架位" if not has_run else "本村架位已满，相邻也没有空架位"
-        raise Conflict(f"村(居)委会 {village.code} {village.name}：{room}（需要 {need} 个位置）。"
-                       f"请运行 archiveprint relayout --village {village.code} 重新排架", field="村(居)委会",
-                       value=village.code)
+        raise NeedsRelayout(f"村(居)委会 {village.code} {village.name}：{room}（需要 {need} 个位置），需要重新排架",
+                            village.code)
     plan = place_in_run(plan_shelves_, [f for f in folders if f.village == village.code], run)
     if plan.moves:
-        raise Conflict(f"村(居)委会 {village.code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
-                       f"（需挪动 {len(plan.moves)} 袋）。请运行 archiveprint relayout --village {village.code}",
-                       field="村(居)委会", value=village.code)
+        raise NeedsRelayout(f"村(居)委会 {village.code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
+                            f"（需挪动 {len(plan.moves)} 袋），需要重新排架", village.code)
     with session.begin_nested():
         for shelf in shelves[run[0]:run[1] + 1]:
             shelf.village = village
@@ -324,10 +333,10 @@ def _room_for_earlier(session: Session, village: Village, allocated: Sequence[st
 
 # --- closed records (结案) -------------------------------------------------------------------------------------
 
-def close_folder(session: Session, household: Household, *, reason: str = "", actor: str,
+def close_folder(session: Session, household: Household, *, reason: str = "", on: date | None = None, actor: str,
                  now: datetime) -> FolderPosition:
     """Move a folder whose members are all closed to the closed-records area (next free position there); the
-    reason (全户迁出, 死亡 …) goes into the movement and its event."""
+    reason (全户迁出, 死亡 …) goes into the movement and its event, and so does the 结案 date when given."""
     active = session.scalar(select(func.count(Resident.id)).where(Resident.household_id == household.id,
                                                                 Resident.status == "active"))
     if active:
@@ -342,7 +351,7 @@ def close_folder(session: Session, household: Household, *, reason: str = "", ac
     shelf, slot = _closed_slot(session)
     change = Change("close", shelf, slot, "on_shelf", "", reason.strip()[:200])
     closed = _single(session, household, change, "folder.closed", actor=actor, now=now, expected_version=None,
-                     to=shelf.code, slot=slot, reason=reason.strip())
+                     to=shelf.code, slot=slot, reason=reason.strip(), **({"on": on} if on else {}))
     assert closed is not None
     return closed
 
@@ -554,8 +563,8 @@ def _run_warnings(session: Session, layout: Layout, existing: dict[str, Shelf] |
     for code, indexes in sorted(runs.items()):
         if indexes[-1] - indexes[0] + 1 != len(indexes) and any(
                 pairs[i][1] not in (code, None) for i in range(indexes[0], indexes[-1] + 1)):
-            warnings.append(f"村 {code} 的架位被其他村隔开，不再连续；请运行 archiveprint relayout --village {code}")
+            warnings.append(f"村 {code} 的架位被其他村隔开，不再连续，需要为该村重新排架")
     firsts = sorted((indexes[0], code) for code, indexes in runs.items())
     if [code for _, code in firsts] != sorted(runs):
-        warnings.append("各村架位不再按村代码顺序排列；请运行 archiveprint relayout")
+        warnings.append("各村架位不再按村代码顺序排列，需要重新排架")
     return warnings

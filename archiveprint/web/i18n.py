@@ -39,6 +39,7 @@ EVENT_LABELS = {
     "resident.registered": _l("建档"), "resident.updated": _l("修改信息"), "resident.moved": _l("迁户"),
     "resident.closed": _l("结案"), "resident.reopened": _l("恢复档案"), "resident.tags_changed": _l("人群分类变更"),
     "resident.imported": _l("导入"), "resident.flagged": _l("标记待核实"), "resident.review_cleared": _l("已核实"),
+    "household.created": _l("建户"), "household.updated": _l("修改户信息"),
 }
 JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
 

@@ -3,15 +3,16 @@ planner, pick lists and loading a storage layout (every page that names people l
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale, to_utc
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import to_utc
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
@@ -22,9 +23,10 @@ from wtforms.validators import DataRequired, Length
 
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotConfigured, NotFound
 from archiveprint.locations.models import FolderPosition, Shelf
 from archiveprint.locations.queries import (
+    OVERFLOW_SOON,
     FolderLocation,
     FolderStatus,
     StatusProvider,
@@ -45,7 +47,7 @@ from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household
 from archiveprint.register.queries import classify_query
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, label
+from archiveprint.web.i18n import CLOSE_REASON_LABELS, EVENT_LABELS, label
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state, today
 
 bp = Blueprint("locations", __name__, url_prefix="/locations")
@@ -53,7 +55,7 @@ QUERY_MAX = 100
 PICK_MAX = 500  # lines in a pick list
 LAYOUT_MAX = 512 * 1024  # a layout file is a few KB
 HIGH_FILL = 0.9
-SOON = 20  # a village this close to overflowing is flagged on the map
+SOON = OVERFLOW_SOON  # a village this close to overflowing is flagged on the map
 STATUS_LABELS = {"on_shelf": _l("在架"), "out": _l("已取出"), "lent": _l("借出"), "missing": _l("下落不明"),
                  "closed": _l("结案区"), "unshelved": _l("未上架"), "gone": _l("已移出档案室")}
 MOVEMENT_LABELS = {"shelve": _l("上架"), "move": _l("移位"), "relayout": _l("重新排架"), "take_out": _l("取出"),
@@ -61,10 +63,32 @@ MOVEMENT_LABELS = {"shelve": _l("上架"), "move": _l("移位"), "relayout": _l(
                    "close": _l("移入结案区"), "reopen": _l("从结案区取回"), "release": _l("移出档案室")}
 
 
+# The level words a layout spells its addresses with (列, 面, 层 …) and the position (第17位) are ours to translate;
+# room and block names are the site's own and stay as written.
+LEVEL_WORDS = {"区": _l("%(code)s区"), "排": _l("%(code)s排"), "列": _l("%(code)s列"), "面": _l("%(code)s面"),
+               "节": _l("%(code)s节"), "层": _l("%(code)s层"), "柜": _l("%(code)s柜"), "架": _l("%(code)s架"),
+               "格": _l("%(code)s格"), "位": _l("第%(code)s位")}
+_ADDRESS_TOKEN = re.compile(r"^第?([0-9A-Za-z]+)\s*(区|排|列|面|节|层|柜|架|格|位)$")
+
+
+def shelf_address(text: str | None) -> str:
+    """A shelf address (一号库房 3列 A面 2层 第17位) in the interface language: the level words translated, the
+    site's names (一号库房) kept."""
+    if not text or str(get_locale()) == "zh_CN":
+        return text or ""
+    words = []
+    for token in text.split(" "):
+        matched = _ADDRESS_TOKEN.match(token)
+        words.append(str(LEVEL_WORDS[matched.group(2)]) % {"code": matched.group(1)} if matched else token)
+    return " ".join(words)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.filters["address"] = shelf_address
     app.jinja_env.filters["folder_status"] = status_text
     app.jinja_env.filters["movement_kind"] = lambda code: label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
+    app.jinja_env.filters["touch_action"] = touch_action
 
 
 def status_providers() -> list[StatusProvider]:
@@ -83,6 +107,13 @@ def status_text(status: FolderStatus) -> str:
     if status.since and status.code not in ("on_shelf", "unshelved", "closed"):
         text = _("%(status)s（自 %(day)s）", status=text, day=f"{status.since:%Y-%m-%d}")
     return text
+
+
+def touch_action(code: str) -> str:
+    """What someone did to a folder or its household, in the interface language (上架, 建户 …), never a code."""
+    if code in MOVEMENT_LABELS:
+        return label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
+    return label(EVENT_LABELS, code) if code in EVENT_LABELS else _("其他操作")  # type: ignore[arg-type]
 
 
 def _audit(action: str, household_ids: Iterable[int], detail: str) -> None:
@@ -172,8 +203,9 @@ def index() -> ResponseReturnValue:
     shelves = list_shelves(session, None)
     capacity = find_capacity(session)
     rooms = _storage_map(shelves, {fill.code: fill.used for fill in capacity.shelves})
+    waiting = sum(v.unshelved for v in capacity.villages)
     return render_template("web/locations/map.html", rooms=rooms, villages=capacity.villages, soon=SOON,
-                           totals=capacity.totals())
+                           totals=capacity.totals(), waiting=waiting)
 
 
 @bp.get("/shelves/<code>")
@@ -207,10 +239,15 @@ class MoveInput(FlaskForm):
 
 
 class CloseInput(FlaskForm):
-    reason = SelectField(_l("结案原因"), choices=[SelectChoice(k, v) for k, v in CLOSE_REASON_LABELS.items()],
-                         validators=[DataRequired(_l("请选择结案原因"))])
+    """结案: nothing is chosen for the clerk, neither the reason nor the members; the date defaults to today."""
+
+    reason = SelectField(_l("结案原因"), choices=[SelectChoice("", _l("请选择结案原因")),
+                                                *(SelectChoice(k, v) for k, v in CLOSE_REASON_LABELS.items())],
+                         validators=[DataRequired(_l("请选择结案原因"))],
+                         render_kw={"required": False})  # the server refuses, in words the clerk reads
+    on = StringField(_l("结案日期"), validators=[DataRequired(_l("请填写结案日期")), Length(max=10)],
+                     render_kw={"type": "date"})
     note = StringField(_l("说明"), validators=[Length(max=200)])
-    version = HiddenField()
 
 
 class ReasonInput(FlaskForm):
@@ -271,7 +308,7 @@ def locate_page() -> ResponseReturnValue:
         kind, _key = classify_query(query)
         _audit("view" if detail else "search", [loc.household_id for loc in found], f"locate {kind}")
     version = str(found[0].place.version) if detail else ""
-    forms = {"move": MoveInput(version=version), "close": CloseInput(version=version),
+    forms = {"move": MoveInput(version=version),
              "reopen": ReasonInput(version=version, prefix="reopen"),
              "missing": ReasonInput(version=version, prefix="missing"), "found": FoundInput(version=version)}
     return render_template("web/locations/locate.html", query=query, locate_query=query, found=found,
@@ -325,39 +362,29 @@ def _move(session: Session, household: Household, form: MoveInput) -> str:
     move_folder(session, household, form.to.data or "", reason=(form.reason.data or "").strip(),
                 expected_version=version, actor=_actor(), now=utcnow())
     place = find_places(session, [household.id])[household.id]
-    return _("已移到 %(address)s", address=place.address)
-
-
-def _close(session: Session, household: Household, form: CloseInput) -> str:
-    """结案: the household's members still on file are closed with the reason, then the folder goes to the closed
-    area (the register keeps every record; reopen brings both back)."""
-    from archiveprint.locations.services import close_folder
-    from archiveprint.register.services import close_resident
-
-    reason = form.reason.data or ""
-    note = (form.note.data or "").strip()
-    for member in household.members:
-        if member.status == "active":
-            close_resident(session, member, reason, today(), note=note, actor=_actor(), now=utcnow())
-    session.flush()
-    text = " ".join(filter(None, [label(CLOSE_REASON_LABELS, reason), note]))  # type: ignore[arg-type]
-    close_folder(session, household, reason=text, actor=_actor(), now=utcnow())
-    place = find_places(session, [household.id])[household.id]
-    return _("已移入结案区：%(address)s", address=place.address)
+    return _("已移到 %(address)s", address=shelf_address(place.address))
 
 
 def _reopen(session: Session, household: Household, form: ReasonInput) -> str:
+    """取回: the folder back from the closed area (when it is there) and the ticked members' records reopened."""
     from archiveprint.locations.services import reopen_folder
     from archiveprint.register.services import reopen_resident
 
     reason = (form.reason.data or "").strip()
-    reopen_folder(session, household, reason=reason, actor=_actor(), now=utcnow())
-    chosen = set(request.form.getlist("residents"))
-    for member in household.members:
-        if member.archive_code in chosen and member.status == "closed":
-            reopen_resident(session, member, why=reason, actor=_actor(), now=utcnow())
     place = find_places(session, [household.id])[household.id]
-    return _("已从结案区取回：%(address)s", address=place.address)
+    in_closed_area = place.status.code == "closed"
+    chosen = set(request.form.getlist("residents"))
+    members = [m for m in household.members if m.archive_code in chosen and m.status == "closed"]
+    if not in_closed_area and not members:
+        raise InvalidValue("请勾选要恢复的成员", field="成员")
+    if in_closed_area:
+        reopen_folder(session, household, reason=reason, actor=_actor(), now=utcnow())
+    for member in members:
+        reopen_resident(session, member, why=reason, actor=_actor(), now=utcnow())
+    if not in_closed_area:
+        return _("已恢复档案：%(names)s", names="、".join(m.name for m in members))
+    place = find_places(session, [household.id])[household.id]
+    return _("已从结案区取回：%(address)s", address=shelf_address(place.address))
 
 
 def _missing(session: Session, household: Household, form: ReasonInput) -> str:
@@ -374,7 +401,7 @@ def _found(session: Session, household: Household, form: FoundInput) -> str:
     return _("已归位")
 
 
-_ACTIONS = {"move": _move, "close": _close, "reopen": _reopen, "missing": _missing, "found": _found}
+_ACTIONS = {"move": _move, "reopen": _reopen, "missing": _missing, "found": _found}
 
 
 @bp.post("/folders/<int:household_id>/move")
@@ -383,10 +410,81 @@ def move(household_id: int) -> ResponseReturnValue:
     return _act(household_id, MoveInput(), "move")
 
 
+def _close_page(household: Household, form: CloseInput, chosen: Iterable[str], *, error: str | None = None,
+                status: int = 200) -> ResponseReturnValue:
+    from archiveprint.register.queries import ordered_members
+
+    place = find_places(db_session(), [household.id], providers=status_providers())[household.id]
+    members = ordered_members(household)
+    _audit("view", [household.id], "close page")
+    return render_template("web/locations/close.html", household=household, folder=display_code(household),
+                           place=place, members=members, form=form, chosen=set(chosen), error=error,
+                           today_iso=today().isoformat(),
+                           active=sum(m.status == "active" for m in members)), status
+
+
+@bp.get("/folders/<int:household_id>/close")
+@requires("manage_locations")
+def close_page(household_id: int) -> ResponseReturnValue:
+    """结案 asks first: the household, every member with a box to tick (none ticked), the reason (none chosen)
+    and the date (today unless changed)."""
+    household = _folder(db_session(), household_id, None)
+    return _close_page(household, CloseInput(on=today().isoformat()), ())
+
+
 @bp.post("/folders/<int:household_id>/close")
 @requires("manage_locations")
 def close(household_id: int) -> ResponseReturnValue:
-    return _act(household_id, CloseInput(), "close")
+    """Close the ticked members' records with the reason and date; the folder moves to the closed area only when
+    no member is left on file. A refusal redraws the page with the clerk's choices kept."""
+    from archiveprint.locations.closing import close_members
+
+    session = db_session()
+    household = _folder(session, household_id, None)
+    if request.form.get("folder_only") == "1":
+        return _close_folder_only(session, household)
+    form = CloseInput()
+    chosen = request.form.getlist("residents")
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        errors = [str(error) for errors in form.errors.values() for error in errors]
+        return _close_page(household, form, chosen, error="；".join(errors), status=400)
+    try:
+        result = close_members(session, household, chosen, form.reason.data or "", _day(form.on.data) or today(),
+                               today=today(), note=form.note.data or "", actor=_actor(), now=utcnow())
+        session.commit()
+    except ArchiveprintError as refusal:
+        rollback()
+        household = _folder(db_session(), household_id, None)
+        return _close_page(household, form, chosen, error=str(refusal), status=refusal.status)
+    names = "、".join(result.closed or result.already)
+    if result.folder is not None:
+        place = find_places(session, [household.id])[household.id]
+        flash(_("已结案：%(names)s。全户已结案，档案袋已移入结案区：%(address)s", names=names,
+                address=shelf_address(place.address)), "success")
+    else:
+        flash(_("已结案：%(names)s。该户还有成员在档，档案袋留在原位。", names=names), "success")
+    return redirect(url_for("register.household", household_id=household.id), code=303)
+
+
+def _close_folder_only(session: Session, household: Household) -> ResponseReturnValue:
+    """A household whose members were all closed before (one by one, or in the register) whose folder is still on
+    its village shelf: the folder goes to the closed area."""
+    from archiveprint.locations.services import close_folder
+
+    if not FoundInput().validate_on_submit():
+        abort(400)
+    try:
+        close_folder(session, household, reason="全户已结案", actor=_actor(), now=utcnow())
+        session.commit()
+    except ArchiveprintError as refusal:
+        rollback()
+        flash(str(refusal), "error")
+    else:
+        place = find_places(session, [household.id])[household.id]
+        flash(_("档案袋已移入结案区：%(address)s", address=shelf_address(place.address)), "success")
+    return redirect(url_for("register.household", household_id=household.id), code=303)
 
 
 @bp.post("/folders/<int:household_id>/reopen")
@@ -506,6 +604,60 @@ def relayout_apply() -> ResponseReturnValue:
         flash(_("已重新排架：挪动 %(moved)s 袋，新上架 %(placed)s 袋，需更换 %(labels)s 个架位标签",
                 moved=result.moved, placed=result.placed, labels=len(result.labels)), "success")
     return redirect(url_for("locations.relayout", village=village, reserve=reserve), code=303)
+
+
+# --- first shelving: every waiting folder of every village --------------------------------------------------------
+
+class ShelveAllInput(FlaskForm):
+    fingerprint = HiddenField(validators=[DataRequired()])
+
+
+@bp.get("/shelve-all")
+@requires("manage_locations")
+def shelve_all_page() -> ResponseReturnValue:
+    """上架全部未上架的档案袋, previewed: per village how many folders get a home and which shelves it takes; nothing
+    is written (the same services run and are rolled back)."""
+    from archiveprint.locations.shelveall import shelve_all
+
+    session = db_session()
+    try:
+        preview = shelve_all(session, actor=_actor(), now=utcnow())
+    except NotConfigured:
+        rollback()
+        flash(_("尚未载入库房布局。"), "error")  # the map offers 载入库房布局
+        return redirect(url_for("locations.index"), code=303)
+    except ArchiveprintError as refusal:
+        rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("locations.index"), code=303)
+    rollback()  # a preview writes nothing
+    return render_template("web/locations/shelve_all.html", preview=preview,
+                           form=ShelveAllInput(fingerprint=preview.fingerprint))
+
+
+@bp.post("/shelve-all")
+@requires("manage_locations")
+def shelve_all_apply() -> ResponseReturnValue:
+    """Shelve what the preview showed (same fingerprint), every move recorded; back on the storage map."""
+    from archiveprint.locations.shelveall import shelve_all
+
+    form = ShelveAllInput()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        result = shelve_all(session, expected=form.fingerprint.data, actor=_actor(), now=utcnow())
+        session.commit()
+    except ArchiveprintError as refusal:
+        rollback()
+        flash(str(refusal), "error")
+        return redirect(url_for("locations.shelve_all_page"), code=303)
+    shelved_villages = [v for v in result.villages if v.placed]
+    flash(_("已上架 %(n)s 袋（%(villages)s 个村）", n=result.placed, villages=len(shelved_villages)), "success")
+    for village in result.refused:
+        flash(_("%(village)s 未上架：%(why)s", village=f"{village.code} {village.name}", why=village.refusal),
+              "warning")
+    return redirect(url_for("locations.index"), code=303)
 
 
 # --- pick lists ---------------------------------------------------------------------------------------------------

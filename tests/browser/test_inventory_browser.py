@@ -130,6 +130,27 @@ def test_the_count_page_follows_scans_from_the_station_without_a_reload(page: Pa
     expect(page.locator("#close-form")).to_have_count(0)
 
 
+def test_issue_10_5_the_new_scans_notice_only_when_something_changed(page: Page, live_server, committed_db, codes):
+    with committed_db.transaction() as session:
+        inv.start_inventory(session, counters=["孙管理员"], first="K1-M-1-A-2", last="K1-M-1-A-3", actor="clerk1",
+                            now=utcnow())
+        inv.record_scan(session, inv.find_inventory(session, 1), codes["homes"][0], shelf="K1-M-1-A-3",
+                        providers=[status_provider(load_rules([shipped_rules_file()]))], actor="clerk1",
+                        now=utcnow())
+    sign_in(page, live_server)
+    with page.expect_response(lambda r: "/live.json" in r.url):  # the open page asks; nothing new came in
+        page.goto(f"{live_server}/inventory/1")
+    expect(page.locator("#inventory-stale")).to_be_hidden()
+    page.get_by_label("确认结束盘点").check()
+    page.locator("#close-form").get_by_role("button", name="结束盘点").click()
+    expect(page.locator(".flash-success")).to_contain_text("盘点 PD-2026-0001 已结束")
+    for _visit in range(2):  # a closed count never changes: no notice, on this visit or any later one
+        expect(page.locator("h1 .badge-closed")).to_be_visible()
+        expect(page.get_by_text("有新的扫描")).to_have_count(0)
+        page.goto(f"{live_server}/inventory/")
+        page.goto(f"{live_server}/inventory/1")
+
+
 def test_handover_preview_then_confirm(page: Page, live_server, codes):
     sign_in(page, live_server)
     page.goto(f"{live_server}/handover/new")

@@ -340,6 +340,8 @@ def test_handover_preview_lists_refusals_then_confirm_records_and_prints_three_c
     assert done.status_code == 303 and done.headers["Location"].endswith("/handover/YJ-2026-0001")
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "县档案馆" in page and archive["west_disp"][2] in page and "2 袋，2 份" in page
+    # issue #10.12: the columns say what they hold (folder codes, the household as 村 第n户)
+    assert "<th>档案袋编号</th><th>户</th><th>户主</th>" in page and "<th>档案编号</th>" not in page
     with committed_db.reader() as session:
         positions = {h for h, in session.execute(select(FolderPosition.household_id))}
         assert len(positions) == 9 - 2 + 0  # 201's six, 202-2 (the 001 folder was never shelved)
@@ -348,6 +350,7 @@ def test_handover_preview_lists_refusals_then_confirm_records_and_prints_three_c
     for copy in ("移交方留存", "接收方留存", "监交方留存"):
         assert copy in text
     assert "档案移交清单" in text and "YJ-2026-0001" in text
+    assert "序号档案袋编号户户主份数页数备注" in text  # issue #10.12
     assert audits(committed_db, "print", "移交清单 YJ-2026-0001") == 2
     listing = client.get("/handover/").get_data(as_text=True)
     assert "YJ-2026-0001" in listing and "东村卫生院" in listing

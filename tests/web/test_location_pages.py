@@ -114,6 +114,9 @@ def test_the_map_without_a_layout_says_so(client, auth, committed_db):
     auth.login("admin")
     page = text(client.get("/locations/"))
     assert "尚未载入库房布局" in page and "/locations/layout" in page
+    shelve_all = client.get("/locations/shelve-all", follow_redirects=True)  # issue #10.9, #10.11: no command advice
+    messages = flashes(text(shelve_all))
+    assert "尚未载入库房布局。" in messages and "archiveprint" not in "".join(messages)
 
 
 def test_a_shelf_lists_its_folders_in_position_order_and_is_audited(client, auth, room, committed_db):
@@ -222,11 +225,12 @@ def test_moving_onto_a_taken_position_names_the_folder_there(client, auth, room,
 
 def test_close_then_reopen_with_reason_brings_folder_and_members_back(client, auth, room, committed_db):
     auth.login("clerk")
-    page, version = _action_page(client, room.household)
+    page = client.get(f"/locations/folders/{room.household}/close")
     response = client.post(f"/locations/folders/{room.household}/close",
-                           data={"reason": "moved", "note": "全户迁往石家庄", "version": version,
-                                 "csrf_token": csrf_token(page)}, follow_redirects=True)
-    assert any(m.startswith("已移入结案区：二号库房 结案柜 1柜 1层 第1位") for m in flashes(text(response)))
+                           data={"reason": "moved", "on": "2026-11-20", "note": "全户迁往石家庄",
+                                 "residents": [room.head, room.spouse, room.son], "csrf_token": csrf_token(page)},
+                           follow_redirects=True)
+    assert any("档案袋已移入结案区：二号库房 结案柜 1柜 1层 第1位" in m for m in flashes(text(response)))
     with committed_db.reader() as session:
         statuses = set(session.scalars(select(Resident.status).where(Resident.household_id == room.household)))
     assert statuses == {"closed"}
@@ -248,7 +252,111 @@ def test_close_then_reopen_with_reason_brings_folder_and_members_back(client, au
         reasons = list(session.scalars(select(FolderMovement.reason).where(
             FolderMovement.household_id == room.household).order_by(FolderMovement.seq)))
     assert statuses == {"active"}
-    assert reasons[-2:] == ["迁出 全户迁往石家庄", "登记错误"]
+    assert reasons[-2:] == ["迁出 2026-11-20 全户迁往石家庄", "登记错误"]
+
+
+def test_issue_10_2_close_asks_first_with_nothing_chosen(client, auth, room, committed_db):
+    auth.login("clerk")
+    page = client.get(f"/locations/folders/{room.household}/close")
+    html = text(page)
+    assert page.status_code == 200
+    assert "张三丰" in html and "李秀英" in html and "张伟" in html and "130123-100-201-F00001" in html
+    assert " checked" not in html and "selected" not in html  # no member and no reason chosen for the clerk
+    assert 'value="2026-11-25"' in html  # the date defaults to today
+
+
+def test_issue_10_2_close_without_a_reason_or_a_member_is_refused(client, auth, room, committed_db):
+    auth.login("clerk")
+    page = client.get(f"/locations/folders/{room.household}/close")
+    refused = client.post(f"/locations/folders/{room.household}/close",
+                          data={"reason": "", "on": "2026-11-25", "residents": [room.son],
+                                "csrf_token": csrf_token(page)})
+    assert refused.status_code == 400
+    assert "请选择结案原因" in text(refused)
+    assert re.search(rf'"{room.son}" id="member-\d"\s+aria-label="结案 张伟" checked', text(refused))  # kept
+    nobody = client.post(f"/locations/folders/{room.household}/close",
+                         data={"reason": "death", "on": "2026-11-25", "csrf_token": csrf_token(page)})
+    assert nobody.status_code == 400 and "请勾选要结案的成员" in text(nobody)
+    later = client.post(f"/locations/folders/{room.household}/close",
+                        data={"reason": "death", "on": "2026-12-01", "residents": [room.son],
+                              "csrf_token": csrf_token(page)})
+    assert later.status_code == 400 and "结案日期不能晚于今天" in text(later)
+    with committed_db.reader() as session:
+        statuses = set(session.scalars(select(Resident.status).where(Resident.household_id == room.household)))
+    assert statuses == {"active"}
+
+
+def test_issue_10_2_closing_one_member_keeps_the_folder_and_records_reason_and_date(client, auth, room,
+                                                                                    committed_db):
+    from archiveprint.eventlog import Event
+
+    auth.login("clerk")
+    page = client.get(f"/locations/folders/{room.household}/close")
+    form = {"reason": "death", "on": "2026-11-20", "residents": [room.son], "csrf_token": csrf_token(page)}
+    response = client.post(f"/locations/folders/{room.household}/close", data=form)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/households/{room.household}"
+    again = client.post(f"/locations/folders/{room.household}/close", data=form, follow_redirects=True)  # double click
+    assert "已结案：张伟。该户还有成员在档，档案袋留在原位。" in flashes(text(again))
+    with committed_db.reader() as session:
+        statuses = dict(session.execute(select(Resident.name, Resident.status)
+                                        .where(Resident.household_id == room.household)).all())
+        events = [e.data for e in session.scalars(select(Event).where(Event.kind == "resident.closed",
+                                                                      Event.entity_id == room.son))]
+    assert statuses == {"张三丰": "active", "李秀英": "active", "张伟": "closed"}
+    assert events == [{"reason": "death", "on": "2026-11-20", "note": ""}]
+    assert place_of(committed_db, room.household).address == f"{FIRST} 第1位"
+    history = text(client.get(f"/residents/{room.son}"))
+    assert "结案" in history and "死亡" in history and "2026-11-20" in history
+
+
+def test_issue_10_2_a_household_closed_in_the_register_can_send_its_folder_to_the_closed_area(client, auth, room,
+                                                                                             committed_db):
+    auth.login("clerk")
+    with committed_db.reader() as session:
+        west = session.scalar(select(Resident.household_id).where(Resident.archive_code == room.closed))
+    page = client.get(f"/locations/folders/{west}/close")
+    assert "该户成员都已结案。" in text(page) and 'name="residents"' not in text(page)
+    response = client.post(f"/locations/folders/{west}/close",
+                           data={"folder_only": "1", "csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert "档案袋已移入结案区：二号库房 结案柜 1柜 1层 第1位" in flashes(text(response))
+    assert place_of(committed_db, west).status.code == "closed"
+
+
+def test_issue_10_11_who_handled_the_folder_in_words_not_event_names(client, auth, room):
+    auth.login("clerk")
+    page = text(client.get("/locations/locate?q=zsf"))
+    touches = re.search(r'<ul class="touches">(.*?)</ul>', page, re.S)
+    assert touches and "household.created" not in touches.group(1)
+    assert "建户" in touches.group(1) and "上架" in touches.group(1)
+    client.set_cookie("lang", "en")
+    page = text(client.get("/locations/locate?q=zsf"))
+    touches = re.search(r'<ul class="touches">(.*?)</ul>', page, re.S)
+    assert touches and "Household created" in touches.group(1) and "建户" not in touches.group(1)
+
+
+def test_issue_10_13_shelf_addresses_in_english_keep_the_sites_own_names(client, auth, room):
+    auth.login("clerk")
+    client.set_cookie("lang", "en")
+    page = text(client.get("/locations/locate?q=zsf"))
+    assert re.search(r'id="address">一号库房 Column 1 Side A Shelf 1 Position 1\b', page)
+    shelf = text(client.get("/locations/shelves/K1-M-1-A-1"))
+    assert "<h1>一号库房 Column 1 Side A Shelf 1</h1>" in shelf
+    client.set_cookie("lang", "zh_CN")
+    assert f'id="address">{FIRST} 第1位' in text(client.get("/locations/locate?q=zsf"))
+
+
+def test_issue_10_12_an_unshelved_folder_says_so_once_in_search_results(client, auth, committed_db):
+    seed_people(committed_db)
+    with committed_db.transaction() as session:
+        apply_layout(session, small_layout(), actor=ACTOR, now=T0)
+    auth.login("clerk")
+    page = text(client.get("/?q=zsf"))
+    place = re.search(r'<td class="place">(.*?)</td>', page, re.S)
+    assert place and re.sub(r"<[^>]+>|\s+", "", place.group(1)) == "未上架"
+    household = text(client.get("/households/1"))
+    shown = re.search(r'<dd class="place">(.*?)</dd>', household, re.S)
+    assert shown and re.sub(r"<[^>]+>|\s+", "", shown.group(1)) == "未上架"
 
 
 def test_report_missing_then_found(client, auth, room, committed_db):

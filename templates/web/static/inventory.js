@@ -13,7 +13,7 @@
   var KEEP = 10;  // reads listed, as the server renders them
   var url = live.getAttribute("data-url");
   var after = parseInt(live.getAttribute("data-after"), 10) || 0;
-  var loadedScans = live.getAttribute("data-scans");
+  var loadedScans = parseInt(live.getAttribute("data-scans"), 10) || 0;
   var table = document.getElementById("latest-scans-table");
   var rows = document.getElementById("latest-scans-rows");
   var empty = document.getElementById("latest-scans-empty");
@@ -81,7 +81,9 @@
     after = Math.max(after, data.last_scan);
     live.setAttribute("data-after", String(after));
     live.setAttribute("data-live-scans", String(data.scans));
-    stale.hidden = String(data.scans) === loadedScans;
+    if (stale) {
+      stale.hidden = !(data.scans > loadedScans);  // only when reads came in since the page was drawn
+    }
   }
 
   function schedule(ms) {
