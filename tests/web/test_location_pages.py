@@ -355,7 +355,7 @@ def test_issue_10_12_an_unshelved_folder_says_so_once_in_search_results(client, 
     place = re.search(r'<td class="place">(.*?)</td>', page, re.S)
     assert place and re.sub(r"<[^>]+>|\s+", "", place.group(1)) == "未上架"
     household = text(client.get("/households/1"))
-    shown = re.search(r'<dd class="place">(.*?)</dd>', household, re.S)
+    shown = re.search(r'<dd[^>]*class="place"[^>]*>(.*?)</dd>', household, re.S)
     assert shown and re.sub(r"<[^>]+>|\s+", "", shown.group(1)) == "未上架"
 
 
