@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -92,6 +93,39 @@ class Database:
         """A write transaction: commit on success, roll back on any error."""
         with self.writer.begin() as session:
             yield session
+
+    @contextmanager
+    def scratch(self) -> Iterator[Session]:
+        """A session for work that is always thrown away (an import's dry run), which never takes the database's
+        write lock: what it writes is rolled back when the block ends.
+
+        On SQLite, where one writer locks the whole file, it works on a private in-memory copy made with SQLite's
+        online backup (one read of a consistent snapshot, never written to disk), so logins and other clerks'
+        changes go on meanwhile. On PostgreSQL it is a plain session whose transaction is rolled back.
+        """
+        if not self.is_sqlite:
+            session = self.reader()
+            try:
+                yield session
+            finally:
+                session.rollback()
+                session.close()
+            return
+        import sqlite3
+
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        with self.engine.connect() as connection:
+            connection.connection.dbapi_connection.backup(copy)  # type: ignore[union-attr]
+        engine = create_engine("sqlite://", creator=lambda: copy, poolclass=StaticPool, hide_parameters=True)
+        _configure_sqlite(engine)
+        session = Session(engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+            engine.dispose()
+            copy.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from archiveprint.config import ImportLimits
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, Problem
 from archiveprint.eventlog import Event, record_event
@@ -188,12 +189,13 @@ def find_unchanged_import(session: Session, digest: str, columns: dict[str, str]
 def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = False,
                 mapping: dict[str, str] | None = None, add_villages: bool = False, today: date,
                 progress: Callable[[int], None] | None = None, filename: str | None = None,
-                force: bool = False) -> ImportReport:
+                force: bool = False, limits: ImportLimits | None = None) -> ImportReport:
     """Check every row of an export and apply it inside a savepoint that is kept only if no row has a problem.
 
     The caller owns the transaction; a dry run or a file with problems leaves nothing for it to commit. A file
     already applied into a register unchanged since (find_unchanged_import) is not read again unless `force`:
-    the report says when it was imported, and every row counts as unchanged.
+    the report says when it was imported, and every row counts as unchanged. A file over the `limits` is refused
+    before its rows are read (FileTooLarge).
     """
     name = filename or path.name
     report = ImportReport(filename=name, dry_run=dry_run)
@@ -209,7 +211,7 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
         report.rows = report.accepted = report.unchanged = prior.rows
         log.info("import: same file as import run %d and no register change since: not read", prior.id)
         return report
-    with open_table(path, name=name, mapping=columns) as table, _sqlite_cache(session):
+    with open_table(path, name=name, mapping=columns, limits=limits) as table, _sqlite_cache(session):
         checker = RowChecker(table.columns, county=township.county_code, township=township.code,
                              villages={v.code: v.name for v in township.villages}, add_villages=add_villages,
                              today=today)
