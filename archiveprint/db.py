@@ -101,15 +101,17 @@ class Database:
 
         On SQLite, where one writer locks the whole file, it works on a private in-memory copy made with SQLite's
         online backup (one read of a consistent snapshot, never written to disk), so logins and other clerks'
-        changes go on meanwhile. On PostgreSQL it is a plain session whose transaction is rolled back.
+        changes go on meanwhile. On PostgreSQL it is a session inside a transaction that is always rolled back.
         """
         if not self.is_sqlite:
-            session = self.reader()
-            try:
-                yield session
-            finally:
-                session.rollback()
-                session.close()
+            with self.engine.connect() as connection:
+                outer = connection.begin()  # even a commit of the session only ends a savepoint inside it
+                session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+                try:
+                    yield session
+                finally:
+                    session.close()
+                    outer.rollback()
             return
         import sqlite3
 
