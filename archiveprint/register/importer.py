@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -22,6 +22,7 @@ from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, Problem
 from archiveprint.eventlog import Event, record_event
 from archiveprint.register import services
+from archiveprint.register.bulk import insert_rows
 from archiveprint.register.codes import format_code
 from archiveprint.register.models import (
     Household,
@@ -357,16 +358,16 @@ class _Applier:
         if not self.new_residents:
             return
         self.session.flush()  # new tags first
-        self.session.execute(insert(Resident), self.new_residents)
+        insert_rows(self.session, Resident.__table__, self.new_residents)
         tagged = {str(values["archive_code"]): tags for values, tags in zip(self.new_residents, self.new_tags,
                                                                            strict=True) if tags}
         if tagged:
             ids = self.session.execute(select(Resident.archive_code, Resident.id)
                                        .where(Resident.archive_code.in_(tagged))).all()
-            self.session.execute(insert(resident_tags), [{"resident_id": resident_id, "tag_id": tag.id}
-                                                         for code, resident_id in ids for tag in tagged[code]])
+            insert_rows(self.session, resident_tags, [{"resident_id": resident_id, "tag_id": tag.id}
+                                                      for code, resident_id in ids for tag in tagged[code]])
         now = utcnow()
-        self.session.execute(insert(Event), [
+        insert_rows(self.session, Event.__table__, [
             {"occurred_at": now, "actor": self.actor, "kind": "resident.registered", "entity_type": "resident",
              "entity_id": values["archive_code"],
              "data": {"household": values["household_id"], "name": values["name"]}}
@@ -481,7 +482,7 @@ class _Applier:
                 values.append({"village_id": village_id, "number": number, "external_no": row.household_no or None,
                                "match_key": key, "head_name": row.head_name or (row.name if row.is_head else ""),
                                "address": row.address or ""})
-        self.session.execute(insert(Household), values)
+        insert_rows(self.session, Household.__table__, values)
         created = self.session.scalars(select(Household).where(
             Household.match_key.in_({key for _village, key in missing}),
             Household.village_id.in_(per_village))).all()
@@ -498,7 +499,7 @@ class _Applier:
             self.household_ids[(household.village_id, household.match_key)] = household.id
             self.created.add(household.id)
             by_id[household.id] = household
-        self.session.execute(insert(Event), events)
+        insert_rows(self.session, Event.__table__, events)
 
     def _tag_rows(self, names: list[str]) -> list[PopulationTag]:
         rows = []
