@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +34,11 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     sql = (f"INSERT INTO {preparer.format_table(table)} "
            f"({', '.join(preparer.format_column(column) for column in columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
-    fixed = tuple(process(value) if process else value
-                  for value, process in zip(defaults, processors[len(keys):], strict=True))
-    pairs = list(zip(keys, processors[:len(keys)], strict=True))
-    parameters = [(*(row[key] if process is None else process(row[key]) for key, process in pairs), *fixed)
-                  for row in rows]
+    fixed = [process(value) if process else value
+             for value, process in zip(defaults, processors[len(keys):], strict=True)]
+    # Column by column (zip transposes in C): most columns need no conversion at all.
+    getter = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
+    values = [list(map(process, column)) if process else column
+              for column, process in zip(zip(*map(getter, rows), strict=True), processors[:len(keys)], strict=True)]
+    parameters = list(zip(*values, *([value] * len(rows) for value in fixed), strict=True))
     connection.exec_driver_sql(sql, parameters)
