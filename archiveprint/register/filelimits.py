@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +67,13 @@ def inspect_csv(path: Path, limits: ImportLimits) -> Extent:
     return Extent(rows=lines)
 
 
-def inspect_xlsx(path: Path, limits: ImportLimits) -> Extent:
+def inspect_xlsx(path: Path, limits: ImportLimits,
+                 before_scan: Callable[[zipfile.ZipFile], None] | None = None) -> Extent:
     """Check an .xlsx before any reader unpacks it, cheapest check first.
 
     1. The zip's directory: every member's declared unpacked size (their sum, and each one's expansion ratio).
     2. Each sheet's declared extent, <dimension ref="A1:M20000001">, from the first bytes of its XML.
+    Then `before_scan` (the importer looks for the header in each sheet's first rows there).
     3. Every member unpacked as a stream, never beyond its declared size (a member whose data runs on past it,
        or whose checksum is wrong, is refused): each sheet's last row number and any cell beyond the column limit.
     The reader (python-calamine) then holds a sheet as a dense grid, so rows × columns is its memory.
@@ -91,6 +94,8 @@ def inspect_xlsx(path: Path, limits: ImportLimits) -> Extent:
                       if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")]
             for info in sheets:
                 _check_dimension(workbook, info, limits)
+            if before_scan is not None:
+                before_scan(workbook)  # the header, looked for in the first rows (sources.py)
             extent = Extent(rows=0, active_sheet=_active_sheet(workbook))
             for info in infos:
                 rows, columns = _scan(workbook, info, limits, sheet=info in sheets)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +196,7 @@ def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> It
     """
     from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
-    extent = filelimits.inspect_xlsx(path, limits)
+    extent = filelimits.inspect_xlsx(path, limits, before_scan=lambda book: _peek_header(book, mapping))
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheets = [index for index, meta in enumerate(workbook.sheets_metadata)
@@ -222,15 +224,36 @@ def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> It
         workbook.close()
 
 
+def _peek_header(workbook: zipfile.ZipFile, mapping: dict[str, str]) -> None:
+    """Refuse a workbook none of whose sheets has a header in its first rows, from the first rows of their XML:
+    before the whole file is scanned or any sheet read. When that cannot be told cheaply, the full read decides."""
+    from archiveprint.register import xlsxpeek
+
+    try:
+        members = xlsxpeek.sheet_members(workbook)
+    except (KeyError, ValueError, SyntaxError, zipfile.BadZipFile):
+        return
+    seen_content = False
+    for member in members:
+        rows = xlsxpeek.first_rows(workbook, member, HEADER_SCAN_ROWS)
+        if rows is None:
+            return
+        if _find_header(list(enumerate(rows, start=1)), mapping) is not None:
+            return
+        seen_content = seen_content or bool(rows)
+    if seen_content:
+        raise _no_header(True)
+
+
 def _sheet_rows(sheet: Any) -> Iterator[Row]:
-    """Rows numbered as Excel shows them (the grid starts at the first row holding anything).
+    """Rows numbered as Excel shows them, from the first row holding anything (as xlsxpeek looks for the header).
 
     Empty cells are "" (openpyxl gave None); numbers come as floats, so whole ones that floats hold exactly become
     ints, as openpyxl read them: a 16-digit number stays checkable for the digits Excel drops (rowcheck.lost_digits).
     """
     start = sheet.start
-    first = start[0] if start else 0
-    for number, values in enumerate(sheet.iter_rows(), start=first + 1):
+    first = start[0] if start else 0  # iter_rows() gives the blank rows above it too
+    for number, values in enumerate(islice(sheet.iter_rows(), first, None), start=first + 1):
         if float in map(type, values):
             values = [int(v) if type(v) is float and v.is_integer() and -_EXACT_FLOAT < v < _EXACT_FLOAT else v
                       for v in values]

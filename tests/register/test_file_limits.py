@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import python_calamine
 
 from archiveprint.config import ImportLimits, Settings
 from archiveprint.errors import ArchiveprintError, InvalidValue
-from archiveprint.register import sources
+from archiveprint.register import filelimits, sources
 from archiveprint.register.filelimits import FileTooLarge
 from tests.register.test_importer import HEADER, TITLE, counts, family, run, write_xlsx
 
@@ -140,21 +141,38 @@ def test_issue_11_8_a_sheet_whose_data_runs_on_past_its_declared_size_is_refused
 
 
 def test_issue_11_8_a_wrong_header_is_found_in_the_first_rows(session, township, tmp_path, monkeypatch):
-    """40,000 rows under a header that is not a register's: 16 rows become Python values (the header search and
-    the look for any content), not 40,000. (Its rows are all alike, so it is let past the expansion limit.)"""
-    path = write_sheet(tmp_path / "notes.xlsx", wrong_header_then(40_000))
-    seen: list[int] = []
-    real = sources._sheet_rows
+    """2,000,000 rows (90 MB of XML) under a header that is not a register's, let past the expansion limit: the
+    header is looked for in the first rows of the sheet's XML, before the file is scanned or read whole."""
+    path = write_sheet(tmp_path / "notes.xlsx", wrong_header_then(2_000_000))
+    scanned: list[str] = []
+    real_scan = filelimits._scan
 
-    def counting(sheet: object) -> Iterator[sources.Row]:
-        for row in real(sheet):
-            seen.append(row[0])
-            yield row
+    def scanning(workbook: zipfile.ZipFile, info: zipfile.ZipInfo, *args: object, **kwargs: object):
+        scanned.append(info.filename)
+        return real_scan(workbook, info, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sources, "_sheet_rows", counting)
-    message, _elapsed = refused(session, path, limits=ImportLimits(ratio=1000))
-    assert "在文件前15行中没有找到表头" in message
-    assert len(seen) <= 16
+    monkeypatch.setattr(filelimits, "_scan", scanning)
+    monkeypatch.setattr(python_calamine, "CalamineWorkbook", None)  # never reached
+    message, elapsed = refused(session, path, limits=ImportLimits(ratio=1000))
+    assert message == ("在文件前15行中没有找到表头：需要一行同时含有“姓名”和“档案编号”"
+                       "（或其同义列名，也可以用列映射指定）")
+    assert scanned == [] and elapsed < 5
+
+
+def test_issue_11_8_a_header_on_the_second_sheet_or_below_a_gap_is_still_found(session, township, tmp_path):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "说明"
+    workbook.active.append(["本表由省平台导出"])
+    sheet = workbook.create_sheet("花名册")
+    sheet["A20"] = TITLE  # the sheet's first row holding anything is row 20
+    for offset, row in enumerate([HEADER, *family()], start=21):
+        for column, value in enumerate(row, start=1):
+            sheet.cell(row=offset, column=column, value=value)
+    workbook.save(tmp_path / "two.xlsx")
+    report = run(session, tmp_path / "two.xlsx")
+    assert report.added == 4 and report.ok
 
 
 # --- .csv -------------------------------------------------------------------------------------------------------
