@@ -18,6 +18,7 @@ HEAD_BYTES = 64 * 1024  # <dimension> comes before <sheetData>, after a few shor
 RATIO_FLOOR = MIB  # a member smaller than this unpacked cannot be a bomb, whatever its ratio
 TAIL_SLACK = 64  # bytes of compressed data that may be left after the declared size (the stream's end marker)
 ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?row[\s>/]")  # <row …> or <x:row …> in a worksheet's XML
+FIRST_ROW_NUMBER = re.compile(rb"<row r=\"(\d{1,9})\"")  # as Excel and openpyxl write it
 ROW_NUMBER = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?row\s[^>]*?\br=\"(\d{1,9})\"")
 DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?dimension\s+ref=\"([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?\"")
 ACTIVE_TAB = re.compile(rb"activeTab=\"(\d{1,4})\"")
@@ -146,7 +147,7 @@ def _scan(workbook: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ImportLimits
 
     Tags cannot hold "<", so every tag that starts before a read's last "<" ends in it; the rest waits.
     """
-    wide = re.compile(rb"\sr=\"([A-Z]{%d,3})\d" % (1 if limits.columns < 26 else 2))
+    wide = re.compile(rb"r=\"([A-Z]{%d,3})\d" % (1 if limits.columns < 26 else 2))  # a cell past column Z
     rows = tags = columns = 0
     carry = b""
     with workbook.open(info) as member:
@@ -181,11 +182,19 @@ def _runs_on(member: object) -> bool:
 
 def _count(data: bytes, end: int, rows: int, tags: int, columns: int, wide: re.Pattern[bytes]
            ) -> tuple[int, int, int]:
-    numbers = ROW_NUMBER.findall(data, 0, end)
+    """Row tags, the largest row number and the widest cell reference in data[:end]; the patterns start with a
+    literal (or are plain counts) so that they run at memory speed, with the general ones only where needed."""
+    block = data[:end]
+    found = block.count(b"<row ") + block.count(b"<row>")
+    if b":row" in block:  # prefixed elements (<x:row>)
+        found = len(ROW_TAG.findall(block))
+    tags += found
+    numbers = FIRST_ROW_NUMBER.findall(block)
+    if len(numbers) < found:  # r="" not first, or missing
+        numbers = ROW_NUMBER.findall(block)
     if numbers:
         rows = max(rows, max(map(int, numbers)))
-    tags += len(ROW_TAG.findall(data, 0, end))
-    letters = wide.findall(data, 0, end)
+    letters = wide.findall(block)
     if letters:
-        columns = max(columns, max(column_number(found.decode()) for found in letters))
+        columns = max(columns, max(column_number(found_letters.decode()) for found_letters in letters))
     return rows, tags, columns
