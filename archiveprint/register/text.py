@@ -62,6 +62,11 @@ def parse_date(value: object) -> date:
 
     Raises ValueError with a Chinese reason when the text is not a real date.
     """
+    if type(value) is str and len(value) == 10 and value[4] == value[7] == "-" and value.isascii():
+        try:  # 1956-03-07, as most exports write dates: parsed in C
+            return date.fromisoformat(value)
+        except ValueError:
+            pass  # the general rules below say why
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from archiveprint.eventlog import Event
 from archiveprint.register.bulk import insert_rows
 from archiveprint.register.idcard import make_id_number
-from archiveprint.register.text import _FULLWIDTH, _SPACES, clean, clean_code
+from archiveprint.register.text import _FULLWIDTH, _SPACES, clean, clean_code, parse_date
 
 CELL_TEXT = st.text(st.sampled_from(list("0123456789Xx ab张三·-_/.\t\n\u3000\u00a0\u200b\uff10\uff38\u2003\x85")))
 
@@ -25,6 +26,17 @@ def general_clean(value: str) -> str:
 def test_clean_and_clean_code_fast_paths_agree_with_the_general_rule(text):
     assert clean(text) == general_clean(text)
     assert clean_code(text) == re.sub(r"[\s\-_/.·]", "", general_clean(text))
+
+
+@given(st.dates(min_value=date(1000, 1, 1)), st.sampled_from(["{:%Y-%m-%d}", "{:%Y/%m/%d}", "{:%Y%m%d}"]))
+def test_parse_date_fast_path_agrees(day, spelling):
+    assert parse_date(spelling.format(day)) == day
+
+
+@pytest.mark.parametrize(("text", "reason"), [("1956-02-30", "日期不存在"), ("2019-W01-1", "无法识别的日期格式")])
+def test_parse_date_fast_path_leaves_wrong_dates_to_the_general_rules(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        parse_date(text)
 
 
 def test_bulk_insert_converts_dates_json_and_fills_defaults(session, township):
