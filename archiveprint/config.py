@@ -11,6 +11,30 @@ from archiveprint.errors import InvalidValue
 
 
 @dataclass(frozen=True)
+class ImportLimits:
+    """How large a register file may be. A larger one is refused before it is read, with a message naming the
+    limit and the file's figure (a township's whole export is tens of thousands of rows, a few MB)."""
+
+    rows: int = 300_000  # rows of a sheet (its last row number) or records of a .csv
+    columns: int = 200  # columns of a sheet (its last column) or fields of a .csv record
+    megabytes: int = 256  # the file unpacked: a .csv's size, or all members of an .xlsx once unzipped
+    ratio: int = 100  # unzipped ÷ zipped size of one .xlsx member (an export's sheet is about 10)
+    memory_megabytes: int = 512  # a sheet is read into memory as a grid of CELL_BYTES a cell (rows × columns)
+
+    CELL_BYTES = 32
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str]) -> ImportLimits:
+        default = cls()
+        values = {}
+        for name, variable in (("rows", "ROWS"), ("columns", "COLUMNS"), ("megabytes", "MB"),
+                               ("ratio", "RATIO"), ("memory_megabytes", "MEMORY_MB")):
+            key = f"ARCHIVEPRINT_IMPORT_MAX_{variable}"
+            values[name] = positive(env.get(key) or str(getattr(default, name)), name=key)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the CLI, the web app and the jobs need to find their storage.
 
@@ -28,6 +52,7 @@ class Settings:
     session_idle_hours: float = 10.0  # a signed-in browser left alone this long must sign in again (a working day)
     secure_cookies: str = "auto"  # auto: Secure cookie when the request came over HTTPS; on; off
     trusted_proxy: bool = False  # believe X-Forwarded-For/-Proto/-Host from one reverse proxy in front (nginx)
+    import_limits: ImportLimits = field(default_factory=ImportLimits)  # larger register files are refused
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -47,6 +72,7 @@ class Settings:
             secure_cookies=choice(env.get("ARCHIVEPRINT_SECURE_COOKIES") or "auto", SECURE_COOKIE_CHOICES,
                                   name="ARCHIVEPRINT_SECURE_COOKIES"),
             trusted_proxy=switch(env.get("ARCHIVEPRINT_TRUSTED_PROXY") or "off", name="ARCHIVEPRINT_TRUSTED_PROXY"),
+            import_limits=ImportLimits.from_env(env),
         )
 
     def ensure_instance_dir(self) -> Path:
@@ -117,6 +143,8 @@ def busy_seconds(value: str, *, name: str = "ARCHIVEPRINT_WEB_BUSY_SECONDS") -> 
     if not 0 < seconds <= 60:
         raise InvalidValue("等待秒数应为 0 到 60 之间的数", field=name, value=value)
     return seconds
+
+
 SECURE_COOKIE_CHOICES = ("auto", "on", "off")
 
 
@@ -147,6 +175,17 @@ def switch(value: str, *, name: str) -> bool:
     if word in ("off", "0", "no", "false", ""):
         return False
     raise InvalidValue("可选值：on / off", field=name, value=value)
+
+
+def positive(value: str, *, name: str) -> int:
+    """A whole number, at least 1 (a limit of 0 would refuse every file)."""
+    try:
+        number = int(value.strip().replace("_", ""))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidValue("应为不小于 1 的整数", field=name, value=value)
+    return number
 
 
 def normalize_database_url(url: str) -> str:

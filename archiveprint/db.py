@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from archiveprint.errors import Busy
 
@@ -134,6 +135,41 @@ class Database:
         """A write transaction: commit on success, roll back on any error."""
         with self.writer.begin() as session:
             yield session
+
+    @contextmanager
+    def scratch(self) -> Iterator[Session]:
+        """A session for work that is always thrown away (an import's dry run), which never takes the database's
+        write lock: what it writes is rolled back when the block ends.
+
+        On SQLite, where one writer locks the whole file, it works on a private in-memory copy made with SQLite's
+        online backup (one read of a consistent snapshot, never written to disk), so logins and other clerks'
+        changes go on meanwhile. On PostgreSQL it is a session inside a transaction that is always rolled back.
+        """
+        if not self.is_sqlite:
+            with self.engine.connect() as connection:
+                outer = connection.begin()  # even a commit of the session only ends a savepoint inside it
+                session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+                try:
+                    yield session
+                finally:
+                    session.close()
+                    outer.rollback()
+            return
+        import sqlite3
+
+        copy = sqlite3.connect(":memory:", check_same_thread=False)
+        with self.engine.connect() as connection:
+            connection.connection.dbapi_connection.backup(copy)  # type: ignore[union-attr]
+        engine = create_engine("sqlite://", creator=lambda: copy, poolclass=StaticPool, hide_parameters=True)
+        _configure_sqlite(engine)
+        session = Session(engine, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+            engine.dispose()
+            copy.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

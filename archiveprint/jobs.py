@@ -109,8 +109,8 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
             audit_labels(session, labels, user=_user(session, params.get("user_id")), actor=actor)
         return [str(target)], labels.pages
     if kind in importjob.KINDS:
-        # The import holds its transaction to the end; on SQLite that is the only write lock, so the progress
-        # goes to a file in the job's folder until then (jobqueue.report_progress).
+        # An apply holds its transaction to the end; on SQLite that is the only write lock, so the progress
+        # goes to a file in the job's folder until then (jobqueue.report_progress). A check holds no lock.
         folder = job_dir(settings, job_id) if database.is_sqlite else None
         estimate = int(params.get("rows") or 0)
 
@@ -119,7 +119,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
 
         try:
             importjob.run_job(database, uploads.upload_root(settings.instance_dir), job_id, kind, params,
-                              actor=actor, progress=rows_read)
+                              actor=actor, progress=rows_read, limits=settings.import_limits)
         finally:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)

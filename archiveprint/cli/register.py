@@ -136,7 +136,8 @@ def import_command(ctx: click.Context, app: AppContext, file: Path, dry_run: boo
 
         with app.db.transaction() as session:
             report = import_file(session, file, actor=CLI_ACTOR, dry_run=dry_run, mapping=columns,
-                                 add_villages=add_villages, today=app.today(), progress=progress, force=force)
+                                 add_villages=add_villages, today=app.today(), progress=progress, force=force,
+                                 limits=app.settings.import_limits)
     if errors_xlsx and report.problems:
         write_error_report(report, errors_xlsx)
     if as_json:

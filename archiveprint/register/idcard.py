@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -21,7 +22,9 @@ PROVINCES = frozenset({
 
 def check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=True))
+    if len(first17) != len(WEIGHTS):
+        raise ValueError("17 digits expected")
+    total = sum(map(operator.mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 

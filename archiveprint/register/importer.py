@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from archiveprint.config import ImportLimits
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, Problem
 from archiveprint.eventlog import Event, record_event
 from archiveprint.register import services
+from archiveprint.register.bulk import insert_rows
 from archiveprint.register.codes import format_code
 from archiveprint.register.findings import FindingGroup, group
 from archiveprint.register.models import (
@@ -219,12 +221,13 @@ def find_unchanged_import(session: Session, digest: str, columns: dict[str, str]
 def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = False,
                 mapping: dict[str, str] | None = None, add_villages: bool = False, today: date,
                 progress: Callable[[int], None] | None = None, filename: str | None = None,
-                force: bool = False) -> ImportReport:
+                force: bool = False, limits: ImportLimits | None = None) -> ImportReport:
     """Check every row of an export and apply it inside a savepoint that is kept only if no row has a problem.
 
     The caller owns the transaction; a dry run or a file with problems leaves nothing for it to commit. A file
     already applied into a register unchanged since (find_unchanged_import) is not read again unless `force`:
-    the report says when it was imported, and every row counts as unchanged.
+    the report says when it was imported, and every row counts as unchanged. A file over the `limits` is refused
+    before its rows are read (FileTooLarge).
     """
     name = filename or path.name
     report = ImportReport(filename=name, dry_run=dry_run)
@@ -240,7 +243,7 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
         report.rows = report.accepted = report.unchanged = prior.rows
         log.info("import: same file as import run %d and no register change since: not read", prior.id)
         return report
-    with open_table(path, name=name, mapping=columns) as table, _sqlite_cache(session):
+    with open_table(path, name=name, mapping=columns, limits=limits) as table, _sqlite_cache(session):
         checker = RowChecker(table.columns, county=township.county_code, township=township.code,
                              villages={v.code: v.name for v in township.villages}, add_villages=add_villages,
                              today=today)
@@ -390,16 +393,16 @@ class _Applier:
         if not self.new_residents:
             return
         self.session.flush()  # new tags first
-        self.session.execute(insert(Resident), self.new_residents)
+        insert_rows(self.session, Resident.__table__, self.new_residents)
         tagged = {str(values["archive_code"]): tags for values, tags in zip(self.new_residents, self.new_tags,
                                                                            strict=True) if tags}
         if tagged:
             ids = self.session.execute(select(Resident.archive_code, Resident.id)
                                        .where(Resident.archive_code.in_(tagged))).all()
-            self.session.execute(insert(resident_tags), [{"resident_id": resident_id, "tag_id": tag.id}
-                                                         for code, resident_id in ids for tag in tagged[code]])
+            insert_rows(self.session, resident_tags, [{"resident_id": resident_id, "tag_id": tag.id}
+                                                      for code, resident_id in ids for tag in tagged[code]])
         now = utcnow()
-        self.session.execute(insert(Event), [
+        insert_rows(self.session, Event.__table__, [
             {"occurred_at": now, "actor": self.actor, "kind": "resident.registered", "entity_type": "resident",
              "entity_id": values["archive_code"],
              "data": {"household": values["household_id"], "name": values["name"],
@@ -515,7 +518,7 @@ class _Applier:
                 values.append({"village_id": village_id, "number": number, "external_no": row.household_no or None,
                                "match_key": key, "head_name": row.head_name or (row.name if row.is_head else ""),
                                "address": row.address or ""})
-        self.session.execute(insert(Household), values)
+        insert_rows(self.session, Household.__table__, values)
         created = self.session.scalars(select(Household).where(
             Household.match_key.in_({key for _village, key in missing}),
             Household.village_id.in_(per_village))).all()
@@ -532,7 +535,7 @@ class _Applier:
             self.household_ids[(household.village_id, household.match_key)] = household.id
             self.created.add(household.id)
             by_id[household.id] = household
-        self.session.execute(insert(Event), events)
+        insert_rows(self.session, Event.__table__, events)
 
     def _tag_rows(self, names: list[str]) -> list[PopulationTag]:
         rows = []

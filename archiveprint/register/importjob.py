@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
-import zipfile
-import zlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -17,10 +14,12 @@ from sqlalchemy.orm import Session
 from archiveprint import jobqueue
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
+from archiveprint.config import ImportLimits
 from archiveprint.db import Database
-from archiveprint.errors import Conflict, NotFound
+from archiveprint.errors import ArchiveprintError, Conflict, NotFound
 from archiveprint.jobqueue import Job
 from archiveprint.register import uploads
+from archiveprint.register.filelimits import FileTooLarge
 
 if TYPE_CHECKING:
     from archiveprint.register.importer import ImportReport
@@ -29,73 +28,54 @@ CHECK = "import_check"  # the dry run after the upload
 APPLY = "import_apply"  # 确认导入
 KINDS = (CHECK, APPLY)
 REPORT_ROWS_SHOWN = 1000  # the page stays usable; the full list of problems is in the .xlsx error report
-ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?row[\s>/]")  # <row …> or <x:row …> in a worksheet's XML
-READ_SIZE = 1 << 20
 ALREADY_APPLIED = "这个文件已经导入或正在导入"
 
 
 # --- how large a file is -----------------------------------------------------------------------------------------
 
-def estimate_rows(path: Path) -> int:
-    """About how many data rows a register file holds, without parsing it: the lines of a .csv, or the <row>s of
+def estimate_rows(path: Path, limits: ImportLimits | None = None) -> int:
+    """About how many data rows a register file holds, without parsing it: the lines of a .csv, or the rows of
     the largest sheet of an .xlsx, less the header. It decides whether the file is imported in the background and
-    is the total its progress bar starts from. 0 when it cannot tell: the importer then says what is wrong."""
+    is the total its progress bar starts from. A file over the limits is refused here (FileTooLarge), at once;
+    0 when it cannot tell otherwise: the importer then says what is wrong."""
+    from archiveprint.register.sources import inspect
+
     try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as workbook:
-                lines = max((_count_row_tags(workbook, name) for name in workbook.namelist()
-                             if name.startswith("xl/worksheets/") and name.endswith(".xml")), default=0)
-        else:
-            lines = _count_lines(path)
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+        extent = inspect(path, name=path.name, limits=limits or ImportLimits())
+    except FileTooLarge:
+        raise
+    except (ArchiveprintError, OSError):
         return 0
-    return max(0, lines - 1)
-
-
-def _count_lines(path: Path) -> int:
-    lines, last = 0, b""
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(READ_SIZE), b""):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    return lines + (1 if last not in (b"", b"\n") else 0)
-
-
-def _count_row_tags(workbook: zipfile.ZipFile, name: str) -> int:
-    """Tags cannot hold "<", so every tag that starts before a read's last "<" ends in it; the rest waits."""
-    count, carry = 0, b""
-    with workbook.open(name) as sheet:
-        for block in iter(lambda: sheet.read(READ_SIZE), b""):
-            data = carry + block
-            cut = data.rfind(b"<")
-            if cut < 0:
-                cut = len(data)
-            count += len(ROW_TAG.findall(data, 0, cut))
-            carry = data[cut:]
-    return count + len(ROW_TAG.findall(carry))
+    return max(0, extent.rows - 1)
 
 
 # --- check and apply (the request's and the job's) ------------------------------------------------------------
 
-def check(session: Session, stored: uploads.PendingUpload, path: Path, *, actor: str, user: User | None,
-          today: date, progress: Callable[[int], None] | None = None) -> ImportReport:
-    """Dry-run an upload and add its audit row. Whatever the importer did is rolled back first (a dry run writes
-    nothing), so what the caller commits is the audit row alone."""
-    try:
-        report = _import(session, stored, path, actor=actor, dry_run=True, today=today, progress=progress)
-    finally:
-        session.rollback()
+def check(database: Database, stored: uploads.PendingUpload, path: Path, *, actor: str, today: date,
+          limits: ImportLimits | None = None, progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Dry-run an upload on a scratch session (Database.scratch): a dry run writes nothing, and on SQLite it never
+    holds the write lock, so logins and other clerks' changes go on while a large file is checked. The caller
+    records it (record_check) in a short write transaction of its own."""
+    with database.scratch() as session:
+        return _import(session, stored, path, actor=actor, dry_run=True, today=today, limits=limits,
+                       progress=progress)
+
+
+def record_check(session: Session, stored: uploads.PendingUpload, report: ImportReport, *,
+                 user: User | None) -> None:
+    """The audit row of a check; the caller commits."""
     detail = (f"already imported as run {report.already.run}: not read" if report.already is not None
               else f"dry_run rows={report.rows} problems={len(report.problems)}")
     audit(session, user, "import", "import", stored.token, detail=detail)
-    return report
 
 
 def apply(session: Session, stored: uploads.PendingUpload, path: Path, *, actor: str, user: User | None,
-          today: date, progress: Callable[[int], None] | None = None) -> ImportReport:
+          today: date, limits: ImportLimits | None = None,
+          progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import an upload for real, all rows or none, with its audit row when something was written; the caller
     commits. A report with problems or nothing to write leaves the transaction rolled back."""
-    report = _import(session, stored, path, actor=actor, dry_run=False, today=today, progress=progress)
+    report = _import(session, stored, path, actor=actor, dry_run=False, today=today, limits=limits,
+                     progress=progress)
     if report.applied:
         audit(session, user, "import", "import", stored.token,
               detail=f"applied rows={report.rows} added={report.added} changed={report.changed}")
@@ -107,11 +87,11 @@ def apply(session: Session, stored: uploads.PendingUpload, path: Path, *, actor:
 
 
 def _import(session: Session, stored: uploads.PendingUpload, path: Path, *, actor: str, dry_run: bool,
-            today: date, progress: Callable[[int], None] | None) -> ImportReport:
+            today: date, limits: ImportLimits | None, progress: Callable[[int], None] | None) -> ImportReport:
     from archiveprint.register.importer import import_file
 
     return import_file(session, path, actor=actor, dry_run=dry_run, add_villages=stored.add_villages, today=today,
-                       filename=stored.filename, force=stored.force, progress=progress)
+                       filename=stored.filename, force=stored.force, progress=progress, limits=limits)
 
 
 def keep_report(root: Path, stored: uploads.PendingUpload, report: ImportReport, *,
@@ -240,12 +220,13 @@ def settle(root: Path, token: str, job: Job | None) -> uploads.PendingUpload:
 
 
 def run_job(database: Database, root: Path, job_id: int, kind: str, params: dict[str, Any], *, actor: str,
-            progress: Callable[[int], None]) -> None:
+            progress: Callable[[int], None], limits: ImportLimits | None = None) -> None:
     """Run an import_check or import_apply job: the same check or apply as the request runs for a small file.
 
     The job is marked done in the import's own transaction (jobqueue.mark_done), so a job that failed — a bad
     file, a database error, the process stopped — wrote nothing, and one that wrote is done. The upload's new
-    state is staged before that commit and put in place after it (settle).
+    state is staged before that commit and put in place after it (settle). A check reads the file on a scratch
+    session first and takes the writer only to record itself.
     """
     stored = uploads.load(root, str(params["token"]))
     today = date.fromisoformat(str(params["today"]))
@@ -259,18 +240,26 @@ def run_job(database: Database, root: Path, job_id: int, kind: str, params: dict
         if not path.is_file():
             raise NotFound("上传的文件已不在（未处理的上传一天后删除），请重新上传", field="上传",
                            value=stored.filename)
-    session = database.writer()
+    session: Session | None = None
     try:
+        checked = None if applying else check(database, stored, path, actor=actor, today=today, limits=limits,
+                                              progress=progress)
+        session = database.writer()
         user_id = params.get("user_id")
         user = session.get(User, user_id) if user_id is not None else None
-        run = apply if applying else check
-        report = run(session, stored, path, actor=actor, user=user, today=today, progress=progress)
+        if checked is None:
+            report = apply(session, stored, path, actor=actor, user=user, today=today, limits=limits,
+                           progress=progress)
+        else:
+            report = checked
+            record_check(session, stored, report, user=user)
         if not jobqueue.mark_done(session, job_id, done=report.rows, total=report.rows):
             raise Conflict("任务已被标记为中断（服务重启），本次导入没有写入，请重新提交", field="任务", value=job_id)
         keep_report(root, stored, report, stage=job_id)
         session.commit()
     except BaseException:
-        session.rollback()
+        if session is not None:
+            session.rollback()
         uploads.unstage(root, stored.token, job_id)
         if applying:
             uploads.release(root, stored)
@@ -278,6 +267,7 @@ def run_job(database: Database, root: Path, job_id: int, kind: str, params: dict
             uploads.discard_source(root, stored)  # an unreadable file is not kept (it may hold people's data)
         raise
     finally:
-        session.close()
+        if session is not None:
+            session.close()
     if uploads.promote(root, stored.token, job_id):
         tidy(root, uploads.load(root, stored.token))

@@ -38,6 +38,7 @@ def _char_initial(ch: str) -> str:
     return letters[0][:1].lower() if letters else ""
 
 
+@lru_cache(maxsize=65536)  # names repeat across a township's register; an import asks for each one
 def pinyin_initials(name: str) -> str:
     """Initials of a Chinese name for quick search; unknown characters (rare Ext-B) contribute nothing."""
     name = name.replace("·", "").replace(" ", "")

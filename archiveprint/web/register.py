@@ -298,12 +298,20 @@ def import_check() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _upload_page(form, status=400)
     account = current_account()
+    session = db_session()
+    session.commit()  # the writer's BEGIN IMMEDIATE (taken to load the user) must not last through the check
     root = _upload_root()
+    settings = state().settings
     stored = uploads.save_upload(root, form.file.data.stream, form.file.data.filename or "upload",
                                  user_id=account.user.id, add_villages=bool(form.add_villages.data),
                                  force=bool(form.force.data))
-    stored.rows = importjob.estimate_rows(stored.source(root))
-    stored.background = stored.rows >= state().settings.import_background_rows
+    try:
+        # A file over the import limits is refused here, before it is parsed or handed to a job.
+        stored.rows = importjob.estimate_rows(stored.source(root), settings.import_limits)
+    except BaseException:
+        uploads.discard(root, stored)
+        raise
+    stored.background = stored.rows >= settings.import_background_rows
     uploads.store(root, stored)
     return _check_upload(stored)
 
@@ -316,9 +324,12 @@ def _check_upload(stored: uploads.PendingUpload) -> ResponseReturnValue:
     root = _upload_root()
     account = current_account()
     session = db_session()
+    settings = state().settings
+    session.commit()  # a writer's BEGIN IMMEDIATE must not last through the check (it reads its own snapshot)
     try:
-        report = importjob.check(session, stored, stored.source(root), actor=account.username, user=account.user,
-                                 today=today())
+        report = importjob.check(state().database, stored, stored.source(root), actor=account.username,
+                                 today=today(), limits=settings.import_limits)
+        importjob.record_check(session, stored, report, user=account.user)
         session.commit()
     except BaseException:
         uploads.discard(root, stored)  # an unreadable file is not kept (it may hold people's data)
@@ -419,7 +430,7 @@ def import_apply(token: str) -> ResponseReturnValue:
     account = current_account()
     try:
         report = importjob.apply(session, stored, claimed, actor=account.username, user=account.user,
-                                 today=today())
+                                 today=today(), limits=state().settings.import_limits)
         session.commit()
     except BaseException:
         session.rollback()
