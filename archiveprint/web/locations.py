@@ -47,6 +47,7 @@ from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household
 from archiveprint.register.queries import classify_query
 from archiveprint.web.auth import current_account, requires
+from archiveprint.web.errors import refusal_text
 from archiveprint.web.i18n import CLOSE_REASON_LABELS, EVENT_LABELS, label
 from archiveprint.web.responses import flash_refusal
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state, today
@@ -553,7 +554,7 @@ def relayout() -> ResponseReturnValue:
         try:
             plan = _plan(session, village, reserve)
         except ArchiveprintError as refusal:
-            error, status = str(refusal), refusal.status
+            error, status = refusal_text(refusal), refusal.status  # with the page that fixes it
     shelves = list_shelves(session)
     context = {"villages": villages, "village": village, "reserve": reserve, "plan": plan, "error": error}
     if plan is not None:

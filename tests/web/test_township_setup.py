@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from click.testing import CliRunner
+from flask_login import login_user
 from sqlalchemy import func, select
 
+from archiveprint.accounts.models import User
 from archiveprint.errors import TOWNSHIP_NOT_SET, ArchiveprintError, NotConfigured, TownshipNotSet
 from archiveprint.eventlog import Event
 from archiveprint.register.models import Township
+from archiveprint.web.auth import Account
 from tests.conftest import setup_township
 from tests.web.conftest import csrf_token
 
@@ -59,6 +63,7 @@ def test_issue10_11_township_setup_validates_in_chinese_and_sets_it_once(client,
     assert townships(committed_db) == [("130123", "正定县", "100", "诸福屯镇", "诸福屯镇卫生院")]
     shown = client.get("/settings/township").get_data(as_text=True)
     assert "诸福屯镇卫生院" in shown and "130123-100" in shown and 'name="county_code"' not in shown
+    assert '<a href="/settings/township" id="township-link">正定县 诸福屯镇</a>' in shown  # every page's foot
 
     again = client.post("/settings/township", data={**SETUP, "code": "200", "name": "别的镇", "csrf_token": token})
     assert (again.status_code, again.headers["Location"]) == (303, "/settings/township")
@@ -111,3 +116,31 @@ def test_issue10_11_the_cli_still_prints_the_command(committed_db, tmp_path, mon
     assert result.exit_code == 1
     assert result.output.splitlines() == ["错误：尚未设置本院所属乡镇",
                                           "请先运行 archiveprint township set（或载入演示数据）"]
+
+
+def test_issue10_11_the_relayout_page_without_a_layout_links_to_loading_one(client, auth, committed_db):
+    with committed_db.transaction() as session:
+        setup_township(session)
+    auth.login("clerk")
+    page = client.get("/locations/relayout?village=201")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 409
+    assert ('<p class="field-error refusal">尚未载入库房布局 '
+            '<a class="refusal-action" href="/locations/layout">载入库房布局</a></p>') in html
+    assert not CLI_ADVICE.search(html)
+
+
+@pytest.mark.parametrize(("role", "offered"), [("clerk", True), ("viewer", False)])
+def test_issue10_11_the_error_page_offers_the_step_only_to_a_role_that_may_take_it(app, auth, committed_db, role,
+                                                                                  offered):
+    from archiveprint.web.errors import handle_domain_error
+
+    refusal = NotConfigured("尚未载入库房布局", hint="请先运行 archiveprint layout apply 布局文件.yaml",
+                            action="load_layout")
+    username = auth.create(role)
+    with app.test_request_context("/"), committed_db.reader() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        login_user(Account(user, "token"))
+        body, status = handle_domain_error(refusal)
+    assert status == 409 and "尚未载入库房布局" in body and not CLI_ADVICE.search(body)
+    assert ('<a class="button" href="/locations/layout">载入库房布局</a>' in body) is offered
