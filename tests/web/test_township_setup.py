@@ -16,6 +16,7 @@ from archiveprint.eventlog import Event
 from archiveprint.register.models import Township
 from archiveprint.web.auth import Account
 from tests.conftest import setup_township
+from tests.pdfcheck import compact, page_texts
 from tests.web.conftest import csrf_token
 
 CLI_ADVICE = re.compile(r"archiveprint [a-z]")  # a command to type (the footer's bare name is not advice)
@@ -144,3 +145,24 @@ def test_issue10_11_the_error_page_offers_the_step_only_to_a_role_that_may_take_
         body, status = handle_domain_error(refusal)
     assert status == 409 and "尚未载入库房布局" in body and not CLI_ADVICE.search(body)
     assert ('<a class="button" href="/locations/layout">载入库房布局</a>' in body) is offered
+
+
+def test_issue10_11_a_calibration_sheet_from_the_web_names_the_page_from_the_cli_the_command(
+        client, auth, committed_db, tmp_path, monkeypatch):
+    auth.login("clerk")
+    sheet = client.get("/labels/calibrate/sheet.pdf?stock=a4-3x8")
+    assert (sheet.status_code, sheet.mimetype) == (200, "application/pdf")
+    (web_text,) = page_texts(sheet.data)
+    assert "3把量到的数字填入网页：标签→打印机校准" in compact(web_text)
+    assert not CLI_ADVICE.search(web_text)
+
+    from archiveprint.cli import AppContext, main
+
+    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
+    target = tmp_path / "calibrate.pdf"
+    result = CliRunner().invoke(main, ["print", "labels", "--kind", "calibration", "--stock", "a4-3x8", "-o",
+                                       str(target)], obj=AppContext(), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (cli_text,) = page_texts(target)
+    assert "archiveprintlabelsprintercalibrate打印机名--stocka4-3x8" in compact(cli_text)
