@@ -6,17 +6,27 @@ from dataclasses import dataclass
 
 
 class ArchiveprintError(Exception):
-    """Base of every error a user may see; entrypoints turn it into a message, never a traceback."""
+    """Base of every error a user may see; entrypoints turn it into a message, never a traceback.
+
+    The message says what is wrong or missing, in words every entrypoint can show. What to do about it differs per
+    entrypoint, so it travels beside the message: `hint` is the command-line advice only the CLI prints
+    ("archiveprint layout apply 布局文件.yaml"), `action` names the step a web page offers as a link (web/errors.py
+    maps it to a page; `action_args` fill in the page's address, e.g. a village code).
+    """
 
     status = 400
 
     def __init__(self, message: str, *, row: int | None = None, field: str | None = None,
-                 value: object = None) -> None:
+                 value: object = None, hint: str | None = None, action: str | None = None,
+                 action_args: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.row = row
         self.field = field
         self.value = value
+        self.hint = hint
+        self.action = action
+        self.action_args = action_args or {}
 
     def __str__(self) -> str:
         parts = []
@@ -45,9 +55,21 @@ class Conflict(ArchiveprintError):
 
 
 class NotConfigured(ArchiveprintError):
-    """The archive has not been told its own township yet."""
+    """Something the archive needs has not been set up yet (its own township, the storage layout)."""
 
     status = 409
+
+
+TOWNSHIP_NOT_SET = "尚未设置本院所属乡镇"
+
+
+class TownshipNotSet(NotConfigured):
+    """The archive has not been told its own township yet (a fresh installation): the web app shows its first-run
+    setup page instead of an error."""
+
+    def __init__(self) -> None:
+        super().__init__(TOWNSHIP_NOT_SET, hint="请先运行 archiveprint township set（或载入演示数据）",
+                         action="setup_township")
 
 
 class PermissionDenied(ArchiveprintError):

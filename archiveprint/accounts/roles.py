@@ -19,6 +19,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_form_sets": frozenset({"admin"}),  # define and delete custom form sets (自定义套组)
     "manage_printers": frozenset({"admin", "clerk"}),  # printer profiles and calibration (打印机校准)
     "manage_users": frozenset({"admin"}),
+    "configure_site": frozenset({"admin"}),  # set the archive's own township on a fresh installation (本院设置)
     "own_account": frozenset(ROLES),  # change one's own password
     "view_audit": frozenset({"admin", "viewer"}),
     "request_loans": frozenset({"admin", "clerk", "doctor", "village_doctor"}),  # ask for folders (调阅申请)

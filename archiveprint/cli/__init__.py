@@ -59,16 +59,20 @@ def emit_json(data: Any) -> None:
 
 
 class ArchiveprintGroup(click.Group):
-    """Turns domain errors into a message on stderr (or a JSON object) and exit status 1."""
+    """Turns domain errors into a message on stderr (or a JSON object) and exit status 1, with the error's
+    command-line hint (what to run) on the next line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ArchiveprintError as error:
             if "--json" in sys.argv[1:] or ctx.meta.get("json"):
-                emit_json({"error": str(error), "field": error.field, "value": error.value, "row": error.row})
+                data = {"error": str(error), "field": error.field, "value": error.value, "row": error.row}
+                emit_json({**data, "hint": error.hint} if error.hint else data)
             else:
                 click.secho(f"错误：{error}", fg="red", err=True)
+                if error.hint:  # the command that fixes it: only here, never in the web app
+                    click.secho(error.hint, err=True)
             ctx.exit(1)
 
 

@@ -81,7 +81,7 @@ def print_labels_command(ctx: click.Context, app: AppContext, kind_key: str, sto
     used = tuple(tuple(sorted(parse_cells(text))) for text in skips)
     options = LabelOptions(start=start, used=used, outline=outline, printer=printer, dpi=dpi, mask_names=mask_names,
                            qr=qr, include_closed=include_closed, allow_missing_glyphs=allow_missing_glyphs,
-                           copies=copies, location_title=location_title)
+                           copies=copies, location_title=location_title, from_command_line=True)
     with click.progressbar(length=1, label="打印标签", file=sys.stderr, show_pos=True) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)

@@ -46,18 +46,20 @@ def cell_values(stock: LabelStock, *, printer: str, calibration: Calibration) ->
     return values
 
 
-def draw_sheet(printer: LabelPrinter, printer_name: str = "") -> None:
-    """One calibration sheet on `printer` (whose calibration and dpi it was made for): every cell, and the panel."""
+def draw_sheet(printer: LabelPrinter, printer_name: str = "", *, command: bool = False) -> None:
+    """One calibration sheet on `printer` (whose calibration and dpi it was made for): every cell, and the panel.
+    `command`: the panel says which command takes the measurements (printed from the CLI), else which web page."""
     stock = printer.stock
     for values in cell_values(stock, printer=printer_name, calibration=printer.calibration):
         printer.add(values)
     printer.decorate(instructions(stock, printer.regular, printer.bold, printer=printer_name,
-                                  calibration=printer.calibration, dpi=printer.dpi))
+                                  calibration=printer.calibration, dpi=printer.dpi, command=command))
 
 
 def instructions(stock: LabelStock, regular: EmbeddedFont, bold: EmbeddedFont | None, *, printer: str,
-                 calibration: Calibration, dpi: int) -> bytes:
-    """The panel in the middle of a sheet: scale check, what to measure, the command to type."""
+                 calibration: Calibration, dpi: int, command: bool = False) -> bytes:
+    """The panel in the middle of a sheet: scale check, what to measure, where to enter it (the command to type
+    when printed from the command line, the web page otherwise)."""
     if stock.is_roll:
         return b""
     heading = bold or regular
@@ -87,9 +89,14 @@ def instructions(stock: LabelStock, regular: EmbeddedFont, bold: EmbeddedFont | 
          5, 44, 8)
     text(f"   再量最后一格 {cell_mark(stock.per_page)} 的十字中心（应为 左 {last[0]:.1f} mm、上 {last[1]:.1f} mm），"
          "用来纠正越往后越偏的“蠕变”。", 5, 49.5, 8)
-    text("3  把量到的数字输入：", 5, 56, 8)
-    text(f"archiveprint labels printer calibrate {printer or '打印机名'} --stock {stock.id} --measured 左,上 "
-         "--measured-last 左,上", 8, 61.5, 7.5, heading)
+    if command:
+        text("3  把量到的数字输入：", 5, 56, 8)
+        text(f"archiveprint labels printer calibrate {printer or '打印机名'} --stock {stock.id} --measured 左,上 "
+             "--measured-last 左,上", 8, 61.5, 7.5, heading)
+    else:  # printed from the web app: the page to type them into, never a command
+        text("3  把量到的数字填入网页：", 5, 56, 8)
+        text(f"标签 → 打印机校准，选打印机“{printer or '打印机名'}”和标签纸 {stock.id}，填写 ① 号和最后一格的"
+             "左、上距离", 8, 61.5, 7.5, heading)
     return b"".join(ops)
 
 

@@ -21,9 +21,10 @@ def printer_setup(session: Session, stock: LabelStock, printer: str | None,
         if profile is None:
             known = [p.stock for p in queries.list_printer_profiles(session, printer)]
             hint = f"（已校准的标签纸：{'、'.join(known)}）" if known else ""
-            raise NotFound(f"打印机“{printer}”还没有为标签纸 {stock.id} 校准{hint}；先打印校准页，再运行 "
-                           f"archiveprint labels printer calibrate 或 labels printer set", field="打印机",
-                           value=printer)
+            raise NotFound(f"打印机“{printer}”还没有为标签纸 {stock.id} 校准{hint}；先打印校准页并量出偏移",
+                           field="打印机", value=printer,
+                           hint="再运行 archiveprint labels printer calibrate 或 labels printer set",
+                           action="calibrate_printer")
         return (Calibration(profile.dx, profile.dy, profile.creep_x, profile.creep_y),
                 dpi or profile.dpi)
     return NO_CALIBRATION, dpi or stock.default_dpi

@@ -215,6 +215,7 @@ class LabelOptions:
     allow_missing_glyphs: bool = False
     copies: int = 1  # of each label
     location_title: str = ""  # shelf labels: a title for every location given
+    from_command_line: bool = False  # a calibration sheet names the command to type, not the web page
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> LabelOptions:
@@ -292,7 +293,7 @@ def _render(session: Session, kind_key: str, stock_key: str, scope: LabelScope, 
     printer = LabelPrinter(fp, stock, kind, dpi=dpi, calibration=calibration, start=options.start, used=used,
                            outline=options.outline, qr=options.qr, notice=NOTICE if kind.page_notice else "")
     if kind.binds == "calibration":
-        calibration_sheet.draw_sheet(printer, options.printer or "")
+        calibration_sheet.draw_sheet(printer, options.printer or "", command=options.from_command_line)
     else:
         total, values = _values(session, kind, scope, options, result)
         if total == 0:

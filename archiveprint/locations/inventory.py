@@ -92,7 +92,8 @@ def start_inventory(session: Session, *, counters: Sequence[str], first: str | N
         chosen = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None),
                                                           Shelf.village_id == village_row.id).order_by(Shelf.seq)))
         if not chosen:
-            raise Conflict("该村还没有分配架位（先运行 archiveprint shelve）", field="村(居)委会", value=village)
+            raise Conflict("该村还没有分配架位", field="村(居)委会", value=village,
+                           hint="先运行 archiveprint shelve", action="shelve_all")
         scope = "village"
         text = f"村 {village_row.code} {village_row.name}：{chosen[0].code} … {chosen[-1].code}（{len(chosen)} 层）"
     if not chosen:

@@ -39,7 +39,8 @@ def display_code(household: Household) -> str:
 def current_layout(session: Session) -> StorageLayout:
     layout = session.scalar(select(StorageLayout).order_by(StorageLayout.id.desc()).limit(1))
     if layout is None:
-        raise NotConfigured("尚未载入库房布局，请先运行 archiveprint layout apply 布局文件.yaml")
+        raise NotConfigured("尚未载入库房布局", hint="请先运行 archiveprint layout apply 布局文件.yaml",
+                            action="load_layout")
     return layout
 
 

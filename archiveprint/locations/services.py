@@ -37,12 +37,13 @@ class OccupiedShelves(Conflict):
 
 
 class NeedsRelayout(Conflict):
-    """A village's new folders do not fit without moving others. `plain` is the reason alone (the web app offers
-    重新排架 as a link); the message adds the command for the command line."""
+    """A village's new folders do not fit without moving others. The message (also `plain`) is the reason alone: the
+    web app offers 重新排架 as a link, the command line prints its command (the hint)."""
 
     def __init__(self, plain: str, village: str) -> None:
-        super().__init__(f"{plain}。请运行 archiveprint relayout --village {village}", field="村(居)委会",
-                         value=village)
+        super().__init__(plain, field="村(居)委会", value=village,
+                         hint=f"请运行 archiveprint relayout --village {village}", action="relayout",
+                         action_args={"village": village})
         self.plain = plain
         self.village = village
 
@@ -413,9 +414,10 @@ def _home_again(session: Session, household: Household) -> tuple[Shelf, int]:
                 shelf.village = household.village
             target = plan.targets[household.id]
             return shelves[target[0]], target[1]
-    raise Conflict(f"村(居)委会 {household.village.code} 的架位中没有能保持户号顺序的空位，请先运行 "
-                   f"archiveprint relayout --village {household.village.code}", field="档案袋",
-                   value=display_code(household))
+    raise Conflict(f"村(居)委会 {household.village.code} 的架位中没有能保持户号顺序的空位，需要重新排架",
+                   field="档案袋", value=display_code(household),
+                   hint=f"请先运行 archiveprint relayout --village {household.village.code}", action="relayout",
+                   action_args={"village": household.village.code})
 
 
 # --- applying a layout ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import Conflict, InvalidValue, NotConfigured, NotFound
+from archiveprint.errors import Conflict, InvalidValue, NotFound, TownshipNotSet
 from archiveprint.eventlog import diff, record_event
 from archiveprint.register.codes import SERIAL_MAX, ArchiveCode, parse_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village
@@ -22,7 +22,7 @@ TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", 
 def get_township(session: Session) -> Township:
     township = session.scalar(select(Township).order_by(Township.id).limit(1))
     if township is None:
-        raise NotConfigured("尚未设置本院所属乡镇，请先运行 archiveprint township set（或载入演示数据）")
+        raise TownshipNotSet
     return township
 
 

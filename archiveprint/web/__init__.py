@@ -31,6 +31,7 @@ from archiveprint.web import (
     printers,
     register,
     session,
+    township,
 )
 
 UPLOAD_LIMIT = 64 * 1024 * 1024  # a whole township's register export is a few MB
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     errors.init_app(app)
     app.register_blueprint(accounts.bp)
     app.register_blueprint(register.bp)
+    app.register_blueprint(township.bp)
     forms.init_app(app)
     labels.init_app(app)
     printers.init_app(app)

@@ -20,7 +20,7 @@ from archiveprint.register.models import Village
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import ROLE_LABELS
-from archiveprint.web.responses import refused
+from archiveprint.web.responses import flash_refusal, refused
 from archiveprint.web.session import db_session
 
 bp = Blueprint("accounts", __name__)
@@ -112,7 +112,7 @@ def create() -> ResponseReturnValue:
                                     actor=current_account().username)
     except ArchiveprintError as error:
         session.rollback()
-        flash(str(error), "error")
+        flash_refusal(error)
         return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
                                villages=_all_villages(session), chosen=request.form.getlist("villages")), error.status
     session.commit()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from archiveprint.errors import ArchiveprintError
-from archiveprint.web.session import rollback
+from archiveprint.web.session import READ_METHODS, rollback
 
 HTTP_MESSAGES = {
     400: (_l("请求有误"), _l("提交的内容不完整或格式不对，请返回重试。")),
@@ -22,14 +24,50 @@ HTTP_MESSAGES = {
 CSRF_MESSAGE = (_l("页面已过期"), _l("表单缺少安全令牌或已过期，请返回刷新页面后重新提交。"))
 
 
-def _page(title: object, message: object, status: int) -> ResponseReturnValue:
-    return render_template("web/errors/message.html", title=title, message=message, status=status), status
+# What a refusal's `action` asks the clerk to do, as the page that does it (the command-line `hint` is never shown
+# here). A link is offered only to a user whose role may open that page.
+ACTIONS: dict[str, tuple[object, str]] = {
+    "setup_township": (_l("设置本院所属乡镇"), "settings.township"),
+    "load_layout": (_l("载入库房布局"), "locations.layout"),
+    "shelve_all": (_l("上架全部未上架的档案袋"), "locations.shelve_all_page"),
+    "relayout": (_l("重新排架"), "locations.relayout"),
+    "calibrate_printer": (_l("打印机校准"), "printers.calibrate"),
+}
+
+
+def action_link(error: ArchiveprintError) -> tuple[str, str] | None:
+    """The label and address of the page that fixes what `error` says is missing, if this user may open it."""
+    if error.action not in ACTIONS:
+        return None
+    label, endpoint = ACTIONS[error.action]
+    permission = getattr(current_app.view_functions.get(endpoint), "permission", None)
+    if permission and not (current_user.is_authenticated and current_user.can(permission)):
+        return None
+    return str(label), url_for(endpoint, **error.action_args)
+
+
+def refusal_text(error: ArchiveprintError) -> Markup:
+    """The refusal for a flash message: the Chinese message, then the link to the page that fixes it."""
+    link = action_link(error)
+    if link is None:
+        return Markup.escape(str(error))
+    return Markup('{} <a class="refusal-action" href="{}">{}</a>').format(str(error), link[1], link[0])
+
+
+def _page(title: object, message: object, status: int,
+          link: tuple[str, str] | None = None) -> ResponseReturnValue:
+    return render_template("web/errors/message.html", title=title, message=message, status=status,
+                           link=link), status
 
 
 def handle_domain_error(error: ArchiveprintError) -> ResponseReturnValue:
-    """A rule of the archive said no: show its Chinese message (with row, field and value) and its status."""
+    """A rule of the archive said no: show its Chinese message (with row, field and value), its status and the link
+    to the page that fixes it. A fresh installation's missing township leads to the setup page instead."""
     rollback()
-    return _page(_l("无法完成操作"), str(error), error.status)
+    if error.action == "setup_township" and current_user.is_authenticated:
+        target = request.full_path.rstrip("?") if request.method in READ_METHODS else None
+        return redirect(url_for("settings.township", next=target), code=303)
+    return _page(_l("无法完成操作"), str(error), error.status, action_link(error))
 
 
 def handle_csrf_error(_error: CSRFError) -> ResponseReturnValue:

@@ -20,7 +20,7 @@ from archiveprint.locations import handover as ho
 from archiveprint.locations import inventory as inv
 from archiveprint.locations.models import Inventory
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.responses import pdf_response, refused
+from archiveprint.web.responses import flash_refusal, pdf_response, refused
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
@@ -121,7 +121,7 @@ def start() -> ResponseReturnValue:
                                        supervisor=values["supervisor"], actor=_actor(), now=utcnow())
     except ArchiveprintError as error:
         rollback()
-        flash(str(error), "error")
+        flash_refusal(error)
         return render_template("web/inventory/new.html", values=values, **_start_choices()), 400
     db_session().commit()
     flash(_("已开始盘点 %(number)s：%(range)s", number=made.number, range=made.scope_text), "success")
@@ -308,7 +308,7 @@ def handover_preview() -> ResponseReturnValue:
         chosen = ho.select_folders(session, providers=_providers(), **_selection(values))
     except ArchiveprintError as error:
         rollback()
-        flash(str(error), "error")
+        flash_refusal(error)
         return _handover_form(values, 400)
     session.rollback()  # nothing of the dry run is kept
     from archiveprint.accounts.services import audit
@@ -345,7 +345,7 @@ def handover_confirm() -> ResponseReturnValue:
                             actor=_actor(), now=utcnow(), **_selection(values))
     except ArchiveprintError as error:
         rollback()
-        flash(str(error), "error")
+        flash_refusal(error)
         return _handover_form(values, 409 if error.status == 409 else 400)
     db_session().commit()
     flash(_("已登记移交 %(number)s：%(n)s 袋交给 %(to)s", number=made.number, n=len(made.lines), to=made.to_party),

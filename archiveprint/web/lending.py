@@ -19,7 +19,7 @@ from archiveprint.lending.models import Loan
 from archiveprint.lending.rules import LendingRules, site_rules
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import label
-from archiveprint.web.responses import pdf_response, refused
+from archiveprint.web.responses import flash_refusal, pdf_response, refused
 from archiveprint.web.session import db_session, state, today
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def register() -> ResponseReturnValue:
     try:
         views = list_register(db_session(), month, rules=rules)
     except InvalidValue as error:
-        flash(str(error), "error")
+        flash_refusal(error)
         month, views = f"{today():%Y-%m}", list_register(db_session(), f"{today():%Y-%m}", rules=rules)
     rows = [v for v in views if (not village or v.village == village) and (not borrower or v.borrower_key == borrower)
             and (not only_open or v.returned_at is None)]

@@ -47,7 +47,9 @@ from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household
 from archiveprint.register.queries import classify_query
 from archiveprint.web.auth import current_account, requires
+from archiveprint.web.errors import refusal_text
 from archiveprint.web.i18n import CLOSE_REASON_LABELS, EVENT_LABELS, label
+from archiveprint.web.responses import flash_refusal
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state, today
 
 bp = Blueprint("locations", __name__, url_prefix="/locations")
@@ -349,7 +351,7 @@ def _act(household_id: int, form: FlaskForm, action: str) -> ResponseReturnValue
         session.commit()
     except ArchiveprintError as error:
         rollback()
-        flash(str(error), "error")
+        flash_refusal(error)
     else:
         flash(message, "success")
     return _back(household_id)
@@ -480,7 +482,7 @@ def _close_folder_only(session: Session, household: Household) -> ResponseReturn
         session.commit()
     except ArchiveprintError as refusal:
         rollback()
-        flash(str(refusal), "error")
+        flash_refusal(refusal)
     else:
         place = find_places(session, [household.id])[household.id]
         flash(_("档案袋已移入结案区：%(address)s", address=shelf_address(place.address)), "success")
@@ -552,7 +554,7 @@ def relayout() -> ResponseReturnValue:
         try:
             plan = _plan(session, village, reserve)
         except ArchiveprintError as refusal:
-            error, status = str(refusal), refusal.status
+            error, status = refusal_text(refusal), refusal.status  # with the page that fixes it
     shelves = list_shelves(session)
     context = {"villages": villages, "village": village, "reserve": reserve, "plan": plan, "error": error}
     if plan is not None:
@@ -599,7 +601,7 @@ def relayout_apply() -> ResponseReturnValue:
         session.commit()
     except ArchiveprintError as error:
         rollback()
-        flash(str(error), "error")
+        flash_refusal(error)
     else:
         flash(_("已重新排架：挪动 %(moved)s 袋，新上架 %(placed)s 袋，需更换 %(labels)s 个架位标签",
                 moved=result.moved, placed=result.placed, labels=len(result.labels)), "success")
@@ -628,7 +630,7 @@ def shelve_all_page() -> ResponseReturnValue:
         return redirect(url_for("locations.index"), code=303)
     except ArchiveprintError as refusal:
         rollback()
-        flash(str(refusal), "error")
+        flash_refusal(refusal)
         return redirect(url_for("locations.index"), code=303)
     rollback()  # a preview writes nothing
     return render_template("web/locations/shelve_all.html", preview=preview,
@@ -650,7 +652,7 @@ def shelve_all_apply() -> ResponseReturnValue:
         session.commit()
     except ArchiveprintError as refusal:
         rollback()
-        flash(str(refusal), "error")
+        flash_refusal(refusal)
         return redirect(url_for("locations.shelve_all_page"), code=303)
     shelved_villages = [v for v in result.villages if v.placed]
     flash(_("已上架 %(n)s 袋（%(villages)s 个村）", n=result.placed, villages=len(shelved_villages)), "success")

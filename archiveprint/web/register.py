@@ -17,7 +17,7 @@ from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
 from archiveprint import jobqueue
-from archiveprint.errors import ArchiveprintError, Conflict, NotFound
+from archiveprint.errors import ArchiveprintError, Conflict, NotFound, TownshipNotSet
 from archiveprint.eventlog import Event, list_events
 from archiveprint.register import importjob, services, uploads
 from archiveprint.register.codes import folder_code
@@ -185,6 +185,8 @@ def add_village() -> ResponseReturnValue:
         village = services.add_village(session, form.code.data or "", form.name.data or "",
                                        actor=current_account().username)
         session.commit()
+    except TownshipNotSet:
+        raise  # a fresh installation: the error handler leads to 本院设置 first
     except ArchiveprintError as error:
         rollback()
         (form.name if error.field == "村名" else form.code).errors = [error.message]

@@ -13,14 +13,20 @@ from flask import Response, flash, redirect, send_file
 from flask.typing import ResponseReturnValue
 
 from archiveprint.errors import ArchiveprintError
+from archiveprint.web.errors import refusal_text
 from archiveprint.web.session import rollback
 
 
 def refused(error: ArchiveprintError, target: str) -> ResponseReturnValue:
     """A rule said no: nothing is kept, the clerk sees the Chinese message (row, field, value) on the same page."""
     rollback()
-    flash(str(error), "error")
+    flash_refusal(error)
     return redirect(target, code=303)
+
+
+def flash_refusal(error: ArchiveprintError) -> None:
+    """Flash a refusal with the link to the page that fixes it (a domain error's `action`), never CLI advice."""
+    flash(refusal_text(error), "error")
 
 
 def pdf_response(pdf: bytes, name: str) -> ResponseReturnValue:

@@ -302,6 +302,15 @@ def test_creep_grows_with_each_column_and_row():
 
 
 def test_the_calibration_sheet_says_what_to_measure():
+    from archiveprint.labels.calibration import draw_sheet
+
     text = compact(page_texts(calibration_sheet(Calibration(dx=0.5)))[0])
     assert "100mm" in text and "①号十字中心" in text and "左39.0mm、上29.9mm" in text
-    assert "--measured" in text and "右移+0.50mm" in text
+    assert "标签→打印机校准" in text and "右移+0.50mm" in text  # where to enter the measurements (#10.11)
+    assert "archiveprint" not in text
+
+    buffer = io.BytesIO()  # printed from the command line: the command to type
+    printer = LabelPrinter(buffer, STOCKS["a4-3x8"], KINDS["calibration"], notice=NOTICE)
+    draw_sheet(printer, "test", command=True)
+    printer.close(title="calibration")
+    assert "archiveprintlabelsprintercalibratetest--stocka4-3x8--measured" in compact(page_texts(buffer.getvalue())[0])

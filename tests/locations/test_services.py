@@ -45,8 +45,11 @@ def test_applying_a_layout_creates_shelves_in_walking_order_and_records_it(sessi
 
 
 def test_services_need_a_layout_first(session, households):
-    with pytest.raises(NotConfigured, match="layout apply"):
+    with pytest.raises(NotConfigured) as refused:
         services.shelve_village(session, village(session), actor=ACTOR, now=date.today())  # type: ignore[arg-type]
+    # What is missing, in words; the command only as the CLI's hint, the page as the web's action (#10.11).
+    assert (str(refused.value), refused.value.action) == ("尚未载入库房布局", "load_layout")
+    assert refused.value.hint == "请先运行 archiveprint layout apply 布局文件.yaml"
 
 
 def test_removing_or_shrinking_occupied_shelves_is_refused_with_the_folders_on_them(session, room, households,
@@ -142,8 +145,11 @@ def test_a_full_run_with_no_free_neighbour_asks_for_a_relayout(session, room, ho
     households("202", 1)
     services.shelve_village(session, village(session, "202"), actor=ACTOR, now=clock())
     households("201", 2)
-    with pytest.raises(Conflict, match="relayout --village 201"):
+    with pytest.raises(Conflict, match="需要重新排架") as refused:
         services.shelve_village(session, village(session), actor=ACTOR, now=clock())
+    assert "archiveprint" not in str(refused.value)  # the command is the CLI's hint, the page the web's action
+    assert (refused.value.hint, refused.value.action, refused.value.action_args) == (
+        "请运行 archiveprint relayout --village 201", "relayout", {"village": "201"})
 
 
 # --- moves, history, events ----------------------------------------------------------------------------------
