@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from archiveprint.errors import ArchiveprintError, Conflict
 from archiveprint.eventlog import Event
@@ -165,18 +165,27 @@ def test_an_expiry_committed_while_a_release_is_under_way_makes_the_release_fail
                                                                                monkeypatch):
     """The clerk's scan has read the request as open; the queue is read (expiring it) before the scan writes. On
     PostgreSQL the expiry commits in between and the release must refuse; on SQLite the scan holds the write lock,
-    so the expiry waits and then finds the request released. Either way: one outcome."""
+    so the expiry waits and then finds the request released. Either way: one outcome.
+
+    The scan goes on when the expiry has committed (PostgreSQL) or has reached the BEGIN IMMEDIATE that cannot
+    finish while the scan's transaction holds SQLite's write lock: events, not a wait by the clock."""
     requests = _stale_requests(committed_db, rules)
     code, request_id = next(iter(requests.items()))
-    read, expired = threading.Event(), threading.Event()
+    read, expired, expiry_queued = threading.Event(), threading.Event(), threading.Event()
+    expiring: list[int] = []  # the expiry thread's id
     original = services._matching_request
 
     def matching(session, household, borrower):  # type: ignore[no-untyped-def]
         found = original(session, household, borrower)
         read.set()
-        expired.wait(10 if backend == "postgresql" else 0.5)
+        assert (expired if backend == "postgresql" else expiry_queued).wait(30)
         return found
     monkeypatch.setattr(services, "_matching_request", matching)
+
+    def begins(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if statement == "BEGIN IMMEDIATE" and threading.get_ident() in expiring:
+            expiry_queued.set()
+    event.listen(committed_db.engine, "before_cursor_execute", begins)
 
     def release() -> object:
         try:
@@ -186,15 +195,19 @@ def test_an_expiry_committed_while_a_release_is_under_way_makes_the_release_fail
             return error
 
     def expire() -> list[int]:
-        assert read.wait(10)
+        expiring.append(threading.get_ident())
+        assert read.wait(30)
         with committed_db.transaction() as session:
             done = [item.request_id for item in expire_requests(session, rules=rules, actor="queue", now=T0)]
         expired.set()
         return done
 
-    with ThreadPoolExecutor(2) as pool:
-        released, closed = pool.submit(release), pool.submit(expire)
-        result, expired_ids = released.result(), closed.result()
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            released, closed = pool.submit(release), pool.submit(expire)
+            result, expired_ids = released.result(), closed.result()
+    finally:
+        event.remove(committed_db.engine, "before_cursor_execute", begins)
     if backend == "postgresql":
         assert isinstance(result, Conflict) and "该借阅申请刚被关闭（已过期）" in str(result)
         assert request_id in expired_ids
