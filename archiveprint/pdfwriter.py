@@ -28,9 +28,12 @@ def name(value: str) -> bytes:
 
 
 def literal(text: str) -> bytes:
-    """A PDF text string: ASCII as a literal, anything else as UTF-16BE with BOM."""
+    """A PDF text string: ASCII as a literal, anything else as UTF-16BE with BOM.
+
+    A carriage return is escaped: a bare one inside a literal is an end of line, which readers turn into LF.
+    """
     if text.isascii():
-        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+        escaped = text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\r", "\\r")
         return f"({escaped})".encode()
     return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
 

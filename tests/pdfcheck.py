@@ -1,17 +1,41 @@
-"""Helpers for tests that open real PDFs: text per page, fonts, rasterising and decoding barcodes."""
+"""Helpers for tests that open real PDFs: structure, text per page, fonts, rasterising and decoding barcodes.
+
+Every PDF a test opens through here is first checked by qpdf, an independent reader: pypdf and pdfium both repair
+a damaged file silently (a wrong cross-reference table reads fine in them), a strict printer's interpreter does not.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pypdf
 
 A4_PT = (595.28, 841.89)
+_sound: set[bytes] = set()  # digests of files qpdf already passed (tests often read the same PDF twice)
+
+
+def check_structure(path: Path | bytes) -> None:
+    """Fail unless `qpdf --check` finds the file sound: no errors and no warnings (a damaged cross-reference
+    table, a wrong /Length, a broken object or stream are warnings there: qpdf recovers, then says so)."""
+    data = path if isinstance(path, bytes) else Path(path).read_bytes()
+    digest = hashlib.sha256(data).digest()
+    if digest in _sound:
+        return
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as copy:
+        copy.write(data)
+        copy.flush()
+        result = subprocess.run(["qpdf", "--check", copy.name], capture_output=True, text=True, check=False)
+    report = (result.stdout + result.stderr).replace(copy.name, "<pdf>")
+    assert result.returncode == 0 and "WARNING" not in report, f"qpdf --check: the PDF is not sound\n{report}"
+    _sound.add(digest)
 
 
 def read(path: Path | bytes) -> pypdf.PdfReader:
-    import io
-
+    check_structure(path)
     return pypdf.PdfReader(io.BytesIO(path) if isinstance(path, bytes) else path)
 
 
@@ -57,6 +81,7 @@ def rasterize(path: Path | bytes, page_index: int, dpi: int):  # type: ignore[no
     """A page as a grayscale PIL image (pdfium, the engine Chrome uses)."""
     import pypdfium2
 
+    check_structure(path)
     pdf = pypdfium2.PdfDocument(path if isinstance(path, bytes) else str(path))
     image = pdf[page_index].render(scale=dpi / 72, grayscale=True).to_pil()
     pdf.close()

@@ -3,7 +3,7 @@ return with colour feedback, and the offline journal surviving a reload and flus
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -44,7 +44,12 @@ def scanner(page: Page, code: str) -> None:
 
 
 def test_check_out_then_return_by_scan_with_colour_feedback(page: Page, live_server, committed_db, codes):
+    # The page's clock is Playwright's and stands still (no page timer is needed here): a repeated scan is
+    # "the same scan sent twice" within scan.js's SAME_SCAN_MS (1,500 ms) and a new scan after it, by the
+    # clock moved on purpose, however slow the machine.
+    page.clock.install()
     open_station(page, live_server)
+    page.clock.pause_at(datetime.now() + timedelta(seconds=30))  # ahead of the server, within its 5-min skew
     feedback = page.locator("#scan-feedback")
     page.keyboard.press("F3")  # 借出
     expect(page.locator("#fields-out")).to_be_visible()
@@ -58,7 +63,7 @@ def test_check_out_then_return_by_scan_with_colour_feedback(page: Page, live_ser
     expect(page.locator("#scan-code")).to_be_focused()
 
     scanner(page, codes[0])  # the same folder again, a moment later: already lent, refused in red
-    page.wait_for_timeout(1600)
+    page.clock.fast_forward(1600)
     scanner(page, codes[0])
     expect(feedback).to_have_attribute("data-level", "error")
     expect(page.locator("#scan-message")).to_contain_text("该档案袋已借出给 钱医生（全科）")
@@ -71,7 +76,7 @@ def test_check_out_then_return_by_scan_with_colour_feedback(page: Page, live_ser
     scanner(page, codes[0])  # a double Enter: the same client id again, so the server answers the first scan
     expect(page.locator("#scan-message")).to_contain_text("重复扫描，按一次处理")
     expect(feedback).to_have_attribute("data-level", "ok")
-    page.wait_for_timeout(1600)
+    page.clock.fast_forward(1600)
     scanner(page, codes[0])  # scanned again later: a second return is a success, in amber
     expect(feedback).to_have_attribute("data-level", "warn")
     expect(page.locator("#scan-message")).to_contain_text("已归还过")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
 from sqlalchemy import select, update
 
 from archiveprint import jobqueue
@@ -90,7 +91,6 @@ def test_a_restart_starts_queued_jobs_again_and_fails_the_interrupted_one(commit
 
 @pytest.fixture
 def rq_queue(monkeypatch, settings):
-    redis = pytest.importorskip("redis")
     from rq import Queue
 
     connection = redis.Redis.from_url(REDIS_URL)

@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 import pytest
+import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
 
 from archiveprint import jobqueue
 from archiveprint.config import Settings
@@ -72,7 +73,6 @@ def test_a_failed_job_says_why_in_chinese(committed_db, settings):
 
 
 def test_rq_on_the_real_redis_runs_the_same_job(committed_db, settings, village_job, monkeypatch):
-    redis = pytest.importorskip("redis")
     from rq import Queue, SimpleWorker
 
     connection = redis.Redis.from_url("redis://127.0.0.1:6379/0")

@@ -55,14 +55,17 @@ def decode_sheet(pdf: bytes, stock: LabelStock, expected: list[list[str | None]]
 
 def expected_pages(stock: LabelStock, codes: list[str], *, start: int = 1,
                    used: tuple[frozenset[int], ...] = ()) -> list[list[str | None]]:
-    """The code each cell should carry, page by page, for labels printed in order."""
-    from archiveprint.labels.sheet import layout_cells
-
+    """The code each cell should carry, page by page, for labels printed in order: the first sheet from `start`,
+    the cells in `used[n]` of the n-th sheet skipped. Worked out here, not by labels/sheet.py (under test)."""
     pages: list[list[str | None]] = []
-    for cell, code in zip(layout_cells(stock, len(codes), start=start, used=used), codes, strict=True):
-        while len(pages) <= cell.page:
+    page, index = 0, start
+    for code in codes:
+        while index > stock.per_page or index in (used[page] if page < len(used) else frozenset()):
+            page, index = (page + 1, 1) if index >= stock.per_page else (page, index + 1)
+        while len(pages) <= page:
             pages.append([None] * stock.per_page)
-        pages[cell.page][cell.index - 1] = code
+        pages[page][index - 1] = code
+        index += 1
     return pages
 
 

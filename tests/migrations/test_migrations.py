@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from archiveprint.db import Base
+from archiveprint.db import Base, Database
 from archiveprint.migrate import current_revision, head_revision, upgrade
 
 
@@ -77,3 +81,144 @@ def test_request_expiry_migration_keeps_requests_and_the_loans_that_point_at_the
             raise AssertionError("a second open request for the same folder and borrower was accepted")
         except IntegrityError:
             session.rollback()
+
+
+# --- #16.5: every revision down and up with data, and what compare_metadata does not look at ------------------------
+
+# The partial indexes, as the migrations must leave them on both engines (compare_metadata ignores WHERE clauses).
+PARTIAL_INDEXES = {
+    "ux_loans_open_household": "returned_at is null",  # one open loan per folder
+    "ix_loans_due_open": "returned_at is null",
+    "ux_loan_requests_open": "status = 'open'",  # one open request per folder and borrower
+}
+
+
+def _canonical(sql: str) -> str:
+    """A CHECK or WHERE text as both engines can be compared on: PostgreSQL's casts, ANY(ARRAY[…]) and extra
+    parentheses undone, `x IN (…)` written as PostgreSQL shows it, lower case, single spaces."""
+    sql = sql.lower()
+    sql = re.sub(r"\b(\w+) in \(([^()]*)\)", r"\1 = any array[\2]", sql)
+    sql = re.sub(r"::(character varying|text|integer|bigint)(\[\])?", "", sql)
+    sql = sql.replace("(", " ").replace(")", " ")
+    return " ".join(sql.split()).replace("[ ", "[").replace(" ]", "]").replace(" ,", ",")
+
+
+def _balanced(text_: str, start: int) -> str:
+    """The text inside the parenthesis that opens at `start`."""
+    depth = 0
+    for i in range(start, len(text_)):
+        depth += {"(": 1, ")": -1}.get(text_[i], 0)
+        if depth == 0:
+            return text_[start + 1:i]
+    raise AssertionError(f"unbalanced: {text_[start:start + 80]}")
+
+
+def _schema_extras(engine) -> tuple[dict[str, str], dict[str, str | None]]:  # type: ignore[no-untyped-def]
+    """The database's CHECK constraints (name → canonical text) and indexes (name → canonical WHERE or None)."""
+    from sqlalchemy import text
+
+    checks: dict[str, str] = {}
+    indexes: dict[str, str | None] = {}
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            for kind, name, sql in conn.execute(text(
+                    "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND sql IS NOT NULL "
+                    "AND name NOT LIKE 'sqlite_%' AND name != 'alembic_version'")):
+                if kind == "table":
+                    for found in re.finditer(r"CONSTRAINT (\w+) CHECK \(", sql):
+                        checks[found.group(1)] = _canonical(_balanced(sql, found.end() - 1))
+                else:
+                    where = re.search(r"\bWHERE\b(.*)$", sql, re.S)
+                    indexes[name] = _canonical(where.group(1)) if where else None
+        else:
+            for name, definition in conn.execute(text(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' AND "
+                    "connamespace = 'public'::regnamespace")):
+                checks[name] = _canonical(_balanced(definition, definition.index("(")))
+            for name, definition in conn.execute(text(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE "
+                    "'pk_%' AND tablename != 'alembic_version'")):
+                where = re.search(r"\bWHERE\b(.*)$", definition, re.S)
+                indexes[name] = _canonical(where.group(1)) if where else None
+    return checks, indexes
+
+
+def _model_checks() -> dict[str, str]:
+    from sqlalchemy import CheckConstraint
+
+    return {str(c.name): _canonical(str(c.sqltext)) for table in Base.metadata.tables.values()
+            for c in table.constraints if isinstance(c, CheckConstraint)}
+
+
+def _assert_checks_and_partial_indexes(engine) -> None:  # type: ignore[no-untyped-def]
+    checks, indexes = _schema_extras(engine)
+    assert checks == _model_checks()
+    assert {name: where for name, where in indexes.items() if where is not None} == PARTIAL_INDEXES
+
+
+def test_check_constraints_and_partial_index_clauses_are_what_the_models_declare(db):
+    expected = _model_checks()
+    assert expected["ck_loans_renewals"] == "renewals >= 0"  # the canonical form, spelled out once
+    assert expected["ck_loan_requests_status"].startswith("status = any array['open', ")
+    _assert_checks_and_partial_indexes(db.engine)
+
+
+@pytest.fixture
+def fresh_engine(backend, tmp_path):  # type: ignore[no-untyped-def]
+    """An empty database of its own (the walk down to base must not touch the session's database)."""
+    from tests.conftest import _drop_postgres, _fresh_postgres
+
+    name = f"archiveprint_walk_{os.getpid()}"
+    url = f"sqlite:///{tmp_path / 'walk.sqlite3'}" if backend == "sqlite" else _fresh_postgres(name)
+    database = Database.connect(url)
+    yield database
+    database.dispose()
+    if backend == "postgresql":
+        _drop_postgres(name)
+
+
+def test_every_revision_goes_down_to_base_and_up_again_on_a_populated_database(fresh_engine):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import func, select
+
+    from archiveprint.db import utcnow
+    from archiveprint.lending.models import Loan
+    from archiveprint.lending.requests import request_folders
+    from archiveprint.lending.rules import load_rules, shipped_rules_file
+    from archiveprint.lending.services import check_out
+    from archiveprint.migrate import alembic_config
+    from archiveprint.register.codes import folder_code
+    from tests.conftest import ACTOR
+    from tests.lending.conftest import build_archive
+
+    engine = fresh_engine.engine
+    upgrade(engine)
+    rules = load_rules([shipped_rules_file()])
+    now = utcnow()
+    with fresh_engine.transaction() as session:
+        made = build_archive(session, now=now)
+        homes = [folder_code(h.village.full_code, h.number).value for h in made["homes"]]
+        request_folders(session, homes[1:3], borrower=made["doctor"], purpose="复诊", rules=rules, actor=ACTOR,
+                        now=now)
+        check_out(session, homes[0], borrower=made["doctor"], purpose="随访", rules=rules, actor=ACTOR, now=now)
+
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    walked = []
+    for revision in script.walk_revisions():  # head first
+        assert current_revision(engine) == revision.revision
+        command.downgrade(config, "-1")
+        walked.append(revision.revision)
+    assert current_revision(engine) is None and len(walked) == len(list(script.walk_revisions()))
+    for revision in reversed(walked):
+        command.upgrade(config, "+1")
+        assert current_revision(engine) == revision
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+    _assert_checks_and_partial_indexes(engine)
+    with fresh_engine.transaction() as session:  # and the schema works again: the archive can be built anew
+        made = build_archive(session, now=now)
+        code = folder_code(made["homes"][0].village.full_code, made["homes"][0].number).value
+        check_out(session, code, borrower=made["doctor"], purpose="随访", rules=rules, actor=ACTOR, now=now)
+        assert session.scalar(select(func.count(Loan.id))) == 1

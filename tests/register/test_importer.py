@@ -324,14 +324,23 @@ def test_village_column_as_name_code_or_statistical_code(session, township, tmp_
     assert reasons(run(session, write_csv(tmp_path / "v.csv", rows))) == []
 
 
-@pytest.mark.parametrize("given", ["西村", "202", "130123100202", "130124100201"])
-def test_village_that_disagrees_with_the_code(session, township, tmp_path, given):
+DISAGREES = "档案编号中的村代码 201（东村）与所属村(居)委会“{}”不一致"
+
+
+@pytest.mark.parametrize(("given", "column", "value", "reason"), [
+    ("西村", "档案编号/所属村(居)委会", "130123-100-201-00001 / 西村", DISAGREES.format("西村")),
+    ("202", "档案编号/所属村(居)委会", "130123-100-201-00001 / 202", DISAGREES.format("202")),
+    ("130123100202", "档案编号/所属村(居)委会", "130123-100-201-00001 / 130123100202",
+     DISAGREES.format("130123100202")),
+    # Another township's statistical code: the village is refused before it is compared with the code.
+    ("130124100201", "所属村(居)委会", "130124100201", "村(居)委会代码不属于本乡镇"),
+])
+def test_village_that_disagrees_with_the_code(session, township, tmp_path, given, column, value, reason):
     row = person(1, "张三丰", date(1956, 3, 7), 11)
     row[9] = given
     report = run(session, write_csv(tmp_path / "v.csv", [row]))
     (problem,) = report.problems
-    assert problem.row == 3
-    assert "不一致" in problem.reason or "不属于本乡镇" in problem.reason
+    assert (problem.row, problem.column, problem.value, problem.reason) == (3, column, value, reason)
 
 
 def test_duplicates_within_the_file(session, township, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry, User
@@ -174,10 +175,75 @@ def test_a_small_file_is_still_checked_inside_the_request(client, auth, township
     assert "检查通过，尚未写入" in client.get(location).get_data(as_text=True)
 
 
+class ClickWatch:
+    """What the click threads do on the database, seen through engine events (no sleeps, no guessing):
+
+    `held` — a click is inside the statement that waits for the first click's transaction (SQLite: BEGIN
+    IMMEDIATE, which cannot finish while another writer holds the write lock; PostgreSQL: the upload's advisory
+    lock); `timeline` — each click's read of the job table inside start_job, and the moment the first commits."""
+
+    def __init__(self, database: Database, threads: list[threading.Thread], monkeypatch: pytest.MonkeyPatch) -> None:
+        self.database = database
+        self.threads = threads
+        self.changed = threading.Condition()
+        self.held = [False] * len(threads)
+        self.read = [False] * len(threads)
+        self.timeline: list[str] = []
+        self.inside = threading.local()
+        real = importjob.start_job
+
+        def start_job(*args: object, **kwargs: object) -> tuple[Job, bool]:
+            self.inside.start_job = True
+            try:
+                return real(*args, **kwargs)  # type: ignore[arg-type]
+            finally:
+                self.inside.start_job = False
+
+        monkeypatch.setattr(importjob, "start_job", start_job)
+
+    def _click(self) -> int | None:
+        ident = threading.get_ident()
+        return next((i for i, thread in enumerate(self.threads) if thread.ident == ident), None)
+
+    def before(self, _conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        index = self._click()
+        if index is not None and ("BEGIN IMMEDIATE" in statement or "pg_advisory_xact_lock" in statement):
+            with self.changed:
+                self.held[index] = True
+                self.changed.notify_all()
+
+    def after(self, _conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        index = self._click()
+        if index is None:
+            return
+        with self.changed:
+            self.held[index] = False
+            if getattr(self.inside, "start_job", False) and re.match(r"SELECT\b.*\bFROM jobs\b", statement, re.S):
+                self.read[index] = True
+                self.timeline.append(f"click {index} reads the jobs")
+            self.changed.notify_all()
+
+    def wait_until_each_click_waits_or_has_read(self) -> list[bool]:
+        with self.changed:
+            assert self.changed.wait_for(lambda: all(h or r for h, r in zip(self.held, self.read, strict=True)),
+                                         timeout=30), "the clicks neither waited nor read the job table"
+            return list(self.held)
+
+    def advisory_waiters(self) -> int:
+        """PostgreSQL only, from a connection of its own: clicks queued behind the upload's advisory lock."""
+        with self.database.engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                                ).scalar_one()
+
+
 def test_two_clicks_on_confirm_while_the_first_is_not_committed_start_one_import(
-        client, auth, township, committed_db, recording, app, tmp_path):
+        client, auth, township, committed_db, recording, app, tmp_path, monkeypatch):
     """The first click's transaction is held open (as a slow request would); two more clicks, from two browsers
-    of the same clerk, wait for it and both get its job; only one apply job exists, and it imports once."""
+    of the same clerk, wait for it and both get its job; only one apply job exists, and it imports once.
+
+    That they waited is shown by the database, not by time: the test commits only once each click is blocked
+    (inside the statement that waits for the first transaction; on PostgreSQL also seen as an ungranted advisory
+    lock from another connection) or has read the job table — and each click's read must come after the commit."""
     auth.login("clerk")
     location = upload(client, good_export(tmp_path / "register.csv"))
     run(app, committed_db, recording.submitted[0])
@@ -195,18 +261,34 @@ def test_two_clicks_on_confirm_while_the_first_is_not_committed_start_one_import
         responses[index] = clients[index].post(location + "/apply", data=forms[index])
 
     threads = [threading.Thread(target=click, args=(index,)) for index in range(2)]
-    with committed_db.writer() as first:
-        job, created = importjob.start_job(first, root, token, importjob.APPLY, actor="clerk-user",
-                                           user_id=user_id, today=TODAY)
-        assert created
+    watch = ClickWatch(committed_db, threads, monkeypatch)
+    event.listen(committed_db.engine, "before_cursor_execute", watch.before)
+    event.listen(committed_db.engine, "after_cursor_execute", watch.after)
+    try:
+        with committed_db.writer() as first:
+            job, created = importjob.start_job(first, root, token, importjob.APPLY, actor="clerk-user",
+                                               user_id=user_id, today=TODAY)
+            assert created
+            for thread in threads:
+                thread.start()
+            held = watch.wait_until_each_click_waits_or_has_read()
+            if not committed_db.is_sqlite:
+                queued = sum(held)
+                deadline = threading.Event()
+                for _ in range(3000):  # the lock queue is observed, not waited for by the clock
+                    if watch.advisory_waiters() == queued or deadline.wait(0.01):
+                        break
+                assert watch.advisory_waiters() == queued
+            watch.timeline.append("first commits")
+            first.commit()
         for thread in threads:
-            thread.start()
-        time.sleep(0.5)
-        waited = all(thread.is_alive() for thread in threads)
-        first.commit()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert waited, "a second click did not wait for the first"
+            thread.join(timeout=30)
+    finally:
+        event.remove(committed_db.engine, "before_cursor_execute", watch.before)
+        event.remove(committed_db.engine, "after_cursor_execute", watch.after)
+    assert held == [True, True], "a click did not wait for the first"
+    assert watch.timeline[0] == "first commits" and sorted(watch.timeline[1:]) == [
+        "click 0 reads the jobs", "click 1 reads the jobs"], watch.timeline
     assert [(r.status_code, r.headers["Location"]) for r in responses] == [(303, location)] * 2  # type: ignore[attr-defined]
     assert import_jobs(committed_db) == [("import_check", "done"), ("import_apply", "queued")]
     assert len(recording.submitted) == 1  # the two clicks found the first's job: neither started another

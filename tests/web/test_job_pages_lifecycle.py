@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
 from flask import Flask
 from sqlalchemy import select
 
@@ -115,7 +116,6 @@ def test_files_past_retention_are_removed_at_start_and_the_pages_say_so(start_ap
 @pytest.fixture
 def rq_app(start_app, committed_db: Database) -> Iterator[tuple[Flask, object]]:
     """The app with REDIS_URL set, its dispatcher on a queue of its own on the real Redis."""
-    redis = pytest.importorskip("redis")
     from rq import Queue
 
     connection = redis.Redis.from_url(REDIS_URL)
