@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from archiveprint.errors import InvalidValue
 
@@ -112,37 +114,31 @@ def make_private(path: Path) -> None:
         path.chmod(0o600)
 
 
+def _number(value: str, *, name: str, parse: type[int] | type[float], ok: Callable[[float], bool],
+            message: str) -> Any:
+    """One numeric setting: parsed, checked against its range, or refused in Chinese naming the variable."""
+    try:
+        number = parse(value.strip().replace("_", ""))
+    except ValueError:
+        number = None
+    if number is None or not ok(number):
+        raise InvalidValue(message, field=name, value=value)
+    return number
+
+
 def retention_days(value: str, *, name: str = "ARCHIVEPRINT_JOB_RETENTION_DAYS") -> int:
     """A whole number of days, at least 1 (a typo must not remove today's print files)."""
-    try:
-        days = int(value.strip())
-    except ValueError:
-        days = 0
-    if days < 1:
-        raise InvalidValue("保留天数应为不小于 1 的整数", field=name, value=value)
-    return days
+    return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message="保留天数应为不小于 1 的整数")
 
 
 def row_count(value: str, *, name: str = "ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") -> int:
     """A whole number of rows, 0 or more (0: every web import runs in the background)."""
-    try:
-        rows = int(value.strip())
-    except ValueError:
-        rows = -1
-    if rows < 0:
-        raise InvalidValue("行数应为不小于 0 的整数", field=name, value=value)
-    return rows
+    return _number(value, name=name, parse=int, ok=lambda n: n >= 0, message="行数应为不小于 0 的整数")
 
 
 def busy_seconds(value: str, *, name: str = "ARCHIVEPRINT_WEB_BUSY_SECONDS") -> float:
     """Seconds a page waits for a database lock: more than 0, at most 60 (a clerk will not wait longer)."""
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        seconds = 0
-    if not 0 < seconds <= 60:
-        raise InvalidValue("等待秒数应为 0 到 60 之间的数", field=name, value=value)
-    return seconds
+    return _number(value, name=name, parse=float, ok=lambda n: 0 < n <= 60, message="等待秒数应为 0 到 60 之间的数")
 
 
 SECURE_COOKIE_CHOICES = ("auto", "on", "off")
@@ -150,13 +146,8 @@ SECURE_COOKIE_CHOICES = ("auto", "on", "off")
 
 def idle_hours(value: str, *, name: str = "ARCHIVEPRINT_SESSION_IDLE_HOURS") -> float:
     """Hours (a fraction allowed) a session may sit unused, more than 0 and at most a week."""
-    try:
-        hours = float(value.strip())
-    except ValueError:
-        hours = 0.0
-    if not 0 < hours <= 168:
-        raise InvalidValue("空闲时长应为大于 0、不超过 168 的小时数", field=name, value=value)
-    return hours
+    return _number(value, name=name, parse=float, ok=lambda n: 0 < n <= 168,
+                   message="空闲时长应为大于 0、不超过 168 的小时数")
 
 
 def choice(value: str, choices: tuple[str, ...], *, name: str) -> str:
@@ -179,13 +170,7 @@ def switch(value: str, *, name: str) -> bool:
 
 def positive(value: str, *, name: str) -> int:
     """A whole number, at least 1 (a limit of 0 would refuse every file)."""
-    try:
-        number = int(value.strip().replace("_", ""))
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise InvalidValue("应为不小于 1 的整数", field=name, value=value)
-    return number
+    return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message="应为不小于 1 的整数")
 
 
 def normalize_database_url(url: str) -> str:
