@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Date, DateTime, Table
 from sqlalchemy.orm import Session
 
 
@@ -36,9 +36,18 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
            f"VALUES ({', '.join([mark] * len(columns))})")
     fixed = [process(value) if process else value
              for value, process in zip(defaults, processors[len(keys):], strict=True)]
-    # Column by column (zip transposes in C): most columns need no conversion at all.
+    # Column by column (zip transposes in C): most columns need no conversion at all, and a date column's
+    # values repeat (every event's time, birth dates), so each distinct one is converted once.
     getter = operator.itemgetter(*keys) if len(keys) > 1 else (lambda row: (row[keys[0]],))
-    values = [list(map(process, column)) if process else column
-              for column, process in zip(zip(*map(getter, rows), strict=True), processors[:len(keys)], strict=True)]
+    values = [_convert(column, process, memo=isinstance(table.c[key].type, Date | DateTime)) if process else column
+              for key, column, process in zip(keys, zip(*map(getter, rows), strict=True), processors[:len(keys)],
+                                              strict=True)]
     parameters = list(zip(*values, *([value] * len(rows) for value in fixed), strict=True))
     connection.exec_driver_sql(sql, parameters)
+
+
+def _convert(column: Sequence[Any], process: Callable[[Any], Any], *, memo: bool) -> list[Any]:
+    if not memo:
+        return list(map(process, column))
+    converted = {value: process(value) for value in set(column)}  # date and datetime values never compare equal
+    return list(map(converted.__getitem__, column))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from archiveprint.errors import InvalidValue
 from archiveprint.register.text import clean_code
@@ -20,7 +21,7 @@ class ArchiveCode:
     village: str
     serial: int
 
-    @property
+    @cached_property  # an import reads it several times a row
     def value(self) -> str:
         return f"{self.county}{self.township}{self.village}{self.serial:05d}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -108,7 +109,10 @@ def lost_digits(value: object) -> bool:
     if isinstance(value, int):
         digits = len(str(abs(value)))
         return digits > 15 and value % 10 ** (digits - 15) == 0
-    return isinstance(value, str) and bool(_SCIENTIFIC.match(to_halfwidth(value).strip()))
+    if not isinstance(value, str):
+        return False
+    text = value if value.isascii() else to_halfwidth(value)
+    return ("e" in text or "E" in text) and bool(_SCIENTIFIC.match(text.strip()))  # no exponent, no match
 
 
 def whole_number_text(value: object) -> object:
@@ -151,7 +155,7 @@ def phone_doubt(text: str) -> str | None:
 
 
 def _has_full_width(value: object) -> bool:
-    return isinstance(value, str) and to_halfwidth(value) != value
+    return isinstance(value, str) and not value.isascii() and to_halfwidth(value) != value
 
 
 def village_key(name: str) -> str:
@@ -183,18 +187,36 @@ class RowChecker:
         # segments of rows that give no village name.
         self.unknown_names: dict[str, dict[str, int]] = {}
         self.unknown_segments: dict[str, int] = {}
+        # Taken once, for every row: the cells of each field, and the text fields the file has.
+        self._fields = tuple(columns)
+        self._width = max((column.index for column in columns.values()), default=-1) + 1
+        self._pick = (operator.itemgetter(*(column.index for column in columns.values())) if len(columns) > 1
+                      else lambda values: tuple(values[column.index] for column in columns.values()))
+        self._number_fields = tuple(f for f in _NUMBER_FIELDS if f in columns)
+        self._segments: dict[str, str] = {}  # village name → segment, once found (it cannot change later)
 
     def header(self, *fields: str) -> str:
         return "/".join(self.columns[f].header if f in self.columns else FIELD_LABELS[f] for f in fields)
 
     def check(self, number: int, values: Sequence[Any]) -> tuple[ImportRow | None, list[Problem]]:
         """The checked row, or None with every problem found (an empty list too when the row is blank)."""
-        cells = {f: (values[c.index] if c.index < len(values) else None) for f, c in self.columns.items()}
-        written = dict(cells)
-        for f in _NUMBER_FIELDS:
-            if f in cells:
-                cells[f] = whole_number_text(cells[f])
-        if all(blank(value) for value in cells.values()):
+        if len(values) >= self._width:
+            cells = dict(zip(self._fields, self._pick(values), strict=True))
+        else:
+            cells = {f: (values[c.index] if c.index < len(values) else None) for f, c in self.columns.items()}
+        written = cells  # as the file has them, for the report of what was rewritten; copied if that differs
+        for f in self._number_fields:
+            value = cells[f]
+            if isinstance(value, str) and "." in value:
+                fixed = whole_number_text(value)
+                if fixed is not value:
+                    if cells is written:
+                        cells = dict(written)
+                    cells[f] = fixed
+        for value in cells.values():
+            if not blank(value):
+                break
+        else:
             return None, []
         problems: list[Problem] = []
         flags: list[ReviewFlag] = []
@@ -251,14 +273,18 @@ class RowChecker:
             self.normalised.append(Normalised(number, self.header(field_name), kind,
                                               raw_text(written.get(field_name)), new))
 
-        if _has_full_width(written.get("code")):
+        # Each field: a cell written exactly as stored was not rewritten (the common case, decided at once).
+        raw = written.get("code")
+        if raw == code.value:
+            pass
+        elif _has_full_width(raw):
             note("code", FULL_WIDTH, format_code(code.value))
-        elif isinstance(written.get("code"), str) and clean(written.get("code")) != code.value:
+        elif isinstance(raw, str) and clean(raw) != code.value:
             note("code", SEPARATORS, code.value)
-        raw_name = clean(written.get("name"))
-        if raw_name != name:
+        raw = written.get("name")
+        if raw != name and clean(raw) != name:
             note("name", NAME_SPACING, name)
-        if id_number is not None:
+        if id_number is not None and written.get("id_number") != id_number.value:
             typed = clean_code(written.get("id_number"))
             if len(typed) == 15:
                 note("id_number", ID_UPGRADED, id_number.value)
@@ -270,7 +296,7 @@ class RowChecker:
                 note("id_number", SEPARATORS, id_number.value)
         for field_name, value in dates.items():
             raw = written.get(field_name)
-            if value is None or blank(raw) or isinstance(raw, date):
+            if value is None or blank(raw) or isinstance(raw, date) or raw == value.isoformat():
                 continue
             if _has_full_width(raw):
                 note(field_name, FULL_WIDTH, value.isoformat())
@@ -278,7 +304,7 @@ class RowChecker:
                 note(field_name, DATE_WRITTEN, value.isoformat())
         for field_name in ("phone", "household_no"):
             raw, value = written.get(field_name), texts.get(field_name)
-            if not value or blank(raw):
+            if not value or raw == value or blank(raw):
                 continue
             if _has_full_width(raw):
                 note(field_name, FULL_WIDTH, value)
@@ -446,14 +472,21 @@ class RowChecker:
         return segment
 
     def _segment_for(self, name: str) -> str | None:
+        found = self._segments.get(name)
+        if found is not None:
+            return found
         if name in self.by_name:
-            return self.by_name[name]
-        if village_key(name) in self.by_key:
-            return self.by_key[village_key(name)]
-        for segment, (new_name, _row) in self.new_villages.items():
-            if new_name == name:
-                return segment
-        return None
+            found = self.by_name[name]
+        elif village_key(name) in self.by_key:
+            found = self.by_key[village_key(name)]
+        else:
+            for segment, (new_name, _row) in self.new_villages.items():
+                if new_name == name:
+                    found = segment
+                    break
+        if found is not None:  # registered names do not change, and a new village's name is its first
+            self._segments[name] = found
+        return found
 
     def missing_villages(self) -> list[MissingVillage]:
         """The unregistered villages the file uses, each with the code its archive codes give it.

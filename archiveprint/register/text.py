@@ -10,6 +10,7 @@ _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20  # ideographic space
 _SPACES = re.compile(r"[\s\u00a0\u200b\u3000]+")
 _SEPARATORS = re.compile(r"[\s\-_/.·]")
+_NAME_DOTS = re.compile(r"[•‧・∙⋅]")
 _EXCEL_EPOCH = date(1899, 12, 30)
 _DATE_PATTERNS = (
     re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"),
@@ -50,9 +51,11 @@ def clean_code(value: object) -> str:
 
 def clean_name(value: object) -> str:
     """Person names: NFC, trimmed, inner spaces removed (张 三 → 张三), middle dots unified to ·."""
-    text = unicodedata.normalize("NFC", clean(value))
-    text = re.sub(r"[•‧・∙⋅]", "·", text)
-    if all(ord(ch) > 0x2E80 or ch in " ·" for ch in text):
+    text = clean(value)
+    if text.isascii():
+        return text  # nothing to compose, no dots to unify, and a Latin name keeps its spaces
+    text = _NAME_DOTS.sub("·", unicodedata.normalize("NFC", text))
+    if " " in text and all(ord(ch) > 0x2E80 or ch in " ·" for ch in text):
         text = text.replace(" ", "")
     return text
 
