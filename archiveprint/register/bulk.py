@@ -10,13 +10,15 @@ from sqlalchemy import Date, DateTime, Table
 from sqlalchemy.orm import Session
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
+                same: dict[str, Any] | None = None) -> None:
     """INSERT rows (dicts with the same keys, by column name) in one executemany on the session's connection.
 
     What SQLAlchemy does per row for `session.execute(insert(Model), rows)` — the ORM's bulk bookkeeping, then
     compiling each row's parameters — took most of a 100,000-row import's write time; here each column's
     bind processor (a date or JSON for the dialect) is looked up once. Columns left out get their default,
-    computed once for all the rows. Nothing is returned (no primary keys): the caller reads back what it needs.
+    computed once for all the rows, as are the values in `same` (by column name), which every row shares. Nothing
+    is returned (no primary keys): the caller reads back what it needs.
     """
     if not rows:
         return
@@ -24,9 +26,13 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     connection = session.connection()
     dialect = connection.dialect
     keys = list(rows[0])
-    missing = [column for column in table.columns if column.name not in keys and column.default is not None]
+    same = same or {}
+    missing = [column for column in table.columns
+               if column.name not in keys and column.name not in same and column.default is not None]
     defaults = [column.default.arg(None) if callable(column.default.arg) else column.default.arg  # type: ignore[union-attr]
                 for column in missing]
+    missing += [table.c[key] for key in same]
+    defaults += list(same.values())
     columns = [table.c[key] for key in keys] + missing
     processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     preparer = dialect.identifier_preparer

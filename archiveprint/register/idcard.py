@@ -53,6 +53,8 @@ class IdNumber:
 
     @cached_property
     def birth_date(self) -> date:
+        if self.value.isascii():
+            return date.fromisoformat(self.value[6:14])  # YYYYMMDD, parsed in C; a wrong date raises ValueError
         return date(int(self.value[6:10]), int(self.value[10:12]), int(self.value[12:14]))
 
     @property

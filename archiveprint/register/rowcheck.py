@@ -12,13 +12,14 @@ from typing import Any
 from archiveprint.errors import InvalidValue, Problem
 from archiveprint.register.codes import ArchiveCode, format_code, parse_code
 from archiveprint.register.idcard import IdNumber, parse_id_number
-from archiveprint.register.names import SEX_CODES, is_head, normalize_sex, split_tags
+from archiveprint.register.names import SEX_CODES, SEX_WORDS, is_head, normalize_sex, split_tags
 from archiveprint.register.sources import FIELD_LABELS, Column
-from archiveprint.register.text import clean, clean_code, clean_name, parse_date, to_halfwidth
+from archiveprint.register.text import _WIDE, clean, clean_code, clean_name, parse_date, to_halfwidth
 
 LIMITS = {"name": 64, "head_name": 64, "relation": 16, "household_no": 32, "address": 200, "phone": 32}
 TAG_MAX = 32
 _NUMBER_FIELDS = ("code", "id_number", "phone", "household_no")
+_TEXT_FIELDS = ("relation", "head_name", "household_no", "address", "phone")
 _WHOLE_FLOAT = re.compile(r"^\d+\.0+$")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 _VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会")
@@ -94,10 +95,10 @@ class ImportRow:
     registered_on: date | None
     tags: list[str] | None
     flags: list[ReviewFlag] = field(default_factory=list)
+    is_head: bool = field(init=False)  # 户主/本人: asked several times a row by the importer
 
-    @property
-    def is_head(self) -> bool:
-        return bool(self.relation) and is_head(self.relation or "")
+    def __post_init__(self) -> None:
+        self.is_head = bool(self.relation) and is_head(self.relation or "")
 
 
 def lost_digits(value: object) -> bool:
@@ -155,7 +156,7 @@ def phone_doubt(text: str) -> str | None:
 
 
 def _has_full_width(value: object) -> bool:
-    return isinstance(value, str) and not value.isascii() and to_halfwidth(value) != value
+    return isinstance(value, str) and not value.isascii() and _WIDE.search(value) is not None
 
 
 def village_key(name: str) -> str:
@@ -194,6 +195,11 @@ class RowChecker:
                       else lambda values: tuple(values[column.index] for column in columns.values()))
         self._number_fields = tuple(f for f in _NUMBER_FIELDS if f in columns)
         self._segments: dict[str, str] = {}  # village name → segment, once found (it cannot change later)
+        self._text_fields = tuple(f for f in _TEXT_FIELDS if f in columns)
+        # The row being checked, its problems and its 待核实 flags (_bad and _doubt add to them).
+        self._row = 0
+        self._problems: list[Problem] = []
+        self._flags: list[ReviewFlag] = []
 
     def header(self, *fields: str) -> str:
         return "/".join(self.columns[f].header if f in self.columns else FIELD_LABELS[f] for f in fields)
@@ -220,14 +226,8 @@ class RowChecker:
             return None, []
         problems: list[Problem] = []
         flags: list[ReviewFlag] = []
-
-        def bad(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
-            fields = (fields,) if isinstance(fields, str) else fields
-            problems.append(Problem(number, self.header(*fields), value, reason))
-
-        def doubt(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
-            fields = (fields,) if isinstance(fields, str) else fields
-            flags.append(ReviewFlag(self.header(*fields), value, reason))
+        self._row, self._problems, self._flags = number, problems, flags
+        bad, doubt = self._bad, self._doubt
 
         code = self._code(cells.get("code"), number, bad)
         name = self._name(cells.get("name"), bad)
@@ -244,8 +244,9 @@ class RowChecker:
         if birth_date and registered_on and registered_on < birth_date:
             doubt("registered_on", f"{registered_on.isoformat()}（出生日期 {birth_date.isoformat()}）",
                   "建档日期早于出生日期")
-        texts = {f: self._text(cells, f, bad, doubt)
-                 for f in ("relation", "head_name", "household_no", "address", "phone")}
+        texts: dict[str, str | None] = dict.fromkeys(_TEXT_FIELDS)
+        for f in self._text_fields:
+            texts[f] = self._text(cells, f, bad, doubt)
         if texts["relation"] and is_head(texts["relation"]) and texts["head_name"] and name \
                 and texts["head_name"] != name:
             bad(("relation", "head_name"), f"{texts['relation']} / {texts['head_name']}",
@@ -258,16 +259,26 @@ class RowChecker:
         village = self._village(cells.get("village"), code, number, bad) if code is not None else None
         if problems or code is None or village is None or name is None:
             return None, problems
-        self._note_fixes(number, written, code, name, id_number, {"birth_date": birth_date,
-                                                                  "registered_on": registered_on}, texts)
+        self._note_fixes(number, written, code, name, id_number, birth_date, registered_on, texts)
         return ImportRow(number=number, code=code, village=village, name=name, sex=sex, birth_date=birth_date,
                          id_number=id_number.value if id_number else None, relation=texts["relation"],
                          head_name=texts["head_name"], household_no=texts["household_no"],
                          address=texts["address"], phone=texts["phone"], registered_on=registered_on,
                          tags=tags, flags=flags), []
 
+    def _bad(self, fields: tuple[str, ...] | str, value: str, reason: str) -> None:
+        """A problem of the row being checked: it is refused."""
+        fields = (fields,) if isinstance(fields, str) else fields
+        self._problems.append(Problem(self._row, self.header(*fields), value, reason))
+
+    def _doubt(self, fields: tuple[str, ...] | str, value: str, reason: str) -> None:
+        """A questionable value of the row being checked: the row imports, flagged 待核实."""
+        fields = (fields,) if isinstance(fields, str) else fields
+        self._flags.append(ReviewFlag(self.header(*fields), value, reason))
+
     def _note_fixes(self, number: int, written: dict[str, Any], code: ArchiveCode, name: str,
-                    id_number: IdNumber | None, dates: dict[str, date | None], texts: dict[str, str | None]) -> None:
+                    id_number: IdNumber | None, birth_date: date | None, registered_on: date | None,
+                    texts: dict[str, str | None]) -> None:
         """Record the values of an accepted row that were rewritten on the way in, one note per field."""
         def note(field_name: str, kind: str, new: str) -> None:
             self.normalised.append(Normalised(number, self.header(field_name), kind,
@@ -294,7 +305,7 @@ class RowChecker:
                 note("id_number", FULL_WIDTH, id_number.value)
             elif clean(written.get("id_number")).upper() != id_number.value:
                 note("id_number", SEPARATORS, id_number.value)
-        for field_name, value in dates.items():
+        for field_name, value in (("birth_date", birth_date), ("registered_on", registered_on)):
             raw = written.get(field_name)
             if value is None or blank(raw) or isinstance(raw, date) or raw == value.isoformat():
                 continue
@@ -362,8 +373,11 @@ class RowChecker:
         return id_number
 
     def _sex(self, raw: object, id_number: IdNumber | None, bad: Flag, doubt: Flag) -> str | None:
-        text = "" if blank(raw) else shown(raw)
-        sex = normalize_sex(text) if text else None
+        if isinstance(raw, str) and raw in SEX_WORDS:  # 男, 女, 1, 2 …: as the rule below would read them
+            text, sex = raw, SEX_WORDS[raw]
+        else:
+            text = "" if blank(raw) else shown(raw)
+            sex = normalize_sex(text) if text else None
         if text and sex is None:
             doubt("sex", text, "性别应为 男/女，或代码 1/2/0/9")
             text = ""
