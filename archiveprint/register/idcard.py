@@ -6,7 +6,6 @@ import operator
 import re
 from dataclasses import dataclass
 from datetime import date
-from functools import cached_property
 
 from archiveprint.errors import InvalidValue
 from archiveprint.register.text import clean_code
@@ -51,7 +50,7 @@ class IdNumber:
 
     value: str
 
-    @cached_property
+    @property
     def birth_date(self) -> date:
         if self.value.isascii():
             return date.fromisoformat(self.value[6:14])  # YYYYMMDD, parsed in C; a wrong date raises ValueError

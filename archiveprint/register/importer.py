@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -243,7 +245,8 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
         report.rows = report.accepted = report.unchanged = prior.rows
         log.info("import: same file as import run %d and no register change since: not read", prior.id)
         return report
-    with open_table(path, name=name, mapping=columns, limits=limits) as table, _sqlite_cache(session):
+    with open_table(path, name=name, mapping=columns, limits=limits) as table, _sqlite_cache(session), \
+            _gc_paused():
         checker = RowChecker(table.columns, county=township.county_code, township=township.code,
                              villages={v.code: v.name for v in township.villages}, add_villages=add_villages,
                              today=today)
@@ -299,6 +302,35 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
     log.info("import: rows=%d added=%d changed=%d unchanged=%d problems=%d applied=%s", report.rows,
              report.added, report.changed, report.unchanged, len(report.problems), report.applied)
     return report
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # imports running with the cyclic garbage collector paused
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while the rows are read, checked and written.
+
+    An import makes millions of short-lived objects and keeps tens of thousands (loaded households, the caches):
+    the collector, set off by the allocations, then walks every one of them again and again. For 100,000 rows
+    that was about 1.5 of 11 CPU seconds. Objects without cycles are still freed at once (reference counting);
+    the few cycles made meanwhile wait until the last running import ends and the collector resumes.
+    """
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @contextmanager

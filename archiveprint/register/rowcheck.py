@@ -236,11 +236,12 @@ class RowChecker:
         birth_date = self._date(cells, "birth_date", doubt)
         registered_on = self._date(cells, "registered_on", doubt)
         if id_number is not None:
+            born = id_number.birth_date
             if birth_date is None:
-                birth_date = id_number.birth_date
-            elif birth_date != id_number.birth_date:
+                birth_date = born
+            elif birth_date != born:
                 bad(("birth_date", "id_number"), f"{birth_date.isoformat()} / {id_number}",
-                    f"出生日期与身份证号中的出生日期 {id_number.birth_date.isoformat()} 不一致")
+                    f"出生日期与身份证号中的出生日期 {born.isoformat()} 不一致")
         if birth_date and registered_on and registered_on < birth_date:
             doubt("registered_on", f"{registered_on.isoformat()}（出生日期 {birth_date.isoformat()}）",
                   "建档日期早于出生日期")
