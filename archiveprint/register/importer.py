@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -349,6 +349,17 @@ def _sqlite_cache(session: Session) -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
 
 
+# The statements every chunk sends, built once: building them coerced each of a thousand values every time.
+_RESIDENTS = select(Resident).where(Resident.archive_code.in_(bindparam("codes", expanding=True)))
+_RESIDENTS_WITH_TAGS = _RESIDENTS.options(selectinload(Resident.tags))
+_HOLDERS = select(Resident.id_number, Resident.archive_code).where(
+    Resident.id_number.in_(bindparam("ids", expanding=True)))
+_RESIDENT_IDS = select(Resident.archive_code, Resident.id).where(
+    Resident.archive_code.in_(bindparam("codes", expanding=True)))
+_HOUSEHOLDS_BY_KEY = select(Household).where(Household.match_key.in_(bindparam("keys", expanding=True)),
+                                             Household.village_id.in_(bindparam("villages", expanding=True)))
+
+
 @dataclass
 class _Release:
     """An ID number taken from a resident whose own row has not come yet; that row must give it a new one."""
@@ -386,15 +397,13 @@ class _Applier:
         for segment in dict.fromkeys(row.village for row in rows):  # in the order the file names them
             if segment not in self.villages:
                 self._ensure_village(segment)
-        stmt = select(Resident).where(Resident.archive_code.in_([row.code.value for row in rows]))
-        if "tags" in self.present:
-            stmt = stmt.options(selectinload(Resident.tags))
-        existing = {resident.archive_code: resident for resident in self.session.scalars(stmt)}
+        stmt = _RESIDENTS_WITH_TAGS if "tags" in self.present else _RESIDENTS
+        existing = {resident.archive_code: resident for resident in self.session.scalars(
+            stmt, {"codes": [row.code.value for row in rows]})}
         id_numbers = [row.id_number for row in rows if row.id_number]
         holders: dict[str, str] = {}
         if id_numbers:
-            holders = {id_number: code for id_number, code in self.session.execute(
-                select(Resident.id_number, Resident.archive_code).where(Resident.id_number.in_(id_numbers)))}
+            holders = {id_number: code for id_number, code in self.session.execute(_HOLDERS, {"ids": id_numbers})}
         targets, households = self._households(rows, existing)
         top_serial: dict[str, int] = {}
         freed = self.freed
@@ -435,8 +444,7 @@ class _Applier:
         tagged = {str(values["archive_code"]): tags for values, tags in zip(self.new_residents, self.new_tags,
                                                                            strict=True) if tags}
         if tagged:
-            ids = self.session.execute(select(Resident.archive_code, Resident.id)
-                                       .where(Resident.archive_code.in_(tagged))).all()
+            ids = self.session.execute(_RESIDENT_IDS, {"codes": list(tagged)}).all()
             insert_rows(self.session, resident_tags, [{"resident_id": resident_id, "tag_id": tag.id}
                                                       for code, resident_id in ids for tag in tagged[code]])
         insert_rows(self.session, Event.__table__, [
@@ -557,9 +565,8 @@ class _Applier:
                                "match_key": key, "head_name": row.head_name or (row.name if row.is_head else ""),
                                "address": row.address or ""})
         insert_rows(self.session, Household.__table__, values)
-        created = self.session.scalars(select(Household).where(
-            Household.match_key.in_({key for _village, key in missing}),
-            Household.village_id.in_(per_village))).all()
+        created = self.session.scalars(_HOUSEHOLDS_BY_KEY, {"keys": list({key for _village, key in missing}),
+                                                            "villages": list(per_village)}).all()
         inserted = {(value["village_id"], value["match_key"]): value for value in values}
         now = utcnow()
         events = []
