@@ -103,6 +103,8 @@ class ImportRow:
 
 def lost_digits(value: object) -> bool:
     """Excel keeps 15 significant digits, so 17/18-digit numbers stored as numbers come back damaged."""
+    if type(value) is str and value.isdigit():
+        return False  # digits as text (most cells asked about): no exponent
     if isinstance(value, bool):
         return False
     if isinstance(value, float):
@@ -166,6 +168,17 @@ def village_key(name: str) -> str:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return name
+
+
+# Per text field: a number (Excel may have damaged it), how it is cleaned, its length limit, and whether a bad value
+# only flags the row 待核实 (phone, address) instead of refusing it.
+_TEXT_RULES: dict[str, tuple[bool, Callable[[object], str], int, bool]] = {
+    "relation": (False, clean, LIMITS["relation"], False),
+    "head_name": (False, clean_name, LIMITS["head_name"], False),
+    "household_no": (True, clean_code, LIMITS["household_no"], False),
+    "address": (False, clean, LIMITS["address"], True),
+    "phone": (True, clean_code, LIMITS["phone"], True),
+}
 
 
 class RowChecker:
@@ -415,18 +428,13 @@ class RowChecker:
         if field not in self.columns:
             return None
         raw = cells.get(field)
-        secondary = field in ("phone", "address")
-        if field in ("household_no", "phone") and lost_digits(raw):
+        numeric, cleaner, limit, secondary = _TEXT_RULES[field]
+        if numeric and lost_digits(raw):
             (doubt if secondary else bad)(field, shown(raw), LOST_DIGITS)
             return None
-        if field in ("household_no", "phone"):
-            text = clean_code(raw)
-        elif field == "head_name":
-            text = clean_name(raw)
-        else:
-            text = clean(raw)
-        if len(text) > LIMITS[field]:
-            (doubt if secondary else bad)(field, text, f"超过{LIMITS[field]}个字")
+        text = cleaner(raw)
+        if len(text) > limit:
+            (doubt if secondary else bad)(field, text, f"超过{limit}个字")
             return None
         return text
 
