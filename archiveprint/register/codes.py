@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archiveprint.errors import InvalidValue
 from archiveprint.register.text import clean_code
@@ -19,10 +19,10 @@ class ArchiveCode:
     township: str
     village: str
     serial: int
+    value: str = field(init=False, repr=False, compare=False)  # the 17 digits, made once (an import reads them often)
 
-    @property
-    def value(self) -> str:
-        return f"{self.county}{self.township}{self.village}{self.serial:05d}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", f"{self.county}{self.township}{self.village}{self.serial:05d}")
 
     @property
     def village_prefix(self) -> str:

@@ -20,11 +20,27 @@ PROVINCES = frozenset({
 })
 
 
+_FIFTEEN = re.compile(r"\d{15}")
+_EIGHTEEN = re.compile(r"\d{17}[\dX]")
+_ID_CHARACTERS = re.compile(r"[\dX]+")
+# The weighted sum by table: each 3-digit group of the first 17 (the last group 2 digits) maps to its share of the
+# sum, so a number costs six look-ups instead of 17 multiplications.
+_GROUPS = tuple((start, min(start + 3, len(WEIGHTS))) for start in range(0, len(WEIGHTS), 3))
+_GROUP_SUMS = tuple(
+    {digits: sum(map(operator.mul, map(int, digits), WEIGHTS[start:end]))
+     for digits in (f"{n:0{end - start}d}" for n in range(10 ** (end - start)))}
+    for start, end in _GROUPS)
+
+
 def check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(first17) != len(WEIGHTS):
         raise ValueError("17 digits expected")
-    total = sum(map(operator.mul, map(int, first17), WEIGHTS))
+    try:
+        total = (_GROUP_SUMS[0][first17[0:3]] + _GROUP_SUMS[1][first17[3:6]] + _GROUP_SUMS[2][first17[6:9]]
+                 + _GROUP_SUMS[3][first17[9:12]] + _GROUP_SUMS[4][first17[12:15]] + _GROUP_SUMS[5][first17[15:17]])
+    except KeyError:  # not ASCII digits: the general rule (full-width digits count, anything else raises)
+        total = sum(map(operator.mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 
@@ -36,6 +52,8 @@ class IdNumber:
 
     @property
     def birth_date(self) -> date:
+        if self.value.isascii():
+            return date.fromisoformat(self.value[6:14])  # YYYYMMDD, parsed in C; a wrong date raises ValueError
         return date(int(self.value[6:10]), int(self.value[10:12]), int(self.value[12:14]))
 
     @property
@@ -61,10 +79,10 @@ def upgrade_15(legacy: str) -> str:
 def parse_id_number(raw: object, *, today: date) -> IdNumber:
     """Validate an identity number as typed or exported; raise InvalidValue with a Chinese reason."""
     text = clean_code(raw).upper()
-    if re.fullmatch(r"\d{15}", text):
+    if _FIFTEEN.fullmatch(text):
         text = upgrade_15(text)
-    elif not re.fullmatch(r"\d{17}[\dX]", text):
-        if re.fullmatch(r"[\dX]+", text):
+    elif not _EIGHTEEN.fullmatch(text):
+        if _ID_CHARACTERS.fullmatch(text):
             raise InvalidValue(f"身份证号应为18位（或旧式15位），实际{len(text)}位", value=raw)
         raise InvalidValue("身份证号只能包含数字和末位X", value=raw)
     if text[:2] not in PROVINCES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,13 +12,14 @@ from typing import Any
 from archiveprint.errors import InvalidValue, Problem
 from archiveprint.register.codes import ArchiveCode, format_code, parse_code
 from archiveprint.register.idcard import IdNumber, parse_id_number
-from archiveprint.register.names import SEX_CODES, is_head, normalize_sex, split_tags
+from archiveprint.register.names import SEX_CODES, SEX_WORDS, is_head, normalize_sex, split_tags
 from archiveprint.register.sources import FIELD_LABELS, Column
-from archiveprint.register.text import clean, clean_code, clean_name, parse_date, to_halfwidth
+from archiveprint.register.text import _WIDE, clean, clean_code, clean_name, parse_date, to_halfwidth
 
 LIMITS = {"name": 64, "head_name": 64, "relation": 16, "household_no": 32, "address": 200, "phone": 32}
 TAG_MAX = 32
 _NUMBER_FIELDS = ("code", "id_number", "phone", "household_no")
+_TEXT_FIELDS = ("relation", "head_name", "household_no", "address", "phone")
 _WHOLE_FLOAT = re.compile(r"^\d+\.0+$")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
 _VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会")
@@ -93,14 +95,16 @@ class ImportRow:
     registered_on: date | None
     tags: list[str] | None
     flags: list[ReviewFlag] = field(default_factory=list)
+    is_head: bool = field(init=False)  # 户主/本人: asked several times a row by the importer
 
-    @property
-    def is_head(self) -> bool:
-        return bool(self.relation) and is_head(self.relation or "")
+    def __post_init__(self) -> None:
+        self.is_head = bool(self.relation) and is_head(self.relation or "")
 
 
 def lost_digits(value: object) -> bool:
     """Excel keeps 15 significant digits, so 17/18-digit numbers stored as numbers come back damaged."""
+    if type(value) is str and value.isdigit():
+        return False  # digits as text (most cells asked about): no exponent
     if isinstance(value, bool):
         return False
     if isinstance(value, float):
@@ -108,7 +112,10 @@ def lost_digits(value: object) -> bool:
     if isinstance(value, int):
         digits = len(str(abs(value)))
         return digits > 15 and value % 10 ** (digits - 15) == 0
-    return isinstance(value, str) and bool(_SCIENTIFIC.match(to_halfwidth(value).strip()))
+    if not isinstance(value, str):
+        return False
+    text = value if value.isascii() else to_halfwidth(value)
+    return ("e" in text or "E" in text) and bool(_SCIENTIFIC.match(text.strip()))  # no exponent, no match
 
 
 def whole_number_text(value: object) -> object:
@@ -151,7 +158,7 @@ def phone_doubt(text: str) -> str | None:
 
 
 def _has_full_width(value: object) -> bool:
-    return isinstance(value, str) and to_halfwidth(value) != value
+    return isinstance(value, str) and not value.isascii() and _WIDE.search(value) is not None
 
 
 def village_key(name: str) -> str:
@@ -161,6 +168,17 @@ def village_key(name: str) -> str:
         if name.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return name
+
+
+# Per text field: a number (Excel may have damaged it), how it is cleaned, its length limit, and whether a bad value
+# only flags the row 待核实 (phone, address) instead of refusing it.
+_TEXT_RULES: dict[str, tuple[bool, Callable[[object], str], int, bool]] = {
+    "relation": (False, clean, LIMITS["relation"], False),
+    "head_name": (False, clean_name, LIMITS["head_name"], False),
+    "household_no": (True, clean_code, LIMITS["household_no"], False),
+    "address": (False, clean, LIMITS["address"], True),
+    "phone": (True, clean_code, LIMITS["phone"], True),
+}
 
 
 class RowChecker:
@@ -183,29 +201,46 @@ class RowChecker:
         # segments of rows that give no village name.
         self.unknown_names: dict[str, dict[str, int]] = {}
         self.unknown_segments: dict[str, int] = {}
+        # Taken once, for every row: the cells of each field, and the text fields the file has.
+        self._fields = tuple(columns)
+        self._width = max((column.index for column in columns.values()), default=-1) + 1
+        self._pick = (operator.itemgetter(*(column.index for column in columns.values())) if len(columns) > 1
+                      else lambda values: tuple(values[column.index] for column in columns.values()))
+        self._number_fields = tuple(f for f in _NUMBER_FIELDS if f in columns)
+        self._segments: dict[str, str] = {}  # village name → segment, once found (it cannot change later)
+        self._text_fields = tuple(f for f in _TEXT_FIELDS if f in columns)
+        # The row being checked, its problems and its 待核实 flags (_bad and _doubt add to them).
+        self._row = 0
+        self._problems: list[Problem] = []
+        self._flags: list[ReviewFlag] = []
 
     def header(self, *fields: str) -> str:
         return "/".join(self.columns[f].header if f in self.columns else FIELD_LABELS[f] for f in fields)
 
     def check(self, number: int, values: Sequence[Any]) -> tuple[ImportRow | None, list[Problem]]:
         """The checked row, or None with every problem found (an empty list too when the row is blank)."""
-        cells = {f: (values[c.index] if c.index < len(values) else None) for f, c in self.columns.items()}
-        written = dict(cells)
-        for f in _NUMBER_FIELDS:
-            if f in cells:
-                cells[f] = whole_number_text(cells[f])
-        if all(blank(value) for value in cells.values()):
+        if len(values) >= self._width:
+            cells = dict(zip(self._fields, self._pick(values), strict=True))
+        else:
+            cells = {f: (values[c.index] if c.index < len(values) else None) for f, c in self.columns.items()}
+        written = cells  # as the file has them, for the report of what was rewritten; copied if that differs
+        for f in self._number_fields:
+            value = cells[f]
+            if isinstance(value, str) and "." in value:
+                fixed = whole_number_text(value)
+                if fixed is not value:
+                    if cells is written:
+                        cells = dict(written)
+                    cells[f] = fixed
+        for value in cells.values():
+            if not blank(value):
+                break
+        else:
             return None, []
         problems: list[Problem] = []
         flags: list[ReviewFlag] = []
-
-        def bad(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
-            fields = (fields,) if isinstance(fields, str) else fields
-            problems.append(Problem(number, self.header(*fields), value, reason))
-
-        def doubt(fields: tuple[str, ...] | str, value: str, reason: str) -> None:
-            fields = (fields,) if isinstance(fields, str) else fields
-            flags.append(ReviewFlag(self.header(*fields), value, reason))
+        self._row, self._problems, self._flags = number, problems, flags
+        bad, doubt = self._bad, self._doubt
 
         code = self._code(cells.get("code"), number, bad)
         name = self._name(cells.get("name"), bad)
@@ -214,16 +249,18 @@ class RowChecker:
         birth_date = self._date(cells, "birth_date", doubt)
         registered_on = self._date(cells, "registered_on", doubt)
         if id_number is not None:
+            born = id_number.birth_date
             if birth_date is None:
-                birth_date = id_number.birth_date
-            elif birth_date != id_number.birth_date:
+                birth_date = born
+            elif birth_date != born:
                 bad(("birth_date", "id_number"), f"{birth_date.isoformat()} / {id_number}",
-                    f"出生日期与身份证号中的出生日期 {id_number.birth_date.isoformat()} 不一致")
+                    f"出生日期与身份证号中的出生日期 {born.isoformat()} 不一致")
         if birth_date and registered_on and registered_on < birth_date:
             doubt("registered_on", f"{registered_on.isoformat()}（出生日期 {birth_date.isoformat()}）",
                   "建档日期早于出生日期")
-        texts = {f: self._text(cells, f, bad, doubt)
-                 for f in ("relation", "head_name", "household_no", "address", "phone")}
+        texts: dict[str, str | None] = dict.fromkeys(_TEXT_FIELDS)
+        for f in self._text_fields:
+            texts[f] = self._text(cells, f, bad, doubt)
         if texts["relation"] and is_head(texts["relation"]) and texts["head_name"] and name \
                 and texts["head_name"] != name:
             bad(("relation", "head_name"), f"{texts['relation']} / {texts['head_name']}",
@@ -236,29 +273,43 @@ class RowChecker:
         village = self._village(cells.get("village"), code, number, bad) if code is not None else None
         if problems or code is None or village is None or name is None:
             return None, problems
-        self._note_fixes(number, written, code, name, id_number, {"birth_date": birth_date,
-                                                                  "registered_on": registered_on}, texts)
+        self._note_fixes(number, written, code, name, id_number, birth_date, registered_on, texts)
         return ImportRow(number=number, code=code, village=village, name=name, sex=sex, birth_date=birth_date,
                          id_number=id_number.value if id_number else None, relation=texts["relation"],
                          head_name=texts["head_name"], household_no=texts["household_no"],
                          address=texts["address"], phone=texts["phone"], registered_on=registered_on,
                          tags=tags, flags=flags), []
 
+    def _bad(self, fields: tuple[str, ...] | str, value: str, reason: str) -> None:
+        """A problem of the row being checked: it is refused."""
+        fields = (fields,) if isinstance(fields, str) else fields
+        self._problems.append(Problem(self._row, self.header(*fields), value, reason))
+
+    def _doubt(self, fields: tuple[str, ...] | str, value: str, reason: str) -> None:
+        """A questionable value of the row being checked: the row imports, flagged 待核实."""
+        fields = (fields,) if isinstance(fields, str) else fields
+        self._flags.append(ReviewFlag(self.header(*fields), value, reason))
+
     def _note_fixes(self, number: int, written: dict[str, Any], code: ArchiveCode, name: str,
-                    id_number: IdNumber | None, dates: dict[str, date | None], texts: dict[str, str | None]) -> None:
+                    id_number: IdNumber | None, birth_date: date | None, registered_on: date | None,
+                    texts: dict[str, str | None]) -> None:
         """Record the values of an accepted row that were rewritten on the way in, one note per field."""
         def note(field_name: str, kind: str, new: str) -> None:
             self.normalised.append(Normalised(number, self.header(field_name), kind,
                                               raw_text(written.get(field_name)), new))
 
-        if _has_full_width(written.get("code")):
+        # Each field: a cell written exactly as stored was not rewritten (the common case, decided at once).
+        raw = written.get("code")
+        if raw == code.value:
+            pass
+        elif _has_full_width(raw):
             note("code", FULL_WIDTH, format_code(code.value))
-        elif isinstance(written.get("code"), str) and clean(written.get("code")) != code.value:
+        elif isinstance(raw, str) and clean(raw) != code.value:
             note("code", SEPARATORS, code.value)
-        raw_name = clean(written.get("name"))
-        if raw_name != name:
+        raw = written.get("name")
+        if raw != name and clean(raw) != name:
             note("name", NAME_SPACING, name)
-        if id_number is not None:
+        if id_number is not None and written.get("id_number") != id_number.value:
             typed = clean_code(written.get("id_number"))
             if len(typed) == 15:
                 note("id_number", ID_UPGRADED, id_number.value)
@@ -268,9 +319,9 @@ class RowChecker:
                 note("id_number", FULL_WIDTH, id_number.value)
             elif clean(written.get("id_number")).upper() != id_number.value:
                 note("id_number", SEPARATORS, id_number.value)
-        for field_name, value in dates.items():
+        for field_name, value in (("birth_date", birth_date), ("registered_on", registered_on)):
             raw = written.get(field_name)
-            if value is None or blank(raw) or isinstance(raw, date):
+            if value is None or blank(raw) or isinstance(raw, date) or raw == value.isoformat():
                 continue
             if _has_full_width(raw):
                 note(field_name, FULL_WIDTH, value.isoformat())
@@ -278,7 +329,7 @@ class RowChecker:
                 note(field_name, DATE_WRITTEN, value.isoformat())
         for field_name in ("phone", "household_no"):
             raw, value = written.get(field_name), texts.get(field_name)
-            if not value or blank(raw):
+            if not value or raw == value or blank(raw):
                 continue
             if _has_full_width(raw):
                 note(field_name, FULL_WIDTH, value)
@@ -336,8 +387,11 @@ class RowChecker:
         return id_number
 
     def _sex(self, raw: object, id_number: IdNumber | None, bad: Flag, doubt: Flag) -> str | None:
-        text = "" if blank(raw) else shown(raw)
-        sex = normalize_sex(text) if text else None
+        if isinstance(raw, str) and raw in SEX_WORDS:  # 男, 女, 1, 2 …: as the rule below would read them
+            text, sex = raw, SEX_WORDS[raw]
+        else:
+            text = "" if blank(raw) else shown(raw)
+            sex = normalize_sex(text) if text else None
         if text and sex is None:
             doubt("sex", text, "性别应为 男/女，或代码 1/2/0/9")
             text = ""
@@ -374,18 +428,13 @@ class RowChecker:
         if field not in self.columns:
             return None
         raw = cells.get(field)
-        secondary = field in ("phone", "address")
-        if field in ("household_no", "phone") and lost_digits(raw):
+        numeric, cleaner, limit, secondary = _TEXT_RULES[field]
+        if numeric and lost_digits(raw):
             (doubt if secondary else bad)(field, shown(raw), LOST_DIGITS)
             return None
-        if field in ("household_no", "phone"):
-            text = clean_code(raw)
-        elif field == "head_name":
-            text = clean_name(raw)
-        else:
-            text = clean(raw)
-        if len(text) > LIMITS[field]:
-            (doubt if secondary else bad)(field, text, f"超过{LIMITS[field]}个字")
+        text = cleaner(raw)
+        if len(text) > limit:
+            (doubt if secondary else bad)(field, text, f"超过{limit}个字")
             return None
         return text
 
@@ -446,14 +495,21 @@ class RowChecker:
         return segment
 
     def _segment_for(self, name: str) -> str | None:
+        found = self._segments.get(name)
+        if found is not None:
+            return found
         if name in self.by_name:
-            return self.by_name[name]
-        if village_key(name) in self.by_key:
-            return self.by_key[village_key(name)]
-        for segment, (new_name, _row) in self.new_villages.items():
-            if new_name == name:
-                return segment
-        return None
+            found = self.by_name[name]
+        elif village_key(name) in self.by_key:
+            found = self.by_key[village_key(name)]
+        else:
+            for segment, (new_name, _row) in self.new_villages.items():
+                if new_name == name:
+                    found = segment
+                    break
+        if found is not None:  # registered names do not change, and a new village's name is its first
+            self._segments[name] = found
+        return found
 
     def missing_villages(self) -> list[MissingVillage]:
         """The unregistered villages the file uses, each with the code its archive codes give it.
