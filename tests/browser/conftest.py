@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from playwright.sync_api import Page, expect
 from waitress import wasyncore
 from waitress.server import create_server
 
@@ -75,3 +76,13 @@ def live_server(live_app: Flask) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.effective_port}"
     stop.set()
     thread.join(timeout=10)
+
+
+def sign_in(page: Page, live_server: str, username: str, password: str, *, check: bool = True) -> None:
+    """Sign in through the login form as a clerk does; with `check`, wait until the form has gone (signed in)."""
+    page.goto(f"{live_server}/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    if check:
+        expect(page.get_by_role("button", name="登录")).to_have_count(0)

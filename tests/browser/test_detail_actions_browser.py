@@ -14,6 +14,7 @@ from sqlalchemy import select
 from archiveprint.db import Database, utcnow
 from archiveprint.locations.models import FolderPosition, Shelf
 from archiveprint.register.codes import folder_code
+from tests.browser.conftest import sign_in as browser_sign_in
 from tests.lending.conftest import PASSWORD, build_archive
 
 pytestmark = pytest.mark.browser
@@ -31,11 +32,7 @@ def first(committed_db: Database) -> dict[str, str]:
 
 
 def sign_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("button", name="登录")).to_have_count(0)
+    browser_sign_in(page, live_server, username, PASSWORD)
 
 
 def follow(page: Page, name: str, path: str) -> None:

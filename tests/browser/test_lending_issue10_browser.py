@@ -15,6 +15,7 @@ from archiveprint.lending.queries import find_borrower
 from archiveprint.lending.requests import request_folders
 from archiveprint.lending.rules import load_rules, shipped_rules_file
 from archiveprint.register.codes import folder_code
+from tests.browser.conftest import sign_in as browser_sign_in
 from tests.conftest import ACTOR
 from tests.lending.conftest import PASSWORD, build_archive
 
@@ -33,11 +34,7 @@ def codes(committed_db: Database) -> list[str]:
 
 
 def sign_in(page: Page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    expect(page.get_by_role("button", name="登录")).to_have_count(0)
+    browser_sign_in(page, live_server, username, PASSWORD)
 
 
 def scanner(page: Page, code: str) -> None:
