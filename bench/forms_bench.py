@@ -102,7 +102,7 @@ def filled_html(count: int) -> list[tuple[str, str]]:
 
 
 def child_weasyprint(count: int, out: Path) -> dict:
-    from archiveprint.pdf import render
+    from archiveprint.pdf.weasy import render
 
     docs = filled_html(count)
     start = time.perf_counter()
@@ -119,7 +119,7 @@ def child_weasyprint(count: int, out: Path) -> dict:
 def child_libreoffice(count: int, out: Path) -> dict:
     import pypdf
 
-    from archiveprint.pdf import font_face_css
+    from archiveprint.pdf.weasy import font_face_css
     from archiveprint.resources import template_dir
 
     soffice = shutil.which("soffice")

@@ -121,7 +121,7 @@ def layout_key(form: FormDef, site: dict[str, str] | None = None) -> str:
     variants), the site settings, WeasyPrint's version and our own format. Any change gives another key."""
     from importlib.metadata import version
 
-    from archiveprint.pdf import FONT_FACES, font_path
+    from archiveprint.pdf.weasy import FONT_FACES, font_path
 
     digest = hashlib.sha256()
     definition = (LAYOUT_FORMAT, version("weasyprint"), form.id, form.number, form.title, form.pages, form.header,
@@ -214,7 +214,7 @@ class LayoutEngine:
 
     def _lay_out(self, form: FormDef, site: dict[str, str] | None) -> FormLayout:
         from archiveprint.forms.render import render_blank_html
-        from archiveprint.pdf import render
+        from archiveprint.pdf.weasy import render
 
         document = render(render_blank_html(form, site=site))
         pages = extract_slots(document)
@@ -235,7 +235,7 @@ def engine() -> LayoutEngine:
 def use_cache_dir(directory: Path | None) -> None:
     """Keep blank layouts on disk there, and the font metrics stamping needs beside them (the app, the CLI and the
     job runner name their instance's folder)."""
-    from archiveprint.pdffont import use_metrics_cache
+    from archiveprint.pdf.fonts import use_metrics_cache
 
     _engine.cache_dir = directory
     use_metrics_cache(directory.parent / "fonts" if directory else None)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archiveprint.barcodes import code128_modules, pdf_bars, with_check
 from archiveprint.forms.layout import PageLayout, Slot
-from archiveprint.pdfdraw import (
+from archiveprint.pdf.barcodes import code128_modules, pdf_bars, with_check
+from archiveprint.pdf.draw import (
     MM,
     fit_size,
     text_run,
     wrap,
 )
-from archiveprint.pdffont import EmbeddedFont
+from archiveprint.pdf.fonts import EmbeddedFont
 from archiveprint.register.codes import format_code
 
 

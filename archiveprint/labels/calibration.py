@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from archiveprint import pdfdraw
 from archiveprint.labels.sheet import Calibration, cell_at
 from archiveprint.labels.stock import LabelStock
-from archiveprint.pdffont import EmbeddedFont
+from archiveprint.pdf import draw as pdfdraw
+from archiveprint.pdf.fonts import EmbeddedFont
 
 if TYPE_CHECKING:
     from archiveprint.labels.render import LabelPrinter

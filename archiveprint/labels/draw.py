@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from archiveprint import pdfdraw
-from archiveprint.barcodes import bar_runs
 from archiveprint.errors import ArchiveprintError
-from archiveprint.labels.barcodes import BarcodeTooSmall, LinearPlan, MatrixPlan, plan_code128, plan_qr
+from archiveprint.labels.barcode_sizing import BarcodeTooSmall, LinearPlan, MatrixPlan, plan_code128, plan_qr
 from archiveprint.labels.design import Design, Element
-from archiveprint.pdffont import EmbeddedFont
-from archiveprint.pdfwriter import num
+from archiveprint.pdf import draw as pdfdraw
+from archiveprint.pdf.barcodes import bar_runs
+from archiveprint.pdf.fonts import EmbeddedFont
+from archiveprint.pdf.writer import num
 
 MM = pdfdraw.MM
 CACHE_LIMIT = 50_000  # cached text widths and encodings; cleared when full, so memory stays flat

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from archiveprint import pdfdraw
 from archiveprint.errors import ArchiveprintError
-from archiveprint.labels.barcodes import LinearPlan, MatrixPlan
+from archiveprint.labels.barcode_sizing import LinearPlan, MatrixPlan
 from archiveprint.labels.design import Element, LabelKind, choose_design
 from archiveprint.labels.draw import Frame, Painter, place
 from archiveprint.labels.sheet import NO_CALIBRATION, Calibration, Cell, layout_cells
 from archiveprint.labels.stock import LabelStock
-from archiveprint.pdf import font_path
-from archiveprint.pdffont import EmbeddedFont, FontMetrics, load_metrics
-from archiveprint.pdfwriter import PdfStream, dictionary, ref
+from archiveprint.pdf import draw as pdfdraw
+from archiveprint.pdf.fonts import EmbeddedFont, FontMetrics, load_metrics
+from archiveprint.pdf.weasy import font_path
+from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
 MM = pdfdraw.MM
 NOTICE = "请按「实际大小 / 100%」打印，不要选「适合页面」"

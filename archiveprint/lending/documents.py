@@ -9,16 +9,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from archiveprint import pdfdraw
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
-from archiveprint.barcodes import code128_modules, pdf_bars
 from archiveprint.errors import NotFound
 from archiveprint.lending.models import Loan
 from archiveprint.lending.queries import LoanView, OverdueLoan, list_overdue, list_register, loan_view, month_bounds
 from archiveprint.lending.rules import LendingRules
+from archiveprint.pdf import draw as pdfdraw
+from archiveprint.pdf.barcodes import code128_modules, pdf_bars
 
-# The receipt is drawn straight into a small PDF (pdfwriter + pdffont + barcodes, like the form printer); the
+# The receipt is drawn straight into a small PDF (pdf.writer + pdf.fonts + pdf.barcodes, like the form printer); the
 # register (借阅登记表) and the per-village slips are one-off documents laid out by WeasyPrint. Each print audits.
 MM = pdfdraw.MM
 RECEIPT_SIZE = (105 * MM, 148 * MM)  # A6 portrait
@@ -57,9 +57,9 @@ def receipt_context(view: LoanView, *, unit: str) -> dict[str, Any]:
 def render_receipt(context: dict[str, Any]) -> bytes:
     """One A6 page: title, loan number barcode, the loan's details, the due date large, the folder barcode and the
     signature lines. Printed at actual size."""
-    from archiveprint.pdf import font_path
-    from archiveprint.pdffont import EmbeddedFont, load_metrics
-    from archiveprint.pdfwriter import PdfStream, dictionary, ref
+    from archiveprint.pdf.fonts import EmbeddedFont, load_metrics
+    from archiveprint.pdf.weasy import font_path
+    from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
     buffer = io.BytesIO()
     pdf = PdfStream(buffer)
@@ -198,7 +198,7 @@ def print_overdue_slips(session: Session, *, today: date, village: str | None = 
 
 def _weasy(template: str, stylesheet: str, context: dict[str, object]) -> bytes:
     from archiveprint import resources
-    from archiveprint.pdf import render, template_env
+    from archiveprint.pdf.weasy import render, template_env
 
     html = template_env().get_template(template).render(**context)
     css = (resources.template_dir() / stylesheet).read_text(encoding="utf-8")

@@ -14,12 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
 from archiveprint.accounts.models import User
-from archiveprint.barcodes import is_valid_check, with_check
 from archiveprint.clock import local_time
 from archiveprint.errors import InvalidValue, NotFound
 from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, Loan, LoanRequest
 from archiveprint.lending.rules import LendingRules, LoanRule, missing_requirements, site_rules
 from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, find_places
+from archiveprint.pdf.barcodes import is_valid_check, with_check
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Village, resident_tags
 from archiveprint.register.text import clean_code

@@ -20,7 +20,7 @@ from archiveprint.locations.queries import StatusProvider
 def _render(name: str, context: dict[str, object]) -> bytes:
     """templates/locations/<name>.html with its stylesheet, as PDF bytes."""
     from archiveprint import resources
-    from archiveprint.pdf import render, template_env
+    from archiveprint.pdf.weasy import render, template_env
 
     html = template_env().get_template(f"locations/{name}.html").render(**context)
     css = (resources.template_dir() / "locations" / f"{name}.css").read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ def picklist_context(picklist: PickList, *, day: date, unit: str = "", note: str
 
 def render_picklist_pdf(picklist: PickList, *, day: date, unit: str = "", note: str = "") -> bytes:
     from archiveprint import resources
-    from archiveprint.pdf import render, template_env
+    from archiveprint.pdf.weasy import render, template_env
 
     html = template_env().get_template("locations/picklist.html").render(
         **picklist_context(picklist, day=day, unit=unit, note=note))

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from archiveprint.barcodes import is_valid_check
+from archiveprint.pdf.barcodes import is_valid_check
 from archiveprint.register.codes import FolderCode, format_code, looks_like_folder_code, parse_folder_code
 from archiveprint.register.idcard import upgrade_15
 from archiveprint.register.models import Household, Resident, Village

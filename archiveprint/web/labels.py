@@ -23,7 +23,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from archiveprint import jobqueue
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.preview import thumbnails
-from archiveprint.labels.barcodes import BarcodeTooSmall
+from archiveprint.labels.barcode_sizing import BarcodeTooSmall
 from archiveprint.labels.design import LabelKind
 from archiveprint.labels.queries import find_printer_profile, list_printer_profiles
 from archiveprint.labels.services import (

@@ -7,13 +7,13 @@ from datetime import date
 
 import pytest
 
-from archiveprint.barcodes import is_valid_check, mod11_10
 from archiveprint.forms.catalog import load_catalog
 from archiveprint.forms.context import slot_values
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.stamp import refile_code
-from archiveprint.pdf import font_path
-from archiveprint.pdffont import load_metrics
+from archiveprint.pdf.barcodes import is_valid_check, mod11_10
+from archiveprint.pdf.fonts import load_metrics
+from archiveprint.pdf.weasy import font_path
 from tests.pdfcheck import (
     A4_PT,
     assert_fonts_embedded_and_subset,

@@ -127,7 +127,7 @@ def test_issue_10_17_an_unwritable_cache_folder_still_prints(tmp_path):
 @pytest.fixture
 def metrics_cache(tmp_path):
     """load_metrics with a disk cache in tmp_path, its per-process memory cleared before and after."""
-    from archiveprint import pdffont
+    from archiveprint.pdf import fonts as pdffont
 
     pdffont.load_metrics.cache_clear()
     pdffont.use_metrics_cache(tmp_path)
@@ -137,8 +137,8 @@ def metrics_cache(tmp_path):
 
 
 def test_issue_10_17_font_metrics_are_kept_beside_the_layouts_and_a_damaged_file_is_read_again(metrics_cache):
-    from archiveprint import pdffont
-    from archiveprint.pdf import font_path
+    from archiveprint.pdf import fonts as pdffont
+    from archiveprint.pdf.weasy import font_path
 
     made = pdffont.load_metrics(font_path())
     (path,) = metrics_cache.glob("NotoSerifCJKsc-Regular-*.json")

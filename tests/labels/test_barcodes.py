@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archiveprint.barcodes import code128_modules
-from archiveprint.labels.barcodes import (
+from archiveprint.labels.barcode_sizing import (
     MIN_BAR_HEIGHT_MM,
     QUIET_MODULES,
     BarcodeTooSmall,
@@ -15,6 +14,7 @@ from archiveprint.labels.barcodes import (
     plan_qr,
     safe_dots,
 )
+from archiveprint.pdf.barcodes import code128_modules
 from archiveprint.register.codes import folder_code
 
 FOLDER = folder_code("130123100201", 17).value  # F130123100201000177

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from archiveprint.labels.barcodes import BarcodeTooSmall
+from archiveprint.labels.barcode_sizing import BarcodeTooSmall
 from archiveprint.labels.content import (
     HouseholdFacts,
     Member,
@@ -24,8 +24,8 @@ from archiveprint.labels.design import choose_design
 from archiveprint.labels.render import NOTICE, LabelPrinter
 from archiveprint.labels.services import label_kinds, label_stocks
 from archiveprint.labels.sheet import MM, Calibration
-from archiveprint.pdf import font_path
-from archiveprint.pdffont import load_metrics
+from archiveprint.pdf.fonts import load_metrics
+from archiveprint.pdf.weasy import font_path
 from archiveprint.register import demo
 from tests.labels.scan import crosshair_centre, decode_sheet, expected_pages, page_image
 from tests.pdfcheck import assert_fonts_embedded_and_subset, compact, fonts, page_texts, read

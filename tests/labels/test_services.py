@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.errors import InvalidValue, NotFound
 from archiveprint.eventlog import Event
-from archiveprint.labels.barcodes import BarcodeTooSmall
+from archiveprint.labels.barcode_sizing import BarcodeTooSmall
 from archiveprint.labels.printers import calibrate_printer, set_printer_profile
 from archiveprint.labels.queries import find_relabel_households, list_printer_profiles
 from archiveprint.labels.render import MissingGlyphs

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from archiveprint.barcodes import with_check
 from archiveprint.errors import InvalidValue
 from archiveprint.lending.queries import loan_code, month_bounds, parse_loan_code
 from archiveprint.lending.rules import (
@@ -21,6 +20,7 @@ from archiveprint.lending.rules import (
     site_rules,
 )
 from archiveprint.lending.rules import due_date as compute_due
+from archiveprint.pdf.barcodes import with_check
 
 DAY = date(2026, 11, 25)
 

@@ -135,8 +135,8 @@ def test_refiling_barcode_of_a_form_page_opens_the_residents_folder(session, res
     ("hello", "无法识别"),
 ])
 def test_misread_foreign_and_unknown_codes_get_a_clear_message(session, resident, scanned, message):
-    from archiveprint.barcodes import with_check
     from archiveprint.errors import ArchiveprintError
+    from archiveprint.pdf.barcodes import with_check
 
     if scanned.startswith("F130124"):
         scanned = "F" + with_check("13012410020100001")

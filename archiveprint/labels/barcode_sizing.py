@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archiveprint.barcodes import code128_modules, qr_matrix
 from archiveprint.errors import InvalidValue
+from archiveprint.pdf.barcodes import code128_modules, qr_matrix
 
 SAFE_MODULE_MM = 0.27  # Code128 floor for printers not in SAFE_DOTS
 SAFE_DOTS = {203: 2, 300: 4, 600: 7}  # measured: 0.250, 0.339 and 0.296 mm; 0.254 mm is not safe (see above)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from archiveprint.pdfwriter import PdfStream, array, dictionary, literal, name, num, ref
+from archiveprint.pdf.writer import PdfStream, array, dictionary, literal, name, num, ref
 
 
 @dataclass(frozen=True)

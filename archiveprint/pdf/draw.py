@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from archiveprint.pdffont import EmbeddedFont, FontMetrics
-from archiveprint.pdfwriter import num
+from archiveprint.pdf.fonts import EmbeddedFont, FontMetrics
+from archiveprint.pdf.writer import num
 
 MM = 72 / 25.4  # points per millimetre
 KAPPA = 0.5523  # Bézier handle length for a quarter circle

@@ -1,6 +1,6 @@
 """The streaming PDF writer itself, read back by readers that are not pypdf: qpdf (check and JSON) and pdfium.
 
-Every printer (forms, labels, lending receipts) writes through pdfwriter.PdfStream; pypdf repairs a damaged file
+Every printer (forms, labels, lending receipts) writes through pdf.writer.PdfStream; pypdf repairs a damaged file
 without a word, so these tests read the bytes the way a strict printer's interpreter does (#16.1).
 """
 
@@ -18,9 +18,9 @@ import pypdf
 import pypdfium2
 import pytest
 
-from archiveprint.pdf import font_path, render
-from archiveprint.pdffont import EmbeddedFont, load_metrics
-from archiveprint.pdfwriter import PAGES_PER_NODE, PdfStream, array, dictionary, literal, name, num, ref
+from archiveprint.pdf.fonts import EmbeddedFont, load_metrics
+from archiveprint.pdf.weasy import font_path, render
+from archiveprint.pdf.writer import PAGES_PER_NODE, PdfStream, array, dictionary, literal, name, num, ref
 from tests.pdfcheck import check_structure, compact
 
 
