@@ -119,7 +119,7 @@ def child_weasyprint(count: int, out: Path) -> dict:
 def child_libreoffice(count: int, out: Path) -> dict:
     import pypdf
 
-    from archiveprint.pdf.weasy import font_face_css
+    from archiveprint.pdf.fonts import font_face_css
     from archiveprint.resources import template_dir
 
     soffice = shutil.which("soffice")

@@ -121,7 +121,7 @@ def layout_key(form: FormDef, site: dict[str, str] | None = None) -> str:
     variants), the site settings, WeasyPrint's version and our own format. Any change gives another key."""
     from importlib.metadata import version
 
-    from archiveprint.pdf.weasy import FONT_FACES, font_path
+    from archiveprint.pdf.fonts import FONT_FACES, font_path
 
     digest = hashlib.sha256()
     definition = (LAYOUT_FORMAT, version("weasyprint"), form.id, form.number, form.title, form.pages, form.header,

@@ -8,8 +8,7 @@ from typing import BinaryIO
 from archiveprint.forms.catalog import FormDef
 from archiveprint.forms.layout import FormLayout, PageLayout, layout_form
 from archiveprint.forms.stamp import DEFAULT_STYLE, MM, StampStyle, refile_mark, stamp_values
-from archiveprint.pdf.fonts import EmbeddedFont, load_metrics
-from archiveprint.pdf.weasy import font_path
+from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
 from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
 # Pages smaller than this (the ID-1 card) have no margin for the re-filing mark; the card stays with the resident.

@@ -18,8 +18,7 @@ from archiveprint.forms.catalog import Catalog, FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.sets import find_form_set
-from archiveprint.pdf.fonts import load_metrics
-from archiveprint.pdf.weasy import font_path
+from archiveprint.pdf.fonts import font_path, load_metrics
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import select_for_print
 from archiveprint.register.services import find_village, get_township

@@ -17,8 +17,7 @@ from archiveprint.labels.draw import Frame, Painter, place
 from archiveprint.labels.sheet import NO_CALIBRATION, Calibration, Cell, layout_cells
 from archiveprint.labels.stock import LabelStock
 from archiveprint.pdf import draw as pdfdraw
-from archiveprint.pdf.fonts import EmbeddedFont, FontMetrics, load_metrics
-from archiveprint.pdf.weasy import font_path
+from archiveprint.pdf.fonts import EmbeddedFont, FontMetrics, font_path, load_metrics
 from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
 MM = pdfdraw.MM

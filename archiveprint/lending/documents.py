@@ -57,8 +57,7 @@ def receipt_context(view: LoanView, *, unit: str) -> dict[str, Any]:
 def render_receipt(context: dict[str, Any]) -> bytes:
     """One A6 page: title, loan number barcode, the loan's details, the due date large, the folder barcode and the
     signature lines. Printed at actual size."""
-    from archiveprint.pdf.fonts import EmbeddedFont, load_metrics
-    from archiveprint.pdf.weasy import font_path
+    from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
     from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
     buffer = io.BytesIO()

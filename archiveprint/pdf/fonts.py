@@ -1,4 +1,4 @@
-"""Embed a subset of the shipped CJK font for stamped text: CID-keyed CFF, Identity-H, with a ToUnicode map.
+"""The shipped CJK fonts, their metrics, and subsets embedded for stamped text: CID-keyed CFF, Identity-H, ToUnicode.
 
 Codes are the font's own CIDs (Noto CJK is CID-keyed), so the subset keeps them and text stays searchable and
 extractable. One subset per print job holds exactly the characters that job prints.
@@ -13,7 +13,31 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from archiveprint import resources
 from archiveprint.pdf.writer import PdfStream, array, dictionary, literal, name, num, ref
+
+FONT_FACES = {
+    # family → (file, weight). 宋体-like serif for body text, 黑体-like sans for titles and labels.
+    "AP Serif": ("NotoSerifCJKsc-Regular.otf", "normal"),
+    "AP Sans": ("NotoSansCJKsc-Regular.otf", "normal"),
+    "AP Sans Bold": ("NotoSansCJKsc-Bold.otf", "bold"),
+}
+BODY_FONT = "NotoSerifCJKsc-Regular.otf"
+
+
+def font_path(filename: str = BODY_FONT) -> Path:
+    return resources.font_dir() / filename
+
+
+def font_face_css() -> str:
+    rules = []
+    for family, (filename, weight) in FONT_FACES.items():
+        rules.append(f"@font-face {{ font-family: '{family}'; font-weight: {weight}; "
+                     f"src: url('{font_path(filename).as_uri()}'); }}")
+    # Bold sans is its own family above, and also the bold face of "AP Sans".
+    rules.append(f"@font-face {{ font-family: 'AP Sans'; font-weight: bold; "
+                 f"src: url('{font_path('NotoSansCJKsc-Bold.otf').as_uri()}'); }}")
+    return "\n".join(rules)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""WeasyPrint set-up shared by the printers: the shipped CJK fonts, a fetcher that reads only our own files."""
+"""WeasyPrint set-up shared by the printers: HTML laid out with the shipped CJK fonts, a fetcher that reads only our own
+files, warnings raised."""
 
 from __future__ import annotations
 
@@ -9,34 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archiveprint import resources
+from archiveprint.pdf.fonts import font_face_css
 
 if TYPE_CHECKING:
     from weasyprint import CSS, Document
     from weasyprint.text.fonts import FontConfiguration
-
-FONT_FACES = {
-    # family → (file, weight). 宋体-like serif for body text, 黑体-like sans for titles and labels.
-    "AP Serif": ("NotoSerifCJKsc-Regular.otf", "normal"),
-    "AP Sans": ("NotoSansCJKsc-Regular.otf", "normal"),
-    "AP Sans Bold": ("NotoSansCJKsc-Bold.otf", "bold"),
-}
-BODY_FONT = "NotoSerifCJKsc-Regular.otf"
-
-
-def font_path(filename: str = BODY_FONT) -> Path:
-    return resources.font_dir() / filename
-
-
-def font_face_css() -> str:
-    rules = []
-    for family, (filename, weight) in FONT_FACES.items():
-        rules.append(f"@font-face {{ font-family: '{family}'; font-weight: {weight}; "
-                     f"src: url('{font_path(filename).as_uri()}'); }}")
-    # Bold sans is its own family above, and also the bold face of "AP Sans".
-    rules.append(f"@font-face {{ font-family: 'AP Sans'; font-weight: bold; "
-                 f"src: url('{font_path('NotoSansCJKsc-Bold.otf').as_uri()}'); }}")
-    return "\n".join(rules)
-
 
 def _fetcher():  # type: ignore[no-untyped-def]
     """WeasyPrint may read our templates and fonts and inline data: URLs, nothing else (no network, no /etc)."""

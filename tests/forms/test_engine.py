@@ -12,8 +12,7 @@ from archiveprint.forms.context import slot_values
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.stamp import refile_code
 from archiveprint.pdf.barcodes import is_valid_check, mod11_10
-from archiveprint.pdf.fonts import load_metrics
-from archiveprint.pdf.weasy import font_path
+from archiveprint.pdf.fonts import font_path, load_metrics
 from tests.pdfcheck import (
     A4_PT,
     assert_fonts_embedded_and_subset,

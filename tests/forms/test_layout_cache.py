@@ -138,7 +138,7 @@ def metrics_cache(tmp_path):
 
 def test_issue_10_17_font_metrics_are_kept_beside_the_layouts_and_a_damaged_file_is_read_again(metrics_cache):
     from archiveprint.pdf import fonts as pdffont
-    from archiveprint.pdf.weasy import font_path
+    from archiveprint.pdf.fonts import font_path
 
     made = pdffont.load_metrics(font_path())
     (path,) = metrics_cache.glob("NotoSerifCJKsc-Regular-*.json")

@@ -24,8 +24,7 @@ from archiveprint.labels.design import choose_design
 from archiveprint.labels.render import NOTICE, LabelPrinter
 from archiveprint.labels.services import label_kinds, label_stocks
 from archiveprint.labels.sheet import MM, Calibration
-from archiveprint.pdf.fonts import load_metrics
-from archiveprint.pdf.weasy import font_path
+from archiveprint.pdf.fonts import font_path, load_metrics
 from archiveprint.register import demo
 from tests.labels.scan import crosshair_centre, decode_sheet, expected_pages, page_image
 from tests.pdfcheck import assert_fonts_embedded_and_subset, compact, fonts, page_texts, read

@@ -18,8 +18,8 @@ import pypdf
 import pypdfium2
 import pytest
 
-from archiveprint.pdf.fonts import EmbeddedFont, load_metrics
-from archiveprint.pdf.weasy import font_path, render
+from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
+from archiveprint.pdf.weasy import render
 from archiveprint.pdf.writer import PAGES_PER_NODE, PdfStream, array, dictionary, literal, name, num, ref
 from tests.pdfcheck import check_structure, compact
 
