@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.config import ImportLimits
 from archiveprint.db import Database
 from archiveprint.errors import ArchiveprintError, Conflict, NotFound
-from archiveprint.jobqueue import Job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.queue import Job
 from archiveprint.register import uploads
 from archiveprint.register.filelimits import FileTooLarge
 

@@ -26,7 +26,6 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional, Regexp
 
-from archiveprint import jobqueue
 from archiveprint.accounts.roles import can
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
@@ -35,7 +34,8 @@ from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
 from archiveprint.forms.sets import FORM, SET, create_form_set, delete_form_set, find_form_set, list_custom_sets
-from archiveprint.jobs import job_dir, on_app_start, run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.runners import job_dir, on_app_start, run_job
 from archiveprint.register.models import Household
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village

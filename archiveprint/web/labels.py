@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
-from archiveprint import jobqueue
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.preview import thumbnails
+from archiveprint.jobs import queue as jobqueue
 from archiveprint.labels.barcode_sizing import BarcodeTooSmall
 from archiveprint.labels.design import LabelKind
 from archiveprint.labels.queries import find_printer_profile, list_printer_profiles

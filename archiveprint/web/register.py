@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
-from archiveprint import jobqueue
 from archiveprint.errors import ArchiveprintError, Conflict, NotFound, TownshipNotSet
 from archiveprint.eventlog import Event, list_events
+from archiveprint.jobs import queue as jobqueue
 from archiveprint.register import importjob, services, uploads
 from archiveprint.register.codes import folder_code
 from archiveprint.register.idcard import IdNumber
@@ -504,7 +504,7 @@ def _job_page(stored: uploads.PendingUpload, job: jobqueue.Job) -> ResponseRetur
 
 
 def _progress(job: jobqueue.Job) -> tuple[int, int]:
-    from archiveprint.jobs import job_dir
+    from archiveprint.jobs.runners import job_dir
 
     return jobqueue.read_progress(job, job_dir(state().settings, job.id))
 

@@ -12,8 +12,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from archiveprint import jobqueue
 from archiveprint.db import Database
+from archiveprint.jobs import queue as jobqueue
 from archiveprint.register.models import Resident
 from archiveprint.web.forms import DISPATCHER
 from tests.browser.test_register_browser import sign_in

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.cli import AppContext, main
 from archiveprint.db import utcnow
+from archiveprint.jobs import queue as jobqueue
 from tests.conftest import ACTOR
 
 

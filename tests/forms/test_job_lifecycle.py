@@ -12,13 +12,13 @@ import pytest
 import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
 from sqlalchemy import select, update
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import InvalidValue
-from archiveprint.jobqueue import Job
-from archiveprint.jobs import CLEAN_MARKER, clean_if_due, clean_jobs, run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.queue import Job
+from archiveprint.jobs.runners import CLEAN_MARKER, clean_if_due, clean_jobs, run_job
 from archiveprint.register import services
 from tests.conftest import ACTOR, setup_township
 from tests.forms.test_jobs import wait_for

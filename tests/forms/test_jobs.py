@@ -9,9 +9,9 @@ from datetime import date
 import pytest
 import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
 
-from archiveprint import jobqueue
 from archiveprint.config import Settings
-from archiveprint.jobs import run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.runners import run_job
 from archiveprint.register import services
 from tests.conftest import ACTOR, setup_township
 from tests.pdfcheck import read

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from archiveprint import jobqueue
 from archiveprint.cli import AppContext, main
 from archiveprint.config import Settings
-from archiveprint.jobs import run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.runners import run_job
 from archiveprint.labels.services import label_stocks
 from archiveprint.register.codes import folder_code
 from tests.conftest import ACTOR, TODAY

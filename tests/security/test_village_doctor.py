@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
-from archiveprint.jobs import run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.runners import run_job
 from archiveprint.lending.models import LoanRequest
 from archiveprint.lending.requests import request_folders
 from archiveprint.lending.rules import LendingRules, load_rules, shipped_rules_file

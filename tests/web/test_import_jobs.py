@@ -16,13 +16,13 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import event, select, text
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.config import Settings
 from archiveprint.db import Database
 from archiveprint.errors import Conflict, InvalidValue
-from archiveprint.jobqueue import Job
-from archiveprint.jobs import job_dir, run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.queue import Job
+from archiveprint.jobs.runners import job_dir, run_job
 from archiveprint.register import demo, importjob, services, uploads
 from archiveprint.register.models import ImportRun, Resident
 from archiveprint.web import create_app

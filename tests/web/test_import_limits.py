@@ -7,11 +7,11 @@ from io import BytesIO
 
 from sqlalchemy import select
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.accounts.services import audit
 from archiveprint.db import Database
-from archiveprint.jobqueue import Job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.queue import Job
 from archiveprint.register import demo, importjob, services, uploads
 from archiveprint.register.models import Resident
 from tests.conftest import ACTOR, TODAY

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from archiveprint.cli import AppContext, main
 from archiveprint.config import Settings
 from archiveprint.db import Database
-from archiveprint.jobs import run_job
+from archiveprint.jobs.runners import run_job
 from archiveprint.migrate import upgrade
 from archiveprint.web import create_app
 from tests.web.test_print_pages import job_id_of, print_input

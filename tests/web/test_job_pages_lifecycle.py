@@ -12,12 +12,12 @@ import redis  # a hard dependency (pyproject.toml): these tests run on the real 
 from flask import Flask
 from sqlalchemy import select
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
-from archiveprint.jobqueue import Job
-from archiveprint.jobs import run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.queue import Job
+from archiveprint.jobs.runners import run_job
 from archiveprint.web import create_app
 from archiveprint.web.forms import DISPATCHER
 from tests.conftest import TODAY

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.eventlog import Event
-from archiveprint.jobs import run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.runners import run_job
 from archiveprint.labels.calibration import nominal_centre
 from archiveprint.labels.queries import list_printer_profiles
 from archiveprint.labels.services import label_stocks

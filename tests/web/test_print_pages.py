@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import AuditEntry, User
-from archiveprint.jobs import run_job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.runners import run_job
 from archiveprint.register.codes import format_code
 from archiveprint.web.forms import DISPATCHER
 from archiveprint.web.i18n import JOB_STATUS_LABELS

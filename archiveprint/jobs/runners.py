@@ -15,14 +15,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archiveprint import jobqueue
 from archiveprint.accounts.models import User
 from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import audit
 from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
-from archiveprint.jobqueue import Job
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.queue import Job
 from archiveprint.register import importjob, uploads
 
 log = logging.getLogger(__name__)

@@ -235,7 +235,7 @@ class Dispatcher:
                                     execution_options={"synchronize_session": False})
             with self._redis() as connection:
                 Queue(self.queue, connection=connection).enqueue(
-                    "archiveprint.jobs.run_job", job_id, self.database_url, job_id=rq_id, job_timeout=6 * 3600)
+                    "archiveprint.jobs.runners.run_job", job_id, self.database_url, job_id=rq_id, job_timeout=6 * 3600)
             return
         with self._lock:
             if self._pool is None:
