@@ -3,7 +3,7 @@
 from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
 from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
-from archiveprint.jobs.queue import Job
+from archiveprint.jobs.models import Job
 from archiveprint.labels.models import PrinterProfile
 from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan, borrower_villages
 from archiveprint.locations.models import (

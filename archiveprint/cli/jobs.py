@@ -24,7 +24,7 @@ def jobs_group() -> None:
 def clean(ctx: click.Context, app: AppContext, days: int | None, dry_run: bool, as_json: bool) -> None:
     """删除过期打印任务的输出文件夹（instance/jobs/<编号>/），任务列表改为显示“文件已删除”；每个删除都有审计记录。"""
     from archiveprint.db import utcnow
-    from archiveprint.jobs.runners import clean_jobs, human_size
+    from archiveprint.jobs.retention import clean_jobs, human_size
 
     ctx.meta["json"] = as_json
     older_than = days or app.settings.job_retention_days

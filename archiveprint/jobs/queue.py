@@ -15,15 +15,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from archiveprint.db import Base, Database, utcnow
+from archiveprint.db import Database, utcnow
 from archiveprint.errors import NotFound
+from archiveprint.jobs.models import UNFINISHED, Job
 
 log = logging.getLogger(__name__)
-STATUSES = ("queued", "running", "done", "failed")
-UNFINISHED = ("queued", "running")
 PRINT_KINDS = ("forms", "labels")  # the print centre's jobs; the import's are importjob.KINDS
 PROGRESS_FILE = "progress.json"
 INTERRUPTED = "服务重启，任务中断，请重新提交"
@@ -31,41 +30,6 @@ RQ_FAILED = "后台工作进程异常结束（任务队列报告失败），任�
 RQ_STOPPED = "任务已在任务队列中被停止或取消，请重新提交"
 RQ_LOST = "任务队列中已没有这个任务（Redis 重启或被清空），请重新提交"
 RQ_GRACE = timedelta(minutes=2)  # a job committed a moment ago may not be in Redis yet
-
-
-class Job(Base):
-    """One background run. Its outputs live in the instance folder under jobs/<id>/."""
-
-    __tablename__ = "jobs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / import_check / import_apply
-    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(8), default="queued", index=True)
-    done: Mapped[int] = mapped_column(Integer, default=0)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    pages: Mapped[int] = mapped_column(Integer, default=0)
-    outputs: Mapped[list[str]] = mapped_column(JSON, default=list)
-    error: Mapped[str] = mapped_column(Text, default="")
-    created_by: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    rq_id: Mapped[str | None] = mapped_column(String(64))  # the RQ job it was enqueued as (REDIS_URL set)
-    expired_at: Mapped[datetime | None] = mapped_column(DateTime)  # when retention removed jobs/<id>/
-
-    @property
-    def percent(self) -> int:
-        if self.status == "done":
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
-
-    @property
-    def kept_days(self) -> int | None:
-        """Whole days the output was kept before retention removed it; None while it is still there."""
-        if self.expired_at is None:
-            return None
-        return max(0, (self.expired_at - (self.finished_at or self.created_at)).days)
 
 
 def create_job(session: Session, kind: str, params: dict[str, Any], *, actor: str) -> Job:

@@ -17,7 +17,7 @@ from archiveprint.config import ImportLimits
 from archiveprint.db import Database
 from archiveprint.errors import ArchiveprintError, Conflict, NotFound
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs.queue import Job
+from archiveprint.jobs.models import UNFINISHED, Job
 from archiveprint.register import uploads
 from archiveprint.register.filelimits import FileTooLarge
 
@@ -172,7 +172,7 @@ def latest_job(session: Session, token: str) -> Job | None:
 def unfinished_jobs(session: Session, username: str) -> list[Job]:
     """One user's imports still queued or running, for the upload page."""
     return list(session.scalars(select(Job).where(Job.kind.in_(KINDS), Job.created_by == username,
-                                                  Job.status.in_(jobqueue.UNFINISHED)).order_by(Job.id)))
+                                                  Job.status.in_(UNFINISHED)).order_by(Job.id)))
 
 
 def start_job(session: Session, root: Path, token: str, kind: str, *, actor: str, user_id: int,
@@ -186,7 +186,7 @@ def start_job(session: Session, root: Path, token: str, kind: str, *, actor: str
     """
     _lock(session, token)
     running = session.scalars(select(Job).where(Job.kind.in_(KINDS), Job.params["token"].as_string() == token,
-                                                Job.status.in_(jobqueue.UNFINISHED))
+                                                Job.status.in_(UNFINISHED))
                               .order_by(Job.id.desc()).limit(1)).first()
     if running is not None:
         return running, False

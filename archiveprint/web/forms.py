@@ -35,6 +35,7 @@ from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, previ
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
 from archiveprint.forms.sets import FORM, SET, create_form_set, delete_form_set, find_form_set, list_custom_sets
 from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.models import Job
 from archiveprint.jobs.runners import job_dir, on_app_start, run_job
 from archiveprint.register.models import Household
 from archiveprint.register.queries import list_tags, list_villages
@@ -278,12 +279,12 @@ def _check_queue(job_ids: list[int] | None) -> None:
         g.db_session.commit()  # end the read snapshot (SQLite) so this request sees the new statuses
 
 
-def _own_job(job_id: int) -> jobqueue.Job:
+def _own_job(job_id: int) -> Job:
     """A job its starter may see (and an admin): print files hold people's data. Import jobs have their page on
     the import's report (register.import_report).
 
     Another user's job is answered exactly like one that does not exist, so an id tells nothing (#11.17)."""
-    job = db_session().get(jobqueue.Job, job_id)
+    job = db_session().get(Job, job_id)
     account = current_account()
     if (job is None or job.kind not in jobqueue.PRINT_KINDS
             or (job.created_by != account.username and not can(account.role, "all_print_jobs"))):
@@ -291,7 +292,7 @@ def _own_job(job_id: int) -> jobqueue.Job:
     return job
 
 
-def _files(job: jobqueue.Job) -> list[dict[str, object]]:
+def _files(job: Job) -> list[dict[str, object]]:
     if job.expired_at is not None:
         return []
     files = []
@@ -304,7 +305,7 @@ def _files(job: jobqueue.Job) -> list[dict[str, object]]:
     return files
 
 
-def _download_name(job: jobqueue.Job, name: str) -> str:
+def _download_name(job: Job, name: str) -> str:
     """Files are stored under an ASCII name (encounter-201-1-20261125.pdf, a split job's parts -001 …) and saved
     under what they hold (接诊记录表-东村第1户-20261125.pdf). Jobs from before #10.14 stored the set's or label
     kind's id and its date only (new_record-20261125.pdf → 新建档套表-20261125.pdf)."""
@@ -317,7 +318,7 @@ def _download_name(job: jobqueue.Job, name: str) -> str:
     return title + name[len(key):] if key and title and name.startswith(key) else name
 
 
-def _export_detail(job: jobqueue.Job, name: str) -> str:
+def _export_detail(job: Job, name: str) -> str:
     """What a download's audit row says: the file, what was printed and for how many."""
     params = job.params or {}
     if job.kind == "labels":

@@ -19,6 +19,7 @@ from wtforms.validators import InputRequired, Length, Regexp
 from archiveprint.errors import ArchiveprintError, Conflict, NotFound, TownshipNotSet
 from archiveprint.eventlog import Event, list_events
 from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.models import UNFINISHED, Job
 from archiveprint.register import importjob, services, uploads
 from archiveprint.register.codes import folder_code
 from archiveprint.register.idcard import IdNumber
@@ -382,12 +383,12 @@ def import_report(token: str) -> ResponseReturnValue:
     job = _latest_job(stored)
     if job is not None:
         stored = importjob.settle(_upload_root(), token, job)
-        if job.status in jobqueue.UNFINISHED or stored.report is None:
+        if job.status in UNFINISHED or stored.report is None:
             return _job_page(stored, job)
     return _report_page(stored, failed=job if job is not None and job.status == "failed" else None)
 
 
-def _report_page(stored: uploads.PendingUpload, *, failed: jobqueue.Job | None = None,
+def _report_page(stored: uploads.PendingUpload, *, failed: Job | None = None,
                  village_entries: list[tuple[str, str]] | None = None, village_errors: dict[int, str] | None = None,
                  status: int = 200) -> ResponseReturnValue:
     report = stored.report or {}
@@ -409,7 +410,7 @@ def import_job_status(token: str) -> ResponseReturnValue:
     done, total = _progress(job)
     return jsonify(id=job.id, status=job.status, label=_job_label(job), done=done, total=total,
                    percent=_percent(job, done, total), error=job.error,
-                   finished=job.status not in jobqueue.UNFINISHED)
+                   finished=job.status not in UNFINISHED)
 
 
 class ImportConfirmInput(FlaskForm):
@@ -482,7 +483,7 @@ def _start_job(stored: uploads.PendingUpload, kind: str) -> None:
         jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
 
 
-def _latest_job(stored: uploads.PendingUpload) -> jobqueue.Job | None:
+def _latest_job(stored: uploads.PendingUpload) -> Job | None:
     """The upload's last job, after asking RQ (when used) whether it is still alive."""
     if not stored.background:
         return None
@@ -490,32 +491,32 @@ def _latest_job(stored: uploads.PendingUpload) -> jobqueue.Job | None:
 
     session = db_session()
     job = importjob.latest_job(session, stored.token)
-    if job is not None and job.status in jobqueue.UNFINISHED:
+    if job is not None and job.status in UNFINISHED:
         _check_queue([job.id])
         session.refresh(job)
     return job
 
 
-def _job_page(stored: uploads.PendingUpload, job: jobqueue.Job) -> ResponseReturnValue:
+def _job_page(stored: uploads.PendingUpload, job: Job) -> ResponseReturnValue:
     done, total = _progress(job)
     return render_template("web/register/import_job.html", upload=stored, job=job, label=_job_label(job),
                            done=done, total=total, percent=_percent(job, done, total),
-                           finished=job.status not in jobqueue.UNFINISHED)
+                           finished=job.status not in UNFINISHED)
 
 
-def _progress(job: jobqueue.Job) -> tuple[int, int]:
+def _progress(job: Job) -> tuple[int, int]:
     from archiveprint.jobs.runners import job_dir
 
     return jobqueue.read_progress(job, job_dir(state().settings, job.id))
 
 
-def _percent(job: jobqueue.Job, done: int, total: int) -> int:
+def _percent(job: Job, done: int, total: int) -> int:
     if job.status == "done":
         return 100
     return min(100, int(100 * done / total)) if total else 0
 
 
-def _job_label(job: jobqueue.Job) -> str:
+def _job_label(job: Job) -> str:
     if job.status == "running":
         return str(IMPORT_RUNNING.get(job.kind, label(JOB_STATUS_LABELS, job.status)))
     return label(JOB_STATUS_LABELS, job.status)

@@ -17,8 +17,9 @@ from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import InvalidValue
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs.queue import Job
-from archiveprint.jobs.runners import CLEAN_MARKER, clean_if_due, clean_jobs, run_job
+from archiveprint.jobs.models import Job
+from archiveprint.jobs.retention import CLEAN_MARKER, clean_if_due, clean_jobs
+from archiveprint.jobs.runners import run_job
 from archiveprint.register import services
 from tests.conftest import ACTOR, setup_township
 from tests.forms.test_jobs import wait_for

@@ -21,7 +21,7 @@ from archiveprint.config import Settings
 from archiveprint.db import Database
 from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs.queue import Job
+from archiveprint.jobs.models import Job
 from archiveprint.jobs.runners import job_dir, run_job
 from archiveprint.register import demo, importjob, services, uploads
 from archiveprint.register.models import ImportRun, Resident

@@ -11,7 +11,7 @@ from archiveprint.accounts.models import AuditEntry
 from archiveprint.accounts.services import audit
 from archiveprint.db import Database
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs.queue import Job
+from archiveprint.jobs.models import Job
 from archiveprint.register import demo, importjob, services, uploads
 from archiveprint.register.models import Resident
 from tests.conftest import ACTOR, TODAY

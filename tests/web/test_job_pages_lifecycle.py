@@ -16,7 +16,7 @@ from archiveprint.accounts.models import AuditEntry
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs.queue import Job
+from archiveprint.jobs.models import Job
 from archiveprint.jobs.runners import run_job
 from archiveprint.web import create_app
 from archiveprint.web.forms import DISPATCHER

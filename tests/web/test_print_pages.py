@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs.models import STATUSES
 from archiveprint.jobs.runners import run_job
 from archiveprint.register.codes import format_code
 from archiveprint.web.forms import DISPATCHER
@@ -321,7 +322,7 @@ def test_a_failed_job_shows_its_reason_in_chinese(client, auth, people, app, com
 
 
 def test_every_job_status_has_a_label():
-    assert set(JOB_STATUS_LABELS) == set(jobqueue.STATUSES)
+    assert set(JOB_STATUS_LABELS) == set(STATUSES)
 
 
 # --- custom sets ----------------------------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""The jobs table: one row per background run, with its status, progress and outputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from archiveprint.db import Base, utcnow
+
+STATUSES = ("queued", "running", "done", "failed")
+UNFINISHED = ("queued", "running")
+
+
+class Job(Base):
+    """One background run. Its outputs live in the instance folder under jobs/<id>/."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / import_check / import_apply
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(8), default="queued", index=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    outputs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    rq_id: Mapped[str | None] = mapped_column(String(64))  # the RQ job it was enqueued as (REDIS_URL set)
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime)  # when retention removed jobs/<id>/
+
+    @property
+    def percent(self) -> int:
+        if self.status == "done":
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    @property
+    def kept_days(self) -> int | None:
+        """Whole days the output was kept before retention removed it; None while it is still there."""
+        if self.expired_at is None:
+            return None
+        return max(0, (self.expired_at - (self.finished_at or self.created_at)).days)
