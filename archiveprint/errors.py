@@ -1,8 +1,26 @@
-"""Domain errors: a Chinese message for the user, plus the row, field and value it concerns."""
+"""Domain errors: a Chinese message for the user (translatable by the shells), plus the row, field and value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+Translate = Callable[[str], str]
+
+
+def N_(message: str) -> str:  # the gettext convention: mark now, translate later
+    """Mark a message defined away from its raise (a constant, a table entry) for extraction; returns it unchanged.
+
+    The domain never translates: a shell that knows the reader's language (the web app) passes its gettext to
+    ArchiveprintError.render. Messages are Chinese (the msgid) with {name} placeholders filled from `params`, so a
+    translation can move the value; an error raised with a literal message needs no mark (babel.cfg extracts the
+    first argument of every error class).
+    """
+    return message
+
+
+def _same(text: str) -> str:
+    return text
 
 
 class ArchiveprintError(Exception):
@@ -16,11 +34,13 @@ class ArchiveprintError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, row: int | None = None, field: str | None = None,
-                 value: object = None, hint: str | None = None, action: str | None = None,
-                 action_args: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, params: Mapping[str, object] | None = None, row: int | None = None,
+                 field: str | None = None, value: object = None, hint: str | None = None,
+                 action: str | None = None, action_args: dict[str, str] | None = None) -> None:
+        self.template = message
+        self.params = dict(params or {})
+        self.message = message.format(**self.params) if self.params else message
+        super().__init__(self.message)
         self.row = row
         self.field = field
         self.value = value
@@ -29,15 +49,28 @@ class ArchiveprintError(Exception):
         self.action_args = action_args or {}
 
     def __str__(self) -> str:
+        return self.render()
+
+    def render(self, translate: Translate = _same) -> str:
+        """The whole message — row, field, value, then what is wrong — in the reader's language (`translate` is the
+        shell's gettext; the default leaves the Chinese as written)."""
         parts = []
         if self.row is not None:
-            parts.append(f"第{self.row}行")
+            parts.append(translate("第{row}行").format(row=self.row))
         if self.field:
-            parts.append(f"「{self.field}」")
+            parts.append(translate("「{field}」").format(field=translate(self.field)))
         if self.value not in (None, ""):
-            parts.append(f"值“{self.value}”")
-        prefix = "，".join(parts)
-        return f"{prefix}：{self.message}" if prefix else self.message
+            parts.append(translate("值“{value}”").format(value=self.value))
+        message = self.translated(translate)
+        return translate("{where}：{message}").format(where=translate("，").join(parts), message=message) \
+            if parts else message
+
+    def translated(self, translate: Translate = _same) -> str:
+        """The message alone, translated, its placeholders filled (untranslated: `message`, which a shell may extend)."""
+        if translate is _same:
+            return self.message
+        template = translate(self.template)
+        return template.format(**self.params) if self.params else template
 
 
 class InvalidValue(ArchiveprintError):
