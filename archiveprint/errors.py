@@ -66,7 +66,7 @@ class ArchiveprintError(Exception):
             if parts else message
 
     def translated(self, translate: Translate = _same) -> str:
-        """The message alone, translated, its placeholders filled (untranslated: `message`, which a shell may extend)."""
+        """The message alone, translated, placeholders filled (untranslated: `message`, which a shell may extend)."""
         if translate is _same:
             return self.message
         template = translate(self.template)
