@@ -6,11 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+
+from tests.waiting import eventually
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -25,15 +26,14 @@ def free_port() -> int:
 
 
 def wait_for_page(url: str, server: subprocess.Popen, seconds: float = 30) -> str:
-    deadline = time.time() + seconds
-    while True:
+    def page() -> str | None:
+        assert server.poll() is None, "the server exited"
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.read().decode()
         except OSError:
-            if time.time() > deadline or server.poll() is not None:
-                raise
-            time.sleep(0.2)
+            return None
+    return eventually(page, what=f"{url} answered", seconds=seconds, every=0.2)
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date
 
@@ -15,6 +14,7 @@ from archiveprint.jobs.runners import run_job
 from archiveprint.register import services
 from tests.conftest import ACTOR, setup_township
 from tests.pdfcheck import read
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -38,14 +38,11 @@ def village_job(committed_db):
 
 
 def wait_for(committed_db, job_id, seconds=30):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
+    def ended():  # type: ignore[no-untyped-def]
         with committed_db.reader() as session:
             job = jobqueue.get_job(session, job_id)
-            if job.status in ("done", "failed"):
-                return job
-        time.sleep(0.1)
-    raise AssertionError("job did not finish")
+            return job if job.status in ("done", "failed") else None
+    return eventually(ended, what=f"job {job_id} ended", seconds=seconds)
 
 
 def test_local_worker_runs_a_job_and_a_rerun_does_not_duplicate(committed_db, settings, village_job):

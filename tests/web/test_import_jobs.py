@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from io import BytesIO
@@ -27,6 +26,7 @@ from archiveprint.register import demo, importjob, services, uploads
 from archiveprint.register.models import ImportRun, Resident
 from archiveprint.web import create_app
 from tests.conftest import ACTOR, TODAY
+from tests.waiting import eventually
 from tests.web.conftest import (
     LIU_BEI_ID,
     PASSWORD,
@@ -79,13 +79,10 @@ def import_audit(database: Database) -> list[tuple[str, str, str]]:
 
 
 def wait_until_finished(client: FlaskClient, location: str) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def finished() -> dict | None:  # type: ignore[type-arg]
         state = client.get(location + "/job.json").get_json()
-        if state["finished"]:
-            return state
-        time.sleep(0.05)
-    raise AssertionError("the import job did not finish")
+        return state if state["finished"] else None
+    return eventually(finished, what="the import job finished", every=0.05)
 
 
 def test_a_large_file_is_checked_as_a_job_shows_the_same_report_and_is_applied_once(

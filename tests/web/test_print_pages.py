@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import re
-import time
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +19,7 @@ from archiveprint.register.codes import format_code
 from archiveprint.web.forms import DISPATCHER
 from archiveprint.web.i18n import JOB_STATUS_LABELS
 from tests.pdfcheck import check_structure, compact, page_texts, read
+from tests.waiting import eventually
 from tests.web.conftest import csrf_token
 
 THUMBNAIL = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
@@ -51,13 +51,10 @@ def user_id(committed_db, username: str) -> int:
 
 
 def wait_until_finished(client, job_id: int, seconds: float = 90) -> dict[str, object]:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
+    def finished() -> dict[str, object] | None:
         state = client.get(f"/print/jobs/{job_id}.json").get_json()
-        if state["finished"]:
-            return state
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish")
+        return state if state["finished"] else None
+    return eventually(finished, what=f"job {job_id} finished", seconds=seconds, every=0.2)
 
 
 def fetch(client, url: str) -> bytes:
