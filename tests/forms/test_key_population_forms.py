@@ -6,6 +6,7 @@ decodes on every page."""
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import pytest
@@ -40,6 +41,15 @@ MASTERED = {"1": "掌握", "2": "未掌握"}
 NO_YES = {"1": "无", "2": "有"}
 DOSAGE_FORMS = {"1": "固定剂量复合制剂", "2": "散装药", "3": "板式组合药", "4": "注射剂"}
 SUPERVISORS = {"1": "医生", "2": "家属", "3": "自服药", "4": "其他"}
+SCALE = {"1": "没有（根本不/从来没有）", "2": "很少（有一点/偶尔）", "3": "有时（有些/少数时间）",
+         "4": "经常（相当/多数时间）", "5": "总是（非常/每天）"}
+CONSTITUTIONS = ["气虚质", "阳虚质", "阴虚质", "痰湿质", "湿热质", "血瘀质", "气郁质", "特禀质", "平和质"]
+GUIDANCE = {"1": "情志调摄", "2": "饮食调养", "3": "起居调摄", "4": "运动保健", "5": "穴位保健", "6": "其他"}
+CHILD_TCM = {  # 中医药健康管理服务 by age: option 3 differs
+    "6, 12": {"1": "中医饮食调养指导", "2": "中医起居调摄指导", "3": "传授摩腹、捏脊方法", "4": "其他"},
+    "18, 24": {"1": "中医饮食调养指导", "2": "中医起居调摄指导", "3": "传授按揉迎香穴、足三里穴方法", "4": "其他"},
+    "30, 36": {"1": "中医饮食调养指导", "2": "中医起居调摄指导", "3": "传授按揉四神聪穴方法", "4": "其他"},
+}
 RISK = {"1": "轻度滋事", "2": "肇事", "3": "肇祸", "4": "其他危害行为", "5": "自伤", "6": "自杀未遂", "7": "无"}
 
 SPEC: dict[str, list[Item]] = {
@@ -118,6 +128,22 @@ SPEC: dict[str, list[Item]] = {
         Item("停止治疗原因", {"1": "完成疗程", "2": "死亡", "3": "丢失", "4": "转入耐多药治疗"}),
         Item("应访视患者"), Item("实际访视"), Item("应服药"), Item("实际服药"), Item("服药率"), Item("评估医生签名"),
     ],
+    # forms-key-populations.md §E1 (the 33 questions are checked one by one below)
+    "elderly_tcm": [
+        Item("姓名"), Item("编号", boxes=8),
+        *(Item(name, {"2": "是", "3": "倾向是"}) for name in CONSTITUTIONS[:-1]),
+        Item("平和质", {"2": "是", "3": "基本是"}), Item("得分"), Item("中医药保健指导", GUIDANCE),
+        Item("填表日期"), Item("医生签名"),
+    ],
+    # forms-key-populations.md §E2
+    "child_tcm_6_18": [
+        Item("姓名"), Item("编号", boxes=8), Item("随访日期"), Item("中医药健康管理服务", CHILD_TCM["6, 12"]),
+        Item("中医药健康管理服务", CHILD_TCM["18, 24"]), Item("下次随访日期"), Item("随访医生签名"),
+    ],
+    "child_tcm_24_36": [
+        Item("姓名"), Item("编号", boxes=8), Item("随访日期"), Item("中医药健康管理服务", CHILD_TCM["18, 24"]),
+        Item("中医药健康管理服务", CHILD_TCM["30, 36"]), Item("下次随访日期"), Item("随访医生签名"),
+    ],
 }
 
 # Row headings the spec prints that are not items of their own (the items under them are).
@@ -126,6 +152,9 @@ HEADINGS = {
     "mental_followup": ["如死亡，日期和原因", "社会功能情况", "药物1", "药物2", "药物3"],
     "tb_first_visit": ["用药", "家庭居住环境评估", "生活方式评估", "取药地点、时间", "健康教育及培训"],
     "tb_followup": ["生活方式指导", "用药", "转诊", "停止治疗及原因", "全程管理情况", "患者在疗程中"],
+    "elderly_tcm": ["请根据近一年的体验和感觉，回答以下问题", "体质辨识", "1．得分"],
+    "child_tcm_6_18": ["月龄", "6月龄", "12月龄", "18月龄"],
+    "child_tcm_24_36": ["月龄", "24月龄", "30月龄", "36月龄"],
 }
 
 CATALOG = load_catalog()
@@ -154,6 +183,8 @@ def test_every_option_is_printed_with_its_code(form_id):
     """“1城镇 2农村”: the digit a clerk writes in the box stands right before its label (①… for a sub-code)."""
     text = form_text(form_id)
     for field in CATALOG.form(form_id).fields:
+        if form_id == "elderly_tcm" and re.fullmatch(r"q\d+", field.slot):
+            continue  # the scale is printed once as column headings: test_tcm_questions_... checks every row
         for code, label in field.options:
             printed = [f"{code}{label}", f"{code}．{label}"]
             if code.isdigit() and 0 < int(code) <= len(CIRCLED):
@@ -169,6 +200,9 @@ PREFILLED = {
     "mental_followup": [["欧阳𠮷堃", "20100001"]],
     "tb_first_visit": [["欧阳𠮷堃", "20100001"]],
     "tb_followup": [["欧阳𠮷堃", "20100001"]],
+    "elderly_tcm": [["欧阳𠮷堃", "20100001"], ["欧阳𠮷堃", "20100001"]],  # page 2 repeats 姓名 and 编号
+    "child_tcm_6_18": [["欧阳𠮷堃", "20100001"]],
+    "child_tcm_24_36": [["欧阳𠮷堃", "20100001"]],
 }
 
 
@@ -201,3 +235,115 @@ def test_every_printed_page_carries_a_refiling_mark_that_decodes_to_its_form_and
         for page in range(1, len(per_page) + 1):
             assert decode_barcodes(rasterize(printed, index, 200)) == [refile_code(PERSON["code17"], number, page)]
             index += 1
+
+
+# forms-key-populations.md §E1: the 33 questions word for word, and the four with a scale of their own.
+QUESTIONS = [
+    "您精力充沛吗？（指精神头足，乐于做事）",
+    "您容易疲乏吗？（指体力如何，是否稍微活动一下或做一点家务劳动就感到累）",
+    "您容易气短，呼吸短促，接不上气吗？",
+    "您说话声音低弱无力吗？（指说话没有力气）",
+    "您感到闷闷不乐、情绪低沉吗？（指心情不愉快，情绪低落）",
+    "您容易精神紧张、焦虑不安吗？（指遇事是否心情紧张）",
+    "您因为生活状态改变而感到孤独、失落吗？",
+    "您容易感到害怕或受到惊吓吗？",
+    "您感到身体超重不轻松吗？（感觉身体沉重）［BMI指数＝体重（kg）/身高²（m）］",
+    "您眼睛干涩吗？",
+    "您手脚发凉吗？（不包含因周围温度低或穿的少导致的手脚发冷）",
+    "您胃脘部、背部或腰膝部怕冷吗？（指上腹部、背部、腰部或膝关节等，有一处或多处怕冷）",
+    "您比一般人耐受不了寒冷吗？（指比别人容易害怕冬天或是夏天的冷空调、电扇等）",
+    "您容易患感冒吗？（指每年感冒的次数）",
+    "您没有感冒时也会鼻塞、流鼻涕吗？",
+    "您有口粘口腻，或睡眠打鼾吗？",
+    "您容易过敏（对药物、食物、气味、花粉或在季节交替、气候变化时）吗？",
+    "您的皮肤容易起荨麻疹吗？（包括风团、风疹块、风疙瘩）",
+    "您的皮肤在不知不觉中会出现青紫瘀斑、皮下出血吗？（指皮肤在没有外伤的情况下出现青一块紫一块的情况）",
+    "您的皮肤一抓就红，并出现抓痕吗？（指被指甲或钝物划过后皮肤的反应）",
+    "您皮肤或口唇干吗？",
+    "您有肢体麻木或固定部位疼痛的感觉吗？",
+    "您面部或鼻部有油腻感或者油亮发光吗？（指脸上或鼻子）",
+    "您面色或目眶晦黯，或出现褐色斑块/斑点吗？",
+    "您有皮肤湿疹、疮疖吗？",
+    "您感到口干咽燥、总想喝水吗？",
+    "您感到口苦或嘴里有异味吗？（指口苦或口臭）",
+    "您腹部肥大吗？（指腹部脂肪肥厚）",
+    "您吃（喝）凉的东西会感到不舒服或者怕吃（喝）凉的东西吗？（指不喜欢吃凉的食物，或吃了凉的食物后会不舒服）",
+    "您有大便黏滞不爽、解不尽的感觉吗？（大便容易粘在马桶或便坑壁上）",
+    "您容易大便干燥吗？",
+    "您舌苔厚腻或有舌苔厚厚的感觉吗？（如果自我感觉不清楚可由调查员观察后填写）",
+    "您舌下静脉瘀紫或增粗吗？（可由调查员辅助观察后填写）",
+]
+OWN_SCALES = {
+    9: {"1": "(BMI＜24)", "2": "(24≤BMI＜25)", "3": "(25≤BMI＜26)", "4": "(26≤BMI＜28)", "5": "(BMI≥28)"},
+    14: {"1": "一年＜2次", "2": "一年感冒2-4次", "3": "一年感冒5-6次", "4": "一年8次以上", "5": "几乎每月都感冒"},
+    17: {"1": "从来没有", "2": "一年1、2次", "3": "一年3、4次", "4": "一年5、6次", "5": "每次遇到上述原因都过敏"},
+    28: {"1": "（腹围＜80cm，相当于2.4尺）", "2": "（腹围80～85cm，2.4～2.55尺）", "3": "（腹围86～90cm，2.56～2.7尺）",
+         "4": "（腹围91～105cm，2.71～3.15尺）", "5": "（腹围＞105cm或3.15尺）"},
+}
+
+
+def test_tcm_questions_are_the_33_of_the_spec_each_printed_with_its_scores_to_tick():
+    form = CATALOG.form("elderly_tcm")
+    layout = layout_form(form)
+    questions = [f for f in form.fields if re.fullmatch(r"q\d+", f.slot)]
+    assert [f.label for f in questions] == QUESTIONS
+    assert [f.slot for f in questions] == [f"q{n}" for n in range(1, 34)]
+    text = form_text("elderly_tcm")
+    for heading in SCALE.values():
+        assert compact(heading) in text
+    for n, field in enumerate(questions, start=1):
+        scale = OWN_SCALES.get(n, SCALE)
+        assert field.kind == "check" and dict(field.options) == scale, f"question {n}: {dict(field.options)}"
+        # the row as printed: （n）question, then each score number (with the question's own scale under it)
+        scores = "".join(code + (label if n in OWN_SCALES else "") for code, label in scale.items())
+        assert compact(f"（{n}）{QUESTIONS[n - 1]}{scores}") in text, f"question {n} is not printed as a row"
+        for code in scale:  # the number itself is the place to tick, on the page of its question
+            page, = (p for p in layout.pages if f"q{n}.{code}" in p.slots)
+            assert page.number == (1 if n <= 19 else 2) and page.slots[f"q{n}.{code}"][0].kind == "tick"
+
+
+def test_tcm_result_has_the_nine_types_in_order_with_result_and_guidance_to_tick():
+    form = CATALOG.form("elderly_tcm")
+    text = form_text("elderly_tcm")
+    assert compact("体质类型" + "".join(CONSTITUTIONS)) in text
+    types = [f for f in form.fields if f.label in CONSTITUTIONS]
+    assert [f.label for f in types] == CONSTITUTIONS
+    slots = layout_form(form).pages[1].slots
+    for field in types:
+        assert f"{field.slot}_score" in slots and f"{field.slot}_guide_text" in slots
+        assert all(slots[f"{field.slot}.{code}"][0].kind == "tick" for code, _ in field.options)
+        guide = form.field(f"{field.slot}_guide")
+        assert dict(guide.options) == GUIDANCE
+        assert all(slots[f"{guide.slot}.{code}"][0].kind == "tick" for code in GUIDANCE)
+    assert compact("1．得分2．是3．倾向是") in text and compact("1．得分2．是3．基本是") in text
+
+
+VARIANTS = {  # form: ({field: variant}, printed with it, printed without it)
+    "mental_info": ({"consent": "community"}, ["1同意参加社区服务管理"], ["1同意参加管理"]),
+    "mental_followup": ({"lost_reason": "dagong", "death_body": "zzr", "drug_dose": "free", "guide_dose": "free"},
+                        ["1外出打工", "⑨不详"], ["1外出务工", "⑧不详", "mg"]),
+    "tb_first_visit": ({"date": "kst"}, ["随访日期"], ["随访时间"]),
+    "elderly_tcm": ({"q14": "monthly"}, ["5几乎每月"], ["几乎每月都感冒"]),
+}
+
+
+@pytest.mark.parametrize("form_id", sorted(VARIANTS))
+def test_a_site_variant_prints_the_other_reading(form_id, tmp_path, monkeypatch):
+    chosen, present, absent = VARIANTS[form_id]
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path))
+    (tmp_path / "form_variants.yaml").write_text(
+        f"{form_id}: {{{', '.join(f'{k}: {v}' for k, v in chosen.items())}}}\n", encoding="utf-8")
+    text = compact("".join(page_texts(layout_form(load_catalog().form(form_id)).pdf)))
+    assert all(compact(p) in text for p in present) and not any(compact(a) in text for a in absent)
+
+
+def test_children_tcm_service_is_ticked_by_default_and_boxes_as_a_site_variant(tmp_path, monkeypatch):
+    """The 3rd-edition sheets are ticked on the number [medium]; a site whose sheets carry boxes picks `boxes`."""
+    ticked = layout_form(CATALOG.form("child_tcm_6_18")).pages[0].slots
+    assert [ticked[f"v{n}.service_a.3"][0].kind for n in (1, 2)] == ["tick", "tick"] and "v3.service_b.3" in ticked
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path))
+    (tmp_path / "form_variants.yaml").write_text("child_tcm_6_18: {service_a: boxes, service_b: boxes}\n",
+                                                 encoding="utf-8")
+    boxed = layout_form(load_catalog().form("child_tcm_6_18")).pages[0].slots
+    assert [len(boxed[f"v{n}.{s}"]) for n, s in ((1, "service_a"), (2, "service_a"), (3, "service_b"))] == [4, 4, 4]
+    assert not any(name.startswith("v1.service_a.") for name in boxed)
