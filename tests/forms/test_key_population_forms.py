@@ -144,6 +144,14 @@ SPEC: dict[str, list[Item]] = {
         Item("姓名"), Item("编号", boxes=8), Item("随访日期"), Item("中医药健康管理服务", CHILD_TCM["18, 24"]),
         Item("中医药健康管理服务", CHILD_TCM["30, 36"]), Item("下次随访日期"), Item("随访医生签名"),
     ],
+    # forms-key-populations.md §F (front 基本资料, back 接种记录 with the 2016 columns)
+    "vaccination_card": [
+        Item("儿童编码"), Item("身份证号"), Item("出生证号"), Item("儿童姓名"), Item("性别"), Item("出生日期"),
+        Item("出生医院"), Item("出生体重"), Item("监护人姓名"), Item("与儿童关系"), Item("联系电话"), Item("家庭住址"),
+        Item("户籍地址"), Item("预防接种异常反应史"), Item("接种禁忌"), Item("传染病史"), Item("迁入时间"),
+        Item("迁出时间"), Item("迁出原因"), Item("建卡日期"), Item("建卡人"), Item("接种日期"), Item("接种部位"),
+        Item("疫苗批号"), Item("疫苗有效期"), Item("生产企业"), Item("接种人员"), Item("备注"),
+    ],
 }
 
 # Row headings the spec prints that are not items of their own (the items under them are).
@@ -155,6 +163,12 @@ HEADINGS = {
     "elderly_tcm": ["请根据近一年的体验和感觉，回答以下问题", "体质辨识", "1．得分"],
     "child_tcm_6_18": ["月龄", "6月龄", "12月龄", "18月龄"],
     "child_tcm_24_36": ["月龄", "24月龄", "30月龄", "36月龄"],
+    "vaccination_card": ["儿童基本资料", "时", "千克", "省", "市", "县", "乡（镇、街道）", "村（居委会）",
+                         "预防接种记录", "疫苗与剂次", *(f"{name}{doses}" for name, doses in [
+                             ("乙肝疫苗", "123"), ("卡介苗", ""), ("脊灰疫苗", "1234"), ("百白破疫苗", "1234"),
+                             ("白破疫苗", ""), ("麻风疫苗", ""), ("麻腮风疫苗", "12"), ("A群流脑多糖疫苗", "12"),
+                             ("A群C群流脑多糖疫苗", "12"), ("乙脑减毒活疫苗", "12"), ("乙脑灭活疫苗", "1234"),
+                             ("甲肝减毒活疫苗", ""), ("甲肝灭活疫苗", "12")])],
 }
 
 CATALOG = load_catalog()
@@ -203,12 +217,14 @@ PREFILLED = {
     "elderly_tcm": [["欧阳𠮷堃", "20100001"], ["欧阳𠮷堃", "20100001"]],  # page 2 repeats 姓名 and 编号
     "child_tcm_6_18": [["欧阳𠮷堃", "20100001"]],
     "child_tcm_24_36": [["欧阳𠮷堃", "20100001"]],
+    # the card: 儿童姓名, 性别, 出生日期 as 年/月/日, 身份证号, 联系电话 on its front; nothing on the record side
+    "vaccination_card": [["欧阳𠮷堃", "男", "1956", "03", "07", "11010519491231002X", "13800138000"], []],
 }
 
 
 @pytest.fixture(scope="module")
 def printed() -> bytes:
-    return print_one(list(PREFILLED))
+    return print_one(list(PREFILLED), {**PERSON, "sex_text": "男"})
 
 
 def test_printed_for_a_resident_every_page_is_a4_with_the_registers_values_on_its_own_form(printed):
