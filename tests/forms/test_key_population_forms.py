@@ -13,7 +13,10 @@ import pytest
 
 from archiveprint.forms.catalog import load_catalog
 from archiveprint.forms.layout import layout_form
+from archiveprint.forms.preview import plan_print
+from archiveprint.forms.services import PrintOptions, print_forms, resolve_scope
 from archiveprint.forms.stamp import refile_code
+from tests.conftest import TODAY
 from tests.forms.test_engine import PERSON, print_one
 from tests.pdfcheck import (
     A4_PT,
@@ -363,3 +366,31 @@ def test_children_tcm_service_is_ticked_by_default_and_boxes_as_a_site_variant(t
     boxed = layout_form(load_catalog().form("child_tcm_6_18")).pages[0].slots
     assert [len(boxed[f"v{n}.{s}"]) for n, s in ((1, "service_a"), (2, "service_a"), (3, "service_b"))] == [4, 4, 4]
     assert not any(name.startswith("v1.service_a.") for name in boxed)
+
+
+SETS = {  # the key-population sets, their forms in folder order
+    "mental": ["mental_info", "mental_followup"],
+    "tuberculosis": ["tb_first_visit", "tb_followup"],
+    "elderly_annual": ["health_check", "elderly_selfcare", "elderly_tcm"],
+    "child_tcm": ["child_tcm_6_18", "child_tcm_24_36"],
+}
+
+
+@pytest.mark.parametrize("set_id", sorted(SETS))
+def test_a_key_population_set_prints_its_forms_in_order_for_a_village(session, create_household, create_resident,
+                                                                      tmp_path, set_id):
+    form_set = CATALOG.form_set(set_id)
+    assert list(form_set.forms) == SETS[set_id]
+    household = create_household("201", head_name="赵德明")
+    create_resident(household, name="赵德明")
+    create_resident(household, name="赵小雨", relation_to_head="女", sex="2")
+    scope = resolve_scope(session, village="201")
+    result = print_forms(session, form_set, scope, tmp_path / "s.pdf", today=TODAY)
+    assert result.pages == plan_print(session, form_set, scope, PrintOptions()).pages
+    # every page's re-filing mark names its form and page: "… · 健康体检表 · 第2/4页"
+    marks = [f"·{compact(CATALOG.form(f).title)}·第{n}/{CATALOG.form(f).pages}页"
+             for f in SETS[set_id] for n in range(1, CATALOG.form(f).pages + 1)]
+    texts = [compact(t) for t in page_texts(tmp_path / "s.pdf")]
+    assert len(texts) == 2 * len(marks)
+    for person, pages in (("赵德明", texts[:len(marks)]), ("赵小雨", texts[len(marks):])):
+        assert all(person in text and mark in text for text, mark in zip(pages, marks, strict=True))
