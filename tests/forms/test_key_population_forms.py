@@ -1,4 +1,4 @@
-"""The key-population forms (children 0–6) against ../shared/spec/forms-key-populations.md §A.
+"""The key-population forms (children 0–6, maternal care) against ../shared/spec/forms-key-populations.md §A–§B.
 
 The spec's item lists are written here as literals: every printed item, its option codes in printed order, the visit
 columns it is asked in and the columns printed "——" (not examined at that age). test_catalog checks the other way
@@ -159,6 +159,74 @@ SPEC: dict[str, Spec] = {
         heads=("3岁", "4岁", "5岁", "6岁"),
         dashes={"视力": (1,), "听力": (2, 3, 4)},
     ),
+    # §B1, one visit, code boxes
+    "prenatal_first": Spec(
+        items=(
+            Item("姓名"), Item("编号"), Item("填表日期"), Item("孕周"), Item("孕妇年龄"), Item("丈夫姓名"),
+            Item("丈夫年龄"), Item("丈夫电话"), Item("孕次"), Item("阴道分娩"), Item("剖宫产"), Item("末次月经"),
+            Item("预产期"), Item("既往史", "1无 2心脏病 3肾脏疾病 4肝脏疾病 5高血压 6贫血 7糖尿病 8其他", boxes=7),
+            Item("家族史", "1遗传性疾病史 2精神疾病史 3其他", boxes=3),
+            Item("个人史", "1无特殊 2吸烟 3饮酒 4服用药物 5接触有毒有害物质 6接触放射线 7其他", boxes=3),
+            Item("妇产科手术史", "1无 2有"),
+            *(Item(label) for label in ("自然流产", "人工流产", "死胎", "死产", "新生儿死亡", "出生缺陷儿", "身高",
+                                        "体重", "体质指数（BMI）", "血压")),
+            *(Item(label, NORMAL) for label in ("心脏", "肺部", "外阴", "阴道", "宫颈", "子宫", "附件")),
+            *(Item(label) for label in ("血红蛋白值", "白细胞计数值", "血小板计数值", "尿蛋白", "尿糖", "尿酮体",
+                                        "尿潜血", "ABO", "血清谷丙转氨酶", "血清谷草转氨酶", "白蛋白", "总胆红素",
+                                        "结合胆红素", "血清肌酐", "血尿素", "乙型肝炎表面抗原")),
+            Item("Rh", star=True), Item("血糖", star=True),
+            Item("阴道分泌物", "1未见异常 2滴虫 3假丝酵母菌 4其他", star=True, boxes=3),
+            Item("阴道清洁度", "1Ⅰ度 2Ⅱ度 3Ⅲ度 4Ⅳ度"),
+            *(Item(label, star=True) for label in ("乙型肝炎表面抗体", "乙型肝炎e抗原", "乙型肝炎e抗体",
+                                                   "乙型肝炎核心抗体", "B超", "其他")),
+            Item("梅毒血清学试验", "1阴性 2阳性", star=True), Item("HIV抗体检测", "1阴性 2阳性", star=True),
+            Item("总体评估", "1未见异常 2异常"),
+            Item("保健指导", "1生活方式 2心理 3营养 4避免致畸因素和疾病对胚胎的不良影响 5产前筛查宣传告知 6其他",
+                 boxes=5),
+            Item("转诊", "1无 2有"), Item("原因"), Item("机构及科室"), Item("下次随访日期"), Item("随访医生签名"),
+        ),
+        printed=("产次", "孕产史", "听诊", "妇科检查", "辅助检查", "血常规", "尿常规", "血型", "肝功能", "肾功能",
+                 "乙型肝炎五项"),
+    ),
+    # §B2, four visits, code boxes
+    "prenatal_followup": Spec(
+        items=(
+            *(Item(label, None, ALL) for label in ("（随访/督促）日期", "孕周（周）", "主诉", "体重（kg）",
+                                                   "宫底高度（cm）", "腹围（cm）", "胎位", "胎心率（次/分钟）",
+                                                   "血压（mmHg）", "血红蛋白（g/L）", "尿蛋白")),
+            Item("其他辅助检查", None, ALL, star=True), Item("分类", "1未见异常 2异常", ALL),
+            Item("指导", "1生活方式 2营养 3心理 4运动 5其他", (1,)),
+            Item("指导", "1生活方式 2营养 3心理 4运动 5自我监护 6母乳喂养 7其他", (2,)),
+            Item("指导", "1生活方式 2营养 3心理 4运动 5自我监测 6分娩准备 7母乳喂养 8其他", (3, 4)),
+            Item("转诊", "1无 2有", ALL), Item("原因", None, ALL), Item("机构及科室", None, ALL),
+            Item("下次随访日期", None, ALL), Item("随访医生签名", None, ALL),
+        ),
+        printed=("项目", "产科检查"),
+        heads=("第2次", "第3次", "第4次", "第5次"),
+    ),
+    # §B3
+    "postpartum_visit": Spec(
+        items=(
+            *(Item(label) for label in ("姓名", "编号", "随访日期", "分娩日期", "出院日期", "体温", "一般健康情况",
+                                        "一般心理状况", "血压")),
+            *(Item(label, NORMAL) for label in ("乳房", "恶露", "子宫", "伤口")),
+            Item("其他"), Item("分类", "1未见异常 2异常"),
+            Item("指导", "1个人卫生 2心理 3营养 4母乳喂养 5新生儿护理与喂养 6其他"), Item("转诊", "1无 2有"),
+            Item("原因"), Item("机构及科室"), Item("下次随访日期"), Item("随访医生签名"),
+        ),
+    ),
+    # §B4: the case closes here, so no 体温 and no 下次随访日期
+    "postpartum_42d": Spec(
+        items=(
+            *(Item(label) for label in ("姓名", "编号", "随访日期", "分娩日期", "出院日期", "一般健康情况",
+                                        "一般心理状况", "血压")),
+            *(Item(label, NORMAL) for label in ("乳房", "恶露", "子宫", "伤口")),
+            Item("其他"), Item("分类", "1已恢复 2未恢复"),
+            Item("指导", "1心理保健 2性保健与避孕 3婴儿喂养 4产妇营养 5其他"),
+            Item("处理", "1结案 2转诊"), Item("原因"), Item("机构及科室"), Item("随访医生签名"),
+        ),
+        absent=("体温", "下次随访日期"),
+    ),
 }
 CATALOG = load_catalog()
 
@@ -222,6 +290,10 @@ PREFILLED = {  # form → values the register puts on it (written here, not comp
     "child_1_8m": ["欧阳𠮷堃", "20100031"],
     "child_12_30m": ["欧阳𠮷堃", "20100031"],
     "child_3_6y": ["欧阳𠮷堃", "20100031"],
+    "prenatal_first": ["欧阳𠮷堃", "20100031", "29"],  # 孕妇年龄 from the register's birth date
+    "prenatal_followup": ["欧阳𠮷堃", "20100031"],
+    "postpartum_visit": ["欧阳𠮷堃", "20100031"],
+    "postpartum_42d": ["欧阳𠮷堃", "20100031"],
 }
 
 
@@ -254,6 +326,7 @@ def test_the_2011_titles_name_the_renamed_forms(session):
     check_aliases(CATALOG, aliases)
     assert aliases["1岁以内儿童健康检查记录表"] == "child_1_8m"
     assert aliases["1～2岁儿童健康检查记录表"] == "child_12_30m"
+    assert aliases["第1次产前随访服务记录表"] == "prenatal_first"
     assert find_form_set(session, "1岁以内儿童健康检查记录表", kind=FORM).forms == ("child_1_8m",)
     assert find_form_set(session, "1～2岁儿童健康检查记录表").forms == ("child_12_30m",)
     with pytest.raises(InvalidValue, match="不存在的表单"):
@@ -265,6 +338,8 @@ def test_the_2011_titles_name_the_renamed_forms(session):
 def test_the_key_population_sets_print_their_forms_in_order():
     assert CATALOG.form_set("新生儿访视").forms == ("newborn_visit",)
     assert CATALOG.form_set("儿童健康检查").forms == ("child_1_8m", "child_12_30m", "child_3_6y")
+    assert CATALOG.form_set("孕产妇").forms == ("prenatal_first", "prenatal_followup", "postpartum_visit",
+                                              "postpartum_42d")
 
 
 def test_the_form_numbers_of_children_and_maternal_forms_are_20_to_39():
