@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from functools import cache
 
-from archiveprint import resources
-from archiveprint.errors import InvalidValue
+from archiveprint.errors import N_, InvalidValue
 from archiveprint.forms.catalog import Catalog
+from archiveprint.forms.datafiles import read_mapping
 
 
 @cache
 def load_aliases() -> dict[str, str]:
     """alias → form id, as the file lists them (an empty mapping when there is no file)."""
-    import yaml
-
-    path = resources.template_dir() / "forms" / "aliases.yaml"
-    if not path.is_file():
-        return {}
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise InvalidValue("格式应为：别名: 表单编号", field=str(path))
+    raw = read_mapping("aliases.yaml", N_("格式应为：别名: 表单编号"))
     return {str(alias).strip(): str(form_id) for alias, form_id in raw.items()}
 
 

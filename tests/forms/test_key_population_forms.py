@@ -159,6 +159,10 @@ SPEC: dict[str, Spec] = {
         heads=("3岁", "4岁", "5岁", "6岁"),
         dashes={"视力": (1,), "听力": (2, 3, 4)},
     ),
+    # §A5: the chart is drawn, the doctor plots; the header and the axes are what is printed
+    **{form_id: Spec(items=(Item("姓名"), Item("编号"), Item("出生日期")),
+                     printed=("月龄", "身长/身高（cm）", "体重（kg）", "P3", "P15", "P50", "P85", "P97"))
+       for form_id in ("growth_chart_boys", "growth_chart_girls")},
     # §B1, one visit, code boxes
     "prenatal_first": Spec(
         items=(
@@ -290,6 +294,8 @@ PREFILLED = {  # form → values the register puts on it (written here, not comp
     "child_1_8m": ["欧阳𠮷堃", "20100031"],
     "child_12_30m": ["欧阳𠮷堃", "20100031"],
     "child_3_6y": ["欧阳𠮷堃", "20100031"],
+    "growth_chart_boys": ["欧阳𠮷堃", "20100031", "2026", "03", "10"],  # 出生日期 as 年/月/日
+    "growth_chart_girls": ["欧阳𠮷堃", "20100031", "2026", "03", "10"],
     "prenatal_first": ["欧阳𠮷堃", "20100031", "29"],  # 孕妇年龄 from the register's birth date
     "prenatal_followup": ["欧阳𠮷堃", "20100031"],
     "postpartum_visit": ["欧阳𠮷堃", "20100031"],
@@ -337,7 +343,8 @@ def test_the_2011_titles_name_the_renamed_forms(session):
 
 def test_the_key_population_sets_print_their_forms_in_order():
     assert CATALOG.form_set("新生儿访视").forms == ("newborn_visit",)
-    assert CATALOG.form_set("儿童健康检查").forms == ("child_1_8m", "child_12_30m", "child_3_6y")
+    assert CATALOG.form_set("儿童健康检查").forms == ("child_1_8m", "child_12_30m", "child_3_6y", "growth_chart_boys",
+                                                     "growth_chart_girls")
     assert CATALOG.form_set("孕产妇").forms == ("prenatal_first", "prenatal_followup", "postpartum_visit",
                                               "postpartum_42d")
 
