@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archiveprint.forms.by_sex import for_resident
 from archiveprint.forms.catalog import FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
@@ -44,7 +45,8 @@ class PrintPlan:
 
     @property
     def pages_per_resident(self) -> int:
-        return sum(form.pages for form in self.forms)
+        forms = self.forms if self.blank else for_resident(self.forms, None)  # a resident gets one chart of a sex group
+        return sum(form.pages for form in forms)
 
 
 def count_pages(forms: list[FormDef], *, residents: int, households: int, options: PrintOptions,
@@ -60,7 +62,7 @@ def count_pages(forms: list[FormDef], *, residents: int, households: int, option
     if options.blank or scope_empty:
         copies = max(1, options.copies if scope_empty else residents)
         return copies * whole_sheets(sum(form.pages for form in forms))
-    single = sum(form.pages for form in forms if form.per_page == 1)
+    single = sum(form.pages for form in for_resident(forms, None) if form.per_page == 1)  # one chart per sex group
     sheets = sum(math.ceil(residents / form.per_page) * form.pages for form in forms if form.per_page > 1)
     separators = households * whole_sheets(1) if options.separators else 0
     return residents * whole_sheets(single) + sheets + separators
@@ -104,7 +106,8 @@ def preview_pdf(form_set: FormSet, person: PreviewPerson | None) -> bytes:
     """One set in memory: a person's (stamped like the real print, re-filing mark included) or a blank one."""
     buffer = io.BytesIO()
     printer = FormPrinter(buffer)
-    for form in forms_of(load_catalog(), form_set):
+    forms = forms_of(load_catalog(), form_set)
+    for form in for_resident(forms, person.values.get("sex")) if person else forms:
         slots = slot_values(form, person.values) if person else {}
         if form.per_page > 1:
             printer.add_sheet(form, [slots] + [{}] * (form.per_page - 1))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from archiveprint.forms.catalog import FormDef
+from archiveprint.forms.tables import read_table
 
 
 def render_html(form: FormDef, values: dict[str, str] | None = None, *, site: dict[str, str] | None = None) -> str:
@@ -13,7 +15,8 @@ def render_html(form: FormDef, values: dict[str, str] | None = None, *, site: di
     from archiveprint.pdf.weasy import template_env
 
     template = template_env().get_template(form.template)
-    context: dict[str, Any] = {"form": form, "F": form.by_slot, "values": values or {}, "site": site or {}}
+    context: dict[str, Any] = {"form": form, "F": form.by_slot, "values": values or {}, "site": site or {},
+                               "table": partial(read_table, form.folder)}  # CSV data in the form's folder
     return template.render(**context)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint.accounts.services import audit
 from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.forms.by_sex import for_resident
 from archiveprint.forms.catalog import Catalog, FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
@@ -196,12 +197,13 @@ def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: 
     last_household = None
     for resident in iter_scope(session, scope):
         person = person_values(resident, township, today=today)
-        needed = sum(f.pages for f in single_forms) + (1 if options.separators else 0)
+        resident_forms = for_resident(single_forms, person["sex"])  # 男童 or 女童 chart: forms/by_sex.py
+        needed = sum(f.pages for f in resident_forms) + (1 if options.separators else 0)
         pages = writer.ensure_room(needed)
         if options.separators and resident.household_id != last_household:
             _separator(pages, resident, options)
         last_household = resident.household_id
-        for form in single_forms:
+        for form in resident_forms:
             pages.add_form(form, slot_values(form, person), code17=resident.archive_code)
         _pad_for_duplex(pages, options)
         for form in sheet_forms:

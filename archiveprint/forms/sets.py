@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint.errors import Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
+from archiveprint.forms.aliases import resolve_alias
 from archiveprint.forms.catalog import Catalog, FormSet, load_catalog
 from archiveprint.forms.models import CustomFormSet
 
@@ -69,6 +70,7 @@ def find_form_set(session: Session, key: str, *, kind: str | None = None, catalo
     接诊记录表, so it is refused with both named rather than guessed.
     """
     catalog = catalog or load_catalog()
+    key = resolve_alias(key)  # a 2011 title names the 3rd edition's form (templates/forms/aliases.yaml)
     if kind not in (None, *KINDS):
         raise InvalidValue("应为套组（set）或单张表单（form）", field="种类", value=kind)
     as_set = (catalog.find_set(key) or _custom_set(session, key)) if kind in (None, SET) else None
