@@ -4,6 +4,7 @@ for a one-code item, the unit of a dose left to the doctor, the card kept out of
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -79,3 +80,31 @@ def stamped(form_id: str, values: dict[str, str]) -> bytes:
 def test_personal_info_write_in_lines_take_stamped_values():
     page, = page_texts(stamped("personal_info", {slot: value for slot, _, value in WRITE_INS}))
     assert [value for _, _, value in WRITE_INS if value not in compact(page)] == []
+
+
+def one_code_slots(form_id: str) -> dict[str, list[Slot]]:
+    """The box slots of the form's single-choice items (kind option), visit columns' "v2.way" included."""
+    form = CATALOG.form(form_id)
+    single = {f.slot for f in form.fields if f.kind == "option"}
+    found: dict[str, list[Slot]] = {}
+    for page in layout_form(form).pages:
+        for name, slots in page.slots.items():
+            stem = name.split(".", 1)[1] if re.fullmatch(r"[vc]\d+\..+", name) else name
+            if stem in single and slots[0].kind == "box":
+                found.setdefault(name, []).extend(slots)
+    return found
+
+
+@pytest.mark.parametrize("form_id", sorted(CATALOG.forms))
+def test_a_single_choice_item_has_one_box(form_id):
+    """One code, one box: "□/□" means several choices and invites miscoding (01 汉族 written as 0 / 1)."""
+    form = CATALOG.form(form_id)
+    assert [f.slot for f in form.fields if f.kind == "option" and f.boxes != 1] == []
+    assert {name: len(slots) for name, slots in one_code_slots(form_id).items() if len(slots) != 1} == {}
+
+
+def test_ethnicity_and_education_take_their_two_digit_code_in_one_box():
+    slots = one_code_slots("personal_info")
+    assert len(slots["ethnicity"]) == 1 and len(slots["education"]) == 1
+    page, = page_texts(stamped("personal_info", {"ethnicity": "01", "education": "10"}))
+    assert "01" in compact(page) and "10" in compact(page)
