@@ -8,12 +8,16 @@ import re
 
 import pytest
 
-from archiveprint.forms.catalog import load_catalog
+from archiveprint.errors import InvalidValue
+from archiveprint.forms.catalog import FormSet, load_catalog
 from archiveprint.forms.context import slot_values
 from archiveprint.forms.layout import Slot, layout_form
+from archiveprint.forms.preview import plan_print, preview_pdf
 from archiveprint.forms.printer import FormPrinter
+from archiveprint.forms.services import PrintOptions, Scope, forms_of, print_forms, resolve_scope
+from tests.conftest import TODAY
 from tests.forms.test_engine import PERSON
-from tests.pdfcheck import check_structure, compact, page_texts
+from tests.pdfcheck import A4_PT, check_structure, compact, page_texts, read
 
 CATALOG = load_catalog()
 
@@ -108,3 +112,64 @@ def test_ethnicity_and_education_take_their_two_digit_code_in_one_box():
     assert len(slots["ethnicity"]) == 1 and len(slots["education"]) == 1
     page, = page_texts(stamped("personal_info", {"ethnicity": "01", "education": "10"}))
     assert "01" in compact(page) and "10" in compact(page)
+
+
+CARD_PT = pytest.approx((85.6 / 25.4 * 72, 54 / 25.4 * 72), abs=0.1)
+
+
+def page_sizes(path) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    return [(float(page.mediabox.width), float(page.mediabox.height)) for page in read(path).pages]
+
+
+@pytest.mark.parametrize("set_id", sorted(CATALOG.sets))
+def test_every_built_in_set_prints_on_one_paper(set_id):
+    form_set = CATALOG.form_set(set_id)
+    forms = forms_of(CATALOG, form_set)  # the check every print, plan and preview goes through
+    assert len({form.size for form in forms}) == 1, f"{form_set.name} mixes paper sizes"
+
+
+def test_new_record_prints_only_a4_pages_and_the_card_prints_in_its_own_sets(session, create_household,
+                                                                            create_resident, tmp_path):
+    """The 信息卡 (85.6 × 54 mm) is no longer pages 7–8 of every resident's A4 新建档套表: an office printer
+    stopped for it or shrank it. Cards go to the A4 cut sheet or to card stock."""
+    household = create_household("201", head_name="赵德明")
+    create_resident(household, name="赵德明")
+    create_resident(household, name="赵小雨", relation_to_head="女", sex="2")
+    scope = resolve_scope(session, village="201")
+    printed = {}
+    for set_id in ("new_record", "cards_a4", "cards_stock"):
+        result = print_forms(session, set_id, scope, tmp_path / f"{set_id}.pdf", kind="set", today=TODAY)
+        printed[set_id] = page_sizes(tmp_path / f"{set_id}.pdf")
+        assert result.pages == len(printed[set_id])
+    assert "card" not in CATALOG.form_set("new_record").forms
+    assert printed["new_record"] == [pytest.approx(A4_PT, abs=0.01)] * 2 * (1 + 1 + 4)  # 封面, 个人基本信息表, 体检表
+    assert printed["cards_a4"] == [pytest.approx(A4_PT, abs=0.01)] * 2  # both cards on one sheet, front and back
+    assert printed["cards_stock"] == [CARD_PT] * 2 * 2  # one card each, front and back
+
+
+MIXED = FormSet(id="custom_mixed", name="建档加卡", forms=("cover", "personal_info", "card"), builtin=False)
+
+
+def test_a_set_mixing_paper_sizes_is_refused_naming_the_set_and_its_forms(session, tmp_path):
+    for attempt in (lambda: print_forms(session, MIXED, Scope(), tmp_path / "m.pdf", today=TODAY),
+                    lambda: plan_print(session, MIXED, Scope(), PrintOptions()),
+                    lambda: preview_pdf(MIXED, None)):
+        with pytest.raises(InvalidValue) as refused:
+            attempt()
+        assert refused.value.message == ("套组“建档加卡”的表单用了不同的纸张（A4纸：居民健康档案封面、个人基本信息表；"
+                                         "卡片纸（85.6×54毫米）：居民健康档案信息卡），一个套组只能用一种纸张打印，"
+                                         "请把不同纸张的表单分到不同的套组")
+    assert not (tmp_path / "m.pdf").exists()
+
+
+def test_the_card_sheet_says_it_is_for_prefilled_use_as_the_cards_boxes_are_too_small_to_write_in():
+    """A4 forms' boxes are 3.8 × 4.4 mm; the card's cannot be (the 17 编号 boxes alone would take 73.5 of its
+    79.6 mm): so the sheet says so."""
+    mm = 72 / 25.4
+    boxes = [slot for page in layout_form(CATALOG.form("card")).pages for slots in page.slots.values()
+             for slot in slots if slot.kind in ("box", "tick")]
+    assert boxes and all(slot.width < 3.8 * mm or slot.height < 4.4 * mm for slot in boxes)
+    front, _ = (compact(text) for text in page_texts(layout_form(CATALOG.form("card_sheet")).pdf))
+    assert "本卡供预填打印" in front and "不宜打印空白卡手工填写" in front
+    assert "不宜手写" in CATALOG.form_set("cards_a4").description
+    assert "不宜手写" in CATALOG.form_set("cards_stock").description
