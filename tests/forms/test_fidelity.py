@@ -173,3 +173,33 @@ def test_the_card_sheet_says_it_is_for_prefilled_use_as_the_cards_boxes_are_too_
     assert "本卡供预填打印" in front and "不宜打印空白卡手工填写" in front
     assert "不宜手写" in CATALOG.form_set("cards_a4").description
     assert "不宜手写" in CATALOG.form_set("cards_stock").description
+
+
+DOSES = {"hypertension_followup": ["dose1", "dose2", "dose3", "dose_other"],
+         "diabetes_followup": ["dose1", "dose2", "dose3"]}
+
+
+@pytest.mark.parametrize("form_id", sorted(DOSES))
+def test_a_dose_is_written_in_the_unit_the_doctor_chooses(form_id):
+    """用法用量 "每日__次 每次____": no printed "mg" — the doctor writes 1片, 30mg or 8U on the line."""
+    layout = layout_form(CATALOG.form(form_id))
+    text = compact("".join(page_texts(layout.pdf)))
+    assert "mg" not in text and text.count("每日次每次") == 4 * len(DOSES[form_id])
+    slots = layout.pages[0].slots
+    each = text_boxes(layout.pdf, 0, "每次")
+    for n in range(1, 5):
+        for dose in DOSES[form_id]:
+            line, = slots[f"v{n}.{dose}.amount"]
+            assert line.width >= 11 * 72 / 25.4  # room for "12.5mg", "半片" by hand
+            assert any(follows(line, box) for box in each), f"v{n}.{dose}.amount is not after 每次"
+    page, = page_texts(stamped(form_id, {"v1.dose1.amount": "半片", "v2.dose1.amount": "12.5mg"}))
+    assert "半片" in compact(page) and "12.5mg" in compact(page)
+
+
+@pytest.mark.parametrize("form_id", sorted(DOSES))
+def test_a_site_whose_sheets_print_mg_picks_the_variant(form_id, tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path))
+    (tmp_path / "form_variants.yaml").write_text(
+        f"{form_id}: {{{', '.join(f'{dose}: mg' for dose in DOSES[form_id])}}}\n", encoding="utf-8")
+    text = compact("".join(page_texts(layout_form(load_catalog().form(form_id)).pdf)))
+    assert text.count("每日次每次mg") == 4 * len(DOSES[form_id])
