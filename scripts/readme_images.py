@@ -1,6 +1,7 @@
 """Render one page of every form (stamped with its made-up sample values) as PNGs for the README.
 
-    .venv/bin/python scripts/readme_images.py      # writes docs/images/<form_id>.png
+    .venv/bin/python scripts/readme_images.py                  # writes docs/images/<form_id>.png, every form
+    .venv/bin/python scripts/readme_images.py mental_info card   # only these forms
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ OUT = ROOT / "docs" / "images"
 DPI = 60
 
 
-def main() -> None:
+def main(form_ids: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for form in load_catalog().forms.values():
+    catalog = load_catalog()
+    for form in [catalog.form(form_id) for form_id in form_ids] or list(catalog.forms.values()):
         values = yaml.safe_load((form.folder / "sample.yaml").read_text(encoding="utf-8"))["values"]
         buffer = io.BytesIO()
         printer = FormPrinter(buffer)
@@ -41,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -17,6 +17,7 @@ from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.forms.by_sex import for_resident
 from archiveprint.forms.catalog import Catalog, FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
+from archiveprint.forms.paper import check_one_paper
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.sets import find_form_set
 from archiveprint.pdf.fonts import font_path, load_metrics
@@ -142,7 +143,11 @@ def missing_glyphs_error(missing: dict[str, set[str]]) -> MissingGlyphs:
 
 
 def forms_of(catalog: Catalog, form_set: FormSet) -> list[FormDef]:
-    return [catalog.form(form_id) for form_id in form_set.forms]
+    """The set's forms in folder order, as every print, plan and preview takes them: refused when they need
+    different paper (a custom set naming the card and an A4 form)."""
+    forms = [catalog.form(form_id) for form_id in form_set.forms]
+    check_one_paper(form_set.name, forms)
+    return forms
 
 
 def audit_print(session: Session, result: PrintResult, *, user=None, actor: str) -> None:  # type: ignore[no-untyped-def]

@@ -42,14 +42,14 @@ def test_preview_then_print_a_village_and_download_the_pdf(page: Page, live_serv
     page.get_by_label("村(居)委会").select_option("201")
     page.get_by_role("button", name="预览").click()
 
-    # 东村: 5 residents × 8 pages (封面, 个人基本信息表, 健康体检表 ×4, 信息卡 ×2)
+    # 东村: 5 residents × 6 pages (封面, 个人基本信息表, 健康体检表 ×4; the 信息卡 prints in its own sets)
     expect(page.locator("#preview-residents")).to_have_text("5")
-    expect(page.locator("#preview-pages")).to_have_text("40")
-    expect(page.locator("#page-count")).to_contain_text("5 人，共 40 页")
+    expect(page.locator("#preview-pages")).to_have_text("30")
+    expect(page.locator("#page-count")).to_contain_text("5 人，共 30 页")
     thumbs = page.locator(".thumb img")
-    expect(thumbs).to_have_count(8)
+    expect(thumbs).to_have_count(6)
     widths = thumbs.evaluate_all("images => images.map(image => image.complete ? image.naturalWidth : 0)")
-    assert widths == [331] * 6 + [135] * 2, widths  # decoded under the page's CSP (img-src data:); 2 card pages
+    assert widths == [331] * 6, widths  # decoded under the page's CSP (img-src data:); A4 pages only
     expect(page.locator(".thumb figcaption").nth(2)).to_contain_text("健康体检表")
     expect(page.get_by_label("村(居)委会")).to_have_value("201")  # the choices stay for 开始打印
     page.screenshot(path=str(SHOTS / f"print-centre-{dialect}.png"), full_page=True)
@@ -57,7 +57,7 @@ def test_preview_then_print_a_village_and_download_the_pdf(page: Page, live_serv
     page.get_by_role("button", name="开始打印").click()
     expect(page).to_have_url(re.compile(r"/print/jobs/\d+$"))
     expect(page.locator("#job-status")).to_have_text("完成", timeout=120_000)  # jobs.js polls, then reloads
-    expect(page.locator("#job-done")).to_contain_text("已生成 40 页")
+    expect(page.locator("#job-done")).to_contain_text("已生成 30 页")
     expect(page.locator("#job-progress")).to_have_attribute("value", "100")
     page.screenshot(path=str(SHOTS / f"print-job-{dialect}.png"), full_page=True)
 
@@ -68,7 +68,7 @@ def test_preview_then_print_a_village_and_download_the_pdf(page: Page, live_serv
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     pdf = read(saved)
-    assert len(pdf.pages) == 40
+    assert len(pdf.pages) == 30
     assert "张三丰" in compact(page_texts(saved)[1])  # the head of household 1 comes first: 个人基本信息表
 
     page.get_by_role("link", name="全部打印任务").click()
@@ -155,7 +155,7 @@ def test_issue_10_17_the_first_preview_after_a_restart_reads_the_blank_forms_fro
     earlier = layout.LayoutEngine(cache)  # the run before the restart laid 新建档套表 out once
     for form_id in catalog.form_set("new_record").forms:
         earlier.layout(catalog.form(form_id))
-    assert earlier.laid_out == 4
+    assert earlier.laid_out == 3
     restarted = layout.LayoutEngine(cache)  # a new process: nothing in memory
     monkeypatch.setattr(layout, "_engine", restarted)
 
@@ -164,6 +164,6 @@ def test_issue_10_17_the_first_preview_after_a_restart_reads_the_blank_forms_fro
     page.get_by_label("表单套组").select_option(label="新建档套表")
     page.get_by_label("户（村代码-户号）").fill("201-1")
     page.get_by_role("button", name="预览").click()
-    expect(page.locator("#page-count")).to_contain_text("3 人，共 24 页")
-    expect(page.locator(".thumb img")).to_have_count(8)
+    expect(page.locator("#page-count")).to_contain_text("3 人，共 18 页")
+    expect(page.locator(".thumb img")).to_have_count(6)
     assert restarted.laid_out == 0  # WeasyPrint was not called: every blank page came from the disk cache

@@ -168,10 +168,10 @@ def test_issue10_the_readme_walkthrough_on_a_fresh_installation(page: Page, live
     page.get_by_label("村(居)委会").select_option("205")
     page.get_by_role("button", name="开始打印").click()
     expect(page.locator("#job-status")).to_have_text("完成", timeout=60_000)
-    expect(page.locator("#job-done")).to_contain_text("已生成 24 页")
+    expect(page.locator("#job-done")).to_contain_text("已生成 18 页")  # 3 residents × 6 A4 pages
     forms = download(page, re.compile("下载"), tmp_path)
     assert forms.name.startswith("新建档套表-东关村-") and DAY.search(forms.name), forms.name
-    assert len(read(forms).pages) == 24
+    assert len(read(forms).pages) == 18
     assert "王建国" in compact(page_texts(forms)[1])
     refiling = decode_barcodes(rasterize(forms.read_bytes(), 1, DPI))
     assert len(refiling) == 1 and refiling[0].startswith("13012310020500001"), refiling

@@ -25,7 +25,7 @@ def two_households(session, create_household, create_resident):
     create_resident(create_household("202", head_name="赵堃"), name="赵堃", relation_to_head="户主")
 
 
-@pytest.mark.parametrize("set_key", ["personal_info", "new_record", "cards_a4", "annual_check"])
+@pytest.mark.parametrize("set_key", ["personal_info", "new_record", "cards_a4", "cards_stock", "annual_check"])
 @pytest.mark.parametrize("options", [
     PrintOptions(), PrintOptions(duplex=True), PrintOptions(separators=True),
     PrintOptions(duplex=True, separators=True), PrintOptions(blank=True), PrintOptions(blank=True, duplex=True),
@@ -68,12 +68,13 @@ def test_codes_not_in_the_register_are_named_before_printing(session, two_househ
 
 def test_thumbnails_are_small_grey_pngs_of_the_first_pages(session):
     pdf = preview_pdf(load_catalog().form_set("new_record"), None)
-    assert len(read(pdf).pages) == 8
+    assert len(read(pdf).pages) == 6
     pictures = thumbnails(pdf, limit=3)
     assert len(pictures) == 3
     cover = Image.open(io.BytesIO(pictures[0].png))
     assert (cover.format, cover.mode) == ("PNG", "L")
     assert cover.size == (pictures[0].width, pictures[0].height) == (331, 468)  # A4 at 40 dpi
-    card = thumbnails(pdf)[6]
-    assert (card.width, card.height) == (135, 86)  # the ID-1 card, 85.6 × 54 mm
+    assert len(thumbnails(pdf)) == 6
+    card = thumbnails(preview_pdf(load_catalog().form_set("cards_stock"), None))[0]
+    assert (card.width, card.height) == (135, 86)  # the ID-1 card, 85.6 × 54 mm, in its own set
     assert cover.getextrema()[0] < 64 and cover.getextrema()[1] == 255  # printed lines on white paper

@@ -107,11 +107,11 @@ def test_preview_shows_the_page_count_and_thumbnails_of_the_first_residents_page
     response = client.post("/print/preview", data=print_input(client, form_set="set:new_record", village="201"))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    # 东村: 5 residents in 2 households; 新建档套表 = 封面 1 + 个人基本信息表 1 + 健康体检表 4 + 信息卡 2 pages.
-    assert re.search(r'id="preview-residents">5<', html) and re.search(r'id="preview-pages">40<', html)
-    assert "5 人，共 40 页" in html
+    # 东村: 5 residents in 2 households; 新建档套表 = 封面 1 + 个人基本信息表 1 + 健康体检表 4 pages (A4 only).
+    assert re.search(r'id="preview-residents">5<', html) and re.search(r'id="preview-pages">30<', html)
+    assert "5 人，共 30 页" in html
     pictures = THUMBNAIL.findall(html)
-    assert len(pictures) == 8
+    assert len(pictures) == 6
     first = Image.open(io.BytesIO(base64.b64decode(pictures[0])))
     assert first.format == "PNG" and 300 < first.width < 360 and first.height > first.width
     assert "健康体检表" in html and f'<span class="code">{format_code(people.head)}</span>' in html
@@ -316,6 +316,22 @@ def test_a_failed_job_shows_its_reason_in_chinese(client, auth, people, app, com
     page = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
     assert "打印失败" in page and "没有这个表单套组" in page and "下载" not in page.split('id="job-error"')[1][:200]
     assert audit_rows(committed_db, "print") == []
+
+
+def test_issue_12_a_set_mixing_paper_sizes_is_refused_before_printing(client, auth, people, committed_db):
+    """A custom set saved with the card and an A4 form (before sets were checked): the preview says why, in Chinese."""
+    from archiveprint.forms.models import CustomFormSet
+
+    with committed_db.transaction() as session:
+        session.add(CustomFormSet(key="custom_mixed", name="建档加卡", forms=["cover", "card"], description="",
+                                  created_by="admin-user"))
+    auth.login("clerk")
+    response = client.post("/print/preview", data=print_input(client, form_set="set:custom_mixed", village="201"))
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert ("套组“建档加卡”的表单用了不同的纸张（A4纸：居民健康档案封面；"
+            "卡片纸（85.6×54毫米）：居民健康档案信息卡）") in html
+    assert 'id="preview-pages"' not in html and audit_rows(committed_db, "view") == []
 
 
 def test_every_job_status_has_a_label():
