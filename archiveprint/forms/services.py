@@ -19,6 +19,7 @@ from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.sets import find_form_set
 from archiveprint.pdf.fonts import font_path, load_metrics
+from archiveprint.register.codes import parse_code
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import select_for_print
 from archiveprint.register.services import find_village, get_township
@@ -85,8 +86,6 @@ class PrintResult:
 def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: str | int | None = None,
                   village: str | None = None, tag: str | None = None) -> Scope:
     """Turn what a clerk typed (village name or segment, household id or village+number) into a Scope."""
-    from archiveprint.register.codes import parse_code
-
     village_code = find_village(session, village).code if village else None
     household_id = None
     if household is not None:
