@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,8 +156,6 @@ class Database:
                     session.close()
                     outer.rollback()
             return
-        import sqlite3
-
         copy = sqlite3.connect(":memory:", check_same_thread=False)
         with self.engine.connect() as connection:
             connection.connection.dbapi_connection.backup(copy)  # type: ignore[union-attr]

@@ -74,7 +74,7 @@ def exclusive(path: Path) -> Iterator[bool]:
         return
     with handle:
         try:
-            import fcntl
+            import fcntl  # lazy: POSIX only; on Windows the lock is skipped (the ImportError below)
         except ImportError:  # pragma: no cover - Windows: both may work, the last whole write wins
             yield False
             return

@@ -19,6 +19,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from archiveprint.lending.models import Loan, LoanRequest
+from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
+from archiveprint.register.models import Household, Resident, Village
+
 if TYPE_CHECKING:
     from archiveprint.accounts.models import User
 
@@ -69,10 +73,6 @@ def current_scope(session: Session) -> AccessScope:
 def _criteria(ids: tuple[int, ...]) -> list[Any]:
     """One loader criterion per entity that names a person or a household's folder (plain expressions, so the
     village ids are bound parameters of each statement, never baked into a cached one)."""
-    from archiveprint.lending.models import Loan, LoanRequest
-    from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
-    from archiveprint.register.models import Household, Resident, Village
-
     households = select(Household.id).where(Household.village_id.in_(ids)).scalar_subquery()
     options = [
         with_loader_criteria(Village, Village.id.in_(ids), include_aliases=True),

@@ -20,11 +20,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, func, inspect, select, text
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.migrate import alembic_config, head_revision, upgrade
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -186,7 +189,6 @@ def _sqlite_copy(engine: Engine, dump: Path) -> tuple[str | None, dict[str, Tabl
         finally:
             copy.close()
     os.chmod(dump, 0o600)
-    from sqlalchemy import create_engine
 
     reader = create_engine(f"sqlite:///{dump}")
     try:
@@ -296,8 +298,6 @@ def restore_backup(database: Database, instance_dir: Path, source: Path, *, forc
                    progress: Progress | None = None) -> RestoreReport:
     """Bring a backup back into an empty instance (a non-empty one only with force), check every table's rows
     against the manifest, then upgrade an older schema to this version's head."""
-    from archiveprint.migrate import head_revision, upgrade
-
     started = time.perf_counter()
     say = progress or (lambda _message: None)
     manifest = read_manifest(source)
@@ -346,11 +346,6 @@ def restore_backup(database: Database, instance_dir: Path, source: Path, *, forc
 
 
 def _check_revision(engine: Engine, revision: str | None) -> None:
-    from alembic.script import ScriptDirectory
-    from alembic.util.exc import CommandError
-
-    from archiveprint.migrate import alembic_config
-
     if revision is None:
         raise InvalidValue("备份中没有数据库版本信息", field="备份文件")
     try:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from archiveprint import resources
 from archiveprint.errors import InvalidValue
 
 
 def read_mapping(name: str, shape: str) -> dict[Any, Any]:
     """templates/forms/<name> as a mapping (empty when there is no file); `shape` says the format when it is not."""
-    import yaml
-
     path = resources.template_dir() / "forms" / name
     if not path.is_file():
         return {}

@@ -8,11 +8,15 @@ import json
 import logging
 import threading
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from archiveprint import diskcache
 from archiveprint.forms.catalog import FormDef
+from archiveprint.forms.render import render_blank_html
+from archiveprint.pdf.fonts import FONT_FACES, font_path, use_metrics_cache
+from archiveprint.pdf.weasy import render
 
 PX_TO_PT = 0.75  # WeasyPrint lays out in CSS px (1/96 in); PDF speaks points (1/72 in)
 SLOT_CLASSES = {"tick": "tick", "cb": "box", "ln": "line", "area": "area"}  # first match wins
@@ -119,10 +123,6 @@ def _sources(form: FormDef) -> list[Path]:
 def layout_key(form: FormDef, site: dict[str, str] | None = None) -> str:
     """The hash a blank layout is kept under: template files, CSS, fonts, the form's definition (with the site's
     variants), the site settings, WeasyPrint's version and our own format. Any change gives another key."""
-    from importlib.metadata import version
-
-    from archiveprint.pdf.fonts import FONT_FACES, font_path
-
     digest = hashlib.sha256()
     definition = (LAYOUT_FORMAT, version("weasyprint"), form.id, form.number, form.title, form.pages, form.header,
                   form.size, form.per_page, form.slot_prefix, form.fields, sorted((site or {}).items()))
@@ -213,9 +213,6 @@ class LayoutEngine:
             return None
 
     def _lay_out(self, form: FormDef, site: dict[str, str] | None) -> FormLayout:
-        from archiveprint.forms.render import render_blank_html
-        from archiveprint.pdf.weasy import render
-
         document = render(render_blank_html(form, site=site))
         pages = extract_slots(document)
         if len(pages) != form.pages:
@@ -235,8 +232,6 @@ def engine() -> LayoutEngine:
 def use_cache_dir(directory: Path | None) -> None:
     """Keep blank layouts on disk there, and the font metrics stamping needs beside them (the app, the CLI and the
     job runner name their instance's folder)."""
-    from archiveprint.pdf.fonts import use_metrics_cache
-
     _engine.cache_dir = directory
     use_metrics_cache(directory.parent / "fonts" if directory else None)
 

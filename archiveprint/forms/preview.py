@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from archiveprint.forms.by_sex import for_resident
 from archiveprint.forms.catalog import FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
+from archiveprint.forms.layout import layout_form
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.services import (
     PrintOptions,
@@ -120,8 +121,6 @@ def preview_pdf(form_set: FormSet, person: PreviewPerson | None) -> bytes:
 def warm_up() -> None:
     """Pay at start what the first preview would: every form's blank layout (read from the disk cache when it is
     there), the font metrics, the subsetter's and rasteriser's first run. `archiveprint serve` runs it in a thread."""
-    from archiveprint.forms.layout import layout_form
-
     catalog = load_catalog()
     for form in catalog.forms.values():
         layout_form(form)
@@ -141,7 +140,7 @@ class Thumbnail:
 
 def thumbnails(pdf: bytes, *, dpi: int = THUMBNAIL_DPI, limit: int = THUMBNAILS_MAX) -> list[Thumbnail]:
     """The first pages as small grey PNGs (pypdfium2 rasterises; the page is only a picture of the form)."""
-    import pypdfium2
+    import pypdfium2  # lazy: pypdfium2 only to draw thumbnails
 
     document = pypdfium2.PdfDocument(pdf)
     try:

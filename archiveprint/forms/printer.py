@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 from typing import BinaryIO
 
+from pypdf import PdfReader
+
 from archiveprint.forms.catalog import FormDef
 from archiveprint.forms.layout import FormLayout, PageLayout, layout_form
-from archiveprint.forms.stamp import DEFAULT_STYLE, MM, StampStyle, refile_mark, stamp_values
+from archiveprint.forms.stamp import DEFAULT_STYLE, MM, StampStyle, _text, refile_mark, stamp_values
 from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
 from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
@@ -36,8 +38,6 @@ class FormPrinter:
 
     def _form(self, form: FormDef) -> tuple[FormLayout, list[int]]:
         if form.id not in self._imported:
-            from pypdf import PdfReader
-
             layout = layout_form(form, site=self.site)
             reader = PdfReader(io.BytesIO(layout.pdf))
             self._source_keys += 1
@@ -85,8 +85,6 @@ class FormPrinter:
         self.pdf.add_page(b"".join(ops), self._resources(None))
 
     def _line(self, text: str, x: float, y: float, size: float) -> bytes:
-        from archiveprint.forms.stamp import _text
-
         return _text(self.font, text, x, y, size)
 
     def close(self, *, title: str = "") -> None:

@@ -21,6 +21,7 @@ from archiveprint.forms.paper import check_one_paper
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.sets import find_form_set
 from archiveprint.pdf.fonts import font_path, load_metrics
+from archiveprint.register.codes import parse_code
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import select_for_print
 from archiveprint.register.services import find_village, get_township
@@ -87,8 +88,6 @@ class PrintResult:
 def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: str | int | None = None,
                   village: str | None = None, tag: str | None = None) -> Scope:
     """Turn what a clerk typed (village name or segment, household id or village+number) into a Scope."""
-    from archiveprint.register.codes import parse_code
-
     village_code = find_village(session, village).code if village else None
     household_id = None
     if household is not None:

@@ -190,7 +190,7 @@ class Dispatcher:
 
     def submit(self, job_id: int) -> None:
         if self.redis_url:
-            from rq import Queue
+            from rq import Queue  # lazy: rq and redis (~0.1 s) only when REDIS_URL is set
 
             rq_id = f"archiveprint-{job_id}-{secrets.token_hex(8)}"
             if self.database is not None:  # first, so that a failed enqueue leaves nothing for check to find
@@ -232,8 +232,8 @@ class Dispatcher:
             rows = session.execute(stmt).all()
         if not rows:
             return []
-        from rq import Queue
-        from rq.job import Job as RQJob
+        from rq import Queue  # lazy: rq and redis (~0.1 s) only when REDIS_URL is set
+        from rq.job import Job as RQJob  # lazy: rq and redis (~0.1 s) only when REDIS_URL is set
 
         with self._redis() as connection:
             if any(row.status == "running" for row in rows):
@@ -253,7 +253,7 @@ class Dispatcher:
         return changed
 
     def _redis(self):  # type: ignore[no-untyped-def]
-        from redis import Redis
+        from redis import Redis  # lazy: rq and redis (~0.1 s) only when REDIS_URL is set
 
         # A job page asks on every poll: an unreachable Redis must fail fast, not hang the page.
         return Redis.from_url(str(self.redis_url), socket_connect_timeout=5, socket_timeout=30)

@@ -14,11 +14,16 @@ from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.scope import apply_scope, scope_for
+from archiveprint.clock import today
 from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import ArchiveprintError
+from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
+from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.retention import clean_quietly
+from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
+from archiveprint.lending.rules import site_rules
 from archiveprint.register import importjob, uploads
 
 log = logging.getLogger(__name__)
@@ -61,9 +66,6 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
 
 def _day(params: dict, settings: Settings) -> date:  # type: ignore[type-arg]
     """The day the clerk asked on (the web passes it), else the archive's day in the site's zone now."""
-    from archiveprint.clock import today
-    from archiveprint.lending.rules import site_rules
-
     given = params.get("today")
     return date.fromisoformat(given) if given else today(site_rules(settings.instance_dir).timezone)
 
@@ -74,9 +76,6 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         jobqueue.report_progress(database, job_id, done, total)
 
     if kind == "forms":
-        from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
-        from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
-
         use_cache_dir(layout_cache_dir(settings.instance_dir))
         target = job_dir(settings, job_id) / params.get("filename", "forms.pdf")
         scope = Scope(**params.get("scope", {}))
@@ -89,8 +88,6 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
             audit_print(session, result, user=_user(session, params.get("user_id")), actor=actor)
         return [str(p) for p in result.outputs], result.pages
     if kind == "labels":
-        from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
-
         target = job_dir(settings, job_id) / params.get("filename", "labels.pdf")
         scope = LabelScope.from_json(params.get("scope", {}))
         options = LabelOptions.from_json(params.get("options", {}))

@@ -7,7 +7,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -224,8 +224,6 @@ class LabelOptions:
         return cls(**values)  # type: ignore[arg-type]
 
     def as_json(self) -> dict[str, object]:
-        from dataclasses import asdict
-
         data = asdict(self)
         data["used"] = [list(sheet) for sheet in self.used]
         return data

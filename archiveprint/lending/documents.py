@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from archiveprint import resources
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.errors import NotFound
@@ -17,6 +18,10 @@ from archiveprint.lending.queries import LoanView, OverdueLoan, list_overdue, li
 from archiveprint.lending.rules import LendingRules
 from archiveprint.pdf import draw as pdfdraw
 from archiveprint.pdf.barcodes import code128_modules, pdf_bars
+from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
+from archiveprint.pdf.weasy import render, template_env
+from archiveprint.pdf.writer import PdfStream, dictionary, ref
+from archiveprint.register.services import get_township
 
 # The receipt is drawn straight into a small PDF (pdf.writer + pdf.fonts + pdf.barcodes, like the form printer); the
 # register (借阅登记表) and the per-village slips are one-off documents laid out by WeasyPrint. Each print audits.
@@ -29,8 +34,6 @@ KIND_TEXT = {"staff": "本院职工", "village_doctor": "村医", "external": "�
 
 
 def _unit(session: Session) -> str:
-    from archiveprint.register.services import get_township
-
     return get_township(session).unit_name
 
 
@@ -57,9 +60,6 @@ def receipt_context(view: LoanView, *, unit: str) -> dict[str, Any]:
 def render_receipt(context: dict[str, Any]) -> bytes:
     """One A6 page: title, loan number barcode, the loan's details, the due date large, the folder barcode and the
     signature lines. Printed at actual size."""
-    from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
-    from archiveprint.pdf.writer import PdfStream, dictionary, ref
-
     buffer = io.BytesIO()
     pdf = PdfStream(buffer)
     font = EmbeddedFont(load_metrics(font_path(RECEIPT_FONT)))
@@ -196,9 +196,6 @@ def print_overdue_slips(session: Session, *, today: date, village: str | None = 
 
 
 def _weasy(template: str, stylesheet: str, context: dict[str, object]) -> bytes:
-    from archiveprint import resources
-    from archiveprint.pdf.weasy import render, template_env
-
     html = template_env().get_template(template).render(**context)
     css = (resources.template_dir() / stylesheet).read_text(encoding="utf-8")
     return render(html, stylesheets=[css]).write_pdf()

@@ -6,10 +6,11 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -278,9 +279,6 @@ def list_overdue(session: Session, *, today: date, rules: LendingRules,
 
 def month_bounds(month: str, timezone: str) -> tuple[int, int, datetime, datetime]:
     """'2026-11' → (2026, 11, first moment, first moment of the next month), both as stored UTC times."""
-    from datetime import UTC
-    from zoneinfo import ZoneInfo
-
     found = re.fullmatch(r"\s*(\d{4})-(\d{1,2})\s*", month or "")
     if not found or not 1 <= int(found.group(2)) <= 12:
         raise InvalidValue("月份应写成 YYYY-MM，例如 2026-11", field="月份", value=month)
@@ -501,10 +499,6 @@ class Dashboard:
 
 def count_dashboard(session: Session, *, today: date) -> Dashboard:
     """Two grouped queries, whatever the number of loans: open loans and open requests by village."""
-    from datetime import timedelta
-
-    from sqlalchemy import case
-
     week_end = today + timedelta(days=7)
     loans = session.execute(
         select(Village.code, Village.name, func.count(Loan.id),

@@ -23,7 +23,10 @@ from archiveprint.lending.queries import (
     request_missing,
     sensitive_households,
 )
-from archiveprint.lending.rules import LendingRules, LoanRule, due_date, renewal_refusal, renewed_due
+from archiveprint.lending.rules import REQUIREMENTS, LendingRules, LoanRule, due_date, renewal_refusal, renewed_due
+from archiveprint.locations.models import FolderPosition
+from archiveprint.locations.queries import find_places
+from archiveprint.locations.services import put_back, report_missing, take_out
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import resolve_scan
 
@@ -175,8 +178,6 @@ def check_purpose(rules: LendingRules, rule: LoanRule, purpose: str, note: str) 
 
 
 def _labels(rule: LoanRule) -> list[str]:
-    from archiveprint.lending.rules import REQUIREMENTS
-
     return [REQUIREMENTS[name] for name in rule.requirements]
 
 
@@ -351,15 +352,11 @@ def declare_found(session: Session, code: str, *, condition: str | None = None, 
 
 def folder_state(session: Session, household: Household) -> str:
     """Locations' view of the folder: on_shelf / closed / out / missing / unshelved / gone."""
-    from archiveprint.locations.queries import find_places
-
     return find_places(session, [household.id])[household.id].status.code
 
 
 def home_address(session: Session, household: Household) -> str:
     """Where the folder belongs (its position stays reserved while it is out); "" when it has none."""
-    from archiveprint.locations.queries import find_places
-
     return find_places(session, [household.id])[household.id].address
 
 
@@ -379,9 +376,6 @@ def leave_shelf(session: Session, household: Household, *, holder: str, reason: 
                 now: datetime) -> None:
     """Record in locations that the folder left its shelf for a borrower. A folder locations thinks is out or
     missing is in the clerk's hand, so it is first booked back; a folder never shelved has no position to leave."""
-    from archiveprint.locations.models import FolderPosition
-    from archiveprint.locations.services import put_back, take_out
-
     position = session.get(FolderPosition, household.id)
     if position is None:
         return
@@ -392,9 +386,6 @@ def leave_shelf(session: Session, household: Household, *, holder: str, reason: 
 
 def back_home(session: Session, household: Household, *, actor: str, now: datetime) -> None:
     """Record in locations that the folder is back at its position (nothing to do when it already is)."""
-    from archiveprint.locations.models import FolderPosition
-    from archiveprint.locations.services import put_back
-
     position = session.get(FolderPosition, household.id)
     if position is not None and position.state != "on_shelf":
         put_back(session, household, actor=actor, now=now)
@@ -402,9 +393,6 @@ def back_home(session: Session, household: Household, *, actor: str, now: dateti
 
 def mark_missing(session: Session, household: Household, *, reason: str, actor: str, now: datetime) -> bool:
     """Record in locations that nobody knows where the folder is; False when it has no position to mark."""
-    from archiveprint.locations.models import FolderPosition
-    from archiveprint.locations.services import report_missing
-
     if session.get(FolderPosition, household.id) is None:
         return False
     report_missing(session, household, reason=reason[:200], actor=actor, now=now)

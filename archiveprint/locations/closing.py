@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.locations.models import FolderPosition
+from archiveprint.locations.services import close_folder
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.services import CLOSE_REASONS, close_resident
 
@@ -34,8 +35,6 @@ def close_members(session: Session, household: Household, codes: Sequence[str], 
                   today: date, note: str = "", actor: str, now: datetime) -> ClosingResult:
     """Close the chosen members' records with the reason and date; when that leaves no member on file, the folder
     moves to the closed area too. Submitting the same choice again changes nothing (a double click)."""
-    from archiveprint.locations.services import close_folder
-
     if not reason:
         raise InvalidValue("请选择结案原因", field="结案原因")
     if reason not in CLOSE_REASONS:

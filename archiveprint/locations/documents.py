@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from archiveprint import resources
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.clock import local_time
@@ -15,13 +16,12 @@ from archiveprint.locations.handover import HandoverList
 from archiveprint.locations.inventory import CATEGORIES, InventoryReport, audit_report, reconcile
 from archiveprint.locations.models import Inventory
 from archiveprint.locations.queries import StatusProvider
+from archiveprint.pdf.weasy import render, template_env
+from archiveprint.register.services import get_township
 
 
 def _render(name: str, context: dict[str, object]) -> bytes:
     """templates/locations/<name>.html with its stylesheet, as PDF bytes."""
-    from archiveprint import resources
-    from archiveprint.pdf.weasy import render, template_env
-
     html = template_env().get_template(f"locations/{name}.html").render(**context)
     css = (resources.template_dir() / "locations" / f"{name}.css").read_text(encoding="utf-8")
     return render(html, stylesheets=[css]).write_pdf()
@@ -59,8 +59,6 @@ def print_inventory(session: Session, inventory: Inventory, *, user: User | None
                     providers: Sequence[StatusProvider] = (), now: datetime, timezone: str) -> bytes:
     """The signed inventory record as A4 PDF, with an audit row for each household it names; dated and timed in
     the site's zone."""
-    from archiveprint.register.services import get_township
-
     report = reconcile(session, inventory, providers=providers)
     audit_report(session, report, user, "print", now=now)
     day = f"{local_time(report.closed_at or now, timezone):%Y年%m月%d日}"
@@ -92,8 +90,6 @@ def print_handover(session: Session, handover: HandoverList, *, user: User | Non
                    timezone: str) -> bytes:
     """The handover list in three copies as one A4 PDF, with an audit row for each household on it; dated in the
     site's zone."""
-    from archiveprint.register.services import get_township
-
     for line in handover.lines:
         audit(session, user, "print", "household", line.household_id,
               detail=f"移交清单 {handover.number or '预览'}", now=now)

@@ -19,7 +19,10 @@ from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFo
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, add_numbered
 from archiveprint.locations.queries import StatusProvider, display_code, find_places, shelf_range
+from archiveprint.locations.services import release_folder
 from archiveprint.register.models import Household, Resident, Village
+from archiveprint.register.queries import resolve_scan
+from archiveprint.register.services import find_village
 
 PREFIX = "YJ"
 
@@ -92,8 +95,6 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
     refused: list[Refused] = []
     skipped = 0
     if village:
-        from archiveprint.register.services import find_village
-
         found = find_village(session, village)
         ids = list(session.scalars(select(Household.id).where(Household.village_id == found.id)))
         selection = f"村 {found.code} {found.name}"
@@ -104,8 +105,6 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
                                    .where(FolderPosition.shelf_id.in_([shelf.id for shelf in chosen]))))
         selection = f"架位 {start.code} … {end.code}"
     else:
-        from archiveprint.register.queries import resolve_scan
-
         ids = []
         for code in codes:
             try:
@@ -145,8 +144,6 @@ def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: s
               now: datetime) -> HandoverList:
     """Record a handover: number it (YJ-2026-0001), keep its list, and release every folder from the shelves with
     the reason "移交给 <接收方>" — all in the caller's transaction, or nothing when any folder is refused."""
-    from archiveprint.locations.services import release_folder
-
     parties = {"移交方": from_party.strip(), "接收方": to_party.strip()}
     for label, value in parties.items():
         if not value:

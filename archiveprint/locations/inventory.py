@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -43,7 +43,10 @@ from archiveprint.locations.queries import (
     shelf_range,
 )
 from archiveprint.locations.scanfiles import CodeLine, decode_codes_file, parse_codes_file
+from archiveprint.locations.services import put_back, report_missing
 from archiveprint.register.models import Household, Village
+from archiveprint.register.queries import resolve_scan
+from archiveprint.register.services import find_village
 
 PREFIX = "PD"
 # Report order; the Chinese names are the printed headings.
@@ -85,8 +88,6 @@ def start_inventory(session: Session, *, counters: Sequence[str], first: str | N
         listed = "、".join(s.code for s in chosen)
         scope, text = "shelves", (listed if len(listed) < 260 else listed[:256] + " …") + f"（{len(chosen)} 层）"
     else:
-        from archiveprint.register.services import find_village
-
         assert village is not None
         village_row = find_village(session, village)
         chosen = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None),
@@ -139,8 +140,6 @@ class InventorySummary:
 
 def list_inventories(session: Session, *, state: str | None = None) -> list[InventorySummary]:
     """Counts, newest first, with how many scans each holds."""
-    from sqlalchemy import func
-
     counts = (select(InventoryScan.inventory_id, func.count().label("n")).group_by(InventoryScan.inventory_id)
               .subquery())
     stmt = (select(Inventory, func.coalesce(counts.c.n, 0)).outerjoin(counts, counts.c.inventory_id == Inventory.id)
@@ -216,8 +215,6 @@ def record_scan(session: Session, inventory: Inventory, code: str, *, shelf: str
 def _new_scan(session: Session, inventory: Inventory, code: str, shelf: Shelf | None, *, client_id: str | None,
               at: datetime, actor: str, now: datetime, upload_id: int | None = None,
               line: int | None = None) -> InventoryScan:
-    from archiveprint.register.queries import resolve_scan
-
     household_id, error = None, ""
     try:
         household_id = resolve_scan(session, code).household.id
@@ -551,8 +548,6 @@ def close_inventory(session: Session, inventory: Inventory, *, mark_missing: boo
     """End the count in one transaction: optionally mark the folders not read as missing (下落不明, through
     `services.report_missing`, with their movements and events) and put recovered ones back on their shelf
     (`services.put_back`); the report as closed is kept for the signed record."""
-    from archiveprint.locations.services import put_back, report_missing
-
     _open(inventory)
     report = reconcile(session, inventory, providers=providers)
     households = _households(session, report.household_ids())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,13 +17,17 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from archiveprint.db import Base, utcnow
+from archiveprint.errors import Conflict
+from archiveprint.locations.layout import Coordinate, ShelfSpec
 
 if TYPE_CHECKING:
-    from archiveprint.locations.layout import ShelfSpec
     from archiveprint.register.models import Household, Village
 
 POSITION_STATES = ("on_shelf", "out", "missing")
@@ -85,8 +90,6 @@ class Shelf(Base):
     positions: Mapped[list[FolderPosition]] = relationship(back_populates="shelf")
 
     def as_spec(self) -> ShelfSpec:
-        from archiveprint.locations.layout import Coordinate, ShelfSpec
-
         return ShelfSpec(code=self.code, address=self.address, room_code=self.room_code, room_name=self.room_name,
                          block_code=self.block_code, block_name=self.block_name, kind=self.kind,
                          purpose=self.purpose, coordinates=tuple(Coordinate(*c) for c in self.coordinates),
@@ -301,13 +304,6 @@ def add_numbered(session: Session, row: Inventory | Handover, prefix: str, year:
     transaction-scoped advisory lock per table and year (without it, READ COMMITTED losers kept re-reading the same
     max and ran out of retries with ten at once: tests/locations/test_races.py). The (year, serial) key stays the
     last guard: a collision anyway takes the next number."""
-    import zlib
-
-    from sqlalchemy import func, select
-    from sqlalchemy.exc import IntegrityError
-
-    from archiveprint.errors import Conflict
-
     model = type(row)
     if session.get_bind().dialect.name == "postgresql":
         key = zlib.crc32(f"archiveprint.numbering:{model.__tablename__}:{year}".encode())

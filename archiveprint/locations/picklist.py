@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from archiveprint import resources
 from archiveprint.locations.queries import PickList
+from archiveprint.pdf.weasy import render, template_env
 
 TITLE = "调档单"
 
@@ -22,9 +24,6 @@ def picklist_context(picklist: PickList, *, day: date, unit: str = "", note: str
 
 
 def render_picklist_pdf(picklist: PickList, *, day: date, unit: str = "", note: str = "") -> bytes:
-    from archiveprint import resources
-    from archiveprint.pdf.weasy import render, template_env
-
     html = template_env().get_template("locations/picklist.html").render(
         **picklist_context(picklist, day=day, unit=unit, note=note))
     css = (resources.template_dir() / "locations" / "picklist.css").read_text(encoding="utf-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,13 +12,14 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
-from archiveprint.errors import InvalidValue, NotConfigured, NotFound
+from archiveprint.errors import ArchiveprintError, InvalidValue, NotConfigured, NotFound
 from archiveprint.eventlog import Event
 from archiveprint.locations.layout import address_key, position_text, split_position
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
 from archiveprint.register.codes import folder_code, parse_folder_code
 from archiveprint.register.models import Household, Resident, Township, Village
-from archiveprint.register.queries import classify_query
+from archiveprint.register.names import is_head
+from archiveprint.register.queries import classify_query, resolve_scan
 
 LOCATE_LIMIT = 20
 OVERFLOW_SOON = 20  # a village with room for fewer new folders than this is warned about
@@ -102,8 +104,6 @@ def shelf_range(session: Session, first: str | None, last: str | None, *, field:
 
 def find_household(session: Session, text: str) -> Household:
     """The folder a clerk scanned or typed: a folder code, or a resident's archive code (their household's folder)."""
-    from archiveprint.register.queries import resolve_scan
-
     return resolve_scan(session, text).household
 
 
@@ -353,8 +353,6 @@ def locations_of(session: Session, matched: Mapping[int, Sequence[str]], *,
                  providers: Sequence[StatusProvider] = ()) -> list[FolderLocation]:
     """Folders with their household, members and place in one query per 500 folders (plain rows, no ORM objects):
     one row per member, each carrying its household, village, position, shelf and the position format."""
-    from archiveprint.register.names import is_head
-
     heads: dict[int, tuple[Any, ...]] = {}
     places: dict[int, Place] = {}
     members: dict[int, list[Member]] = {}
@@ -507,9 +505,6 @@ def find_picklist(session: Session, codes: Sequence[str], *,
                   providers: Sequence[StatusProvider] = ()) -> PickList:
     """Folders for a list of folder or archive codes (a doctor's list for tomorrow's clinic) in walking order:
     folders on their shelves by shelf and position, then those that are not (out, missing, not shelved)."""
-    from archiveprint.errors import ArchiveprintError
-    from archiveprint.register.queries import resolve_scan
-
     wanted: dict[int, list[str]] = {}
     asked: dict[int, list[str]] = {}
     not_found: list[tuple[str, str]] = []
@@ -664,8 +659,6 @@ def find_capacity(session: Session) -> Capacity:
 def _pending_needs(session: Session, allocated: Sequence[str], never: Mapping[int, int]) -> dict[str, int]:
     """Villages with folders waiting but no shelves yet, and the positions shelving will give each (its folders
     plus the layout's growth reserve, as `services.shelve_village` counts them)."""
-    import math
-
     waiting = {village_id: n for village_id, n in never.items() if n}
     if not waiting:
         return {}

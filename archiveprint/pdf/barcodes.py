@@ -26,7 +26,7 @@ def is_valid_check(digits: str) -> bool:
 @lru_cache(maxsize=4096)
 def code128_modules(data: str) -> str:
     """The bar/space pattern as '1'/'0' modules, start to stop; all-digit data uses code set C."""
-    from barcode.codex import Code128
+    from barcode.codex import Code128  # lazy: python-barcode only to draw a barcode, not for check digits
 
     return Code128(data).build()[0]
 
@@ -54,7 +54,7 @@ def pdf_bars(modules: str, x: float, y: float, module: float, height: float) -> 
 @lru_cache(maxsize=1024)
 def qr_matrix(data: str, error: str = "m") -> tuple[tuple[int, ...], ...]:
     """QR modules, 1 = dark, without the quiet zone; segno picks the smallest version and the densest mode."""
-    import segno
+    import segno  # lazy: segno only to draw a QR code
 
     code = segno.make_qr(data, error=error, boost_error=False)
     return tuple(tuple(1 if cell else 0 for cell in row) for row in code.matrix)

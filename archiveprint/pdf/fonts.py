@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from archiveprint import resources
+from fontTools.ttLib import TTFont
+
+from archiveprint import diskcache, resources
 from archiveprint.pdf.writer import PdfStream, array, dictionary, literal, name, num, ref
 
 FONT_FACES = {
@@ -79,8 +81,6 @@ def use_metrics_cache(directory: Path | None) -> None:
 def load_metrics(path: Path) -> FontMetrics:
     """A font's metrics, once per process: from the disk cache when one is set and matches the font, else read
     from the font file (and then written to the cache)."""
-    from archiveprint import diskcache
-
     directory = _metrics_dir[0]
     if directory is None:
         return _read_metrics(path)
@@ -119,8 +119,6 @@ def _metrics_from_json(data: bytes, path: Path, key: str) -> FontMetrics:
 
 
 def _read_metrics(path: Path) -> FontMetrics:
-    from fontTools.ttLib import TTFont
-
     with TTFont(path, lazy=True) as font:
         order = {glyph: int(glyph[3:]) if glyph.startswith("cid") else 0 for glyph in font.getGlyphOrder()}
         cids = {code: order.get(glyph, 0) for code, glyph in font.getBestCmap().items()}
@@ -191,8 +189,7 @@ class EmbeddedFont:
 @lru_cache(maxsize=16)
 def _subset_program(path: Path, codes: tuple[int, ...]) -> bytes:
     """The CFF program of `path` cut down to `codes` (cached: previews and small jobs repeat the same set)."""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
+    from fontTools import subset  # lazy: fontTools' subsetter only when a job embeds stamped text
 
     options = subset.Options()
     options.name_IDs = []

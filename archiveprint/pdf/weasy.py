@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def _fetcher():  # type: ignore[no-untyped-def]
     """WeasyPrint may read our templates and fonts and inline data: URLs, nothing else (no network, no /etc)."""
-    from weasyprint.urls import FatalURLFetchingError, URLFetcher
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher  # lazy: WeasyPrint (~0.5 s) stays out of the CLI
 
     allowed = [resources.template_dir().resolve(), resources.font_dir().resolve()]
 
@@ -37,8 +37,8 @@ def _fetcher():  # type: ignore[no-untyped-def]
 
 @lru_cache(maxsize=1)
 def _fonts() -> tuple[FontConfiguration, CSS]:
-    from weasyprint import CSS
-    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint import CSS  # lazy: WeasyPrint (~0.5 s) stays out of the CLI
+    from weasyprint.text.fonts import FontConfiguration  # lazy: WeasyPrint (~0.5 s) stays out of the CLI
 
     config = FontConfiguration()
     # Release it before interpreter shutdown: its __del__ needs modules that shutdown has already cleared.
@@ -48,7 +48,7 @@ def _fonts() -> tuple[FontConfiguration, CSS]:
 
 def render(html: str, *, stylesheets: list[str] | None = None) -> Document:
     """Lay out HTML with the shipped fonts only; WeasyPrint warnings are raised, not logged and ignored."""
-    from weasyprint import CSS, HTML
+    from weasyprint import CSS, HTML  # lazy: WeasyPrint (~0.5 s) stays out of the CLI
 
     config, fonts = _fonts()
     sheets = [fonts] + [CSS(string=css, font_config=config, url_fetcher=_fetcher(),
@@ -86,8 +86,8 @@ class _ListHandler(logging.Handler):
 @lru_cache(maxsize=1)
 def template_env():  # type: ignore[no-untyped-def]
     """Sandboxed, autoescaping Jinja for print templates: a name such as <b>王</b> is text, never markup."""
-    from jinja2 import FileSystemLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2 import FileSystemLoader, StrictUndefined  # lazy: Jinja only to render a print document
+    from jinja2.sandbox import SandboxedEnvironment  # lazy: Jinja only to render a print document
 
     return SandboxedEnvironment(loader=FileSystemLoader(resources.template_dir()), autoescape=True,
                                 undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from archiveprint.errors import InvalidValue
+from archiveprint.pdf.barcodes import is_valid_check, with_check
 from archiveprint.register.text import clean_code
 
 SERIAL_MAX = 99999
@@ -105,8 +106,6 @@ class FolderCode:
 
     @property
     def value(self) -> str:
-        from archiveprint.pdf.barcodes import with_check
-
         return FOLDER_PREFIX + with_check(f"{self.village_prefix}{self.household_number:05d}")
 
     @property
@@ -133,8 +132,6 @@ def folder_code(village_prefix: str, household_number: int) -> FolderCode:
 
 def parse_folder_code(raw: object) -> FolderCode:
     """Parse a scanned or typed folder code (dashes and spaces allowed); the check digit must match."""
-    from archiveprint.pdf.barcodes import is_valid_check
-
     text = clean_code(raw).upper()
     displayed = re.fullmatch(r"(\d{12})F(\d{6})", text)  # the grouped form 130123-100-201-F00017-6
     if displayed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archiveprint.errors import Conflict, InvalidValue
-from archiveprint.register.codes import SERIAL_MAX
+from archiveprint.register import services
+from archiveprint.register.codes import SERIAL_MAX, parse_code
 from archiveprint.register.idcard import make_id_number
 
 if TYPE_CHECKING:
@@ -362,9 +364,6 @@ def _addresses(rng: random.Random, village: SyntheticVillage, count: int) -> lis
 def load(session: Session, township: SyntheticTownship, *, actor: str,
          progress: Callable[[int], None] | None = None) -> str:
     """Write the township through the register services, as clerks would have; the caller commits."""
-    from archiveprint.register import services
-    from archiveprint.register.codes import parse_code
-
     configured = services.configure_township(session, township.county_code, township.county_name,
                                              township.township_code, township.township_name,
                                              unit_name=township.unit_name, actor=actor)
@@ -418,8 +417,8 @@ def write_export(township: SyntheticTownship, path: Path, *, encoding: str = "ut
 
 
 def _write_xlsx(path: Path, title: str, rows: list[list[str]]) -> None:
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
+    from openpyxl import Workbook  # lazy: openpyxl (~0.1 s) only to write an .xlsx
+    from openpyxl.utils import get_column_letter  # lazy: openpyxl (~0.1 s) only to write an .xlsx
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("花名册")
@@ -434,8 +433,6 @@ def _write_xlsx(path: Path, title: str, rows: list[list[str]]) -> None:
 
 
 def _write_csv(path: Path, title: str, rows: list[list[str]], encoding: str) -> None:
-    import csv
-
     written = 2  # lines in the file so far: title and header
     try:
         with path.open("w", encoding=encoding, newline="") as handle:

@@ -708,9 +708,9 @@ def _show(attr: str, value: object) -> str:
 
 def write_error_report(report: ImportReport, target: Path | BinaryIO) -> None:
     """The problems (行号, 列, 值, 原因) and the changes as an .xlsx the clerk can sort and fix the export with."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl import Workbook  # lazy: openpyxl (~0.1 s) only to write an .xlsx
+    from openpyxl.cell import WriteOnlyCell  # lazy: openpyxl (~0.1 s) only to write an .xlsx
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # lazy: openpyxl (~0.1 s) only to write an .xlsx
 
     workbook = Workbook(write_only=True)
 

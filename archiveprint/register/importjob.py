@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -20,9 +20,8 @@ from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.models import UNFINISHED, Job
 from archiveprint.register import uploads
 from archiveprint.register.filelimits import FileTooLarge
-
-if TYPE_CHECKING:
-    from archiveprint.register.importer import ImportReport
+from archiveprint.register.importer import ImportReport, import_file, write_error_report
+from archiveprint.register.sources import inspect
 
 CHECK = "import_check"  # the dry run after the upload
 APPLY = "import_apply"  # 确认导入
@@ -38,8 +37,6 @@ def estimate_rows(path: Path, limits: ImportLimits | None = None) -> int:
     the largest sheet of an .xlsx, less the header. It decides whether the file is imported in the background and
     is the total its progress bar starts from. A file over the limits is refused here (FileTooLarge), at once;
     0 when it cannot tell otherwise: the importer then says what is wrong."""
-    from archiveprint.register.sources import inspect
-
     try:
         extent = inspect(path, name=path.name, limits=limits or ImportLimits())
     except FileTooLarge:
@@ -88,8 +85,6 @@ def apply(session: Session, stored: uploads.PendingUpload, path: Path, *, actor:
 
 def _import(session: Session, stored: uploads.PendingUpload, path: Path, *, actor: str, dry_run: bool,
             today: date, limits: ImportLimits | None, progress: Callable[[int], None] | None) -> ImportReport:
-    from archiveprint.register.importer import import_file
-
     return import_file(session, path, actor=actor, dry_run=dry_run, add_villages=stored.add_villages, today=today,
                        filename=stored.filename, force=stored.force, progress=progress, limits=limits)
 
@@ -100,8 +95,6 @@ def keep_report(root: Path, stored: uploads.PendingUpload, report: ImportReport,
 
     With `stage` (a job's id) the upload's new state waits beside meta.json until the job's transaction commits.
     """
-    from archiveprint.register.importer import write_error_report
-
     if report.problems:
         write_error_report(report, stored.error_report(root))
     else:

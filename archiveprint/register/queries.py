@@ -6,13 +6,15 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
+from archiveprint.errors import InvalidValue, NotFound
 from archiveprint.pdf.barcodes import is_valid_check
-from archiveprint.register.codes import FolderCode, format_code, looks_like_folder_code, parse_folder_code
+from archiveprint.register.codes import FolderCode, format_code, looks_like_folder_code, parse_code, parse_folder_code
 from archiveprint.register.idcard import upgrade_15
-from archiveprint.register.models import Household, Resident, Village
+from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village, resident_tags
+from archiveprint.register.names import HEAD_RELATIONS, is_head
 from archiveprint.register.text import clean, clean_code
 
 FIND_LIMIT = 50
@@ -162,8 +164,6 @@ def get_household(session: Session, household_id: int) -> Household | None:
 
 def ordered_members(household: Household) -> list[Resident]:
     """Members in folder order: head of household first, then by archive code."""
-    from archiveprint.register.names import is_head
-
     return sorted(household.members, key=lambda r: (not is_head(r.relation_to_head), r.archive_code))
 
 
@@ -182,16 +182,10 @@ def list_villages(session: Session) -> list[tuple[Village, int, int]]:
 
 def list_tags(session: Session) -> list[str]:
     """The population tags in use, as the print centre offers them (人群分类)."""
-    from archiveprint.register.models import PopulationTag
-
     return list(session.scalars(select(PopulationTag.name).order_by(PopulationTag.id)))
 
 
 def _print_order():  # type: ignore[no-untyped-def]
-    from sqlalchemy import case
-
-    from archiveprint.register.names import HEAD_RELATIONS
-
     head_first = case((Resident.relation_to_head.in_(HEAD_RELATIONS), 0), else_=1)
     return (Village.code, Household.number, head_first, Resident.archive_code)
 
@@ -199,10 +193,6 @@ def _print_order():  # type: ignore[no-untyped-def]
 def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = None, village: str | None = None,
                      tag: str | None = None, include_closed: bool = False) -> Select[tuple[Resident]]:
     """Residents of a print scope in filing order: village → household → head first → code."""
-    from sqlalchemy.orm import joinedload
-
-    from archiveprint.register.models import PopulationTag, resident_tags
-
     stmt = (select(Resident)
             .join(Household, Household.id == Resident.household_id)
             .join(Village, Village.id == Resident.village_id)
@@ -224,8 +214,6 @@ def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = 
 
 def find_household_by_folder(session: Session, code: FolderCode) -> Household | None:
     """The household a folder code names, if it is this archive's (prefix = one of our villages)."""
-    from archiveprint.register.models import Township
-
     stmt = (select(Household).join(Village, Village.id == Household.village_id)
             .join(Township, Township.id == Village.township_id)
             .where(Township.county_code == code.village_prefix[:6], Township.code == code.village_prefix[6:9],
@@ -244,9 +232,6 @@ class ScanResult:
 
 def resolve_scan(session: Session, scanned: str) -> ScanResult:
     """Check a scanned code against the records (decoders misread: a valid-looking code may name nothing)."""
-    from archiveprint.errors import InvalidValue, NotFound
-    from archiveprint.register.codes import parse_code
-
     kind, key = classify_query(scanned)
     if kind == "folder":
         code = parse_folder_code(key)

@@ -17,9 +17,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
+
 from archiveprint.config import ImportLimits
 from archiveprint.errors import ArchiveprintError, InvalidValue
-from archiveprint.register import filelimits
+from archiveprint.register import filelimits, xlsxpeek
 from archiveprint.register.text import clean
 
 HEADER_SCAN_ROWS = 15
@@ -194,8 +196,6 @@ def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> It
     python-calamine reads a whole sheet at once, about 10× faster than openpyxl's streaming reader; the limits
     were checked first, so what it reads is bounded.
     """
-    from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
-
     extent = filelimits.inspect_xlsx(path, limits, before_scan=lambda book: _peek_header(book, mapping))
     try:
         workbook = CalamineWorkbook.from_path(str(path))
@@ -227,8 +227,6 @@ def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> It
 def _peek_header(workbook: zipfile.ZipFile, mapping: dict[str, str]) -> None:
     """Refuse a workbook none of whose sheets has a header in its first rows, from the first rows of their XML:
     before the whole file is scanned or any sheet read. When that cannot be told cheaply, the full read decides."""
-    from archiveprint.register import xlsxpeek
-
     try:
         members = xlsxpeek.sheet_members(workbook)
     except (KeyError, ValueError, SyntaxError, zipfile.BadZipFile):
@@ -303,7 +301,7 @@ def detect_encoding(path: Path, *, head: bool = False) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         if _decodes(path, encoding, limit=_HEAD_BYTES if head else None):
             return encoding
-    from charset_normalizer import from_bytes, from_path
+    from charset_normalizer import from_bytes, from_path  # lazy: only for a CSV in neither UTF-8 nor GB18030
 
     best = (from_bytes(start) if head else from_path(path)).best()
     if best is not None and _decodes(path, best.encoding, limit=_HEAD_BYTES if head else None):

@@ -18,10 +18,3 @@ def test_a_lending_module_imported_alone_configures_its_mappers(module: str):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 
-
-def test_the_cli_never_imports_weasyprint_to_return_a_folder():
-    code = ("import sys\n"
-            "import archiveprint.cli.lending, archiveprint.lending.services\n"
-            "assert 'weasyprint' not in sys.modules, 'weasyprint imported'\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]

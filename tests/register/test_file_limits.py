@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import python_calamine
 
 from archiveprint.config import ImportLimits, Settings
 from archiveprint.errors import ArchiveprintError, InvalidValue
@@ -152,7 +151,7 @@ def test_issue_11_8_a_wrong_header_is_found_in_the_first_rows(session, township,
         return real_scan(workbook, info, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(filelimits, "_scan", scanning)
-    monkeypatch.setattr(python_calamine, "CalamineWorkbook", None)  # never reached
+    monkeypatch.setattr(sources, "CalamineWorkbook", None)  # never reached
     message, elapsed = refused(session, path, limits=ImportLimits(ratio=1000))
     assert message == ("在文件前15行中没有找到表头：需要一行同时含有“姓名”和“档案编号”"
                        "（或其同义列名，也可以用列映射指定）")
