@@ -12,7 +12,7 @@ rule of our own raises `Invalid` (a ValueError pydantic passes through) with its
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -196,33 +196,46 @@ def parse_yaml(text: str, *, what: str, source: str, max_depth: int = MAX_DEPTH)
     rather than silently replacing the first.
     """
     document = Document(None, what, source)
+    loader = _Loader(text, max_depth)
     try:
-        _check_depth(yaml.parse(text, Loader=yaml.SafeLoader), document, max_depth)
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is not None:
-                document.data = _Builder(loader, document).build(node, ())
-        finally:
-            loader.dispose()
+        node = loader.get_single_node()
+        if node is not None:
+            document.data = _Builder(loader, document).build(node, ())
+    except _TooDeep as error:
+        raise document.error(TOO_DEEP, {"depth": max_depth}, line=error.line) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         problem = getattr(error, "problem", None) or error
         raise document.error(NOT_YAML, {"problem": problem}, line=mark.line + 1 if mark else None) from None
+    finally:
+        loader.dispose()
     return document
 
 
-def _check_depth(events: Iterable[yaml.Event], document: Document, max_depth: int) -> None:
-    """Refuse a file nested deeper than any needs before it is built (PyYAML builds nested lists and maps
-    recursively: 100,000 levels end in a RecursionError). The parser's event stream is flat, so this is safe."""
-    depth = 0
-    for event in events:
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            depth += 1
-            if depth > max_depth:
-                raise document.error(TOO_DEEP, {"depth": max_depth}, line=event.start_mark.line + 1)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            depth -= 1
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that refuses a file nested deeper than any needs before it is built: PyYAML composes nested
+    lists and maps recursively (100,000 levels end in a RecursionError); its parser, below, is flat."""
+
+    def __init__(self, text: str, max_depth: int) -> None:
+        super().__init__(text)
+        self.depth, self.max_depth = 0, max_depth
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        nested = self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent)
+        if nested:
+            self.depth += 1
+            if self.depth > self.max_depth:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            if nested:
+                self.depth -= 1
 
 
 class _Builder:
