@@ -65,8 +65,9 @@ REPEATED_KEY = N_("键重复出现")
 
 class Invalid(ValueError):
     """One of our own rules broken inside a schema: a Chinese template and its params (`{path}`, the dotted key,
-    and `{key}`, the last one, are filled in for every message). `at` points below the value being checked (a key
-    of a mapping, an item of a list), `field` and `value` replace what the error names."""
+    and `{key}`, the last one, are filled in for every message, so a literal brace is written twice: `{{}}`).
+    `at` points below the value being checked (a key of a mapping, an item of a list); `field` and `value` replace
+    what the error names."""
 
     def __init__(self, message: str, params: Mapping[str, object] | None = None, *, at: Loc = (),
                  field: str | None = None, value: object = _INPUT) -> None:
@@ -192,8 +193,8 @@ def read_yaml(path: Path, *, what: str, source: str | None = None, encoding: str
 def parse_yaml(text: str, *, what: str, source: str, max_depth: int = MAX_DEPTH) -> Document:
     """YAML text as plain dicts, lists and scalars (safe: no objects), remembering the line of every key and item.
 
-    Keys are text (a number key such as an option code 1 becomes "1"); a key repeated in one mapping is refused
-    rather than silently replacing the first.
+    Keys are text (a number key such as an option code 1 becomes "1"; a key must not be empty or a list); a key
+    repeated in one mapping is refused rather than silently replacing the first.
     """
     document = Document(None, what, source)
     loader = _Loader(text, max_depth)
@@ -265,8 +266,8 @@ class _Builder:
         for key_node, value_node in node.value:
             line = key_node.start_mark.line + 1
             key = self.loader.construct_object(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str | int):
-                raise self.document.error(KEY_NOT_TEXT, at=loc, value=key, line=line)
+            if key is None:
+                raise self.document.error(KEY_NOT_TEXT, at=loc, line=line)
             key = str(key)
             if id(key_node) in own:
                 if key in seen:
@@ -284,6 +285,8 @@ def merge_documents(documents: Sequence[Document]) -> Document:
     sources = []
     for document in documents:
         sources.append(document.source)
+        if document.data is None:  # an empty file changes nothing
+            continue
         if not isinstance(document.data, Mapping):
             raise document.error(N_("文件顶层应为键值映射"))
         merged.data = merge(merged.data, document.data)

@@ -54,6 +54,7 @@ def test_issue_16_every_mistake_names_the_file_line_field_and_value():
     ("name: 一号\nshelves: [\n", 3, "文件", "不是有效的 YAML"),
     ("name: 一号\nshelves: " + "[" * 13 + "]" * 13 + "\n", 2, "文件", "嵌套层数太多（最多 12 层）"),
     ("name: 一号\n? [a]\n: b\nshelves: []\n", 2, "文件", "键必须是文字"),
+    ("name: 一号\n~: b\nshelves: []\n", 2, "文件", "键必须是文字"),
 ])
 def test_issue_16_pydantic_errors_in_our_words(text, line, field, message):
     with pytest.raises(ConfigError) as error:
