@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, RootModel, ValidationInfo, field_validator, model_validator
 
 from archiveprint import resources
-from archiveprint.errors import InvalidValue, NotFound
+from archiveprint.configfile import Invalid, Schema, read_yaml, worded
+from archiveprint.errors import N_, NotFound
 
 FIELD_KINDS = frozenset({"text", "boxes", "option", "multi", "date", "ymd", "area", "sign", "check"})
 
@@ -112,33 +117,113 @@ class Catalog:
         return FormSet(id=form.id, name=form.title, forms=(form.id,))
 
 
-def _field(raw: dict[str, Any], form_id: str) -> FieldDef:
-    kind = raw.get("kind", "text")
-    if kind not in FIELD_KINDS:
-        raise InvalidValue(f"表单 {form_id} 的字段种类未知", field=raw.get("slot"), value=kind)
-    options = tuple((str(code), str(label)) for code, label in (raw.get("options") or {}).items())
-    return FieldDef(
-        slot=str(raw["slot"]), label=str(raw["label"]), kind=kind, options=options,
-        boxes=int(raw.get("boxes", 1)), prefill=raw.get("prefill"), unit=str(raw.get("unit", "")),
-        width=str(raw.get("width", "")), star=bool(raw.get("star", False)),
-    )
+# --- the files, declared --------------------------------------------------------------------------------------
+# Keys these schemas do not name are passed over, as they always were (form.yaml files carry notes for people).
 
+WHAT_FORM = N_("表单定义")  # names the file in every message about it
+WHAT_SETS = N_("表单套组")
+WHAT_VARIANTS = N_("表单版本设置")
+
+
+class _Look(Schema):
+    """What a variant (`variants: {ycia: {options: …}}`) may change in a field; None: left as it is."""
+
+    known_keys_only: ClassVar[bool] = False
+    label: str | None = None
+    kind: str | None = None
+    options: dict[str, str] | None = None
+    boxes: int | None = None
+    prefill: str | None = None
+    unit: str | None = None
+    width: str | None = None
+    star: bool | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str | None, info: ValidationInfo) -> str | None:
+        if kind is not None and kind not in FIELD_KINDS:
+            raise Invalid(N_("表单 {form} 的字段种类未知"), {"form": (info.context or {}).get("form", "")})
+        return kind
+
+
+class _FieldFile(_Look):
+    """One item of `fields`."""
+
+    slot: str
+    label: str
+    kind: str = "text"
+    boxes: int = 1
+    unit: str = ""
+    width: str = ""
+    star: bool = False
+    variants: dict[str, _Look] = Field(default_factory=dict)
+
+    def definition(self, variant: str) -> FieldDef:
+        """The field as printed, with the site's chosen variant (if it names one of this field's) applied."""
+        chosen = self.variants.get(variant)
+        values = {**self.model_dump(exclude={"variants"}), **(chosen.model_dump(exclude_unset=True) if chosen else {})}
+        return FieldDef(**{**values, "options": tuple((values["options"] or {}).items())})
+
+
+class _FormFile(Schema):
+    """form.yaml: the form's identity and page set-up, and its fields in order."""
+
+    known_keys_only: ClassVar[bool] = False
+    shape: ClassVar[str] = N_("应为键值映射（id、number、title、fields ……）")
+    id: str
+    number: int  # two digits in the re-filing barcode
+    title: str
+    pages: int = 1
+    header: Literal["code8", "code17", "none"] = "code8"
+    size: str = "A4"
+    notes: str = ""
+    per_page: int = 1
+    slot_prefix: str = ""
+    fields: list[_FieldFile] = Field(default_factory=list)
+
+
+class _SetFile(Schema):
+    """One built-in set of sets.yaml; its forms must be in the catalogue (the context's `forms`)."""
+
+    known_keys_only: ClassVar[bool] = False
+    id: str
+    name: str
+    forms: list[str]
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _known_forms(self, info: ValidationInfo) -> _SetFile:
+        unknown = [form_id for form_id in self.forms if form_id not in (info.context or {}).get("forms", ())]
+        if unknown:
+            raise Invalid(N_("套组引用了不存在的表单"), at=("forms",), value=", ".join(unknown))
+        return self
+
+
+VARIANTS = N_("格式应为：表单编号: {{字段: 版本}}")
+
+
+def _mapping(raw: object) -> object:
+    if not isinstance(raw, Mapping):
+        raise Invalid(VARIANTS)
+    return raw
+
+
+_Sets = RootModel[list[_SetFile] | None]
+_Variants = RootModel[Annotated[dict[str, Annotated[dict[str, str], worded(VARIANTS)]], BeforeValidator(_mapping)]]
+
+
+# --- reading --------------------------------------------------------------------------------------------------
 
 def load_form(folder: Path, overrides: dict[str, Any] | None = None) -> FormDef:
     """Read one form folder; `overrides` (site settings) replace fields' options where the sources disagree."""
-    import yaml
-
-    raw = yaml.safe_load((folder / "form.yaml").read_text(encoding="utf-8"))
+    document = read_yaml(folder / "form.yaml", what=WHAT_FORM, source=f"{folder.name}/form.yaml")
+    form_id = document.data.get("id") if isinstance(document.data, Mapping) else None
+    raw = document.validate(_FormFile, context={"form": form_id})
     overrides = overrides or {}
-    fields = []
-    for item in raw.get("fields", []):
-        variant = (item.get("variants") or {}).get(overrides.get(item["slot"], ""))
-        fields.append(_field({**item, **(variant or {})}, raw["id"]))
     return FormDef(
-        id=raw["id"], number=int(raw["number"]), title=raw["title"], pages=int(raw.get("pages", 1)),
-        header=raw.get("header", "code8"), fields=tuple(fields), folder=folder, size=raw.get("size", "A4"),
-        notes=raw.get("notes", ""), per_page=int(raw.get("per_page", 1)), slot_prefix=raw.get("slot_prefix", ""),
-    )
+        id=raw.id, number=raw.number, title=raw.title, pages=raw.pages, header=raw.header,
+        fields=tuple(item.definition(overrides.get(item.slot, "")) for item in raw.fields), folder=folder,
+        size=raw.size, notes=raw.notes, per_page=raw.per_page, slot_prefix=raw.slot_prefix)
 
 
 def site_variants_file() -> Path:
@@ -147,21 +232,16 @@ def site_variants_file() -> Path:
         personal_info: {livestock: ycia}
         health_check: {diet: bsoft, drink_kind: bsoft}
     """
-    import os
-
     return Path(os.environ.get("ARCHIVEPRINT_INSTANCE") or Path.cwd() / "instance") / "form_variants.yaml"
 
 
 def site_variants() -> dict[str, dict[str, str]]:
-    import yaml
-
     path = site_variants_file()
     if not path.is_file():
         return {}
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
-        raise InvalidValue("格式应为：表单编号: {字段: 版本}", field=str(path))
-    return {str(form): {str(k): str(v) for k, v in fields.items()} for form, fields in raw.items()}
+    document = read_yaml(path, what=WHAT_VARIANTS, source=str(path))
+    document.data = document.data or {}
+    return document.validate(_Variants).root
 
 
 def load_catalog() -> Catalog:
@@ -172,8 +252,6 @@ def load_catalog() -> Catalog:
 
 @lru_cache(maxsize=8)
 def _load_catalog(variants: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Catalog:
-    import yaml
-
     chosen = {form_id: dict(fields) for form_id, fields in variants}
     root = resources.template_dir() / "forms"
     catalog = Catalog()
@@ -182,10 +260,8 @@ def _load_catalog(variants: tuple[tuple[str, tuple[tuple[str, str], ...]], ...])
         catalog.forms[form.id] = form
     sets_file = root / "sets.yaml"
     if sets_file.is_file():
-        for raw in yaml.safe_load(sets_file.read_text(encoding="utf-8")) or []:
-            unknown = [f for f in raw["forms"] if f not in catalog.forms]
-            if unknown:
-                raise InvalidValue("套组引用了不存在的表单", field=raw["name"], value=", ".join(unknown))
-            catalog.sets[raw["id"]] = FormSet(id=raw["id"], name=raw["name"], forms=tuple(raw["forms"]),
-                                              description=raw.get("description", ""))
+        sets = read_yaml(sets_file, what=WHAT_SETS).validate(_Sets, context={"forms": catalog.forms}).root
+        for raw in sets or ():
+            catalog.sets[raw.id] = FormSet(id=raw.id, name=raw.name, forms=tuple(raw.forms),
+                                           description=raw.description)
     return catalog

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import Conflict, InvalidValue, NotFound
+from archiveprint.errors import N_, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
 from archiveprint.forms.aliases import resolve_alias
 from archiveprint.forms.catalog import Catalog, FormSet, load_catalog
@@ -76,21 +76,23 @@ def find_form_set(session: Session, key: str, *, kind: str | None = None, catalo
     as_set = (catalog.find_set(key) or _custom_set(session, key)) if kind in (None, SET) else None
     as_form = catalog.find_form(key) if kind in (None, FORM) else None
     if as_set is not None and as_form is not None:
-        raise AmbiguousPrint(f"“{key}”既是套组“{as_set.name}”，也是单张表单“{as_form.title}”，请写明要打印哪一个",
-                             field="套组", value=key, key=key)
+        raise AmbiguousPrint("“{key}”既是套组“{set}”，也是单张表单“{form}”，请写明要打印哪一个",
+                             params={"key": key, "set": as_set.name, "form": as_form.title}, field="套组", value=key,
+                             key=key)
     if as_set is not None:
         return as_set
     if as_form is not None:
         return catalog.single_form(as_form.id)
     if kind == SET and (form := catalog.find_form(key)) is not None:
-        raise UnknownPrint(f"“{key}”是单张表单“{form.title}”，不是套组", field="套组", value=key, key=form.id,
-                           other=FORM)
+        raise UnknownPrint("“{key}”是单张表单“{form}”，不是套组", params={"key": key, "form": form.title}, field="套组",
+                           value=key, key=form.id, other=FORM)
     if kind == FORM and (other := catalog.find_set(key) or _custom_set(session, key)) is not None:
-        raise UnknownPrint(f"“{key}”是套组“{other.name}”，不是单张表单", field="表单", value=key, key=other.id,
-                           other=SET)
-    message, field = {SET: ("没有这个表单套组", "套组"), FORM: ("没有这种表单", "表单")}.get(
-        kind or "", ("没有这个表单套组或表单", "套组"))
-    raise UnknownPrint(f"{message}。可选的{choices_text(session, catalog, kind)}", field=field, value=key)
+        raise UnknownPrint("“{key}”是套组“{set}”，不是单张表单", params={"key": key, "set": other.name}, field="表单",
+                           value=key, key=other.id, other=SET)
+    message, field = {SET: (N_("没有这个表单套组。可选的{choices}"), "套组"),
+                      FORM: (N_("没有这种表单。可选的{choices}"), "表单")}.get(
+        kind or "", (N_("没有这个表单套组或表单。可选的{choices}"), "套组"))
+    raise UnknownPrint(message, params={"choices": choices_text(session, catalog, kind)}, field=field, value=key)
 
 
 def list_custom_sets(session: Session) -> list[CustomFormSet]:
@@ -108,13 +110,14 @@ def check_form_set(catalog: Catalog, name: str, forms: list[str] | tuple[str, ..
     if not name:
         raise InvalidValue("套组名称不能为空", field="套组名称")
     if len(name) > NAME_MAX:
-        raise InvalidValue(f"套组名称最多{NAME_MAX}个字", field="套组名称", value=name[:NAME_MAX] + "…")
+        raise InvalidValue("套组名称最多{max}个字", params={"max": NAME_MAX}, field="套组名称",
+                           value=name[:NAME_MAX] + "…")
     if len(description) > DESCRIPTION_MAX:
-        raise InvalidValue(f"说明最多{DESCRIPTION_MAX}个字", field="说明")
+        raise InvalidValue("说明最多{max}个字", params={"max": DESCRIPTION_MAX}, field="说明")
     if not forms:
         raise InvalidValue("请至少选择一张表单", field="表单")
     if len(forms) > FORMS_MAX:
-        raise InvalidValue(f"一个套组最多{FORMS_MAX}张表单", field="表单", value=len(forms))
+        raise InvalidValue("一个套组最多{max}张表单", params={"max": FORMS_MAX}, field="表单", value=len(forms))
     unknown = [form_id for form_id in forms if form_id not in catalog.forms]
     if unknown:
         raise InvalidValue("没有这种表单", field="表单", value="、".join(unknown))

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, ClassVar, Literal
 
-from archiveprint.errors import InvalidValue
+from pydantic import model_validator
+
+from archiveprint.configfile import Document, Invalid, Schema, read_yaml, worded
+from archiveprint.errors import N_, InvalidValue
 
 KINDS = ("sheet", "roll")
 PRINTERS = {"laser": 300, "thermal": 203}  # printer class → the dpi assumed until a printer profile says otherwise
 TOLERANCE = 0.05  # mm: rounding in published stock dimensions
+WHAT = N_("标签纸定义")  # names the file in every message about it
 
 
 @dataclass(frozen=True)
@@ -62,85 +67,98 @@ class LabelStock:
                 "default_dpi": self.default_dpi, "note": self.note}
 
 
-def _pair(data: dict, key: str, source: str, default: Sequence[float] | None = None) -> tuple[float, float]:  # type: ignore[type-arg]
-    value = data.get(key, default)
-    try:
-        first, second = (float(v) for v in value)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise InvalidValue(f"标签纸定义 {source}：{key} 应为两个数（毫米），如 [63.5, 33.9]", field=key,
-                           value=value) from None
-    return first, second
+# --- the file, declared -----------------------------------------------------------------------------------------
+
+PAIR = N_("{key} 应为两个数（毫米），如 [63.5, 33.9]")
+Pair = Annotated[tuple[float, float], worded(PAIR)]
 
 
-def parse_stock(stock_id: str, data: object, *, source: str = "") -> LabelStock:
-    """Check one stock definition and return it; every mistake names the file and the key."""
-    source = source or stock_id
-    if not isinstance(data, dict):
-        raise InvalidValue(f"标签纸定义 {source} 应为 YAML 映射", value=source)
-    kind = data.get("kind", "sheet")
-    if kind not in KINDS:
-        raise InvalidValue(f"标签纸定义 {source}：kind 应为 sheet（整张）或 roll（卷筒）", field="kind", value=kind)
-    printer = data.get("printer", "thermal" if kind == "roll" else "laser")
-    if printer not in PRINTERS:
-        raise InvalidValue(f"标签纸定义 {source}：printer 应为 laser 或 thermal", field="printer", value=printer)
-    label_w, label_h = _pair(data, "label", source)
-    if kind == "roll":
-        page_w, page_h, columns, rows = label_w, label_h, 1, 1
-        pitch_x, pitch_y, left, top = label_w, label_h, 0.0, 0.0
-    else:
-        page_w, page_h = _pair(data, "page", source, (210, 297))
-        columns, rows = (int(v) for v in _pair(data, "grid", source))
-        pitch_x, pitch_y = _pair(data, "pitch", source, (label_w, label_h))
-        left, top = _pair(data, "margin", source)
-    stock = LabelStock(
-        id=stock_id, name=str(data.get("name") or stock_id), kind=kind, page_width=page_w, page_height=page_h,
-        label_width=label_w, label_height=label_h, columns=columns, rows=rows, pitch_x=pitch_x, pitch_y=pitch_y,
-        left=left, top=top, corner_radius=float(data.get("corner_radius", 0)), printer=printer,
-        note=str(data.get("note", "")),
-    )
-    check_stock(stock, source)
-    return stock
+class _StockFile(Schema):
+    """One stock file. A roll needs only its label size; a sheet its grid and margins too (keys it does not
+    know are passed over, as they always were)."""
+
+    known_keys_only: ClassVar[bool] = False
+    shape: ClassVar[str] = N_("应为 YAML 映射")
+    name: str = ""
+    kind: Annotated[Literal["sheet", "roll"], worded(N_("kind 应为 sheet（整张）或 roll（卷筒）"))] = "sheet"
+    printer: Annotated[Literal["laser", "thermal"], worded(N_("printer 应为 laser 或 thermal"))] | None = None
+    label: Pair | None = None
+    page: Pair = (210.0, 297.0)
+    grid: Pair | None = None
+    pitch: Pair | None = None
+    margin: Pair | None = None
+    corner_radius: float = 0.0
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _printable(self) -> _StockFile:
+        _check_geometry(self.stock(""))
+        return self
+
+    def stock(self, stock_id: str) -> LabelStock:
+        label_w, label_h = self._given("label")
+        if self.kind == "roll":
+            page_w, page_h, columns, rows = label_w, label_h, 1, 1
+            pitch_x, pitch_y, left, top = label_w, label_h, 0.0, 0.0
+        else:
+            page_w, page_h = self.page
+            columns, rows = (int(v) for v in self._given("grid"))
+            pitch_x, pitch_y = self.pitch or (label_w, label_h)
+            left, top = self._given("margin")
+        return LabelStock(
+            id=stock_id, name=self.name or stock_id, kind=self.kind, page_width=page_w, page_height=page_h,
+            label_width=label_w, label_height=label_h, columns=columns, rows=rows, pitch_x=pitch_x,
+            pitch_y=pitch_y, left=left, top=top, corner_radius=self.corner_radius,
+            printer=self.printer or ("thermal" if self.kind == "roll" else "laser"), note=self.note)
+
+    def _given(self, key: str) -> tuple[float, float]:
+        value = getattr(self, key)
+        if value is None:
+            raise Invalid(PAIR, at=(key,), value=None)
+        return value  # type: ignore[no-any-return]
 
 
-def check_stock(stock: LabelStock, source: str) -> None:
+def _check_geometry(stock: LabelStock) -> None:
     """Refuse geometry that cannot be printed: labels overlapping each other or running off the page."""
-    def bad(message: str, key: str, value: object) -> InvalidValue:
-        return InvalidValue(f"标签纸定义 {source}：{message}", field=key, value=value)
-
     if min(stock.label_width, stock.label_height, stock.page_width, stock.page_height) <= 0:
-        raise bad("尺寸必须大于 0", "label", (stock.label_width, stock.label_height))
+        raise Invalid(N_("尺寸必须大于 0"), at=("label",), value=(stock.label_width, stock.label_height))
     if stock.columns < 1 or stock.rows < 1:
-        raise bad("行数和列数至少为 1", "grid", (stock.columns, stock.rows))
+        raise Invalid(N_("行数和列数至少为 1"), at=("grid",), value=(stock.columns, stock.rows))
     if stock.left < 0 or stock.top < 0:
-        raise bad("边距不能为负", "margin", (stock.left, stock.top))
+        raise Invalid(N_("边距不能为负"), at=("margin",), value=(stock.left, stock.top))
     if stock.columns > 1 and stock.pitch_x + TOLERANCE < stock.label_width:
-        raise bad(f"横向间距 {stock.pitch_x} 小于标签宽度 {stock.label_width}，标签会重叠", "pitch", stock.pitch_x)
+        raise Invalid(N_("横向间距 {pitch} 小于标签宽度 {size}，标签会重叠"),
+                      {"pitch": stock.pitch_x, "size": stock.label_width}, at=("pitch",), value=stock.pitch_x)
     if stock.rows > 1 and stock.pitch_y + TOLERANCE < stock.label_height:
-        raise bad(f"纵向间距 {stock.pitch_y} 小于标签高度 {stock.label_height}，标签会重叠", "pitch", stock.pitch_y)
+        raise Invalid(N_("纵向间距 {pitch} 小于标签高度 {size}，标签会重叠"),
+                      {"pitch": stock.pitch_y, "size": stock.label_height}, at=("pitch",), value=stock.pitch_y)
     right = stock.left + (stock.columns - 1) * stock.pitch_x + stock.label_width
     bottom = stock.top + (stock.rows - 1) * stock.pitch_y + stock.label_height
     if right > stock.page_width + TOLERANCE:
-        raise bad(f"最右一列到 {right:.2f} mm，超出纸宽 {stock.page_width} mm", "grid", stock.columns)
+        raise Invalid(N_("最右一列到 {edge} mm，超出纸宽 {page} mm"),
+                      {"edge": f"{right:.2f}", "page": stock.page_width}, at=("grid",), value=stock.columns)
     if bottom > stock.page_height + TOLERANCE:
-        raise bad(f"最下一行到 {bottom:.2f} mm，超出纸高 {stock.page_height} mm", "grid", stock.rows)
+        raise Invalid(N_("最下一行到 {edge} mm，超出纸高 {page} mm"),
+                      {"edge": f"{bottom:.2f}", "page": stock.page_height}, at=("grid",), value=stock.rows)
     if stock.corner_radius < 0 or stock.corner_radius > min(stock.label_width, stock.label_height) / 2:
-        raise bad("圆角半径不合理", "corner_radius", stock.corner_radius)
+        raise Invalid(N_("圆角半径不合理"), at=("corner_radius",), value=stock.corner_radius)
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+def parse_stock(stock_id: str, data: object, *, source: str = "") -> LabelStock:
+    """Check one stock definition and return it; every mistake names the file, the line and the key."""
+    return Document(data, WHAT, source or stock_id).validate(_StockFile).stock(stock_id)
 
 
 def load_stocks(folders: Iterable[Path]) -> dict[str, LabelStock]:
     """Every *.yaml stock in `folders`, by file stem; a later folder (the site's own) overrides an earlier one."""
-    import yaml
-
     stocks: dict[str, LabelStock] = {}
     for folder in folders:
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.yaml")):
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except yaml.YAMLError as error:
-                raise InvalidValue(f"标签纸定义 {path.name} 不是有效的 YAML：{error}", value=path.name) from None
-            stocks[path.stem] = parse_stock(path.stem, data, source=path.name)
+            stocks[path.stem] = read_yaml(path, what=WHAT).validate(_StockFile).stock(path.stem)
     return dict(sorted(stocks.items(), key=lambda item: (item[1].is_roll, item[0])))
 
 
@@ -151,4 +169,5 @@ def find_stock(stocks: dict[str, LabelStock], key: str) -> LabelStock:
     for stock in stocks.values():
         if stock.name == key:
             return stock
-    raise InvalidValue(f"没有这种标签纸；可用：{'、'.join(stocks)}", field="标签纸", value=key)
+    raise InvalidValue("没有这种标签纸；可用：{stocks}", params={"stocks": "、".join(stocks)}, field="标签纸",
+                       value=key)

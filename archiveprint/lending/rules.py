@@ -5,28 +5,41 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from annotated_types import Interval, MinLen
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from archiveprint import resources
 from archiveprint.clock import local_time, utc_from_local
-from archiveprint.errors import InvalidValue
+from archiveprint.configfile import Document, Invalid, Loc, Schema, merge_documents, read_yaml, worded
+from archiveprint.errors import N_, InvalidValue
 
 BORROWER_KINDS = ("staff", "village_doctor", "external")
 REQUIREMENTS = {"application": "书面申请", "approval": "审批", "consent": "居民或监护人同意"}
 SITE_FILE = "lending_rules.yaml"
+WHAT = N_("借阅规则")  # names the file in every message about it
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 MAX_DAYS = 366
 MAX_RENEWALS = 20
 MAX_RANGE_DAYS = 366  # one closed_dates / working_dates range
 MAX_CLOSED_RUN = 800  # days searched for the next open day before the calendar is called broken
 
 _FLAGS = ("needs_application", "needs_approval", "needs_consent", "may_leave_building", "own_villages_only")
-_NUMBERS = {"loan_days": MAX_DAYS, "renewals": MAX_RENEWALS, "renewal_days": MAX_DAYS}
-_TOP_KEYS = {"timezone", "purposes", "purposes_needing_note", "conditions", "defaults", "borrowers", "sensitive",
-             "evidence", "overdue_levels", "calendar", "request_expiry_days"}
-_CALENDAR_KEYS = {"closed_weekdays", "closed_dates", "working_dates"}
 WEEKDAY_TEXT = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 _WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WEEKDAYS: dict[str, int] = {
@@ -35,7 +48,6 @@ WEEKDAYS: dict[str, int] = {
     "周天": 6, "星期天": 6}
 _DAY = re.compile(r"(?:(\d{4})-)?(\d{1,2})-(\d{1,2})")
 _SPAN = re.compile(r"\s*([\d-]+)(?:\s*\.\.\s*([\d-]+))?(?:\s+(\S.*?))?\s*")
-_EVIDENCE_KEYS = {"application_scan", "consent_scan", "approver_may_be_requester"}
 
 
 @dataclass(frozen=True)
@@ -60,13 +72,12 @@ class LoanRule:
         return tuple(name for name in REQUIREMENTS if getattr(self, f"needs_{name}"))
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(Schema):
     """Which documents must be scanned, and whether a requester may approve their own request."""
 
-    application_scan: bool = True
-    consent_scan: bool = False
-    approver_may_be_requester: bool = False
+    application_scan: StrictBool = True
+    consent_scan: StrictBool = False
+    approver_may_be_requester: StrictBool = False
 
 
 @dataclass(frozen=True)
@@ -124,8 +135,8 @@ class Calendar:
             if self.is_open(day):
                 return day
             day += timedelta(days=1)
-        raise InvalidValue(f"档案室日历在 {MAX_CLOSED_RUN} 天内没有开放日，请检查 calendar.closed_dates",
-                           field="calendar", value=f"{day:%Y-%m-%d}")
+        raise InvalidValue("档案室日历在 {days} 天内没有开放日，请检查 calendar.closed_dates",
+                           params={"days": MAX_CLOSED_RUN}, field="calendar", value=f"{day:%Y-%m-%d}")
 
     def closed_days(self, first: date, last: date) -> list[date]:
         """The closed days from `first` to `last` (both included), for the rules listing of a month."""
@@ -158,7 +169,8 @@ class LendingRules:
     def rule_for(self, kind: str, *, sensitive: bool = False) -> LoanRule:
         """The rule for a borrower type; a sensitive household adds the `sensitive` flags (stricter only)."""
         if kind not in self.by_kind:
-            raise InvalidValue(f"未知的借阅人类型，可选：{'、'.join(self.by_kind)}", field="借阅人类型", value=kind)
+            raise InvalidValue("未知的借阅人类型，可选：{kinds}", params={"kinds": "、".join(self.by_kind)},
+                               field="借阅人类型", value=kind)
         rule = self.by_kind[kind]
         if not sensitive:
             return rule
@@ -181,7 +193,8 @@ class LendingRules:
         for code, label in self.purposes.items():
             if key == label:
                 return code
-        raise InvalidValue(f"借阅事由应为：{'、'.join(self.purposes.values())}", field="借阅事由", value=text)
+        raise InvalidValue("借阅事由应为：{labels}", params={"labels": "、".join(self.purposes.values())},
+                           field="借阅事由", value=text)
 
     def condition(self, text: str | None) -> str:
         """A return condition code from its code or label (完好 / 缺页 / 破损); empty means intact."""
@@ -193,7 +206,8 @@ class LendingRules:
         for code, label in self.conditions.items():
             if key == label:
                 return code
-        raise InvalidValue(f"归还状况应为：{'、'.join(self.conditions.values())}", field="归还状况", value=text)
+        raise InvalidValue("归还状况应为：{labels}", params={"labels": "、".join(self.conditions.values())},
+                           field="归还状况", value=text)
 
     def local_date(self, moment: datetime) -> date:
         """The archive's calendar day of a stored (UTC, naive) timestamp."""
@@ -272,8 +286,6 @@ def missing_requirements(rule: LoanRule, evidence: Evidence, *, application_ref:
 # --- loading ------------------------------------------------------------------------------------------------------
 
 def shipped_rules_file() -> Path:
-    from archiveprint import resources
-
     return resources.template_dir() / "lending" / "rules.yaml"
 
 
@@ -298,159 +310,79 @@ def _cached(stamped: tuple[tuple[str, int], ...]) -> LendingRules:
 
 def load_rules(paths: Sequence[Path]) -> LendingRules:
     """Read and merge rule files in order (later files override earlier ones), then check the result."""
-    import yaml
-
-    merged: dict[str, Any] = {}
-    for path in paths:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
-            raise InvalidValue(f"借阅规则文件不是有效的 YAML：{error}", field=str(path)) from None
-        if not isinstance(raw, dict):
-            raise InvalidValue("借阅规则文件应为键值映射", field=str(path))
-        merged = merge(merged, raw)
-    return parse_rules(merged, sources=tuple(str(p) for p in paths))
-
-
-def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else in `override` replaces the value in `base`."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+    documents = [read_yaml(path, what=WHAT, source=str(path)) for path in paths]
+    return _build(merge_documents(documents), sources=tuple(str(p) for p in paths))
 
 
 def parse_rules(raw: Mapping[str, Any], *, sources: tuple[str, ...] = ()) -> LendingRules:
     """Check every key and value (a typo must fail loudly, not switch a rule off) and build the rules."""
-    where = "、".join(sources) or "借阅规则"
-    unknown = set(raw) - _TOP_KEYS
-    if unknown:
-        raise InvalidValue(f"借阅规则中有未知的键：{'、'.join(sorted(unknown))}", field=where)
-    purposes = _labels(raw.get("purposes"), "purposes", where)
-    conditions = _labels(raw.get("conditions"), "conditions", where)
-    if "intact" not in conditions:
-        raise InvalidValue("conditions 中必须有 intact（完好）", field=where)
-    needing_note = tuple(_codes(raw.get("purposes_needing_note") or [], purposes, "purposes_needing_note", where))
-    defaults = raw.get("defaults") or {}
-    if not isinstance(defaults, Mapping):
-        raise InvalidValue("defaults 应为键值映射", field=where)
-    borrowers = raw.get("borrowers") or {}
-    if not isinstance(borrowers, Mapping):
-        raise InvalidValue("borrowers 应为键值映射", field=where)
-    unknown_kinds = set(borrowers) - set(BORROWER_KINDS)
-    if unknown_kinds:
-        raise InvalidValue(f"未知的借阅人类型：{'、'.join(sorted(map(str, unknown_kinds)))}；可选："
-                           f"{'、'.join(BORROWER_KINDS)}", field=where)
-    by_kind = {kind: _rule(kind, merge(defaults, borrowers.get(kind) or {}), purposes, where)
-               for kind in BORROWER_KINDS}
-    sensitive = dict(raw.get("sensitive") or {})
-    tags = tuple(str(t) for t in sensitive.pop("tags", []) or [])
-    bad = set(sensitive) - set(_FLAGS)
-    if bad:
-        raise InvalidValue(f"sensitive 中有未知的键：{'、'.join(sorted(bad))}", field=where)
-    flags = {key: _flag(value, f"sensitive.{key}", where) for key, value in sensitive.items()}
-    evidence_raw = raw.get("evidence") or {}
-    bad = set(evidence_raw) - _EVIDENCE_KEYS
-    if bad:
-        raise InvalidValue(f"evidence 中有未知的键：{'、'.join(sorted(bad))}", field=where)
-    evidence = Evidence(**{key: _flag(value, f"evidence.{key}", where) for key, value in evidence_raw.items()})
-    levels = raw.get("overdue_levels") or [1]
-    if not (isinstance(levels, list) and all(isinstance(v, int) and v > 0 for v in levels)
-            and levels == sorted(set(levels))):
-        raise InvalidValue("overdue_levels 应为递增的正整数列表（逾期天数）", field=where, value=levels)
-    timezone = str(raw.get("timezone") or "Asia/Shanghai")
-    _check_timezone(timezone, where)
-    expiry = raw.get("request_expiry_days", 0)
-    if not isinstance(expiry, int) or isinstance(expiry, bool) or not 0 <= expiry <= MAX_DAYS:
-        raise InvalidValue(f"request_expiry_days 应为 0–{MAX_DAYS} 的整数（0 表示申请不会过期）", field=where,
-                           value=expiry)
-    return LendingRules(timezone=timezone, purposes=purposes, purposes_needing_note=needing_note,
-                        conditions=conditions, by_kind=by_kind, sensitive_tags=tags, sensitive_flags=flags,
-                        evidence=evidence, overdue_levels=tuple(levels),
-                        calendar=parse_calendar(raw.get("calendar") or {}, where), request_expiry_days=expiry,
-                        sources=sources)
+    return _build(Document(raw, WHAT, "、".join(sources)), sources=sources)
 
 
-# --- the calendar -----------------------------------------------------------------------------------------------
-
-def parse_calendar(raw: object, where: str = "借阅规则") -> Calendar:
-    """Check the `calendar` section strictly: every weekday name, date and range must be understood, a day may not
-    be both closed and a working day, and a working day must be one the room would otherwise be closed on."""
-    if not isinstance(raw, Mapping):
-        raise InvalidValue("calendar 应为键值映射（closed_weekdays、closed_dates、working_dates）", field=where)
-    unknown = set(raw) - _CALENDAR_KEYS
-    if unknown:
-        raise InvalidValue(f"calendar 中有未知的键：{'、'.join(sorted(map(str, unknown)))}；可选："
-                           f"{'、'.join(sorted(_CALENDAR_KEYS))}", field=where)
-    weekdays: list[int] = []
-    for name in _list(raw.get("closed_weekdays"), "calendar.closed_weekdays", where):
-        number = WEEKDAYS.get(str(name).strip().lower())
-        if number is None:
-            raise InvalidValue("calendar.closed_weekdays 中有无法识别的星期，应为 monday…sunday 或 周一…周日",
-                               field=where, value=name)
-        if number not in weekdays:
-            weekdays.append(number)
-    if len(weekdays) == 7:
-        raise InvalidValue("calendar.closed_weekdays 不能包含全部 7 天：档案室每周至少要开放一天", field=where)
-    closed = tuple(_span(item, "calendar.closed_dates", where)
-                   for item in _list(raw.get("closed_dates"), "calendar.closed_dates", where))
-    working = tuple(_span(item, "calendar.working_dates", where)
-                    for item in _list(raw.get("working_dates"), "calendar.working_dates", where))
-    calendar = Calendar(closed_weekdays=tuple(sorted(weekdays)), closed_dates=closed, working_dates=())
-    for span in working:
-        if span.yearly:
-            raise InvalidValue("调休上班日须写明年份（YYYY-MM-DD）", field=where, value=span.text)
-        day = span.start
-        while day <= span.end:
-            holiday = next((c for c in closed if c.covers(day)), None)
-            if holiday is not None:
-                raise InvalidValue(f"{day:%Y-%m-%d} 同时列在 closed_dates（{holiday.text}）和 working_dates 中",
-                                   field=where, value=span.text)
-            if calendar.is_open(day):
-                raise InvalidValue(f"{day:%Y-%m-%d} 是{WEEKDAY_TEXT[day.weekday()]}，档案室本来就开放，"
-                                   "不必列为调休上班日（working_dates）", field=where, value=span.text)
-            day += timedelta(days=1)
-    return replace(calendar, working_dates=working)
+def parse_calendar(raw: object, where: str = "") -> Calendar:
+    """Check a `calendar` section on its own (see _CalendarFile)."""
+    return Document(raw, WHAT, where).validate(_CalendarFile).build()
 
 
-def _list(raw: object, key: str, where: str) -> list[object]:
+def _build(document: Document, *, sources: tuple[str, ...]) -> LendingRules:
+    file = document.validate(_RulesFile)
+    sensitive = file.sensitive or _Sensitive()
+    return LendingRules(
+        timezone=file.timezone or DEFAULT_TIMEZONE, purposes=file.purposes,
+        purposes_needing_note=tuple(file.purposes_needing_note or ()), conditions=file.conditions,
+        by_kind={kind: file.rule(kind) for kind in BORROWER_KINDS}, sensitive_tags=tuple(sensitive.tags or ()),
+        sensitive_flags={flag: getattr(sensitive, flag) for flag in _FLAGS if getattr(sensitive, flag) is not None},
+        evidence=file.evidence or Evidence(), overdue_levels=tuple(file.overdue_levels or (1,)),
+        calendar=(file.calendar or _CalendarFile()).build(), request_expiry_days=file.request_expiry_days,
+        sources=sources)
+
+
+# --- the file, declared ---------------------------------------------------------------------------------------------
+# A key that is absent or empty (`defaults:` with nothing under it) takes its default, as it always has.
+
+def _listed(raw: object) -> object:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise InvalidValue(f"{key} 应为列表", field=where, value=raw)
+        raise Invalid(N_("{path} 应为列表"))
     return raw
 
 
-def _span(item: object, key: str, where: str) -> DaySpan:
+def _weekday(name: object) -> int:
+    number = WEEKDAYS.get(str(name).strip().lower())
+    if number is None:
+        raise Invalid(N_("{path} 中有无法识别的星期，应为 monday…sunday 或 周一…周日"))
+    return number
+
+
+BAD_DAY = N_("{path} 中有无效的日期（应为 YYYY-MM-DD 或 MM-DD，区间写成 起..止）")
+
+
+def _span(item: object) -> DaySpan:
     """`2026-10-01`, `10-01`, `10-01..10-07` or `2026-02-15..2026-02-23`, optionally followed by a label
     (`10-01..10-07 国庆节`). YAML reads an unquoted 2026-10-01 as a date, which is accepted too."""
     if isinstance(item, datetime) or not isinstance(item, date | str):
-        raise InvalidValue(f"{key} 中的日期应写成 YYYY-MM-DD 或 MM-DD（区间：起..止）", field=where, value=item)
+        raise Invalid(N_("{path} 中的日期应写成 YYYY-MM-DD 或 MM-DD（区间：起..止）"))
     if isinstance(item, date):
         return DaySpan(item, item, yearly=False)
     found = _SPAN.fullmatch(item)
     if found is None:
-        raise InvalidValue(f"{key} 中有无效的日期（应为 YYYY-MM-DD 或 MM-DD，区间写成 起..止）", field=where,
-                           value=item)
+        raise Invalid(BAD_DAY)
     first, last, label = found.groups()
-    start, start_yearly = _day(first, key, where, item)
-    end, end_yearly = _day(last, key, where, item) if last else (start, start_yearly)
+    start, start_yearly = _day(first)
+    end, end_yearly = _day(last) if last else (start, start_yearly)
     if start_yearly != end_yearly:
-        raise InvalidValue(f"{key} 中区间的起止日期应同为 YYYY-MM-DD 或同为 MM-DD", field=where, value=item)
+        raise Invalid(N_("{path} 中区间的起止日期应同为 YYYY-MM-DD 或同为 MM-DD"))
     if end < start:
         if start_yearly:
-            raise InvalidValue(f"{key} 中的每年区间不能跨年，请分成两段（如 12-31 和 01-01..01-02）", field=where,
-                               value=item)
-        raise InvalidValue(f"{key} 中区间的结束日期早于开始日期", field=where, value=item)
+            raise Invalid(N_("{path} 中的每年区间不能跨年，请分成两段（如 12-31 和 01-01..01-02）"))
+        raise Invalid(N_("{path} 中区间的结束日期早于开始日期"))
     if (end - start).days >= MAX_RANGE_DAYS:
-        raise InvalidValue(f"{key} 中的区间不能超过 {MAX_RANGE_DAYS} 天", field=where, value=item)
+        raise Invalid(N_("{path} 中的区间不能超过 {days} 天"), {"days": MAX_RANGE_DAYS})
     return DaySpan(start, end, yearly=start_yearly, label=(label or "").strip())
 
 
-def _day(text: str, key: str, where: str, item: object) -> tuple[date, bool]:
+def _day(text: str) -> tuple[date, bool]:
     found = _DAY.fullmatch(text.strip())
     try:
         if found is None:
@@ -458,55 +390,157 @@ def _day(text: str, key: str, where: str, item: object) -> tuple[date, bool]:
         year, month, day = found.groups()
         return date(int(year) if year else 2000, int(month), int(day)), year is None
     except ValueError:
-        raise InvalidValue(f"{key} 中有无效的日期（应为 YYYY-MM-DD 或 MM-DD，区间写成 起..止）", field=where,
-                           value=item) from None
+        raise Invalid(BAD_DAY) from None
 
 
-def _rule(kind: str, raw: Mapping[str, Any], purposes: Mapping[str, str], where: str) -> LoanRule:
-    known = {f.name for f in fields(LoanRule)} - {"kind"}
-    unknown = set(raw) - known
-    if unknown:
-        raise InvalidValue(f"借阅人类型 {kind} 中有未知的键：{'、'.join(sorted(unknown))}", field=where)
-    values: dict[str, Any] = {"kind": kind, "label": str(raw.get("label") or kind)}
-    for key, limit in _NUMBERS.items():
-        value = raw.get(key, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
-            raise InvalidValue(f"{kind}.{key} 应为 0–{limit} 的整数", field=where, value=value)
-        values[key] = value
-    for key in _FLAGS:
-        values[key] = _flag(raw.get(key, False), f"{kind}.{key}", where)
-    values["purposes"] = tuple(_codes(raw.get("purposes") or list(purposes), purposes, f"{kind}.purposes", where))
-    rule = LoanRule(**values)
-    if rule.may_leave_building and rule.loan_days == 0:
-        raise InvalidValue(f"{kind}：可以带出档案室时 loan_days 至少为 1", field=where, value=0)
-    return rule
+def _known_zone(name: str | None) -> str | None:
+    if name:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(N_("未知的时区")) from None
+    return name
 
 
-def _labels(raw: object, key: str, where: str) -> dict[str, str]:
-    if not isinstance(raw, Mapping) or not raw:
-        raise InvalidValue(f"{key} 应为“代码: 名称”的映射", field=where)
-    return {str(code): str(label) for code, label in raw.items()}
+def _increasing(levels: list[int]) -> list[int]:
+    if not all(days > 0 for days in levels) or levels != sorted(set(levels)):
+        raise Invalid(OVERDUE_LEVELS)
+    return levels
 
 
-def _codes(raw: object, known: Mapping[str, str], key: str, where: str) -> list[str]:
-    if not isinstance(raw, list):
-        raise InvalidValue(f"{key} 应为列表", field=where, value=raw)
-    unknown = [str(code) for code in raw if code not in known]
-    if unknown:
-        raise InvalidValue(f"{key} 中有未定义的事由：{'、'.join(unknown)}", field=where)
-    return [str(code) for code in raw]
+OVERDUE_LEVELS = N_("overdue_levels 应为递增的正整数列表（逾期天数）")
+NUMBER = N_("{path} 应为 0–{limit} 的整数")
+Days = Annotated[StrictInt, Interval(ge=0, le=MAX_DAYS), worded(NUMBER, {"limit": MAX_DAYS})]
+Renewals = Annotated[StrictInt, Interval(ge=0, le=MAX_RENEWALS), worded(NUMBER, {"limit": MAX_RENEWALS})]
+Labels = Annotated[dict[str, str], MinLen(1), worded(N_("{path} 应为“代码: 名称”的映射"))]
+Codes = Annotated[list[str], BeforeValidator(_listed)]
+Weekdays = Annotated[list[Annotated[int, PlainValidator(_weekday)]], BeforeValidator(_listed)]
+Spans = Annotated[list[Annotated[DaySpan, PlainValidator(_span)]], BeforeValidator(_listed)]
 
 
-def _flag(value: object, key: str, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidValue(f"{key} 应为 true 或 false", field=where, value=value)
-    return value
+class _CalendarFile(Schema):
+    """`calendar`, checked strictly: every weekday name, date and range must be understood, a day may not be both
+    closed and a working day, and a working day must be one the room would otherwise be closed on."""
+
+    shape: ClassVar[str] = N_("calendar 应为键值映射（closed_weekdays、closed_dates、working_dates）")
+    closed_weekdays: Weekdays = Field(default_factory=list)
+    closed_dates: Spans = Field(default_factory=list)
+    working_dates: Spans = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _CalendarFile:
+        if len(set(self.closed_weekdays)) == 7:
+            raise Invalid(N_("calendar.closed_weekdays 不能包含全部 7 天：档案室每周至少要开放一天"),
+                          at=("closed_weekdays",), value=None)
+        closed = replace(self.build(), working_dates=())
+        for n, span in enumerate(self.working_dates):
+            at: Loc = ("working_dates", n)
+            if span.yearly:
+                raise Invalid(N_("调休上班日须写明年份（YYYY-MM-DD）"), at=at, value=span.text)
+            day = span.start
+            while day <= span.end:
+                holiday = next((c for c in self.closed_dates if c.covers(day)), None)
+                params = {"day": f"{day:%Y-%m-%d}", "holiday": holiday.text if holiday else "",
+                          "weekday": WEEKDAY_TEXT[day.weekday()]}
+                if holiday is not None:
+                    raise Invalid(N_("{day} 同时列在 closed_dates（{holiday}）和 working_dates 中"), params, at=at,
+                                  value=span.text)
+                if closed.is_open(day):
+                    raise Invalid(N_("{day} 是{weekday}，档案室本来就开放，不必列为调休上班日（working_dates）"),
+                                  params, at=at, value=span.text)
+                day += timedelta(days=1)
+        return self
+
+    def build(self) -> Calendar:
+        return Calendar(closed_weekdays=tuple(sorted(set(self.closed_weekdays))),
+                        closed_dates=tuple(self.closed_dates), working_dates=tuple(self.working_dates))
 
 
-def _check_timezone(name: str, where: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+class _Flags(Schema):
+    needs_application: StrictBool | None = None
+    needs_approval: StrictBool | None = None
+    needs_consent: StrictBool | None = None
+    may_leave_building: StrictBool | None = None
+    own_villages_only: StrictBool | None = None
 
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue("未知的时区", field=where, value=name) from None
+
+class _Terms(_Flags):
+    """One borrower type's terms as written, or the defaults they start from (None: not set here)."""
+
+    label: str | None = None
+    loan_days: Days | None = None
+    renewals: Renewals | None = None
+    renewal_days: Days | None = None
+    purposes: Codes | None = None
+
+
+class _Sensitive(_Flags):
+    """Flags added to any borrower's rule for a household in one of the `tags` groups (stricter only)."""
+
+    tags: Codes | None = None
+
+
+class _RulesFile(Schema):
+    """The rules file (the shipped one with a site's file merged over it)."""
+
+    shape: ClassVar[str] = N_("借阅规则文件应为键值映射")
+    timezone: Annotated[str | None, AfterValidator(_known_zone)] = None
+    purposes: Labels
+    purposes_needing_note: Codes | None = None
+    conditions: Labels
+    defaults: _Terms | None = None
+    borrowers: dict[str, _Terms] | None = None
+    sensitive: _Sensitive | None = None
+    evidence: Evidence | None = None
+    overdue_levels: Annotated[list[StrictInt], AfterValidator(_increasing), worded(OVERDUE_LEVELS)] | None = None
+    calendar: _CalendarFile | None = None
+    request_expiry_days: Annotated[StrictInt, Interval(ge=0, le=MAX_DAYS), worded(
+        N_("request_expiry_days 应为 0–{limit} 的整数（0 表示申请不会过期）"), {"limit": MAX_DAYS})] = 0
+
+    @field_validator("conditions")
+    @classmethod
+    def _keeps_intact(cls, conditions: dict[str, str]) -> dict[str, str]:
+        if "intact" not in conditions:
+            raise Invalid(N_("conditions 中必须有 intact（完好）"), value=None)
+        return conditions
+
+    @field_validator("borrowers", mode="before")
+    @classmethod
+    def _known_kinds(cls, borrowers: object) -> object:
+        for kind in borrowers if isinstance(borrowers, Mapping) else ():
+            if kind not in BORROWER_KINDS:
+                raise Invalid(N_("未知的借阅人类型：{kind}；可选：{kinds}"),
+                              {"kind": kind, "kinds": "、".join(BORROWER_KINDS)}, at=(kind,), value=None)
+        return borrowers
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _RulesFile:
+        lists = {("purposes_needing_note",): self.purposes_needing_note,
+                 ("defaults", "purposes"): (self.defaults or _Terms()).purposes,
+                 **{("borrowers", kind, "purposes"): terms.purposes for kind, terms in (self.borrowers or {}).items()}}
+        for at, codes in lists.items():
+            unknown = [code for code in codes or () if code not in self.purposes]
+            if unknown:
+                raise Invalid(N_("{path} 中有未定义的事由：{codes}"), {"codes": "、".join(unknown)}, at=at,
+                              value=None)
+        for kind in BORROWER_KINDS:
+            rule = self.rule(kind)
+            if rule.may_leave_building and rule.loan_days == 0:
+                raise Invalid(N_("{kind}：可以带出档案室时 loan_days 至少为 1"), {"kind": kind},
+                              at=("borrowers", kind, "loan_days"), value=0)
+        return self
+
+    def rule(self, kind: str) -> LoanRule:
+        """A borrower type's terms over the defaults (a key neither sets is 0, false, or every purpose)."""
+        own, defaults = (self.borrowers or {}).get(kind) or _Terms(), self.defaults or _Terms()
+
+        def pick(key: str, fallback: Any) -> Any:
+            for terms in (own, defaults):
+                if getattr(terms, key) is not None:
+                    return getattr(terms, key)
+            return fallback
+
+        return LoanRule(kind=kind, label=pick("label", "") or kind, loan_days=pick("loan_days", 0),
+                        renewals=pick("renewals", 0), renewal_days=pick("renewal_days", 0),
+                        **{flag: pick(flag, False) for flag in _FLAGS},
+                        purposes=tuple(pick("purposes", None) or self.purposes))

@@ -15,12 +15,24 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Annotated, ClassVar
 
-from archiveprint.errors import InvalidValue
+from annotated_types import Interval
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    StrictFloat,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from archiveprint.configfile import Document, Invalid, Loc, Schema, parse_yaml, worded
+from archiveprint.errors import N_, InvalidValue
 
 MAX_LEVELS = 6
-MAX_DEPTH = 12  # nesting of a layout file (the shipped example needs 6)
 MAX_TEXT = 512 * 1024  # characters; a layout file is a few KB
 MAX_SHELVES_PER_BLOCK = 10_000  # a typo such as 列 1-1000 is caught, as ArchivesSpace caps batch ranges
 MAX_CAPACITY = 2000
@@ -31,10 +43,7 @@ PURPOSES = {"villages": "village", "village": "village", "村档": "village", "�
             "closed": "closed", "结案": "closed", "结案区": "closed"}
 PURPOSE_TEXT = {"village": "村档区", "closed": "结案区"}
 CODE_RE = re.compile(r"[A-Za-z0-9]{1,8}")
-TOP_KEYS = {"name", "folder_thickness_mm", "growth_reserve", "position_format", "rooms"}
-ROOM_KEYS = {"code", "name", "blocks"}
-BLOCK_KEYS = {"code", "name", "kind", "purpose", "levels", "exclude", "fill_order", "capacity", "shelf_width_mm",
-              "folder_thickness_mm", "format"}
+WHAT = N_("库房布局")  # names the file in every message about it
 _TERM_SPLIT = re.compile(r"\s*[×*✕]\s*|\s+[xX]\s+")
 _ITEM_SPLIT = re.compile(r"\s*[,，、]\s*")
 _RANGE = re.compile(r"^([0-9A-Za-z]+)\s*[-–—~～]\s*([0-9A-Za-z]+)$")
@@ -78,31 +87,6 @@ class Level:
 
 
 @dataclass(frozen=True)
-class Block:
-    """A run of shelving of one kind inside a room, with its own level names and filling order."""
-
-    code: str
-    name: str
-    kind: str
-    purpose: str
-    levels: tuple[Level, ...]
-    order: tuple[tuple[str, bool], ...]  # (label, descending), most significant first
-    capacity: int
-    width_mm: float | None
-    line: int
-    exclude: tuple[tuple[tuple[tuple[str, frozenset[str]], ...], int], ...] = ()  # (rule, line); a rule maps
-    # level labels to codes, and a shelf matching every label of a rule is left out
-
-
-@dataclass(frozen=True)
-class Room:
-    code: str
-    name: str
-    blocks: tuple[Block, ...]
-    line: int
-
-
-@dataclass(frozen=True)
 class Layout:
     """A whole checked layout file: its rooms and every shelf in filling order."""
 
@@ -124,78 +108,216 @@ class Layout:
         return sum(shelf.capacity for shelf in self.shelves)
 
 
-# --- YAML with line numbers ----------------------------------------------------------------------------------
+# --- the file, declared --------------------------------------------------------------------------------------
 
-class _Map(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of itself and of each key (for error messages)."""
-
-    line: int = 0
-    lines: dict[str, int]
+def _text(value: object) -> str:
+    return "" if value is None else str(value).strip()
 
 
-class _Seq(list):  # type: ignore[type-arg]
-    line: int = 0
-    lines: list[int]
+def _code(message: str) -> PlainValidator:
+    def check(value: object) -> str:
+        text = "" if isinstance(value, bool) else _text(value)
+        if not CODE_RE.fullmatch(text):
+            raise Invalid(message)
+        return text
+
+    return PlainValidator(check)
 
 
-def _load_yaml(text: str, source: str) -> Any:
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> _Map:
-        loader.flatten_mapping(node)
-        out = _Map()
-        out.line, out.lines = node.start_mark.line + 1, {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, str | int):
-                raise _bad(source, line, "键必须是文字", str(key), key)
-            key = str(key)
-            if key in out:
-                raise _bad(source, line, "键重复出现", key, key)
-            out[key] = loader.construct_object(value_node, deep=True)
-            out.lines[key] = line
-        return out
-
-    def sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> _Seq:
-        out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-        out.line, out.lines = node.start_mark.line + 1, [child.start_mark.line + 1 for child in node.value]
-        return out
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, sequence)
-    try:
-        _check_depth(yaml.parse(text, Loader=yaml.SafeLoader), source)
-        return yaml.load(text, Loader=Loader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        raise InvalidValue(f"库房布局 {source} 不是有效的 YAML：{error.problem or error}", row=line,
-                           value=source) from None
-    except yaml.YAMLError as error:
-        raise InvalidValue(f"库房布局 {source} 不是有效的 YAML：{error}", value=source) from None
+BETWEEN = N_("应为 {low}–{high} 之间的数")
+Text = Annotated[str, BeforeValidator(_text)]
+Thickness = Annotated[StrictFloat, Interval(ge=1, le=500), worded(BETWEEN, {"low": 1, "high": 500})]
+Width = Annotated[StrictFloat, Interval(ge=10, le=10_000), worded(BETWEEN, {"low": 10, "high": 10_000})]
+Reserve = Annotated[StrictFloat, Interval(ge=0, le=5), worded(BETWEEN, {"low": 0, "high": 5})]
+Rule = tuple[tuple[str, frozenset[str]], ...]  # level labels to codes: a shelf matching every label is left out
 
 
-def _check_depth(events: Iterable[Any], source: str) -> None:
-    """Refuse a file nested deeper than any layout needs before it is built (PyYAML builds nested lists and maps
-    recursively: 100,000 levels end in a RecursionError). The parser's event stream is flat, so this is safe."""
-    import yaml
-
-    depth = 0
-    for event in events:
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _bad(source, event.start_mark.line + 1, f"嵌套层数太多（最多 {MAX_DEPTH} 层）", "文件", source)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            depth -= 1
+class _Part(Schema):
+    unknown_key: ClassVar[str] = N_("{section}不认识的键（可用：{allowed}）")
 
 
-def _bad(source: str, line: int | None, message: str, field: str, value: object = None) -> InvalidValue:
-    return InvalidValue(f"库房布局 {source}：{message}", row=line, field=field, value=value)
+class Block(_Part):
+    """A run of shelving of one kind inside a room, with its own level names and filling order. `levels`,
+    `fill_order` and `exclude` are read from the one-line ranges; `capacity` or `shelf_width_mm` says how many
+    folders a shelf holds."""
+
+    shape: ClassVar[str] = N_("每组架子应为键值对（code、levels ……）")
+    section: ClassVar[str] = "架组中"
+    code: Annotated[str, _code(N_("架组代码应为1–8位字母或数字（用于位置编码和条码）"))] = Field(
+        None, validate_default=True)
+    name: Text = ""
+    kind: Text = ""
+    purpose: str = Field("villages", validate_default=True)
+    format: Annotated[dict[str, str], worded(N_("format 应为“层级: 格式”的键值对"))] | None = None
+    levels: tuple[Level, ...] = Field(None, validate_default=True)
+    fill_order: tuple[tuple[str, bool], ...] = Field(None, validate_default=True)  # (label, descending)
+    capacity: Annotated[StrictInt, Interval(ge=1, le=MAX_CAPACITY), worded(
+        N_("每层容量应为 1–{max} 之间的整数（袋）"), {"max": MAX_CAPACITY})] | None = None
+    shelf_width_mm: Width | None = None
+    folder_thickness_mm: Thickness | None = None
+    exclude: tuple[Rule, ...] = Field(None, validate_default=True)
+
+    @field_validator("purpose", mode="plain")
+    @classmethod
+    def _purpose(cls, value: object) -> str:
+        text = _text(value) or "villages"
+        if text not in PURPOSES:
+            raise Invalid(N_("用途应为 villages（村档）或 closed（结案）"), value=text)
+        return PURPOSES[text]
+
+    @field_validator("format")
+    @classmethod
+    def _formats(cls, formats: dict[str, str] | None) -> dict[str, str] | None:
+        for label, fmt in (formats or {}).items():
+            if "{}" not in fmt:
+                raise Invalid(N_("格式中必须有 {{}} 表示编号"), at=(label,), field=f"format.{label}", value=fmt)
+        return formats
+
+    @field_validator("levels", mode="plain")
+    @classmethod
+    def _levels(cls, spec: object, info: ValidationInfo) -> tuple[Level, ...]:
+        if isinstance(spec, str):
+            terms = [t for t in _TERM_SPLIT.split(spec.strip()) if t]
+        elif isinstance(spec, list) and all(isinstance(t, str) for t in spec):
+            terms = [str(t) for t in spec]
+        else:
+            raise Invalid(N_("levels 应写成一行，例如“列 1-12 × 面 A,B × 节 1-6 × 层 1-6”"))
+        if not 1 <= len(terms) <= MAX_LEVELS:
+            raise Invalid(N_("层级数应为 1–{max} 个"), {"max": MAX_LEVELS})
+        formats = info.data.get("format") or {}
+        levels = [Level(label, values, formats.get(label) or "{}" + label) for label, values in map(parse_term, terms)]
+        labels = [level.label for level in levels]
+        if len(set(labels)) != len(labels):
+            raise Invalid(N_("层级名称重复"), value=next(label for label in labels if labels.count(label) > 1))
+        return tuple(levels)
+
+    @field_validator("fill_order", mode="plain")
+    @classmethod
+    def _fill_order(cls, spec: object, info: ValidationInfo) -> tuple[tuple[str, bool], ...]:
+        labels = [level.label for level in info.data.get("levels") or ()]
+        if spec is None:
+            return tuple((label, False) for label in labels)
+        items = _ITEM_SPLIT.split(spec.strip()) if isinstance(spec, str) else spec if isinstance(spec, list) else None
+        if not items or not all(isinstance(i, str) for i in items):
+            raise Invalid(N_("fill_order 应列出全部层级，例如“列, 面, 节, 层”（倒序在前面加 -）"))
+        order = [(item.strip().lstrip("-－").strip(), item.strip().startswith(("-", "－"))) for item in items]
+        if labels and sorted(label for label, _ in order) != sorted(labels):
+            raise Invalid(N_("fill_order 应恰好列出全部层级：{labels}"), {"labels": "、".join(labels)})
+        return tuple(order)
+
+    @field_validator("exclude", mode="plain")
+    @classmethod
+    def _exclude(cls, spec: object, info: ValidationInfo) -> tuple[Rule, ...]:
+        if spec is None:
+            return ()
+        if not (isinstance(spec, str) or (isinstance(spec, list) and all(isinstance(item, str) for item in spec))):
+            raise Invalid(N_("exclude 应为列表，每项如“列 1 × 面 A”"))
+        known = {level.label: {code for code, _ in level.values} for level in info.data.get("levels") or ()}
+        items: list[tuple[str, Loc]] = [(spec, ())] if isinstance(spec, str) else [(s, (n,)) for n, s in
+                                                                                     enumerate(spec)]
+        rules = []
+        for item, at in items:
+            rule: dict[str, frozenset[str]] = {}
+            for label, values in (parse_term(term, at) for term in _TERM_SPLIT.split(item.strip()) if term):
+                if label not in known:
+                    raise Invalid(N_("exclude 中的层级“{label}”不在 levels 里"), {"label": label}, at=at, value=item)
+                unknown = [code for code, _ in values if code not in known[label]]
+                if unknown:
+                    raise Invalid(N_("exclude 中“{label}”没有编号 {codes}"),
+                                  {"label": label, "codes": "、".join(unknown)}, at=at, value=item)
+                rule[label] = frozenset(code for code, _ in values)
+            rules.append(tuple(rule.items()))
+        return tuple(rules)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Block:
+        labels = {level.label for level in self.levels}
+        for label in self.format or {}:
+            if label not in labels:
+                raise Invalid(N_("format 中的层级不在 levels 里"), at=("format", label), field=f"format.{label}",
+                              value=label)
+        if ("capacity" in self.model_fields_set) == ("shelf_width_mm" in self.model_fields_set):
+            raise Invalid(N_("每组架子要写 capacity（每层放几袋）或 shelf_width_mm（每层宽度，毫米），二选一"),
+                          field="capacity", value=None)
+        return self
+
+    def per_shelf(self, thickness: float) -> int:
+        """Folders per shelf: as written, or as many of `thickness` mm (the block's own, or the file's) as fit."""
+        if self.capacity is not None:
+            return self.capacity
+        return math.floor((self.shelf_width_mm or 0) / (self.folder_thickness_mm or thickness) + 1e-9)
+
+
+class Room(_Part):
+    shape: ClassVar[str] = N_("每个库房应为键值对（code、name、blocks）")
+    section: ClassVar[str] = "库房中"
+    code: Annotated[str, _code(N_("库房代码应为1–8位字母或数字（用于位置编码和条码）"))] = Field(
+        None, validate_default=True)
+    name: Text = Field("", validate_default=True)
+    blocks: tuple[Block, ...] = Field(None, validate_default=True)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, name: str, info: ValidationInfo) -> str:
+        if not name:
+            raise Invalid(N_("库房名称不能为空"), value=info.data.get("code"))
+        return name
+
+    @field_validator("blocks", mode="before")
+    @classmethod
+    def _some_blocks(cls, blocks: object, info: ValidationInfo) -> object:
+        if not isinstance(blocks, list) or not blocks:
+            raise Invalid(N_("库房“{name}”至少要有一组架子（blocks 列表）"), {"name": info.data.get("name", "")})
+        return blocks
+
+    @model_validator(mode="after")
+    def _distinct_blocks(self) -> Room:
+        _unique([block.code for block in self.blocks], "blocks", "code", N_("库房“{name}”中架组代码重复"),
+                {"name": self.name})
+        return self
+
+
+def _unique(values: list[str], key: str, field: str, message: str, params: dict[str, object] | None = None) -> None:
+    seen: set[str] = set()
+    for n, value in enumerate(values):
+        if value in seen:
+            raise Invalid(message, params, at=(key, n, field), value=value)
+        seen.add(value)
+
+
+def _some_rooms(rooms: object) -> object:
+    if not isinstance(rooms, list) or not rooms:
+        raise Invalid(N_("至少要有一个库房（rooms 列表）"))
+    return rooms
+
+
+class _LayoutFile(_Part):
+    shape: ClassVar[str] = N_("文件顶层应为键值对（name、rooms ……）")
+    name: Text = ""
+    folder_thickness_mm: Thickness = DEFAULT_THICKNESS_MM
+    growth_reserve: Reserve = DEFAULT_RESERVE
+    position_format: Text = DEFAULT_POSITION_FORMAT
+    rooms: Annotated[tuple[Room, ...], BeforeValidator(_some_rooms)] = Field(None, validate_default=True)
+
+    @field_validator("position_format")
+    @classmethod
+    def _has_place(cls, fmt: str) -> str:
+        if "{}" not in (fmt or DEFAULT_POSITION_FORMAT):
+            raise Invalid(N_("格式中必须有 {{}} 表示位号"))
+        return fmt or DEFAULT_POSITION_FORMAT
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _LayoutFile:
+        _unique([room.code for room in self.rooms], "rooms", "code", N_("库房代码重复"))
+        _unique([room.name for room in self.rooms], "rooms", "name", N_("库房名称重复"))
+        for r, room in enumerate(self.rooms):
+            for b, block in enumerate(room.blocks):
+                own = block.folder_thickness_mm or self.folder_thickness_mm
+                if not 1 <= block.per_shelf(self.folder_thickness_mm) <= MAX_CAPACITY:
+                    raise Invalid(N_("按每袋 {own} mm 计算，每层可放 {capacity} 袋，不合理"),
+                                  {"own": f"{own:g}", "capacity": block.per_shelf(self.folder_thickness_mm)},
+                                  at=("rooms", r, "blocks", b, "shelf_width_mm"), value=block.shelf_width_mm)
+        return self
 
 
 # --- reading a layout ----------------------------------------------------------------------------------------
@@ -213,260 +335,85 @@ def load_layout(path: Path) -> Layout:
 
 def parse_layout(text: str, *, source: str = "layout.yaml") -> Layout:
     if len(text) > MAX_TEXT:
-        raise _bad(source, None, f"文件太大（最多 {MAX_TEXT // 1024} KB）", "文件", source)
-    data = _load_yaml(text, source)
-    if not isinstance(data, _Map):
-        raise _bad(source, 1, "文件顶层应为键值对（name、rooms ……）", "文件", source)
-    _check_keys(data, TOP_KEYS, source, "")
-    thickness = _number(data, "folder_thickness_mm", source, default=DEFAULT_THICKNESS_MM, low=1, high=500)
-    reserve = _number(data, "growth_reserve", source, default=DEFAULT_RESERVE, low=0, high=5)
-    position_format = str(data.get("position_format") or DEFAULT_POSITION_FORMAT)
-    if "{}" not in position_format:
-        raise _bad(source, data.lines.get("position_format"), "格式中必须有 {} 表示位号", "position_format",
-                   position_format)
-    rooms_raw = data.get("rooms")
-    if not isinstance(rooms_raw, _Seq) or not rooms_raw:
-        raise _bad(source, data.lines.get("rooms", data.line), "至少要有一个库房（rooms 列表）", "rooms", rooms_raw)
-    rooms = tuple(_room(raw, line, source, thickness) for raw, line in zip(rooms_raw, rooms_raw.lines, strict=True))
-    _unique(((room.code, room.line) for room in rooms), source, "库房代码重复", "code")
-    _unique(((room.name, room.line) for room in rooms), source, "库房名称重复", "name")
-    shelves = tuple(_expand(rooms, source))
+        raise Document(None, WHAT, source).error(N_("文件太大（最多 {size} KB）"), {"size": MAX_TEXT // 1024})
+    document = parse_yaml(text, what=WHAT, source=source)
+    file = document.validate(_LayoutFile)
+    shelves = tuple(_expand(file, document))
     if not shelves:
-        raise _bad(source, rooms[0].line, "布局中没有任何架位", "rooms", source)
-    name = str(data.get("name") or Path(source).stem)
-    return Layout(name=name, source=source, text=text, folder_thickness_mm=thickness, growth_reserve=reserve,
-                  position_format=position_format, rooms=rooms, shelves=shelves)
+        raise document.error(N_("布局中没有任何架位"), at=("rooms", 0), field="rooms", value=source)
+    return Layout(name=file.name or Path(source).stem, source=source, text=text,
+                  folder_thickness_mm=file.folder_thickness_mm, growth_reserve=file.growth_reserve,
+                  position_format=file.position_format, rooms=file.rooms, shelves=shelves)
 
 
-def _check_keys(raw: _Map, allowed: set[str], source: str, where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise _bad(source, raw.lines.get(key), f"{where}不认识的键（可用：{'、'.join(sorted(allowed))}）", key, key)
-
-
-def _number(raw: _Map, key: str, source: str, *, default: float | None, low: float, high: float) -> float:
-    value = raw.get(key)
-    if value is None:
-        if default is None:
-            raise _bad(source, raw.line, "缺少必填项", key)
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise _bad(source, raw.lines.get(key), f"应为 {low:g}–{high:g} 之间的数", key, value)
-    return float(value)
-
-
-def _code(raw: _Map, key: str, source: str, what: str) -> str:
-    value = raw.get(key)
-    text = "" if value is None or isinstance(value, bool) else str(value).strip()
-    if not CODE_RE.fullmatch(text):
-        raise _bad(source, raw.lines.get(key, raw.line), f"{what}应为1–8位字母或数字（用于位置编码和条码）", key,
-                   value)
-    return text
-
-
-def _unique(items: Iterable[tuple[str, int]], source: str, message: str, field: str) -> None:
-    seen: set[str] = set()
-    for value, line in items:
-        if value in seen:
-            raise _bad(source, line, message, field, value)
-        seen.add(value)
-
-
-def _room(raw: object, line: int, source: str, thickness: float) -> Room:
-    if not isinstance(raw, _Map):
-        raise _bad(source, line, "每个库房应为键值对（code、name、blocks）", "rooms", raw)
-    _check_keys(raw, ROOM_KEYS, source, "库房中")
-    code = _code(raw, "code", source, "库房代码")
-    name = str(raw.get("name") or "").strip()
-    if not name:
-        raise _bad(source, raw.line, "库房名称不能为空", "name", code)
-    blocks_raw = raw.get("blocks")
-    if not isinstance(blocks_raw, _Seq) or not blocks_raw:
-        raise _bad(source, raw.lines.get("blocks", raw.line), f"库房“{name}”至少要有一组架子（blocks 列表）",
-                   "blocks", blocks_raw)
-    blocks = tuple(_block(b, b_line, source, thickness) for b, b_line in zip(blocks_raw, blocks_raw.lines,
-                                                                             strict=True))
-    _unique(((block.code, block.line) for block in blocks), source, f"库房“{name}”中架组代码重复", "code")
-    return Room(code=code, name=name, blocks=blocks, line=raw.line)
-
-
-def _block(raw: object, line: int, source: str, thickness: float) -> Block:
-    if not isinstance(raw, _Map):
-        raise _bad(source, line, "每组架子应为键值对（code、levels ……）", "blocks", raw)
-    _check_keys(raw, BLOCK_KEYS, source, "架组中")
-    code = _code(raw, "code", source, "架组代码")
-    name = str(raw.get("name") or "").strip()
-    kind = str(raw.get("kind") or "").strip()
-    purpose_raw = str(raw.get("purpose") or "villages").strip()
-    if purpose_raw not in PURPOSES:
-        raise _bad(source, raw.lines.get("purpose"), "用途应为 villages（村档）或 closed（结案）", "purpose",
-                   purpose_raw)
-    formats = raw.get("format") or _Map()
-    if not isinstance(formats, _Map):
-        raise _bad(source, raw.lines.get("format"), "format 应为“层级: 格式”的键值对", "format", formats)
-    levels = _levels(raw, source, formats)
-    order = _order(raw, levels, source)
-    capacity, width = _capacity(raw, source, thickness)
-    return Block(code=code, name=name, kind=kind, purpose=PURPOSES[purpose_raw], levels=levels, order=order,
-                 capacity=capacity, width_mm=width, line=raw.line, exclude=_exclusions(raw, levels, source))
-
-
-def _levels(raw: _Map, source: str, formats: _Map) -> tuple[Level, ...]:
-    spec = raw.get("levels")
-    line = raw.lines.get("levels", raw.line)
-    if isinstance(spec, str):
-        terms = [t for t in _TERM_SPLIT.split(spec.strip()) if t]
-    elif isinstance(spec, _Seq) and all(isinstance(t, str) for t in spec):
-        terms = [str(t) for t in spec]
-    else:
-        raise _bad(source, line, "levels 应写成一行，例如“列 1-12 × 面 A,B × 节 1-6 × 层 1-6”", "levels", spec)
-    if not 1 <= len(terms) <= MAX_LEVELS:
-        raise _bad(source, line, f"层级数应为 1–{MAX_LEVELS} 个", "levels", spec)
-    levels = []
-    for term in terms:
-        label, values = parse_term(term, source=source, line=line)
-        fmt = str(formats.get(label) or "{}" + label)
-        if "{}" not in fmt:
-            raise _bad(source, formats.lines.get(label, line), "格式中必须有 {} 表示编号", f"format.{label}", fmt)
-        levels.append(Level(label=label, values=values, fmt=fmt))
-    _unique(((level.label, line) for level in levels), source, "层级名称重复", "levels")
-    for label in formats:
-        if label not in {level.label for level in levels}:
-            raise _bad(source, formats.lines.get(label), "format 中的层级不在 levels 里", f"format.{label}", label)
-    return tuple(levels)
-
-
-def parse_term(term: str, *, source: str = "", line: int | None = None) -> tuple[str, tuple[tuple[str, str], ...]]:
+def parse_term(term: str, at: Loc = ()) -> tuple[str, tuple[tuple[str, str], ...]]:
     """`列 1-12` → ('列', (('1', '1'), … ('12', '12'))); `面 A=左,B=右` gives codes A, B shown as 左, 右."""
     term = term.strip()
     match = re.match(r"^(\S+?)\s+(\S.*)$", term) or re.match(r"^([^0-9A-Za-z]+)([0-9A-Za-z].*)$", term)
     if not match or re.search(r"\d", match.group(1)):
-        raise _bad(source, line, "每个层级应写成“名称 范围”，例如“列 1-12”或“面 A,B”", "levels", term)
+        raise Invalid(N_("每个层级应写成“名称 范围”，例如“列 1-12”或“面 A,B”"), at=at, value=term)
     label, rest = match.group(1), match.group(2).strip()
     values: list[tuple[str, str]] = []
     for item in _ITEM_SPLIT.split(rest):
-        values.extend(_expand_item(item, label, source, line))
+        values.extend(_expand_item(item, label, at))
     codes = [code for code, _ in values]
     if len(set(codes)) != len(codes):
-        raise _bad(source, line, f"层级“{label}”的编号有重复", label, rest)
+        raise Invalid(N_("层级“{label}”的编号有重复"), {"label": label}, at=at, field=label, value=rest)
     return label, tuple(values)
 
 
-def _expand_item(item: str, label: str, source: str, line: int | None) -> list[tuple[str, str]]:
+def _expand_item(item: str, label: str, at: Loc) -> list[tuple[str, str]]:
     item = item.strip()
     shown = None
     if "=" in item:
         item, shown = (part.strip() for part in item.split("=", 1))
         if not shown:
-            raise _bad(source, line, "“=”后应写显示的名称", label, item)
+            raise Invalid(N_("“=”后应写显示的名称"), at=at, field=label, value=item)
     if CODE_RE.fullmatch(item):
         return [(item, shown or item)]
     match = _RANGE.match(item)
     if not match or shown:
-        raise _bad(source, line, f"层级“{label}”的范围无法识别（可写 1-12、A-D、A,B 或 A=左）", label, item)
+        raise Invalid(N_("层级“{label}”的范围无法识别（可写 1-12、A-D、A,B 或 A=左）"), {"label": label}, at=at,
+                      field=label, value=item)
     start, end = match.groups()
     if start.isdigit() and end.isdigit():
         a, b = int(start), int(end)
         width = len(start) if start.startswith("0") and len(start) > 1 else 0
         numbers = range(a, b + 1) if a <= b else range(a, b - 1, -1)
         if len(numbers) > MAX_SHELVES_PER_BLOCK:
-            raise _bad(source, line, "范围过大", label, item)
+            raise Invalid(N_("范围过大"), at=at, field=label, value=item)
         return [(f"{n:0{width}d}",) * 2 for n in numbers]  # type: ignore[misc]
     if len(start) == len(end) == 1 and start.isalpha() and end.isalpha() and start.isupper() == end.isupper():
         a, b = ord(start), ord(end)
         letters = range(a, b + 1) if a <= b else range(a, b - 1, -1)
         return [(chr(n), chr(n)) for n in letters]
-    raise _bad(source, line, f"层级“{label}”的范围两端应同为数字或同为单个字母", label, item)
-
-
-def _order(raw: _Map, levels: tuple[Level, ...], source: str) -> tuple[tuple[str, bool], ...]:
-    spec = raw.get("fill_order")
-    labels = [level.label for level in levels]
-    if spec is None:
-        return tuple((label, False) for label in labels)
-    line = raw.lines.get("fill_order")
-    items = _ITEM_SPLIT.split(spec.strip()) if isinstance(spec, str) else list(spec) if isinstance(spec, _Seq) \
-        else None
-    if not items or not all(isinstance(i, str) for i in items):
-        raise _bad(source, line, "fill_order 应列出全部层级，例如“列, 面, 节, 层”（倒序在前面加 -）", "fill_order",
-                   spec)
-    order = []
-    for item in items:
-        item = item.strip()
-        descending = item.startswith(("-", "－"))
-        order.append((item.lstrip("-－").strip(), descending))
-    if sorted(label for label, _ in order) != sorted(labels):
-        raise _bad(source, line, f"fill_order 应恰好列出全部层级：{'、'.join(labels)}", "fill_order", spec)
-    return tuple(order)
-
-
-def _capacity(raw: _Map, source: str, thickness: float) -> tuple[int, float | None]:
-    has_capacity, has_width = "capacity" in raw, "shelf_width_mm" in raw
-    if has_capacity == has_width:
-        raise _bad(source, raw.line, "每组架子要写 capacity（每层放几袋）或 shelf_width_mm（每层宽度，毫米），二选一",
-                   "capacity", None)
-    if has_capacity:
-        value = raw["capacity"]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CAPACITY:
-            raise _bad(source, raw.lines["capacity"], f"每层容量应为 1–{MAX_CAPACITY} 之间的整数（袋）", "capacity",
-                       value)
-        return value, None
-    width = _number(raw, "shelf_width_mm", source, default=None, low=10, high=10_000)
-    own = _number(raw, "folder_thickness_mm", source, default=thickness, low=1, high=500)
-    capacity = math.floor(width / own + 1e-9)
-    if not 1 <= capacity <= MAX_CAPACITY:
-        raise _bad(source, raw.lines["shelf_width_mm"], f"按每袋 {own:g} mm 计算，每层可放 {capacity} 袋，不合理",
-                   "shelf_width_mm", width)
-    return capacity, width
-
-
-def _exclusions(raw: _Map, levels: tuple[Level, ...],
-                source: str) -> tuple[tuple[tuple[tuple[str, frozenset[str]], ...], int], ...]:
-    spec = raw.get("exclude")
-    if spec is None:
-        return ()
-    line = raw.lines["exclude"]
-    items = [(spec, line)] if isinstance(spec, str) else list(zip(spec, spec.lines, strict=True)) \
-        if isinstance(spec, _Seq) and all(isinstance(item, str) for item in spec) else None
-    if items is None:
-        raise _bad(source, line, "exclude 应为列表，每项如“列 1 × 面 A”", "exclude", spec)
-    known = {level.label: {code for code, _ in level.values} for level in levels}
-    rules = []
-    for item, item_line in items:
-        rule: dict[str, frozenset[str]] = {}
-        for term in (t for t in _TERM_SPLIT.split(item.strip()) if t):
-            label, values = parse_term(term, source=source, line=item_line)
-            if label not in known:
-                raise _bad(source, item_line, f"exclude 中的层级“{label}”不在 levels 里", "exclude", item)
-            unknown = [code for code, _ in values if code not in known[label]]
-            if unknown:
-                raise _bad(source, item_line, f"exclude 中“{label}”没有编号 {'、'.join(unknown)}", "exclude", item)
-            rule[label] = frozenset(code for code, _ in values)
-        rules.append((tuple(rule.items()), item_line))
-    return tuple(rules)
+    raise Invalid(N_("层级“{label}”的范围两端应同为数字或同为单个字母"), {"label": label}, at=at, field=label,
+                  value=item)
 
 
 # --- generating shelves --------------------------------------------------------------------------------------
 
-def _expand(rooms: tuple[Room, ...], source: str) -> Iterator[ShelfSpec]:
+def _expand(file: _LayoutFile, document: Document) -> Iterator[ShelfSpec]:
     seq = 0
     codes: dict[str, int] = {}
     addresses: dict[str, int] = {}
-    for room in rooms:
-        for block in room.blocks:
-            rules = block.exclude
+    for r, room in enumerate(file.rooms):
+        for b, block in enumerate(room.blocks):
+            at: Loc = ("rooms", r, "blocks", b)
             by_label = {level.label: level for level in block.levels}
             iterables = []
-            for label, descending in block.order:
+            for label, descending in block.fill_order:
                 values = by_label[label].values
                 iterables.append(tuple(reversed(values)) if descending else values)
             count = math.prod(len(values) for values in iterables)
             if count > MAX_SHELVES_PER_BLOCK:
-                raise _bad(source, block.line, f"一组架子最多 {MAX_SHELVES_PER_BLOCK} 层架位，这里会生成 {count} 个",
-                           "levels", count)
+                raise document.error(N_("一组架子最多 {max} 层架位，这里会生成 {count} 个"),
+                                     {"max": MAX_SHELVES_PER_BLOCK, "count": count}, at=at, field="levels",
+                                     value=count)
+            capacity = block.per_shelf(file.folder_thickness_mm)
             for combo in product(*iterables):
-                chosen = {label: value for (label, _), value in zip(block.order, combo, strict=True)}
-                if any(all(chosen[label][0] in wanted for label, wanted in rule) for rule, _ in rules):
+                chosen = {label: value for (label, _), value in zip(block.fill_order, combo, strict=True)}
+                if any(all(chosen[label][0] in wanted for label, wanted in rule) for rule in block.exclude):
                     continue
                 coordinates = tuple(Coordinate(level.label, chosen[level.label][0],
                                                level.fmt.replace("{}", chosen[level.label][1]))
@@ -475,16 +422,16 @@ def _expand(rooms: tuple[Room, ...], source: str) -> Iterator[ShelfSpec]:
                 address = " ".join([room.name] + ([block.name] if block.name else [])
                                    + [c.text for c in coordinates])
                 if code in codes:
-                    raise _bad(source, block.line, "生成的位置编码重复", "code", code)
+                    raise document.error(N_("生成的位置编码重复"), at=at, field="code", value=code)
                 if address in addresses:
-                    raise _bad(source, block.line, "生成的位置名称重复（两组架子同名？给架组加 name）", "name", address)
+                    raise document.error(N_("生成的位置名称重复（两组架子同名？给架组加 name）"), at=at, field="name",
+                                         value=address)
                 seq += 1
                 codes[code], addresses[address] = seq, seq
                 yield ShelfSpec(code=code, address=address, room_code=room.code, room_name=room.name,
                                 block_code=block.code, block_name=block.name, kind=block.kind,
-                                purpose=block.purpose, coordinates=coordinates, capacity=block.capacity,
-                                width_mm=block.width_mm, seq=seq)
-
+                                purpose=block.purpose, coordinates=coordinates, capacity=capacity,
+                                width_mm=block.shelf_width_mm, seq=seq)
 
 
 # --- preview and diff ----------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archiveprint.forms.catalog import load_catalog
+from archiveprint.errors import InvalidValue
+from archiveprint.forms.catalog import load_catalog, load_form
 from archiveprint.forms.layout import layout_form
 from tests.pdfcheck import A4_PT, compact, page_texts, rasterize
 
@@ -123,3 +124,24 @@ def test_a_site_variant_changes_the_printed_options(tmp_path, monkeypatch):
     assert [label for _, label in site.field("livestock").options] == ["单设", "室内", "室外"]
     text = compact(page_texts(layout_form(site).pdf)[0])
     assert "1单设2室内3室外" in text
+
+
+def test_issue_16_a_broken_form_file_names_its_file_line_field_and_value(tmp_path):
+    folder = tmp_path / "visit"
+    folder.mkdir()
+    (folder / "form.yaml").write_text(
+        "id: visit\nnumber: 13\ntitle: 随访记录\nfields:\n  - {slot: name, label: 姓名, kind: text}\n"
+        "  - slot: way\n    label: 随访方式\n    kind: choice\n", encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        load_form(folder)
+    assert (error.value.row, error.value.field, error.value.value) == (8, "kind", "choice")
+    assert str(error.value) == "第8行，「kind」，值“choice”：表单定义 visit/form.yaml：表单 visit 的字段种类未知"
+
+
+def test_issue_16_a_broken_variants_file_names_itself(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path))
+    (tmp_path / "form_variants.yaml").write_text("personal_info: {livestock: ycia}\nhealth_check: bsoft\n",
+                                                 encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        load_catalog()
+    assert error.value.row == 2 and "form_variants.yaml：格式应为：表单编号: {字段: 版本}" in error.value.message

@@ -12,7 +12,7 @@ from archiveprint.labels.content import (
     mask_name,
     sample_values,
 )
-from archiveprint.labels.design import FIELDS, choose_design, parse_element, parse_kind
+from archiveprint.labels.design import FIELDS, choose_design, load_kinds, parse_element, parse_kind
 from archiveprint.labels.services import label_kinds, label_stocks
 
 KINDS = label_kinds()
@@ -90,3 +90,16 @@ def test_resident_and_sample_values_use_only_known_fields():
         assert set(sample_values(binds)) <= FIELDS[binds]
     values = sample_values("resident")
     assert values["archive_code_display"] == "130123-100-201-00018" and values["archive_code_short"] == "201-00018"
+
+
+def test_issue_16_a_broken_layout_file_names_its_file_line_field_and_value(tmp_path):
+    (tmp_path / "tag.yaml").write_text(
+        "title: 测试\nbinds: household\ndesigns:\n  - size: [63.5, 33.9]\n    elements:\n"
+        "      - {type: text, field: head_name, box: [3, 1, 30, 6]}\n"
+        "      - type: barcode\n        field: folder_code\n        box: [3, 8, 50, 7]\n        rotate: 45\n",
+        encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        load_kinds(tmp_path)
+    assert (error.value.row, error.value.field, error.value.value) == (10, "rotate", 45)
+    assert str(error.value) == ("第10行，「rotate」，值“45”：标签版式 tag.yaml 第1个设计第2个元素："
+                                "rotate 只能是 0、90、180、270")

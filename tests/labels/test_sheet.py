@@ -146,3 +146,15 @@ def test_a_site_adds_and_overrides_stocks_in_its_own_folder(tmp_path):
     assert isinstance(stocks["clinic-80x50"], LabelStock) and stocks["clinic-80x50"].is_roll
     assert set(SHIPPED) <= set(stocks)
     assert list(stocks)[-1].startswith(("roll-", "clinic-")) and not next(iter(stocks)).startswith("roll-")
+
+
+def test_issue_16_a_broken_stock_file_names_its_file_line_field_and_value(tmp_path):
+    own = tmp_path / "labels" / "stock"
+    own.mkdir(parents=True)
+    (own / "clinic.yaml").write_text("name: 本院 3×8\nlabel: [63.5, 33.9]\ngrid: [3, 8]\npitch: [60, 33.9]\n"
+                                     "margin: [7.0, 13.2]\n", encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        label_stocks(tmp_path)
+    assert (error.value.row, error.value.field, error.value.value) == (4, "pitch", 60.0)
+    assert str(error.value) == ("第4行，「pitch」，值“60.0”：标签纸定义 clinic.yaml："
+                                "横向间距 60.0 小于标签宽度 63.5，标签会重叠")

@@ -123,7 +123,7 @@ def test_a_bad_calendar_is_refused_in_chinese_naming_what_is_wrong(calendar, mes
     with pytest.raises(InvalidValue) as error:
         parse_rules(raw, sources=("site.yaml",))
     assert message in str(error.value)
-    assert error.value.field == "site.yaml"
+    assert "借阅规则 site.yaml：" in error.value.message and error.value.field == next(iter(calendar))
 
 
 @pytest.mark.parametrize("value", [-1, 367, "7", True])

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from archiveprint.errors import InvalidValue
 from archiveprint.lending.queries import loan_code, month_bounds, parse_loan_code
@@ -13,6 +14,7 @@ from archiveprint.lending.rules import (
     Evidence,
     load_rules,
     missing_requirements,
+    parse_rules,
     renewal_refusal,
     renewed_due,
     rules_files,
@@ -158,11 +160,29 @@ def test_a_bad_site_file_is_refused_with_the_key_named(tmp_path: Path, text: str
     assert error.value.field  # names the file (or files) it came from
 
 
+def test_issue_16_a_broken_site_file_names_its_file_line_field_and_value(tmp_path: Path):
+    site = tmp_path / "lending_rules.yaml"
+    site.write_text("borrowers:\n  staff:\n    label: 本院职工\n    loan_days: 400\n", encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        load_rules([shipped_rules_file(), site])
+    assert (error.value.row, error.value.field, error.value.value) == (4, "loan_days", 400)
+    assert str(error.value) == (f"第4行，「loan_days」，值“400”：借阅规则 {site}："
+                                "borrowers.staff.loan_days 应为 0–366 的整数")
+
+
+def test_issue_16_a_mistake_is_placed_in_the_file_it_came_from(tmp_path: Path):
+    base, site = tmp_path / "base.yaml", tmp_path / "lending_rules.yaml"
+    text = shipped_rules_file().read_text(encoding="utf-8")
+    base.write_text(text.replace("overdue_levels: [1, 15, 30]", "overdue_levels: [30, 15]"), encoding="utf-8")
+    site.write_text("borrowers:\n  staff: {loan_days: 7}\n", encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        load_rules([base, site])
+    line = text.splitlines().index("overdue_levels: [1, 15, 30]") + 1
+    assert (error.value.row, error.value.field, error.value.value) == (line, "overdue_levels", [30, 15])
+    assert error.value.message == f"借阅规则 {base}：overdue_levels 应为递增的正整数列表（逾期天数）"
+
+
 def test_conditions_must_keep_intact():
-    import yaml
-
-    from archiveprint.lending.rules import parse_rules
-
     raw = yaml.safe_load(shipped_rules_file().read_text(encoding="utf-8"))
     raw["conditions"] = {"ok": "好"}
     with pytest.raises(InvalidValue, match="intact"):

@@ -115,6 +115,16 @@ def test_bad_layouts_name_file_line_field_and_value(text, line, field, message):
     assert f"第{line}行" in str(error)
 
 
+def test_issue_16_a_broken_layout_file_names_its_file_line_field_and_value(tmp_path):
+    path = tmp_path / "本院.yaml"
+    path.write_text(block("列 1-2 × 层 1-3", capacity="shelf_width_mm: 900\n        folder_thickness_mm: 0.5"),
+                    encoding="utf-8")
+    with pytest.raises(InvalidValue) as error:
+        load_layout(path)
+    assert (error.value.row, error.value.field, error.value.value) == (8, "folder_thickness_mm", 0.5)
+    assert str(error.value) == "第8行，「folder_thickness_mm」，值“0.5”：库房布局 本院.yaml：应为 1–500 之间的数"
+
+
 def test_a_missing_or_non_utf8_file_is_a_chinese_error(tmp_path):
     with pytest.raises(InvalidValue, match="不存在"):
         load_layout(tmp_path / "nope.yaml")
