@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field, RootModel, ValidationInfo, field_va
 from archiveprint import resources
 from archiveprint.configfile import Invalid, Schema, read_yaml, worded
 from archiveprint.errors import N_, NotFound
+from archiveprint.forms.paper import check_one_paper
 
 FIELD_KINDS = frozenset({"text", "boxes", "option", "multi", "date", "ymd", "area", "sign", "check"})
 
@@ -262,6 +263,7 @@ def _load_catalog(variants: tuple[tuple[str, tuple[tuple[str, str], ...]], ...])
     if sets_file.is_file():
         sets = read_yaml(sets_file, what=WHAT_SETS).validate(_Sets, context={"forms": catalog.forms}).root
         for raw in sets or ():
+            check_one_paper(raw.name, [catalog.forms[form_id] for form_id in raw.forms])
             catalog.sets[raw.id] = FormSet(id=raw.id, name=raw.name, forms=tuple(raw.forms),
                                            description=raw.description)
     return catalog

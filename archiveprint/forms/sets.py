@@ -14,6 +14,7 @@ from archiveprint.eventlog import record_event
 from archiveprint.forms.aliases import resolve_alias
 from archiveprint.forms.catalog import Catalog, FormSet, load_catalog
 from archiveprint.forms.models import CustomFormSet
+from archiveprint.forms.paper import check_one_paper
 
 NAME_MAX = 64
 DESCRIPTION_MAX = 200
@@ -121,6 +122,7 @@ def check_form_set(catalog: Catalog, name: str, forms: list[str] | tuple[str, ..
     unknown = [form_id for form_id in forms if form_id not in catalog.forms]
     if unknown:
         raise InvalidValue("没有这种表单", field="表单", value="、".join(unknown))
+    check_one_paper(name, [catalog.forms[form_id] for form_id in forms])
     repeated = sorted({form_id for form_id in forms if forms.count(form_id) > 1})
     if repeated:
         titles = "、".join(catalog.forms[form_id].title for form_id in repeated)
