@@ -215,7 +215,7 @@ def locate() -> ResponseReturnValue:
 def borrowers() -> ResponseReturnValue:
     """Active borrowers for the station's type-ahead (staff and units, no residents' data)."""
     from archiveprint.lending.queries import list_borrowers
-    from archiveprint.web.lending import BORROWER_KIND_LABELS
+    from archiveprint.web.i18n import BORROWER_KIND_LABELS
 
     query = request.args.get("q", "").strip().lower()[:QUERY_MAX]
     rows = []

@@ -3,16 +3,15 @@ planner, pick lists and loading a storage layout (every page that names people l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale, to_utc
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import to_utc
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
@@ -28,7 +27,6 @@ from archiveprint.locations.models import FolderPosition, Shelf
 from archiveprint.locations.queries import (
     OVERFLOW_SOON,
     FolderLocation,
-    FolderStatus,
     StatusProvider,
     display_code,
     find_capacity,
@@ -48,7 +46,7 @@ from archiveprint.register.models import Household
 from archiveprint.register.queries import classify_query
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.errors import refusal_text
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, EVENT_LABELS, label
+from archiveprint.web.i18n import CLOSE_REASON_LABELS, shelf_address
 from archiveprint.web.responses import flash_refusal
 from archiveprint.web.session import READ_METHODS, db_session, rollback, state, today
 
@@ -58,39 +56,10 @@ PICK_MAX = 500  # lines in a pick list
 LAYOUT_MAX = 512 * 1024  # a layout file is a few KB
 HIGH_FILL = 0.9
 SOON = OVERFLOW_SOON  # a village this close to overflowing is flagged on the map
-STATUS_LABELS = {"on_shelf": _l("在架"), "out": _l("已取出"), "lent": _l("借出"), "missing": _l("下落不明"),
-                 "closed": _l("结案区"), "unshelved": _l("未上架"), "gone": _l("已移出档案室")}
-MOVEMENT_LABELS = {"shelve": _l("上架"), "move": _l("移位"), "relayout": _l("重新排架"), "take_out": _l("取出"),
-                   "put_back": _l("归还"), "missing": _l("登记下落不明"), "found": _l("找到归位"),
-                   "close": _l("移入结案区"), "reopen": _l("从结案区取回"), "release": _l("移出档案室")}
-
-
-# The level words a layout spells its addresses with (列, 面, 层 …) and the position (第17位) are ours to translate;
-# room and block names are the site's own and stay as written.
-LEVEL_WORDS = {"区": _l("%(code)s区"), "排": _l("%(code)s排"), "列": _l("%(code)s列"), "面": _l("%(code)s面"),
-               "节": _l("%(code)s节"), "层": _l("%(code)s层"), "柜": _l("%(code)s柜"), "架": _l("%(code)s架"),
-               "格": _l("%(code)s格"), "位": _l("第%(code)s位")}
-_ADDRESS_TOKEN = re.compile(r"^第?([0-9A-Za-z]+)\s*(区|排|列|面|节|层|柜|架|格|位)$")
-
-
-def shelf_address(text: str | None) -> str:
-    """A shelf address (一号库房 3列 A面 2层 第17位) in the interface language: the level words translated, the
-    site's names (一号库房) kept."""
-    if not text or str(get_locale()) == "zh_CN":
-        return text or ""
-    words = []
-    for token in text.split(" "):
-        matched = _ADDRESS_TOKEN.match(token)
-        words.append(str(LEVEL_WORDS[matched.group(2)]) % {"code": matched.group(1)} if matched else token)
-    return " ".join(words)
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.filters["address"] = shelf_address
-    app.jinja_env.filters["folder_status"] = status_text
-    app.jinja_env.filters["movement_kind"] = lambda code: label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
-    app.jinja_env.filters["touch_action"] = touch_action
 
 
 def status_providers() -> list[StatusProvider]:
@@ -99,23 +68,6 @@ def status_providers() -> list[StatusProvider]:
     from archiveprint.lending.rules import site_rules
 
     return [status_provider(site_rules(state().settings.instance_dir))]
-
-
-def status_text(status: FolderStatus) -> str:
-    """A folder's status in the interface language: 在架, 借出：张医生（自 2026-11-20）…"""
-    text = label(STATUS_LABELS, status.code)  # type: ignore[arg-type]
-    if status.code in ("out", "lent") and status.holder:
-        text = f"{text}：{status.holder}"
-    if status.since and status.code not in ("on_shelf", "unshelved", "closed"):
-        text = _("%(status)s（自 %(day)s）", status=text, day=f"{status.since:%Y-%m-%d}")
-    return text
-
-
-def touch_action(code: str) -> str:
-    """What someone did to a folder or its household, in the interface language (上架, 建户 …), never a code."""
-    if code in MOVEMENT_LABELS:
-        return label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
-    return label(EVENT_LABELS, code) if code in EVENT_LABELS else _("其他操作")  # type: ignore[arg-type]
 
 
 def _audit(action: str, household_ids: Iterable[int], detail: str) -> None:
