@@ -14,7 +14,15 @@ from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.errors import NotFound
 from archiveprint.lending.models import Loan
-from archiveprint.lending.queries import LoanView, OverdueLoan, list_overdue, list_register, loan_view, month_bounds
+from archiveprint.lending.queries import (
+    LoanView,
+    OverdueLoan,
+    list_overdue,
+    list_register,
+    loan_view,
+    month_bounds,
+    overdue_by_village,
+)
 from archiveprint.lending.rules import LendingRules
 from archiveprint.pdf import draw as pdfdraw
 from archiveprint.pdf.barcodes import code128_modules, pdf_bars
@@ -168,16 +176,11 @@ def print_register(session: Session, month: str, *, user: User | None, rules: Le
 
 def overdue_context(overdue: Sequence[OverdueLoan], *, today: date, unit: str) -> dict[str, object]:
     """One slip per village, for the monthly village-doctor meeting."""
-    names: dict[str, str] = {}
-    rows: dict[str, list[dict[str, object]]] = {}
-    for item in overdue:
-        view = item.loan
-        names[view.village] = view.village_name
-        slip = rows.setdefault(view.village, [])
-        slip.append({"number": len(slip) + 1, "folder": view.folder_display, "head": view.head_name,
-                     "borrower": view.borrower, "out": f"{view.out_at:%Y-%m-%d}", "due": f"{view.due_on:%Y-%m-%d}",
-                     "late": item.days_late, "level": item.level, "lost": view.state == "lost"})
-    villages = [{"code": code, "name": names[code], "rows": slip} for code, slip in rows.items()]
+    villages = [{"code": group.code, "name": group.name, "rows": [
+        {"number": number, "folder": item.loan.folder_display, "head": item.loan.head_name,
+         "borrower": item.loan.borrower, "out": f"{item.loan.out_at:%Y-%m-%d}", "due": f"{item.loan.due_on:%Y-%m-%d}",
+         "late": item.days_late, "level": item.level, "lost": item.loan.state == "lost"}
+        for number, item in enumerate(group.items, start=1)]} for group in overdue_by_village(overdue)]
     return {"title": "逾期未还档案通知单", "unit": unit, "day": f"{today:%Y年%m月%d日}",
             "villages": villages}
 

@@ -81,6 +81,11 @@ def list_borrowers(session: Session, *, include_inactive: bool = False) -> list[
     return list(session.scalars(stmt.order_by(Borrower.kind, Borrower.key)))
 
 
+def find_borrower_id_of(session: Session, user: User) -> int | None:
+    """The borrower a user is registered as (whose own requests a page lists), if any."""
+    return session.scalar(select(Borrower.id).where(Borrower.user_id == user.id))
+
+
 # --- open loans ------------------------------------------------------------------------------------------------
 
 def find_open_loan(session: Session, household_id: int) -> Loan | None:
@@ -210,6 +215,11 @@ class LoanView:
                 "condition": self.condition, "condition_text": self.condition_text or None,
                 "return_note": self.return_note, "request": self.request_id}
 
+    def matches(self, *, village: str = "", borrower: str = "", only_open: bool = False) -> bool:
+        """On a register filtered by village code, borrower key and not yet returned (a blank filter keeps all)."""
+        return ((not village or self.village == village) and (not borrower or self.borrower_key == borrower)
+                and (not only_open or self.returned_at is None))
+
 
 def loan_view(session: Session, loan: Loan, rules: LendingRules) -> LoanView:
     household = session.scalar(select(Household).where(Household.id == loan.household_id)
@@ -275,6 +285,24 @@ def list_overdue(session: Session, *, today: date, rules: LendingRules,
     return out
 
 
+@dataclass(frozen=True)
+class VillageOverdue:
+    """One village's overdue loans: a block of the overdue page, a slip for the village-doctor meeting."""
+
+    code: str
+    name: str
+    items: list[OverdueLoan]
+
+
+def overdue_by_village(overdue: Sequence[OverdueLoan]) -> list[VillageOverdue]:
+    """The overdue loans grouped by village, villages and loans in the order of the list."""
+    groups: dict[str, VillageOverdue] = {}
+    for item in overdue:
+        view = item.loan
+        groups.setdefault(view.village, VillageOverdue(view.village, view.village_name, [])).items.append(item)
+    return list(groups.values())
+
+
 # --- the monthly lending register (借阅登记表) -------------------------------------------------------------------
 
 def month_bounds(month: str, timezone: str) -> tuple[int, int, datetime, datetime]:
@@ -293,6 +321,13 @@ def list_register(session: Session, month: str, *, rules: LendingRules) -> list[
     """The loans made in one month, in the order they were made: one register line each."""
     _, _, start, end = month_bounds(month, rules.timezone)
     stmt = (select(Loan).where(Loan.out_at >= start, Loan.out_at < end).options(*_loan_options())
+            .order_by(Loan.out_at, Loan.id))
+    return [_view(loan, loan.household, rules) for loan in session.scalars(stmt)]
+
+
+def list_open_loans(session: Session, *, rules: LendingRules) -> list[LoanView]:
+    """Every loan not yet returned (lent, or lost while lent), oldest first."""
+    stmt = (select(Loan).where(Loan.returned_at.is_(None)).options(*_loan_options())
             .order_by(Loan.out_at, Loan.id))
     return [_view(loan, loan.household, rules) for loan in session.scalars(stmt)]
 

@@ -1,5 +1,5 @@
 """结案 of a household's members, chosen one by one: their records close; the folder goes to the closed area only
-when no member of the household is left on file."""
+when no member of the household is left on file. 取回 the other way: the folder back, the chosen records reopened."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.locations.models import FolderPosition
-from archiveprint.locations.services import close_folder
+from archiveprint.locations.queries import find_place
+from archiveprint.locations.services import close_folder, reopen_folder
 from archiveprint.register.models import Household, Resident
-from archiveprint.register.services import CLOSE_REASONS, close_resident
+from archiveprint.register.services import CLOSE_REASONS, close_resident, reopen_resident
 
 
 @dataclass
@@ -64,3 +65,27 @@ def close_members(session: Session, household: Household, codes: Sequence[str], 
         result.folder = close_folder(session, household, reason=close_text(reason, on, note), on=on, actor=actor,
                                      now=now)
     return result
+
+
+@dataclass
+class ReopenResult:
+    """Whether the folder came back from the closed area, and whose records were reopened."""
+
+    from_closed_area: bool
+    reopened: list[str] = field(default_factory=list)  # names, in the household's order
+
+
+def reopen_members(session: Session, household: Household, codes: Sequence[str], *, reason: str, actor: str,
+                   now: datetime) -> ReopenResult:
+    """取回: the folder back from the closed area (when it is there) and the chosen members' closed records reopened;
+    a folder not in the closed area needs at least one member chosen."""
+    in_closed_area = find_place(session, household.id).status.code == "closed"
+    chosen = set(codes)
+    members = [m for m in household.members if m.archive_code in chosen and m.status == "closed"]
+    if not in_closed_area and not members:
+        raise InvalidValue("请勾选要恢复的成员", field="成员")
+    if in_closed_area:
+        reopen_folder(session, household, reason=reason, actor=actor, now=now)
+    for member in members:
+        reopen_resident(session, member, why=reason, actor=actor, now=now)
+    return ReopenResult(in_closed_area, [m.name for m in members])

@@ -52,9 +52,10 @@ class Refused:
     folder: str
     head_name: str
     why: str
+    household_id: int | None = None  # None: a code that names no folder
 
     def as_json(self) -> dict[str, str]:
-        return asdict(self)
+        return {"folder": self.folder, "head_name": self.head_name, "why": self.why}
 
 
 @dataclass
@@ -75,6 +76,12 @@ class HandoverList:
     @property
     def records(self) -> int:
         return sum(line.records for line in self.lines)
+
+    @property
+    def households(self) -> list[int]:
+        """Every household the list names: its lines, then the refused folders that name one."""
+        return [line.household_id for line in self.lines] + [r.household_id for r in self.refused
+                                                             if r.household_id is not None]
 
     def as_json(self) -> dict[str, object]:
         return {"number": self.number, "recorded": self.number is not None, "selection": self.selection,
@@ -130,7 +137,7 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
             continue
         if status.code in ("lent", "out", "missing", "gone", "unshelved"):
             why = {"unshelved": "尚未上架", "gone": "已移出档案室"}.get(status.code, status.text)
-            refused.append(Refused(display_code(household), household.head_name, why))
+            refused.append(Refused(display_code(household), household.head_name, why, household.id))
             continue
         lines.append(HandoverLine(len(lines) + 1, household.id, display_code(household), household.village.code,
                                   household.village.name, household.number, household.head_name,

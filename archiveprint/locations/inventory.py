@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
-from archiveprint.clock import utc_from_local, zone
+from archiveprint.clock import local_time, utc_from_local, zone
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import (
@@ -514,6 +514,12 @@ class RecentScan:
     shelf: str | None  # where it was read, when known
     category: str  # the report's category for its folder (unknown for a code that names none)
     household_id: int | None
+
+    def as_json(self, timezone: str) -> dict[str, object]:
+        """The read as a page lists it: the time in the site's zone (`timezone`), no household id."""
+        return {"id": self.id, "at": f"{local_time(self.scanned_at, timezone):%Y-%m-%d %H:%M:%S}",
+                "folder": self.folder, "head_name": self.head_name, "shelf": self.shelf or "—",
+                "category": self.category}
 
 
 def live_report(session: Session, inventory: Inventory, *, after: int = 0, limit: int = LATEST,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, literal_column, select
 from sqlalchemy.orm import Session, selectinload
 
-from archiveprint.errors import ArchiveprintError, InvalidValue, NotConfigured, NotFound
+from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotConfigured, NotFound
 from archiveprint.eventlog import Event
 from archiveprint.locations.layout import address_key, position_text, split_position
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
@@ -179,6 +179,22 @@ def find_places(session: Session, household_ids: Iterable[int],
                                    .where(FolderPosition.household_id.in_(chunk))):
             places[row[0]] = _place(row[0], row[1:-1], row[-1] or "第{}位")
     return _complete(session, places, ids, providers)
+
+
+def find_place(session: Session, household_id: int, providers: Sequence[StatusProvider] = ()) -> Place:
+    """One folder's place and status."""
+    return find_places(session, [household_id], providers)[household_id]
+
+
+def find_folder(session: Session, household_id: int, *, version: str | None = None) -> Household:
+    """The household whose folder a clerk acts on, refused if the folder moved since the clerk's page was drawn
+    (`version`, the place's version as the page holds it; none: not checked)."""
+    household = session.get(Household, household_id)
+    if household is None:
+        raise NotFound("没有这一户", field="户", value=household_id)
+    if version and str(find_place(session, household.id).version) != version:
+        raise Conflict("该档案袋的位置刚被别人改过，请刷新后再试", field="档案袋", value=display_code(household))
+    return household
 
 
 def _complete(session: Session, places: dict[int, Place], ids: Sequence[int],
@@ -460,6 +476,25 @@ def list_touches(session: Session, household_id: int) -> list[Touch]:
     return sorted(out, key=lambda t: t.last, reverse=True)
 
 
+@dataclass(frozen=True)
+class FolderDetail:
+    """What the locate page shows of one folder beyond its place."""
+
+    history: list[MovementView]
+    touches: list[Touch]
+    at_date: MovementView | None  # where it was at the moment asked about (None: not asked, or not yet shelved)
+    closed_members: list[tuple[str, str]]  # (archive code, name) of the members whose records are closed
+
+
+def find_folder_detail(session: Session, household_id: int, *, at: datetime | None = None) -> FolderDetail:
+    """One folder's history, who touched it, where it was at `at`, and the members a clerk may reopen."""
+    household = session.get(Household, household_id)
+    assert household is not None
+    return FolderDetail(list_movements(session, household_id), list_touches(session, household_id),
+                        find_position_at(session, household_id, at) if at is not None else None,
+                        [(m.archive_code, m.name) for m in household.members if m.status == "closed"])
+
+
 def replay_positions(session: Session) -> dict[int, tuple[int, int, str, str]]:
     """Current positions rebuilt from the history alone (latest movement per folder; released folders drop out):
     household id → (shelf id, slot, state, holder). Must equal `folder_positions` row for row."""
@@ -530,6 +565,26 @@ def find_picklist(session: Session, codes: Sequence[str], *,
     rows = [PickRow(i, loc, tuple(asked[loc.household_id]))
             for i, loc in enumerate(sorted(located, key=walking), start=1)]
     return PickList(rows, not_found)
+
+
+def find_pick_codes(session: Session, lines: Sequence[str]) -> tuple[list[str], list[tuple[str, int]]]:
+    """A pick list as typed: codes stay as they are, a name (or phone, ID number) becomes the folder code of the one
+    household it names. The lines naming no single household come back with how many they name (0, or 2: several)."""
+    codes: list[str] = []
+    unmatched: list[tuple[str, int]] = []
+    for line in lines:
+        kind, _key = classify_query(line)
+        if kind in ("folder", "code"):
+            codes.append(line)
+            continue
+        matched = find_household_ids(session, line, limit=2)
+        if len(matched) == 1:
+            household = session.get(Household, next(iter(matched)))
+            assert household is not None
+            codes.append(folder_code(household.village.full_code, household.number).value)
+        else:
+            unmatched.append((line, len(matched)))
+    return codes, unmatched
 
 
 # --- capacity and shelf labels -------------------------------------------------------------------------------

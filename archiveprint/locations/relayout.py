@@ -67,6 +67,30 @@ class RelayoutPlan:
                 "runs_after": {k: list(v) for k, v in self.runs_after.items()},
                 "moves": [r.as_json() for r in self.rows], "labels": [label.as_json() for label in self.labels]}
 
+    @property
+    def capacity_before(self) -> dict[str, int]:
+        """Positions in each village's run of shelves now."""
+        return self._run_capacity(self.runs_before)
+
+    @property
+    def capacity_after(self) -> dict[str, int]:
+        """Positions in each village's run of shelves once the plan is carried out."""
+        return self._run_capacity(self.runs_after)
+
+    def _run_capacity(self, runs: dict[str, tuple[str, str, int]]) -> dict[str, int]:
+        seqs = {s.code: s.seq for s in self.shelves}
+        out = {}
+        for village, (first, last, _count) in runs.items():
+            low, high = seqs.get(first, 0), seqs.get(last, -1)
+            out[village] = sum(s.capacity for s in self.shelves if low <= s.seq <= high)
+        return out
+
+    @property
+    def moved_households(self) -> list[int]:
+        """The households whose folders the move list names, in its order."""
+        steps = self.plan.steps if self.plan is not None else ()
+        return [step.move.folder for step in steps if step.move.folder in self.households]
+
     def lines(self) -> list[str]:
         out = [f"重新排架{'（已执行）' if self.applied else '方案（预览，加 --apply 执行）'}："
                f"挪动 {self.moved} 袋，新上架 {self.placed} 袋，需更换 {len(self.labels)} 个架位标签。"]

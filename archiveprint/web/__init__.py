@@ -16,6 +16,7 @@ from archiveprint.config import Settings, keep_files_private
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
+from archiveprint.register.services import get_township
 from archiveprint.web import (
     accounts,
     api,
@@ -135,8 +136,6 @@ def _file_version(path: Path, mtime_ns: int) -> str:
 
 def _header() -> dict[str, object]:
     """The township shown in every page header (none yet on a fresh install)."""
-    from archiveprint.register.services import get_township
-
     try:
         township = get_township(session.db_session())
     except (NotConfigured, SQLAlchemyError):

@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
-from archiveprint.lending.rules import LendingRules, site_rules
-from archiveprint.web.auth import NotPermitted, current_account, requires
-from archiveprint.web.session import db_session, rollback, state, today
+from archiveprint.lending.journal import ScanInput, ScanOutcome, submit_scan
+from archiveprint.lending.queries import (
+    count_dashboard,
+    folder_display,
+    list_borrowers,
+    list_open_loans,
+    list_queue,
+    list_register,
+    status_provider,
+)
+from archiveprint.lending.services import home_address, resolve
+from archiveprint.locations import inventory as inv
+from archiveprint.locations.models import InventoryScan
+from archiveprint.locations.queries import locate as locate_folders
+from archiveprint.web.auth import NotPermitted, current_account, current_actor, requires
+from archiveprint.web.i18n import BORROWER_KIND_LABELS
+from archiveprint.web.lending import expire_stale
+from archiveprint.web.responses import audit_shown
+from archiveprint.web.session import db_session, lending_rules, rollback, today
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 BATCH_MAX = 500  # scans in one journal flush; a station offline for a whole day holds a few hundred
@@ -33,10 +50,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     # Flask-Login answers 401 (no redirect to the sign-in page) for this blueprint; the handler below makes it JSON.
     app.login_manager.blueprint_login_views["api"] = None  # type: ignore[attr-defined]
-
-
-def rules() -> LendingRules:
-    return site_rules(state().settings.instance_dir)
 
 
 # --- errors: always JSON ------------------------------------------------------------------------------------------
@@ -70,8 +83,6 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
 
 @bp.errorhandler(Exception)
 def _unexpected(error: Exception) -> ResponseReturnValue:
-    from flask import current_app
-
     if isinstance(error, HTTPException):
         return _http_error(error)
     current_app.logger.exception("API error")
@@ -95,11 +106,9 @@ def _body() -> Any:
     return data
 
 
-def scan_input(data: Any, *, now: datetime, station: str = "") -> Any:
+def scan_input(data: Any, *, now: datetime, station: str = "") -> ScanInput:
     """A scan as the station sends it ({client_id, mode, code, borrower, purpose, condition, note, scanned_at})
     as the journal's ScanInput."""
-    from archiveprint.lending.journal import ScanInput
-
     if not isinstance(data, Mapping):
         raise InvalidValue("每条扫描记录应为 JSON 对象", field="扫描记录")
     mode = str(data.get("mode") or data.get("action") or "")
@@ -110,15 +119,12 @@ def scan_input(data: Any, *, now: datetime, station: str = "") -> Any:
                                 "station": data.get("station") or station})
 
 
-def _scan_json(outcome: Any) -> dict[str, object]:
+def _scan_json(outcome: ScanOutcome) -> dict[str, object]:
     return {**outcome.as_json(), "level": LEVELS.get(outcome.outcome, "error")}
 
 
-def _with_folder(session: Any, result: dict[str, object], code: str) -> dict[str, object]:
+def _with_folder(session: Session, result: dict[str, object], code: str) -> dict[str, object]:
     """Add the folder, its household head and where it belongs (what the clerk needs to shelve it); audited."""
-    from archiveprint.lending.queries import folder_display
-    from archiveprint.lending.services import home_address, resolve
-
     try:
         household = resolve(session, code, loan_numbers=True).household
     except ArchiveprintError:
@@ -132,12 +138,10 @@ def _with_folder(session: Any, result: dict[str, object], code: str) -> dict[str
 @requires("lend")
 def post_scan() -> ResponseReturnValue:
     """One scan, applied once: sending the same client_id again returns the first answer."""
-    from archiveprint.lending.journal import submit_scan
-
     now = utcnow()
     scan = scan_input(_body(), now=now)
     session = db_session()
-    outcome = submit_scan(session, scan, rules=rules(), actor=current_account().username, now=now)
+    outcome = submit_scan(session, scan, rules=lending_rules(), actor=current_actor(), now=now)
     result = _with_folder(session, _scan_json(outcome), scan.code)
     session.commit()
     return jsonify(result)
@@ -148,8 +152,6 @@ def post_scan() -> ResponseReturnValue:
 def post_batch() -> ResponseReturnValue:
     """The station's offline journal, in the order scanned; every scan gets its own answer (a malformed one is
     `rejected` and does not hold up the rest)."""
-    from archiveprint.lending.journal import submit_scan
-
     data = _body()
     items = data.get("scans") if isinstance(data, Mapping) else data
     if not isinstance(items, list):
@@ -169,7 +171,7 @@ def post_batch() -> ResponseReturnValue:
                             "code": str(raw.get("code") or "")[:40], "outcome": "rejected", "ok": False,
                             "message": f"第{index}条：{error}", "loan": None, "replayed": False, "level": "error"})
             continue
-        outcome = submit_scan(session, scan, rules=rules(), actor=current_account().username, now=now)
+        outcome = submit_scan(session, scan, rules=lending_rules(), actor=current_actor(), now=now)
         results.append(_with_folder(session, _scan_json(outcome), scan.code))
     session.commit()
     return jsonify(ok=all(r["ok"] for r in results), count=len(results),
@@ -179,32 +181,20 @@ def post_batch() -> ResponseReturnValue:
 
 # --- reading ----------------------------------------------------------------------------------------------------
 
-def _audit_households(ids: Iterable[int], action: str, detail: str) -> None:
-    """One audit row per household shown, committed before the answer leaves."""
-    session = db_session()
-    session.commit()  # end the read snapshot first (see session.commit_audit)
-    for household_id in dict.fromkeys(ids):
-        audit(session, current_account().user, action, "household", household_id, detail=detail)
-    session.commit()
-
-
 @bp.get("/locate")
 @requires("view_person")
 def locate() -> ResponseReturnValue:
     """Where a folder is, and whether it is there: code, name, pinyin initials, ID number or phone."""
-    from archiveprint.lending.queries import status_provider
-    from archiveprint.locations.queries import locate as locate_folders
-
     query = request.args.get("q", "").strip()
     if not query or len(query) > QUERY_MAX:
         raise InvalidValue(f"请输入要查找的编号或姓名（最多{QUERY_MAX}个字）", field="q", value=query[:QUERY_MAX])
-    found = locate_folders(db_session(), query, providers=[status_provider(rules())])
+    found = locate_folders(db_session(), query, providers=[status_provider(lending_rules())])
     results = []
     for location in found:
         code = location.place.status.code
         level = "ok" if code in ("on_shelf", "closed") else "warn"
         results.append({**location.as_json(), "level": level})
-    _audit_households([f.household_id for f in found], "search", "api locate")
+    audit_shown("search", [f.household_id for f in found], "api locate")
     return jsonify(query=query, count=len(results), results=results,
                    level="error" if not results else results[0]["level"],
                    message="没有找到" if not results else "")
@@ -214,9 +204,6 @@ def locate() -> ResponseReturnValue:
 @requires("lend")
 def borrowers() -> ResponseReturnValue:
     """Active borrowers for the station's type-ahead (staff and units, no residents' data)."""
-    from archiveprint.lending.queries import list_borrowers
-    from archiveprint.web.lending import BORROWER_KIND_LABELS
-
     query = request.args.get("q", "").strip().lower()[:QUERY_MAX]
     rows = []
     for borrower in list_borrowers(db_session()):
@@ -234,21 +221,14 @@ def borrowers() -> ResponseReturnValue:
 @requires("lend")
 def loans() -> ResponseReturnValue:
     """Loans made in a month (?month=YYYY-MM, default this month) or, with ?open=1, every open loan."""
-    from sqlalchemy import select
-
-    from archiveprint.lending.models import Loan
-    from archiveprint.lending.queries import list_register, loan_view
-
-    site = rules()
-    session = db_session()
+    rules = lending_rules()
     if request.args.get("open") in ("1", "true", "yes"):
-        views = [loan_view(session, loan, site) for loan in
-                 session.scalars(select(Loan).where(Loan.returned_at.is_(None)).order_by(Loan.out_at, Loan.id))]
         month = None
+        views = list_open_loans(db_session(), rules=rules)
     else:
         month = request.args.get("month") or f"{today():%Y-%m}"
-        views = list_register(session, month, rules=site)
-    _audit_households([v.household_id for v in views], "view", "api loans")
+        views = list_register(db_session(), month, rules=rules)
+    audit_shown("view", [v.household_id for v in views], "api loans")
     return jsonify(month=month, count=len(views), loans=[v.as_json() for v in views])
 
 
@@ -257,12 +237,9 @@ def loans() -> ResponseReturnValue:
 def queue() -> ResponseReturnValue:
     """Open requests in walking order, with what each still lacks; requests that waited too long are closed as
     expired first (as the queue page does) and listed under `expired`."""
-    from archiveprint.lending.queries import list_queue
-    from archiveprint.web.lending import expire_stale
-
     expired = expire_stale()
-    found = list_queue(db_session(), rules=rules())
-    _audit_households([row.household_id for row in found.rows], "view", "api queue")
+    found = list_queue(db_session(), rules=lending_rules())
+    audit_shown("view", [row.household_id for row in found.rows], "api queue")
     return jsonify({**found.as_json(), "expired": [item.as_json() for item in expired]})
 
 
@@ -270,8 +247,6 @@ def queue() -> ResponseReturnValue:
 @requires("view_person")
 def dashboard() -> ResponseReturnValue:
     """Counts only: lent, overdue, due within seven days, requests waiting — in total and by village."""
-    from archiveprint.lending.queries import count_dashboard
-
     return jsonify(count_dashboard(db_session(), today=today()).as_json())
 
 
@@ -288,8 +263,6 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 def inventories() -> ResponseReturnValue:
     """Counts (?open=1: the open ones) for the station's selector; open ones carry their shelves, so the station
     knows a shelf label of the range at once, even offline. No residents' data."""
-    from archiveprint.locations import inventory as inv
-
     session = db_session()
     wanted = "open" if request.args.get("open") in ("1", "true", "yes") else None
     rows: list[dict[str, object]] = []
@@ -319,12 +292,6 @@ def _scan_time(raw: object, now: datetime) -> datetime:
 def post_inventory_scan(inventory_id: int) -> ResponseReturnValue:
     """One code read in inventory mode, recorded once per client_id: a shelf label selects the shelf, a folder is
     sorted at once (found, misplaced with its home address, unknown …)."""
-    from sqlalchemy import select
-
-    from archiveprint.lending.queries import status_provider
-    from archiveprint.locations import inventory as inv
-    from archiveprint.locations.models import InventoryScan
-
     data = _body()
     if not isinstance(data, Mapping):
         raise InvalidValue("扫描记录应为 JSON 对象", field="扫描记录")
@@ -339,15 +306,14 @@ def post_inventory_scan(inventory_id: int) -> ResponseReturnValue:
     found = inv.find_inventory(session, inventory_id)
     outcome = inv.record_scan(session, found, code, shelf=str(data.get("shelf") or "") or None,
                               client_id=client_id or None, at=_scan_time(data.get("scanned_at"), now),
-                              providers=[status_provider(rules())], actor=current_account().username, now=now)
+                              providers=[status_provider(lending_rules())], actor=current_actor(), now=now)
     level = "ok" if outcome.kind == "shelf" else INVENTORY_LEVELS.get(outcome.category or "unknown", "error")
     if outcome.kind == "shelf" and "不在本次盘点范围" in outcome.message:
         level = "warn"
-    if outcome.scan_id is not None:
-        household_id = session.scalar(select(InventoryScan.household_id).where(InventoryScan.id == outcome.scan_id))
-        if household_id is not None:
-            audit(session, current_account().user, "view", "household", household_id,
-                  detail=f"盘点 {found.number} 扫码台")
+    scan = session.get(InventoryScan, outcome.scan_id) if outcome.scan_id is not None else None
+    if scan is not None and scan.household_id is not None:
+        audit(session, current_account().user, "view", "household", scan.household_id,
+              detail=f"盘点 {found.number} 扫码台")
     session.commit()
     return jsonify({**outcome.as_json(), "client_id": client_id, "ok": True, "level": level,
                     "inventory": found.number})

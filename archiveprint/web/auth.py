@@ -87,6 +87,11 @@ def current_account() -> Account:
     return cast(Account, current_user._get_current_object())  # type: ignore[attr-defined]
 
 
+def current_actor() -> str:
+    """The signed-in user's name as a service records it (its `actor` argument)."""
+    return current_account().username
+
+
 class NotPermitted(Forbidden):
     """403 for a role without the view's permission (the JSON API names the permission in its answer)."""
 

@@ -265,7 +265,7 @@ def _describe(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> str:
 
 # --- jobs -----------------------------------------------------------------------------------------------------
 
-def _check_queue(job_ids: list[int] | None) -> None:
+def check_queue(job_ids: list[int] | None) -> None:
     """With RQ, fail the unfinished jobs RQ reports failed or no longer has, before the page reads them.
 
     A failed check (Redis down) leaves the statuses as they are: the page still shows, and asks again next time.
@@ -329,7 +329,7 @@ def _export_detail(job: Job, name: str) -> str:
 @bp.get("/print/jobs")
 @requires("print")
 def jobs() -> ResponseReturnValue:
-    _check_queue(None)
+    check_queue(None)
     account = current_account()
     everyone = can(account.role, "all_print_jobs")
     rows = jobqueue.list_jobs(db_session(), limit=50, created_by=None if everyone else account.username,
@@ -340,7 +340,7 @@ def jobs() -> ResponseReturnValue:
 @bp.get("/print/jobs/<int:job_id>")
 @requires("print")
 def job(job_id: int) -> ResponseReturnValue:
-    _check_queue([job_id])
+    check_queue([job_id])
     found = _own_job(job_id)
     return render_template("web/forms/job.html", job=found, files=_files(found) if found.status == "done" else [],
                            finished=found.status in ("done", "failed"))
@@ -350,7 +350,7 @@ def job(job_id: int) -> ResponseReturnValue:
 @requires("print")
 def job_status(job_id: int) -> ResponseReturnValue:
     """What the job page's script polls: status, counts and whether to stop polling."""
-    _check_queue([job_id])
+    check_queue([job_id])
     found = _own_job(job_id)
     return jsonify(id=found.id, status=found.status, label=label(JOB_STATUS_LABELS, found.status), done=found.done,
                    total=found.total, percent=found.percent, pages=found.pages, error=found.error,

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, format_datetime
+from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from archiveprint.locations.queries import FolderStatus
 from archiveprint.register.codes import format_code
+from archiveprint.web.auth import safe_next_url
+from archiveprint.web.session import lending_rules
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
@@ -43,6 +48,32 @@ EVENT_LABELS = {
 }
 JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
 
+# The archive room's words: where a folder is, and what was done to it.
+FOLDER_STATUS_LABELS = {"on_shelf": _l("在架"), "out": _l("已取出"), "lent": _l("借出"), "missing": _l("下落不明"),
+                        "closed": _l("结案区"), "unshelved": _l("未上架"), "gone": _l("已移出档案室")}
+MOVEMENT_LABELS = {"shelve": _l("上架"), "move": _l("移位"), "relayout": _l("重新排架"), "take_out": _l("取出"),
+                   "put_back": _l("归还"), "missing": _l("登记下落不明"), "found": _l("找到归位"),
+                   "close": _l("移入结案区"), "reopen": _l("从结案区取回"), "release": _l("移出档案室")}
+# The level words a layout spells its addresses with (列, 面, 层 …) and the position (第17位) are ours to translate;
+# room and block names are the site's own and stay as written.
+LEVEL_WORDS = {"区": _l("%(code)s区"), "排": _l("%(code)s排"), "列": _l("%(code)s列"), "面": _l("%(code)s面"),
+               "节": _l("%(code)s节"), "层": _l("%(code)s层"), "柜": _l("%(code)s柜"), "架": _l("%(code)s架"),
+               "格": _l("%(code)s格"), "位": _l("第%(code)s位")}
+_ADDRESS_TOKEN = re.compile(r"^第?([0-9A-Za-z]+)\s*(区|排|列|面|节|层|柜|架|格|位)$")
+
+# Lending's words: a request's state, a kind of borrower, and the words we ship (templates/lending/rules.yaml
+# purposes and conditions, and what a request still lacks) by their Chinese text: a site that renamed one in its
+# own rules file sees its own word, as written.
+REQUEST_STATE_LABELS = {"open": _l("待放行"), "released": _l("已放行"), "cancelled": _l("已取消"),
+                        "refused": _l("未获批准"), "expired": _l("已过期")}
+BORROWER_KIND_LABELS = {"staff": _l("本院职工"), "village_doctor": _l("村医"), "external": _l("外单位")}
+LENDING_WORDS = {
+    "复诊": _l("复诊"), "随访": _l("随访"), "入户服务": _l("入户服务"), "转诊/会诊": _l("转诊/会诊"),
+    "督导检查": _l("督导检查"), "其他": _l("其他"), "完好": _l("完好"), "缺页": _l("缺页"), "破损": _l("破损"),
+    "书面申请（申请编号）": _l("书面申请（申请编号）"), "书面申请扫描件": _l("书面申请扫描件"),
+    "居民或监护人同意的证明": _l("居民或监护人同意的证明"), "同意书扫描件": _l("同意书扫描件"), "审批": _l("审批"),
+}
+
 
 def select_locale() -> str:
     lang = request.cookies.get(COOKIE)
@@ -52,8 +83,6 @@ def select_locale() -> str:
 @bp.get("/lang/<code>")
 def switch(code: str) -> ResponseReturnValue:
     """The header's 中文/English link: remember the choice in a cookie and go back to the same page."""
-    from archiveprint.web.auth import safe_next_url
-
     if code not in LANGUAGES:
         abort(404)
     response = redirect(safe_next_url(request.args.get("next")))
@@ -64,10 +93,7 @@ def switch(code: str) -> ResponseReturnValue:
 def select_timezone() -> str:
     """Times are shown in the site's zone (the lending rules' `timezone`, Asia/Shanghai unless the site says
     otherwise), the same zone scanner files are read in and printed records are dated in."""
-    from archiveprint.lending.rules import site_rules
-    from archiveprint.web.session import state
-
-    return site_rules(state().settings.instance_dir).timezone
+    return lending_rules().timezone
 
 
 def label(table: dict[str, object], code: str | None) -> str:
@@ -84,6 +110,40 @@ def show_date(value: date | None) -> str:
 def show_moment(value: datetime | None) -> str:
     """A stored UTC timestamp in the township's local time."""
     return format_datetime(value, "yyyy-MM-dd HH:mm") if value else "—"
+
+
+def wall_clock(value: datetime | None) -> str:
+    """A time already in local wall-clock time (loan views carry them so), to the minute."""
+    return f"{value:%Y-%m-%d %H:%M}" if value else "—"
+
+
+def shelf_address(text: str | None) -> str:
+    """A shelf address (一号库房 3列 A面 2层 第17位) in the interface language: the level words translated, the
+    site's names (一号库房) kept."""
+    if not text or str(get_locale()) == "zh_CN":
+        return text or ""
+    words = []
+    for token in text.split(" "):
+        matched = _ADDRESS_TOKEN.match(token)
+        words.append(str(LEVEL_WORDS[matched.group(2)]) % {"code": matched.group(1)} if matched else token)
+    return " ".join(words)
+
+
+def folder_status(status: FolderStatus) -> str:
+    """A folder's status in the interface language: 在架, 借出：张医生（自 2026-11-20）…"""
+    text = label(FOLDER_STATUS_LABELS, status.code)  # type: ignore[arg-type]
+    if status.code in ("out", "lent") and status.holder:
+        text = f"{text}：{status.holder}"
+    if status.since and status.code not in ("on_shelf", "unshelved", "closed"):
+        text = _("%(status)s（自 %(day)s）", status=text, day=f"{status.since:%Y-%m-%d}")
+    return text
+
+
+def touch_action(code: str) -> str:
+    """What someone did to a folder or its household, in the interface language (上架, 建户 …), never a code."""
+    if code in MOVEMENT_LABELS:
+        return label(MOVEMENT_LABELS, code)  # type: ignore[arg-type]
+    return label(EVENT_LABELS, code) if code in EVENT_LABELS else _("其他操作")  # type: ignore[arg-type]
 
 
 def grouped_code(code: str | None) -> Markup:
@@ -107,6 +167,14 @@ def init_app(app: Flask, default_locale: str) -> None:
         day=show_date,
         moment=show_moment,
         archive_code=grouped_code,
+        address=shelf_address,
+        folder_status=folder_status,
+        movement_kind=lambda code: label(MOVEMENT_LABELS, code),
+        touch_action=touch_action,
+        request_state=lambda code: label(REQUEST_STATE_LABELS, code),
+        borrower_kind=lambda code: label(BORROWER_KIND_LABELS, code),
+        lending_word=lambda text: label(LENDING_WORDS, text),  # a site's own word stays as written
+        local_moment=wall_clock,
     )
 
     @app.context_processor

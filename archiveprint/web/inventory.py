@@ -19,9 +19,12 @@ from archiveprint.locations import documents
 from archiveprint.locations import handover as ho
 from archiveprint.locations import inventory as inv
 from archiveprint.locations.models import Inventory
-from archiveprint.web.auth import current_account, requires
-from archiveprint.web.responses import flash_refusal, pdf_response, refused
-from archiveprint.web.session import READ_METHODS, db_session, rollback, state
+from archiveprint.locations.queries import list_shelves
+from archiveprint.register.queries import list_villages
+from archiveprint.web.auth import current_account, current_actor, requires
+from archiveprint.web.locations import status_providers
+from archiveprint.web.responses import audit_shown, form_text, note_refusal, printed_pdf, refused
+from archiveprint.web.session import db_session, lending_rules
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
 handover_bp = Blueprint("handover", __name__, url_prefix="/handover")
@@ -44,31 +47,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(handover_bp)
 
 
-def _providers() -> list[Any]:
-    from archiveprint.web.locations import status_providers
-
-    return status_providers()
-
-
 def _timezone() -> str:
     """The site's time zone (the lending rules' `timezone`): scanner files carry wall-clock times in it."""
-    from archiveprint.lending.rules import site_rules
-
-    return site_rules(state().settings.instance_dir).timezone
-
-
-def _actor() -> str:
-    return current_account().username
-
-
-def _form(name: str, limit: int = 200) -> str:
-    return (request.form.get(name) or "").strip()[:limit]
-
-
-def _commit_read() -> None:
-    """End a GET's read snapshot before audit rows are written (see web/session.commit_audit)."""
-    if request.method in READ_METHODS:
-        db_session().commit()
+    return lending_rules().timezone
 
 
 # --- inventory ----------------------------------------------------------------------------------------------------
@@ -87,9 +68,6 @@ def index() -> ResponseReturnValue:
 
 
 def _start_choices() -> dict[str, object]:
-    from archiveprint.locations.queries import list_shelves
-    from archiveprint.register.queries import list_villages
-
     session = db_session()
     return {"shelves": list_shelves(session, None), "villages": [v for v, _h, _r in list_villages(session)]}
 
@@ -104,24 +82,23 @@ def new() -> ResponseReturnValue:
 @requires("manage_locations")
 def start() -> ResponseReturnValue:
     """Open a count over one scope; the shelves are frozen now, so the rest of the room is never reported."""
-    scope = _form("scope", 10)
-    values = {key: _form(key) for key in ("scope", "first", "last", "village", "counters", "supervisor")}
+    scope = form_text("scope", 10)
+    values = {key: form_text(key) for key in ("scope", "first", "last", "village", "counters", "supervisor")}
     try:
         counters = [n for n in NAMES.split(values["counters"]) if n]
         if scope == "village":
             if not values["village"]:
                 raise InvalidValue("请选择村(居)委会", field="盘点范围")
             made = inv.start_inventory(db_session(), counters=counters, village=values["village"],
-                                       supervisor=values["supervisor"], actor=_actor(), now=utcnow())
+                                       supervisor=values["supervisor"], actor=current_actor(), now=utcnow())
         else:
             if not (values["first"] and values["last"]):
                 raise InvalidValue("请给出起始架位和结束架位", field="盘点范围",
                                    value=values["first"] or values["last"] or None)
             made = inv.start_inventory(db_session(), counters=counters, first=values["first"], last=values["last"],
-                                       supervisor=values["supervisor"], actor=_actor(), now=utcnow())
+                                       supervisor=values["supervisor"], actor=current_actor(), now=utcnow())
     except ArchiveprintError as error:
-        rollback()
-        flash_refusal(error)
+        note_refusal(error)
         return render_template("web/inventory/new.html", values=values, **_start_choices()), 400
     db_session().commit()
     flash(_("已开始盘点 %(number)s：%(range)s", number=made.number, range=made.scope_text), "success")
@@ -135,9 +112,9 @@ def show(inventory_id: int) -> ResponseReturnValue:
     audit row. While the count is open, inventory.js keeps the counts and the latest reads current (live.json)."""
     session = db_session()
     found = _inventory(inventory_id)
-    report, recent = inv.live_report(session, found, providers=_providers())
+    report, recent = inv.live_report(session, found, providers=status_providers())
     latest = _scans_json(recent)
-    _commit_read()
+    session.commit()  # the read snapshot ends before the audit rows are written (see session.commit_audit)
     inv.audit_report(session, report, current_account().user, "view", now=utcnow())
     session.commit()
     return render_template("web/inventory/show.html", inventory=found, report=report, categories=CATEGORY_LABELS,
@@ -151,17 +128,12 @@ def live(inventory_id: int) -> ResponseReturnValue:
     """What the open count's page polls: the counts (numbers only) and the reads after scan id `after` (the newest
     the page shows). It names no more than the page does, and each household a new read names gets its view audit
     row, so polling does not repeat the audit of what the page already showed."""
-    session = db_session()
     found = _inventory(inventory_id)
     after = max(request.args.get("after", default=0, type=int) or 0, 0)
-    report, recent = inv.live_report(session, found, after=after, providers=_providers())
+    report, recent = inv.live_report(db_session(), found, after=after, providers=status_providers())
     latest = _scans_json(recent)
-    _commit_read()
-    from archiveprint.accounts.services import audit
-
-    for household_id in dict.fromkeys(line.household_id for line in recent if line.household_id is not None):
-        audit(session, current_account().user, "view", "household", household_id, detail=f"盘点 {report.number}")
-    session.commit()
+    audit_shown("view", [line.household_id for line in recent if line.household_id is not None],
+                f"盘点 {report.number}")
     return jsonify(number=report.number, state=report.state, expected=report.expected, scans=report.scans,
                    folders_scanned=report.folders_scanned, counts=report.counts, text=_live_texts(report),
                    latest=latest, last_scan=max([after, *(line["id"] for line in latest)]))
@@ -170,13 +142,9 @@ def live(inventory_id: int) -> ResponseReturnValue:
 def _scans_json(recent: list[inv.RecentScan]) -> list[dict[str, Any]]:
     """The reads as the page and live.json show them: the time in the site's time zone (scans are stored in UTC),
     the category in words; no household id."""
-    from archiveprint.clock import local_time
-
     zone = _timezone()
-    return [{"id": line.id, "at": f"{local_time(line.scanned_at, zone):%Y-%m-%d %H:%M:%S}", "folder": line.folder,
-             "head_name": line.head_name, "shelf": line.shelf or "—", "category": line.category,
-             "label": str(CATEGORY_LABELS.get(line.category, "—")), "level": LEVELS.get(line.category, "none")}
-            for line in recent]
+    return [{**line.as_json(zone), "label": str(CATEGORY_LABELS.get(line.category, "—")),
+             "level": LEVELS.get(line.category, "none")} for line in recent]
 
 
 def _live_texts(report: inv.InventoryReport) -> dict[str, str]:
@@ -202,7 +170,7 @@ def upload(inventory_id: int) -> ResponseReturnValue:
         if len(data) > UPLOAD_MAX:
             raise InvalidValue(f"文件太大（最多 {UPLOAD_MAX // 1024 // 1024} MB）", field="文件", value=file.filename)
         result = inv.upload_codes(db_session(), found, data, filename=file.filename, timezone=_timezone(),
-                                  actor=_actor(), now=utcnow())
+                                  actor=current_actor(), now=utcnow())
     except ArchiveprintError as error:
         return refused(error, target)
     db_session().commit()
@@ -223,8 +191,8 @@ def close(inventory_id: int) -> ResponseReturnValue:
         return refused(InvalidValue("请勾选“确认结束盘点”", field="确认"), target)
     try:
         report = inv.close_inventory(db_session(), found, mark_missing=request.form.get("mark_missing") == "1",
-                                     mark_found=request.form.get("mark_found") == "1", providers=_providers(),
-                                     actor=_actor(), now=utcnow())
+                                     mark_found=request.form.get("mark_found") == "1", providers=status_providers(),
+                                     actor=current_actor(), now=utcnow())
     except ArchiveprintError as error:
         return refused(error, target)
     db_session().commit()
@@ -237,13 +205,10 @@ def close(inventory_id: int) -> ResponseReturnValue:
 @requires("view_reports")
 def record_pdf(inventory_id: int) -> ResponseReturnValue:
     """The signed 盘点记录; printing it writes an audit row for every household it names."""
-    session = db_session()
     found = _inventory(inventory_id)
-    session.commit()
-    pdf = documents.print_inventory(session, found, user=current_account().user, providers=_providers(),
-                                    now=utcnow(), timezone=_timezone())
-    session.commit()
-    return pdf_response(pdf, f"盘点记录-{found.number}.pdf")
+    return printed_pdf(lambda: documents.print_inventory(db_session(), found, user=current_account().user,
+                                                         providers=status_providers(), now=utcnow(),
+                                                         timezone=_timezone()), f"盘点记录-{found.number}.pdf")
 
 
 # --- handover -----------------------------------------------------------------------------------------------------
@@ -252,7 +217,7 @@ HANDOVER_FIELDS = ("scope", "village", "first", "last", "codes", "from_party", "
 
 
 def _handover_values() -> dict[str, str]:
-    return {key: _form(key, CODES_MAX * 24 if key == "codes" else 200) for key in HANDOVER_FIELDS}
+    return {key: form_text(key, CODES_MAX * 24 if key == "codes" else 200) for key in HANDOVER_FIELDS}
 
 
 def _selection(values: dict[str, str]) -> dict[str, Any]:
@@ -300,38 +265,17 @@ def handover_new() -> ResponseReturnValue:
 def handover_preview() -> ResponseReturnValue:
     """The dry run: the numbered list and the folders refused, nothing written but the audit rows."""
     values = _handover_values()
-    session = db_session()
     try:
         for label, key in (("移交方", "from_party"), ("接收方", "to_party")):
             if not values[key]:
                 raise InvalidValue(f"请写明{label}", field=label)
-        chosen = ho.select_folders(session, providers=_providers(), **_selection(values))
+        chosen = ho.select_folders(db_session(), providers=status_providers(), **_selection(values))
     except ArchiveprintError as error:
-        rollback()
-        flash_refusal(error)
+        note_refusal(error)
         return _handover_form(values, 400)
-    session.rollback()  # nothing of the dry run is kept
-    from archiveprint.accounts.services import audit
-
-    user = current_account().user
-    for household_id in [line.household_id for line in chosen.lines] + _refused_ids(chosen):
-        audit(session, user, "view", "household", household_id, detail="移交预览")
-    session.commit()
+    db_session().rollback()  # nothing of the dry run is kept
+    audit_shown("view", chosen.households, "移交预览")
     return render_template("web/inventory/handover_preview.html", values=values, chosen=chosen)
-
-
-def _refused_ids(chosen: ho.HandoverList) -> list[int]:
-    """The households of refused folders the preview names (a code that names none is shown without a name)."""
-    from archiveprint.register.queries import resolve_scan
-
-    ids = []
-    for line in chosen.refused:
-        if line.head_name:
-            try:
-                ids.append(resolve_scan(db_session(), line.folder).household.id)
-            except ArchiveprintError:
-                continue
-    return ids
 
 
 @handover_bp.post("/confirm")
@@ -341,11 +285,10 @@ def handover_confirm() -> ResponseReturnValue:
     values = _handover_values()
     try:
         made = ho.hand_over(db_session(), from_party=values["from_party"], to_party=values["to_party"],
-                            supervisor=values["supervisor"], reason=values["reason"], providers=_providers(),
-                            actor=_actor(), now=utcnow(), **_selection(values))
+                            supervisor=values["supervisor"], reason=values["reason"], providers=status_providers(),
+                            actor=current_actor(), now=utcnow(), **_selection(values))
     except ArchiveprintError as error:
-        rollback()
-        flash_refusal(error)
+        note_refusal(error)
         return _handover_form(values, 409 if error.status == 409 else 400)
     db_session().commit()
     flash(_("已登记移交 %(number)s：%(n)s 袋交给 %(to)s", number=made.number, n=len(made.lines), to=made.to_party),
@@ -364,13 +307,7 @@ def _handover(number: str) -> ho.HandoverList:
 @requires("view_reports")
 def handover_show(number: str) -> ResponseReturnValue:
     found = _handover(number)
-    _commit_read()
-    from archiveprint.accounts.services import audit
-
-    session = db_session()
-    for line in found.lines:
-        audit(session, current_account().user, "view", "household", line.household_id, detail=f"移交 {found.number}")
-    session.commit()
+    audit_shown("view", [line.household_id for line in found.lines], f"移交 {found.number}")
     return render_template("web/inventory/handover_show.html", handover=found)
 
 
@@ -379,9 +316,6 @@ def handover_show(number: str) -> ResponseReturnValue:
 def handover_pdf(number: str) -> ResponseReturnValue:
     """The 移交清单 in three copies (reprintable any time); audited as a print for every household on it."""
     found = _handover(number)
-    session = db_session()
-    session.commit()
-    pdf = documents.print_handover(session, found, user=current_account().user, now=utcnow(),
-                                   timezone=_timezone())
-    session.commit()
-    return pdf_response(pdf, f"移交清单-{found.number}.pdf")
+    return printed_pdf(lambda: documents.print_handover(db_session(), found, user=current_account().user,
+                                                        now=utcnow(), timezone=_timezone()),
+                       f"移交清单-{found.number}.pdf")

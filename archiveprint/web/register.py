@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
@@ -20,6 +20,8 @@ from archiveprint.errors import ArchiveprintError, Conflict, NotFound, TownshipN
 from archiveprint.eventlog import Event, list_events
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.models import UNFINISHED, Job
+from archiveprint.jobs.runners import job_dir
+from archiveprint.locations.queries import Place, find_places
 from archiveprint.register import importjob, services, uploads
 from archiveprint.register.codes import folder_code
 from archiveprint.register.idcard import IdNumber
@@ -36,14 +38,11 @@ from archiveprint.register.queries import (
 from archiveprint.register.services import get_resident
 from archiveprint.register.text import to_halfwidth
 from archiveprint.web.auth import current_account, requires
+from archiveprint.web.forms import check_queue, dispatcher
 from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label
+from archiveprint.web.locations import status_providers
 from archiveprint.web.responses import refused
 from archiveprint.web.session import commit_audit, db_session, rollback, state, today
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from archiveprint.locations.queries import Place
 
 bp = Blueprint("register", __name__)
 QUERY_MAX = 100
@@ -201,9 +200,6 @@ def add_village() -> ResponseReturnValue:
 
 def _places(household_ids: Iterable[int]) -> dict[int, Place]:
     """Where each household's folder is and whether it is there (locate from the search box)."""
-    from archiveprint.locations.queries import find_places
-    from archiveprint.web.locations import status_providers
-
     ids = list(household_ids)
     return find_places(db_session(), ids, providers=status_providers()) if ids else {}
 
@@ -467,8 +463,6 @@ def _own_upload(token: str) -> uploads.PendingUpload:
 
 def _start_job(stored: uploads.PendingUpload, kind: str) -> None:
     """Record the job (or find the one already queued or running for this upload) and hand a new one over."""
-    from archiveprint.web.forms import dispatcher
-
     account = current_account()
     session = db_session()
     job, created = importjob.start_job(session, _upload_root(), stored.token, kind, actor=account.username,
@@ -487,12 +481,10 @@ def _latest_job(stored: uploads.PendingUpload) -> Job | None:
     """The upload's last job, after asking RQ (when used) whether it is still alive."""
     if not stored.background:
         return None
-    from archiveprint.web.forms import _check_queue
-
     session = db_session()
     job = importjob.latest_job(session, stored.token)
     if job is not None and job.status in UNFINISHED:
-        _check_queue([job.id])
+        check_queue([job.id])
         session.refresh(job)
     return job
 
@@ -505,8 +497,6 @@ def _job_page(stored: uploads.PendingUpload, job: Job) -> ResponseReturnValue:
 
 
 def _progress(job: Job) -> tuple[int, int]:
-    from archiveprint.jobs.runners import job_dir
-
     return jobqueue.read_progress(job, job_dir(state().settings, job.id))
 
 

@@ -14,6 +14,7 @@ from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
+from archiveprint.lending.rules import LendingRules, site_rules
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -79,15 +80,19 @@ def now() -> datetime:
     return fake() if fake is not None else utcnow()
 
 
+def lending_rules() -> LendingRules:
+    """The site's lending rules (its own file in the instance folder, else the shipped one); their `timezone` is the
+    site's, for every page."""
+    return site_rules(state().settings.instance_dir)
+
+
 def today() -> date:
     """The working day in the site's zone (the lending rules' `timezone`), whatever zone the server runs in;
     tests pin it with app.config['ARCHIVEPRINT_TODAY']."""
-    from archiveprint.lending.rules import site_rules
-
     pinned = current_app.config.get("ARCHIVEPRINT_TODAY")
     if isinstance(pinned, date):
         return pinned
-    return clock.today(site_rules(state().settings.instance_dir).timezone, now())
+    return clock.today(lending_rules().timezone, now())
 
 
 def _close_session(_error: BaseException | None) -> None:
