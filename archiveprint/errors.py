@@ -8,19 +8,65 @@ from dataclasses import dataclass
 Translate = Callable[[str], str]
 
 
-def N_(message: str) -> str:  # the gettext convention: mark now, translate later
-    """Mark a message defined away from its raise (a constant, a table entry) for extraction; returns it unchanged.
+def _same(text: str) -> str:
+    return text
+
+
+class Message(str):
+    """A message as the domain says it (Chinese, placeholders filled) that keeps its template and params, so a shell
+    that knows the reader's language can show it translated (`render`). It is the Chinese text for everything else:
+    compared, joined, stored and printed as it is.
+
+    A param that is itself a Message (a state word marked with N_, another error's message) is translated with it.
+    """
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, params: Mapping[str, object] | None = None) -> Message:
+        if isinstance(template, Message) and not params:
+            template, params = template.template, template.params
+        values = dict(params or {})
+        text = super().__new__(cls, template.format(**values) if values else template)
+        text.template = str(template)
+        text.params = values
+        return text
+
+    def render(self, translate: Translate = _same) -> str:
+        """The message in the reader's language (`translate` is the shell's gettext), placeholders filled."""
+        if translate is _same:
+            return str(self)
+        template = translate(self.template)
+        if not self.params:
+            return template
+        return template.format(**{key: value.render(translate) if isinstance(value, Message) else value
+                                  for key, value in self.params.items()})
+
+    def as_values(self) -> dict[str, object]:
+        """The template and params as plain values, for a report kept as JSON (Message.from_values reads it)."""
+        return {"template": self.template,
+                "params": {key: {"message": value.as_values()} if isinstance(value, Message) else value
+                           for key, value in self.params.items()}}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> Message:
+        params = values.get("params") or {}
+        assert isinstance(params, dict)
+        return cls(str(values["template"]), {
+            key: cls.from_values(value["message"]) if isinstance(value, dict) and "message" in value else value
+            for key, value in params.items()})
+
+
+def N_(message: str) -> Message:  # the gettext convention: mark now, translate later
+    """Mark a message defined away from its raise (a constant, a table entry) for extraction; it is the same text.
 
     The domain never translates: a shell that knows the reader's language (the web app) passes its gettext to
     ArchiveprintError.render. Messages are Chinese (the msgid) with {name} placeholders filled from `params`, so a
     translation can move the value; an error raised with a literal message needs no mark (babel.cfg extracts the
-    first argument of every error class).
+    first argument and `field=` of every error class). A marked word used as a param (a state, a label) is
+    translated inside the message that shows it.
     """
-    return message
-
-
-def _same(text: str) -> str:
-    return text
+    return Message(message)
 
 
 class ArchiveprintError(Exception):
@@ -37,9 +83,9 @@ class ArchiveprintError(Exception):
     def __init__(self, message: str, *, params: Mapping[str, object] | None = None, row: int | None = None,
                  field: str | None = None, value: object = None, hint: str | None = None,
                  action: str | None = None, action_args: dict[str, str] | None = None) -> None:
-        self.template = message
-        self.params = dict(params or {})
-        self.message = message.format(**self.params) if self.params else message
+        self.message = Message(message, params)  # the Chinese text, which keeps its template and params
+        self.template = self.message.template
+        self.params = self.message.params
         super().__init__(self.message)
         self.row = row
         self.field = field
@@ -56,21 +102,19 @@ class ArchiveprintError(Exception):
         shell's gettext; the default leaves the Chinese as written)."""
         parts = []
         if self.row is not None:
-            parts.append(translate("第{row}行").format(row=self.row))
+            parts.append(translate(N_("第{row}行")).format(row=self.row))
         if self.field:
-            parts.append(translate("「{field}」").format(field=translate(self.field)))
+            parts.append(translate(N_("「{field}」")).format(field=translate(self.field)))
         if self.value not in (None, ""):
-            parts.append(translate("值“{value}”").format(value=self.value))
+            value = self.value.render(translate) if isinstance(self.value, Message) else self.value
+            parts.append(translate(N_("值“{value}”")).format(value=value))
         message = self.translated(translate)
-        return translate("{where}：{message}").format(where=translate("，").join(parts), message=message) \
+        return translate(N_("{where}：{message}")).format(where=translate(N_("，")).join(parts), message=message) \
             if parts else message
 
     def translated(self, translate: Translate = _same) -> str:
         """The message alone, translated, placeholders filled (untranslated: `message`, which a shell may extend)."""
-        if translate is _same:
-            return self.message
-        template = translate(self.template)
-        return template.format(**self.params) if self.params else template
+        return self.message.render(translate)
 
 
 class InvalidValue(ArchiveprintError):
@@ -93,7 +137,7 @@ class NotConfigured(ArchiveprintError):
     status = 409
 
 
-TOWNSHIP_NOT_SET = "尚未设置本院所属乡镇"
+TOWNSHIP_NOT_SET = N_("尚未设置本院所属乡镇")
 
 
 class TownshipNotSet(NotConfigured):
@@ -109,7 +153,7 @@ class PermissionDenied(ArchiveprintError):
     status = 403
 
 
-BUSY_MESSAGE = "系统正忙，请稍后重试"
+BUSY_MESSAGE = N_("系统正忙，请稍后重试")
 
 
 class Busy(ArchiveprintError):
