@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 Translate = Callable[[str], str]
@@ -24,8 +24,8 @@ class Message(str):
     params: dict[str, object]
 
     def __new__(cls, template: str, params: Mapping[str, object] | None = None) -> Message:
-        if isinstance(template, Message) and not params:
-            template, params = template.template, template.params
+        if isinstance(template, Message):  # a marked constant, or a message raised as it is
+            template, params = template.template, {**template.params, **(params or {})}
         values = dict(params or {})
         text = super().__new__(cls, template.format(**values) if values else template)
         text.template = str(template)
@@ -33,28 +33,40 @@ class Message(str):
         return text
 
     def render(self, translate: Translate = _same) -> str:
-        """The message in the reader's language (`translate` is the shell's gettext), placeholders filled."""
-        if translate is _same:
+        """The message in the reader's language (`translate` is the shell's gettext), placeholders filled; as
+        written when the translation's placeholders do not fit the params (a mistake in the catalogue)."""
+        if translate is _same or not self.template:  # gettext("") is the catalogue's header
             return str(self)
         template = translate(self.template)
         if not self.params:
             return template
-        return template.format(**{key: value.render(translate) if isinstance(value, Message) else value
-                                  for key, value in self.params.items()})
+        try:
+            return template.format(**{key: value.render(translate) if isinstance(value, Message) else value
+                                      for key, value in self.params.items()})
+        except (KeyError, IndexError, ValueError):
+            return str(self)
 
     def as_values(self) -> dict[str, object]:
-        """The template and params as plain values, for a report kept as JSON (Message.from_values reads it)."""
-        return {"template": self.template,
-                "params": {key: {"message": value.as_values()} if isinstance(value, Message) else value
-                           for key, value in self.params.items()}}
+        """The text, template and params as plain values, for a report kept as JSON (from_values reads them back);
+        a param that is not a plain value (a date) is kept as text."""
+        def plain(value: object) -> object:
+            if isinstance(value, Message):
+                return {"message": value.as_values()}
+            return value if value is None or isinstance(value, str | int | float) else str(value)
+
+        return {"text": str(self), "template": self.template,
+                "params": {key: plain(value) for key, value in self.params.items()}}
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> Message:
         params = values.get("params") or {}
         assert isinstance(params, dict)
-        return cls(str(values["template"]), {
-            key: cls.from_values(value["message"]) if isinstance(value, dict) and "message" in value else value
-            for key, value in params.items()})
+        try:
+            return cls(str(values["template"]), {
+                key: cls.from_values(value["message"]) if isinstance(value, dict) and "message" in value else value
+                for key, value in params.items()})
+        except (KeyError, IndexError, ValueError):  # a date kept as text under a date's format: as it was shown
+            return cls(str(values.get("text", values["template"])))
 
 
 def N_(message: str) -> Message:  # the gettext convention: mark now, translate later
@@ -67,6 +79,14 @@ def N_(message: str) -> Message:  # the gettext convention: mark now, translate 
     translated inside the message that shows it.
     """
     return Message(message)
+
+
+def joined(items: Iterable[object], separator: str = N_("、")) -> Message:
+    """Several words or messages shown as one param (the choices, the folders in the way), the Chinese text the
+    same as separator.join(items): a shell translates each item that is a message, and the separator."""
+    params: dict[str, object] = {f"item{number}": item for number, item in enumerate(items)}
+    template = "{separator}".join("{" + key + "}" for key in params)  # no msgid: only its parts are translated
+    return Message(template, {**params, "separator": Message(separator)} if params else None)
 
 
 class ArchiveprintError(Exception):
@@ -114,6 +134,8 @@ class ArchiveprintError(Exception):
 
     def translated(self, translate: Translate = _same) -> str:
         """The message alone, translated, placeholders filled (untranslated: `message`, which a shell may extend)."""
+        if not isinstance(self.message, Message):  # extended by a shell (cli/forms.py adds its option): as it is
+            return self.message
         return self.message.render(translate)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 
-from archiveprint.errors import N_, ArchiveprintError, InvalidValue, Message
+from archiveprint.errors import N_, ArchiveprintError, InvalidValue, Message, joined
 
 ENGLISH = {
     "村(居)委会代码 {code} 已登记为“{name}”": "Village code {code} is already registered as “{name}”",
@@ -17,6 +17,9 @@ ENGLISH = {
     "值“{value}”": "value “{value}”",
     "{where}：{message}": "{where}: {message}",
     "，": ", ",
+    "结案原因应为：{reasons}": "The closing reason must be one of: {reasons}",
+    "死亡": "Death",
+    "、": ", ",
 }
 
 
@@ -58,3 +61,11 @@ def test_a_message_is_its_chinese_text_and_survives_json_and_pickle():
     copied = pickle.loads(pickle.dumps(message))
     assert copied == message and copied.render(english) == stored.render(english)
     assert ArchiveprintError(message).render(english) == stored.render(english)  # a message raised as it is
+
+
+def test_a_list_of_marked_words_is_joined_as_written_and_translated_item_by_item():
+    reasons = joined([N_("死亡"), "迁出"])
+    error = InvalidValue("结案原因应为：{reasons}", params={"reasons": reasons})
+    assert reasons == "死亡、迁出" and str(error) == "结案原因应为：死亡、迁出"
+    assert error.render(english) == "The closing reason must be one of: Death, 迁出"
+    assert joined([]) == "" and joined([]).render(english) == ""
