@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, format_datetime
+from flask_babel import Babel, format_datetime, gettext
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from archiveprint.errors import ArchiveprintError, Message
 from archiveprint.register.codes import format_code
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -77,6 +79,23 @@ def label(table: dict[str, object], code: str | None) -> str:
     return str(table.get(code, code))
 
 
+def message_of(error: ArchiveprintError, *, alone: bool = False) -> str:
+    """A domain error in the reader's language: row, field and value, then the message (`alone`: the message only,
+    beside the form field it is about). The command line prints str(error), the Chinese as written."""
+    return error.translated(gettext) if alone else error.render(gettext)
+
+
+def shown_message(text: object, kept: Mapping[str, object] | None = None) -> str:
+    """A domain message kept as text (a job's error, a 待核实 reason, a reason in an import report) in the reader's
+    language: a Message, or its `kept` values (findings.kept_message), with its params; other text is looked up
+    as a msgid (constants are) and shown as it is when it is none."""
+    if isinstance(text, Message):
+        return text.render(gettext)
+    if kept:
+        return Message.from_values(kept).render(gettext)
+    return gettext(str(text)) if text else ""
+
+
 def show_date(value: date | None) -> str:
     return value.isoformat() if value else "—"
 
@@ -107,6 +126,7 @@ def init_app(app: Flask, default_locale: str) -> None:
         day=show_date,
         moment=show_moment,
         archive_code=grouped_code,
+        message=shown_message,
     )
 
     @app.context_processor

@@ -18,7 +18,7 @@ from archiveprint.web.session import rollback
 
 
 def refused(error: ArchiveprintError, target: str) -> ResponseReturnValue:
-    """A rule said no: nothing is kept, the clerk sees the Chinese message (row, field, value) on the same page."""
+    """A rule said no: nothing is kept, the clerk sees the message (row, field, value) on the same page."""
     rollback()
     flash_refusal(error)
     return redirect(target, code=303)
