@@ -40,10 +40,15 @@ class Extent:
     active_sheet: int = 0  # the sheet Excel opens on (workbook.xml activeTab)
 
 
+# An amount in each unit a limit is counted in (a unit alone would be translated as the word: 行 is a table's Row).
+AMOUNTS = {"MB": N_("{count:,} MB"), "行": N_("{count:,} 行"), "列": N_("{count:,} 列"), "倍": N_("{count:,} 倍")}
+
+
 def too_large(what: str, value: int, limit: int, unit: str) -> FileTooLarge:
-    return FileTooLarge("文件过大，未导入：{what}为 {value:,} {unit}，超过上限 {limit:,} {unit}"
+    return FileTooLarge("文件过大，未导入：{what}为 {value}，超过上限 {limit}"
                         "。请把文件拆成几份分别导入，或请管理员调整导入上限",
-                        params={"what": what, "value": value, "unit": unit, "limit": limit})
+                        params={"what": what, "value": Message(AMOUNTS[unit], {"count": value}),
+                                "limit": Message(AMOUNTS[unit], {"count": limit})})
 
 
 def column_number(letters: str) -> int:
@@ -65,7 +70,7 @@ def inspect_csv(path: Path, limits: ImportLimits) -> Extent:
             last = block[-1:]
     lines += 1 if last not in (b"", b"\n") else 0
     if lines > limits.rows:
-        raise too_large(N_("CSV 文件行数"), lines, limits.rows, N_("行"))
+        raise too_large(N_("CSV 文件行数"), lines, limits.rows, "行")
     return Extent(rows=lines)
 
 
@@ -91,7 +96,7 @@ def inspect_xlsx(path: Path, limits: ImportLimits,
                     ratio = info.file_size // max(1, info.compress_size)
                     if ratio > limits.ratio:
                         raise too_large(Message("Excel 文件中“{name}”的压缩比（解压后÷压缩后）",
-                                                {"name": info.filename[:60]}), ratio, limits.ratio, N_("倍"))
+                                                {"name": info.filename[:60]}), ratio, limits.ratio, "倍")
             sheets = [info for info in infos
                       if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")]
             for info in sheets:
@@ -112,9 +117,9 @@ def inspect_xlsx(path: Path, limits: ImportLimits,
 def _check_extent(rows: int, columns: int, limits: ImportLimits, source: str, *, narrow: bool = False) -> None:
     """`narrow`: only cells past column Z were looked for, so the sheet may be up to 26 columns wide."""
     if rows > limits.rows:
-        raise too_large(Message("{source}行数", {"source": source}), rows, limits.rows, N_("行"))
+        raise too_large(Message("{source}行数", {"source": source}), rows, limits.rows, "行")
     if columns > limits.columns:
-        raise too_large(Message("{source}列数", {"source": source}), columns, limits.columns, N_("列"))
+        raise too_large(Message("{source}列数", {"source": source}), columns, limits.columns, "列")
     memory = rows * max(columns, 26 if narrow else 1) * ImportLimits.CELL_BYTES
     if memory > limits.memory_megabytes * MIB:
         raise too_large(Message("{source}读入所需内存", {"source": source}), -(-memory // MIB),

@@ -347,7 +347,7 @@ def _csv_rows(path: Path, encoding: str, limits: ImportLimits) -> Iterator[Row]:
             for record in reader:
                 if len(record) > limits.columns:
                     raise filelimits.too_large(Message("CSV 文件第{row}行的列数", {"row": last + 1}), len(record),
-                                               limits.columns, N_("列"))
+                                               limits.columns, "列")
                 yield last + 1, record
                 last = reader.line_num
         except csv.Error:
