@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import can
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, PermissionDenied, joined
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, PermissionDenied, joined
 from archiveprint.eventlog import record_event
 from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, LoanDocument, LoanRequest
 from archiveprint.lending.queries import find_request, folder_display, folder_value, request_missing
@@ -178,7 +178,7 @@ def record_evidence(session: Session, request_id: int | str, *, application_ref:
 
 def _document(request: LoanRequest, kind: str, upload: Upload, *, actor: str, now: datetime) -> LoanDocument:
     content = upload.content
-    label = "书面申请扫描件" if kind == "application" else "同意书扫描件"
+    label = N_("书面申请扫描件") if kind == "application" else N_("同意书扫描件")
     if not content:
         raise InvalidValue("文件是空的", field=label, value=upload.filename)
     if len(content) > MAX_DOCUMENT_BYTES:
