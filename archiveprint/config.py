@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiveprint.errors import InvalidValue
+from archiveprint.errors import N_, InvalidValue
 
 
 @dataclass(frozen=True)
@@ -128,17 +128,17 @@ def _number(value: str, *, name: str, parse: type[int] | type[float], ok: Callab
 
 def retention_days(value: str, *, name: str = "ARCHIVEPRINT_JOB_RETENTION_DAYS") -> int:
     """A whole number of days, at least 1 (a typo must not remove today's print files)."""
-    return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message="保留天数应为不小于 1 的整数")
+    return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message=N_("保留天数应为不小于 1 的整数"))
 
 
 def row_count(value: str, *, name: str = "ARCHIVEPRINT_IMPORT_BACKGROUND_ROWS") -> int:
     """A whole number of rows, 0 or more (0: every web import runs in the background)."""
-    return _number(value, name=name, parse=int, ok=lambda n: n >= 0, message="行数应为不小于 0 的整数")
+    return _number(value, name=name, parse=int, ok=lambda n: n >= 0, message=N_("行数应为不小于 0 的整数"))
 
 
 def busy_seconds(value: str, *, name: str = "ARCHIVEPRINT_WEB_BUSY_SECONDS") -> float:
     """Seconds a page waits for a database lock: more than 0, at most 60 (a clerk will not wait longer)."""
-    return _number(value, name=name, parse=float, ok=lambda n: 0 < n <= 60, message="等待秒数应为 0 到 60 之间的数")
+    return _number(value, name=name, parse=float, ok=lambda n: 0 < n <= 60, message=N_("等待秒数应为 0 到 60 之间的数"))
 
 
 SECURE_COOKIE_CHOICES = ("auto", "on", "off")
@@ -147,14 +147,14 @@ SECURE_COOKIE_CHOICES = ("auto", "on", "off")
 def idle_hours(value: str, *, name: str = "ARCHIVEPRINT_SESSION_IDLE_HOURS") -> float:
     """Hours (a fraction allowed) a session may sit unused, more than 0 and at most a week."""
     return _number(value, name=name, parse=float, ok=lambda n: 0 < n <= 168,
-                   message="空闲时长应为大于 0、不超过 168 的小时数")
+                   message=N_("空闲时长应为大于 0、不超过 168 的小时数"))
 
 
 def choice(value: str, choices: tuple[str, ...], *, name: str) -> str:
     """One of a few words (case-insensitive)."""
     word = value.strip().lower()
     if word not in choices:
-        raise InvalidValue(f"可选值：{' / '.join(choices)}", field=name, value=value)
+        raise InvalidValue("可选值：{choices}", params={"choices": " / ".join(choices)}, field=name, value=value)
     return word
 
 
@@ -170,7 +170,7 @@ def switch(value: str, *, name: str) -> bool:
 
 def positive(value: str, *, name: str) -> int:
     """A whole number, at least 1 (a limit of 0 would refuse every file)."""
-    return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message="应为不小于 1 的整数")
+    return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message=N_("应为不小于 1 的整数"))
 
 
 def normalize_database_url(url: str) -> str:

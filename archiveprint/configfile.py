@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from archiveprint.errors import N_, InvalidValue, Translate, _same
+from archiveprint.errors import N_, InvalidValue, Message, Translate, _same
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -83,13 +83,17 @@ class ConfigError(InvalidValue):
                  row: int | None = None, field: str | None = None, value: object = None) -> None:
         super().__init__(message, params=params, row=row, field=field, value=value)
         self.what, self.file = what, file
+        self.body = self.message  # what is wrong, without the file's name (a Message, translatable)
         self.message = self.prefix() + self.message
 
     def prefix(self, translate: Translate = _same) -> str:
         return translate(PREFIX if self.file else PREFIX_NO_FILE).format(what=translate(self.what), file=self.file)
 
     def translated(self, translate: Translate = _same) -> str:
-        return self.message if translate is _same else self.prefix(translate) + super().translated(translate)
+        if translate is _same:
+            return self.message
+        body = self.body.render(translate) if isinstance(self.body, Message) else self.body
+        return self.prefix(translate) + body
 
 
 def worded(message: str, params: Mapping[str, object] | None = None) -> WrapValidator:

@@ -2,25 +2,91 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 Translate = Callable[[str], str]
 
 
-def N_(message: str) -> str:  # the gettext convention: mark now, translate later
-    """Mark a message defined away from its raise (a constant, a table entry) for extraction; returns it unchanged.
+def _same(text: str) -> str:
+    return text
+
+
+class Message(str):
+    """A message as the domain says it (Chinese, placeholders filled) that keeps its template and params, so a shell
+    that knows the reader's language can show it translated (`render`). It is the Chinese text for everything else:
+    compared, joined, stored and printed as it is.
+
+    A param that is itself a Message (a state word marked with N_, another error's message) is translated with it.
+    """
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, params: Mapping[str, object] | None = None) -> Message:
+        if isinstance(template, Message):  # a marked constant, or a message raised as it is
+            template, params = template.template, {**template.params, **(params or {})}
+        values = dict(params or {})
+        text = super().__new__(cls, template.format(**values) if values else template)
+        text.template = str(template)
+        text.params = values
+        return text
+
+    def render(self, translate: Translate = _same) -> str:
+        """The message in the reader's language (`translate` is the shell's gettext), placeholders filled; as
+        written when the translation's placeholders do not fit the params (a mistake in the catalogue)."""
+        if translate is _same or not self.template:  # gettext("") is the catalogue's header
+            return str(self)
+        template = translate(self.template)
+        if not self.params:
+            return template
+        try:
+            return template.format(**{key: value.render(translate) if isinstance(value, Message) else value
+                                      for key, value in self.params.items()})
+        except (KeyError, IndexError, ValueError):
+            return str(self)
+
+    def as_values(self) -> dict[str, object]:
+        """The text, template and params as plain values, for a report kept as JSON (from_values reads them back);
+        a param that is not a plain value (a date) is kept as text."""
+        def plain(value: object) -> object:
+            if isinstance(value, Message):
+                return {"message": value.as_values()}
+            return value if value is None or isinstance(value, str | int | float) else str(value)
+
+        return {"text": str(self), "template": self.template,
+                "params": {key: plain(value) for key, value in self.params.items()}}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, object]) -> Message:
+        params = values.get("params") or {}
+        assert isinstance(params, dict)
+        try:
+            return cls(str(values["template"]), {
+                key: cls.from_values(value["message"]) if isinstance(value, dict) and "message" in value else value
+                for key, value in params.items()})
+        except (KeyError, IndexError, ValueError):  # a date kept as text under a date's format: as it was shown
+            return cls(str(values.get("text", values["template"])))
+
+
+def N_(message: str) -> Message:  # the gettext convention: mark now, translate later
+    """Mark a message defined away from its raise (a constant, a table entry) for extraction; it is the same text.
 
     The domain never translates: a shell that knows the reader's language (the web app) passes its gettext to
     ArchiveprintError.render. Messages are Chinese (the msgid) with {name} placeholders filled from `params`, so a
     translation can move the value; an error raised with a literal message needs no mark (babel.cfg extracts the
-    first argument of every error class).
+    first argument and `field=` of every error class). A marked word used as a param (a state, a label) is
+    translated inside the message that shows it.
     """
-    return message
+    return Message(message)
 
 
-def _same(text: str) -> str:
-    return text
+def joined(items: Iterable[object], separator: str = N_("、")) -> Message:
+    """Several words or messages shown as one param (the choices, the folders in the way), the Chinese text the
+    same as separator.join(items): a shell translates each item that is a message, and the separator."""
+    params: dict[str, object] = {f"item{number}": item for number, item in enumerate(items)}
+    template = "{separator}".join("{" + key + "}" for key in params)  # no msgid: only its parts are translated
+    return Message(template, {**params, "separator": Message(separator)} if params else None)
 
 
 class ArchiveprintError(Exception):
@@ -37,9 +103,9 @@ class ArchiveprintError(Exception):
     def __init__(self, message: str, *, params: Mapping[str, object] | None = None, row: int | None = None,
                  field: str | None = None, value: object = None, hint: str | None = None,
                  action: str | None = None, action_args: dict[str, str] | None = None) -> None:
-        self.template = message
-        self.params = dict(params or {})
-        self.message = message.format(**self.params) if self.params else message
+        self.message = Message(message, params)  # the Chinese text, which keeps its template and params
+        self.template = self.message.template
+        self.params = self.message.params
         super().__init__(self.message)
         self.row = row
         self.field = field
@@ -56,21 +122,21 @@ class ArchiveprintError(Exception):
         shell's gettext; the default leaves the Chinese as written)."""
         parts = []
         if self.row is not None:
-            parts.append(translate("第{row}行").format(row=self.row))
+            parts.append(translate(N_("第{row}行")).format(row=self.row))
         if self.field:
-            parts.append(translate("「{field}」").format(field=translate(self.field)))
+            parts.append(translate(N_("「{field}」")).format(field=translate(self.field)))
         if self.value not in (None, ""):
-            parts.append(translate("值“{value}”").format(value=self.value))
+            value = self.value.render(translate) if isinstance(self.value, Message) else self.value
+            parts.append(translate(N_("值“{value}”")).format(value=value))
         message = self.translated(translate)
-        return translate("{where}：{message}").format(where=translate("，").join(parts), message=message) \
+        return translate(N_("{where}：{message}")).format(where=translate(N_("，")).join(parts), message=message) \
             if parts else message
 
     def translated(self, translate: Translate = _same) -> str:
         """The message alone, translated, placeholders filled (untranslated: `message`, which a shell may extend)."""
-        if translate is _same:
+        if not isinstance(self.message, Message):  # extended by a shell (cli/forms.py adds its option): as it is
             return self.message
-        template = translate(self.template)
-        return template.format(**self.params) if self.params else template
+        return self.message.render(translate)
 
 
 class InvalidValue(ArchiveprintError):
@@ -93,7 +159,7 @@ class NotConfigured(ArchiveprintError):
     status = 409
 
 
-TOWNSHIP_NOT_SET = "尚未设置本院所属乡镇"
+TOWNSHIP_NOT_SET = N_("尚未设置本院所属乡镇")
 
 
 class TownshipNotSet(NotConfigured):
@@ -109,7 +175,7 @@ class PermissionDenied(ArchiveprintError):
     status = 403
 
 
-BUSY_MESSAGE = "系统正忙，请稍后重试"
+BUSY_MESSAGE = N_("系统正忙，请稍后重试")
 
 
 class Busy(ArchiveprintError):

@@ -29,7 +29,7 @@ LAYERS = {
     # plumbing: settings, engine, errors, event rows, clock, files; the jobs table and its dispatcher
     "archiveprint.config": 0, "archiveprint.db": 0, "archiveprint.errors": 0, "archiveprint.eventlog": 0,
     "archiveprint.clock": 0, "archiveprint.resources": 0, "archiveprint.diskcache": 0, "archiveprint.migrate": 0,
-    "archiveprint.configfile": 0,
+    "archiveprint.configfile": 0, "archiveprint.msgids": 0,
     "archiveprint.jobs.models": 0, "archiveprint.jobs.queue": 0,
     "archiveprint.pdf": 1,  # the print engine
     "archiveprint.accounts": 2,

@@ -17,7 +17,7 @@ from archiveprint.accounts.roles import ROLES
 from archiveprint.accounts.sessions import end_user_sessions
 from archiveprint.accounts.throttle import RULES, ThrottleRules, check_throttle, lock_started, record_attempt
 from archiveprint.db import utcnow
-from archiveprint.errors import Conflict, InvalidValue, NotFound
+from archiveprint.errors import N_, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
 
 if TYPE_CHECKING:
@@ -55,9 +55,9 @@ MAX_PASSWORD = 256
 
 def check_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidValue(f"密码至少{MIN_PASSWORD}位", field="密码")
+        raise InvalidValue("密码至少{min_password}位", params={"min_password": MIN_PASSWORD}, field="密码")
     if len(password) > MAX_PASSWORD:
-        raise InvalidValue(f"密码最多{MAX_PASSWORD}位", field="密码")
+        raise InvalidValue("密码最多{max_password}位", params={"max_password": MAX_PASSWORD}, field="密码")
 
 
 def _in_order(villages: Sequence[Village]) -> list[Village]:
@@ -84,7 +84,7 @@ def create_user(session: Session, username: str, password: str, role: str, *,
     if len(username) > 64 or not username.isprintable():
         raise InvalidValue("用户名最多64个字符，且不含控制字符", field="用户名", value=username[:64])
     if role not in ROLES:
-        raise InvalidValue(f"未知角色，可选：{', '.join(ROLES)}", field="角色", value=role)
+        raise InvalidValue("未知角色，可选：{roles}", params={"roles": ", ".join(ROLES)}, field="角色", value=role)
     if villages is not None:
         _check_villages(role, villages)
     check_new_password(password)
@@ -145,8 +145,8 @@ def _active_admins(session: Session) -> list[int]:
 
 def _keep_an_admin(session: Session, user: User, what: str) -> None:
     if user.role == "admin" and user.active and _active_admins(session) == [user.id]:
-        raise Conflict(f"{user.username} 是最后一个在用的管理员，不能{what}：请先让另一位用户成为管理员",
-                       field="用户", value=user.username)
+        raise Conflict("{username} 是最后一个在用的管理员，不能{what}：请先让另一位用户成为管理员",
+                       params={"username": user.username, "what": what}, field="用户", value=user.username)
 
 
 def change_role(session: Session, user: User, role: str, *, villages: Sequence[Village] | None = None,
@@ -156,13 +156,13 @@ def change_role(session: Session, user: User, role: str, *, villages: Sequence[V
     Returns whether anything changed.
     """
     if role not in ROLES:
-        raise InvalidValue(f"未知角色，可选：{', '.join(ROLES)}", field="角色", value=role)
+        raise InvalidValue("未知角色，可选：{roles}", params={"roles": ", ".join(ROLES)}, field="角色", value=role)
     villages = _in_order(villages) if villages is not None else (list(user.villages) if role == user.role else [])
     _check_villages(role, villages)
     if role == user.role:
         return role == "village_doctor" and set_villages(session, user, villages, actor=actor, now=now)
     if user.role == "admin":
-        _keep_an_admin(session, user, "改为其他角色")
+        _keep_an_admin(session, user, N_("改为其他角色"))
     now = now or utcnow()
     before = user.role
     user.role = role
@@ -200,7 +200,7 @@ def deactivate_user(session: Session, user: User, *, actor: str, now: datetime |
     """A departed staff member: cannot sign in, and every open session ends now. Their history stays."""
     if not user.active:
         return
-    _keep_an_admin(session, user, "停用")
+    _keep_an_admin(session, user, N_("停用"))
     now = now or utcnow()
     user.active = False
     end_user_sessions(session, user, "deactivated", now=now)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import LoginAttempt
-from archiveprint.errors import ArchiveprintError
+from archiveprint.errors import N_, ArchiveprintError, Message
 
 COUNTED = ("failed", "throttled")  # a try refused during a delay counts too: hammering leads to the lock sooner
 
@@ -117,10 +117,12 @@ def check_throttle(session: Session, username: str, address: str, *, now: dateti
     longest = max(waits, key=lambda w: (w.locked, w.seconds))
     if longest.locked:
         minutes = math.ceil(longest.seconds / 60)
-        who = "该账号" if longest is by_account else "此电脑"
-        return TooManyAttempts(f"{who}登录失败次数过多，已暂时锁定，请 {minutes} 分钟后再试（或请管理员重设密码）",
-                               seconds=longest.seconds, locked=True)
-    return TooManyAttempts(f"登录尝试过于频繁，请 {longest.seconds} 秒后再试", seconds=longest.seconds, locked=False)
+        who = N_("该账号") if longest is by_account else N_("此电脑")
+        locked = Message("{who}登录失败次数过多，已暂时锁定，请 {minutes} 分钟后再试（或请管理员重设密码）",
+                         {"who": who, "minutes": minutes})
+        return TooManyAttempts(locked, seconds=longest.seconds, locked=True)
+    return TooManyAttempts(Message("登录尝试过于频繁，请 {seconds} 秒后再试", {"seconds": longest.seconds}),
+                           seconds=longest.seconds, locked=False)
 
 
 def record_attempt(session: Session, username: str, address: str, outcome: str, *, now: datetime) -> None:

@@ -210,8 +210,9 @@ def _libpq(engine: Engine) -> tuple[str, dict[str, str]]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
-        raise BackupError(f"找不到 {name}：PostgreSQL 数据库的备份与恢复需要 PostgreSQL 客户端工具"
-                          "（Debian/Ubuntu：apt-get install postgresql-client）", field="程序", value=name)
+        raise BackupError("找不到 {name}：PostgreSQL 数据库的备份与恢复需要 PostgreSQL 客户端工具"
+                          "（Debian/Ubuntu：apt-get install postgresql-client）", params={"name": name}, field="程序",
+                          value=name)
     return found
 
 
@@ -224,7 +225,7 @@ def _postgres_dump(engine: Engine, dump: Path) -> tuple[str | None, dict[str, Ta
              f"--file={dump}", f"--dbname={address}"],
             env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise BackupError(f"pg_dump 失败：{_tail(result.stderr)}", field="数据库")
+            raise BackupError("pg_dump 失败：{output}", params={"output": _tail(result.stderr)}, field="数据库")
         os.chmod(dump, 0o600)
         return _revision(connection), table_digests(connection)
 
@@ -304,9 +305,12 @@ def restore_backup(database: Database, instance_dir: Path, source: Path, *, forc
     engine = database.engine
     if manifest["engine"] != engine.dialect.name:
         kinds = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-        raise InvalidValue(f"备份来自 {kinds.get(manifest['engine'], manifest['engine'])} 数据库，"
-                           f"而 DATABASE_URL 指向 {kinds.get(engine.dialect.name, engine.dialect.name)}："
-                           "请恢复到同一种数据库", field="数据库", value=engine.dialect.name)
+        raise InvalidValue("备份来自 {source} 数据库，"
+                           "而 DATABASE_URL 指向 {target}："
+                           "请恢复到同一种数据库",
+                           params={"source": kinds.get(manifest["engine"], manifest["engine"]),
+                                   "target": kinds.get(engine.dialect.name, engine.dialect.name)},
+                           field="数据库", value=engine.dialect.name)
     revision = manifest.get("revision")
     _check_revision(engine, revision)
     if database.is_sqlite:
@@ -353,8 +357,8 @@ def _check_revision(engine: Engine, revision: str | None) -> None:
     except CommandError:
         known = None
     if known is None:
-        raise Conflict(f"备份来自更新版本的 archiveprint（数据库版本 {revision}），本程序无法恢复："
-                       "请先升级 archiveprint", field="数据库版本", value=revision)
+        raise Conflict("备份来自更新版本的 archiveprint（数据库版本 {revision}），本程序无法恢复："
+                       "请先升级 archiveprint", params={"revision": revision}, field="数据库版本", value=revision)
 
 
 def _require_empty(engine: Engine, instance_dir: Path) -> None:
@@ -366,8 +370,8 @@ def _require_empty(engine: Engine, instance_dir: Path) -> None:
                         if name != "alembic_version" and connection.execute(
                             select(func.count()).select_from(table)).scalar_one())
     if filled:
-        raise Conflict(f"目标数据库不是空的（{len(filled)} 张表有数据），恢复会覆盖全部内容；确认要覆盖请加 --force",
-                       field="数据库", value="、".join(filled[:5]))
+        raise Conflict("目标数据库不是空的（{count} 张表有数据），恢复会覆盖全部内容；确认要覆盖请加 --force",
+                       params={"count": len(filled)}, field="数据库", value="、".join(filled[:5]))
 
 
 def _sqlite_restore(engine: Engine, dump: Path) -> None:
@@ -402,7 +406,7 @@ def _postgres_restore(engine: Engine, dump: Path) -> None:
         [_tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", f"--dbname={address}", str(dump)],
         env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise BackupError(f"pg_restore 失败：{_tail(result.stderr)}", field="数据库")
+        raise BackupError("pg_restore 失败：{output}", params={"output": _tail(result.stderr)}, field="数据库")
 
 
 def _restore_files(source: Path, instance_dir: Path, names: list[str]) -> int:

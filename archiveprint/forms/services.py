@@ -138,7 +138,8 @@ def check_glyphs(session: Session, scope: Scope) -> dict[str, set[str]]:
 def missing_glyphs_error(missing: dict[str, set[str]]) -> MissingGlyphs:
     """The message naming the records (at most ten) whose names or addresses the font cannot draw."""
     sample = "；".join(f"{code}：{''.join(sorted(chars))}" for code, chars in list(missing.items())[:10])
-    return MissingGlyphs(f"{len(missing)} 份档案的姓名或地址含字体缺少的字，打印会出现空框：{sample}", field="字形")
+    return MissingGlyphs("{count} 份档案的姓名或地址含字体缺少的字，打印会出现空框：{sample}",
+                         params={"count": len(missing), "sample": sample}, field="字形")
 
 
 def forms_of(catalog: Catalog, form_set: FormSet) -> list[FormDef]:

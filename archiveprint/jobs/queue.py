@@ -19,16 +19,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from archiveprint.db import Database, utcnow
-from archiveprint.errors import NotFound
+from archiveprint.errors import N_, NotFound
 from archiveprint.jobs.models import UNFINISHED, Job
 
 log = logging.getLogger(__name__)
 PRINT_KINDS = ("forms", "labels")  # the print centre's jobs; the import's are importjob.KINDS
 PROGRESS_FILE = "progress.json"
-INTERRUPTED = "服务重启，任务中断，请重新提交"
-RQ_FAILED = "后台工作进程异常结束（任务队列报告失败），任务中断，请重新提交；原因见 rq worker 的日志"
-RQ_STOPPED = "任务已在任务队列中被停止或取消，请重新提交"
-RQ_LOST = "任务队列中已没有这个任务（Redis 重启或被清空），请重新提交"
+INTERRUPTED = N_("服务重启，任务中断，请重新提交")
+RQ_FAILED = N_("后台工作进程异常结束（任务队列报告失败），任务中断，请重新提交；原因见 rq worker 的日志")
+RQ_STOPPED = N_("任务已在任务队列中被停止或取消，请重新提交")
+RQ_LOST = N_("任务队列中已没有这个任务（Redis 重启或被清空），请重新提交")
 RQ_GRACE = timedelta(minutes=2)  # a job committed a moment ago may not be in Redis yet
 
 

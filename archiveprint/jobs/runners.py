@@ -114,7 +114,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
         return [], 0
-    raise ArchiveprintError(f"未知任务类型：{kind}")
+    raise ArchiveprintError("未知任务类型：{kind}", params={"kind": kind})
 
 
 def _scope_to_user(session: Session, user_id: int | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archiveprint.errors import InvalidValue
+from archiveprint.errors import N_, InvalidValue
 from archiveprint.pdf.barcodes import code128_modules, qr_matrix
 
 SAFE_MODULE_MM = 0.27  # Code128 floor for printers not in SAFE_DOTS
@@ -28,6 +28,9 @@ COMMON_DPI = (203, 300, 600)
 
 class BarcodeTooSmall(InvalidValue):
     """A label layout would squeeze a barcode below the safe module width for the chosen printer."""
+
+
+QR_HINT = N_("，或改用二维码（--qr）")  # what a label printer adds to a BarcodeTooSmall (the web offers its own)
 
 
 def dot_mm(dpi: int) -> float:
@@ -121,13 +124,17 @@ def plan_code128(data: str, *, length_mm: float, room_mm: float, height_mm: floa
         width = safe * dot_mm(dpi)
         need = (len(modules) + 2 * QUIET_MODULES) * width
         raise BarcodeTooSmall(
-            f"条码放不下：{len(data)} 位的编号共 {len(modules)} 个模块，{dpi} dpi 打印机上每个模块至少 {width:.3f} mm"
-            f"（{safe} 个打印点），条码连同两侧静区需要 {need:.1f} mm（条码本身 {len(modules) * width:.1f} mm），"
-            f"这种标签上只有 {min(length_mm, room_mm):.1f} mm，请换更宽的标签纸",
+            "条码放不下：{digits} 位的编号共 {modules} 个模块，{dpi} dpi 打印机上每个模块至少 {width:.3f} mm"
+            "（{safe} 个打印点），条码连同两侧静区需要 {need:.1f} mm（条码本身 {length:.1f} mm），"
+            "这种标签上只有 {room:.1f} mm，请换更宽的标签纸",
+            params={"digits": len(data), "modules": len(modules), "dpi": dpi, "width": width, "safe": safe,
+                    "need": need, "length": len(modules) * width, "room": min(length_mm, room_mm)},
             field="条码", value=data)
     if height_mm + 1e-6 < MIN_BAR_HEIGHT_MM:
-        raise BarcodeTooSmall(f"条码高度只有 {height_mm:.1f} mm，至少需要 {MIN_BAR_HEIGHT_MM:.0f} mm 才能稳定扫描；"
-                              "请换更大的标签纸", field="条码", value=data)
+        raise BarcodeTooSmall("条码高度只有 {height_mm:.1f} mm，至少需要 {min_bar_height_mm:.0f} mm 才能稳定扫描；"
+                              "请换更大的标签纸",
+                              params={"height_mm": height_mm, "min_bar_height_mm": MIN_BAR_HEIGHT_MM}, field="条码",
+                              value=data)
     return LinearPlan(data, modules, dots, dpi)
 
 
@@ -146,5 +153,7 @@ def plan_qr(data: str, *, size_mm: float, room_mm: float, dpi: int) -> MatrixPla
             return MatrixPlan(data, matrix, dots, dpi)
         dots -= 1
     width = safe * dot_mm(dpi)
-    raise BarcodeTooSmall(f"二维码放不下：需要 {(n + 2 * QR_QUIET_MODULES) * width:.1f} mm 见方（含静区），"
-                          f"标签上只有 {min(size_mm, room_mm):.1f} mm", field="二维码", value=data)
+    raise BarcodeTooSmall("二维码放不下：需要 {need:.1f} mm 见方（含静区），"
+                          "标签上只有 {room:.1f} mm",
+                          params={"need": (n + 2 * QR_QUIET_MODULES) * width, "room": min(size_mm, room_mm)},
+                          field="二维码", value=data)

@@ -310,7 +310,9 @@ class Painter:
                 return self._qr(frame, data, cell)
             return self._code128(frame, data, cell)
         except BarcodeTooSmall as error:
-            raise BarcodeTooSmall(f"{where}：{error.message}{hint}。", field=error.field, value=error.value) from None
+            raise BarcodeTooSmall("{where}：{message}{hint}。",
+                                  params={"where": where, "message": error.message, "hint": hint},
+                                  field=error.field, value=error.value) from None
 
     def _code128(self, frame: Frame, data: str, cell: tuple[float, float, float, float]) -> bytes:
         plan = plan_code128(data, length_mm=frame.length / MM, room_mm=room_along(frame, cell) / MM,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import InvalidValue, NotFound
+from archiveprint.errors import InvalidValue, Message, NotFound, joined
 from archiveprint.eventlog import record_event
 from archiveprint.labels import calibration as calibration_sheet
 from archiveprint.labels import queries
@@ -20,8 +20,9 @@ def printer_setup(session: Session, stock: LabelStock, printer: str | None,
         profile = queries.find_printer_profile(session, printer, stock.id)
         if profile is None:
             known = [p.stock for p in queries.list_printer_profiles(session, printer)]
-            hint = f"（已校准的标签纸：{'、'.join(known)}）" if known else ""
-            raise NotFound(f"打印机“{printer}”还没有为标签纸 {stock.id} 校准{hint}；先打印校准页并量出偏移",
+            hint = Message("（已校准的标签纸：{stocks}）", {"stocks": joined(known)}) if known else ""
+            raise NotFound("打印机“{printer}”还没有为标签纸 {stock} 校准{hint}；先打印校准页并量出偏移",
+                           params={"printer": printer, "stock": stock.id, "hint": hint},
                            field="打印机", value=printer,
                            hint="再运行 archiveprint labels printer calibrate 或 labels printer set",
                            action="calibrate_printer")
@@ -39,10 +40,12 @@ def set_printer_profile(session: Session, printer: str, stock: LabelStock, *, dx
         raise InvalidValue("打印机名称不能为空，最多64个字", field="打印机", value=printer)
     for label, value in (("dx", dx), ("dy", dy)):
         if abs(value) > 20:
-            raise InvalidValue(f"偏移 {label} 超过 20 mm，请检查是否按「实际大小」打印", field=label, value=value)
+            raise InvalidValue("偏移 {label} 超过 20 mm，请检查是否按「实际大小」打印",
+                               params={"label": label}, field=label, value=value)
     for label, value in (("creep-x", creep_x), ("creep-y", creep_y)):
         if abs(value) > 2:
-            raise InvalidValue(f"蠕变 {label} 超过每格 2 mm，请检查测量", field=label, value=value)
+            raise InvalidValue("蠕变 {label} 超过每格 2 mm，请检查测量",
+                               params={"label": label}, field=label, value=value)
     profile = queries.find_printer_profile(session, printer, stock.id)
     before = None
     if profile is None:

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from archiveprint.errors import ArchiveprintError
-from archiveprint.labels.barcode_sizing import LinearPlan, MatrixPlan
+from archiveprint.errors import ArchiveprintError, Message
+from archiveprint.labels.barcode_sizing import QR_HINT, LinearPlan, MatrixPlan
 from archiveprint.labels.design import Element, LabelKind, choose_design
 from archiveprint.labels.draw import Frame, Painter, place
 from archiveprint.labels.sheet import NO_CALIBRATION, Calibration, Cell, layout_cells
@@ -62,8 +62,8 @@ class LabelPrinter:
         self._extra: list[bytes] = []
         self._frames: dict[int, _CellLayout] = {}
         self.painter = Painter(self.regular, self.bold, self.dpi)
-        self.where = f"「{kind.title}」用{stock.name}"
-        self.hint = "，或改用二维码（--qr）" if kind.supports_qr and not qr else ""
+        self.where = Message("「{title}」用{stock}", {"title": kind.title, "stock": stock.name})
+        self.hint = QR_HINT if kind.supports_qr and not qr else ""
         self.labels = 0
 
     @property

@@ -295,7 +295,7 @@ def _render(session: Session, kind_key: str, stock_key: str, scope: LabelScope, 
     else:
         total, values = _values(session, kind, scope, options, result)
         if total == 0:
-            raise NotFound(f"这个范围内没有要打印的标签（{scope.describe()}）", field="范围")
+            raise NotFound("这个范围内没有要打印的标签（{scope}）", params={"scope": scope.describe()}, field="范围")
         if sheets is not None:
             total = min(total, count_labels_on(stock, sheets, options))
         _draw(printer, total, values, options, progress)
@@ -338,7 +338,8 @@ def _draw(printer: LabelPrinter, total: int, values: Iterator[dict[str, object]]
                 progress(done, total * copies)
     if lacking:
         sample = "；".join(f"{key}：{''.join(sorted(chars))}" for key, chars in list(lacking.items())[:10])
-        raise MissingGlyphs(f"{len(lacking)} 张标签上的名字含字体缺少的字，打印会出现空框：{sample}", field="字形")
+        raise MissingGlyphs("{count} 张标签上的名字含字体缺少的字，打印会出现空框：{sample}",
+                            params={"count": len(lacking), "sample": sample}, field="字形")
     if progress and total == 0:
         progress(0, 0)
 

@@ -66,7 +66,7 @@ def cell_position(stock: LabelStock, row: int, column: int,
 def cell_at(stock: LabelStock, index: int, calibration: Calibration = NO_CALIBRATION, *, page: int = 0) -> Cell:
     """The cell with 1-based `index` on a sheet."""
     if not 1 <= index <= stock.per_page:
-        raise InvalidValue(f"格号应在 1–{stock.per_page} 之间", field="格号", value=index)
+        raise InvalidValue("格号应在 1–{per_page} 之间", params={"per_page": stock.per_page}, field="格号", value=index)
     row, column = divmod(index - 1, stock.columns)
     left, top = cell_position(stock, row, column, calibration)
     return Cell(page, index, row, column, left, top, stock.label_width, stock.label_height)
@@ -99,14 +99,17 @@ def check_start(stock: LabelStock, start: int = 1, used: Sequence[frozenset[int]
             raise InvalidValue("卷筒标签每页一张，不能指定起始格或已用格子", field="起始格", value=start)
         return
     if not 1 <= start <= stock.per_page:
-        raise InvalidValue(f"起始格应在 1–{stock.per_page} 之间（{stock.name}）", field="起始格", value=start)
+        raise InvalidValue("起始格应在 1–{per_page} 之间（{name}）",
+                           params={"per_page": stock.per_page, "name": stock.name}, field="起始格", value=start)
     for sheet, cells in enumerate(used, start=1):
         outside = sorted(c for c in cells if not 1 <= c <= stock.per_page)
         if outside:
-            raise InvalidValue(f"第{sheet}张纸的已用格子超出 1–{stock.per_page}", field="已用格子", value=outside[0])
+            raise InvalidValue("第{sheet}张纸的已用格子超出 1–{per_page}",
+                               params={"sheet": sheet, "per_page": stock.per_page}, field="已用格子", value=outside[0])
         taken = set(cells) | (set(range(1, start)) if sheet == 1 else set())
         if len(taken) >= stock.per_page:
-            raise InvalidValue(f"第{sheet}张纸的格子已全部用过，请换一张新纸", field="已用格子", value=sheet)
+            raise InvalidValue("第{sheet}张纸的格子已全部用过，请换一张新纸",
+                               params={"sheet": sheet}, field="已用格子", value=sheet)
 
 
 def free_cells(stock: LabelStock, page: int, start: int = 1, used: Sequence[frozenset[int]] = ()) -> list[int]:

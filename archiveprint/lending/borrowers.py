@@ -10,12 +10,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import User
-from archiveprint.errors import Conflict, InvalidValue, NotConfigured, NotFound
+from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotConfigured, NotFound, joined
 from archiveprint.eventlog import record_event
 from archiveprint.lending.models import BORROWER_KINDS, Borrower
 from archiveprint.register.services import find_village
 
-KIND_TEXT = {"staff": "本院职工", "village_doctor": "村医", "external": "外单位"}
+KIND_TEXT = {"staff": N_("本院职工"), "village_doctor": N_("村医"), "external": N_("外单位")}
 
 
 def add_borrower(session: Session, key: str, *, kind: str, name: str = "", username: str | None = None,
@@ -27,7 +27,9 @@ def add_borrower(session: Session, key: str, *, kind: str, name: str = "", usern
     if not key or len(key) > 64 or any(ch.isspace() for ch in key):
         raise InvalidValue("借阅人编号不能为空、不能含空格、最长64个字符", field="借阅人编号", value=key)
     if kind not in BORROWER_KINDS:
-        raise InvalidValue(f"借阅人类型应为：{'、'.join(f'{k}（{v}）' for k, v in KIND_TEXT.items())}",
+        raise InvalidValue("借阅人类型应为：{kinds}",
+                           params={"kinds": joined(Message("{code}（{label}）", {"code": code, "label": label})
+                                                   for code, label in KIND_TEXT.items())},
                            field="借阅人类型", value=kind)
     if session.scalar(select(Borrower.id).where(Borrower.key == key)) is not None:
         raise Conflict("借阅人编号已存在", field="借阅人编号", value=key)
@@ -45,9 +47,9 @@ def add_borrower(session: Session, key: str, *, kind: str, name: str = "", usern
         raise InvalidValue("请写明借阅人姓名或单位名称", field="姓名", value=key)
     unit, contact_person, letter_ref = unit.strip(), contact_person.strip(), letter_ref.strip()
     if kind == "external":
-        for label, value in (("单位", unit), ("联系人", contact_person), ("介绍信编号", letter_ref)):
+        for label, value in ((N_("单位"), unit), (N_("联系人"), contact_person), (N_("介绍信编号"), letter_ref)):
             if not value:
-                raise InvalidValue(f"外单位借阅须写明{label}", field=label, value=key)
+                raise InvalidValue("外单位借阅须写明{label}", params={"label": label}, field=label, value=key)
     found = sorted({find_village(session, v) for v in villages if v.strip()}, key=lambda v: v.code)
     if kind == "village_doctor" and not found:
         raise InvalidValue("村医须写明负责的村(居)委会（可写多个）", field="村(居)委会", value=key)

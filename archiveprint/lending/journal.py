@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archiveprint.clock import local_time
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue
 from archiveprint.lending import services
 from archiveprint.lending.models import SCAN_ACTIONS, Loan, LoanScan
 from archiveprint.lending.queries import find_borrower, find_last_loan, find_open_loan, loan_code
@@ -23,7 +23,7 @@ from archiveprint.lending.rules import LendingRules
 # fits what the server knows — the folder was lent to someone else meanwhile, or the scan is older than the loan it
 # would close — is stored and reported as a conflict, never applied silently.
 CLOCK_SKEW = timedelta(minutes=5)  # a station's clock may run this far ahead of the server's
-ACTION_TEXT = {"out": "借出", "return": "归还", "renew": "续借"}
+ACTION_TEXT = {"out": N_("借出"), "return": N_("归还"), "renew": N_("续借")}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class ScanInput:
             raise InvalidValue("client_id 应为 8–64 个字母、数字或 ._:-", field="client_id", value=client_id[:64])
         action = str(data.get("action") or "")
         if action not in SCAN_ACTIONS:
-            raise InvalidValue(f"action 应为：{'、'.join(SCAN_ACTIONS)}", field="action", value=action)
+            raise InvalidValue("action 应为：{actions}",
+                               params={"actions": "、".join(SCAN_ACTIONS)}, field="action", value=action)
         raw_at = str(data.get("client_at") or "")
         try:
             at = datetime.fromisoformat(raw_at)
@@ -171,12 +172,16 @@ def _check_order(session: Session, scan: ScanInput, rules: LendingRules) -> None
     if scan.action == "out":
         last = find_last_loan(session, household.id)
         if last is not None and last.returned_at is not None and last.returned_at > scan.client_at:
-            raise Conflict(f"这次借出扫描（{when}）早于该档案袋最近一次归还（"
-                           f"{local_time(last.returned_at, rules.timezone):%Y-%m-%d %H:%M}），请核对后重新扫描",
+            raise Conflict("这次借出扫描（{when}）早于该档案袋最近一次归还（"
+                           "{returned_at:%Y-%m-%d %H:%M}），请核对后重新扫描",
+                           params={"when": when, "returned_at": local_time(last.returned_at, rules.timezone)},
                            field="档案袋", value=scan.code)
         return
     loan: Loan | None = find_open_loan(session, household.id)
     if loan is not None and loan.out_at > scan.client_at:
-        raise Conflict(f"这次{ACTION_TEXT[scan.action]}扫描（{when}）早于当前这笔借阅的借出时间（"
-                       f"{local_time(loan.out_at, rules.timezone):%Y-%m-%d %H:%M}，{loan_code(loan.id)}），"
-                       f"不属于这笔借阅，未处理", field="档案袋", value=scan.code)
+        raise Conflict("这次{action}扫描（{when}）早于当前这笔借阅的借出时间（"
+                       "{out_at:%Y-%m-%d %H:%M}，{loan}），"
+                       "不属于这笔借阅，未处理",
+                       params={"action": ACTION_TEXT[scan.action], "when": when,
+                               "out_at": local_time(loan.out_at, rules.timezone), "loan": loan_code(loan.id)},
+                       field="档案袋", value=scan.code)

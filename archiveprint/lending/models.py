@@ -24,12 +24,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 # imports only lending must still be able to configure its mappers.
 from archiveprint.accounts.models import User
 from archiveprint.db import Base, utcnow
+from archiveprint.errors import N_
 from archiveprint.register.models import Household, Resident, Village
 
 BORROWER_KINDS = ("staff", "village_doctor", "external")
 REQUEST_STATES = ("open", "released", "cancelled", "refused", "expired")
-REQUEST_STATE_TEXT = {"open": "待放行", "released": "已放行", "cancelled": "已取消", "refused": "未获批准",
-                      "expired": "已过期"}
+REQUEST_STATE_TEXT = {"open": N_("待放行"), "released": N_("已放行"), "cancelled": N_("已取消"),
+                      "refused": N_("未获批准"), "expired": N_("已过期")}
 CONDITIONS = ("intact", "missing_pages", "damaged")
 SCAN_ACTIONS = ("out", "return", "renew")
 SCAN_OUTCOMES = ("applied", "unchanged", "conflict", "rejected")

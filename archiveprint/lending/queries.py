@@ -69,7 +69,8 @@ def find_borrower(session: Session, text: str) -> Borrower:
     if len(named) == 1:
         return named[0]
     if named:
-        raise InvalidValue(f"有 {len(named)} 个借阅人叫这个名字，请用编号：{'、'.join(b.key for b in named)}",
+        raise InvalidValue("有 {count} 个借阅人叫这个名字，请用编号：{keys}",
+                           params={"count": len(named), "keys": "、".join(b.key for b in named)},
                            field="借阅人", value=key)
     raise NotFound("没有这个借阅人（请先登记为借阅人）", field="借阅人", value=key)
 

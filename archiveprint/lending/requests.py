@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import can
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, PermissionDenied
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, PermissionDenied, joined
 from archiveprint.eventlog import record_event
 from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, LoanDocument, LoanRequest
 from archiveprint.lending.queries import find_request, folder_display, folder_value, request_missing
@@ -75,7 +75,8 @@ def request_folders(session: Session, codes: Sequence[str], *, borrower: Borrowe
             seen.add(household.id)
             rule = rule_for(session, rules, borrower.kind, household)
             if rule.own_villages_only and household.village_id not in {v.id for v in borrower.villages}:
-                raise PermissionDenied(f"{rule.label}只能申请本人负责的村的档案", field="档案袋",
+                raise PermissionDenied("{label}只能申请本人负责的村的档案",
+                                       params={"label": rule.label}, field="档案袋",
                                        value=folder_display(household))
             check_purpose(rules, rule, purpose_code, note)
         except ArchiveprintError as error:
@@ -122,7 +123,8 @@ def _open(session: Session, request_id: int | str) -> LoanRequest:
 
 
 def _closed(request: LoanRequest) -> NoReturn:
-    raise Conflict(f"该申请{REQUEST_STATE_TEXT[request.status]}，不能再更改", field="申请编号", value=request.id)
+    raise Conflict("该申请{state}，不能再更改",
+                   params={"state": REQUEST_STATE_TEXT[request.status]}, field="申请编号", value=request.id)
 
 
 # --- evidence ------------------------------------------------------------------------------------------------------
@@ -176,11 +178,12 @@ def record_evidence(session: Session, request_id: int | str, *, application_ref:
 
 def _document(request: LoanRequest, kind: str, upload: Upload, *, actor: str, now: datetime) -> LoanDocument:
     content = upload.content
-    label = "书面申请扫描件" if kind == "application" else "同意书扫描件"
+    label = N_("书面申请扫描件") if kind == "application" else N_("同意书扫描件")
     if not content:
         raise InvalidValue("文件是空的", field=label, value=upload.filename)
     if len(content) > MAX_DOCUMENT_BYTES:
-        raise InvalidValue(f"文件超过 {MAX_DOCUMENT_BYTES // 1024 // 1024} MB", field=label, value=upload.filename)
+        raise InvalidValue("文件超过 {megabytes} MB",
+                           params={"megabytes": MAX_DOCUMENT_BYTES // 1024 // 1024}, field=label, value=upload.filename)
     media_type = next((media for magic, media in MEDIA_TYPES if content.startswith(magic)), None)
     if media_type is None:
         raise InvalidValue("扫描件应为 PDF、JPEG 或 PNG 文件", field=label, value=upload.filename)
@@ -209,7 +212,8 @@ def approve_request(session: Session, request_id: int | str, *, approver: User, 
     rule = rule_for(session, rules, request.borrower.kind, request.household)
     before = [m for m in request_missing(request, rule, rules) if m != "审批"]
     if before:
-        raise Conflict(f"审批前请先登记：{'、'.join(before)}", field="借阅申请", value=request.id)
+        raise Conflict("审批前请先登记：{missing}",
+                       params={"missing": joined(before)}, field="借阅申请", value=request.id)
     request.approver_id, request.approved_at, request.approval_opinion = approver.id, now, opinion.strip()[:200]
     record_event(session, "loan_request.approved", "loan_request", request.id, actor=actor, now=now,
                  approver=approver.username, household=request.household_id)

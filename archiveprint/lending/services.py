@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import Conflict, InvalidValue, NotFound, PermissionDenied
+from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotFound, PermissionDenied, joined
 from archiveprint.eventlog import record_event
 from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, Loan, LoanRequest
 from archiveprint.lending.queries import (
@@ -67,9 +67,11 @@ def rule_for(session: Session, rules: LendingRules, kind: str, household: Househ
 def lent_message(loan: Loan, rules: LendingRules) -> str:
     out_on = rules.local_date(loan.out_at)
     if loan.lost_at is not None:
-        return f"该档案袋借出给 {loan.borrower.display} 后已登记丢失（{loan_code(loan.id)}）"
-    return (f"该档案袋已借出给 {loan.borrower.display} 于 {out_on:%Y-%m-%d} 应还 {loan.due_on:%Y-%m-%d}"
-            f"（{loan_code(loan.id)}）")
+        return Message("该档案袋借出给 {borrower} 后已登记丢失（{loan}）",
+                       {"borrower": loan.borrower.display, "loan": loan_code(loan.id)})
+    return Message("该档案袋已借出给 {borrower} 于 {out_on:%Y-%m-%d} 应还 {due_on:%Y-%m-%d}（{loan}）",
+                   {"borrower": loan.borrower.display, "out_on": out_on, "due_on": loan.due_on,
+                    "loan": loan_code(loan.id)})
 
 
 # --- check out ------------------------------------------------------------------------------------------------------
@@ -95,20 +97,24 @@ def check_out(session: Session, code: str, *, borrower: Borrower | None = None, 
         raise Conflict("该借阅人已停用", field="借阅人", value=borrower.key)
     rule = rule_for(session, rules, borrower.kind, household)
     if rule.own_villages_only and household.village_id not in {v.id for v in borrower.villages}:
-        raise PermissionDenied(f"{rule.label}只能借阅本人负责的村的档案（该档案袋属于 {household.village.name}）",
+        raise PermissionDenied("{label}只能借阅本人负责的村的档案（该档案袋属于 {name}）",
+                               params={"label": rule.label, "name": household.village.name},
                                field="档案袋", value=folder_display(household))
     # Whoever approved the request is the loan's approver, whether or not this borrower's rule asked for approval.
     approver_id = request.approver_id if request is not None else None
     if rule.requirements:
         if request is None:
-            raise PermissionDenied(f"{rule.label}借阅须先登记借阅申请（{'、'.join(_labels(rule))}）",
+            raise PermissionDenied("{label}借阅须先登记借阅申请（{documents}）",
+                                   params={"label": rule.label, "documents": joined(_labels(rule))},
                                    field="借阅申请", value=folder_display(household))
         missing = request_missing(request, rule, rules)
         if missing:
-            raise PermissionDenied(f"放行前尚缺：{'、'.join(missing)}", field="借阅申请", value=request.id)
+            raise PermissionDenied("放行前尚缺：{missing}",
+                                   params={"missing": joined(missing)}, field="借阅申请", value=request.id)
     purpose_text = purpose or (request.purpose if request else None)
     if not purpose_text:
-        raise InvalidValue(f"请写明借阅事由：{'、'.join(rules.purposes.values())}", field="借阅事由")
+        raise InvalidValue("请写明借阅事由：{purposes}",
+                           params={"purposes": joined(rules.purposes.values())}, field="借阅事由")
     purpose_code = rules.purpose(purpose_text)
     note = (purpose_note or (request.purpose_note if request else "")).strip()
     check_purpose(rules, rule, purpose_code, note)
@@ -125,11 +131,12 @@ def check_out(session: Session, code: str, *, borrower: Borrower | None = None, 
             session.flush()
     except IntegrityError:
         winner = find_open_loan(session, household.id)
-        message = lent_message(winner, rules) if winner else "该档案袋刚被别人借出"
+        message = lent_message(winner, rules) if winner else N_("该档案袋刚被别人借出")
         raise Conflict(message, field="档案袋", value=folder_display(household)) from None
     if request is not None and not close_open_request(session, request, "released", f"已借出 {loan_code(loan.id)}",
                                                       now=now):
-        raise Conflict(f"该借阅申请刚被关闭（{REQUEST_STATE_TEXT[request.status]}），请重新扫描", field="借阅申请",
+        raise Conflict("该借阅申请刚被关闭（{state}），请重新扫描",
+                       params={"state": REQUEST_STATE_TEXT[request.status]}, field="借阅申请",
                        value=request.id)
     record_event(session, "loan.checked_out", "loan", loan.id, actor=actor, now=now, household=household.id,
                  folder=folder_value(household), borrower=borrower.key, borrower_kind=borrower.kind,
@@ -152,7 +159,8 @@ def _matching_request(session: Session, household: Household, borrower: Borrower
                            value=folder_display(household))
     if len(requests) > 1:
         names = "、".join(r.borrower.key for r in requests)
-        raise InvalidValue(f"该档案袋有 {len(requests)} 人申请（{names}），请指定借阅人", field="借阅人",
+        raise InvalidValue("该档案袋有 {count} 人申请（{names}），请指定借阅人",
+                           params={"count": len(requests), "names": names}, field="借阅人",
                            value=folder_display(household))
     return requests[0]
 
@@ -170,11 +178,13 @@ def close_open_request(session: Session, request: LoanRequest, status: str, reas
 
 def check_purpose(rules: LendingRules, rule: LoanRule, purpose: str, note: str) -> None:
     if purpose not in rule.purposes:
-        allowed = "、".join(rules.purposes[p] for p in rule.purposes)
-        raise PermissionDenied(f"{rule.label}的借阅事由只能是：{allowed}", field="借阅事由",
+        allowed = joined(rules.purposes[p] for p in rule.purposes)
+        raise PermissionDenied("{label}的借阅事由只能是：{allowed}",
+                               params={"label": rule.label, "allowed": allowed}, field="借阅事由",
                                value=rules.purposes[purpose])
     if purpose in rules.purposes_needing_note and not note:
-        raise InvalidValue(f"借阅事由为“{rules.purposes[purpose]}”时请写明具体事由", field="事由说明")
+        raise InvalidValue("借阅事由为“{purpose}”时请写明具体事由",
+                           params={"purpose": rules.purposes[purpose]}, field="事由说明")
 
 
 def _labels(rule: LoanRule) -> list[str]:
@@ -213,7 +223,8 @@ def return_folder(session: Session, code: str, *, condition: str | None = None, 
     condition_code = rules.condition(condition)
     note = note.strip()
     if condition_code != "intact" and not note:
-        raise InvalidValue(f"归还状况为“{rules.conditions[condition_code]}”时请写明情况（如缺哪几页）",
+        raise InvalidValue("归还状况为“{condition}”时请写明情况（如缺哪几页）",
+                           params={"condition": rules.conditions[condition_code]},
                            field="归还备注", value=rules.conditions[condition_code])
     loan = find_open_loan(session, household.id)
     if loan is None or (scanned.loan_id is not None and scanned.loan_id != loan.id):
@@ -333,7 +344,8 @@ def declare_found(session: Session, code: str, *, condition: str | None = None, 
     household = scanned.household
     loan = find_open_loan(session, household.id)
     if loan is not None and loan.lost_at is None:
-        raise Conflict(f"该档案袋借出中（未登记丢失），请用归还：{lent_message(loan, rules)}", field="档案袋",
+        raise Conflict("该档案袋借出中（未登记丢失），请用归还：{lent}",
+                       params={"lent": lent_message(loan, rules)}, field="档案袋",
                        value=folder_display(household))
     if loan is not None:
         return return_folder(session, code, condition=condition, note=note, rules=rules, actor=actor, now=now)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import Conflict, InvalidValue
+from archiveprint.errors import Conflict, InvalidValue, joined
 from archiveprint.locations.models import FolderPosition
 from archiveprint.locations.queries import find_place
 from archiveprint.locations.services import close_folder, reopen_folder
@@ -39,7 +39,8 @@ def close_members(session: Session, household: Household, codes: Sequence[str], 
     if not reason:
         raise InvalidValue("请选择结案原因", field="结案原因")
     if reason not in CLOSE_REASONS:
-        raise InvalidValue(f"结案原因应为：{'、'.join(CLOSE_REASONS.values())}", field="结案原因", value=reason)
+        raise InvalidValue("结案原因应为：{reasons}",
+                           params={"reasons": joined(CLOSE_REASONS.values())}, field="结案原因", value=reason)
     if on > today:
         raise InvalidValue("结案日期不能晚于今天", field="结案日期", value=on.isoformat())
     chosen = list(dict.fromkeys(code.strip() for code in codes if code.strip()))
@@ -55,7 +56,9 @@ def close_members(session: Session, household: Household, codes: Sequence[str], 
             raise InvalidValue("该成员不在这一户", field="档案编号", value=code)
         if member.status == "closed":
             if (member.closed_reason, member.closed_on) != (reason, on):
-                raise Conflict(f"{member.name} 的档案已于 {member.closed_on} 结案", field="档案编号", value=code)
+                raise Conflict("{name} 的档案已于 {closed_on} 结案",
+                               params={"name": member.name, "closed_on": member.closed_on}, field="档案编号",
+                               value=code)
             result.already.append(member.name)
             continue
         close_resident(session, member, reason, on, note=note.strip(), actor=actor, now=now)

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, Message, NotFound, joined
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, add_numbered
 from archiveprint.locations.queries import StatusProvider, display_code, find_places, shelf_range
@@ -136,7 +136,7 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
             skipped += 1
             continue
         if status.code in ("lent", "out", "missing", "gone", "unshelved"):
-            why = {"unshelved": "尚未上架", "gone": "已移出档案室"}.get(status.code, status.text)
+            why = {"unshelved": N_("尚未上架"), "gone": N_("已移出档案室")}.get(status.code, status.text)
             refused.append(Refused(display_code(household), household.head_name, why, household.id))
             continue
         lines.append(HandoverLine(len(lines) + 1, household.id, display_code(household), household.village.code,
@@ -151,15 +151,17 @@ def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: s
               now: datetime) -> HandoverList:
     """Record a handover: number it (YJ-2026-0001), keep its list, and release every folder from the shelves with
     the reason "移交给 <接收方>" — all in the caller's transaction, or nothing when any folder is refused."""
-    parties = {"移交方": from_party.strip(), "接收方": to_party.strip()}
+    parties = {N_("移交方"): from_party.strip(), N_("接收方"): to_party.strip()}
     for label, value in parties.items():
         if not value:
-            raise InvalidValue(f"请写明{label}", field=label)
+            raise InvalidValue("请写明{label}", params={"label": label}, field=label)
     chosen = select_folders(session, village=village, first=first, last=last, codes=codes, providers=providers)
     if chosen.refused:
-        listing = "；".join(f"{r.folder}（{r.why}）" for r in chosen.refused[:20])
-        more = f" 等共 {len(chosen.refused)} 袋" if len(chosen.refused) > 20 else ""
-        raise Conflict(f"以下档案袋现在不能移交，未做任何记录：{listing}{more}", field="移交范围",
+        listing = joined((Message("{folder}（{why}）", {"folder": r.folder, "why": r.why})
+                          for r in chosen.refused[:20]), N_("；"))
+        more = Message(" 等共 {count} 袋", {"count": len(chosen.refused)}) if len(chosen.refused) > 20 else ""
+        raise Conflict("以下档案袋现在不能移交，未做任何记录：{listing}{more}",
+                       params={"listing": listing, "more": more}, field="移交范围",
                        value=chosen.selection)
     if not chosen.lines:
         raise InvalidValue("所选范围内没有可移交的档案袋", field="移交范围", value=chosen.selection)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.clock import local_time, utc_from_local, zone
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotFound
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, Message, NotFound, joined
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import (
     FolderPosition,
@@ -292,14 +292,15 @@ def upload_codes(session: Session, inventory: Inventory, data: bytes, *, filenam
                 try:
                     where = find_shelf(session, item.shelf)[0]
                 except ArchiveprintError:
-                    problems.append((item.line, f"没有这个架位“{item.shelf}”"))
+                    problems.append((item.line, Message("没有这个架位“{shelf}”", {"shelf": item.shelf})))
                     continue
         resolved.append((item, where))
     if problems:
         problems.sort()
-        listing = "；".join(f"第{n}行：{why}" for n, why in problems[:10])
-        more = f"（共 {len(problems)} 行有问题）" if len(problems) > 10 else ""
-        raise InvalidValue(f"文件有错误，未导入任何扫描：{listing}{more}", row=problems[0][0], field="文件",
+        listing = joined((Message("第{row}行：{why}", {"row": n, "why": why}) for n, why in problems[:10]), N_("；"))
+        more = Message("（共 {count} 行有问题）", {"count": len(problems)}) if len(problems) > 10 else ""
+        raise InvalidValue("文件有错误，未导入任何扫描：{listing}{more}",
+                           params={"listing": listing, "more": more}, row=problems[0][0], field="文件",
                            value=filename)
     with session.begin_nested():
         upload = InventoryUpload(inventory_id=inventory.id, filename=filename[:255], sha256=digest,

@@ -211,7 +211,8 @@ def plan_runs(shelves: Sequence[PlanShelf], folders: Iterable[PlanFolder], targe
                 for code in sorted(by_village)]
     total = sum(v.target for v in villages)
     if total > prefix[-1]:
-        raise Conflict(f"架位不足：需要 {total} 个位置，村档区只有 {prefix[-1]} 个", value=total - prefix[-1])
+        raise Conflict("架位不足：需要 {total} 个位置，村档区只有 {room} 个",
+                       params={"total": total, "room": prefix[-1]}, value=total - prefix[-1])
     runs = _best_runs(villages, prefix, len(shelves))
     return _build(shelves, prefix, villages, runs)
 
@@ -364,7 +365,8 @@ def place_in_run(shelves: Sequence[PlanShelf], folders: Sequence[PlanFolder], ru
     village = _village(code, list(folders), prefix, len(folders), shelves)
     s, e = run
     if prefix[e + 1] - prefix[s] < village.k:
-        raise Conflict(f"村 {code} 的架位只有 {prefix[e + 1] - prefix[s]} 个位置，放不下 {village.k} 袋",
+        raise Conflict("村 {code} 的架位只有 {room} 个位置，放不下 {folders} 袋",
+                       params={"code": code, "room": prefix[e + 1] - prefix[s], "folders": village.k},
                        value=village.k - (prefix[e + 1] - prefix[s]))
     return _build(shelves, prefix, [village], {code: run})
 

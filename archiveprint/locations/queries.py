@@ -81,7 +81,7 @@ def find_shelf(session: Session, text: str) -> tuple[Shelf, int | None]:
         raise NotFound("没有这个架位（可写位置编码如 K1-M-3-A-2-4，或完整位置如 一号库房 3列 A面 2节 4层）",
                        field="位置", value=text)
     if slot is not None and not 1 <= slot <= shelf.capacity:
-        raise InvalidValue(f"该层只有 {shelf.capacity} 个位置", field="位置", value=text)
+        raise InvalidValue("该层只有 {capacity} 个位置", params={"capacity": shelf.capacity}, field="位置", value=text)
     return shelf, slot
 
 
@@ -93,7 +93,8 @@ def shelf_range(session: Session, first: str | None, last: str | None, *, field:
     start, _ = find_shelf(session, first)
     end, _ = find_shelf(session, last)
     if start.seq > end.seq:
-        raise InvalidValue(f"起始架位 {start.code} 在结束架位 {end.code} 之后（按上架顺序）", field=field,
+        raise InvalidValue("起始架位 {start} 在结束架位 {end} 之后（按上架顺序）",
+                           params={"start": start.code, "end": end.code}, field=field,
                            value=f"{first} … {last}")
     shelves = list(session.scalars(select(Shelf).where(Shelf.retired_at.is_(None), Shelf.seq >= start.seq,
                                                        Shelf.seq <= end.seq).order_by(Shelf.seq)))

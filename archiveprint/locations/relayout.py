@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import Conflict
+from archiveprint.errors import N_, Conflict, Message
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf
 from archiveprint.locations.planner import Plan, plan_runs, run_targets
@@ -217,7 +217,7 @@ def apply_relayout(session: Session, village: Village | None, *, expected: str |
                 kept[move.folder] = (position.state, position.holder)
                 session.delete(position)
                 positions.pop(move.folder)
-                flush_or_conflict(session, "重新排架")
+                flush_or_conflict(session, N_("重新排架"))
                 continue
             state, holder = kept.pop(move.folder, (position.state, position.holder) if position else ("on_shelf", ""))
             kind = "relayout" if move.source is not None else "shelve"
@@ -226,6 +226,6 @@ def apply_relayout(session: Session, village: Village | None, *, expected: str |
             positions[move.folder] = apply_change(  # type: ignore[assignment]
                 session, household, change, event=event, actor=actor, now=now, position=position,
                 first=move.source is None)  # a folder without a source was never shelved
-            flush_or_conflict(session, f"重新排架（{display_code(household)}）")
+            flush_or_conflict(session, Message("重新排架（{folder}）", {"folder": display_code(household)}))
     result.applied = True
     return result

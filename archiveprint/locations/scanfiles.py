@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass
 from datetime import datetime
 
-from archiveprint.errors import InvalidValue
+from archiveprint.errors import N_, InvalidValue, Message
 
 
 @dataclass(frozen=True)
@@ -47,20 +47,22 @@ def parse_codes_file(text: str) -> tuple[list[CodeLine], list[tuple[int, str]]]:
         if not lines and not problems and fields[0].lower() in HEADER_WORDS:
             continue
         if len(fields) > 3:
-            problems.append((number, f"列数过多（{len(fields)} 列），应为 条码[,架位][,时间]"))
+            problems.append((number, Message("列数过多（{count} 列），应为 条码[,架位][,时间]",
+                                             {"count": len(fields)})))
             continue
         code = fields[0].replace(" ", "")
         if not code:
-            problems.append((number, "第一列（条码）为空"))
+            problems.append((number, N_("第一列（条码）为空")))
             continue
         if len(code) > 64:
-            problems.append((number, "条码过长（超过 64 个字符）"))
+            problems.append((number, N_("条码过长（超过 64 个字符）")))
             continue
         at = None
         if len(fields) == 3 and fields[2]:
             at = _parse_time(fields[2])
             if at is None:
-                problems.append((number, f"时间“{fields[2]}”无法识别，应为 2026-11-25 14:30:00"))
+                problems.append((number, Message("时间“{time}”无法识别，应为 2026-11-25 14:30:00",
+                                                 {"time": fields[2]})))
                 continue
         shelf = fields[1] if len(fields) > 1 and fields[1] else None
         lines.append(CodeLine(number, code, shelf, at))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from archiveprint.errors import Conflict, InvalidValue, NotConfigured
+from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotConfigured, joined
 from archiveprint.eventlog import Event, record_event
 from archiveprint.locations.layout import BlockSummary, Layout, LayoutDiff, diff_layout, summarize
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
@@ -25,7 +25,7 @@ from archiveprint.locations.planner import PlanFolder, PlanShelf, grow_run, plac
 from archiveprint.locations.queries import current_layout, display_code, find_shelf, full_address, list_shelves
 from archiveprint.register.models import Household, Resident, Village
 
-STATE_TEXT = {"on_shelf": "在架", "out": "已取出", "missing": "下落不明", "gone": "已移出档案室"}
+STATE_TEXT = {"on_shelf": N_("在架"), "out": N_("已取出"), "missing": N_("下落不明"), "gone": N_("已移出档案室")}
 
 
 class OccupiedShelves(Conflict):
@@ -104,7 +104,7 @@ def flush_or_conflict(session: Session, what: str) -> None:
     try:
         session.flush()
     except (IntegrityError, StaleDataError):
-        raise Conflict(f"{what}：位置已被占用，或该档案袋刚被别人改过，请刷新后再试") from None
+        raise Conflict("{what}：位置已被占用，或该档案袋刚被别人改过，请刷新后再试", params={"what": what}) from None
 
 
 def _event(session: Session, kind: str, household: Household, *, actor: str, now: datetime,
@@ -121,7 +121,7 @@ def _single(session: Session, household: Household, change: Change, kind: str, *
         event = _event(session, kind, household, actor=actor, now=now, **data)
         position = apply_change(session, household, change, event=event, actor=actor, now=now,
                                 expected_version=expected_version)
-        flush_or_conflict(session, "未能记录")
+        flush_or_conflict(session, N_("未能记录"))
     return position
 
 
@@ -144,7 +144,7 @@ def move_folder(session: Session, household: Household, to: str, *, reason: str 
     holder = session.scalar(select(FolderPosition).where(FolderPosition.shelf_id == shelf.id,
                                                          FolderPosition.slot == slot))
     if holder is not None and holder.household_id != household.id:
-        raise Conflict(f"该位置已有档案袋 {display_code(holder.household)}", field="位置",
+        raise Conflict("该位置已有档案袋 {folder}", params={"folder": display_code(holder.household)}, field="位置",
                        value=full_address(shelf, slot, current_layout(session).position_format))
     if position is not None and (position.shelf_id, position.slot) == (shelf.id, slot):
         return position
@@ -177,7 +177,7 @@ def take_out(session: Session, household: Household, *, holder: str, reason: str
     """The folder leaves its shelf (for a clinic, a loan …); its position stays reserved until it comes back."""
     position = _position_or_fail(session, household)
     if position.state != "on_shelf":
-        raise Conflict(f"该档案袋现在{STATE_TEXT[position.state]}，不能再取出", field="档案袋",
+        raise Conflict("该档案袋现在{state}，不能再取出", params={"state": STATE_TEXT[position.state]}, field="档案袋",
                        value=display_code(household))
     holder = holder.strip()
     if not holder:
@@ -294,13 +294,15 @@ def shelve_village(session: Session, village: Village, *, actor: str, now: datet
     skip = 0 if has_run else _room_for_earlier(session, village, order, reserve)
     run = grow_run(plan_shelves_, village.code, need, order, skip=skip)
     if run is None:
-        room = "没有足够的连续空架位" if not has_run else "本村架位已满，相邻也没有空架位"
-        raise NeedsRelayout(f"村(居)委会 {village.code} {village.name}：{room}（需要 {need} 个位置），需要重新排架",
+        room = N_("没有足够的连续空架位") if not has_run else N_("本村架位已满，相邻也没有空架位")
+        raise NeedsRelayout(Message("村(居)委会 {code} {name}：{room}（需要 {need} 个位置），需要重新排架",
+                                    {"code": village.code, "name": village.name, "room": room, "need": need}),
                             village.code)
     plan = place_in_run(plan_shelves_, [f for f in folders if f.village == village.code], run)
     if plan.moves:
-        raise NeedsRelayout(f"村(居)委会 {village.code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
-                            f"（需挪动 {len(plan.moves)} 袋），需要重新排架", village.code)
+        raise NeedsRelayout(Message("村(居)委会 {code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
+                                    "（需挪动 {moves} 袋），需要重新排架",
+                                    {"code": village.code, "moves": len(plan.moves)}), village.code)
     with session.begin_nested():
         for shelf in shelves[run[0]:run[1] + 1]:
             shelf.village = village
@@ -316,7 +318,7 @@ def shelve_village(session: Session, village: Village, *, actor: str, now: datet
             apply_change(session, household, Change("shelve", shelf, slot, "on_shelf"), event=event, actor=actor,
                          now=now, first=True)
             result.folders.append((display_code(household), full_address(shelf, slot, layout.position_format)))
-        flush_or_conflict(session, f"村(居)委会 {village.code} 上架")
+        flush_or_conflict(session, Message("村(居)委会 {code} 上架", {"code": village.code}))
     return result
 
 
@@ -341,13 +343,15 @@ def close_folder(session: Session, household: Household, *, reason: str = "", on
     active = session.scalar(select(func.count(Resident.id)).where(Resident.household_id == household.id,
                                                                 Resident.status == "active"))
     if active:
-        raise Conflict(f"该户还有 {active} 人的档案未结案，档案袋不能移入结案区", field="档案袋",
+        raise Conflict("该户还有 {active} 人的档案未结案，档案袋不能移入结案区",
+                       params={"active": active}, field="档案袋",
                        value=display_code(household))
     position = session.get(FolderPosition, household.id)
     if position is not None and position.shelf.purpose == "closed":
         return position
     if position is not None and position.state != "on_shelf":
-        raise Conflict(f"该档案袋现在{STATE_TEXT[position.state]}，请先归还再移入结案区", field="档案袋",
+        raise Conflict("该档案袋现在{state}，请先归还再移入结案区",
+                       params={"state": STATE_TEXT[position.state]}, field="档案袋",
                        value=display_code(household))
     shelf, slot = _closed_slot(session)
     change = Change("close", shelf, slot, "on_shelf", "", reason.strip()[:200])
@@ -414,7 +418,8 @@ def _home_again(session: Session, household: Household) -> tuple[Shelf, int]:
                 shelf.village = household.village
             target = plan.targets[household.id]
             return shelves[target[0]], target[1]
-    raise Conflict(f"村(居)委会 {household.village.code} 的架位中没有能保持户号顺序的空位，需要重新排架",
+    raise Conflict("村(居)委会 {code} 的架位中没有能保持户号顺序的空位，需要重新排架",
+                   params={"code": household.village.code},
                    field="档案袋", value=display_code(household),
                    hint=f"请先运行 archiveprint relayout --village {household.village.code}", action="relayout",
                    action_args={"village": household.village.code})
@@ -435,7 +440,7 @@ class BlockedFolder:
                 "why": self.why}
 
 
-BLOCK_REASONS = {"removed": "架位被删除", "smaller": "容量变小", "purpose": "用途改变"}
+BLOCK_REASONS = {"removed": N_("架位被删除"), "smaller": N_("容量变小"), "purpose": N_("用途改变")}
 
 
 @dataclass
@@ -473,9 +478,12 @@ def apply_layout(session: Session, layout: Layout, *, dry_run: bool = False, act
         report.warnings = _run_warnings(session, layout, existing)
         return report
     if report.blocked:
-        listing = "；".join(f"{b.folder}（{b.address}，{BLOCK_REASONS[b.why]}）" for b in report.blocked[:20])
-        more = f" 等共 {len(report.blocked)} 袋" if len(report.blocked) > 20 else ""
-        raise OccupiedShelves(f"以下档案袋还在要删除或缩小的架位上，请先移走：{listing}{more}", report.blocked)
+        listing = joined((Message("{folder}（{address}，{why}）",
+                                  {"folder": b.folder, "address": b.address, "why": BLOCK_REASONS[b.why]})
+                          for b in report.blocked[:20]), N_("；"))
+        more = Message(" 等共 {count} 袋", {"count": len(report.blocked)}) if len(report.blocked) > 20 else ""
+        raise OccupiedShelves(Message("以下档案袋还在要删除或缩小的架位上，请先移走：{listing}{more}",
+                                      {"listing": listing, "more": more}), report.blocked)
     with session.begin_nested():
         for spec in layout.shelves:
             shelf = existing.get(spec.code)

@@ -56,10 +56,10 @@ def parse_code(raw: object) -> ArchiveCode:
     if not text.isdigit():
         raise InvalidValue("档案编号只能包含数字", value=raw)
     if len(text) != 17:
-        raise InvalidValue(f"档案编号应为17位数字，实际{len(text)}位", value=raw)
+        raise InvalidValue("档案编号应为17位数字，实际{length}位", params={"length": len(text)}, value=raw)
     county, township, village, serial = text[:6], text[6:9], text[9:12], int(text[12:])
     if county[:2] == "00" or county[2:] == "0000":
-        raise InvalidValue(f"档案编号前6位“{county}”不是县级行政区划代码", value=raw)
+        raise InvalidValue("档案编号前6位“{county}”不是县级行政区划代码", params={"county": county}, value=raw)
     if township == "000":
         raise InvalidValue("档案编号第7–9位（乡镇代码）不能为000", value=raw)
     if village == "000":
@@ -140,7 +140,7 @@ def parse_folder_code(raw: object) -> FolderCode:
         raise InvalidValue("档案袋编号应以 F 开头", value=raw)
     digits = text[1:]
     if not (len(digits) == 18 and digits.isdigit()):
-        raise InvalidValue(f"档案袋编号应为 F 加18位数字，实际{len(digits)}位", value=raw)
+        raise InvalidValue("档案袋编号应为 F 加18位数字，实际{length}位", params={"length": len(digits)}, value=raw)
     if not is_valid_check(digits):
         raise InvalidValue("档案袋编号校验位错误（可能扫描或输入有误）", value=raw)
     return folder_code(digits[:12], int(digits[12:17]))

@@ -307,7 +307,8 @@ def generate(*, seed: int = 2026, villages: int = 6, households_per_village: int
     `rare=False` leaves out names with characters outside GBK (𠮷, 䶮), for exports meant for GBK tools.
     """
     if not 1 <= villages <= len(COMMITTEES) + 199:
-        raise InvalidValue(f"村数应为 1–{len(COMMITTEES) + 199}", field="villages", value=villages)
+        raise InvalidValue("村数应为 1–{most}",
+                           params={"most": len(COMMITTEES) + 199}, field="villages", value=villages)
     if households_per_village < 1:
         raise InvalidValue("每村户数至少为1", field="households", value=households_per_village)
     gen = _Generator(seed, today, rare)
@@ -334,7 +335,8 @@ def generate(*, seed: int = 2026, villages: int = 6, households_per_village: int
         order = sorted(((person.registered_on, h, m) for h, (_, members) in enumerate(drafts)
                         for m, person in enumerate(members)))
         if len(order) > SERIAL_MAX:
-            raise InvalidValue(f"一个村最多 {SERIAL_MAX} 人", field="households", value=households_per_village)
+            raise InvalidValue("一个村最多 {serial_max} 人",
+                               params={"serial_max": SERIAL_MAX}, field="households", value=households_per_village)
         prefix = COUNTY_CODE + TOWNSHIP_CODE + village.code
         codes = {(h, m): f"{prefix}{serial:05d}" for serial, (_, h, m) in enumerate(order, start=1)}
         addresses = _addresses(rng, village, len(drafts))
@@ -445,5 +447,6 @@ def _write_csv(path: Path, title: str, rows: list[list[str]], encoding: str) -> 
     except UnicodeEncodeError as error:
         path.unlink(missing_ok=True)
         bad = error.object[error.start:error.end]
-        raise InvalidValue(f"“{bad}”无法用 {encoding} 编码写出（生僻字）；请改用 gb18030 或 utf-8-sig，"
-                           "或生成时使用 rare=False", row=written + 1, value=bad) from None
+        raise InvalidValue("“{bad}”无法用 {encoding} 编码写出（生僻字）；请改用 gb18030 或 utf-8-sig，"
+                           "或生成时使用 rare=False",
+                           params={"bad": bad, "encoding": encoding}, row=written + 1, value=bad) from None

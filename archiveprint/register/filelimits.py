@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archiveprint.config import ImportLimits
-from archiveprint.errors import ArchiveprintError
+from archiveprint.errors import N_, ArchiveprintError, Message
 
 MIB = 1 << 20
 READ_SIZE = 1 << 20
@@ -22,7 +22,7 @@ FIRST_ROW_NUMBER = re.compile(rb"<row r=\"(\d{1,9})\"")  # as Excel and openpyxl
 ROW_NUMBER = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?row\s[^>]*?\br=\"(\d{1,9})\"")
 DIMENSION = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,15}:)?dimension\s+ref=\"([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?\"")
 ACTIVE_TAB = re.compile(rb"activeTab=\"(\d{1,4})\"")
-UNREADABLE = "无法打开 Excel 文件：文件已损坏，或不是 .xlsx 格式"
+UNREADABLE = N_("无法打开 Excel 文件：文件已损坏，或不是 .xlsx 格式")
 
 
 class FileTooLarge(ArchiveprintError):
@@ -40,9 +40,15 @@ class Extent:
     active_sheet: int = 0  # the sheet Excel opens on (workbook.xml activeTab)
 
 
+# An amount in each unit a limit is counted in (a unit alone would be translated as the word: 行 is a table's Row).
+AMOUNTS = {"MB": N_("{count:,} MB"), "行": N_("{count:,} 行"), "列": N_("{count:,} 列"), "倍": N_("{count:,} 倍")}
+
+
 def too_large(what: str, value: int, limit: int, unit: str) -> FileTooLarge:
-    return FileTooLarge(f"文件过大，未导入：{what}为 {value:,} {unit}，超过上限 {limit:,} {unit}"
-                        "。请把文件拆成几份分别导入，或请管理员调整导入上限")
+    return FileTooLarge("文件过大，未导入：{what}为 {value}，超过上限 {limit}"
+                        "。请把文件拆成几份分别导入，或请管理员调整导入上限",
+                        params={"what": what, "value": Message(AMOUNTS[unit], {"count": value}),
+                                "limit": Message(AMOUNTS[unit], {"count": limit})})
 
 
 def column_number(letters: str) -> int:
@@ -56,7 +62,7 @@ def inspect_csv(path: Path, limits: ImportLimits) -> Extent:
     """A .csv's size and lines, counted in blocks (bounded by the byte limit, checked first)."""
     size = path.stat().st_size
     if size > limits.megabytes * MIB:
-        raise too_large("CSV 文件大小", -(-size // MIB), limits.megabytes, "MB")
+        raise too_large(N_("CSV 文件大小"), -(-size // MIB), limits.megabytes, "MB")
     lines, last = 0, b""
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(READ_SIZE), b""):
@@ -64,7 +70,7 @@ def inspect_csv(path: Path, limits: ImportLimits) -> Extent:
             last = block[-1:]
     lines += 1 if last not in (b"", b"\n") else 0
     if lines > limits.rows:
-        raise too_large("CSV 文件行数", lines, limits.rows, "行")
+        raise too_large(N_("CSV 文件行数"), lines, limits.rows, "行")
     return Extent(rows=lines)
 
 
@@ -84,13 +90,13 @@ def inspect_xlsx(path: Path, limits: ImportLimits,
             infos = workbook.infolist()
             total = sum(info.file_size for info in infos)
             if total > limits.megabytes * MIB:
-                raise too_large("Excel 文件解压后的大小", -(-total // MIB), limits.megabytes, "MB")
+                raise too_large(N_("Excel 文件解压后的大小"), -(-total // MIB), limits.megabytes, "MB")
             for info in infos:
                 if info.file_size > RATIO_FLOOR:
                     ratio = info.file_size // max(1, info.compress_size)
                     if ratio > limits.ratio:
-                        raise too_large(f"Excel 文件中“{info.filename[:60]}”的压缩比（解压后÷压缩后）", ratio,
-                                        limits.ratio, "倍")
+                        raise too_large(Message("Excel 文件中“{name}”的压缩比（解压后÷压缩后）",
+                                                {"name": info.filename[:60]}), ratio, limits.ratio, "倍")
             sheets = [info for info in infos
                       if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")]
             for info in sheets:
@@ -111,12 +117,13 @@ def inspect_xlsx(path: Path, limits: ImportLimits,
 def _check_extent(rows: int, columns: int, limits: ImportLimits, source: str, *, narrow: bool = False) -> None:
     """`narrow`: only cells past column Z were looked for, so the sheet may be up to 26 columns wide."""
     if rows > limits.rows:
-        raise too_large(f"{source}行数", rows, limits.rows, "行")
+        raise too_large(Message("{source}行数", {"source": source}), rows, limits.rows, "行")
     if columns > limits.columns:
-        raise too_large(f"{source}列数", columns, limits.columns, "列")
+        raise too_large(Message("{source}列数", {"source": source}), columns, limits.columns, "列")
     memory = rows * max(columns, 26 if narrow else 1) * ImportLimits.CELL_BYTES
     if memory > limits.memory_megabytes * MIB:
-        raise too_large(f"{source}读入所需内存", -(-memory // MIB), limits.memory_megabytes, "MB")
+        raise too_large(Message("{source}读入所需内存", {"source": source}), -(-memory // MIB),
+                        limits.memory_megabytes, "MB")
 
 
 def _check_dimension(workbook: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ImportLimits) -> None:
@@ -129,7 +136,7 @@ def _check_dimension(workbook: zipfile.ZipFile, info: zipfile.ZipInfo, limits: I
     first_col, first_row, last_col, last_row = found.groups()
     col = last_col or first_col
     row = last_row or first_row
-    _check_extent(int(row or 0), column_number(col.decode()) if col else 0, limits, "工作表声明的")
+    _check_extent(int(row or 0), column_number(col.decode()) if col else 0, limits, N_("工作表声明的"))
 
 
 def _active_sheet(workbook: zipfile.ZipFile) -> int:
@@ -159,13 +166,13 @@ def _scan(workbook: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ImportLimits
             if cut < 0:
                 cut = len(data)
             rows, tags, columns = _count(data, cut, rows, tags, columns, wide)
-            _check_extent(max(rows, tags), columns, limits, "工作表", narrow=True)
+            _check_extent(max(rows, tags), columns, limits, N_("工作表"), narrow=True)
             carry = data[cut:]
         if _runs_on(member):
             raise ArchiveprintError(UNREADABLE)
     if sheet:
         rows, tags, columns = _count(carry, len(carry), rows, tags, columns, wide)
-        _check_extent(max(rows, tags), columns, limits, "工作表", narrow=True)
+        _check_extent(max(rows, tags), columns, limits, N_("工作表"), narrow=True)
     return max(rows, tags), columns
 
 

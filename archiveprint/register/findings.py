@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from archiveprint.errors import Message
+
 RANGES_SHOWN = 20  # "第2–706、710行": past this many runs the list ends with 等
 
 
@@ -31,10 +33,17 @@ class FindingGroup:
         return next(iter(values)) if len(values) == 1 else None
 
     def as_values(self, limit: int) -> dict[str, object]:
-        """Plain values for the stored report: at most `limit` rows listed, the count and ranges for all."""
-        return {"column": self.column, "reason": self.reason, "count": self.count,
-                "rows": row_ranges(self.rows), "value": self.common_value,
+        """Plain values for the stored report: at most `limit` rows listed, the count and ranges for all, and the
+        reason's template and params (the page shows it in the reader's language)."""
+        return {"column": self.column, "reason": self.reason, "reason_message": kept_message(self.reason),
+                "count": self.count, "rows": row_ranges(self.rows), "value": self.common_value,
                 "entries": [list(entry) for entry in self.entries[:limit]]}
+
+
+def kept_message(text: str) -> dict[str, object] | None:
+    """A reason with params as Message.as_values, for a report kept as JSON; None for plain text and constants
+    (their text is their msgid)."""
+    return text.as_values() if isinstance(text, Message) and text.params else None
 
 
 def group(items: Iterable[tuple[str, str, int, str, str]]) -> list[FindingGroup]:

@@ -83,22 +83,25 @@ def parse_id_number(raw: object, *, today: date) -> IdNumber:
         text = upgrade_15(text)
     elif not _EIGHTEEN.fullmatch(text):
         if _ID_CHARACTERS.fullmatch(text):
-            raise InvalidValue(f"身份证号应为18位（或旧式15位），实际{len(text)}位", value=raw)
+            raise InvalidValue("身份证号应为18位（或旧式15位），实际{length}位",
+                               params={"length": len(text)}, value=raw)
         raise InvalidValue("身份证号只能包含数字和末位X", value=raw)
     if text[:2] not in PROVINCES:
-        raise InvalidValue(f"身份证号前两位“{text[:2]}”不是有效的省级行政区划代码", value=raw)
+        raise InvalidValue("身份证号前两位“{province}”不是有效的省级行政区划代码",
+                           params={"province": text[:2]}, value=raw)
     expected = check_char(text[:17])
     if text[17] != expected:
-        raise InvalidValue(f"身份证号校验位错误：末位应为“{expected}”，实际为“{text[17]}”", value=raw)
+        raise InvalidValue("身份证号校验位错误：末位应为“{expected}”，实际为“{actual}”",
+                           params={"expected": expected, "actual": text[17]}, value=raw)
     number = IdNumber(text)
     try:
         born = number.birth_date
     except ValueError:
-        raise InvalidValue(f"身份证号中的出生日期“{text[6:14]}”不存在", value=raw) from None
+        raise InvalidValue("身份证号中的出生日期“{date}”不存在", params={"date": text[6:14]}, value=raw) from None
     if born > today:
-        raise InvalidValue(f"身份证号中的出生日期“{text[6:14]}”晚于今天", value=raw)
+        raise InvalidValue("身份证号中的出生日期“{date}”晚于今天", params={"date": text[6:14]}, value=raw)
     if born.year < 1880:
-        raise InvalidValue(f"身份证号中的出生年份“{born.year}”不合理", value=raw)
+        raise InvalidValue("身份证号中的出生年份“{year}”不合理", params={"year": born.year}, value=raw)
     return number
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.config import ImportLimits
 from archiveprint.db import utcnow
-from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, Problem
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, Message, Problem
 from archiveprint.eventlog import Event, record_event
 from archiveprint.register import services
 from archiveprint.register.bulk import insert_rows
@@ -170,7 +170,8 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
             raise InvalidValue("列映射应写成“文件中的列名=标准列名”，例如 居民姓名=姓名", field="列映射", value=pair)
         target_field = field_for_label(target)
         if target_field is None:
-            raise InvalidValue(f"“{target.strip()}”不是可导入的字段，可用：{'、'.join(FIELD_LABELS.values())}",
+            raise InvalidValue("“{target}”不是可导入的字段，可用：{fields}",
+                               params={"target": target.strip(), "fields": "、".join(FIELD_LABELS.values())},
                                field="列映射", value=pair)
         mapping[source.strip()] = FIELD_LABELS[target_field]
     return mapping
@@ -181,7 +182,8 @@ def _column_mapping(mapping: dict[str, str] | None) -> dict[str, str]:
     for source, target in (mapping or {}).items():
         target_field = field_for_label(target)
         if target_field is None or not header_key(source):
-            raise InvalidValue(f"列映射“{source}={target}”无效", field="列映射", value=target)
+            raise InvalidValue("列映射“{source}={target}”无效",
+                               params={"source": source, "target": target}, field="列映射", value=target)
         columns[header_key(source)] = target_field
     return columns
 
@@ -238,7 +240,7 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
     try:
         digest = file_sha256(path)
     except OSError:
-        raise ArchiveprintError(f"无法读取文件“{name}”") from None
+        raise ArchiveprintError("无法读取文件“{name}”", params={"name": name}) from None
     prior = None if force else find_unchanged_import(session, digest, columns)
     if prior is not None:
         report.already = PriorImport(run=prior.id, at=prior.at, filename=prior.filename, actor=prior.actor)
@@ -417,7 +419,7 @@ class _Applier:
             household = targets.get(row.number)
             if resident is None:
                 if household is None:
-                    self._problem(row, "household_no", "", "无法确定所在户：户号和户主姓名都为空，且本人不是户主")
+                    self._problem(row, "household_no", "", N_("无法确定所在户：户号和户主姓名都为空，且本人不是户主"))
                     continue
                 outcome = self._add(row, household)
             else:
@@ -461,7 +463,8 @@ class _Applier:
         """ID numbers taken from residents whose rows never gave them a new one are duplicates after all."""
         for code, release in self.released.items():
             self._problem_at(release.row, "id_number", release.id_number,
-                             f"身份证号已属于另一份档案 {format_code(code)}，本文件没有为该档案更正身份证号")
+                             Message("身份证号已属于另一份档案 {code}，本文件没有为该档案更正身份证号",
+                                     {"code": format_code(code)}))
             if release.outcome:
                 setattr(self.report, release.outcome, getattr(self.report, release.outcome) - 1)
 
@@ -486,7 +489,8 @@ class _Applier:
         first = self.checker.seen_codes.get(holder)
         if first is not None and first < row.number:
             self._problem(row, "id_number", row.id_number,
-                          f"身份证号已属于另一份档案 {format_code(holder)}（本文件第{first}行的该档案未能导入）")
+                          Message("身份证号已属于另一份档案 {holder}（本文件第{first}行的该档案未能导入）",
+                                  {"holder": format_code(holder), "first": first}))
             return False
         resident = existing.get(holder) or self.session.scalar(select(Resident).where(Resident.archive_code == holder))
         if resident is None:  # pragma: no cover - the holder was read a moment ago

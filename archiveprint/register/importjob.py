@@ -15,11 +15,12 @@ from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.config import ImportLimits
 from archiveprint.db import Database
-from archiveprint.errors import ArchiveprintError, Conflict, NotFound
+from archiveprint.errors import N_, ArchiveprintError, Conflict, NotFound
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.models import UNFINISHED, Job
 from archiveprint.register import uploads
 from archiveprint.register.filelimits import FileTooLarge
+from archiveprint.register.findings import kept_message
 from archiveprint.register.importer import ImportReport, import_file, write_error_report
 from archiveprint.register.sources import inspect
 
@@ -27,7 +28,7 @@ CHECK = "import_check"  # the dry run after the upload
 APPLY = "import_apply"  # 确认导入
 KINDS = (CHECK, APPLY)
 REPORT_ROWS_SHOWN = 1000  # the page stays usable; the full list of problems is in the .xlsx error report
-ALREADY_APPLIED = "这个文件已经导入或正在导入"
+ALREADY_APPLIED = N_("这个文件已经导入或正在导入")
 
 
 # --- how large a file is -----------------------------------------------------------------------------------------
@@ -130,8 +131,8 @@ def report_values(stored: uploads.PendingUpload, report: ImportReport) -> dict[s
         "normalised_groups": [found.as_values(REPORT_ROWS_SHOWN) for found in report.normalised_groups()],
         "flagged_count": len(report.flagged),
         "flagged_groups": [found.as_values(REPORT_ROWS_SHOWN) for found in report.flagged_groups()],
-        "missing_villages": [{"name": v.name, "code": v.code, "rows": v.rows, "note": v.note}
-                             for v in report.missing_villages],
+        "missing_villages": [{"name": v.name, "code": v.code, "rows": v.rows, "note": v.note,
+                              "note_message": kept_message(v.note)} for v in report.missing_villages],
         "only_villages": bool(report.missing_villages) and _only_villages(report),
         "problems": [{"row": p.row, "column": p.column, "value": p.value, "reason": p.reason}
                      for p in report.problems[:REPORT_ROWS_SHOWN]],

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from archiveprint.errors import N_
+
 # Surnames whose reading differs from the character's common reading (单 shàn, not dān).
 SURNAME_INITIALS = {
     "单": "s", "曾": "z", "解": "x", "仇": "q", "区": "o", "朴": "p", "查": "z", "盖": "g", "乐": "y",
@@ -16,7 +18,7 @@ SURNAME_INITIALS = {
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文",
                      "司徒", "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "百里", "呼延")
 
-SEX_CODES = {"0": "未知的性别", "1": "男", "2": "女", "9": "未说明的性别"}
+SEX_CODES = {"0": N_("未知的性别"), "1": N_("男"), "2": N_("女"), "9": N_("未说明的性别")}
 SEX_WORDS = {"男": "1", "女": "2", "未知": "0", "未知的性别": "0", "未说明": "9", "未说明的性别": "9",
              "1": "1", "2": "2", "0": "0", "9": "9", "m": "1", "f": "2", "male": "1", "female": "2"}
 

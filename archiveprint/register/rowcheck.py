@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from archiveprint.errors import InvalidValue, Problem
+from archiveprint.errors import N_, InvalidValue, Message, Problem
 from archiveprint.register.codes import ArchiveCode, format_code, parse_code
 from archiveprint.register.idcard import IdNumber, parse_id_number
 from archiveprint.register.names import SEX_CODES, SEX_WORDS, is_head, normalize_sex, split_tags
@@ -26,18 +26,18 @@ _VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委�
 Flag = Callable[[tuple[str, ...] | str, str, str], None]  # (field or fields, value as shown, reason)
 _PHONE = re.compile(r"1\d{10}|0\d{9,11}|\d{7,8}")  # mobile; landline with area code; local landline
 # What the check does to a value so it can be stored, as the clerk is told (report: "what the import fixed").
-ID_UPGRADED = "15位身份证号升级为18位"
-ID_UPPER_X = "身份证号末位小写 x 改为大写 X"
-FULL_WIDTH = "全角数字或字母改为半角"
-DATE_WRITTEN = "日期写法统一为 年-月-日"
-NAME_SPACING = "姓名中的空格或间隔号已规范"
-EXCEL_DECIMAL = "数字末尾的 .0 已去掉（Excel 存成了小数）"
-SEPARATORS = "去掉了号码中的空格或分隔符（- / . 等）"
+ID_UPGRADED = N_("15位身份证号升级为18位")
+ID_UPPER_X = N_("身份证号末位小写 x 改为大写 X")
+FULL_WIDTH = N_("全角数字或字母改为半角")
+DATE_WRITTEN = N_("日期写法统一为 年-月-日")
+NAME_SPACING = N_("姓名中的空格或间隔号已规范")
+EXCEL_DECIMAL = N_("数字末尾的 .0 已去掉（Excel 存成了小数）")
+SEPARATORS = N_("去掉了号码中的空格或分隔符（- / . 等）")
 # Questionable secondary values: the row imports, flagged 待核实 (identity faults refuse the file instead).
-PHONE_LENGTH = "联系电话位数不对（手机应为11位，固定电话7–8位或带区号）"
-PHONE_CHARACTERS = "联系电话含有数字以外的字符"
-LOST_DIGITS = ("Excel 把这个长数字存成了数值（科学计数法），末尾几位已经丢失；"
-               "请把该列设为“文本”格式、重新填入或重新导出后再导入")
+PHONE_LENGTH = N_("联系电话位数不对（手机应为11位，固定电话7–8位或带区号）")
+PHONE_CHARACTERS = N_("联系电话含有数字以外的字符")
+LOST_DIGITS = N_("Excel 把这个长数字存成了数值（科学计数法），末尾几位已经丢失；"
+                 "请把该列设为“文本”格式、重新填入或重新导出后再导入")
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,17 +254,18 @@ class RowChecker:
                 birth_date = born
             elif birth_date != born:
                 bad(("birth_date", "id_number"), f"{birth_date.isoformat()} / {id_number}",
-                    f"出生日期与身份证号中的出生日期 {born.isoformat()} 不一致")
+                    Message("出生日期与身份证号中的出生日期 {born} 不一致", {"born": born.isoformat()}))
         if birth_date and registered_on and registered_on < birth_date:
             doubt("registered_on", f"{registered_on.isoformat()}（出生日期 {birth_date.isoformat()}）",
-                  "建档日期早于出生日期")
+                  N_("建档日期早于出生日期"))
         texts: dict[str, str | None] = dict.fromkeys(_TEXT_FIELDS)
         for f in self._text_fields:
             texts[f] = self._text(cells, f, bad, doubt)
         if texts["relation"] and is_head(texts["relation"]) and texts["head_name"] and name \
                 and texts["head_name"] != name:
             bad(("relation", "head_name"), f"{texts['relation']} / {texts['head_name']}",
-                f"与户主关系为“{texts['relation']}”，但户主姓名不是本人“{name}”")
+                Message("与户主关系为“{relation}”，但户主姓名不是本人“{name}”",
+                        {"relation": texts["relation"], "name": name}))
         if texts["phone"]:
             reason = phone_doubt(texts["phone"])
             if reason:
@@ -340,7 +341,7 @@ class RowChecker:
 
     def _code(self, raw: object, number: int, bad: Flag) -> ArchiveCode | None:
         if blank(raw):
-            bad("code", "", "缺少档案编号")
+            bad("code", "", N_("缺少档案编号"))
             return None
         if lost_digits(raw):
             bad("code", shown(raw), LOST_DIGITS)
@@ -352,20 +353,21 @@ class RowChecker:
             return None
         first = self.seen_codes.setdefault(code.value, number)
         if first != number:
-            bad("code", shown(raw), f"档案编号与第{first}行重复")
+            bad("code", shown(raw), Message("档案编号与第{first}行重复", {"first": first}))
             return None
         if code.value[:9] != self.prefix:
-            bad("code", shown(raw), f"档案编号不属于本乡镇（应以 {self.prefix[:6]}-{self.prefix[6:]} 开头）")
+            bad("code", shown(raw), Message("档案编号不属于本乡镇（应以 {county}-{township} 开头）",
+                                            {"county": self.prefix[:6], "township": self.prefix[6:]}))
             return None
         return code
 
     def _name(self, raw: object, bad: Flag) -> str | None:
         name = clean_name(raw)
         if not name:
-            bad("name", "", "缺少姓名")
+            bad("name", "", N_("缺少姓名"))
             return None
         if len(name) > LIMITS["name"]:
-            bad("name", name, f"姓名超过{LIMITS['name']}个字")
+            bad("name", name, Message("姓名超过{limit}个字", {"limit": LIMITS["name"]}))
             return None
         return name
 
@@ -382,7 +384,7 @@ class RowChecker:
             return None
         first = self.seen_ids.setdefault(id_number.value, number)
         if first != number:
-            bad("id_number", shown(raw), f"身份证号与第{first}行重复")
+            bad("id_number", shown(raw), Message("身份证号与第{first}行重复", {"first": first}))
             return None
         return id_number
 
@@ -393,13 +395,14 @@ class RowChecker:
             text = "" if blank(raw) else shown(raw)
             sex = normalize_sex(text) if text else None
         if text and sex is None:
-            doubt("sex", text, "性别应为 男/女，或代码 1/2/0/9")
+            doubt("sex", text, N_("性别应为 男/女，或代码 1/2/0/9"))
             text = ""
         if id_number is None:
             return sex
         if sex in ("1", "2") and sex != id_number.sex:
             bad(("sex", "id_number"), f"{text} / {id_number}",
-                f"性别“{SEX_CODES[sex]}”与身份证号第17位所示的“{SEX_CODES[id_number.sex]}”不一致")
+                Message("性别“{sex}”与身份证号第17位所示的“{id_sex}”不一致",
+                        {"sex": SEX_CODES[sex], "id_sex": SEX_CODES[id_number.sex]}))
             return None
         return sex or id_number.sex
 
@@ -413,12 +416,12 @@ class RowChecker:
         except ValueError as error:
             bad(field, shown(raw), str(error))
             return None
-        label = "出生日期" if field == "birth_date" else "建档日期"
+        birth = field == "birth_date"
         if value > self.today:
-            bad(field, shown(raw), f"{label}晚于今天")
+            bad(field, shown(raw), N_("出生日期晚于今天") if birth else N_("建档日期晚于今天"))
             return None
         if value.year < 1880:
-            bad(field, shown(raw), f"{label}的年份不合理")
+            bad(field, shown(raw), N_("出生日期的年份不合理") if birth else N_("建档日期的年份不合理"))
             return None
         return value
 
@@ -434,7 +437,7 @@ class RowChecker:
             return None
         text = cleaner(raw)
         if len(text) > limit:
-            (doubt if secondary else bad)(field, text, f"超过{limit}个字")
+            (doubt if secondary else bad)(field, text, Message("超过{limit}个字", {"limit": limit}))
             return None
         return text
 
@@ -444,7 +447,8 @@ class RowChecker:
         tags = split_tags(clean(cells.get("tags")))
         for tag in tags:
             if len(tag) > TAG_MAX:
-                bad("tags", tag, f"人群分类名称超过{TAG_MAX}个字")  # flagged: the row keeps its stored groups
+                # flagged: the row keeps its stored groups
+                bad("tags", tag, Message("人群分类名称超过{tag_max}个字", {"tag_max": TAG_MAX}))
                 return None
         return tags
 
@@ -455,19 +459,20 @@ class RowChecker:
         if not text:
             if segment in self.known or segment in self.new_villages:
                 return segment
-            hint = "；文件中没有村名，无法自动登记" if self.add_villages else ""
+            hint = N_("；文件中没有村名，无法自动登记") if self.add_villages else ""
             self.unknown_segments[segment] = self.unknown_segments.get(segment, 0) + 1
-            bad("code", code.value, f"档案编号中的村(居)委会代码 {segment} 尚未登记{hint}")
+            bad("code", code.value, Message("档案编号中的村(居)委会代码 {segment} 尚未登记{hint}",
+                                            {"segment": segment, "hint": hint}))
             return None
         if text.isdigit() and len(text) in (3, 12):
             if len(text) == 12 and not text.startswith(self.prefix):
-                bad("village", text, "村(居)委会代码不属于本乡镇")
+                bad("village", text, N_("村(居)委会代码不属于本乡镇"))
                 return None
             given: str | None = text[-3:]
             if given not in self.known and given not in self.new_villages:
                 if given == segment:
                     self.unknown_segments[segment] = self.unknown_segments.get(segment, 0) + 1
-                bad("village", text, f"村(居)委会代码 {given} 尚未登记")
+                bad("village", text, Message("村(居)委会代码 {given} 尚未登记", {"given": given}))
                 return None
         else:
             given = self._segment_for(text)
@@ -475,14 +480,16 @@ class RowChecker:
                 if not self.add_villages:
                     segments = self.unknown_names.setdefault(text, {})
                     segments[segment] = segments.get(segment, 0) + 1
-                    bad("village", text, f"村(居)委会“{text}”未登记")
+                    bad("village", text, Message("村(居)委会“{text}”未登记", {"text": text}))
                     return None
                 if segment in self.known:
                     given = segment + "?"  # a new name for a known segment: reported as a mismatch below
                 elif segment in self.new_villages:
                     first_name, first_row = self.new_villages[segment]
                     bad(("code", "village"), f"{format_code(code.value)} / {text}",
-                        f"村代码 {segment} 在本文件中对应两个村名：第{first_row}行为“{first_name}”，本行为“{text}”")
+                        Message("村代码 {segment} 在本文件中对应两个村名：第{first_row}行为“{first_name}”，"
+                                "本行为“{text}”",
+                                {"segment": segment, "first_row": first_row, "first_name": first_name, "text": text}))
                     return None
                 else:
                     self.new_villages[segment] = (text, number)
@@ -490,7 +497,8 @@ class RowChecker:
         if given != segment:
             registered = self.known.get(segment) or self.new_villages.get(segment, ("未登记",))[0]
             bad(("code", "village"), f"{format_code(code.value)} / {text}",
-                f"档案编号中的村代码 {segment}（{registered}）与所属村(居)委会“{text}”不一致")
+                Message("档案编号中的村代码 {segment}（{registered}）与所属村(居)委会“{text}”不一致",
+                        {"segment": segment, "registered": registered, "text": text}))
             return None
         return segment
 
@@ -527,20 +535,24 @@ class RowChecker:
             rows = sum(segments.values())
             if len(segments) > 1:
                 used = "、".join(sorted(segments))
-                missing.append(MissingVillage(name, "", rows, f"文件中“{name}”的档案编号用了不同的村代码（{used}），"
-                                                              "请填写这个村的3位代码"))
+                missing.append(MissingVillage(name, "", rows, Message(
+                    "文件中“{name}”的档案编号用了不同的村代码（{used}），请填写这个村的3位代码",
+                    {"name": name, "used": used})))
                 continue
             segment = next(iter(segments))
             if segment in self.known:
-                missing.append(MissingVillage(name, "", rows, f"档案编号中的村代码 {segment} 已登记为"
-                                                              f"“{self.known[segment]}”，请填写这个村的3位代码"))
+                missing.append(MissingVillage(name, "", rows, Message(
+                    "档案编号中的村代码 {segment} 已登记为“{name}”，请填写这个村的3位代码",
+                    {"segment": segment, "name": self.known[segment]})))
             elif len(claimed[segment]) > 1:
                 others = "”“".join(n for n in claimed[segment] if n != name)
-                missing.append(MissingVillage(name, "", rows, f"村代码 {segment} 在文件中也用于“{others}”，"
-                                                              "请填写这个村的3位代码"))
+                missing.append(MissingVillage(name, "", rows, Message(
+                    "村代码 {segment} 在文件中也用于“{others}”，请填写这个村的3位代码",
+                    {"segment": segment, "others": others})))
             else:
                 missing.append(MissingVillage(name, segment, rows))
         for segment, rows in sorted(self.unknown_segments.items()):
             if segment not in claimed and segment not in self.known:
-                missing.append(MissingVillage("", segment, rows, f"文件中没有村代码 {segment} 的村名，请填写村名"))
+                missing.append(MissingVillage("", segment, rows, Message(
+                    "文件中没有村代码 {segment} 的村名，请填写村名", {"segment": segment})))
         return missing

@@ -8,13 +8,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archiveprint.errors import Conflict, InvalidValue, NotFound, TownshipNotSet
+from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotFound, TownshipNotSet, joined
 from archiveprint.eventlog import diff, record_event
 from archiveprint.register.codes import SERIAL_MAX, ArchiveCode, parse_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village
 from archiveprint.register.names import DEFAULT_TAGS, is_head, pinyin_initials
 
-CLOSE_REASONS = {"death": "死亡", "moved": "迁出", "lost": "失访", "other": "其他"}
+CLOSE_REASONS = {"death": N_("死亡"), "moved": N_("迁出"), "lost": N_("失访"), "other": N_("其他")}
 TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", "registered_on",
                   "relation_to_head")
 
@@ -36,8 +36,10 @@ def configure_township(session: Session, county_code: str, county_name: str, cod
     existing = session.scalar(select(Township).limit(1))
     if existing is not None:
         if (existing.county_code, existing.code) != (county_code, code):
-            raise Conflict(f"本档案室已设置为 {existing.county_code}-{existing.code} {existing.name}，"
-                           "不能改为另一个乡镇的代码", field="乡镇代码", value=f"{county_code}-{code}")
+            raise Conflict("本档案室已设置为 {county_code}-{code} {name}，"
+                           "不能改为另一个乡镇的代码",
+                           params={"county_code": existing.county_code, "code": existing.code, "name": existing.name},
+                           field="乡镇代码", value=f"{county_code}-{code}")
         before = {"county_name": existing.county_name, "name": existing.name, "unit_name": existing.unit_name}
         existing.county_name, existing.name = county_name, name
         existing.unit_name = unit_name or existing.unit_name
@@ -65,9 +67,11 @@ def add_village(session: Session, code: str, name: str, *, actor: str) -> Villag
         raise InvalidValue("村(居)委会名称不能为空", field="村名", value=code)
     for village in township.villages:
         if village.code == code:
-            raise Conflict(f"村(居)委会代码 {code} 已登记为“{village.name}”", field="村代码", value=code)
+            raise Conflict("村(居)委会代码 {code} 已登记为“{name}”",
+                           params={"code": code, "name": village.name}, field="村代码", value=code)
         if village.name == name:
-            raise Conflict(f"村(居)委会“{name}”已登记，代码 {village.code}", field="村名", value=name)
+            raise Conflict("村(居)委会“{name}”已登记，代码 {code}",
+                           params={"name": name, "code": village.code}, field="村名", value=name)
     village = Village(township=township, code=code, name=name, last_serial=0, last_household_no=0)
     session.add(village)
     session.flush()
@@ -88,21 +92,25 @@ def check_new_villages(session: Session, entries: list[tuple[str, str]]) -> dict
     seen_names: dict[str, int] = {}
     for position, (code, name) in enumerate(entries):
         if not code:
-            errors[position] = f"请填写“{name}”的村代码（3位数字）" if name else "请填写村代码（3位数字）"
+            errors[position] = (Message("请填写“{name}”的村代码（3位数字）", {"name": name}) if name
+                                else N_("请填写村代码（3位数字）"))
         elif not (code.isdigit() and len(code) == 3) or code == "000":
-            errors[position] = f"村代码应为3位数字（001–999），“{code}”不是"
+            errors[position] = Message("村代码应为3位数字（001–999），“{code}”不是", {"code": code})
         elif not name:
-            errors[position] = f"请填写村代码 {code} 的村名"
+            errors[position] = Message("请填写村代码 {code} 的村名", {"code": code})
         elif by_code.get(code) == name:
             continue
         elif code in by_code:
-            errors[position] = f"代码 {code} 已登记为“{by_code[code]}”，请换一个代码"
+            errors[position] = Message("代码 {code} 已登记为“{name}”，请换一个代码",
+                                       {"code": code, "name": by_code[code]})
         elif name in by_name:
-            errors[position] = f"“{name}”已登记，代码 {by_name[name]}"
+            errors[position] = Message("“{name}”已登记，代码 {code}", {"name": name, "code": by_name[name]})
         elif code in seen_codes:
-            errors[position] = f"代码 {code} 与上面第{seen_codes[code] + 1}个村重复"
+            errors[position] = Message("代码 {code} 与上面第{number}个村重复",
+                                       {"code": code, "number": seen_codes[code] + 1})
         elif name in seen_names:
-            errors[position] = f"村名“{name}”与上面第{seen_names[name] + 1}个村重复"
+            errors[position] = Message("村名“{name}”与上面第{number}个村重复",
+                                       {"name": name, "number": seen_names[name] + 1})
         seen_codes.setdefault(code, position)
         seen_names.setdefault(name, position)
     return errors
@@ -158,7 +166,8 @@ def allocate_serial(session: Session, village: Village) -> ArchiveCode:
         execution_options={"synchronize_session": False},
     ).scalar_one()
     if serial > SERIAL_MAX:
-        raise Conflict(f"村(居)委会 {village.code} 的档案顺序号已用完（最大 {SERIAL_MAX}）", value=village.code)
+        raise Conflict("村(居)委会 {code} 的档案顺序号已用完（最大 {serial_max}）",
+                       params={"code": village.code, "serial_max": SERIAL_MAX}, value=village.code)
     township = village.township
     return ArchiveCode(township.county_code, township.code, village.code, serial)
 
@@ -255,16 +264,19 @@ def check_code_belongs(session: Session, code: ArchiveCode, village: Village | N
     """A code's county and township must be this archive's; its village must be a known one."""
     township = get_township(session)
     if (code.county, code.township) != (township.county_code, township.code):
-        raise InvalidValue(f"档案编号不属于本乡镇（应以 {township.county_code}{township.code} 开头）",
+        raise InvalidValue("档案编号不属于本乡镇（应以 {county_code}{code} 开头）",
+                           params={"county_code": township.county_code, "code": township.code},
                            field="档案编号", value=code.value)
     if village is None:
         village = session.scalar(select(Village).where(Village.township_id == township.id,
                                                        Village.code == code.village))
         if village is None:
-            raise InvalidValue(f"档案编号中的村(居)委会代码 {code.village} 尚未登记", field="档案编号",
+            raise InvalidValue("档案编号中的村(居)委会代码 {village} 尚未登记",
+                               params={"village": code.village}, field="档案编号",
                                value=code.value)
     elif village.code != code.village:
-        raise InvalidValue(f"档案编号中的村代码 {code.village} 与所属村“{village.name}”（{village.code}）不一致",
+        raise InvalidValue("档案编号中的村代码 {village} 与所属村“{name}”（{code}）不一致",
+                           params={"village": code.village, "name": village.name, "code": village.code},
                            field="档案编号", value=code.value)
     return village
 
@@ -281,7 +293,7 @@ def update_resident(session: Session, resident: Resident, changes: dict[str, obj
     """Apply field changes and log them with old and new values; returns the diff."""
     unknown = set(changes) - set(TRACKED_FIELDS)
     if unknown:
-        raise InvalidValue(f"不能修改字段：{', '.join(sorted(unknown))}")
+        raise InvalidValue("不能修改字段：{fields}", params={"fields": ", ".join(sorted(unknown))})
     before = {key: getattr(resident, key) for key in changes}
     for key, value in changes.items():
         setattr(resident, key, value)
@@ -323,7 +335,9 @@ def close_resident(session: Session, resident: Resident, reason: str, on: date, 
                    actor: str, now: datetime | None = None) -> None:
     """结案: death, moving away or loss to follow-up. The record stays; only its status changes."""
     if reason not in CLOSE_REASONS:
-        raise InvalidValue(f"结案原因应为：{'、'.join(f'{k}（{v}）' for k, v in CLOSE_REASONS.items())}",
+        raise InvalidValue("结案原因应为：{reasons}",
+                           params={"reasons": joined(Message("{code}（{label}）", {"code": code, "label": label})
+                                                     for code, label in CLOSE_REASONS.items())},
                            field="结案原因", value=reason)
     if resident.status == "closed":
         raise Conflict("该档案已结案", field="档案编号", value=resident.archive_code)

@@ -20,7 +20,7 @@ from typing import Any
 from python_calamine import CalamineError, CalamineWorkbook, SheetTypeEnum
 
 from archiveprint.config import ImportLimits
-from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.errors import N_, ArchiveprintError, InvalidValue, Message
 from archiveprint.register import filelimits, xlsxpeek
 from archiveprint.register.text import clean
 
@@ -130,8 +130,8 @@ def _table(rows: Iterator[Row], mapping: dict[str, str]) -> Table | None:
     header_values = [header_key(value) for value in head[position][1]]
     missing = [key for key in mapping if key not in header_values]
     if missing:
-        raise InvalidValue(f"自定义列映射中的列“{missing[0]}”不在表头（第{head[position][0]}行）中",
-                           field="列映射", value=missing[0])
+        raise InvalidValue("自定义列映射中的列“{column}”不在表头（第{row}行）中",
+                           params={"column": missing[0], "row": head[position][0]}, field="列映射", value=missing[0])
 
     def remaining() -> Iterator[Row]:
         yield from head[position + 1:]
@@ -143,8 +143,8 @@ def _table(rows: Iterator[Row], mapping: dict[str, str]) -> Table | None:
 def _no_header(head_seen: bool) -> ArchiveprintError:
     if not head_seen:
         return ArchiveprintError("文件是空的，没有任何内容")
-    return ArchiveprintError(f"在文件前{HEADER_SCAN_ROWS}行中没有找到表头：需要一行同时含有“姓名”和“档案编号”"
-                             "（或其同义列名，也可以用列映射指定）")
+    return ArchiveprintError("在文件前{header_scan_rows}行中没有找到表头：需要一行同时含有“姓名”和“档案编号”"
+                             "（或其同义列名，也可以用列映射指定）", params={"header_scan_rows": HEADER_SCAN_ROWS})
 
 
 @contextmanager
@@ -157,7 +157,7 @@ def open_table(path: Path, *, name: str, mapping: dict[str, str],
         with path.open("rb") as handle:
             magic = handle.read(8)
     except OSError:
-        raise ArchiveprintError(f"无法读取文件“{name}”") from None
+        raise ArchiveprintError("无法读取文件“{name}”", params={"name": name}) from None
     suffix = Path(name).suffix.lower() or path.suffix.lower()
     if not magic:
         raise _no_header(False)
@@ -171,7 +171,8 @@ def open_table(path: Path, *, name: str, mapping: dict[str, str],
     elif suffix in (".csv", ".txt"):
         yield _csv_table(path, mapping, limits)
     else:
-        raise ArchiveprintError(f"不支持的文件类型“{suffix or '（无扩展名）'}”，请导入 .xlsx 或 .csv 文件")
+        raise ArchiveprintError("不支持的文件类型“{suffix}”，请导入 .xlsx 或 .csv 文件",
+                                params={"suffix": suffix or N_("（无扩展名）")})
 
 
 def inspect(path: Path, *, name: str, limits: ImportLimits) -> filelimits.Extent:
@@ -213,7 +214,7 @@ def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> It
             try:
                 sheet = workbook.get_sheet_by_index(index)
             except (CalamineError, ValueError):
-                raise ArchiveprintError(f"Excel 文件的工作表“{name}”已损坏，无法读取") from None
+                raise ArchiveprintError("Excel 文件的工作表“{name}”已损坏，无法读取", params={"name": name}) from None
             table = _table(_sheet_rows(sheet), mapping)
             if table is not None:
                 yield table
@@ -343,11 +344,12 @@ def _csv_rows(path: Path, encoding: str, limits: ImportLimits) -> Iterator[Row]:
         try:
             for record in reader:
                 if len(record) > limits.columns:
-                    raise filelimits.too_large(f"CSV 文件第{last + 1}行的列数", len(record), limits.columns, "列")
+                    raise filelimits.too_large(Message("CSV 文件第{row}行的列数", {"row": last + 1}), len(record),
+                                               limits.columns, "列")
                 yield last + 1, record
                 last = reader.line_num
         except csv.Error:
-            raise ArchiveprintError(f"CSV 文件第{last + 1}行附近格式错误，无法读取") from None
+            raise ArchiveprintError("CSV 文件第{row}行附近格式错误，无法读取", params={"row": last + 1}) from None
 
 
 def _had_content(path: Path, encoding: str, limits: ImportLimits) -> bool:

@@ -6,6 +6,8 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta
 
+from archiveprint.errors import N_
+
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
 _FULLWIDTH[0x3000] = 0x20  # ideographic space
 _WIDE = re.compile("[\uff01-\uff5e\u3000]")  # what _FULLWIDTH changes: finding none is ~7× cheaper than translating
@@ -90,7 +92,7 @@ def parse_date(value: object) -> date:
             try:
                 return date(year, month, day)
             except ValueError:
-                raise ValueError("日期不存在") from None
+                raise ValueError(N_("日期不存在")) from None
     if re.fullmatch(r"\d{5}(\.\d+)?", text):
         return _EXCEL_EPOCH + timedelta(days=int(float(text)))
-    raise ValueError("无法识别的日期格式（应为 1956-03-07、1956/3/7、19560307 或 1956年3月7日）")
+    raise ValueError(N_("无法识别的日期格式（应为 1956-03-07、1956/3/7、19560307 或 1956年3月7日）"))

@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -31,7 +33,7 @@ from archiveprint.locations import inventory as inv
 from archiveprint.locations.models import InventoryScan
 from archiveprint.locations.queries import locate as locate_folders
 from archiveprint.web.auth import NotPermitted, current_account, current_actor, requires
-from archiveprint.web.i18n import BORROWER_KIND_LABELS
+from archiveprint.web.i18n import BORROWER_KIND_LABELS, message_of
 from archiveprint.web.lending import expire_stale
 from archiveprint.web.responses import audit_shown
 from archiveprint.web.session import db_session, lending_rules, rollback, today
@@ -42,8 +44,8 @@ QUERY_MAX = 100
 # How the station colours an outcome: green, amber (nothing changed, or a folder that is not where it should be), red.
 LEVELS = {"applied": "ok", "unchanged": "warn", "conflict": "error", "rejected": "error"}
 MODES = {"out": "out", "checkout": "out", "check_out": "out", "return": "return", "renew": "renew"}
-HTTP_TEXT = {400: "请求有误", 401: "请先登录", 403: "没有权限使用此功能", 404: "没有这个接口或对象",
-             405: "请求方法不对", 413: "请求内容太大"}
+HTTP_TEXT = {400: _l("请求有误"), 401: _l("请先登录"), 403: _l("没有权限使用此功能"), 404: _l("没有这个接口或对象"),
+             405: _l("请求方法不对"), 413: _l("请求内容太大")}
 
 
 def init_app(app: Flask) -> None:
@@ -54,8 +56,9 @@ def init_app(app: Flask) -> None:
 
 # --- errors: always JSON ------------------------------------------------------------------------------------------
 
-def _error(status: int, message: str, *, field: str | None = None, value: object = None) -> Response:
-    response = jsonify(ok=False, error=message, field=field, value=None if value is None else str(value))
+def _error(status: int, message: object, *, field: str | None = None, value: object = None) -> Response:
+    """An error answer; `message` in the request's language (the station shows it as it is)."""
+    response = jsonify(ok=False, error=str(message), field=field, value=None if value is None else str(value))
     response.status_code = status
     return response
 
@@ -63,13 +66,13 @@ def _error(status: int, message: str, *, field: str | None = None, value: object
 @bp.errorhandler(ArchiveprintError)
 def _domain_error(error: ArchiveprintError) -> ResponseReturnValue:
     rollback()
-    return _error(error.status, str(error), field=error.field, value=error.value)
+    return _error(error.status, message_of(error), field=error.field, value=error.value)
 
 
 @bp.errorhandler(CSRFError)
 def _csrf_error(_exc: CSRFError) -> ResponseReturnValue:
     rollback()
-    return _error(400, "缺少或已过期的安全令牌（X-CSRFToken），请刷新页面", field="X-CSRFToken")
+    return _error(400, _("缺少或已过期的安全令牌（X-CSRFToken），请刷新页面"), field="X-CSRFToken")
 
 
 @bp.errorhandler(HTTPException)
@@ -77,8 +80,9 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
     rollback()
     code = error.code or 500
     if isinstance(error, NotPermitted):
-        return _error(403, f"没有权限（需要 {error.permission}）", field="权限", value=error.permission)
-    return _error(code, HTTP_TEXT.get(code, "请求有误" if code < 500 else "系统出错"))
+        return _error(403, _("没有权限（需要 %(permission)s）", permission=error.permission), field="权限",
+                      value=error.permission)
+    return _error(code, HTTP_TEXT.get(code, _("请求有误") if code < 500 else _("系统出错")))
 
 
 @bp.errorhandler(Exception)
@@ -87,7 +91,7 @@ def _unexpected(error: Exception) -> ResponseReturnValue:
         return _http_error(error)
     current_app.logger.exception("API error")
     rollback()
-    return _error(500, "系统出错，已记录；扫描已保留在本机，稍后会重新提交")
+    return _error(500, _("系统出错，已记录；扫描已保留在本机，稍后会重新提交"))
 
 
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -157,7 +161,8 @@ def post_batch() -> ResponseReturnValue:
     if not isinstance(items, list):
         raise InvalidValue("应为扫描记录列表，或含 scans 列表的对象", field="scans")
     if len(items) > BATCH_MAX:
-        raise InvalidValue(f"一次最多提交 {BATCH_MAX} 条", field="scans", value=len(items))
+        raise InvalidValue("一次最多提交 {batch_max} 条",
+                           params={"batch_max": BATCH_MAX}, field="scans", value=len(items))
     station = str(data.get("station") or "") if isinstance(data, Mapping) else ""
     now = utcnow()
     session = db_session()
@@ -169,7 +174,8 @@ def post_batch() -> ResponseReturnValue:
         except ArchiveprintError as error:
             results.append({"client_id": str(raw.get("client_id") or ""), "action": str(raw.get("mode") or ""),
                             "code": str(raw.get("code") or "")[:40], "outcome": "rejected", "ok": False,
-                            "message": f"第{index}条：{error}", "loan": None, "replayed": False, "level": "error"})
+                            "message": _("第%(n)s条：%(message)s", n=index, message=message_of(error)), "loan": None,
+                            "replayed": False, "level": "error"})
             continue
         outcome = submit_scan(session, scan, rules=lending_rules(), actor=current_actor(), now=now)
         results.append(_with_folder(session, _scan_json(outcome), scan.code))
@@ -187,7 +193,8 @@ def locate() -> ResponseReturnValue:
     """Where a folder is, and whether it is there: code, name, pinyin initials, ID number or phone."""
     query = request.args.get("q", "").strip()
     if not query or len(query) > QUERY_MAX:
-        raise InvalidValue(f"请输入要查找的编号或姓名（最多{QUERY_MAX}个字）", field="q", value=query[:QUERY_MAX])
+        raise InvalidValue("请输入要查找的编号或姓名（最多{query_max}个字）",
+                           params={"query_max": QUERY_MAX}, field="q", value=query[:QUERY_MAX])
     found = locate_folders(db_session(), query, providers=[status_provider(lending_rules())])
     results = []
     for location in found:

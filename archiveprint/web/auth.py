@@ -27,6 +27,7 @@ from archiveprint.accounts.sessions import end_session, find_live_session, start
 from archiveprint.accounts.throttle import TooManyAttempts
 from archiveprint.db import BUSY_OPTION, utcnow
 from archiveprint.errors import Busy
+from archiveprint.web.i18n import message_of
 from archiveprint.web.session import READ_METHODS, db_session, state
 
 bp = Blueprint("auth", __name__)
@@ -148,7 +149,7 @@ def login() -> ResponseReturnValue:
                            address=request.remote_addr or "-")
         except TooManyAttempts as refusal:
             db.commit()  # the refused try and any lock it started are kept
-            return render_template("web/auth/login.html", form=form, error=str(refusal)), 429
+            return render_template("web/auth/login.html", form=form, error=message_of(refusal)), 429
         if user is not None:
             token = start_session(db, user, now=utcnow())
             db.commit()

@@ -1,4 +1,5 @@
-"""Every error a user can meet, in one place: a Chinese message page with the right status, never a traceback."""
+"""Every error a user can meet, in one place: a message page in the reader's language with the right status, never a
+traceback."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from archiveprint.errors import ArchiveprintError
+from archiveprint.web.i18n import message_of
 from archiveprint.web.session import READ_METHODS, rollback
 
 HTTP_MESSAGES = {
@@ -47,11 +49,12 @@ def action_link(error: ArchiveprintError) -> tuple[str, str] | None:
 
 
 def refusal_text(error: ArchiveprintError) -> Markup:
-    """The refusal for a flash message: the Chinese message, then the link to the page that fixes it."""
+    """The refusal for a flash message: the message in the reader's language, then the link to the page that
+    fixes it."""
     link = action_link(error)
     if link is None:
-        return Markup.escape(str(error))
-    return Markup('{} <a class="refusal-action" href="{}">{}</a>').format(str(error), link[1], link[0])
+        return Markup.escape(message_of(error))
+    return Markup('{} <a class="refusal-action" href="{}">{}</a>').format(message_of(error), link[1], link[0])
 
 
 def _page(title: object, message: object, status: int,
@@ -61,13 +64,14 @@ def _page(title: object, message: object, status: int,
 
 
 def handle_domain_error(error: ArchiveprintError) -> ResponseReturnValue:
-    """A rule of the archive said no: show its Chinese message (with row, field and value), its status and the link
-    to the page that fixes it. A fresh installation's missing township leads to the setup page instead."""
+    """A rule of the archive said no: show its message in the reader's language (with row, field and value), its
+    status and the link to the page that fixes it. A fresh installation's missing township leads to the setup page
+    instead."""
     rollback()
     if error.action == "setup_township" and current_user.is_authenticated:
         target = request.full_path.rstrip("?") if request.method in READ_METHODS else None
         return redirect(url_for("settings.township", next=target), code=303)
-    return _page(_l("无法完成操作"), str(error), error.status, action_link(error))
+    return _page(_l("无法完成操作"), message_of(error), error.status, action_link(error))
 
 
 def handle_csrf_error(_error: CSRFError) -> ResponseReturnValue:

@@ -41,7 +41,7 @@ from archiveprint.register.models import Household
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.i18n import JOB_STATUS_LABELS, label
+from archiveprint.web.i18n import JOB_STATUS_LABELS, label, message_of, shown_message
 from archiveprint.web.responses import file_names, send_download
 from archiveprint.web.session import commit_audit, db_session, rollback, state, today
 
@@ -130,7 +130,8 @@ def _read(form: PrintJobInput) -> tuple[FormSet, Scope, PrintOptions]:
     form_set = find_form_set(session, key, kind=kind)
     codes = tuple(line.strip() for line in (form.codes.data or "").splitlines() if line.strip())
     if len(codes) > CODES_MAX:
-        raise InvalidValue(f"一次最多 {CODES_MAX} 个档案编号", field="档案编号", value=len(codes))
+        raise InvalidValue("一次最多 {codes_max} 个档案编号",
+                           params={"codes_max": CODES_MAX}, field="档案编号", value=len(codes))
     scope = resolve_scope(session, codes=codes, household=(form.household.data or "").strip() or None,
                           village=form.village.data or None, tag=form.tag.data or None)
     options = PrintOptions(blank=bool(form.blank.data), copies=form.copies.data or 1, duplex=bool(form.duplex.data),
@@ -174,7 +175,7 @@ def preview() -> ResponseReturnValue:
         person = None if plan.blank else preview_person(db_session(), scope, today=today())
     except ArchiveprintError as error:
         rollback()
-        return _center(form, error=str(error), status=error.status)
+        return _center(form, error=message_of(error), status=error.status)
     if person:  # audited and committed before rendering, so no transaction stays open while pages are drawn
         commit_audit(current_account().user, "view", "resident", person.archive_code,
                      detail=f"打印预览：{form_set.name}")
@@ -205,7 +206,7 @@ def start() -> ResponseReturnValue:
             raise missing_glyphs_error(plan.missing_glyphs)
     except ArchiveprintError as error:
         rollback()
-        return _center(form, error=str(error), status=error.status)
+        return _center(form, error=message_of(error), status=error.status)
     day = today()
     kind = (form.form_set.data or "").partition(":")[0]
     shown, stored = file_names((form_set.name, form_set.id), _whose(scope, plan), day)
@@ -353,7 +354,7 @@ def job_status(job_id: int) -> ResponseReturnValue:
     check_queue([job_id])
     found = _own_job(job_id)
     return jsonify(id=found.id, status=found.status, label=label(JOB_STATUS_LABELS, found.status), done=found.done,
-                   total=found.total, percent=found.percent, pages=found.pages, error=found.error,
+                   total=found.total, percent=found.percent, pages=found.pages, error=shown_message(found.error),
                    finished=found.status in ("done", "failed"), expired=found.expired_at is not None)
 
 
@@ -363,7 +364,8 @@ def download(job_id: int, name: str) -> ResponseReturnValue:
     """One file of a finished job: only those the job wrote, inside its own folder; each download is audited."""
     found = _own_job(job_id)
     if found.expired_at is not None:
-        raise NotFound(f"文件已在保存 {found.kept_days} 天后按保留期限删除，请重新打印", field="文件", value=name[:64])
+        raise NotFound("文件已在保存 {kept_days} 天后按保留期限删除，请重新打印",
+                       params={"kept_days": found.kept_days}, field="文件", value=name[:64])
     folder = job_dir(state().settings, found.id).resolve()
     path = next((Path(p) for p in found.outputs or [] if Path(p).name == name), None)
     if found.status != "done" or path is None or not path.resolve().is_relative_to(folder) or not path.is_file():
@@ -423,7 +425,7 @@ def create_set() -> ResponseReturnValue:
         db_session().commit()
     except ArchiveprintError as error:
         rollback()
-        return _sets_page(form, error=str(error), status=error.status)
+        return _sets_page(form, error=message_of(error), status=error.status)
     flash(_("已保存套组“%(name)s”", name=row.name), "success")
     return redirect(url_for("forms.sets"), code=303)
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from archiveprint.errors import ArchiveprintError, Message
 from archiveprint.locations.queries import FolderStatus
 from archiveprint.register.codes import format_code
-from archiveprint.web.auth import safe_next_url
 from archiveprint.web.session import lending_rules
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -85,6 +86,8 @@ def switch(code: str) -> ResponseReturnValue:
     """The header's 中文/English link: remember the choice in a cookie and go back to the same page."""
     if code not in LANGUAGES:
         abort(404)
+    from archiveprint.web.auth import safe_next_url  # lazy: cycle — web.auth shows its refusals through message_of
+
     response = redirect(safe_next_url(request.args.get("next")))
     response.set_cookie(COOKIE, code, max_age=COOKIE_AGE, httponly=True, samesite="Lax")
     return response
@@ -101,6 +104,23 @@ def label(table: dict[str, object], code: str | None) -> str:
     if code is None:
         return ""
     return str(table.get(code, code))
+
+
+def message_of(error: ArchiveprintError, *, alone: bool = False) -> str:
+    """A domain error in the reader's language: row, field and value, then the message (`alone`: the message only,
+    beside the form field it is about). The command line prints str(error), the Chinese as written."""
+    return error.translated(gettext) if alone else error.render(gettext)
+
+
+def shown_message(text: object, kept: Mapping[str, object] | None = None) -> str:
+    """A domain message kept as text (a job's error, a 待核实 reason, a reason in an import report) in the reader's
+    language: a Message, or its `kept` values (findings.kept_message), with its params; other text is looked up
+    as a msgid (constants are) and shown as it is when it is none."""
+    if isinstance(text, Message):
+        return text.render(gettext)
+    if kept:
+        return Message.from_values(kept).render(gettext)
+    return gettext(str(text)) if text else ""
 
 
 def show_date(value: date | None) -> str:
@@ -175,6 +195,7 @@ def init_app(app: Flask, default_locale: str) -> None:
         borrower_kind=lambda code: label(BORROWER_KIND_LABELS, code),
         lending_word=lambda text: label(LENDING_WORDS, text),  # a site's own word stays as written
         local_moment=wall_clock,
+        message=shown_message,
     )
 
     @app.context_processor

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from archiveprint.db import utcnow
-from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.errors import N_, ArchiveprintError, InvalidValue
 from archiveprint.locations import documents
 from archiveprint.locations import handover as ho
 from archiveprint.locations import inventory as inv
@@ -168,7 +168,8 @@ def upload(inventory_id: int) -> ResponseReturnValue:
             raise InvalidValue("请选择扫描枪导出的文件", field="文件")
         data = file.read(UPLOAD_MAX + 1)
         if len(data) > UPLOAD_MAX:
-            raise InvalidValue(f"文件太大（最多 {UPLOAD_MAX // 1024 // 1024} MB）", field="文件", value=file.filename)
+            raise InvalidValue("文件太大（最多 {megabytes} MB）",
+                               params={"megabytes": UPLOAD_MAX // 1024 // 1024}, field="文件", value=file.filename)
         result = inv.upload_codes(db_session(), found, data, filename=file.filename, timezone=_timezone(),
                                   actor=current_actor(), now=utcnow())
     except ArchiveprintError as error:
@@ -232,7 +233,8 @@ def _selection(values: dict[str, str]) -> dict[str, Any]:
         if not codes:
             raise InvalidValue("请至少写一个档案袋编号", field="档案袋编号")
         if len(codes) > CODES_MAX:
-            raise InvalidValue(f"一次最多 {CODES_MAX} 个编号", field="档案袋编号", value=len(codes))
+            raise InvalidValue("一次最多 {codes_max} 个编号",
+                               params={"codes_max": CODES_MAX}, field="档案袋编号", value=len(codes))
         return {"codes": codes}
     if not (values["first"] and values["last"]):
         raise InvalidValue("请给出起始架位和结束架位", field="移交范围",
@@ -266,9 +268,9 @@ def handover_preview() -> ResponseReturnValue:
     """The dry run: the numbered list and the folders refused, nothing written but the audit rows."""
     values = _handover_values()
     try:
-        for label, key in (("移交方", "from_party"), ("接收方", "to_party")):
+        for label, key in ((N_("移交方"), "from_party"), (N_("接收方"), "to_party")):
             if not values[key]:
-                raise InvalidValue(f"请写明{label}", field=label)
+                raise InvalidValue("请写明{label}", params={"label": label}, field=label)
         chosen = ho.select_folders(db_session(), providers=status_providers(), **_selection(values))
     except ArchiveprintError as error:
         note_refusal(error)

@@ -23,7 +23,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.preview import thumbnails
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.labels.barcode_sizing import BarcodeTooSmall
+from archiveprint.labels.barcode_sizing import QR_HINT, BarcodeTooSmall
 from archiveprint.labels.design import LabelKind
 from archiveprint.labels.queries import find_printer_profile, list_printer_profiles
 from archiveprint.labels.services import (
@@ -44,6 +44,7 @@ from archiveprint.register.queries import list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.forms import dispatcher
+from archiveprint.web.i18n import message_of
 from archiveprint.web.responses import file_names
 from archiveprint.web.session import commit_audit, db_session, state, today
 
@@ -63,7 +64,7 @@ SHIPPED_STOCK_NAMES = {
     "a4-65up": _l("A4 不干胶 65 格（5×13，38.1×21.2 mm）"), "roll-100x50": _l("热敏卷筒 100×50 mm"),
     "roll-50x30": _l("热敏卷筒 50×30 mm"), "roll-60x40": _l("热敏卷筒 60×40 mm"), "roll-70x40": _l("热敏卷筒 70×40 mm"),
 }
-QR_HINT = "（--qr）"  # the command-line hint at the end of a BarcodeTooSmall message
+QR_CHOICE = _l("，或改用二维码（勾选“用二维码”）")  # the page's way to what the command line's QR_HINT says
 
 
 def init_app(app: Flask) -> None:
@@ -203,7 +204,8 @@ def _read(session: Session, form: LabelJobInput) -> tuple[LabelKind, LabelStock,
     stock = site_stocks()[form.stock.data or kind.default_stock]
     codes = tuple(line.strip() for line in (form.codes.data or "").splitlines() if line.strip())
     if len(codes) > CODES_MAX:
-        raise InvalidValue(f"一次最多 {CODES_MAX} 个编号", field="编号", value=len(codes))
+        raise InvalidValue("一次最多 {codes_max} 个编号",
+                           params={"codes_max": CODES_MAX}, field="编号", value=len(codes))
     village = form.village.data or None
     if kind.binds == "calibration":
         scope = LabelScope()
@@ -215,7 +217,8 @@ def _read(session: Session, form: LabelJobInput) -> tuple[LabelKind, LabelStock,
     used = parse_cells(form.used.data or "")
     printer = form.printer.data or None
     if printer and find_printer_profile(session, printer, stock.id) is None:
-        raise PrinterNotCalibrated(f"打印机“{printer}”还没有为{stock.name}校准", field="打印机", value=printer)
+        raise PrinterNotCalibrated("打印机“{printer}”还没有为{name}校准",
+                                   params={"printer": printer, "name": stock.name}, field="打印机", value=printer)
     options = LabelOptions(start=form.start.data or 1, used=(tuple(sorted(used)),) if used else (),
                            outline=bool(form.outline.data), printer=printer, mask_names=bool(form.mask_names.data),
                            qr=bool(form.qr.data), include_closed=bool(form.include_closed.data),
@@ -232,7 +235,7 @@ def _plan(session: Session, kind: LabelKind, stock: LabelStock, scope: LabelScop
         check_start(stock, options.start, tuple(frozenset(sheet) for sheet in options.used))
     labels = count_labels(session, kind.id, stock, scope, options)
     if labels == 0:
-        raise NotFound(f"这个范围内没有要打印的标签（{scope.describe()}）", field="打印范围")
+        raise NotFound("这个范围内没有要打印的标签（{scope}）", params={"scope": scope.describe()}, field="打印范围")
     copies = 1 if kind.binds == "calibration" else max(1, options.copies)
     pages = 1 if kind.binds == "calibration" else count_pages(stock, labels, options)
     return LabelPlan(kind, stock, labels, copies, pages)
@@ -243,10 +246,10 @@ def _refusal(error: ArchiveprintError) -> dict[str, str]:
     the printer, anything else at the top."""
     if isinstance(error, BarcodeTooSmall):
         # The message names the label and the stock already; the code it was sizing is no help here.
-        return {"stock_error": error.message.replace(QR_HINT, "（勾选“用二维码”）")}
+        return {"stock_error": error.translated(lambda text: str(QR_CHOICE) if text == QR_HINT else _(text))}
     if isinstance(error, PrinterNotCalibrated):
-        return {"printer_error": str(error)}
-    return {"error": str(error)}
+        return {"printer_error": message_of(error)}
+    return {"error": message_of(error)}
 
 
 def sheet_cells(stock: LabelStock, start: int = 1, used: frozenset[int] = frozenset(), *,

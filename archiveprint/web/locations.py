@@ -55,7 +55,7 @@ from archiveprint.register.queries import classify_query, ordered_members
 from archiveprint.register.services import find_village, get_township
 from archiveprint.web.auth import current_actor, requires
 from archiveprint.web.errors import refusal_text
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, shelf_address
+from archiveprint.web.i18n import CLOSE_REASON_LABELS, message_of, shelf_address
 from archiveprint.web.responses import audit_shown, change, note_refusal, pdf_response, submitted
 from archiveprint.web.session import db_session, lending_rules, rollback, today
 
@@ -506,7 +506,7 @@ def layout_preview() -> ResponseReturnValue:
             raise InvalidValue("库房布局文件应为 UTF-8 编码", field="文件", value=source) from None
         report = _dry_run(text, source)
     except ArchiveprintError as error:
-        return _layout_page(error=str(error), status=error.status)
+        return _layout_page(error=message_of(error), status=error.status)
     if report.blocked:
         audit_shown("view", [], f"layout preview {source}: {len(report.blocked)} folders blocked")
     return _layout_page(report=report, apply=LayoutApplyInput(text=text, source=source))
@@ -523,10 +523,10 @@ def layout_apply() -> ResponseReturnValue:
         session.commit()
     except OccupiedShelves as error:
         rollback()
-        return _layout_page(report=_dry_run(text, source), error=error.message, status=409)
+        return _layout_page(report=_dry_run(text, source), error=message_of(error, alone=True), status=409)
     except ArchiveprintError as error:
         rollback()
-        return _layout_page(error=str(error), status=error.status)
+        return _layout_page(error=message_of(error), status=error.status)
     flash(_("已载入库房布局“%(name)s”：%(shelves)s 层架位", name=report.layout.name,
             shelves=len(report.layout.shelves)), "success")
     for warning in report.warnings:

@@ -24,6 +24,7 @@ from archiveprint.labels.queries import find_printer_profile, list_printer_profi
 from archiveprint.labels.services import LabelOptions, LabelScope, preview_labels
 from archiveprint.labels.sheet import Calibration
 from archiveprint.web.auth import current_account, requires
+from archiveprint.web.i18n import message_of
 from archiveprint.web.labels import number_text, own_stock_ids, sheet_cells, site_stocks, stock_facts
 from archiveprint.web.session import db_session, rollback, state
 
@@ -143,7 +144,7 @@ def save() -> ResponseReturnValue:
         session.commit()
     except ArchiveprintError as error:
         rollback()
-        return _printers_page(form, error=str(error), status=error.status)
+        return _printers_page(form, error=message_of(error), status=error.status)
     flash(_("已保存打印机“%(printer)s”对%(stock)s的校准", printer=profile.printer, stock=stock.name), "success")
     return redirect(url_for("printers.index"), code=303)
 
@@ -239,7 +240,7 @@ def save_calibration() -> ResponseReturnValue:
         session.commit()
     except ArchiveprintError as error:
         rollback()
-        return _calibration_page(form, error=str(error), status=error.status)
+        return _calibration_page(form, error=message_of(error), status=error.status)
     offset = calibration_sheet.describe(Calibration(profile.dx, profile.dy, profile.creep_x, profile.creep_y))
     flash(_("已保存打印机“%(printer)s”对%(stock)s的校准：%(offset)s", printer=profile.printer, stock=stock.name,
             offset=offset), "success")

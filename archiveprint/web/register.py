@@ -39,7 +39,7 @@ from archiveprint.register.services import get_resident
 from archiveprint.register.text import to_halfwidth
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.forms import check_queue, dispatcher
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label
+from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label, message_of, shown_message
 from archiveprint.web.locations import status_providers
 from archiveprint.web.responses import refused
 from archiveprint.web.session import commit_audit, db_session, rollback, state, today
@@ -189,7 +189,7 @@ def add_village() -> ResponseReturnValue:
         raise  # a fresh installation: the error handler leads to 本院设置 first
     except ArchiveprintError as error:
         rollback()
-        (form.name if error.field == "村名" else form.code).errors = [error.message]
+        (form.name if error.field == "村名" else form.code).errors = [message_of(error, alone=True)]
         return _villages_page(form, status=error.status)
     except IntegrityError:  # another clerk registered the same code or name a moment ago
         rollback()
@@ -405,7 +405,7 @@ def import_job_status(token: str) -> ResponseReturnValue:
         raise NotFound("这次导入没有后台任务", field="上传", value=stored.filename)
     done, total = _progress(job)
     return jsonify(id=job.id, status=job.status, label=_job_label(job), done=done, total=total,
-                   percent=_percent(job, done, total), error=job.error,
+                   percent=_percent(job, done, total), error=shown_message(job.error),
                    finished=job.status not in UNFINISHED)
 
 

@@ -51,7 +51,7 @@ def change(make: Callable[[], str], target: str) -> ResponseReturnValue:
 
 
 def refused(error: ArchiveprintError, target: str) -> ResponseReturnValue:
-    """A rule said no: nothing is kept, the clerk sees the Chinese message (row, field, value) on the same page."""
+    """A rule said no: nothing is kept, the clerk sees the message (row, field, value) on the same page."""
     note_refusal(error)
     return redirect(target, code=303)
 

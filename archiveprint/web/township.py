@@ -17,6 +17,7 @@ from archiveprint.register.models import Township
 from archiveprint.register.services import configure_township
 from archiveprint.register.text import to_halfwidth
 from archiveprint.web.auth import current_account, requires, safe_next_url
+from archiveprint.web.i18n import message_of
 from archiveprint.web.session import db_session, rollback
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -77,7 +78,7 @@ def configure() -> ResponseReturnValue:
         session.commit()
     except ArchiveprintError as error:
         rollback()
-        (form.county_code if error.field == "县代码" else form.code).errors = [error.message]
+        (form.county_code if error.field == "县代码" else form.code).errors = [message_of(error, alone=True)]
         return _page(form, status=error.status)
     except IntegrityError:  # another administrator set it a moment ago
         rollback()
