@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import click
 
 from archiveprint.config import Settings, keep_files_private
 from archiveprint.errors import ArchiveprintError
+
+CLI_ACTOR = "cli"  # who the audit and event rows name when a command changes something
 
 
 class AppContext:
@@ -57,6 +62,84 @@ pass_app = click.make_pass_decorator(AppContext, ensure=True)
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
+
+# --- answering JSON or text ----------------------------------------------------------------------------------
+
+class Answer(Protocol):
+    """A command's result, formatted by its own type: the object `--json` prints, or the lines of text."""
+
+    def as_json(self) -> Any: ...
+
+    def text_lines(self) -> Iterable[str | Aside]: ...
+
+
+@dataclass(frozen=True)
+class Aside:
+    """A line beside the answer rather than in it (a code that was not found, a printing tip): it goes to stderr."""
+
+    text: str
+    color: str | None = "yellow"
+
+
+@dataclass
+class Reply:
+    """An answer the command puts together: a result with what only the command knows (the PDF it wrote), lines
+    with asides among them, or an exit status other than 0."""
+
+    data: Any
+    lines: Iterable[str | Aside] = ()
+    status: int = 0
+
+    def as_json(self) -> Any:
+        return self.data
+
+    def text_lines(self) -> Iterable[str | Aside]:
+        return self.lines
+
+
+def answers(help: str | None = "输出 JSON") -> Callable[[Callable[..., Answer]], Callable[..., None]]:
+    """Make a command that answers JSON or text: it gets a `--json` flag (which a domain error's message follows
+    too) and returns an Answer; this prints the answer's JSON or its lines and exits with its status."""
+
+    def decorate(command: Callable[..., Answer]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def run(*args: Any, as_json: bool, **kwargs: Any) -> None:
+            ctx = click.get_current_context()
+            ctx.meta["json"] = as_json
+            answer = command(*args, **kwargs)
+            if as_json:
+                emit_json(answer.as_json())
+            else:
+                for line in answer.text_lines():
+                    if isinstance(line, Aside):
+                        click.secho(line.text, fg=line.color, err=True)
+                    else:
+                        click.echo(line)
+            if isinstance(answer, Reply) and answer.status:
+                ctx.exit(answer.status)
+
+        return click.option("--json", "as_json", is_flag=True, help=help)(run)
+
+    return decorate
+
+
+def wants_json() -> bool:
+    """Whether the running command answers JSON (its `--json`), so it keeps stdout for that."""
+    return bool(click.get_current_context().meta.get("json"))
+
+
+def usage_error(message: str) -> NoReturn:
+    """Bad input that is no domain error (a file that is not there): the message, or {"error": …} with --json, and
+    exit status 2 like click's own usage errors."""
+    if wants_json():
+        emit_json({"error": message})
+    else:
+        click.secho(f"错误：{message}", fg="red", err=True)
+    click.get_current_context().exit(2)
+    raise AssertionError  # ctx.exit raises
+
+
+# --- the group ---------------------------------------------------------------------------------------------
 
 class ArchiveprintGroup(click.Group):
     """Turns domain errors into a message on stderr (or a JSON object) and exit status 1, with the error's
