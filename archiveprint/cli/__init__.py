@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
+from gettext import gettext
 from typing import Any, NoReturn, Protocol
 
 import click
@@ -32,8 +34,9 @@ class AppContext:
     @cached_property
     def db(self):  # type: ignore[no-untyped-def]
         """The database, created and migrated on first use (a fresh install needs no extra step)."""
-        from archiveprint.db import Database
-        from archiveprint.migrate import current_revision, head_revision, upgrade
+        from archiveprint import models  # noqa: F401  # lazy: every table mapped (a command imports only its own job)
+        from archiveprint.db import Database  # lazy: SQLAlchemy only once a command opens the database
+        from archiveprint.migrate import current_revision, head_revision, upgrade  # lazy: Alembic, likewise
 
         if self.settings.database_url.startswith("sqlite"):
             self.settings.ensure_instance_dir()
@@ -139,9 +142,83 @@ def usage_error(message: str) -> NoReturn:
     raise AssertionError  # ctx.exit raises
 
 
-# --- the group ---------------------------------------------------------------------------------------------
+# --- the group: commands load when they run -------------------------------------------------------------------
 
-class ArchiveprintGroup(click.Group):
+# Where each command lives ("module:name" in archiveprint.cli) and its summary, the first paragraph of its help:
+# `archiveprint --help` lists them without importing any command's module (as pip lists its commands), and a command
+# imports only its own module and what that needs. tests/cli/test_lazy.py keeps the summaries equal to the help.
+COMMANDS = {
+    "backup": ("backup:backup", "备份数据库与实例文件（程序运行时也可进行，得到的是同一时刻的一致副本）。"),
+    "borrower": ("lending:borrower_group", "借阅人：本院职工、村医（绑定负责的村）、外单位。"),
+    "capacity": ("locations:capacity", "各村、各层架位的使用率，以及每个村还能放多少袋。"),
+    "close": ("locations:close", "把全户已结案的档案袋移入结案区（下一个空位）；位置历史保留，可用 reopen 取回。"),
+    "db": ("db:db_group", "数据库：创建与升级（Alembic 迁移）。"),
+    "demo": ("register:demo", "生成一个虚构的演示乡镇（身份证号校验位正确、户内关系合理，无真实个人信息）。"),
+    "find": ("register:find", "按档案编号、姓名、拼音首字母、身份证号或电话查找居民。"),
+    "forms": ("forms:forms_group", "表单目录。"),
+    "handover": ("locations:handover_group",
+                 "移交：按村、架位范围或档案袋编号生成移交清单（一式三份）并记录保管变更。"),
+    "import": ("register:import_command",
+               "导入省平台导出的居民档案（.xlsx / .csv，UTF-8 或 GBK），整份文件要么全部成功要么全部不写入。"),
+    "inventory": ("locations:inventory_group",
+                  "盘点：按架位范围扫描或导入扫描枪文件，核对缺失、错架、借出，打印盘点记录。"),
+    "jobs": ("jobs:jobs_group", "后台打印任务：清理过期的输出文件。"),
+    "labels": ("labels:labels_group", "标签：标签纸、标签种类、打印机校准。"),
+    "layout": ("locations:layout_group", "库房布局：库房、密集架/档案柜、架位（storage_layout/*.yaml）。"),
+    "lend": ("lending:lend_group", "借阅：申请、借出、归还、续借、逾期、借阅登记表。"),
+    "locate": ("locations:locate",
+               "按档案袋编号、档案编号、姓名（或开头）、拼音首字母、身份证号或电话找档案袋：位置、状态、成员。"),
+    "move": ("locations:move",
+             "把档案袋（档案袋编号或成员的档案编号）移到新位置；不写第几位时选一个保持户号顺序的空位。"),
+    "picklist": ("locations:picklist", "调档单：一批档案袋编号或档案编号，按库房行走顺序排好（不在架的列在最后）。"),
+    "relayout": ("locations:relayout",
+                 "重新排架：各村仍按代码顺序各占一段连续架位，挪动尽量少的档案袋；打印挪动清单和需更换的架位标签。"),
+    "reopen": ("locations:reopen", "把档案袋从结案区取回本村架位（原位置空着就回原位）；位置历史保留。"),
+    "restore": ("backup:restore",
+                "从备份恢复到 DATABASE_URL 指向的数据库（与备份同一种：SQLite 或 PostgreSQL）和实例文件夹。"),
+    "serve": ("serve:serve", "启动网页界面。"),
+    "shelve": ("locations:shelve", "给一个村所有尚未上架的档案袋按户号分配位置（接在已上架的后面）。"),
+    "township": ("register:township_group", "本院所属乡镇（只设置一次）。"),
+    "user": ("accounts:user_group", "用户与角色。"),
+    "village": ("register:village_group", "村(居)委会。"),
+}
+PRINT_COMMANDS = {
+    "forms": ("forms:print_forms_command",
+              "按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"),
+    "labels": ("labels:print_labels_command",
+               "打印标签：户档案袋、脊背、个人、信息卡、架位或校准页，按 村 → 户 的顺序排在标签纸上。"),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one of them runs or shows its own help; `lazy` maps each name to
+    ("module:name", summary)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, name = self.lazy[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(f"archiveprint.cli.{module}"), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Click's list of commands, where one not imported yet stands in as a bare command with its summary."""
+        shown = [(name, self.commands.get(name) or click.Command(name, help=self.lazy[name][1]))
+                 for name in self.list_commands(ctx)]
+        shown = [(name, command) for name, command in shown if not command.hidden]
+        if shown:
+            limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+            with formatter.section(gettext("Commands")):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in shown])
+
+
+class ArchiveprintGroup(LazyGroup):
     """Turns domain errors into a message on stderr (or a JSON object) and exit status 1, with the error's
     command-line hint (what to run) on the next line."""
 
@@ -159,7 +236,7 @@ class ArchiveprintGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=ArchiveprintGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ArchiveprintGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archiveprint")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -168,17 +245,6 @@ def main(ctx: click.Context) -> None:
     ctx.call_on_close(ctx.ensure_object(AppContext).close)
 
 
-@main.group("print")
+@main.group("print", cls=LazyGroup, lazy=PRINT_COMMANDS)
 def print_group() -> None:
     """打印：表单（forms）与标签（labels）。"""
-
-
-def _register_commands() -> None:
-    from archiveprint.cli import accounts, backup, db, forms, jobs, labels, lending, locations, register, serve
-
-    for module in (db, register, accounts, locations, lending, forms, labels, jobs, backup, serve):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register_commands()

@@ -159,6 +159,3 @@ def list_users(app: AppContext, as_json: bool) -> None:
         state = "" if row["active"] else "（已停用）"
         villages = f"\t{' '.join(row['villages'])}" if row["villages"] else ""
         click.echo(f"{row['username']}\t{row['display_name']}\t{ROLES[row['role']]}{state}{villages}")
-
-
-COMMANDS = [user_group]

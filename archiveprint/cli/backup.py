@@ -71,6 +71,3 @@ def restore(ctx: click.Context, app: AppContext, source: Path, force: bool, as_j
         return
     upgraded = f"，已从 {report.upgraded_from} 升级到 {report.revision}" if report.upgraded_from else ""
     click.echo(f"已恢复：{report.tables} 张表 {report.rows} 行，{report.files} 个实例文件，逐表核对无误{upgraded}")
-
-
-COMMANDS = [backup, restore]

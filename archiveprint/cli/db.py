@@ -34,6 +34,3 @@ def current(app: AppContext) -> None:
         click.echo(current_revision(engine) or "（空数据库）")
     finally:
         engine.dispose()
-
-
-COMMANDS = [db_group]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from archiveprint.cli import AppContext, emit_json, pass_app, print_group
+from archiveprint.cli import AppContext, emit_json, pass_app
 
 
-@print_group.command("forms")
+@click.command("forms")
 @click.option("--set", "set_key", help="套组（编号或名称）：new_record / 新建档套表 / encounter …")
 @click.option("--form", "form_key", help="单张表单（编号或名称）：personal_info / 个人基本信息表 / encounter …")
 @click.option("--code", "codes", multiple=True, help="档案编号（可重复）")
@@ -119,6 +119,3 @@ def list_variants() -> None:
                 click.echo(f"{form.id}.{item['slot']}（{item['label']}）：默认 / {' / '.join(item['variants'])}"
                            f"  当前：{current}")
     click.echo(f"设置文件：{site_variants_file()}")
-
-
-COMMANDS = [forms_group]

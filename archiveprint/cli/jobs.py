@@ -42,6 +42,3 @@ def clean(ctx: click.Context, app: AppContext, days: int | None, dry_run: bool, 
         for error in report.errors:
             click.secho(f"错误：{error}", fg="red", err=True)
     ctx.exit(1 if report.errors else 0)
-
-
-COMMANDS = [jobs_group]

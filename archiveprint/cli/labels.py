@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from archiveprint.cli import AppContext, emit_json, pass_app, print_group
+from archiveprint.cli import AppContext, emit_json, pass_app
 
 KINDS_HELP = "folder 户档案袋 / spine 脊背 / resident 个人 / card 信息卡 / shelf 架位 / calibration 校准页"
 
@@ -31,7 +31,7 @@ def _pair(text: str | None, option: str) -> tuple[float, float] | None:
     return x, y
 
 
-@print_group.command("labels")
+@click.command("labels")
 @click.option("--kind", "kind_key", required=True, help=KINDS_HELP)
 @click.option("--stock", "stock_key", help="标签纸，如 a4-3x8（默认随标签种类；archiveprint labels stocks 列出全部）")
 @click.option("--household", help="户：内部编号、村代码-户号（201-17）或档案袋编号")
@@ -243,6 +243,3 @@ def delete_printer(app: AppContext, name: str, stock_key: str) -> None:
     with app.db.transaction() as session:
         delete_printer_profile(session, name, stock_key, actor=_actor())
     click.echo(f"已删除 {name} / {stock_key} 的校准。")
-
-
-COMMANDS = [labels_group]

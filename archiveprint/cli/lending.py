@@ -748,6 +748,3 @@ def _borrower_json(borrower: Borrower) -> dict[str, object]:
             "user": borrower.user.username if borrower.user else None, "contact_person": borrower.contact_person,
             "phone": borrower.phone, "letter_ref": borrower.letter_ref,
             "villages": [v.code for v in borrower.villages], "active": borrower.active}
-
-
-COMMANDS = [lend_group, borrower_group]

@@ -718,7 +718,3 @@ def handover_list(app: AppContext, as_json: bool) -> None:
     for h in items:
         click.echo(f"{h['number']}  {str(h['handed_at'])[:10]}  {h['from_party']} → {h['to_party']}  "
                    f"{h['folders']} 袋  {h['selection']}")
-
-
-COMMANDS = [layout_group, shelve, locate, move, picklist, capacity, relayout, close, reopen, inventory_group,
-            handover_group]

@@ -197,6 +197,3 @@ def demo(app: AppContext, seed: int, villages: int, households: int, export: Pat
             app.db.transaction() as session:
         summary = demo_data.load(session, township, actor=CLI_ACTOR, progress=bar.update)
     click.echo(summary)
-
-
-COMMANDS = [township_group, village_group, find, import_command, demo]

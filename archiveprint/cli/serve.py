@@ -36,6 +36,3 @@ def _warm_up() -> None:
         warm_up()
     except Exception:  # a failed warm-up only means the first preview does the work itself
         logging.getLogger(__name__).exception("warm-up failed")
-
-
-COMMANDS = [serve]
