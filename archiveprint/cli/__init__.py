@@ -15,8 +15,10 @@ from typing import Any, NoReturn, Protocol
 
 import click
 
+from archiveprint.clock import today
 from archiveprint.config import Settings, keep_files_private
 from archiveprint.errors import ArchiveprintError
+from archiveprint.lending.rules import LendingRules, site_rules
 
 CLI_ACTOR = "cli"  # who the audit and event rows name when a command changes something
 
@@ -46,12 +48,14 @@ class AppContext:
         self.settings.protect_database_files()
         return database
 
+    @property
+    def rules(self) -> LendingRules:
+        """This installation's lending rules (re-read when a file changes): periods, calendar, the site's zone."""
+        return site_rules(self.settings.instance_dir)
+
     def today(self) -> date:
         """The archive's working day in the site's zone (the lending rules' `timezone`), not the server's."""
-        from archiveprint.clock import today
-        from archiveprint.lending.rules import site_rules
-
-        return today(site_rules(self.settings.instance_dir).timezone)
+        return today(self.rules.timezone)
 
     def close(self) -> None:
         """Release pooled connections when the command ends."""
@@ -98,6 +102,13 @@ class Reply:
 
     def text_lines(self) -> Iterable[str | Aside]:
         return self.lines
+
+    @classmethod
+    def listing(cls, items: Iterable[Answer], *, empty: str | None = None) -> Reply:
+        """A list of results: their JSON objects in a list, their lines one after another (or `empty`)."""
+        items = list(items)
+        lines = [line for item in items for line in item.text_lines()]
+        return cls([item.as_json() for item in items], lines or ([empty] if empty is not None else []))
 
 
 def answers(help: str | None = "输出 JSON") -> Callable[[Callable[..., Answer]], Callable[..., None]]:
@@ -166,7 +177,7 @@ COMMANDS = {
     "labels": ("labels:labels_group", "标签：标签纸、标签种类、打印机校准。"),
     "layout": ("locations:layout_group", "库房布局：库房、密集架/档案柜、架位（storage_layout/*.yaml）。"),
     "lend": ("lending:lend_group", "借阅：申请、借出、归还、续借、逾期、借阅登记表。"),
-    "locate": ("locations:locate",
+    "locate": ("locations:locate_command",
                "按档案袋编号、档案编号、姓名（或开头）、拼音首字母、身份证号或电话找档案袋：位置、状态、成员。"),
     "move": ("locations:move",
              "把档案袋（档案袋编号或成员的档案编号）移到新位置；不写第几位时选一个保持户号顺序的空位。"),
