@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from gettext import gettext
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
@@ -19,6 +19,9 @@ from archiveprint.clock import today
 from archiveprint.config import Settings, keep_files_private
 from archiveprint.errors import ArchiveprintError
 from archiveprint.lending.rules import LendingRules, site_rules
+
+if TYPE_CHECKING:
+    from archiveprint.db import Database
 
 CLI_ACTOR = "cli"  # who the audit and event rows name when a command changes something
 
@@ -34,11 +37,12 @@ class AppContext:
         return self._settings or Settings.from_env()
 
     @cached_property
-    def db(self):  # type: ignore[no-untyped-def]
+    def db(self) -> Database:
         """The database, created and migrated on first use (a fresh install needs no extra step)."""
-        from archiveprint import models  # noqa: F401  # lazy: every table mapped (a command imports only its own job)
-        from archiveprint.db import Database  # lazy: SQLAlchemy only once a command opens the database
-        from archiveprint.migrate import current_revision, head_revision, upgrade  # lazy: Alembic, likewise
+        # Every table is mapped before a command queries (a command imports only its own job's models).
+        from archiveprint import models  # noqa: F401  # lazy: --help imports this module, never SQLAlchemy
+        from archiveprint.db import Database  # lazy: --help imports this module, never SQLAlchemy
+        from archiveprint.migrate import current_revision, head_revision, upgrade  # lazy: nor Alembic
 
         if self.settings.database_url.startswith("sqlite"):
             self.settings.ensure_instance_dir()
@@ -125,16 +129,22 @@ def answers(help: str | None = "输出 JSON") -> Callable[[Callable[..., Answer]
                 emit_json(answer.as_json())
             else:
                 for line in answer.text_lines():
-                    if isinstance(line, Aside):
-                        click.secho(line.text, fg=line.color, err=True)
-                    else:
-                        click.echo(line)
+                    _echo(line)
             if isinstance(answer, Reply) and answer.status:
                 ctx.exit(answer.status)
 
         return click.option("--json", "as_json", is_flag=True, help=help)(run)
 
     return decorate
+
+
+def _echo(line: str | Aside) -> None:
+    if not isinstance(line, Aside):
+        click.echo(line)
+    elif line.color:
+        click.secho(line.text, fg=line.color, err=True)
+    else:
+        click.echo(line.text, err=True)
 
 
 def wants_json() -> bool:
