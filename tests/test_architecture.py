@@ -20,7 +20,6 @@ PACKAGE = ROOT / "archiveprint"
 # Modules not yet moved to top-level imports: cli/ and web/ (other branches of #16.10) and the six configuration
 # validators being rewritten for #16.11. This list must become empty once those branches are merged.
 PENDING = (
-    "archiveprint/cli/",
 )
 
 # Low to high: a module imports its own layer and the layers below it, never a higher one. The longest matching
@@ -174,8 +173,10 @@ def test_every_module_has_a_layer():
 def test_the_cli_and_the_domain_start_without_weasyprint_or_another_heavy_library():
     """Every module but the web app's imported in one process (what `archiveprint` may load once each command
     imports its services at the top): WeasyPrint, openpyxl, pypdfium2 and the rest stay unloaded until a page is
-    laid out, a workbook written, a thumbnail drawn."""
-    names = [name for name in modules() if not name.startswith(("archiveprint.web", "archiveprint.migrations"))]
+    laid out, a workbook written, a thumbnail drawn. `archiveprint serve` is the web app: its module (loaded only
+    when `serve` runs, cli/__init__.py names each command's module) imports Flask, so it is left out too."""
+    names = [name for name in modules()
+             if not name.startswith(("archiveprint.web", "archiveprint.migrations", "archiveprint.cli.serve"))]
     code = ("import importlib, sys\n"
             f"for name in {names!r}:\n"
             "    importlib.import_module(name)\n"

@@ -72,6 +72,11 @@ class BackupReport:
                 "rows": self.rows, "bytes": self.bytes, "seconds": round(self.seconds, 3), "files": self.files,
                 "removed": self.removed}
 
+    def text_lines(self) -> list[str]:
+        return [f"已备份到 {self.path}：{self.tables} 张表 {self.rows} 行，{self.files} 个实例文件，"
+                f"{self.bytes / 1024 / 1024:.1f} MB，用时 {self.seconds:.1f} 秒",
+                *(f"  已删除旧备份 {name}" for name in self.removed)]
+
 
 @dataclass
 class RestoreReport:
@@ -88,6 +93,10 @@ class RestoreReport:
     def as_json(self) -> dict[str, Any]:
         return {"engine": self.engine, "revision": self.revision, "upgraded_from": self.upgraded_from,
                 "tables": self.tables, "rows": self.rows, "files": self.files, "seconds": round(self.seconds, 3)}
+
+    def text_lines(self) -> list[str]:
+        upgraded = f"，已从 {self.upgraded_from} 升级到 {self.revision}" if self.upgraded_from else ""
+        return [f"已恢复：{self.tables} 张表 {self.rows} 行，{self.files} 个实例文件，逐表核对无误{upgraded}"]
 
 
 # --- digests ------------------------------------------------------------------------------------------------------

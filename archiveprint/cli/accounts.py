@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import getpass
 import sys
+from typing import Any
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import ROLES
-from archiveprint.cli import AppContext, emit_json, pass_app
+from archiveprint.accounts.services import (
+    activate_user,
+    change_role,
+    create_user,
+    deactivate_user,
+    find_user,
+    list_users,
+    reset_password,
+    set_villages,
+)
+from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
+from archiveprint.register.models import Village
+from archiveprint.register.services import find_village
 
 ROLE_HELP = "admin 管理员 / clerk 档案管理员 / doctor 医生 / village_doctor 村医 / viewer 只读/督导"
 
@@ -24,9 +40,7 @@ def _read_password(from_stdin: bool) -> str:
     return click.prompt("新密码（至少8位）", hide_input=True, confirmation_prompt="再输一次")
 
 
-def _villages(session, codes: tuple[str, ...]) -> list:  # type: ignore[no-untyped-def]
-    from archiveprint.register.services import find_village
-
+def _villages(session: Session, codes: tuple[str, ...]) -> list[Village]:
     return [find_village(session, code) for code in dict.fromkeys(codes)]
 
 
@@ -46,8 +60,6 @@ def user_group() -> None:
 def create(app: AppContext, username: str, role: str, display_name: str, villages: tuple[str, ...],
            password_stdin: bool, password: str | None) -> None:
     """创建用户（第一个管理员：archiveprint user create admin --role admin）。"""
-    from archiveprint.accounts.services import create_user
-
     if password is None:
         password = _read_password(password_stdin)
     with app.db.transaction() as session:
@@ -62,8 +74,6 @@ def create(app: AppContext, username: str, role: str, display_name: str, village
 @pass_app
 def passwd(app: AppContext, username: str, password_stdin: bool) -> None:
     """重设用户的密码（该用户已登录的浏览器都会退出，锁定也随之解除）。"""
-    from archiveprint.accounts.services import find_user, reset_password
-
     with app.db.reader() as session:
         find_user(session, username)  # say "no such user" before asking for a password
     password = _read_password(password_stdin)
@@ -77,8 +87,6 @@ def passwd(app: AppContext, username: str, password_stdin: bool) -> None:
 @pass_app
 def deactivate(app: AppContext, username: str) -> None:
     """停用用户（离职）：不能再登录，已登录的浏览器立即退出。"""
-    from archiveprint.accounts.services import deactivate_user, find_user
-
     with app.db.transaction() as session:
         deactivate_user(session, find_user(session, username), actor=_actor())
     click.echo(f"已停用 {username}")
@@ -89,8 +97,6 @@ def deactivate(app: AppContext, username: str) -> None:
 @pass_app
 def activate(app: AppContext, username: str) -> None:
     """重新启用已停用的用户。"""
-    from archiveprint.accounts.services import activate_user, find_user
-
     with app.db.transaction() as session:
         activate_user(session, find_user(session, username), actor=_actor())
     click.echo(f"已启用 {username}")
@@ -103,8 +109,6 @@ def activate(app: AppContext, username: str) -> None:
 @pass_app
 def role(app: AppContext, username: str, role: str, villages: tuple[str, ...]) -> None:
     """修改用户的角色（该用户需重新登录）。"""
-    from archiveprint.accounts.services import change_role, find_user
-
     with app.db.transaction() as session:
         change_role(session, find_user(session, username), role,
                     villages=_villages(session, villages) if villages else None, actor=_actor())
@@ -117,8 +121,6 @@ def role(app: AppContext, username: str, role: str, villages: tuple[str, ...]) -
 @pass_app
 def villages(app: AppContext, username: str, villages: tuple[str, ...]) -> None:
     """设置村医负责的村（代码或名称，如 201 202）。"""
-    from archiveprint.accounts.services import find_user, set_villages
-
     with app.db.transaction() as session:
         user = find_user(session, username)
         set_villages(session, user, _villages(session, villages), actor=_actor())
@@ -132,10 +134,6 @@ def villages(app: AppContext, username: str, villages: tuple[str, ...]) -> None:
 @click.pass_context
 def exists(ctx: click.Context, app: AppContext, username: str) -> None:
     """用户是否存在（退出码 0 存在，1 不存在；供脚本使用）。"""
-    from sqlalchemy import select
-
-    from archiveprint.accounts.models import User
-
     with app.db.reader() as session:
         found = session.scalar(select(User.id).where(User.username == username)) is not None
     click.echo("yes" if found else "no")
@@ -143,22 +141,17 @@ def exists(ctx: click.Context, app: AppContext, username: str) -> None:
 
 
 @user_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON：[{username, display_name, role, active, villages}]")
+@answers("输出 JSON：[{username, display_name, role, active, villages}]")
 @pass_app
-def list_users(app: AppContext, as_json: bool) -> None:
+def list_command(app: AppContext) -> Answer:
     """列出用户及角色。"""
-    from archiveprint.accounts.services import list_users as all_users
-
     with app.db.reader() as session:
         rows = [{"username": u.username, "display_name": u.display_name, "role": u.role, "active": u.active,
-                 "villages": [v.code for v in u.villages]} for u in all_users(session)]
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        state = "" if row["active"] else "（已停用）"
-        villages = f"\t{' '.join(row['villages'])}" if row["villages"] else ""
-        click.echo(f"{row['username']}\t{row['display_name']}\t{ROLES[row['role']]}{state}{villages}")
+                 "villages": [v.code for v in u.villages]} for u in list_users(session)]
+    return Reply(rows, [_user_line(row) for row in rows])
 
 
-COMMANDS = [user_group]
+def _user_line(row: dict[str, Any]) -> str:
+    state = "" if row["active"] else "（已停用）"
+    villages = f"\t{' '.join(row['villages'])}" if row["villages"] else ""
+    return f"{row['username']}\t{row['display_name']}\t{ROLES[row['role']]}{state}{villages}"

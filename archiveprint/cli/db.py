@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from archiveprint.cli import AppContext, pass_app
+from archiveprint.db import make_engine
+from archiveprint.migrate import current_revision, head_revision
 
 
 @click.group("db")
@@ -16,8 +18,6 @@ def db_group() -> None:
 @pass_app
 def upgrade(app: AppContext) -> None:
     """升级数据库到最新版本（新数据库会被创建）。"""
-    from archiveprint.migrate import current_revision, head_revision
-
     database = app.db  # creating the context migrates
     click.echo(f"数据库已是最新版本：{current_revision(database.engine)}（head {head_revision(database.engine)}）")
 
@@ -26,14 +26,8 @@ def upgrade(app: AppContext) -> None:
 @pass_app
 def current(app: AppContext) -> None:
     """显示数据库当前版本。"""
-    from archiveprint.db import make_engine
-    from archiveprint.migrate import current_revision
-
     engine = make_engine(app.settings.database_url)
     try:
         click.echo(current_revision(engine) or "（空数据库）")
     finally:
         engine.dispose()
-
-
-COMMANDS = [db_group]

@@ -5,13 +5,20 @@ from __future__ import annotations
 import getpass
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
+import yaml
+from sqlalchemy.orm import Session
 
-from archiveprint.cli import AppContext, emit_json, pass_app, print_group
+from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
+from archiveprint.forms.catalog import FormSet, load_catalog, site_variants, site_variants_file
+from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
+from archiveprint.forms.services import PrintOptions, audit_print, print_forms, resolve_scope
+from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
 
 
-@print_group.command("forms")
+@click.command("forms")
 @click.option("--set", "set_key", help="套组（编号或名称）：new_record / 新建档套表 / encounter …")
 @click.option("--form", "form_key", help="单张表单（编号或名称）：personal_info / 个人基本信息表 / encounter …")
 @click.option("--code", "codes", multiple=True, help="档案编号（可重复）")
@@ -26,19 +33,13 @@ from archiveprint.cli import AppContext, emit_json, pass_app, print_group
 @click.option("--split", type=int, help="每个 PDF 最多页数，超过则分成多个文件并打包为 .zip")
 @click.option("--allow-missing-glyphs", is_flag=True, help="即使有字体缺字也继续打印")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="输出 PDF 路径")
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON：pages, residents, seconds, output(s)")
+@answers("输出 JSON：pages, residents, seconds, output(s)")
 @pass_app
-@click.pass_context
-def print_forms_command(ctx: click.Context, app: AppContext, set_key: str | None, form_key: str | None,
-                        codes: tuple[str, ...],
-                        codes_file, household: str | None, village: str | None, tag: str | None,  # type: ignore[no-untyped-def]
+def print_forms_command(app: AppContext, set_key: str | None, form_key: str | None, codes: tuple[str, ...],
+                        codes_file: TextIO | None, household: str | None, village: str | None, tag: str | None,
                         blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
-                        allow_missing_glyphs: bool, output: Path, as_json: bool) -> None:
+                        allow_missing_glyphs: bool, output: Path) -> Answer:
     """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
-    from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
-    from archiveprint.forms.services import PrintOptions, audit_print, print_forms, resolve_scope
-
-    ctx.meta["json"] = as_json
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     if (set_key is None) == (form_key is None):
         raise click.UsageError("请用 --set 指定套组，或用 --form 指定单张表单（二选一）")
@@ -58,17 +59,11 @@ def print_forms_command(ctx: click.Context, app: AppContext, set_key: str | None
                                  progress=progress)
         with app.db.transaction() as session:
             audit_print(session, result, actor=f"cli:{getpass.getuser()}")
-    if as_json:
-        emit_json(result.as_json())
-    else:
-        click.echo(f"已生成 {result.pages} 页（{result.residents} 人），用时 {result.seconds:.1f} 秒："
-                   + "，".join(str(p) for p in result.outputs))
+    return result
 
 
-def _what_to_print(session, set_key: str | None, form_key: str | None):  # type: ignore[no-untyped-def]
+def _what_to_print(session: Session, set_key: str | None, form_key: str | None) -> FormSet:
     """The set (--set) or single form (--form) asked for; a key of the other kind is refused with the right option."""
-    from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
-
     kind, key = (SET, set_key) if set_key is not None else (FORM, form_key)
     assert key is not None
     try:
@@ -85,31 +80,20 @@ def forms_group() -> None:
 
 
 @forms_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
-def list_forms(as_json: bool) -> None:
+@answers(None)
+def list_forms() -> Answer:
     """列出全部表单和套组。"""
-    from archiveprint.forms.catalog import load_catalog
-
     catalog = load_catalog()
-    if as_json:
-        emit_json({"forms": [{"id": f.id, "title": f.title, "pages": f.pages} for f in catalog.forms.values()],
-                   "sets": [{"id": s.id, "name": s.name, "forms": list(s.forms)} for s in catalog.sets.values()]})
-        return
-    click.echo("表单：")
-    for form in catalog.forms.values():
-        click.echo(f"  {form.id:24} {form.title}（{form.pages}页）")
-    click.echo("套组：")
-    for form_set in catalog.sets.values():
-        click.echo(f"  {form_set.id:24} {form_set.name}：{' + '.join(form_set.forms)}")
+    forms, sets = catalog.forms.values(), catalog.sets.values()
+    return Reply({"forms": [{"id": f.id, "title": f.title, "pages": f.pages} for f in forms],
+                  "sets": [{"id": s.id, "name": s.name, "forms": list(s.forms)} for s in sets]},
+                 ["表单：", *(f"  {f.id:24} {f.title}（{f.pages}页）" for f in forms),
+                  "套组：", *(f"  {s.id:24} {s.name}：{' + '.join(s.forms)}" for s in sets)])
 
 
 @forms_group.command("variants")
 def list_variants() -> None:
     """列出来源不一致之处的可选版本，以及本院当前的选择（instance/form_variants.yaml）。"""
-    import yaml
-
-    from archiveprint.forms.catalog import load_catalog, site_variants, site_variants_file
-
     chosen = site_variants()
     for form in load_catalog().forms.values():
         raw = yaml.safe_load((form.folder / "form.yaml").read_text(encoding="utf-8"))
@@ -119,6 +103,3 @@ def list_variants() -> None:
                 click.echo(f"{form.id}.{item['slot']}（{item['label']}）：默认 / {' / '.join(item['variants'])}"
                            f"  当前：{current}")
     click.echo(f"设置文件：{site_variants_file()}")
-
-
-COMMANDS = [forms_group]

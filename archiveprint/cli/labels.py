@@ -6,11 +6,25 @@ import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from archiveprint.cli import AppContext, emit_json, pass_app, print_group
+from archiveprint.cli import Answer, AppContext, Aside, Reply, answers, pass_app
+from archiveprint.labels.printers import calibrate_printer, delete_printer_profile, set_printer_profile
+from archiveprint.labels.queries import list_printer_profiles
+from archiveprint.labels.services import (
+    LabelOptions,
+    audit_labels,
+    label_kinds,
+    label_stocks,
+    print_labels,
+    resolve_label_scope,
+)
+from archiveprint.labels.sheet import parse_cells
+from archiveprint.labels.stock import find_stock
 
+SCALE_TIP = "打印时请选择「实际大小 / 100%」，不要「适合页面」。"
 KINDS_HELP = "folder 户档案袋 / spine 脊背 / resident 个人 / card 信息卡 / shelf 架位 / calibration 校准页"
 
 
@@ -31,7 +45,7 @@ def _pair(text: str | None, option: str) -> tuple[float, float] | None:
     return x, y
 
 
-@print_group.command("labels")
+@click.command("labels")
 @click.option("--kind", "kind_key", required=True, help=KINDS_HELP)
 @click.option("--stock", "stock_key", help="标签纸，如 a4-3x8（默认随标签种类；archiveprint labels stocks 列出全部）")
 @click.option("--household", help="户：内部编号、村代码-户号（201-17）或档案袋编号")
@@ -52,26 +66,15 @@ def _pair(text: str | None, option: str) -> tuple[float, float] | None:
 @click.option("--location-title", default="", help="架位标签：位置说明，如 第3列 A面 第2节")
 @click.option("--allow-missing-glyphs", is_flag=True, help="即使有字体缺字也继续打印")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="输出 PDF 路径")
-@click.option("--json", "as_json", is_flag=True, help="输出 JSON：labels, pages, seconds, output …")
+@answers("输出 JSON：labels, pages, seconds, output …")
 @pass_app
-@click.pass_context
-def print_labels_command(ctx: click.Context, app: AppContext, kind_key: str, stock_key: str | None,
-                         household: str | None, village: str | None, codes: tuple[str, ...],
-                         codes_file, since: datetime | None, start: int,  # type: ignore[no-untyped-def]
-                         skips: tuple[str, ...], outline: bool, printer: str | None, dpi: int | None,
-                         mask_names: bool, qr: bool, copies: int, include_closed: bool, location_title: str,
-                         allow_missing_glyphs: bool, output: Path, as_json: bool) -> None:
+def print_labels_command(app: AppContext, kind_key: str, stock_key: str | None, household: str | None,
+                         village: str | None, codes: tuple[str, ...], codes_file: TextIO | None,
+                         since: datetime | None, start: int, skips: tuple[str, ...], outline: bool,
+                         printer: str | None, dpi: int | None, mask_names: bool, qr: bool, copies: int,
+                         include_closed: bool, location_title: str, allow_missing_glyphs: bool,
+                         output: Path) -> Answer:
     """打印标签：户档案袋、脊背、个人、信息卡、架位或校准页，按 村 → 户 的顺序排在标签纸上。"""
-    from archiveprint.labels.services import (
-        LabelOptions,
-        audit_labels,
-        label_kinds,
-        print_labels,
-        resolve_label_scope,
-    )
-    from archiveprint.labels.sheet import parse_cells
-
-    ctx.meta["json"] = as_json
     if codes_file:
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
     kind = label_kinds().get(kind_key)
@@ -98,11 +101,7 @@ def print_labels_command(ctx: click.Context, app: AppContext, kind_key: str, sto
     if result.households or result.residents:
         with app.db.transaction() as session:
             audit_labels(session, result, actor=_actor())
-    if as_json:
-        emit_json(result.as_json())
-    else:
-        click.echo(f"已生成 {result.labels} 张标签、{result.pages} 页，用时 {result.seconds:.1f} 秒：{result.output}")
-        click.echo("打印时请选择「实际大小 / 100%」，不要「适合页面」。", err=True)
+    return Reply(result.as_json(), [*result.text_lines(), Aside(SCALE_TIP, None)])
 
 
 @click.group("labels")
@@ -111,54 +110,30 @@ def labels_group() -> None:
 
 
 @labels_group.command("stocks")
-@click.option("--json", "as_json", is_flag=True)
+@answers(None)
 @pass_app
-def list_stocks(app: AppContext, as_json: bool) -> None:
+def list_stocks(app: AppContext) -> Answer:
     """列出标签纸（templates/labels/stock 与 <实例目录>/labels/stock 里的 *.yaml）。"""
-    from archiveprint.labels.services import label_stocks
-
-    stocks = label_stocks(app.settings.instance_dir)
-    if as_json:
-        emit_json([stock.as_json() for stock in stocks.values()])
-        return
-    for stock in stocks.values():
-        layout = f"{stock.columns}×{stock.rows}" if not stock.is_roll else "卷筒"
-        click.echo(f"{stock.id:16} {layout:6} {stock.label_width:g}×{stock.label_height:g} mm  "
-                   f"{stock.default_dpi} dpi  {stock.name}")
+    stocks = label_stocks(app.settings.instance_dir).values()
+    layouts = [f"{stock.columns}×{stock.rows}" if not stock.is_roll else "卷筒" for stock in stocks]
+    return Reply([stock.as_json() for stock in stocks],
+                 [f"{stock.id:16} {layout:6} {stock.label_width:g}×{stock.label_height:g} mm  "
+                  f"{stock.default_dpi} dpi  {stock.name}" for stock, layout in zip(stocks, layouts, strict=True)])
 
 
 @labels_group.command("kinds")
-@click.option("--json", "as_json", is_flag=True)
-def list_kinds(as_json: bool) -> None:
+@answers(None)
+def list_kinds() -> Answer:
     """列出标签种类（templates/labels/layouts）。"""
-    from archiveprint.labels.services import label_kinds
-
-    kinds = label_kinds()
-    if as_json:
-        emit_json([kind.as_json() for kind in kinds.values()])
-        return
-    for kind in kinds.values():
-        qr = "，可用二维码" if kind.supports_qr else ""
-        click.echo(f"{kind.id:12} {kind.title}（默认 {kind.default_stock}{qr}）：{kind.description}")
+    kinds = label_kinds().values()
+    return Reply([kind.as_json() for kind in kinds],
+                 [f"{kind.id:12} {kind.title}（默认 {kind.default_stock}{'，可用二维码' if kind.supports_qr else ''}）"
+                  f"：{kind.description}" for kind in kinds])
 
 
 @labels_group.group("printer")
 def printer_group() -> None:
     """打印机校准：每台打印机、每种标签纸的偏移与蠕变。"""
-
-
-def _profile_json(profile) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    return {"printer": profile.printer, "stock": profile.stock, "dx": profile.dx, "dy": profile.dy,
-            "creep_x": profile.creep_x, "creep_y": profile.creep_y, "dpi": profile.dpi,
-            "updated_by": profile.updated_by, "updated_at": profile.updated_at}
-
-
-def _show(profile, as_json: bool) -> None:  # type: ignore[no-untyped-def]
-    if as_json:
-        emit_json(_profile_json(profile))
-        return
-    click.echo(f"{profile.printer} / {profile.stock}：右移 {profile.dx:+.2f} mm，下移 {profile.dy:+.2f} mm，"
-               f"每列 {profile.creep_x:+.3f} mm，每行 {profile.creep_y:+.3f} mm，{profile.dpi} dpi")
 
 
 @printer_group.command("set")
@@ -169,22 +144,16 @@ def _show(profile, as_json: bool) -> None:  # type: ignore[no-untyped-def]
 @click.option("--creep-x", default=0.0, show_default=True, help="每往右一列再移（毫米）")
 @click.option("--creep-y", default=0.0, show_default=True, help="每往下一行再移（毫米）")
 @click.option("--dpi", type=int, help="打印机分辨率：203、300、600 …")
-@click.option("--json", "as_json", is_flag=True)
+@answers(None)
 @pass_app
-@click.pass_context
-def set_printer(ctx: click.Context, app: AppContext, name: str, stock_key: str, dx: float, dy: float,
-                creep_x: float, creep_y: float, dpi: int | None, as_json: bool) -> None:
+def set_printer(app: AppContext, name: str, stock_key: str, dx: float, dy: float, creep_x: float, creep_y: float,
+                dpi: int | None) -> Answer:
     """直接设置一台打印机对一种标签纸的校准。"""
-    from archiveprint.labels.printers import set_printer_profile
-    from archiveprint.labels.services import label_stocks
-    from archiveprint.labels.stock import find_stock
-
-    ctx.meta["json"] = as_json
     stock = find_stock(label_stocks(app.settings.instance_dir), stock_key)
     with app.db.transaction() as session:
         profile = set_printer_profile(session, name, stock, dx=dx, dy=dy, creep_x=creep_x, creep_y=creep_y, dpi=dpi,
                                       actor=_actor())
-        _show(profile, as_json)
+        return Reply(profile.as_json(), profile.text_lines())
 
 
 @printer_group.command("calibrate")
@@ -193,17 +162,11 @@ def set_printer(ctx: click.Context, app: AppContext, name: str, stock_key: str, 
 @click.option("--measured", required=True, metavar="左,上", help="① 号十字中心到纸张左边、上边的距离（毫米）")
 @click.option("--measured-last", metavar="左,上", help="最后一格十字中心到纸张左边、上边的距离（毫米），用于蠕变")
 @click.option("--dpi", type=int, help="打印机分辨率：203、300、600 …")
-@click.option("--json", "as_json", is_flag=True)
+@answers(None)
 @pass_app
-@click.pass_context
-def calibrate(ctx: click.Context, app: AppContext, name: str, stock_key: str, measured: str,
-              measured_last: str | None, dpi: int | None, as_json: bool) -> None:
+def calibrate(app: AppContext, name: str, stock_key: str, measured: str, measured_last: str | None,
+              dpi: int | None) -> Answer:
     """用校准页上量到的距离算出校准（在当前校准基础上修正）。"""
-    from archiveprint.labels.printers import calibrate_printer
-    from archiveprint.labels.services import label_stocks
-    from archiveprint.labels.stock import find_stock
-
-    ctx.meta["json"] = as_json
     first = _pair(measured, "--measured")
     last = _pair(measured_last, "--measured-last")
     assert first is not None
@@ -211,25 +174,16 @@ def calibrate(ctx: click.Context, app: AppContext, name: str, stock_key: str, me
     with app.db.transaction() as session:
         profile = calibrate_printer(session, name, stock, measured=first, measured_last=last, dpi=dpi,
                                     actor=_actor())
-        _show(profile, as_json)
+        return Reply(profile.as_json(), profile.text_lines())
 
 
 @printer_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@answers(None)
 @pass_app
-def list_printers(app: AppContext, as_json: bool) -> None:
+def list_printers(app: AppContext) -> Answer:
     """列出已校准的打印机。"""
-    from archiveprint.labels.queries import list_printer_profiles
-
     with app.db.reader() as session:
-        profiles = list_printer_profiles(session)
-        if as_json:
-            emit_json([_profile_json(p) for p in profiles])
-            return
-        if not profiles:
-            click.echo("还没有校准过任何打印机。")
-        for profile in profiles:
-            _show(profile, False)
+        return Reply.listing(list_printer_profiles(session), empty="还没有校准过任何打印机。")
 
 
 @printer_group.command("delete")
@@ -238,11 +192,6 @@ def list_printers(app: AppContext, as_json: bool) -> None:
 @pass_app
 def delete_printer(app: AppContext, name: str, stock_key: str) -> None:
     """删除一台打印机对一种标签纸的校准。"""
-    from archiveprint.labels.printers import delete_printer_profile
-
     with app.db.transaction() as session:
         delete_printer_profile(session, name, stock_key, actor=_actor())
     click.echo(f"已删除 {name} / {stock_key} 的校准。")
-
-
-COMMANDS = [labels_group]

@@ -6,8 +6,11 @@ import logging
 import threading
 
 import click
+from waitress import serve as waitress_serve
 
 from archiveprint.cli import AppContext, pass_app
+from archiveprint.forms.preview import warm_up
+from archiveprint.web import create_app
 
 
 @click.command("serve")
@@ -17,10 +20,6 @@ from archiveprint.cli import AppContext, pass_app
 @pass_app
 def serve(app: AppContext, host: str, port: int, threads: int) -> None:
     """启动网页界面。"""
-    from waitress import serve as waitress_serve
-
-    from archiveprint.web import create_app
-
     web = create_app(app.settings, database=app.db)  # app.db is migrated before the first request
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     click.echo(f"archiveprint 网页界面：http://{host}:{port}/  （Ctrl+C 停止）")
@@ -30,12 +29,7 @@ def serve(app: AppContext, host: str, port: int, threads: int) -> None:
 
 def _warm_up() -> None:
     """Blank forms and fonts ready before the first preview (the layouts come from <instance>/cache when there)."""
-    from archiveprint.forms.preview import warm_up
-
     try:
         warm_up()
     except Exception:  # a failed warm-up only means the first preview does the work itself
         logging.getLogger(__name__).exception("warm-up failed")
-
-
-COMMANDS = [serve]

@@ -84,6 +84,10 @@ class PrintResult:
         return {"pages": self.pages, "residents": self.residents, "seconds": round(self.seconds, 3),
                 "outputs": [str(p) for p in self.outputs], "output": str(self.outputs[0]) if self.outputs else None}
 
+    def text_lines(self) -> list[str]:
+        return [f"已生成 {self.pages} 页（{self.residents} 人），用时 {self.seconds:.1f} 秒："
+                + "，".join(str(p) for p in self.outputs)]
+
 
 def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: str | int | None = None,
                   village: str | None = None, tag: str | None = None) -> Scope:

@@ -77,6 +77,12 @@ class CleanReport:
                 "removed": [{"folder": item.folder, "job": item.job_id, "what": item.what, "files": item.files,
                              "size": item.size, "age_days": item.age_days} for item in self.removed]}
 
+    def text_lines(self) -> list[str]:
+        """Each folder removed, then the summary (the errors are listed apart)."""
+        return [*(f"  {item.folder}  {f'#{item.job_id} {item.what}' if item.job_id is not None else '（无任务记录）'}  "
+                  f"{item.files} 个文件 {human_size(item.size)}，已过 {item.age_days} 天" for item in self.removed),
+                self.summary()]
+
 
 def clean_jobs(session: Session, instance_dir: Path, *, older_than_days: int, actor: str, now: datetime,
                dry_run: bool = False, user: User | None = None) -> CleanReport:

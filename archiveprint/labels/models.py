@@ -33,3 +33,11 @@ class PrinterProfile(Base):
     dpi: Mapped[int] = mapped_column(Integer, default=300)
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    def as_json(self) -> dict[str, object]:
+        return {"printer": self.printer, "stock": self.stock, "dx": self.dx, "dy": self.dy, "creep_x": self.creep_x,
+                "creep_y": self.creep_y, "dpi": self.dpi, "updated_by": self.updated_by, "updated_at": self.updated_at}
+
+    def text_lines(self) -> list[str]:
+        return [f"{self.printer} / {self.stock}：右移 {self.dx:+.2f} mm，下移 {self.dy:+.2f} mm，"
+                f"每列 {self.creep_x:+.3f} mm，每行 {self.creep_y:+.3f} mm，{self.dpi} dpi"]

@@ -247,6 +247,9 @@ class LabelResult:
                 "seconds": round(self.seconds, 3), "output": str(self.output) if self.output else None,
                 "dpi": self.dpi, "module_mm": round(self.module_mm, 3) if self.module_mm else None}
 
+    def text_lines(self) -> list[str]:
+        return [f"已生成 {self.labels} 张标签、{self.pages} 页，用时 {self.seconds:.1f} 秒：{self.output}"]
+
 
 def print_labels(session: Session, kind_key: str, stock_key: str, scope: LabelScope, target: Path, *,
                  options: LabelOptions = LabelOptions(), instance_dir: Path | None = None,

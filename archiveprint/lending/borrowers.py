@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,6 +17,39 @@ from archiveprint.lending.models import BORROWER_KINDS, Borrower
 from archiveprint.register.services import find_village
 
 KIND_TEXT = {"staff": N_("本院职工"), "village_doctor": N_("村医"), "external": N_("外单位")}
+
+
+@dataclass(frozen=True)
+class BorrowerView:
+    """A borrower in plain values, as `borrower add` and `borrower list` show one."""
+
+    key: str
+    kind: str
+    name: str
+    display: str
+    unit: str
+    user: str | None
+    contact_person: str
+    phone: str
+    letter_ref: str
+    villages: tuple[tuple[str, str], ...]  # (code, name) of a village doctor's villages
+    active: bool
+
+    @classmethod
+    def of(cls, borrower: Borrower) -> BorrowerView:
+        return cls(borrower.key, borrower.kind, borrower.name, borrower.display, borrower.unit,
+                   borrower.user.username if borrower.user else None, borrower.contact_person, borrower.phone,
+                   borrower.letter_ref, tuple((v.code, v.name) for v in borrower.villages), borrower.active)
+
+    def as_json(self) -> dict[str, object]:
+        return {"key": self.key, "kind": self.kind, "kind_text": KIND_TEXT[self.kind], "name": self.name,
+                "display": self.display, "unit": self.unit, "user": self.user, "contact_person": self.contact_person,
+                "phone": self.phone, "letter_ref": self.letter_ref, "villages": [code for code, _ in self.villages],
+                "active": self.active}
+
+    def text_lines(self) -> list[str]:
+        villages = f"  村：{'、'.join(name for _, name in self.villages)}" if self.villages else ""
+        return [f"{self.key}\t{self.display}\t{KIND_TEXT[self.kind]}{villages}{'' if self.active else '（已停用）'}"]
 
 
 def add_borrower(session: Session, key: str, *, kind: str, name: str = "", username: str | None = None,

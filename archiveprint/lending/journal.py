@@ -92,6 +92,10 @@ class ScanOutcome:
         return {"client_id": self.client_id, "action": self.action, "code": self.code, "outcome": self.outcome,
                 "ok": self.ok, "message": self.message, "loan": self.loan, "replayed": self.replayed}
 
+    def text_lines(self) -> list[str]:
+        again = "（此前已提交）" if self.replayed else ""
+        return [f"{self.client_id}  {self.action:<6} {self.code}  {self.outcome}{again}  {self.message}"]
+
 
 def submit_scan(session: Session, scan: ScanInput, *, rules: LendingRules, actor: str, now: datetime) -> ScanOutcome:
     """Apply one scan once. Sending the same client id again (a retry, a replayed journal) returns the first

@@ -270,6 +270,20 @@ class OverdueLoan:
         return {**self.loan.as_json(), "days_late": self.days_late, "level": self.level}
 
 
+def overdue_lines(overdue: Sequence[OverdueLoan]) -> list[str]:
+    """Overdue loans as the command line lists them: a heading per village, then one line a folder."""
+    lines, village = [], None
+    for item in overdue:
+        view = item.loan
+        if view.village != village:
+            village = view.village
+            lines.append(f"{view.village} {view.village_name}")
+        lost = "（已登记丢失）" if view.state == "lost" else ""
+        lines.append(f"  {view.folder_display}  {view.head_name}  {view.borrower}  应还 {view.due_on:%Y-%m-%d}  "
+                     f"逾期 {item.days_late} 天{lost}")
+    return lines
+
+
 def list_overdue(session: Session, *, today: date, rules: LendingRules,
                  village: str | None = None) -> list[OverdueLoan]:
     """Open loans past their due date (lost ones too: they are still owed), by village then household."""
@@ -385,6 +399,14 @@ class Queue:
         return {"rows": [row.as_json() for row in self.rows], "count": len(self.rows),
                 "ready": sum(1 for row in self.rows if row.ready)}
 
+    def text_lines(self) -> list[str]:
+        """The rows in walking order; a row that may not go yet says what it waits for."""
+        if not self.rows:
+            return ["没有待放行的申请。"]
+        return [f"{row.number:>3}. {row.place.address or '—':<28} {row.folder_display}  {row.head_name}  "
+                f"→ {row.borrower}（{row.purpose_text}）  #{row.request_id}"
+                + ("" if row.ready else f"  [{'、'.join(row.missing) or row.place.status.text}]") for row in self.rows]
+
 
 def list_queue(session: Session, *, rules: LendingRules, needed_by: date | None = None,
                borrower_id: int | None = None) -> Queue:
@@ -469,6 +491,11 @@ class RequestView:
                 "status_text": self.status_text,
                 "closed_at": self.closed_at.isoformat(timespec="minutes") if self.closed_at else None,
                 "closed_reason": self.closed_reason}
+
+    def text_lines(self) -> list[str]:
+        reason = f"（{self.closed_reason}）" if self.closed_reason else ""
+        return [f"#{self.request_id}  {self.folder_display}  {self.head_name}  {self.borrower_key}  "
+                f"申请于 {self.asked_at:%Y-%m-%d}  {self.status_text}{reason}"]
 
 
 def list_requests(session: Session, *, rules: LendingRules, borrower_id: int | None = None,

@@ -48,6 +48,17 @@ class RequestBatch:
     def requests(self) -> list[LoanRequest]:
         return self.created + self.existing
 
+    def as_json(self) -> dict[str, object]:
+        return {"ok": not self.problems, "created": len(self.created), "existing": len(self.existing),
+                "requests": [{"request": r.id, "folder_display": folder_display(r.household), "new": r in self.created,
+                              "needed_on": r.needed_on.isoformat() if r.needed_on else None} for r in self.requests],
+                "problems": [{"code": code, "error": error} for code, error in self.problems]}
+
+    def text_lines(self) -> list[str]:
+        """One line a request (the problems are listed apart)."""
+        return [f"申请 #{r.id}  {folder_display(r.household)}  "
+                f"{'已登记' if r in self.created else '已有申请（未重复登记）'}" for r in self.requests]
+
 
 def request_folders(session: Session, codes: Sequence[str], *, borrower: Borrower, purpose: str,
                     purpose_note: str = "", needed_on: date | None = None, rules: LendingRules, actor: str,
@@ -252,6 +263,55 @@ def cancel_request(session: Session, request_id: int | str, *, reason: str = "",
     return request
 
 
+@dataclass(frozen=True)
+class RequestDetail:
+    """Where a request stands, in plain values: its papers, who approved it, what is missing before release."""
+
+    request_id: int
+    status: str
+    borrower_key: str
+    folder_display: str
+    purpose: str
+    application_ref: str | None
+    consent_by: str | None
+    consent_ref: str | None
+    documents: tuple[tuple[str, str, str], ...]  # (kind, file name, sha256)
+    approver: str | None  # username
+    missing: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "open" and not self.missing
+
+    def as_json(self) -> dict[str, object]:
+        return {"ok": True, "request": self.request_id, "status": self.status, "borrower": self.borrower_key,
+                "folder_display": self.folder_display, "purpose": self.purpose,
+                "application_ref": self.application_ref, "consent_by": self.consent_by,
+                "consent_ref": self.consent_ref,
+                "documents": [{"kind": k, "filename": f, "sha256": h} for k, f, h in self.documents],
+                "approver": self.approver, "missing": list(self.missing), "ready": self.ready}
+
+    def text_lines(self, done: str = "") -> list[str]:
+        """`done`: what the command just did (材料已登记, 已批准 …); then what is still missing, or that it may go."""
+        lines = [f"申请 #{self.request_id}  {self.folder_display}  {done}"]
+        if self.missing:
+            lines.append(f"  放行前尚缺：{'、'.join(self.missing)}")
+        elif self.ready:
+            lines.append("  材料齐全，可以放行（扫描档案袋：archiveprint lend out 编号）")
+        return lines
+
+
+def request_detail(session: Session, request_id: int, rules: LendingRules) -> RequestDetail:
+    request = find_request(session, request_id)
+    rule = rule_for(session, rules, request.borrower.kind, request.household)
+    missing = request_missing(request, rule, rules) if request.status == "open" else []
+    return RequestDetail(request.id, request.status, request.borrower.key, folder_display(request.household),
+                         request.purpose, request.application_ref or None, request.consent_by or None,
+                         request.consent_ref or None,
+                         tuple((d.kind, d.filename, d.sha256) for d in request.documents),
+                         request.approver.username if request.approver else None, tuple(missing))
+
+
 # --- expiry --------------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -271,6 +331,11 @@ class ExpiredRequest:
                 "borrower": self.borrower_key, "borrower_display": self.borrower,
                 "asked_on": self.asked_on.isoformat(),
                 "needed_on": self.needed_on.isoformat() if self.needed_on else None}
+
+    def text_lines(self) -> list[str]:
+        needed = f"  用档 {self.needed_on:%Y-%m-%d}" if self.needed_on else ""
+        return [f"申请 #{self.request_id}  {self.folder_display}  {self.borrower}  申请于 {self.asked_on:%Y-%m-%d}"
+                f"{needed}"]
 
 
 def expiry_reason(rules: LendingRules) -> str:

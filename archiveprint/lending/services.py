@@ -13,12 +13,14 @@ from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotFound, P
 from archiveprint.eventlog import record_event
 from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, Loan, LoanRequest
 from archiveprint.lending.queries import (
+    LoanView,
     count_waiting,
     find_last_loan,
     find_open_loan,
     folder_display,
     folder_value,
     loan_code,
+    loan_view,
     parse_loan_code,
     request_missing,
     sensitive_households,
@@ -212,6 +214,31 @@ class ReturnResult:
         return self.outcome in ("returned", "found")
 
 
+@dataclass(frozen=True)
+class ReturnView:
+    """A return (or found) scan as the desk shows it, in plain values: what happened and where the folder goes."""
+
+    outcome: str
+    changed: bool
+    message: str
+    folder_display: str
+    home: str
+    loan: LoanView | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"ok": True, "outcome": self.outcome, "changed": self.changed, "message": self.message,
+                "folder_display": self.folder_display, "home": self.home or None,
+                "loan": self.loan.as_json() if self.loan else None}
+
+    def text_lines(self) -> list[str]:
+        return [f"{self.folder_display}  {self.message}"]
+
+
+def return_view(session: Session, result: ReturnResult, rules: LendingRules) -> ReturnView:
+    return ReturnView(result.outcome, result.changed, result.message, folder_display(result.household), result.home,
+                      loan_view(session, result.loan, rules) if result.loan else None)
+
+
 def return_folder(session: Session, code: str, *, condition: str | None = None, note: str = "",
                   rules: LendingRules, actor: str, now: datetime, at: datetime | None = None,
                   source: Source | None = None) -> ReturnResult:
@@ -310,6 +337,14 @@ class LostResult:
     loan: Loan | None
     changed: bool
     message: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"ok": True, "changed": self.changed, "message": self.message,
+                "folder_display": folder_display(self.household),
+                "loan_code": loan_code(self.loan.id) if self.loan else None}
+
+    def text_lines(self) -> list[str]:
+        return [f"{folder_display(self.household)}  {self.message}"]
 
 
 def declare_lost(session: Session, code: str, *, note: str, rules: LendingRules, actor: str,

@@ -90,6 +90,13 @@ class HandoverList:
                 "folders": len(self.lines), "records": self.records, "skipped": self.skipped,
                 "lines": [line.as_json() for line in self.lines], "refused": [r.as_json() for r in self.refused]}
 
+    def text_lines(self) -> list[str]:
+        """The list as recorded (or previewed); the folders refused are listed apart: `refused`."""
+        title = f"移交 {self.number}" if self.number else "移交清单预览（未登记）"
+        return [f"{title}：{self.selection}，{len(self.lines)} 袋，{self.records} 份",
+                *(f"  {line.seq:>3}. {line.folder}  {line.village_name} 第{line.household_number}户  {line.head_name}"
+                  for line in self.lines)]
+
 
 def select_folders(session: Session, *, village: str | None = None, first: str | None = None,
                    last: str | None = None, codes: Sequence[str] = (),

@@ -137,6 +137,11 @@ class InventorySummary:
         return {**asdict(self), "started_at": self.started_at.isoformat(),
                 "closed_at": self.closed_at.isoformat() if self.closed_at else None}
 
+    def text_lines(self) -> list[str]:
+        state = "进行中" if self.state == "open" else "已结束"
+        return [f"{self.number}  {state}  {self.started_at:%Y-%m-%d}  {self.scope_text}  盘点人 {self.counters}  "
+                f"扫描 {self.scans}"]
+
 
 def list_inventories(session: Session, *, state: str | None = None) -> list[InventorySummary]:
     """Counts, newest first, with how many scans each holds."""
@@ -174,6 +179,9 @@ class ScanOutcome:
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
+
+    def text_lines(self) -> list[str]:
+        return [f"{self.folder or self.code}  {self.head_name}  {self.message}".replace("    ", " ")]
 
 
 def record_scan(session: Session, inventory: Inventory, code: str, *, shelf: str | None = None,
@@ -261,6 +269,11 @@ class UploadResult:
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
+
+    def text_lines(self) -> list[str]:
+        if self.already:
+            return [f"这个文件此前已导入过（{self.sha256[:12]}），未重复计数。"]
+        return [f"已导入 {self.scans} 次扫描（{self.encoding}，架位标签 {self.shelves} 个）。"]
 
 
 def upload_codes(session: Session, inventory: Inventory, data: bytes, *, filename: str, timezone: str,
@@ -421,6 +434,17 @@ class InventoryReport:
                 "scans": self.scans, "folders_scanned": self.folders_scanned, "counts": self.counts,
                 "marked_missing": self.marked_missing, "marked_found": self.marked_found,
                 "rows": {c: [r.as_json() for r in self.rows.get(c, [])] for c in CATEGORIES}}
+
+    def text_lines(self, limit: int = 50) -> list[str]:
+        """The totals, then the rows that need attention (up to `limit` per category)."""
+        lines = [f"盘点 {self.number}（{'进行中' if self.state == 'open' else '已结束'}）：{self.scope_text}",
+                 f"  盘点人：{self.counters}；应在架 {self.expected} 袋，扫描 {self.scans} 次，"
+                 f"{self.folders_scanned} 袋"]
+        lines += [f"  {CATEGORIES[category]}：{count}" for category, count in self.counts.items()]
+        for category in ("missing", "misplaced", "unknown", "twice", "lent", "recovered", "closed", "out_of_range"):
+            lines += [f"    [{CATEGORIES[category][:2]}] {row.folder or row.code}  {row.head_name}  "
+                      f"{row.home}  {row.note}".rstrip() for row in self.rows.get(category, [])[:limit]]
+        return lines
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InventoryReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache
 from typing import Any
 
@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.errors import ArchiveprintError, Conflict, InvalidValue, NotConfigured, NotFound
 from archiveprint.eventlog import Event
-from archiveprint.locations.layout import address_key, position_text, split_position
+from archiveprint.locations.layout import (
+    PURPOSE_TEXT,
+    BlockSummary,
+    address_key,
+    position_text,
+    split_position,
+    summarize,
+)
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
 from archiveprint.register.codes import folder_code, parse_folder_code
 from archiveprint.register.models import Household, Resident, Township, Village
@@ -67,6 +74,47 @@ def list_shelves(session: Session, purpose: str | None = "village") -> list[Shel
     if purpose is not None:
         stmt = stmt.where(Shelf.purpose == purpose)
     return list(session.scalars(stmt.order_by(Shelf.seq)))
+
+
+@dataclass(frozen=True)
+class LayoutInUse:
+    """The layout in use as `layout show` prints it: where it came from, its blocks, each village's run."""
+
+    name: str
+    source: str
+    sha256: str
+    applied_at: datetime
+    actor: str
+    shelves: int
+    capacity: int
+    blocks: list[BlockSummary]
+    runs: dict[str, list[str]]  # "201 东村" → the village's shelf codes in filling order
+
+    def as_json(self) -> dict[str, object]:
+        return {"name": self.name, "source": self.source, "sha256": self.sha256,
+                "applied_at": self.applied_at.isoformat(), "actor": self.actor, "shelves": self.shelves,
+                "capacity": self.capacity, "blocks": [b.as_json() for b in self.blocks],
+                "villages": {k: {"first": v[0], "last": v[-1], "shelves": len(v)} for k, v in self.runs.items()}}
+
+    def text_lines(self) -> list[str]:
+        lines = [f"库房布局：{self.name}（{self.source}，{self.applied_at:%Y-%m-%d %H:%M} 由 {self.actor} 载入）"]
+        lines += [f"  {block.line()}" for block in self.blocks]
+        lines.append(f"合计 {self.shelves} 层架位，可放 {self.capacity} 袋。")
+        lines += [f"  村 {village}：{codes[0]} … {codes[-1]}（{len(codes)} 层）"
+                  for village, codes in self.runs.items()]
+        return lines
+
+
+def find_layout_in_use(session: Session) -> LayoutInUse:
+    """The layout last applied, counted from the active shelves."""
+    layout = current_layout(session)
+    shelves = list_shelves(session, None)
+    runs: dict[str, list[str]] = {}
+    for shelf in shelves:
+        if shelf.village is not None:
+            runs.setdefault(f"{shelf.village.code} {shelf.village.name}", []).append(shelf.code)
+    return LayoutInUse(layout.name, layout.source, layout.sha256, layout.applied_at, layout.actor, len(shelves),
+                       sum(s.capacity for s in shelves), summarize([shelf.as_spec() for shelf in shelves]), runs)
 
 
 def find_shelf(session: Session, text: str) -> tuple[Shelf, int | None]:
@@ -454,6 +502,58 @@ class Touch:
                 "last": self.last.isoformat(), "actions": list(self.actions)}
 
 
+@dataclass(frozen=True)
+class LocatedFolder:
+    """A folder as `locate` shows it: where it is and, when asked, where it was at the end of a day and its history
+    with who handled it."""
+
+    location: FolderLocation
+    on: date | None = None
+    position_on: MovementView | None = None  # where it was at the end of `on` (None: not shelved yet)
+    history: list[MovementView] | None = None
+    touches: list[Touch] | None = None
+
+    def as_json(self) -> dict[str, object]:
+        data = self.location.as_json()
+        if self.on is not None:
+            data["on"] = {"date": self.on.isoformat(),
+                          "position": self.position_on.as_json() if self.position_on else None}
+        if self.history is not None:
+            data["history"] = [m.as_json() for m in self.history]
+        if self.touches is not None:
+            data["touched_by"] = [t.as_json() for t in self.touches]
+        return data
+
+    def text_lines(self) -> list[str]:
+        location, place = self.location, self.location.place
+        members = "、".join(f"{m.name}（{m.relation or '成员'}{'，已结案' if m.status == 'closed' else ''}）"
+                           for m in location.members)
+        lines = [f"{location.folder_display}  {location.village_name} 第{location.household_number}户  "
+                 f"户主 {location.head_name}",
+                 f"  位置：{place.address or '—'}{f'（{place.shelf_code}）' if place.shelf_code else ''}",
+                 f"  状态：{place.status.text}",
+                 f"  成员：{members or '—'}"]
+        if self.on is not None:
+            at = self.position_on
+            lines.append(f"  {self.on.isoformat()} 当天结束时：{(at.address or at.kind_text) if at else '尚未上架'}")
+        lines += [f"    {m.at.isoformat()[:16]}  {m.kind_text}  {m.address or ''}  {m.holder or ''} "
+                  f"{m.reason or ''}  （{m.actor}）" for m in self.history or []]
+        if self.touches:
+            lines.append("  经手人：" + "、".join(f"{t.actor}（{t.count} 次，最近 {t.last.isoformat()[:10]}）"
+                                             for t in self.touches))
+        return lines
+
+
+def find_located_folder(session: Session, location: FolderLocation, *, on: date | None = None,
+                        history: bool = False) -> LocatedFolder:
+    """A located folder with its position at the end of day `on` and, with `history`, its movements and handlers."""
+    household_id = location.household_id
+    return LocatedFolder(location, on,
+                        find_position_at(session, household_id, datetime.combine(on, time.max)) if on else None,
+                        list_movements(session, household_id) if history else None,
+                        list_touches(session, household_id) if history else None)
+
+
 def list_touches(session: Session, household_id: int) -> list[Touch]:
     """Who has touched the folder: every actor of its movements and of the household's own events. `codes` are
     the movement kinds and event kinds (for the web page's words), `actions` the same in Chinese (command line)."""
@@ -535,6 +635,11 @@ class PickList:
         return {"rows": [{"number": r.number, "requested": list(r.requested), "wanted": r.wanted,
                           **r.location.as_json()} for r in self.rows],
                 "not_found": [{"code": c, "error": e} for c, e in self.not_found]}
+
+    def text_lines(self) -> list[str]:
+        """The rows in walking order (what was not found is listed apart: `not_found`)."""
+        return [f"{row.number:>3}. {row.location.place.address or '—':<28} {row.location.folder_display}  "
+                f"{row.location.head_name}  {row.location.place.status.text}" for row in self.rows]
 
 
 def find_picklist(session: Session, codes: Sequence[str], *,
@@ -668,6 +773,23 @@ class Capacity:
     def as_json(self) -> dict[str, object]:
         return {"totals": self.totals(), "villages": [v.as_json() for v in self.villages],
                 "shelves": [s.as_json() for s in self.shelves]}
+
+    def text_lines(self, *, shelves: bool = False) -> list[str]:
+        """Totals per purpose, then each village's run and room (and, with `shelves`, every shelf's fill)."""
+        lines = []
+        for purpose, total in self.totals().items():
+            fill = total["used"] / total["capacity"] if total["capacity"] else 0
+            lines.append(f"{PURPOSE_TEXT.get(purpose, purpose)}：{total['shelves']} 层，"
+                         f"{total['used']}/{total['capacity']} 袋（{fill:.0%}）")
+        for v in self.villages:
+            fill_text = f"{v.used / v.capacity:.0%}" if v.capacity else "—"
+            run = f"{v.first_shelf} … {v.last_shelf}（{v.shelves} 层）" if v.shelves else "未分配架位"
+            lines.append(f"  {v.code} {v.name}：{run}，{v.used}/{v.capacity} 袋（{fill_text}），待上架 {v.unshelved}。"
+                         f"{v.message}")
+        if shelves:
+            lines += [f"    {s.code:<16} {s.village or '':<4} {s.used:>3}/{s.capacity:<3} {s.fill:>5.0%}  {s.address}"
+                      for s in self.shelves]
+        return lines
 
 
 def find_capacity(session: Session) -> Capacity:

@@ -91,7 +91,7 @@ class RelayoutPlan:
         steps = self.plan.steps if self.plan is not None else ()
         return [step.move.folder for step in steps if step.move.folder in self.households]
 
-    def lines(self) -> list[str]:
+    def text_lines(self) -> list[str]:
         out = [f"重新排架{'（已执行）' if self.applied else '方案（预览，加 --apply 执行）'}："
                f"挪动 {self.moved} 袋，新上架 {self.placed} 袋，需更换 {len(self.labels)} 个架位标签。"]
         for code, (first, last, count) in self.runs_after.items():

@@ -239,6 +239,18 @@ class ShelveResult:
         return {"village": self.village, "placed": self.placed, "run": list(self.run) if self.run else None,
                 "shelves": self.extended_to, "folders": [{"folder": f, "address": a} for f, a in self.folders]}
 
+    def text_lines(self, limit: int = 10) -> list[str]:
+        """What was shelved, listing the first `limit` folders."""
+        if not self.placed:
+            return [f"村 {self.village} 没有待上架的档案袋。"]
+        assert self.run is not None
+        lines = [f"村 {self.village}：已上架 {self.placed} 袋；本村架位 {self.run[0]} … {self.run[1]}"
+                 f"（{self.extended_to} 层）。"]
+        lines += [f"  {folder}  {address}" for folder, address in self.folders[:limit]]
+        if len(self.folders) > limit:
+            lines.append(f"  ……共 {len(self.folders)} 袋，末袋 {self.folders[-1][0]}  {self.folders[-1][1]}")
+        return lines
+
 
 def plan_shelves(shelves: Sequence[Shelf]) -> list[PlanShelf]:
     return [PlanShelf(shelf.id, shelf.capacity, shelf.village.code if shelf.village else None) for shelf in shelves]
@@ -464,6 +476,30 @@ class LayoutReport:
             "unchanged": self.diff.unchanged, "reordered": self.diff.reordered,
             "blocked": [b.as_json() for b in self.blocked], "warnings": self.warnings, "applied": self.applied,
         }
+
+    def text_lines(self, limit: int = 10) -> list[str]:
+        """The preview (or what was applied): blocks, the change against the layout in use, what is in the way."""
+        layout, diff = self.layout, self.diff
+        lines = [f"库房布局：{layout.name}（{layout.source}）"]
+        lines += [f"  {block.line()}" for block in self.summary]
+        lines.append(f"合计 {len(layout.shelves)} 层架位，可放 {layout.capacity} 袋。")
+        lines.append(f"与当前布局相比：新增 {len(diff.added)} 层，删除 {len(diff.removed)} 层，"
+                     f"变更 {len(diff.changed)} 层，不变 {diff.unchanged} 层"
+                     f"{'，取档顺序有变化' if diff.reordered else ''}。")
+        for title, codes in (("新增", [s.code for s in diff.added]), ("删除", [s.code for s in diff.removed])):
+            if codes:
+                more = f" …（共 {len(codes)} 层）" if len(codes) > limit else ""
+                lines.append(f"  {title}：{'、'.join(codes[:limit])}{more}")
+        for change in diff.changed[:limit]:
+            parts = [f"{name} {getattr(change.before, name)} → {getattr(change.after, name)}" for name in change.fields]
+            lines.append(f"  变更 {change.after.code}：{'；'.join(parts)}")
+        if self.blocked:
+            lines.append(f"不能应用：{len(self.blocked)} 袋档案还在要删除、缩小或改用途的架位上，请先移走：")
+            lines += [f"  {b.folder} {b.head_name}  {b.address}（{BLOCK_REASONS[b.why]}）" for b in self.blocked]
+        lines += [f"注意：{warning}" for warning in self.warnings]
+        # a report comes back applied, or as the preview (a blocked change that is not a preview raises instead)
+        lines.append("已应用。" if self.applied else "（预览，未写入；去掉 --dry-run 即可应用。）")
+        return lines
 
 
 def apply_layout(session: Session, layout: Layout, *, dry_run: bool = False, actor: str,

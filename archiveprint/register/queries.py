@@ -14,7 +14,7 @@ from archiveprint.pdf.barcodes import is_valid_check
 from archiveprint.register.codes import FolderCode, format_code, looks_like_folder_code, parse_code, parse_folder_code
 from archiveprint.register.idcard import upgrade_15
 from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village, resident_tags
-from archiveprint.register.names import HEAD_RELATIONS, is_head
+from archiveprint.register.names import HEAD_RELATIONS, SEX_CODES, is_head
 from archiveprint.register.text import clean, clean_code
 
 FIND_LIMIT = 50
@@ -45,6 +45,11 @@ class Match:
         data["birth_date"] = self.birth_date.isoformat() if self.birth_date else None
         data["code_display"] = self.code_display
         return data
+
+    def text_lines(self) -> list[str]:
+        closed = "  [已结案]" if self.status == "closed" else ""
+        return [f"{self.code_display}  {self.name}  {SEX_CODES.get(self.sex, '')}  {self.birth_date or ''}  "
+                f"{self.village_name} 第{self.household_number}户（户主 {self.household_head}）{closed}"]
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

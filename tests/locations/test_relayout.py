@@ -46,7 +46,7 @@ def test_the_plan_moves_the_neighbour_not_the_village_and_writes_nothing(session
     assert [(label.code, label.village_code, label.range_text) for label in plan.labels] == [
         ("K1-M-1-A-1", "201", "201-F00001 — 201-F00004"), ("K1-M-1-A-2", "201", "201-F00005 — 201-F00005"),
         ("K1-M-1-A-3", "202", "202-F00001 — 202-F00002")]
-    assert any("挪动清单" in line for line in plan.lines())
+    assert any("挪动清单" in line for line in plan.text_lines())
     assert session.scalar(select(func.count()).select_from(FolderMovement)) == before
 
 
