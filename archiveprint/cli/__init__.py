@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
-from gettext import gettext
+from gettext import gettext as click_words  # click translates its own headings so; not ours to extract
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
@@ -235,7 +235,7 @@ class LazyGroup(click.Group):
         shown = [(name, command) for name, command in shown if not command.hidden]
         if shown:
             limit = formatter.width - 6 - max(len(name) for name, _ in shown)
-            with formatter.section(gettext("Commands")):
+            with formatter.section(click_words("Commands")):
                 formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in shown])
 
 

@@ -272,7 +272,7 @@ def request_folders() -> ResponseReturnValue:
         if not codes:
             raise InvalidValue("请至少写一个档案袋或居民档案编号", field="编号")
         if len(codes) > CODES_MAX:
-            raise InvalidValue(f"一次最多申请 {CODES_MAX} 份", field="编号", value=len(codes))
+            raise InvalidValue("一次最多申请 {max} 份", params={"max": CODES_MAX}, field="编号", value=len(codes))
         needed = form_text("needed_on", 10)
         try:
             needed_on = date.fromisoformat(needed) if needed else None

@@ -422,7 +422,7 @@ def _picklist(form: PicklistInput) -> PickList:
     """The folders a pasted list names, in walking order; a name that names no single household is listed why."""
     lines = [line.strip() for line in (form.codes.data or "").splitlines() if line.strip()]
     if len(lines) > PICK_MAX:
-        raise InvalidValue(f"一次最多 {PICK_MAX} 行", field="调档单", value=len(lines))
+        raise InvalidValue("一次最多 {max} 行", params={"max": PICK_MAX}, field="调档单", value=len(lines))
     session = db_session()
     codes, unmatched = find_pick_codes(session, lines)
     result = find_picklist(session, codes, providers=status_providers())
