@@ -1,6 +1,7 @@
 """Imports every job's models so Alembic and the metadata see all tables."""
 
 from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
+from archiveprint.due.models import ServiceVisit
 from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
 from archiveprint.jobs.models import Job
@@ -31,5 +32,5 @@ from archiveprint.register.models import (
 __all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Handover",
            "HandoverItem", "Household", "ImportRun", "Inventory", "InventoryScan", "InventoryShelf", "InventoryUpload",
            "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "LoginAttempt", "PopulationTag", "PrinterProfile",
-           "Resident", "Shelf", "StorageLayout", "Township", "User", "UserSession", "Village", "borrower_villages",
-           "resident_tags"]
+           "Resident", "ServiceVisit", "Shelf", "StorageLayout", "Township", "User", "UserSession", "Village",
+           "borrower_villages", "resident_tags"]

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
+from archiveprint.due.models import ServiceVisit
 from archiveprint.lending.models import Loan, LoanRequest
 from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
 from archiveprint.register.models import Household, Resident, Village
@@ -80,6 +81,8 @@ def _criteria(ids: tuple[int, ...]) -> list[Any]:
     ]
     for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem):
         options.append(with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True))
+    residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
+    options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))
     return options
 
 

@@ -175,6 +175,7 @@ COMMANDS = {
     "close": ("locations:close", "把全户已结案的档案袋移入结案区（下一个空位）；位置历史保留，可用 reopen 取回。"),
     "db": ("db:db_group", "数据库：创建与升级（Alembic 迁移）。"),
     "demo": ("register:demo", "生成一个虚构的演示乡镇（身份证号校验位正确、户内关系合理，无真实个人信息）。"),
+    "due": ("due:due_group", "随访排期：本月谁到期、登记已做的服务、预产期等日期。"),
     "find": ("register:find", "按档案编号、姓名、拼音首字母、身份证号或电话查找居民。"),
     "forms": ("forms:forms_group", "表单目录。"),
     "handover": ("locations:handover_group",
@@ -204,6 +205,8 @@ COMMANDS = {
     "village": ("register:village_group", "村(居)委会。"),
 }
 PRINT_COMMANDS = {
+    "due": ("due:print_due_command",
+            "本月随访包：到期名单、到期表单（预填，按户序）和调档单（按库房行走顺序），一次生成。"),
     "forms": ("forms:print_forms_command",
               "按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"),
     "labels": ("labels:print_labels_command",

@@ -11,6 +11,7 @@ from archiveprint.forms.catalog import FormDef
 from archiveprint.forms.layout import FormLayout, PageLayout, layout_form
 from archiveprint.forms.stamp import DEFAULT_STYLE, MM, StampStyle, _text, refile_mark, stamp_values
 from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
+from archiveprint.pdf.table import Table, table_pages
 from archiveprint.pdf.writer import PdfStream, dictionary, ref
 
 # Pages smaller than this (the ID-1 card) have no margin for the re-filing mark; the card stays with the resident.
@@ -83,6 +84,13 @@ class FormPrinter:
             ops.append(self._line(line, 20 * MM, y, 13))
             y -= 8 * MM
         self.pdf.add_page(b"".join(ops), self._resources(None))
+
+    def add_table(self, table: Table) -> int:
+        """A list (随访名单, 调档单) as ruled A4 pages in the same stream and font. Returns pages written."""
+        pages = table_pages(self.font, table)
+        for content in pages:
+            self.pdf.add_page(content, self._resources(None))
+        return len(pages)
 
     def _line(self, text: str, x: float, y: float, size: float) -> bytes:
         return _text(self.font, text, x, y, size)

@@ -137,6 +137,11 @@ class Resident(Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     closed_reason: Mapped[str | None] = mapped_column(String(16))  # death / moved / lost
     closed_note: Mapped[str] = mapped_column(String(200), default="")
+    # Dates the service schedules count from (templates/due/schedules.yaml), when the platform export carries them
+    # or a clerk enters them: 预产期, 分娩日期, 结核治疗开始日期.
+    due_date: Mapped[date | None] = mapped_column(Date)
+    delivery_date: Mapped[date | None] = mapped_column(Date)
+    tb_treatment_start: Mapped[date | None] = mapped_column(Date)
     # 待核实: questionable values an import let in with the row, [{column, value, reason}]; NULL when none.
     review_flags: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -16,7 +16,7 @@ from archiveprint.register.names import DEFAULT_TAGS, is_head, pinyin_initials
 
 CLOSE_REASONS = {"death": N_("死亡"), "moved": N_("迁出"), "lost": N_("失访"), "other": N_("其他")}
 TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", "registered_on",
-                  "relation_to_head")
+                  "relation_to_head", "due_date", "delivery_date", "tb_treatment_start")
 
 
 def get_township(session: Session) -> Township:
