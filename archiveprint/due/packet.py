@@ -16,7 +16,7 @@ from archiveprint.forms.catalog import load_catalog
 from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.services import missing_glyphs_error
-from archiveprint.locations.queries import PickList, StatusProvider, find_picklist
+from archiveprint.locations.queries import PickList, StatusProvider, picklist_of
 from archiveprint.pdf.fonts import font_path, load_metrics
 from archiveprint.pdf.table import Column, Table
 from archiveprint.register.models import Resident
@@ -144,7 +144,12 @@ def print_packet(session: Session, month: date, target: Path, *, villages: Seque
         result.pages = printer.page_count
         printer.close(title=f"{TITLE} {month:%Y-%m} {villages_text}")
     partial.replace(target)
-    picks = find_picklist(session, list(dict.fromkeys(item.archive_code for item in due.items)), providers=providers)
+    folders: dict[int, list[str]] = {}
+    for item in due.items:
+        codes_of = folders.setdefault(item.household_id, [])
+        if item.archive_code not in codes_of:
+            codes_of.append(item.archive_code)
+    picks = picklist_of(session, folders, providers=providers)
     pick_target = target.with_name(f"{target.stem}-picklist.pdf")
     pick_partial = pick_target.with_name(pick_target.name + ".part")
     with pick_partial.open("wb") as fp:

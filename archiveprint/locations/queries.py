@@ -661,6 +661,16 @@ def find_picklist(session: Session, codes: Sequence[str], *,
         asked.setdefault(scan.household.id, []).append(code)
         if scan.resident is not None:
             wanted[scan.household.id].append(scan.resident.archive_code)
+    return picklist_of(session, wanted, asked, not_found, providers=providers)
+
+
+def picklist_of(session: Session, wanted: dict[int, list[str]], asked: dict[int, list[str]] | None = None,
+                not_found: list[tuple[str, str]] | None = None, *,
+                providers: Sequence[StatusProvider] = ()) -> PickList:
+    """The pick list of folders already known by household id (→ the archive codes wanted from each; `asked`: what
+    was typed for each, by default those codes), in walking order: a caller that has the households (the monthly
+    packet) skips resolving thousands of scanned codes one by one."""
+    asked = asked if asked is not None else wanted
     located = locations_of(session, wanted, providers=providers)
 
     def walking(location: FolderLocation) -> tuple[int, int, int, str]:
@@ -670,7 +680,7 @@ def find_picklist(session: Session, codes: Sequence[str], *,
 
     rows = [PickRow(i, loc, tuple(asked[loc.household_id]))
             for i, loc in enumerate(sorted(located, key=walking), start=1)]
-    return PickList(rows, not_found)
+    return PickList(rows, not_found or [])
 
 
 def find_pick_codes(session: Session, lines: Sequence[str]) -> tuple[list[str], list[tuple[str, int]]]:

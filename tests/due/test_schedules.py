@@ -130,7 +130,8 @@ def test_tuberculosis_visits_count_from_the_treatment_start(session: Session, cr
 
 def test_the_elderly_are_due_once_a_year_in_their_birthday_month(session: Session, create_resident):
     elder = create_resident(name="孙老人", sex="1", birth_date=date(1950, 11, 23))
-    young = create_resident(elder.household, name="孙年轻", sex="1", birth_date=date(1962, 11, 23), relation_to_head="子")
+    young = create_resident(elder.household, name="孙年轻", sex="1", birth_date=date(1962, 11, 23),
+                            relation_to_head="子")
     assert visits_of(find_due(session, NOV), elder) == [("elderly", "")]
     assert visits_of(find_due(session, NOV), young) == []  # 64 on 30 November
     assert visits_of(find_due(session, DEC), elder) == []
