@@ -32,13 +32,15 @@ from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
 @click.option("--separators", is_flag=True, help="每户前加一张分户页")
 @click.option("--split", type=int, help="每个 PDF 最多页数，超过则分成多个文件并打包为 .zip")
 @click.option("--allow-missing-glyphs", is_flag=True, help="即使有字体缺字也继续打印")
+@click.option("--instructions", type=click.Choice(["none", "once", "per-form"]), default="none", show_default=True,
+              help="填表说明：none 不打印；once 整批最前面打印一次；per-form 每张表后各附一份（适合空白表）")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="输出 PDF 路径")
 @answers("输出 JSON：pages, residents, seconds, output(s)")
 @pass_app
 def print_forms_command(app: AppContext, set_key: str | None, form_key: str | None, codes: tuple[str, ...],
                         codes_file: TextIO | None, household: str | None, village: str | None, tag: str | None,
                         blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
-                        allow_missing_glyphs: bool, output: Path) -> Answer:
+                        allow_missing_glyphs: bool, instructions: str, output: Path) -> Answer:
     """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     if (set_key is None) == (form_key is None):
@@ -46,7 +48,7 @@ def print_forms_command(app: AppContext, set_key: str | None, form_key: str | No
     if codes_file:
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
     options = PrintOptions(blank=blank, copies=copies, duplex=duplex, separators=separators, split_pages=split,
-                           allow_missing_glyphs=allow_missing_glyphs)
+                           allow_missing_glyphs=allow_missing_glyphs, instructions=instructions.replace("-", "_"))
     with click.progressbar(length=1, label="打印表单", file=sys.stderr, show_pos=True) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total

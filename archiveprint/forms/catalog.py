@@ -9,14 +9,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, RootModel, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, RootModel, ValidationInfo, field_validator, model_validator
 
 from archiveprint import resources
 from archiveprint.configfile import Invalid, Schema, read_yaml, worded
 from archiveprint.errors import N_, NotFound
-from archiveprint.forms.paper import check_one_paper
+from archiveprint.forms.paper import check_one_paper, paper_name
 
 FIELD_KINDS = frozenset({"text", "boxes", "option", "multi", "date", "ymd", "area", "sign", "check"})
+INSTRUCTIONS_FILE = "instructions.yaml"  # a form's 填表说明, beside its form.yaml (optional)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,20 @@ class FieldDef:
 
 
 @dataclass(frozen=True)
+class Instructions:
+    """A form's 填表说明 (filling instructions), printed on A4 pages of their own when a print asks for them: not part
+    of a resident's record. Items are numbered in print (one alone is not); each line of an item is a paragraph."""
+
+    title: str
+    items: tuple[str, ...]
+    pages: int = 1  # as laid out; checked when the pages are laid out, as a form's `pages` is
+
+    @property
+    def numbered(self) -> bool:
+        return len(self.items) > 1
+
+
+@dataclass(frozen=True)
 class FormDef:
     """A form as its folder describes it."""
 
@@ -53,6 +68,7 @@ class FormDef:
     notes: str = ""
     per_page: int = 1  # residents per sheet (the A4 sheet of cut-out cards holds 8)
     slot_prefix: str = ""  # with per_page > 1: slots of the n-th resident are <prefix><n>.<slot>
+    instructions: Instructions | None = None  # its 填表说明, when instructions.yaml holds them
 
     @property
     def template(self) -> str:
@@ -124,6 +140,7 @@ class Catalog:
 WHAT_FORM = N_("表单定义")  # names the file in every message about it
 WHAT_SETS = N_("表单套组")
 WHAT_VARIANTS = N_("表单版本设置")
+WHAT_INSTRUCTIONS = N_("填表说明")
 
 
 class _Look(Schema):
@@ -200,6 +217,24 @@ class _SetFile(Schema):
         return self
 
 
+def _some_text(text: str) -> str:
+    if not text.strip():
+        raise Invalid(N_("不能为空"))
+    return text.strip()
+
+
+_Text = Annotated[str, AfterValidator(_some_text)]
+
+
+class _InstructionsFile(Schema):
+    """instructions.yaml: a form's 填表说明, its heading and its items in order (numbered when printed)."""
+
+    shape: ClassVar[str] = N_("应为键值映射（title、items）")
+    title: _Text
+    items: Annotated[list[_Text], Field(min_length=1)]
+    pages: Annotated[int, Field(ge=1, le=4)] = 1
+
+
 VARIANTS = N_("格式应为：表单编号: {{字段: 版本}}")
 
 
@@ -224,7 +259,22 @@ def load_form(folder: Path, overrides: dict[str, Any] | None = None) -> FormDef:
     return FormDef(
         id=raw.id, number=raw.number, title=raw.title, pages=raw.pages, header=raw.header,
         fields=tuple(item.definition(overrides.get(item.slot, "")) for item in raw.fields), folder=folder,
-        size=raw.size, notes=raw.notes, per_page=raw.per_page, slot_prefix=raw.slot_prefix)
+        size=raw.size, notes=raw.notes, per_page=raw.per_page, slot_prefix=raw.slot_prefix,
+        instructions=load_instructions(folder, size=raw.size, per_page=raw.per_page))
+
+
+def load_instructions(folder: Path, *, size: str = "A4", per_page: int = 1) -> Instructions | None:
+    """A form folder's instructions.yaml, or None when it has none. Only an A4 form with one resident a sheet
+    has them: the 填表说明 print on A4 pages of their own, which a card stream or a sheet of cards has no place for."""
+    path = folder / INSTRUCTIONS_FILE
+    if not path.is_file():
+        return None
+    document = read_yaml(path, what=WHAT_INSTRUCTIONS, source=f"{folder.name}/{INSTRUCTIONS_FILE}")
+    raw = document.validate(_InstructionsFile)
+    if size != "A4" or per_page != 1:
+        raise document.error(N_("只有A4纸、每张一人的表单才印填表说明（本表单：{size}，每张{per_page}人）"),
+                             {"size": paper_name(size), "per_page": per_page})
+    return Instructions(title=raw.title, items=tuple(raw.items), pages=raw.pages)
 
 
 def site_variants_file() -> Path:

@@ -7,17 +7,19 @@ import hashlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from archiveprint import diskcache
-from archiveprint.forms.catalog import FormDef
+from archiveprint.forms.catalog import INSTRUCTIONS_FILE, FormDef
 from archiveprint.forms.render import render_blank_html
 from archiveprint.pdf.fonts import FONT_FACES, font_path, use_metrics_cache
 from archiveprint.pdf.weasy import render
 
+T = TypeVar("T")
 PX_TO_PT = 0.75  # WeasyPrint lays out in CSS px (1/96 in); PDF speaks points (1/72 in)
 SLOT_CLASSES = {"tick": "tick", "cb": "box", "ln": "line", "area": "area"}  # first match wins
 
@@ -110,9 +112,10 @@ def _file_digest(path: Path) -> str:
 
 
 def _sources(form: FormDef) -> list[Path]:
-    """Every file a form's blank layout is made from: its folder, the shared form templates and the print CSS."""
+    """Every file a form's blank layout is made from: its folder (but its 填表说明, printed apart), the shared form
+    templates and the print CSS."""
     forms_root = form.folder.parent
-    files = [p for p in form.folder.rglob("*") if p.is_file()]
+    files = [p for p in form.folder.rglob("*") if p.is_file() and p.name != INSTRUCTIONS_FILE]
     files += [p for p in forms_root.iterdir() if p.is_file() and p.suffix in (".html", ".css")]
     print_css = forms_root.parent / "print"
     if print_css.is_dir():
@@ -127,14 +130,20 @@ def layout_key(form: FormDef, site: dict[str, str] | None = None) -> str:
     definition = (LAYOUT_FORMAT, version("weasyprint"), form.id, form.number, form.title, form.pages, form.header,
                   form.size, form.per_page, form.slot_prefix, form.fields, sorted((site or {}).items()))
     digest.update(repr(definition).encode())
-    for path in _sources(form):
-        digest.update(f"\0{path.relative_to(form.folder.parent.parent)}\0{_file_digest(path)}".encode())
-    for filename, _weight in sorted(set(FONT_FACES.values())):
-        digest.update(diskcache.fingerprint(font_path(filename)).encode())
+    add_files(digest, _sources(form), root=form.folder.parent.parent)
     return digest.hexdigest()
 
 
-def _to_json(layout: FormLayout, key: str) -> bytes:
+def add_files(digest: Any, files: list[Path], *, root: Path) -> None:  # hashlib's type is private
+    """Put into a layout's key the files it is made from (by their place under `root`, templates/, and their
+    content) and the shipped fonts (size, mtime and both ends of each)."""
+    for path in files:
+        digest.update(f"\0{path.relative_to(root)}\0{_file_digest(path)}".encode())
+    for filename, _weight in sorted(set(FONT_FACES.values())):
+        digest.update(diskcache.fingerprint(font_path(filename)).encode())
+
+
+def to_json(layout: FormLayout, key: str) -> bytes:
     pages = [{"number": page.number, "width": page.width, "height": page.height,
               "slots": {name: [[s.index, s.kind, s.x, s.y, s.width, s.height, s.size] for s in slots]
                         for name, slots in page.slots.items()}} for page in layout.pages]
@@ -143,8 +152,9 @@ def _to_json(layout: FormLayout, key: str) -> bytes:
                        "pdf": base64.b64encode(layout.pdf).decode("ascii"), "pages": pages}).encode()
 
 
-def _from_json(data: bytes, form: FormDef, key: str) -> FormLayout:
-    """A cached layout, checked whole: any doubt (wrong key, truncated, edited) raises and the form is laid out."""
+def from_json(data: bytes, form: FormDef, key: str, *, page_count: int | None = None) -> FormLayout:
+    """A cached layout, checked whole: any doubt (wrong key, truncated, edited, not `page_count` pages — by default
+    the form's) raises and the form is laid out."""
     raw = json.loads(data)
     if raw["format"] != LAYOUT_FORMAT or raw["key"] != key or raw["form"] != form.id:
         raise ValueError("another form or version")
@@ -159,7 +169,7 @@ def _from_json(data: bytes, form: FormDef, key: str) -> FormLayout:
                                        width=float(w), height=float(h), size=None if size is None else float(size))
                                   for i, kind, x, y, w, h, size in slots]
         pages.append(layout)
-    if len(pages) != form.pages:
+    if len(pages) != (form.pages if page_count is None else page_count):
         raise ValueError("page count")
     return FormLayout(form=form, pdf=pdf, pages=pages)
 
@@ -167,49 +177,60 @@ def _from_json(data: bytes, form: FormDef, key: str) -> FormLayout:
 class LayoutEngine:
     """Blank layouts kept in memory and, with a `cache_dir`, on disk: laid out once per installation and version.
 
-    `laid_out` counts the WeasyPrint layouts this engine ran (what tests and the benchmark read).
+    `laid_out` counts the WeasyPrint layouts this engine ran (what tests and the benchmark read). Besides the forms
+    it keeps what else is laid out once and reused by every print (the 填表说明 pages: forms/instructions.py).
     """
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.cache_dir = cache_dir
         self.laid_out = 0
-        self._memory: dict[str, FormLayout] = {}
+        self._memory: dict[str, Any] = {}
         self._lock = threading.Lock()
-
-    def path(self, form: FormDef, key: str) -> Path | None:
-        return self.cache_dir / f"{form.id}-{key[:32]}.json" if self.cache_dir else None
 
     def layout(self, form: FormDef, *, site: dict[str, str] | None = None) -> FormLayout:
         key = layout_key(form, site)
+        return self.cached(key, f"{form.id}-{key[:32]}.json", build=lambda: self._lay_out(form, site),
+                           encode=lambda found: to_json(found, key), decode=lambda data: from_json(data, form, key))
+
+    def cached(self, key: str, filename: str, *, build: Callable[[], T], encode: Callable[[T], bytes],
+               decode: Callable[[bytes], T]) -> T:
+        """What `build` lays out, kept under `key` in memory and in `filename` in the cache folder: read back with
+        `decode`, which raises on any doubt (the file is then laid out again and rewritten, never trusted)."""
         with self._lock:
             if key in self._memory:
-                return self._memory[key]
-            path = self.path(form, key)
+                return self._memory[key]  # type: ignore[no-any-return]
+            path = self.cache_dir / filename if self.cache_dir else None
             if path is None:
-                found = self._lay_out(form, site)
+                found = self._build(build)
             else:
-                found = self._read(path, form, key)
+                found = self._read(path, decode)
                 if found is None:
-                    found = self._from_disk_or_layout(path, form, key, site)
+                    found = self._from_disk_or_build(path, build, encode, decode)
             self._memory[key] = found
             return found
 
-    def _from_disk_or_layout(self, path: Path, form: FormDef, key: str, site: dict[str, str] | None) -> FormLayout:
+    def _build(self, build: Callable[[], T]) -> T:
+        found = build()
+        self.laid_out += 1
+        return found
+
+    def _from_disk_or_build(self, path: Path, build: Callable[[], T], encode: Callable[[T], bytes],
+                            decode: Callable[[bytes], T]) -> T:
         with diskcache.exclusive(path.with_suffix(".lock")):
-            found = self._read(path, form, key)  # another process may have written it while this one waited
+            found = self._read(path, decode)  # another process may have written it while this one waited
             if found is None:
-                found = self._lay_out(form, site)
-                diskcache.write_whole(path, _to_json(found, key))
+                found = self._build(build)
+                diskcache.write_whole(path, encode(found))
             return found
 
-    def _read(self, path: Path, form: FormDef, key: str) -> FormLayout | None:
+    def _read(self, path: Path, decode: Callable[[bytes], T]) -> T | None:
         data = diskcache.read(path)
         if data is None:
             return None
         try:
-            return _from_json(data, form, key)
+            return decode(data)
         except Exception:  # a truncated or damaged file is laid out again and rewritten, never trusted
-            log.warning("layout cache file %s is damaged; laying the form out again", path.name)
+            log.warning("layout cache file %s is damaged; laying it out again", path.name)
             return None
 
     def _lay_out(self, form: FormDef, site: dict[str, str] | None) -> FormLayout:
@@ -217,7 +238,6 @@ class LayoutEngine:
         pages = extract_slots(document)
         if len(pages) != form.pages:
             raise RuntimeError(f"form {form.id}: laid out on {len(pages)} pages, form.yaml says {form.pages}")
-        self.laid_out += 1
         return FormLayout(form=form, pdf=document.write_pdf(), pages=pages)
 
 

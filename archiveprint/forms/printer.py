@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import BinaryIO
 
 from pypdf import PdfReader
 
 from archiveprint.forms.catalog import FormDef
+from archiveprint.forms.instructions import has_instructions, layout_instructions
 from archiveprint.forms.layout import FormLayout, PageLayout, layout_form
 from archiveprint.forms.stamp import DEFAULT_STYLE, MM, StampStyle, _text, refile_mark, stamp_values
 from archiveprint.pdf.fonts import EmbeddedFont, font_path, load_metrics
@@ -38,13 +40,18 @@ class FormPrinter:
         return self.pdf.page_count
 
     def _form(self, form: FormDef) -> tuple[FormLayout, list[int]]:
-        if form.id not in self._imported:
-            layout = layout_form(form, site=self.site)
+        return self._import(form.id, lambda: layout_form(form, site=self.site))
+
+    def _import(self, key: str, lay_out: Callable[[], FormLayout]) -> tuple[FormLayout, list[int]]:
+        """A laid-out PDF's pages as Form XObjects, imported once into this file and drawn on every page that
+        shows them."""
+        if key not in self._imported:
+            layout = lay_out()
             reader = PdfReader(io.BytesIO(layout.pdf))
             self._source_keys += 1
             xobjects = [self.pdf.import_page_as_xobject(page, self._source_keys) for page in reader.pages]
-            self._imported[form.id] = (layout, xobjects)
-        return self._imported[form.id]
+            self._imported[key] = (layout, xobjects)
+        return self._imported[key]
 
     def _resources(self, xobject_id: int | None) -> bytes:
         entries = {"Font": dictionary({self.font.resource_name: ref(self.font_id)})}
@@ -62,6 +69,17 @@ class FormPrinter:
                                        page_number=page.number, page_count=len(layout.pages), font=self.font,
                                        style=self.style)
             self.pdf.add_page(content, self._resources(xobject_id), size=(page.width, page.height))
+            self._last_size = (page.width, page.height)
+        return len(layout.pages)
+
+    def add_instructions(self, form: FormDef) -> int:
+        """The form's 填表说明 pages (A4, laid out once): no values, no re-filing mark — they are not part of a
+        resident's folder. Returns pages written (0 for a form without instructions)."""
+        if not has_instructions(form):
+            return 0
+        layout, xobjects = self._import(f"{form.id}:instructions", lambda: layout_instructions(form))
+        for page, xobject_id in zip(layout.pages, xobjects, strict=True):
+            self.pdf.add_page(b"q /P Do Q\n", self._resources(xobject_id), size=(page.width, page.height))
             self._last_size = (page.width, page.height)
         return len(layout.pages)
 

@@ -17,6 +17,7 @@ from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.forms.by_sex import for_resident
 from archiveprint.forms.catalog import Catalog, FormDef, FormSet, load_catalog
 from archiveprint.forms.context import person_values, slot_values
+from archiveprint.forms.instructions import NONE, PER_FORM, check_mode, pages_after, pages_once
 from archiveprint.forms.paper import check_one_paper
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.sets import find_form_set
@@ -69,6 +70,10 @@ class PrintOptions:
     split_pages: int | None = None  # at most this many pages per PDF; the parts are zipped
     marks: bool = True  # re-filing mark on prefilled pages
     allow_missing_glyphs: bool = False
+    instructions: str = NONE  # 填表说明: none | once (at the front of the run) | per_form (after each form)
+
+    def __post_init__(self) -> None:
+        check_mode(self.instructions)
 
 
 @dataclass
@@ -179,13 +184,15 @@ def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: 
 
     if options.blank or scope.empty:
         copies = max(1, options.copies if scope.empty else count_scope(session, scope))
+        _instructions_once(writer, forms, options)
         for copy in range(copies):
-            pages = writer.ensure_room(sum(f.pages for f in forms))
+            pages = writer.ensure_room(sum(f.pages + pages_after(f, options.instructions) for f in forms))
             for form in forms:
                 if form.per_page > 1:
                     pages.add_sheet(form, [{}] * form.per_page)
                 else:
                     pages.add_form(form, {})
+                _instructions_after(pages, form, options)
             _pad_for_duplex(pages, options)
             if progress:
                 progress(copy + 1, copies)
@@ -198,6 +205,7 @@ def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: 
         missing = check_glyphs(session, scope)
         if missing:
             raise missing_glyphs_error(missing)
+    _instructions_once(writer, forms, options)
     township = get_township(session)
     total = count_scope(session, scope)
     sheet_forms = [f for f in forms if f.per_page > 1]
@@ -207,13 +215,14 @@ def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: 
     for resident in iter_scope(session, scope):
         person = person_values(resident, township, today=today)
         resident_forms = for_resident(single_forms, person["sex"])  # 男童 or 女童 chart: forms/by_sex.py
-        needed = sum(f.pages for f in resident_forms) + (1 if options.separators else 0)
-        pages = writer.ensure_room(needed)
+        needed = sum(f.pages + pages_after(f, options.instructions) for f in resident_forms)
+        pages = writer.ensure_room(needed + (1 if options.separators else 0))
         if options.separators and resident.household_id != last_household:
             _separator(pages, resident, options)
         last_household = resident.household_id
         for form in resident_forms:
             pages.add_form(form, slot_values(form, person), code17=resident.archive_code)
+            _instructions_after(pages, form, options)
         _pad_for_duplex(pages, options)
         for form in sheet_forms:
             sheet_queue[form.id].append(slot_values(form, person))
@@ -231,6 +240,23 @@ def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: 
     result.outputs = writer.outputs
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _instructions_once(writer: _PartWriter, forms: list[FormDef], options: PrintOptions) -> None:
+    """填表说明 once (`once`): every form's that has them, in the set's order, before the run's first page (the first
+    part's, when split); with duplex the first record then starts on a fresh sheet."""
+    pages = pages_once(forms, options.instructions)
+    if pages:
+        printer = writer.ensure_room(pages)
+        for form in forms:
+            printer.add_instructions(form)
+        _pad_for_duplex(printer, options)
+
+
+def _instructions_after(pages: FormPrinter, form: FormDef, options: PrintOptions) -> None:
+    """The form's 填表说明 right after it (`per_form`), as the spec book prints them: handy with blank copies."""
+    if options.instructions == PER_FORM:
+        pages.add_instructions(form)
 
 
 def _pad_for_duplex(pages: FormPrinter, options: PrintOptions) -> None:

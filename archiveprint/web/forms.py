@@ -24,14 +24,23 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, FieldList, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, Regexp
 
 from archiveprint.accounts.roles import can
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.catalog import FormSet, load_catalog
+from archiveprint.forms.instructions import NONE, ONCE, PER_FORM
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
-from archiveprint.forms.preview import PrintPlan, plan_print, preview_pdf, preview_person, thumbnails
+from archiveprint.forms.preview import (
+    PrintPlan,
+    plan_print,
+    preview_captions,
+    preview_pdf,
+    preview_person,
+    thumbnails,
+)
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
 from archiveprint.forms.sets import FORM, SET, create_form_set, delete_form_set, find_form_set, list_custom_sets
 from archiveprint.jobs import queue as jobqueue
@@ -89,6 +98,9 @@ class PrintJobInput(FlaskForm):
     split_pages = IntegerField(_l("每个文件最多页数"), validators=[
         Optional(), NumberRange(10, 100000, message=_l("每个文件至少 10 页"))])
     allow_missing_glyphs = BooleanField(_l("字体缺字时仍然打印"))
+    instructions = SelectField(_l("填表说明"), default=NONE, choices=[
+        SelectChoice(NONE, _l("不打印")), SelectChoice(ONCE, _l("整批最前面打印一次")),
+        SelectChoice(PER_FORM, _l("每张表后各附一份（适合空白表）"))])
 
 
 def choice(kind: str, key: str) -> str:
@@ -136,7 +148,8 @@ def _read(form: PrintJobInput) -> tuple[FormSet, Scope, PrintOptions]:
                           village=form.village.data or None, tag=form.tag.data or None)
     options = PrintOptions(blank=bool(form.blank.data), copies=form.copies.data or 1, duplex=bool(form.duplex.data),
                            separators=bool(form.separators.data), split_pages=form.split_pages.data or None,
-                           allow_missing_glyphs=bool(form.allow_missing_glyphs.data))
+                           allow_missing_glyphs=bool(form.allow_missing_glyphs.data),
+                           instructions=form.instructions.data or NONE)
     return form_set, scope, options
 
 
@@ -181,8 +194,8 @@ def preview() -> ResponseReturnValue:
                      detail=f"打印预览：{form_set.name}")
     else:
         db_session().commit()
-    pdf = preview_pdf(form_set, person)
-    captions = [(form.title, page) for form in plan.forms for page in range(1, form.pages + 1)]
+    pdf = preview_pdf(form_set, person, instructions=options.instructions)
+    captions = preview_captions(form_set, person, instructions=options.instructions)
     pictures = [{"src": "data:image/png;base64," + base64.b64encode(picture.png).decode("ascii"),
                  "width": round(picture.width * THUMBNAIL_SHOWN), "height": round(picture.height * THUMBNAIL_SHOWN),
                  "form": captions[index][0], "page": captions[index][1]}

@@ -167,3 +167,34 @@ def test_issue_10_17_the_first_preview_after_a_restart_reads_the_blank_forms_fro
     expect(page.locator("#page-count")).to_contain_text("3 人，共 18 页")
     expect(page.locator(".thumb img")).to_have_count(6)
     assert restarted.laid_out == 0  # WeasyPrint was not called: every blank page came from the disk cache
+
+
+def test_issue_12_the_clerk_asks_for_the_filling_instructions_and_gets_their_pages(page: Page, live_server,
+                                                                                  committed_db, tmp_path):
+    seed_people(committed_db)
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("link", name="打印中心").click()
+    page.get_by_label("表单套组").select_option(label="高血压患者随访服务记录表")
+    page.get_by_label("空白表（不预填）").check()
+    page.get_by_label("份数").fill("2")
+    expect(page.get_by_label("填表说明")).to_have_value("none")
+    page.get_by_label("填表说明").select_option(label="每张表后各附一份（适合空白表）")
+    page.get_by_role("button", name="预览").click()
+
+    expect(page.locator("#preview-pages")).to_have_text("4")  # 2 copies × (the form + its 填表说明)
+    expect(page.locator("#instruction-pages")).to_have_text("其中填表说明 2 页。")
+    expect(page.locator(".thumb figcaption")).to_have_text(["高血压患者随访服务记录表",
+                                                            "高血压患者随访服务记录表填表说明"])
+    expect(page.get_by_label("填表说明")).to_have_value("per_form")  # kept for 开始打印
+
+    page.get_by_role("button", name="开始打印").click()
+    expect(page.locator("#job-status")).to_have_text("完成", timeout=120_000)
+    expect(page.locator("#job-done")).to_contain_text("已生成 4 页")
+    with page.expect_download() as info:
+        page.get_by_role("link", name=re.compile("下载")).first.click()
+    saved = tmp_path / "instructions.pdf"
+    info.value.save_as(saved)
+    texts = [compact(text) for text in page_texts(saved)]
+    assert len(read(saved).pages) == len(texts) == 4
+    assert [text.startswith("高血压患者随访服务记录表填表说明") for text in texts] == [False, True, False, True]
+    assert "如××市人民医院心内科" in texts[1]

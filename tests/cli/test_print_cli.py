@@ -108,3 +108,21 @@ def test_issue_10_3_form_and_set_are_chosen_explicitly(cli, tmp_path):
     both_given = cli("print", "forms", "--set", "encounter", "--form", "encounter", "--blank", "-o",
                      str(tmp_path / "x.pdf"))
     assert neither.exit_code == both_given.exit_code == 2 and "二选一" in both_given.output
+
+
+def test_issue_12_instructions_once_or_after_each_form(cli, tmp_path):
+    def printed(*args: str) -> list[str]:
+        out = tmp_path / f"{len(list(tmp_path.glob('*.pdf')))}.pdf"
+        result = cli("print", "forms", *args, "-o", str(out), "--json")
+        assert result.exit_code == 0, result.output
+        texts = [compact(text) for text in page_texts(out)]
+        assert json.loads(result.stdout)["pages"] == len(texts)
+        return ["I" if text.startswith("高血压患者随访服务记录表填表说明") else "F" for text in texts]
+
+    assert printed("--set", "hypertension", "--blank", "--copies", "2") == ["F", "F"]  # none unless asked
+    assert printed("--set", "hypertension", "--blank", "--copies", "2", "--instructions", "per-form") == [
+        "F", "I", "F", "I"]
+    assert printed("--set", "hypertension", "--village", "201", "--instructions", "once") == ["I", "F", "F"]
+    wrong = cli("print", "forms", "--set", "hypertension", "--blank", "--instructions", "twice", "-o",
+                str(tmp_path / "x.pdf"))
+    assert wrong.exit_code == 2 and "none" in wrong.output and "per-form" in wrong.output

@@ -423,3 +423,49 @@ def test_the_print_centre_speaks_english_when_asked(client, auth, people, app, c
     assert "Done" in job_page and "5 pages are ready to download and print." in job_page
     assert client.get(f"/print/jobs/{job_id}.json").get_json()["label"] == "Done"
     assert "Custom sets" in client.get("/print/sets").get_data(as_text=True)
+
+
+# --- 填表说明 (issue #12 §2) ------------------------------------------------------------------------------------
+
+def test_issue_12_instructions_chosen_in_the_print_centre_are_counted_previewed_and_printed_by_the_job(
+        client, auth, people, app, committed_db, recording):
+    auth.login("clerk")
+    centre = client.get("/print").get_data(as_text=True)
+    assert re.search(r'<option selected value="none">不打印</option>', centre)  # none unless asked
+    values = {"form_set": "set:hypertension", "village": "201", "instructions": "once"}
+    preview = client.post("/print/preview", data=print_input(client, **values)).get_data(as_text=True)
+    assert re.search(r'id="preview-pages">6<', preview)  # the 填表说明 once, then 5 residents × 1 page
+    assert "其中填表说明 1 页。" in preview
+    captions = re.findall(r"<figcaption>([^<]+)</figcaption>", preview)
+    assert [caption.strip() for caption in captions[:2]] == ["高血压患者随访服务记录表填表说明",
+                                                             "高血压患者随访服务记录表"]
+
+    job_id = job_id_of(client.post("/print/start", data=print_input(client, **values)))
+    with committed_db.reader() as session:
+        job = jobqueue.get_job(session, job_id)
+        assert job.params["options"]["instructions"] == "once" and job.params["expected_pages"] == 6
+    run_job(job_id, settings=app.extensions["archiveprint"].settings, database=committed_db)
+    job_page = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
+    link = re.search(r'href="(/print/jobs/\d+/files/[^"]+)"', job_page)
+    assert link
+    pdf = fetch(client, link.group(1))
+    texts = [compact(text) for text in page_texts(pdf)]
+    assert len(texts) == 6 and texts[0].startswith("高血压患者随访服务记录表填表说明") and "张三丰" in texts[1]
+    assert len(audit_rows(committed_db, "print")) == 5  # the instructions page is no resident's
+
+    none = client.post("/print/preview", data=print_input(client, form_set="set:referral", village="201",
+                                                          instructions="per_form")).get_data(as_text=True)
+    assert "所选表单没有填表说明，不会另加页。" in none
+    bad = client.post("/print/start", data=print_input(client, village="201", instructions="twice"))
+    assert bad.status_code == 400 and "不是有效的选择" in bad.get_data(as_text=True)
+    assert recording.submitted == [job_id]
+
+
+def test_issue_12_the_instructions_choice_speaks_english(client, auth, people, recording):
+    auth.login("clerk")
+    client.set_cookie("lang", "en")
+    centre = client.get("/print").get_data(as_text=True)
+    assert "Filling instructions" in centre and "Once, at the front of the print" in centre
+    preview = client.post("/print/preview", data=print_input(client, form_set="set:hypertension", village="201",
+                                                             instructions="per_form")).get_data(as_text=True)
+    assert "10 pages in all" in preview and "5 of them are filling instructions." in preview
