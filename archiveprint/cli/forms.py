@@ -95,13 +95,17 @@ def list_forms() -> Answer:
 
 @forms_group.command("variants")
 def list_variants() -> None:
-    """列出来源不一致之处的可选版本，以及本院当前的选择（instance/form_variants.yaml）。"""
+    """列出来源不一致之处的可选版本、各省可增删的行，以及本院当前的选择（instance/form_variants.yaml）。"""
     chosen = site_variants()
     for form in load_catalog().forms.values():
         raw = yaml.safe_load((form.folder / "form.yaml").read_text(encoding="utf-8"))
+        picked = dict(chosen[form.id].variants) if form.id in chosen else {}
         for item in raw.get("fields", []):
             if item.get("variants"):
-                current = chosen.get(form.id, {}).get(item["slot"], "默认")
+                current = picked.get(item["slot"], "默认")
                 click.echo(f"{form.id}.{item['slot']}（{item['label']}）：默认 / {' / '.join(item['variants'])}"
                            f"  当前：{current}")
+        for row in form.rows:
+            wish = "可添加" if row.site == "add" else "可删除"
+            click.echo(f"{form.id} 行 {row.name}（{row.label}）：{wish}  当前：{'印' if row.printed else '不印'}")
     click.echo(f"设置文件：{site_variants_file()}")

@@ -9,10 +9,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, RootModel, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from archiveprint import resources
-from archiveprint.configfile import Invalid, Schema, read_yaml, worded
+from archiveprint.configfile import Invalid, Schema, read_yaml
 from archiveprint.errors import N_, NotFound
 from archiveprint.forms.paper import check_one_paper, paper_name
 
@@ -54,8 +63,28 @@ class Instructions:
 
 
 @dataclass(frozen=True)
+class RowDef:
+    """A row (or block of rows) of a form that a site may change in its variants file: a `site: add` row is printed
+    only when the site adds it (省里加的行: 下一步管理措施 …), a `site: remove` row unless the site removes it."""
+
+    name: str
+    label: str
+    site: str  # add | remove
+    printed: bool
+
+
+@dataclass(frozen=True)
+class SiteChoice:
+    """What a site picked for one form in form_variants.yaml: field variants (slot → variant) and rows."""
+
+    variants: tuple[tuple[str, str], ...] = ()
+    add: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FormDef:
-    """A form as its folder describes it."""
+    """A form as its folder describes it, with the site's choices applied: `fields` lists only printed items."""
 
     id: str
     number: int  # two digits in the re-filing barcode
@@ -69,10 +98,27 @@ class FormDef:
     per_page: int = 1  # residents per sheet (the A4 sheet of cut-out cards holds 8)
     slot_prefix: str = ""  # with per_page > 1: slots of the n-th resident are <prefix><n>.<slot>
     instructions: Instructions | None = None  # its 填表说明, when instructions.yaml holds them
+    rows: tuple[RowDef, ...] = ()  # the rows a site may add or remove, and whether this site's sheet prints them
 
     @property
     def template(self) -> str:
         return f"forms/{self.id}/form.html"
+
+    def row(self, name: str) -> RowDef:
+        """A declared row; a name form.yaml does not declare is a mistake in the template, never "not printed"."""
+        for item in self.rows:
+            if item.name == name:
+                return item
+        raise KeyError(f"form {self.id}: row {name} is not declared under rows: in form.yaml")
+
+    def prints(self, row: str) -> bool:
+        """Whether the sheet carries a declared row (in a template: `{% if form.prints('next_steps') %}`)."""
+        return self.row(row).printed
+
+    @property
+    def added_rows(self) -> tuple[str, ...]:
+        """The rows the site added (templates make the sheet more compact to fit them)."""
+        return tuple(item.name for item in self.rows if item.site == "add" and item.printed)
 
     def field(self, slot: str) -> FieldDef:
         for item in self.fields:
@@ -174,13 +220,26 @@ class _FieldFile(_Look):
     unit: str = ""
     width: str = ""
     star: bool = False
+    row: str | None = None  # the declared row (form.yaml `rows:`) this field is printed in
     variants: dict[str, _Look] = Field(default_factory=dict)
 
     def definition(self, variant: str) -> FieldDef:
         """The field as printed, with the site's chosen variant (if it names one of this field's) applied."""
         chosen = self.variants.get(variant)
-        values = {**self.model_dump(exclude={"variants"}), **(chosen.model_dump(exclude_unset=True) if chosen else {})}
+        values = {**self.model_dump(exclude={"variants", "row"}),
+                  **(chosen.model_dump(exclude_unset=True) if chosen else {})}
         return FieldDef(**{**values, "options": tuple((values["options"] or {}).items())})
+
+
+class _RowFile(Schema):
+    """One entry of `rows:`: a row a site may add (`site: add`, off by default) or remove (`site: remove`)."""
+
+    label: str
+    site: Literal["add", "remove"]
+
+
+ROW_UNDECLARED = N_("字段所在的行“{row}”没有在 rows 中声明")
+ROW_WITHOUT_FIELDS = N_("行“{key}”没有字段（字段用 row: {key} 归入这一行）")
 
 
 class _FormFile(Schema):
@@ -197,7 +256,18 @@ class _FormFile(Schema):
     notes: str = ""
     per_page: int = 1
     slot_prefix: str = ""
+    rows: dict[str, _RowFile] = Field(default_factory=dict)
     fields: list[_FieldFile] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _rows_have_fields(self) -> _FormFile:
+        for number, item in enumerate(self.fields):
+            if item.row is not None and item.row not in self.rows:
+                raise Invalid(ROW_UNDECLARED, {"row": item.row}, at=("fields", number, "row"), value=item.row)
+        for name in self.rows:
+            if not any(item.row == name for item in self.fields):
+                raise Invalid(ROW_WITHOUT_FIELDS, at=("rows", name), value=name)
+        return self
 
 
 class _SetFile(Schema):
@@ -236,6 +306,12 @@ class _InstructionsFile(Schema):
 
 
 VARIANTS = N_("格式应为：表单编号: {{字段: 版本}}")
+ROWS_FORMAT = N_("格式应为：rows: {{add: [行, …], remove: [行, …]}}")
+UNKNOWN_FORM = N_("没有表单“{form}”（表单编号见 archiveprint forms list）")
+UNKNOWN_ROW = N_("表单 {form} 没有“{row}”这一行；可增删的行：{allowed}")
+NOT_ADDABLE = N_("表单 {form} 的“{row}”行本来就印着，不能添加；可添加的行：{allowed}")
+NOT_REMOVABLE = N_("表单 {form} 的“{row}”行不能删除；可删除的行：{allowed}")
+NONE = N_("无")
 
 
 def _mapping(raw: object) -> object:
@@ -244,22 +320,82 @@ def _mapping(raw: object) -> object:
     return raw
 
 
+class _RowChoice(Schema):
+    """A form's `rows:` in the site's file: declared rows to add and to remove."""
+
+    shape: ClassVar[str] = ROWS_FORMAT
+    add: list[str] = Field(default_factory=list)
+    remove: list[str] = Field(default_factory=list)
+
+
+class _SiteForm(Schema):
+    """One form in the site's file: `{slot: variant, …}` and, optionally, `rows: {add: […], remove: […]}`."""
+
+    model_config = ConfigDict(extra="allow")
+    shape: ClassVar[str] = VARIANTS
+    known_keys_only: ClassVar[bool] = False
+    rows: _RowChoice = Field(default_factory=_RowChoice)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _variant_names(cls, data: Any) -> Any:
+        for slot, variant in (data.items() if isinstance(data, Mapping) else ()):
+            if slot != "rows" and (isinstance(variant, bool) or not isinstance(variant, str | int | float)):
+                raise Invalid(VARIANTS, at=(slot,))
+        return data
+
+    def choice(self) -> SiteChoice:
+        return SiteChoice(variants=tuple(sorted((slot, str(v)) for slot, v in (self.model_extra or {}).items())),
+                          add=tuple(self.rows.add), remove=tuple(self.rows.remove))
+
+
+def _listed(rows: Mapping[str, RowDef], site: str | None = None) -> str:
+    """Rows as a message lists them: next_steps（下一步管理措施）、…"""
+    return "、".join(f"{row.name}（{row.label}）" for row in rows.values() if site in (None, row.site))
+
+
+class _Variants(RootModel[Annotated[dict[str, _SiteForm], BeforeValidator(_mapping)]]):
+    """form_variants.yaml. The context's `forms` (form id → its declared rows) checks the forms and rows named."""
+
+    @model_validator(mode="after")
+    def _declared(self, info: ValidationInfo) -> _Variants:
+        forms: Mapping[str, Mapping[str, RowDef]] = (info.context or {}).get("forms", {})
+        for form_id, chosen in self.root.items():
+            if form_id not in forms:
+                raise Invalid(UNKNOWN_FORM, {"form": form_id}, at=(form_id,), value=form_id)
+            declared = forms[form_id]
+            for wish, refusal in (("add", NOT_ADDABLE), ("remove", NOT_REMOVABLE)):
+                for number, name in enumerate(getattr(chosen.rows, wish)):
+                    row = declared.get(name)
+                    if row is None or row.site != wish:
+                        message, allowed = (UNKNOWN_ROW, _listed(declared)) if row is None else \
+                            (refusal, _listed(declared, wish))
+                        raise Invalid(message, {"form": form_id, "row": name, "allowed": allowed or NONE},
+                                      at=(form_id, "rows", wish, number), value=name)
+        return self
+
+
 _Sets = RootModel[list[_SetFile] | None]
-_Variants = RootModel[Annotated[dict[str, Annotated[dict[str, str], worded(VARIANTS)]], BeforeValidator(_mapping)]]
 
 
 # --- reading --------------------------------------------------------------------------------------------------
 
-def load_form(folder: Path, overrides: dict[str, Any] | None = None) -> FormDef:
-    """Read one form folder; `overrides` (site settings) replace fields' options where the sources disagree."""
+def load_form(folder: Path, choice: SiteChoice | None = None) -> FormDef:
+    """Read one form folder with the site's choice applied: its variants replace fields' options where the sources
+    disagree, its rows are added or removed (the fields of a row not printed are left out)."""
     document = read_yaml(folder / "form.yaml", what=WHAT_FORM, source=f"{folder.name}/form.yaml")
     form_id = document.data.get("id") if isinstance(document.data, Mapping) else None
     raw = document.validate(_FormFile, context={"form": form_id})
-    overrides = overrides or {}
+    choice = choice or SiteChoice()
+    variants = dict(choice.variants)
+    rows = tuple(RowDef(name=name, label=row.label, site=row.site,
+                        printed=name in choice.add if row.site == "add" else name not in choice.remove)
+                 for name, row in raw.rows.items())
+    off = {row.name for row in rows if not row.printed}
     return FormDef(
         id=raw.id, number=raw.number, title=raw.title, pages=raw.pages, header=raw.header,
-        fields=tuple(item.definition(overrides.get(item.slot, "")) for item in raw.fields), folder=folder,
-        size=raw.size, notes=raw.notes, per_page=raw.per_page, slot_prefix=raw.slot_prefix,
+        fields=tuple(item.definition(variants.get(item.slot, "")) for item in raw.fields if item.row not in off),
+        folder=folder, size=raw.size, notes=raw.notes, per_page=raw.per_page, slot_prefix=raw.slot_prefix, rows=rows,
         instructions=load_instructions(folder, size=raw.size, per_page=raw.per_page))
 
 
@@ -278,32 +414,36 @@ def load_instructions(folder: Path, *, size: str = "A4", per_page: int = 1) -> I
 
 
 def site_variants_file() -> Path:
-    """Where a site picks variants for items the sources disagree on: <instance>/form_variants.yaml, e.g.
+    """Where a site picks variants for items the sources disagree on, and the rows it adds to or removes from a
+    form: <instance>/form_variants.yaml, e.g.
 
         personal_info: {livestock: ycia}
         health_check: {diet: bsoft, drink_kind: bsoft}
+        hypertension_followup: {dose1: mg, rows: {add: [next_steps, resident_sign], remove: [drug_other]}}
     """
     return Path(os.environ.get("ARCHIVEPRINT_INSTANCE") or Path.cwd() / "instance") / "form_variants.yaml"
 
 
-def site_variants() -> dict[str, dict[str, str]]:
+def site_variants() -> dict[str, SiteChoice]:
+    """The site's choices per form; forms and rows are checked against the shipped definitions."""
     path = site_variants_file()
     if not path.is_file():
         return {}
     document = read_yaml(path, what=WHAT_VARIANTS, source=str(path))
     document.data = document.data or {}
-    return document.validate(_Variants).root
+    declared = {form.id: {row.name: row for row in form.rows} for form in _load_catalog(()).forms.values()}
+    chosen = document.validate(_Variants, context={"forms": declared}).root
+    return {form_id: site.choice() for form_id, site in chosen.items()}
 
 
 def load_catalog() -> Catalog:
-    """Every form folder under templates/forms/ and the sets in templates/forms/sets.yaml, with the site's variants."""
-    variants = site_variants()
-    return _load_catalog(tuple(sorted((f, tuple(sorted(v.items()))) for f, v in variants.items())))
+    """Every form folder under templates/forms/ and the sets in templates/forms/sets.yaml, with the site's choices."""
+    return _load_catalog(tuple(sorted(site_variants().items())))
 
 
 @lru_cache(maxsize=8)
-def _load_catalog(variants: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Catalog:
-    chosen = {form_id: dict(fields) for form_id, fields in variants}
+def _load_catalog(choices: tuple[tuple[str, SiteChoice], ...]) -> Catalog:
+    chosen = dict(choices)
     root = resources.template_dir() / "forms"
     catalog = Catalog()
     for folder in sorted(p for p in root.iterdir() if (p / "form.yaml").is_file()):

@@ -17,7 +17,7 @@ from archiveprint import diskcache
 from archiveprint.forms.catalog import INSTRUCTIONS_FILE, FormDef
 from archiveprint.forms.render import render_blank_html
 from archiveprint.pdf.fonts import FONT_FACES, font_path, use_metrics_cache
-from archiveprint.pdf.weasy import render
+from archiveprint.pdf.weasy import render, template_env
 
 T = TypeVar("T")
 PX_TO_PT = 0.75  # WeasyPrint lays out in CSS px (1/96 in); PDF speaks points (1/72 in)
@@ -111,24 +111,40 @@ def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _referenced(template: Path, root: Path, found: set[Path]) -> None:
+    """Add the templates `template` extends, imports or includes, and theirs in turn (names relative to `root`):
+    a form may import another form's macros (the diabetes sheet uses the hypertension sheet's)."""
+    from jinja2 import meta  # lazy: Jinja only to lay out a print document
+
+    for name in meta.find_referenced_templates(template_env().parse(template.read_text(encoding="utf-8"))):
+        path = root / name if name else None  # None: a name computed at render time (no form does that)
+        if path is not None and path.is_file() and path not in found:
+            found.add(path)
+            _referenced(path, root, found)
+
+
 def _sources(form: FormDef) -> list[Path]:
     """Every file a form's blank layout is made from: its folder (but its 填表说明, printed apart), the shared form
-    templates and the print CSS."""
+    templates, the print CSS and any template its own imports (another form's macros.html)."""
     forms_root = form.folder.parent
-    files = [p for p in form.folder.rglob("*") if p.is_file() and p.name != INSTRUCTIONS_FILE]
-    files += [p for p in forms_root.iterdir() if p.is_file() and p.suffix in (".html", ".css")]
+    files = {p for p in form.folder.rglob("*") if p.is_file() and p.name != INSTRUCTIONS_FILE}
+    files |= {p for p in forms_root.iterdir() if p.is_file() and p.suffix in (".html", ".css")}
     print_css = forms_root.parent / "print"
     if print_css.is_dir():
-        files += [p for p in print_css.rglob("*") if p.is_file()]
+        files |= {p for p in print_css.rglob("*") if p.is_file()}
+    template = form.folder / "form.html"
+    if template.is_file():
+        _referenced(template, forms_root.parent, files)
     return sorted(files)
 
 
 def layout_key(form: FormDef, site: dict[str, str] | None = None) -> str:
-    """The hash a blank layout is kept under: template files, CSS, fonts, the form's definition (with the site's
-    variants), the site settings, WeasyPrint's version and our own format. Any change gives another key."""
+    """The hash a blank layout is kept under: template files (with those imported from other forms' folders), CSS,
+    fonts, the form's definition (with the site's variants and rows), the site settings, WeasyPrint's version and
+    our own format. Any change gives another key."""
     digest = hashlib.sha256()
     definition = (LAYOUT_FORMAT, version("weasyprint"), form.id, form.number, form.title, form.pages, form.header,
-                  form.size, form.per_page, form.slot_prefix, form.fields, sorted((site or {}).items()))
+                  form.size, form.per_page, form.slot_prefix, form.fields, form.rows, sorted((site or {}).items()))
     digest.update(repr(definition).encode())
     add_files(digest, _sources(form), root=form.folder.parent.parent)
     return digest.hexdigest()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from archiveprint import resources
-from archiveprint.forms.catalog import load_catalog
+from archiveprint.forms.catalog import SiteChoice, load_catalog, load_form
 from archiveprint.forms.layout import LayoutEngine, layout_key
 from tests.pdfcheck import check_structure
 
@@ -91,6 +91,32 @@ def test_issue_10_17_a_changed_template_or_stylesheet_lays_the_form_out_again(tm
 def test_issue_10_17_site_variants_and_settings_are_other_layouts(tmp_path):
     variant = replace(FORM, fields=FORM.fields[:-1])
     assert len({layout_key(FORM), layout_key(variant), layout_key(FORM, {"unit": "某卫生院"})}) == 3
+
+
+def test_issue_12_the_rows_a_site_adds_or_removes_are_other_layouts():
+    folder = resources.template_dir() / "forms" / "hypertension_followup"
+    keys = {layout_key(load_form(folder, SiteChoice(add=add, remove=remove)))
+            for add, remove in [((), ()), (("remarks",), ()), (("remarks", "next_steps"), ()), ((), ("drug_other",))]}
+    assert len(keys) == 4
+
+
+def test_a_change_to_macros_imported_from_another_forms_folder_lays_the_form_out_again(tmp_path):
+    """The diabetes sheet imports forms/hypertension_followup/macros.html: an edit there is a new layout (the key
+    once covered only the form's own folder and the shared templates); the other form's own files are not."""
+    source, copy = resources.template_dir(), tmp_path / "templates"
+    for form_id in ("diabetes_followup", "hypertension_followup"):
+        shutil.copytree(source / "forms" / form_id, copy / "forms" / form_id)
+    for shared in (source / "forms").glob("_*.html"):
+        shutil.copy(shared, copy / "forms" / shared.name)
+    shutil.copytree(source / "print", copy / "print")
+    form = replace(load_catalog().form("diabetes_followup"), folder=copy / "forms" / "diabetes_followup")
+    before = layout_key(form)
+    with (copy / "forms" / "hypertension_followup" / "form.yaml").open("a", encoding="utf-8") as fp:
+        fp.write("\n")
+    assert layout_key(form) == before
+    with (copy / "forms" / "hypertension_followup" / "macros.html").open("a", encoding="utf-8") as fp:
+        fp.write("\n")
+    assert layout_key(form) != before
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "pdf_bytes", "empty"])
