@@ -18,10 +18,8 @@ from tests.pdfcheck import compact, page_texts, read
 
 
 @pytest.fixture
-def cli(committed_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
-    with committed_db.transaction() as session:
+def cli(cli_env):
+    with cli_env.transaction() as session:
         setup_township(session)
         household = services.create_household(session, services.find_village(session, "201"), head_name="欧阳𠮷",
                                               address="东村2组8号", actor=ACTOR)
@@ -57,7 +55,7 @@ def test_new_record_set_for_a_village_with_json_and_every_prefilled_value_on_its
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data == {"pages": 12, "residents": 2, "seconds": 2.5, "output": str(out),  # 2 × (1 + 1 + 4) pages
-                    "outputs": [str(out)]}
+                    "outputs": [str(out)], "population": None}  # 新建档套表 is for everyone
     texts = [compact(t) for t in page_texts(out)]
     assert len(read(out).pages) == len(texts) == 12
     page = 0
