@@ -11,11 +11,13 @@ import click
 import yaml
 from sqlalchemy.orm import Session
 
-from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
+from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
 from archiveprint.forms.catalog import FormSet, load_catalog, site_variants, site_variants_file
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
-from archiveprint.forms.services import PrintOptions, audit_print, print_forms, resolve_scope
+from archiveprint.forms.preview import plan_print
+from archiveprint.forms.services import EVERYONE, PrintOptions, audit_print, print_forms, resolve_scope
 from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
+from archiveprint.register.populations import load_populations
 
 
 @click.command("forms")
@@ -26,6 +28,8 @@ from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
 @click.option("--household", help="户：内部编号，或 村代码-户号（201-17）")
 @click.option("--village", help="村：3位代码或村名")
 @click.option("--tag", help="人群分类，如 高血压（可与 --village 同用）")
+@click.option("--population", help="重点人群（编号或名称）：hypertension / 高血压患者 …；默认为套组所针对的人群")
+@click.option("--everyone", is_flag=True, help="打印范围内的全部居民，不按套组的重点人群筛选")
 @click.option("--blank", is_flag=True, help="空白表（不预填）")
 @click.option("--copies", default=1, show_default=True, help="空白表份数（无范围时）")
 @click.option("--duplex", is_flag=True, help="双面打印：每人从新的一张纸开始")
@@ -35,32 +39,42 @@ from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
 @click.option("--instructions", type=click.Choice(["none", "once", "per-form"]), default="none", show_default=True,
               help="填表说明：none 不打印；once 整批最前面打印一次；per-form 每张表后各附一份（适合空白表）")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="输出 PDF 路径")
-@answers("输出 JSON：pages, residents, seconds, output(s)")
+@answers("输出 JSON：pages, residents, population, seconds, output(s)")
 @pass_app
 def print_forms_command(app: AppContext, set_key: str | None, form_key: str | None, codes: tuple[str, ...],
                         codes_file: TextIO | None, household: str | None, village: str | None, tag: str | None,
-                        blank: bool, copies: int, duplex: bool, separators: bool, split: int | None,
-                        allow_missing_glyphs: bool, instructions: str, output: Path) -> Answer:
-    """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。"""
+                        population: str | None, everyone: bool, blank: bool, copies: int, duplex: bool,
+                        separators: bool, split: int | None, allow_missing_glyphs: bool, instructions: str,
+                        output: Path) -> Answer:
+    """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。
+
+    针对某一重点人群的套组（高血压随访 → 高血压患者）按村、户或人群分类打印时，默认只打印该人群；
+    --everyone 打印范围内的全部居民，--population 指定其他人群。按档案编号打印时不筛选。
+    """
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     if (set_key is None) == (form_key is None):
         raise click.UsageError("请用 --set 指定套组，或用 --form 指定单张表单（二选一）")
+    if everyone and population:
+        raise click.UsageError("--everyone 与 --population 只能选一个")
     if codes_file:
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
     options = PrintOptions(blank=blank, copies=copies, duplex=duplex, separators=separators, split_pages=split,
                            allow_missing_glyphs=allow_missing_glyphs, instructions=instructions.replace("-", "_"))
-    with click.progressbar(length=1, label="打印表单", file=sys.stderr, show_pos=True) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
+    with app.db.reader() as session:
+        form_set = _what_to_print(session, set_key, form_key)
+        scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag,
+                              population=EVERYONE if everyone else population, form_set=form_set, blank=blank,
+                              today=app.today())
+        click.echo(plan_print(session, form_set, scope, options).headline, err=wants_json())  # before printing
+        with click.progressbar(length=1, label="打印表单", file=sys.stderr, show_pos=True) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
 
-        with app.db.reader() as session:
-            form_set = _what_to_print(session, set_key, form_key)
-            scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag)
             result = print_forms(session, form_set, scope, output, options=options, today=app.today(),
                                  progress=progress)
-        with app.db.transaction() as session:
-            audit_print(session, result, actor=f"cli:{getpass.getuser()}")
+    with app.db.transaction() as session:
+        audit_print(session, result, actor=f"cli:{getpass.getuser()}")
     return result
 
 
@@ -87,10 +101,13 @@ def list_forms() -> Answer:
     """列出全部表单和套组。"""
     catalog = load_catalog()
     forms, sets = catalog.forms.values(), catalog.sets.values()
+    populations = load_populations()
     return Reply({"forms": [{"id": f.id, "title": f.title, "pages": f.pages} for f in forms],
-                  "sets": [{"id": s.id, "name": s.name, "forms": list(s.forms)} for s in sets]},
+                  "sets": [{"id": s.id, "name": s.name, "forms": list(s.forms), "population": s.population}
+                           for s in sets]},
                  ["表单：", *(f"  {f.id:24} {f.title}（{f.pages}页）" for f in forms),
-                  "套组：", *(f"  {s.id:24} {s.name}：{' + '.join(s.forms)}" for s in sets)])
+                  "套组：", *(f"  {s.id:24} {s.name}：{' + '.join(s.forms)}"
+                             + (f"（{populations[s.population].name}）" if s.population else "") for s in sets)])
 
 
 @forms_group.command("variants")

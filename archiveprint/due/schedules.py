@@ -15,7 +15,7 @@ from archiveprint import resources
 from archiveprint.configfile import Document, Invalid, Schema, read_yaml
 from archiveprint.errors import N_, NotFound
 from archiveprint.forms.catalog import load_catalog
-from archiveprint.register.populations import DATE_COLUMNS, load_populations
+from archiveprint.register.populations import DATE_COLUMNS, known_id
 
 WHAT = N_("服务排期")
 PERIODS = ("month", "quarter", "half_year", "year")
@@ -116,9 +116,7 @@ class _ScheduleFile(Schema):
             return self
         if not self.name:
             raise Invalid(N_("缺少字段"), at=("name",))
-        if self.population not in load_populations():
-            raise Invalid(N_("没有这个重点人群；可用：{allowed}"), {"allowed": "、".join(load_populations())},
-                          at=("population",), value=self.population)
+        known_id(self.population, at=("population",))
         if (self.every is None) == (not self.anchor):
             raise Invalid(N_("排期应写 every（按周期）或 anchor + visits（按日期）其中之一"), value=None)
         if self.anchor and not self.visits:

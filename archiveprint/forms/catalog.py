@@ -24,6 +24,7 @@ from archiveprint import resources
 from archiveprint.configfile import Invalid, Schema, read_yaml
 from archiveprint.errors import N_, NotFound
 from archiveprint.forms.paper import check_one_paper, paper_name
+from archiveprint.register.populations import known_id
 
 FIELD_KINDS = frozenset({"text", "boxes", "option", "multi", "date", "ymd", "area", "sign", "check"})
 INSTRUCTIONS_FILE = "instructions.yaml"  # a form's 填表说明, beside its form.yaml (optional)
@@ -140,6 +141,7 @@ class FormSet:
     forms: tuple[str, ...]
     description: str = ""
     builtin: bool = True
+    population: str | None = None  # the key population it is for (a populations.yaml id): printed by default
 
 
 @dataclass
@@ -271,13 +273,20 @@ class _FormFile(Schema):
 
 
 class _SetFile(Schema):
-    """One built-in set of sets.yaml; its forms must be in the catalogue (the context's `forms`)."""
+    """One built-in set of sets.yaml; its forms must be in the catalogue (the context's `forms`), its population
+    in templates/register/populations.yaml."""
 
     known_keys_only: ClassVar[bool] = False
     id: str
     name: str
     forms: list[str]
     description: str = ""
+    population: str | None = None
+
+    @field_validator("population")
+    @classmethod
+    def _known_population(cls, population: str | None) -> str | None:
+        return population if population is None else known_id(population)
 
     @model_validator(mode="after")
     def _known_forms(self, info: ValidationInfo) -> _SetFile:
@@ -451,9 +460,16 @@ def _load_catalog(choices: tuple[tuple[str, SiteChoice], ...]) -> Catalog:
         catalog.forms[form.id] = form
     sets_file = root / "sets.yaml"
     if sets_file.is_file():
-        sets = read_yaml(sets_file, what=WHAT_SETS).validate(_Sets, context={"forms": catalog.forms}).root
-        for raw in sets or ():
-            check_one_paper(raw.name, [catalog.forms[form_id] for form_id in raw.forms])
-            catalog.sets[raw.id] = FormSet(id=raw.id, name=raw.name, forms=tuple(raw.forms),
-                                           description=raw.description)
+        catalog.sets = load_sets(sets_file, catalog.forms)
     return catalog
+
+
+def load_sets(path: Path, forms: Mapping[str, FormDef]) -> dict[str, FormSet]:
+    """The built-in sets of a sets file (templates/forms/sets.yaml), checked against the forms and populations."""
+    sets = read_yaml(path, what=WHAT_SETS).validate(_Sets, context={"forms": forms}).root
+    found: dict[str, FormSet] = {}
+    for raw in sets or ():
+        check_one_paper(raw.name, [forms[form_id] for form_id in raw.forms])
+        found[raw.id] = FormSet(id=raw.id, name=raw.name, forms=tuple(raw.forms), description=raw.description,
+                                population=raw.population)
+    return found

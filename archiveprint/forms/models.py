@@ -20,5 +20,6 @@ class CustomFormSet(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     forms: Mapped[list[str]] = mapped_column(JSON, default=list)  # form ids, in print order
     description: Mapped[str] = mapped_column(String(200), default="")
+    population: Mapped[str | None] = mapped_column(String(32))  # populations.yaml id: printed by default, or none
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -33,9 +33,10 @@ from archiveprint.forms.services import (
     count_households,
     count_scope,
     forms_of,
+    whose,
 )
 from archiveprint.register.models import Resident
-from archiveprint.register.queries import select_for_print
+from archiveprint.register.populations import Population, find_population
 from archiveprint.register.services import get_township
 
 THUMBNAIL_DPI = 40
@@ -56,6 +57,16 @@ class PrintPlan:
     unknown_codes: list[str] = field(default_factory=list)  # typed in the 档案编号 box, not in the register
     instructions: str = NONE  # 填表说明 asked for (PrintOptions.instructions)
     instruction_pages: int = 0  # the pages they add to `pages` (with duplex, their blank backs too)
+    population: Population | None = None  # the key population the residents were narrowed to
+    whose: list[str] = field(default_factory=list)  # 东村, 东村第17户, a tag, 3份档案, 高血压患者
+
+    @property
+    def headline(self) -> str:
+        """What will print, in one line: 高血压随访 · 东村 · 高血压患者：20 人，20 页."""
+        head = " · ".join([self.form_set.name, *self.whose])
+        if self.blank:
+            return f"{head} · 空白表：{self.pages} 页"
+        return f"{head}：{self.residents} 人，{self.pages} 页"
 
     @property
     def pages_per_resident(self) -> int:
@@ -106,7 +117,9 @@ def plan_print(session: Session, form_set: FormSet, scope: Scope, options: Print
                      blank=blank, missing_glyphs=missing,
                      unknown_codes=[code for code in dict.fromkeys(scope.codes) if code not in known],
                      instructions=options.instructions,
-                     instruction_pages=pages - count(options=replace(options, instructions=NONE)))
+                     instruction_pages=pages - count(options=replace(options, instructions=NONE)),
+                     population=find_population(scope.population) if scope.population else None,
+                     whose=[words for words, _ascii in whose(session, scope)])
 
 
 @dataclass(frozen=True)
@@ -121,8 +134,7 @@ def preview_person(session: Session, scope: Scope, *, today: date) -> PreviewPer
     """Read the first resident of a scope (None when the scope is empty), so rendering needs no database."""
     if scope.empty:
         return None
-    first = session.scalar(select_for_print(codes=scope.codes, household_id=scope.household_id,
-                                            village=scope.village, tag=scope.tag).limit(1))
+    first = session.scalar(scope.select().limit(1))
     if first is None:
         return None
     return PreviewPerson(first.archive_code, person_values(first, get_township(session), today=today))

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.services import audit
@@ -24,6 +25,7 @@ from archiveprint.forms.sets import find_form_set
 from archiveprint.pdf.fonts import font_path, load_metrics
 from archiveprint.register.codes import parse_code
 from archiveprint.register.models import Household, Resident
+from archiveprint.register.populations import find_population
 from archiveprint.register.queries import select_for_print
 from archiveprint.register.services import find_village, get_township
 
@@ -35,18 +37,24 @@ class MissingGlyphs(ArchiveprintError):
     """Some names or addresses hold characters the shipped font cannot draw: say so before printing."""
 
 
+EVERYONE = "all"  # 全部居民: chosen so that a set's population does not narrow its print
+
+
 @dataclass(frozen=True)
 class Scope:
-    """Whose forms: a list of codes, a household, a village, a population tag (within a village or all)."""
+    """Whose forms: a list of codes, a household, a village, a population tag, a key population (within a village
+    or all) — every criterion given narrows. A key population is counted on the day `on` (ages change)."""
 
     codes: tuple[str, ...] = ()
     household_id: int | None = None
     village: str | None = None
     tag: str | None = None
+    population: str | None = None  # a populations.yaml id
+    on: date | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.codes or self.household_id or self.village or self.tag)
+        return not (self.codes or self.household_id or self.village or self.tag or self.population)
 
     def describe(self) -> str:
         parts = []
@@ -58,7 +66,26 @@ class Scope:
             parts.append(f"村 {self.village}")
         if self.tag:
             parts.append(f"人群 {self.tag}")
+        if self.population:
+            parts.append(find_population(self.population).name)
         return "，".join(parts) or "空白"
+
+    def select(self) -> Select[tuple[Resident]]:
+        """The residents in scope, in filing order (the one query every count, check and print reads)."""
+        return select_for_print(codes=self.codes, household_id=self.household_id, village=self.village,
+                                tag=self.tag, population=self.population, on=self.on)
+
+    def as_json(self) -> dict[str, object]:
+        return {"codes": list(self.codes), "household_id": self.household_id, "village": self.village,
+                "tag": self.tag, "population": self.population, "on": self.on.isoformat() if self.on else None}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Scope:
+        """A job's stored scope (jobs from before #12 hold no population and no day)."""
+        on = data.get("on")
+        return cls(codes=tuple(data.get("codes") or ()), household_id=data.get("household_id"),
+                   village=data.get("village"), tag=data.get("tag"), population=data.get("population"),
+                   on=date.fromisoformat(on) if on else None)
 
 
 @dataclass(frozen=True)
@@ -84,9 +111,11 @@ class PrintResult:
     outputs: list[Path] = field(default_factory=list)
     printed: list[str] = field(default_factory=list)  # archive codes, for the audit trail
     set_name: str = ""
+    population: str | None = None  # the key population printed (its id), None for everyone in scope
 
     def as_json(self) -> dict[str, object]:
         return {"pages": self.pages, "residents": self.residents, "seconds": round(self.seconds, 3),
+                "population": self.population,
                 "outputs": [str(p) for p in self.outputs], "output": str(self.outputs[0]) if self.outputs else None}
 
     def text_lines(self) -> list[str]:
@@ -95,8 +124,14 @@ class PrintResult:
 
 
 def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: str | int | None = None,
-                  village: str | None = None, tag: str | None = None) -> Scope:
-    """Turn what a clerk typed (village name or segment, household id or village+number) into a Scope."""
+                  village: str | None = None, tag: str | None = None, population: str | None = None,
+                  form_set: FormSet | None = None, blank: bool = False, today: date | None = None) -> Scope:
+    """Turn what a clerk typed (village name or segment, household id or village+number) into a Scope.
+
+    `population` is a key population's id or name, or EVERYONE (全部居民) for none; without one, a set that names
+    its population (`form_set.population`) prints that population by default (see `choose_population`). A key
+    population is counted on `today`.
+    """
     village_code = find_village(session, village).code if village else None
     household_id = None
     if household is not None:
@@ -110,32 +145,77 @@ def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: s
         if row is None:
             raise InvalidValue("没有这一户", field="户", value=household)
         household_id = row
-    return Scope(codes=tuple(parse_code(c).value for c in codes), household_id=household_id,
-                 village=village_code, tag=tag)
+    codes = tuple(parse_code(c).value for c in codes)
+    chosen = choose_population(population, form_set, codes=codes, blank=blank,
+                               whom=bool(village_code or household_id or tag))
+    if chosen is not None and today is None:
+        raise ValueError("a key population is counted on a day: pass `today`")
+    return Scope(codes=codes, household_id=household_id, village=village_code, tag=tag, population=chosen,
+                 on=today if chosen is not None else None)
+
+
+def choose_population(chosen: str | None, form_set: FormSet | None, *, codes: tuple[str, ...], blank: bool,
+                      whom: bool) -> str | None:
+    """Which key population a print is narrowed to (its id), or None for everyone in scope.
+
+    The clerk's choice wins: EVERYONE (全部居民) is none, a population's id or name is that one — but a list of codes
+    is printed as given, never narrowed, so a population chosen with codes is refused. Without a choice, a set for
+    one population (高血压随访 → 高血压患者) prints that population when it is printed prefilled for a village, a
+    household or a tag (`whom`); a blank print and a list of codes keep everyone.
+    """
+    if chosen == EVERYONE:
+        return None
+    if chosen:
+        found = find_population(chosen)
+        if codes:
+            raise InvalidValue("档案编号按原样打印，不按重点人群筛选：请把人群选为“全部居民”，或不填档案编号",
+                               field="人群", value=found.name)
+        return found.id
+    if form_set is None or form_set.population is None or codes or blank or not whom:
+        return None
+    return form_set.population
+
+
+def whose(session: Session, scope: Scope) -> list[tuple[str, str]]:
+    """Whose records, in words and in ASCII (for file names): 东村 / 201, 东村第17户 / 201-17, a tag, 3份档案 / 3codes,
+    高血压患者 / hypertension."""
+    parts = []
+    if scope.village:
+        parts.append((find_village(session, scope.village).name, scope.village))
+    if scope.household_id:
+        household = session.get(Household, scope.household_id)
+        if household is not None:
+            parts.append((f"{household.village.name}第{household.number}户",
+                          f"{household.village.code}-{household.number}"))
+    if scope.tag:
+        parts.append((scope.tag, ""))
+    if scope.codes:
+        parts.append((f"{len(scope.codes)}份档案", f"{len(scope.codes)}codes"))
+    if scope.population:
+        parts.append((find_population(scope.population).name, scope.population))
+    return parts
 
 
 def count_scope(session: Session, scope: Scope) -> int:
-    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
+    stmt = scope.select()
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
 
 def count_households(session: Session, scope: Scope) -> int:
     """Households in a scope: each gets a separator sheet when 分户页 is chosen."""
-    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
+    stmt = scope.select()
     rows = stmt.order_by(None).with_only_columns(Resident.household_id).distinct().subquery()
     return session.scalar(select(func.count()).select_from(rows)) or 0
 
 
 def iter_scope(session: Session, scope: Scope, batch: int = 500) -> Iterator[Resident]:
-    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village, tag=scope.tag)
-    yield from session.scalars(stmt.execution_options(yield_per=batch))
+    yield from session.scalars(scope.select().execution_options(yield_per=batch))
 
 
 def check_glyphs(session: Session, scope: Scope) -> dict[str, set[str]]:
     """Characters of the scope's names and addresses that the font lacks, by archive code."""
     metrics = load_metrics(font_path())
-    stmt = select_for_print(codes=scope.codes, household_id=scope.household_id, village=scope.village,
-                            tag=scope.tag).with_only_columns(Resident.archive_code, Resident.name, Resident.address)
+    stmt = scope.select().with_only_columns(Resident.archive_code, Resident.name, Resident.address)
     missing: dict[str, set[str]] = {}
     for code, name, address in session.execute(stmt):
         lacking = metrics.missing([name, address or ""])
@@ -178,7 +258,7 @@ def print_forms(session: Session, set_key: str | FormSet, scope: Scope, target: 
     catalog = load_catalog()
     form_set = set_key if isinstance(set_key, FormSet) else find_form_set(session, set_key, kind=kind, catalog=catalog)
     forms = forms_of(catalog, form_set)
-    result = PrintResult(set_name=form_set.name)
+    result = PrintResult(set_name=form_set.name, population=scope.population)
     target.parent.mkdir(parents=True, exist_ok=True)
     writer = _PartWriter(target, options.split_pages, title=form_set.name)
 

@@ -15,6 +15,7 @@ from archiveprint.forms.aliases import resolve_alias
 from archiveprint.forms.catalog import Catalog, FormSet, load_catalog
 from archiveprint.forms.models import CustomFormSet
 from archiveprint.forms.paper import check_one_paper
+from archiveprint.register.populations import find_population
 
 NAME_MAX = 64
 DESCRIPTION_MAX = 200
@@ -23,7 +24,8 @@ FORMS_MAX = 20
 
 def as_form_set(row: CustomFormSet) -> FormSet:
     """A custom set as the printer sees every set."""
-    return FormSet(id=row.key, name=row.name, forms=tuple(row.forms), description=row.description, builtin=False)
+    return FormSet(id=row.key, name=row.name, forms=tuple(row.forms), description=row.description, builtin=False,
+                   population=row.population)
 
 
 class AmbiguousPrint(InvalidValue):
@@ -134,14 +136,16 @@ def check_form_set(catalog: Catalog, name: str, forms: list[str] | tuple[str, ..
 
 
 def create_form_set(session: Session, name: str, forms: list[str] | tuple[str, ...], *, description: str = "",
-                    actor: str, now: datetime | None = None) -> CustomFormSet:
-    """自定义套组: a supervisor names forms to print together; every printer and job can then use it."""
+                    population: str | None = None, actor: str, now: datetime | None = None) -> CustomFormSet:
+    """自定义套组: a supervisor names forms to print together, and the key population they are for if there is one
+    (by id or name: a print for a village then defaults to it); every printer and job can then use it."""
     description = description.strip()
     name = check_form_set(load_catalog(), name, forms, description)
+    population = find_population(population).id if population else None
     if session.scalar(select(CustomFormSet.id).where(CustomFormSet.name == name)) is not None:
         raise Conflict("已有同名的自定义套组", field="套组名称", value=name)
     row = CustomFormSet(key=f"custom_{secrets.token_hex(4)}", name=name, forms=list(forms),
-                        description=description, created_by=actor)
+                        description=description, population=population, created_by=actor)
     if now is not None:
         row.created_at = now
     try:
@@ -151,7 +155,7 @@ def create_form_set(session: Session, name: str, forms: list[str] | tuple[str, .
     except IntegrityError:
         raise Conflict("已有同名的自定义套组", field="套组名称", value=name) from None
     record_event(session, "form_set.created", "form_set", row.key, actor=actor, now=now, name=name,
-                 forms=list(forms))
+                 forms=list(forms), population=population)
     session.flush()
     return row
 

@@ -78,7 +78,7 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
     if kind == "forms":
         use_cache_dir(layout_cache_dir(settings.instance_dir))
         target = job_dir(settings, job_id) / params.get("filename", "forms.pdf")
-        scope = Scope(**params.get("scope", {}))
+        scope = Scope.from_json(params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))
         with database.reader() as session:
             _scope_to_user(session, params.get("user_id"))

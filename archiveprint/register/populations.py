@@ -16,6 +16,7 @@ from archiveprint.errors import N_, NotFound
 from archiveprint.register.models import PopulationTag, Resident, resident_tags
 
 WHAT = N_("重点人群定义")
+UNKNOWN_ID = N_("没有这个重点人群；可用：{allowed}")
 DATE_COLUMNS = {"due_date": Resident.due_date, "delivery_date": Resident.delivery_date,
                 "tb_treatment_start": Resident.tb_treatment_start}
 
@@ -110,6 +111,13 @@ def load_populations() -> dict[str, Population]:
                                    min_age=raw.age.min if raw.age else None, max_age=raw.age.max if raw.age else None,
                                    sex=raw.sex)
     return found
+
+
+def known_id(population: str, *, at: tuple[str, ...] = ()) -> str:
+    """A population id as another configuration file names it (sets.yaml, schedules.yaml); refused with the ids."""
+    if population not in load_populations():
+        raise Invalid(UNKNOWN_ID, {"allowed": "、".join(load_populations())}, at=at, value=population)
+    return population
 
 
 def find_population(key: str) -> Population:

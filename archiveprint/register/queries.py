@@ -15,6 +15,7 @@ from archiveprint.register.codes import FolderCode, format_code, looks_like_fold
 from archiveprint.register.idcard import upgrade_15
 from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village, resident_tags
 from archiveprint.register.names import HEAD_RELATIONS, SEX_CODES, is_head
+from archiveprint.register.populations import find_population
 from archiveprint.register.text import clean, clean_code
 
 FIND_LIMIT = 50
@@ -196,8 +197,11 @@ def _print_order():  # type: ignore[no-untyped-def]
 
 
 def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = None, village: str | None = None,
-                     tag: str | None = None, include_closed: bool = False) -> Select[tuple[Resident]]:
-    """Residents of a print scope in filing order: village → household → head first → code."""
+                     tag: str | None = None, population: str | None = None, on: date | None = None,
+                     include_closed: bool = False) -> Select[tuple[Resident]]:
+    """Residents of a print scope in filing order: village → household → head first → code.
+
+    `population` (a populations.yaml id) keeps its members on the day `on` (ages are counted on that day)."""
     stmt = (select(Resident)
             .join(Household, Household.id == Resident.household_id)
             .join(Village, Village.id == Resident.village_id)
@@ -212,6 +216,10 @@ def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = 
         stmt = stmt.where(Resident.id.in_(
             select(resident_tags.c.resident_id).join(PopulationTag, PopulationTag.id == resident_tags.c.tag_id)
             .where(PopulationTag.name == tag)))
+    if population is not None:
+        if on is None:
+            raise ValueError("a population is counted on a day: pass `on`")
+        stmt = stmt.where(find_population(population).clause(on))
     if not include_closed and not codes:
         stmt = stmt.where(Resident.status == "active")
     return stmt.order_by(*_print_order())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -41,12 +42,20 @@ from archiveprint.forms.preview import (
     preview_person,
     thumbnails,
 )
-from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error, resolve_scope
-from archiveprint.forms.sets import FORM, SET, create_form_set, delete_form_set, find_form_set, list_custom_sets
+from archiveprint.forms.services import EVERYONE, PrintOptions, Scope, missing_glyphs_error, resolve_scope, whose
+from archiveprint.forms.sets import (
+    FORM,
+    SET,
+    as_form_set,
+    create_form_set,
+    delete_form_set,
+    find_form_set,
+    list_custom_sets,
+)
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.models import Job
 from archiveprint.jobs.runners import job_dir, on_app_start, run_job
-from archiveprint.register.models import Household
+from archiveprint.register.populations import load_populations
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
@@ -89,6 +98,8 @@ class PrintJobInput(FlaskForm):
     household = StringField(_l("户（村代码-户号）"), validators=[
         Optional(), Regexp(r"^\s*\d{3}-\d{1,6}\s*$", message=_l("户的格式为“村代码-户号”，如 201-17"))])
     tag = SelectField(_l("人群分类"), default="")
+    # Follows the set chosen (print.js; on the server: `_print_input`); the set's own population is its default.
+    population = SelectField(_l("重点人群"), default="", validate_choice=False)
     codes = TextAreaField(_l("档案编号（每行一个）"), validators=[Length(max=CODES_MAX * 24)])
     blank = BooleanField(_l("空白表（不预填）"))
     copies = IntegerField(_l("份数"), default=1, validators=[
@@ -114,7 +125,8 @@ def _print_input() -> PrintJobInput:
     form = PrintJobInput()
     groups: dict[str, list[tuple[str, str]]] = {
         str(_("内置套组")): [(choice(SET, s.id), s.name) for s in catalog.sets.values()]}
-    custom = [(choice(SET, row.key), row.name) for row in list_custom_sets(session)]
+    rows = list_custom_sets(session)
+    custom = [(choice(SET, row.key), row.name) for row in rows]
     if custom:
         groups[str(_("自定义套组"))] = custom
     groups[str(_("单张表单"))] = [(choice(FORM, f.id), f.title) for f in catalog.forms.values()]
@@ -123,12 +135,17 @@ def _print_input() -> PrintJobInput:
         (village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
         for village, _households, residents in list_villages(session)]
     form.tag.choices = [("", _("（不限）"))] + [(tag, tag) for tag in list_tags(session)]
+    form.population.choices = [(EVERYONE, _("全部居民"))] + [(p.id, p.name) for p in load_populations().values()]
+    defaults = {choice(SET, s.id): s.population or EVERYONE
+                for s in [*catalog.sets.values(), *map(as_form_set, rows)]}
+    form.form_set.render_kw = {"data-populations": json.dumps(defaults, ensure_ascii=False)}
     if request.method == "GET":
         known = {key for choices in groups.values() for key, _name in choices}
         wanted = request.args.get("form_set", "")
         if wanted and ":" not in wanted:  # a link naming a bare id: the set of that id, else the form
             wanted = choice(SET, wanted) if choice(SET, wanted) in known else choice(FORM, wanted)
         form.form_set.data = wanted if wanted in known else choice(SET, next(iter(catalog.sets)))
+        form.population.data = defaults.get(form.form_set.data, EVERYONE)
         # From a resident or household page (issue #10.10): whose records are filled in; the clerk picks the set.
         form.household.data = request.args.get("household", "")[:20]
         form.codes.data = "\n".join(request.args.getlist("codes"))[:CODES_MAX * 24]
@@ -144,8 +161,12 @@ def _read(form: PrintJobInput) -> tuple[FormSet, Scope, PrintOptions]:
     if len(codes) > CODES_MAX:
         raise InvalidValue("一次最多 {codes_max} 个档案编号",
                            params={"codes_max": CODES_MAX}, field="档案编号", value=len(codes))
+    chosen = form.population.data or None
+    if chosen == (form_set.population or EVERYONE):
+        chosen = None  # the set's own choice: its population only where it applies (not to codes or blank prints)
     scope = resolve_scope(session, codes=codes, household=(form.household.data or "").strip() or None,
-                          village=form.village.data or None, tag=form.tag.data or None)
+                          village=form.village.data or None, tag=form.tag.data or None, population=chosen,
+                          form_set=form_set, blank=bool(form.blank.data), today=today())
     options = PrintOptions(blank=bool(form.blank.data), copies=form.copies.data or 1, duplex=bool(form.duplex.data),
                            separators=bool(form.separators.data), split_pages=form.split_pages.data or None,
                            allow_missing_glyphs=bool(form.allow_missing_glyphs.data),
@@ -166,6 +187,7 @@ def _center(form: PrintJobInput, *, status: int = 200, **context: object) -> Res
     context.setdefault("plan", None)
     context.setdefault("pictures", [])
     context.setdefault("error", None)
+    context.setdefault("words", [])
     return render_template("web/forms/center.html", form=form, **context), status
 
 
@@ -200,7 +222,8 @@ def preview() -> ResponseReturnValue:
                  "width": round(picture.width * THUMBNAIL_SHOWN), "height": round(picture.height * THUMBNAIL_SHOWN),
                  "form": captions[index][0], "page": captions[index][1]}
                 for index, picture in enumerate(thumbnails(pdf))]
-    return _center(form, plan=plan, pictures=pictures, shown=person.archive_code if person else "")
+    return _center(form, plan=plan, pictures=pictures, shown=person.archive_code if person else "",
+                   words=_words(form, scope, plan))
 
 
 @bp.post("/print/start")
@@ -222,12 +245,11 @@ def start() -> ResponseReturnValue:
         return _center(form, error=message_of(error), status=error.status)
     day = today()
     kind = (form.form_set.data or "").partition(":")[0]
-    shown, stored = file_names((form_set.name, form_set.id), _whose(scope, plan), day)
+    shown, stored = file_names((form_set.name, form_set.id),
+                               whose(session, scope) + ([("空白", "blank")] if plan.blank else []), day)
     params = {
-        "set": form_set.id, "set_kind": kind, "set_name": form_set.name,
-        "scope": {"codes": list(scope.codes), "household_id": scope.household_id, "village": scope.village,
-                  "tag": scope.tag},
-        "scope_text": _describe(form, scope, plan), "options": asdict(options),
+        "set": form_set.id, "set_kind": kind, "set_name": form_set.name, "scope": scope.as_json(),
+        "population": scope.population, "scope_text": "，".join(_words(form, scope, plan)), "options": asdict(options),
         "filename": f"{stored}.pdf", "download_stem": shown, "user_id": account.user.id, "today": day.isoformat(),
         "residents": plan.residents, "expected_pages": plan.pages,
     }
@@ -241,28 +263,9 @@ def start() -> ResponseReturnValue:
     return redirect(url_for("forms.job", job_id=job.id), code=303)
 
 
-def _whose(scope: Scope, plan: PrintPlan) -> list[tuple[str, str]]:
-    """Whose records, for the file name: (Chinese, ASCII) — 东村 / 201, 东村第17户 / 201-17, 3份档案 / 3codes."""
-    session = db_session()
-    parts = []
-    if scope.village:
-        parts.append((find_village(session, scope.village).name, scope.village))
-    if scope.household_id:
-        household = session.get(Household, scope.household_id)
-        if household is not None:
-            parts.append((f"{household.village.name}第{household.number}户",
-                          f"{household.village.code}-{household.number}"))
-    if scope.tag:
-        parts.append((scope.tag, ""))
-    if scope.codes:
-        parts.append((f"{len(scope.codes)}份档案", f"{len(scope.codes)}codes"))
-    if plan.blank:
-        parts.append(("空白", "blank"))
-    return parts
-
-
-def _describe(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> str:
-    """Whose records, in words for the job list (村, 户, 人群, how many codes, or blank)."""
+def _words(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> list[str]:
+    """Whose records, in words for the job list and the preview (村, 户, 人群, how many codes, key population,
+    or blank)."""
     parts = []
     if scope.village:
         parts.append(find_village(db_session(), scope.village).name)
@@ -272,9 +275,11 @@ def _describe(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> str:
         parts.append(scope.tag)
     if scope.codes:
         parts.append(_("%(n)s 个档案编号", n=len(scope.codes)))
+    if plan.population:
+        parts.append(plan.population.name)
     if plan.blank:
         parts.append(_("空白表") if scope.empty else _("空白表（每人一份）"))
-    return "，".join(parts)
+    return parts
 
 
 # --- jobs -----------------------------------------------------------------------------------------------------
@@ -395,6 +400,7 @@ class FormSetInput(FlaskForm):
 
     name = StringField(_l("套组名称"), validators=[Length(max=64, message=_l("套组名称最多64个字"))])
     description = StringField(_l("说明"), validators=[Length(max=200, message=_l("说明最多200个字"))])
+    population = SelectField(_l("针对的重点人群"), default="")
     forms = FieldList(SelectField(_l("表单"), default=""), min_entries=SET_SLOTS, max_entries=SET_SLOTS)
 
 
@@ -407,6 +413,7 @@ def _set_input() -> FormSetInput:
     choices = [("", "—")] + [(f.id, f.title) for f in load_catalog().forms.values()]
     for entry in form.forms:
         entry.choices = choices
+    form.population.choices = [("", _("（不限：全部居民）"))] + [(p.id, p.name) for p in load_populations().values()]
     return form
 
 
@@ -416,7 +423,7 @@ def _sets_page(form: FormSetInput, *, error: str | None = None, status: int = 20
     custom = [{"row": row, "forms": [catalog.forms[f] for f in row.forms if f in catalog.forms]} for row in rows]
     builtin = [{"set": s, "forms": [catalog.forms[f] for f in s.forms]} for s in catalog.sets.values()]
     return render_template("web/forms/sets.html", form=form, builtin=builtin, custom=custom, error=error,
-                           delete=DeleteSetInput()), status
+                           delete=DeleteSetInput(), populations=load_populations()), status
 
 
 @bp.get("/print/sets")
@@ -434,7 +441,7 @@ def create_set() -> ResponseReturnValue:
     chosen = [entry.data for entry in form.forms if entry.data]
     try:
         row = create_form_set(db_session(), form.name.data or "", chosen, description=form.description.data or "",
-                              actor=current_account().username)
+                              population=form.population.data or None, actor=current_account().username)
         db_session().commit()
     except ArchiveprintError as error:
         rollback()

@@ -18,10 +18,8 @@ from tests.pdfcheck import compact, page_texts, read
 
 
 @pytest.fixture
-def cli(committed_db, tmp_path, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
-    with committed_db.transaction() as session:
+def cli(cli_env):
+    with cli_env.transaction() as session:
         setup_township(session)
         household = services.create_household(session, services.find_village(session, "201"), head_name="欧阳𠮷",
                                               address="东村2组8号", actor=ACTOR)
@@ -57,7 +55,7 @@ def test_new_record_set_for_a_village_with_json_and_every_prefilled_value_on_its
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data == {"pages": 12, "residents": 2, "seconds": 2.5, "output": str(out),  # 2 × (1 + 1 + 4) pages
-                    "outputs": [str(out)]}
+                    "outputs": [str(out)], "population": None}  # 新建档套表 is for everyone
     texts = [compact(t) for t in page_texts(out)]
     assert len(read(out).pages) == len(texts) == 12
     page = 0
@@ -122,7 +120,8 @@ def test_issue_12_instructions_once_or_after_each_form(cli, tmp_path):
     assert printed("--set", "hypertension", "--blank", "--copies", "2") == ["F", "F"]  # none unless asked
     assert printed("--set", "hypertension", "--blank", "--copies", "2", "--instructions", "per-form") == [
         "F", "I", "F", "I"]
-    assert printed("--set", "hypertension", "--village", "201", "--instructions", "once") == ["I", "F", "F"]
+    assert printed("--set", "hypertension", "--village", "201", "--everyone", "--instructions", "once") == [
+        "I", "F", "F"]
     wrong = cli("print", "forms", "--set", "hypertension", "--blank", "--instructions", "twice", "-o",
                 str(tmp_path / "x.pdf"))
     assert wrong.exit_code == 2 and "none" in wrong.output and "per-form" in wrong.output

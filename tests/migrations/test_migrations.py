@@ -83,6 +83,34 @@ def test_request_expiry_migration_keeps_requests_and_the_loans_that_point_at_the
             session.rollback()
 
 
+def test_custom_set_population_migration_keeps_the_sets(committed_db):
+    """0016 adds custom_form_sets.population: down to 0015 and up again keeps every custom set (a set's population is
+    forgotten on the way down, NULL — for everyone — on the way up), and a set may name one again."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from archiveprint.forms.sets import as_form_set, create_form_set, list_custom_sets
+    from archiveprint.migrate import alembic_config
+    from tests.conftest import ACTOR
+
+    with committed_db.transaction() as session:
+        create_form_set(session, "慢病随访", ["hypertension_followup"], population="高血压患者", actor=ACTOR)
+        create_form_set(session, "接诊", ["encounter"], actor=ACTOR)
+    engine = committed_db.engine
+    try:
+        command.downgrade(alembic_config(engine), "0015")
+        assert "population" not in {c["name"] for c in inspect(engine).get_columns("custom_form_sets")}
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text("SELECT name FROM custom_form_sets")).scalars()) == ["慢病随访", "接诊"]
+    finally:
+        upgrade(engine)
+    assert current_revision(engine) == head_revision(engine) == "0016"
+    with committed_db.transaction() as session:
+        assert {row.name: row.population for row in list_custom_sets(session)} == {"慢病随访": None, "接诊": None}
+        again = create_form_set(session, "糖尿病", ["diabetes_followup"], population="diabetes", actor=ACTOR)
+        assert as_form_set(again).population == "diabetes"
+
+
 # --- #16.5: every revision down and up with data, and what compare_metadata does not look at ------------------------
 
 # The partial indexes, as the migrations must leave them on both engines (compare_metadata ignores WHERE clauses).

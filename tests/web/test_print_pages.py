@@ -432,7 +432,7 @@ def test_issue_12_instructions_chosen_in_the_print_centre_are_counted_previewed_
     auth.login("clerk")
     centre = client.get("/print").get_data(as_text=True)
     assert re.search(r'<option selected value="none">不打印</option>', centre)  # none unless asked
-    values = {"form_set": "set:hypertension", "village": "201", "instructions": "once"}
+    values = {"form_set": "set:hypertension", "village": "201", "population": "all", "instructions": "once"}
     preview = client.post("/print/preview", data=print_input(client, **values)).get_data(as_text=True)
     assert re.search(r'id="preview-pages">6<', preview)  # the 填表说明 once, then 5 residents × 1 page
     assert "其中填表说明 1 页。" in preview
@@ -467,5 +467,6 @@ def test_issue_12_the_instructions_choice_speaks_english(client, auth, people, r
     centre = client.get("/print").get_data(as_text=True)
     assert "Filling instructions" in centre and "Once, at the front of the print" in centre
     preview = client.post("/print/preview", data=print_input(client, form_set="set:hypertension", village="201",
-                                                             instructions="per_form")).get_data(as_text=True)
+                                                             population="all", instructions="per_form")
+                          ).get_data(as_text=True)
     assert "10 pages in all" in preview and "5 of them are filling instructions." in preview
