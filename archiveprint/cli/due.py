@@ -9,10 +9,9 @@ from pathlib import Path
 
 import click
 
-from archiveprint.accounts.services import audit
 from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
 from archiveprint.cli.locations import status_providers
-from archiveprint.due.packet import TITLE, print_packet
+from archiveprint.due.packet import TITLE, audit_packet, print_packet
 from archiveprint.due.queries import find_due
 from archiveprint.due.schedules import load_schedules
 from archiveprint.due.services import DATE_FIELDS, list_visits, packet_villages, record_visit, set_dates, void_visit
@@ -60,9 +59,7 @@ def print_due_command(app: AppContext, villages: tuple[str, ...], doctor: str | 
             result = print_packet(session, first, output, villages=codes, villages_text=words, today=app.today(),
                                   providers=status_providers(app), progress=progress)
     with app.db.transaction() as session:
-        actor = f"cli:{getpass.getuser()}"
-        for code in result.printed:
-            audit(session, None, "print", "resident", code, detail=f"{TITLE} {first:%Y-%m}（{actor}）")
+        audit_packet(session, result, actor=f"cli:{getpass.getuser()}")
     return result
 
 

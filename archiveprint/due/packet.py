@@ -10,9 +10,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from archiveprint.accounts.models import User
+from archiveprint.accounts.services import audit
 from archiveprint.due.queries import DueItem, DueList, find_due
+from archiveprint.errors import InvalidValue
 from archiveprint.forms.by_sex import for_resident
-from archiveprint.forms.catalog import load_catalog
+from archiveprint.forms.catalog import Catalog, FormDef, load_catalog
 from archiveprint.forms.context import person_values, slot_values
 from archiveprint.forms.printer import FormPrinter
 from archiveprint.forms.services import missing_glyphs_error
@@ -76,6 +79,78 @@ class PacketResult:
         return lines
 
 
+@dataclass
+class PacketPlan:
+    """What a packet will hold, before it is printed: the due list, the sheets it prints, its pages, and the names
+    the font cannot draw."""
+
+    due: DueList
+    villages: str = ""
+    forms: int = 0  # new sheets printed (a form of two pages counts once)
+    pages: int = 0  # the packet's pages: the cover list and the sheets (the pick list is a file of its own)
+    missing_glyphs: dict[str, set[str]] = field(default_factory=dict)
+
+    @property
+    def new_sheets(self) -> int:
+        """Visits written on a new sheet that the packet brings."""
+        return sum(1 for item in self.due.items if item.new_sheet)
+
+    @property
+    def continued(self) -> int:
+        """Visits written on the sheet already in the folder (续填第N栏)."""
+        return sum(1 for item in self.due.items if not item.new_sheet)
+
+    def check(self) -> None:
+        """Refuse a packet with nobody due (no empty print job) or with names the font cannot draw."""
+        if not self.due.items:
+            raise InvalidValue("{month} {villages}没有到期的服务，不需要打印随访包",
+                               params={"month": f"{self.due.month:%Y-%m}", "villages": self.villages},
+                               field="月份", value=f"{self.due.month:%Y-%m}")
+        if self.missing_glyphs:
+            raise missing_glyphs_error(self.missing_glyphs)
+
+
+def plan_packet(session: Session, month: date, *, villages: Sequence[str] | None, villages_text: str) -> PacketPlan:
+    """The packet print_packet would write for the same month and villages, counted without drawing it."""
+    due = find_due(session, month, villages=villages)
+    plan = PacketPlan(due=due, villages=villages_text, missing_glyphs=_missing_glyphs(due))
+    catalog = load_catalog()
+    plan.pages = sum(table.page_count for table in cover_tables(due, unit="", day=due.month))
+    for items in _by_resident(due).values():
+        forms = _forms_of(items, catalog)
+        plan.forms += len(forms)
+        plan.pages += sum(form.pages for form in forms)
+    return plan
+
+
+def audit_packet(session: Session, result: PacketResult, *, user: User | None = None, actor: str) -> None:
+    """One 'print' row per resident the packet names (its cover list and pick list), saying whether their new
+    sheets were printed too."""
+    printed = set(result.printed)
+    for code in dict.fromkeys(item.archive_code for item in result.due.items):
+        what = "随访名单及预填表单" if code in printed else "随访名单"
+        audit(session, user, "print", "resident", code, detail=f"{TITLE} {result.due.month:%Y-%m} {what}（{actor}）")
+
+
+def _by_resident(due: DueList) -> dict[int, list[DueItem]]:
+    items_of: dict[int, list[DueItem]] = {}
+    for item in due.items:
+        items_of.setdefault(item.resident_id, []).append(item)
+    return items_of
+
+
+def _forms_of(items: list[DueItem], catalog: Catalog) -> list[FormDef]:
+    """One resident's new sheets, in the order of their visits (a form due twice is printed once; of a form that
+    exists per sex, the resident's)."""
+    wanted = list(dict.fromkeys(form_id for item in items for form_id in item.forms))
+    return for_resident([catalog.forms[form_id] for form_id in wanted], items[0].sex) if wanted else []
+
+
+def _missing_glyphs(due: DueList) -> dict[str, set[str]]:
+    metrics = load_metrics(font_path())
+    return {item.archive_code: lacking for item in due.items if (lacking := metrics.missing([item.name]))}
+
+
 def cover_tables(due: DueList, *, unit: str, day: date) -> list[Table]:
     """The 随访名单, one table per village (each village doctor gets his own pages), in walking order."""
     by_village: dict[str, list[DueItem]] = {}
@@ -118,13 +193,10 @@ def print_packet(session: Session, month: date, target: Path, *, villages: Seque
     catalog = load_catalog()
     township = get_township(session)
     unit = township.unit_name or township.name
-    metrics = load_metrics(font_path())
-    missing = {item.archive_code: lacking for item in due.items if (lacking := metrics.missing([item.name]))}
+    missing = _missing_glyphs(due)
     if missing:
         raise missing_glyphs_error(missing)
-    items_of: dict[int, list[DueItem]] = {}
-    for item in due.items:
-        items_of.setdefault(item.resident_id, []).append(item)
+    items_of = _by_resident(due)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     with partial.open("wb") as fp:
@@ -164,12 +236,12 @@ def print_packet(session: Session, month: date, target: Path, *, villages: Seque
 
 def _resident_forms(printer: FormPrinter, resident: Resident, items: list[DueItem], township, today: date,  # type: ignore[no-untyped-def]
                     catalog, result: PacketResult) -> None:
-    """One resident's new sheets, in the order of their visits (a form due twice is printed once)."""
-    wanted = list(dict.fromkeys(form_id for item in items for form_id in item.forms))
-    if not wanted:
+    """One resident's new sheets, prefilled (see _forms_of)."""
+    forms = _forms_of(items, catalog) if items else []
+    if not forms:
         return
     person = person_values(resident, township, today=today)
-    for form in for_resident([catalog.forms[form_id] for form_id in wanted], person["sex"]):
+    for form in forms:
         printer.add_form(form, slot_values(form, person), code17=resident.archive_code)
         result.forms += 1
     result.printed.append(resident.archive_code)

@@ -23,7 +23,7 @@ from archiveprint.errors import N_, NotFound
 from archiveprint.jobs.models import UNFINISHED, Job
 
 log = logging.getLogger(__name__)
-PRINT_KINDS = ("forms", "labels")  # the print centre's jobs; the import's are importjob.KINDS
+PRINT_KINDS = ("forms", "labels", "due")  # the print centre's jobs (due: 本月随访包); the import's are importjob.KINDS
 PROGRESS_FILE = "progress.json"
 INTERRUPTED = N_("服务重启，任务中断，请重新提交")
 RQ_FAILED = N_("后台工作进程异常结束（任务队列报告失败），任务中断，请重新提交；原因见 rq worker 的日志")

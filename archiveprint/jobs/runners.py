@@ -1,7 +1,7 @@
 """Job entry points (local thread or RQ worker) and what the app does with jobs at start.
 
-Print jobs (forms, labels) write files under jobs/<id>/; register import jobs (import_check, import_apply) write
-the register and the upload's report (archiveprint.register.importjob)."""
+Print jobs (forms, labels, due — the monthly packet and its pick list) write files under jobs/<id>/; register import
+jobs (import_check, import_apply) write the register and the upload's report (archiveprint.register.importjob)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.clock import today
 from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
+from archiveprint.due.packet import audit_packet, print_packet
 from archiveprint.errors import ArchiveprintError
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.retention import clean_quietly
 from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
+from archiveprint.lending.queries import status_provider
 from archiveprint.lending.rules import site_rules
 from archiveprint.register import importjob, uploads
 
@@ -98,6 +100,19 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         with database.transaction() as session:
             audit_labels(session, labels, user=_user(session, params.get("user_id")), actor=actor)
         return [str(target)], labels.pages
+    if kind == "due":
+        use_cache_dir(layout_cache_dir(settings.instance_dir))
+        target = job_dir(settings, job_id) / params.get("filename", "due.pdf")
+        villages = params.get("villages")
+        with database.reader() as session:
+            _scope_to_user(session, params.get("user_id"))
+            packet = print_packet(session, date.fromisoformat(f"{params['month']}-01"), target,
+                                  villages=None if villages is None else list(villages),
+                                  villages_text=params.get("villages_text", ""), today=_day(params, settings),
+                                  providers=[status_provider(site_rules(settings.instance_dir))], progress=progress)
+        with database.transaction() as session:
+            audit_packet(session, packet, user=_user(session, params.get("user_id")), actor=actor)
+        return [str(p) for p in packet.outputs], packet.pages
     if kind in importjob.KINDS:
         # An apply holds its transaction to the end; on SQLite that is the only write lock, so the progress
         # goes to a file in the job's folder until then (jobqueue.report_progress). A check holds no lock.

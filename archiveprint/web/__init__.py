@@ -22,6 +22,7 @@ from archiveprint.web import (
     api,
     auth,
     cookies,
+    due,
     errors,
     forms,
     i18n,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(register.bp)
     app.register_blueprint(township.bp)
     forms.init_app(app)
+    due.init_app(app)
     labels.init_app(app)
     printers.init_app(app)
     locations.init_app(app)

@@ -234,7 +234,6 @@ def start() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _center(form, status=400)
     account = current_account()
-    session = db_session()
     try:
         form_set, scope, options = _read(form)
         plan = _plan(form_set, scope, options)
@@ -246,14 +245,21 @@ def start() -> ResponseReturnValue:
     day = today()
     kind = (form.form_set.data or "").partition(":")[0]
     shown, stored = file_names((form_set.name, form_set.id),
-                               whose(session, scope) + ([("空白", "blank")] if plan.blank else []), day)
+                               whose(db_session(), scope) + ([("空白", "blank")] if plan.blank else []), day)
     params = {
         "set": form_set.id, "set_kind": kind, "set_name": form_set.name, "scope": scope.as_json(),
         "population": scope.population, "scope_text": "，".join(_words(form, scope, plan)), "options": asdict(options),
         "filename": f"{stored}.pdf", "download_stem": shown, "user_id": account.user.id, "today": day.isoformat(),
         "residents": plan.residents, "expected_pages": plan.pages,
     }
-    job = jobqueue.create_job(session, "forms", params, actor=account.username)
+    return submit_job("forms", params)
+
+
+def submit_job(kind: str, params: dict[str, object]) -> ResponseReturnValue:
+    """Record a print job of the signed-in user, commit, hand it to the dispatcher and go to its page (which says
+    so when the queue could not take it)."""
+    session = db_session()
+    job = jobqueue.create_job(session, kind, params, actor=current_account().username)
     session.commit()
     try:
         dispatcher().submit(job.id)
@@ -329,6 +335,9 @@ def _download_name(job: Job, name: str) -> str:
     under what they hold (接诊记录表-东村第1户-20261125.pdf). Jobs from before #10.14 stored the set's or label
     kind's id and its date only (new_record-20261125.pdf → 新建档套表-20261125.pdf)."""
     params = job.params or {}
+    named = params.get("download_names") or {}  # each file's own name (本月随访包: the packet and its 调档单)
+    if name in named:
+        return str(named[name])
     stored, shown = Path(str(params.get("filename") or "")).stem, str(params.get("download_stem") or "")
     if stored and shown and name.startswith(stored):
         return shown + name[len(stored):]

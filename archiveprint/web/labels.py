@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 
-from flask import Blueprint, Flask, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,7 +22,6 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.preview import thumbnails
-from archiveprint.jobs import queue as jobqueue
 from archiveprint.labels.barcode_sizing import QR_HINT, BarcodeTooSmall
 from archiveprint.labels.design import LabelKind
 from archiveprint.labels.queries import find_printer_profile, list_printer_profiles
@@ -43,10 +42,10 @@ from archiveprint.register.models import Household
 from archiveprint.register.queries import list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.forms import dispatcher
+from archiveprint.web.forms import submit_job
 from archiveprint.web.i18n import message_of
 from archiveprint.web.responses import file_names
-from archiveprint.web.session import commit_audit, db_session, state, today
+from archiveprint.web.session import commit_audit, state, today
 
 bp = Blueprint("labels", __name__)
 CODES_MAX = 5000  # lines in the 编号 box
@@ -357,15 +356,7 @@ def start() -> ResponseReturnValue:
         "filename": f"{stored}.pdf", "download_stem": shown, "user_id": account.user.id, "today": day.isoformat(),
         "labels": plan.total, "expected_pages": plan.pages,
     }
-    session = db_session()
-    job = jobqueue.create_job(session, "labels", params, actor=account.username)
-    session.commit()
-    try:
-        dispatcher().submit(job.id)
-    except Exception as error:  # Redis down: the job page says so instead of waiting forever
-        current_app.logger.exception("could not submit job %s", job.id)
-        jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
-    return redirect(url_for("forms.job", job_id=job.id), code=303)
+    return submit_job("labels", params)
 
 
 def _whose(session: Session, kind: LabelKind, scope: LabelScope) -> list[tuple[str, str]]:
