@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_locations": frozenset({"admin", "clerk"}),  # shelve, move, re-layout, 结案, 盘点, 移交
     # The room's own records: 盘点 counts and reports, 移交 lists (staff and supervisors; not village doctors).
     "view_reports": frozenset({"admin", "clerk", "viewer"}),
+    # Services given (随访、体检 …) and the dates schedules count from (预产期 …), for the residents one may see.
+    "record_services": frozenset({"admin", "clerk", "doctor", "village_doctor"}),
 }
 
 

@@ -143,7 +143,7 @@ def dates(app: AppContext, code: str, due_date: datetime | None, delivery_date: 
         raise InvalidValue("请至少给出一个日期（--due-date、--delivery-date、--tb-start）或 --clear", field="日期")
     with app.db.transaction() as session:
         resident = get_resident(session, code)
-        changed = set_dates(session, resident, changes, actor=f"cli:{getpass.getuser()}")
+        changed = set_dates(session, resident, changes, actor=f"cli:{getpass.getuser()}", today=app.today())
         current = {key: getattr(resident, key) for key in DATE_FIELDS}
         return Reply({"archive_code": resident.archive_code, "changed": sorted(changed),
                       **{key: value.isoformat() if value else None for key, value in current.items()}},

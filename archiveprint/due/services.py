@@ -15,9 +15,10 @@ from archiveprint.due.schedules import find_schedule
 from archiveprint.errors import N_, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
 from archiveprint.register.models import Resident
+from archiveprint.register.servicedates import SERVICE_DATES, date_doubt
 from archiveprint.register.services import find_village, update_resident
 
-DATE_FIELDS = {"due_date": N_("预产期"), "delivery_date": N_("分娩日期"), "tb_treatment_start": N_("结核治疗开始日期")}
+DATE_FIELDS = SERVICE_DATES
 
 
 def record_visit(session: Session, resident: Resident, schedule_key: str, *, visit: str = "", on: date,
@@ -56,10 +57,12 @@ def record_visit(session: Session, resident: Resident, schedule_key: str, *, vis
     return row
 
 
-def void_visit(session: Session, visit_id: int, *, actor: str, now: datetime | None = None) -> ServiceVisit:
-    """A visit recorded by mistake: kept, marked void (it no longer counts)."""
+def void_visit(session: Session, visit_id: int, *, actor: str, now: datetime | None = None,
+               resident: Resident | None = None) -> ServiceVisit:
+    """A visit recorded by mistake: kept, marked void (it no longer counts). With `resident`, a record of anyone
+    else is not found (a page names the resident and the record)."""
     row = session.get(ServiceVisit, visit_id)
-    if row is None:
+    if row is None or (resident is not None and row.resident_id != resident.id):
         raise NotFound(N_("没有这条服务记录"), field="服务记录", value=visit_id)
     if row.voided_at is not None:
         raise Conflict(N_("这条服务记录已撤销"), field="服务记录", value=visit_id)
@@ -76,14 +79,18 @@ def list_visits(session: Session, resident: Resident) -> list[ServiceVisit]:
 
 
 def set_dates(session: Session, resident: Resident, dates: dict[str, date | None], *, actor: str,
-              now: datetime | None = None) -> dict[str, list[object]]:
-    """预产期 / 分娩日期 / 结核治疗开始日期 entered by hand (None clears one); logged like any change."""
+              now: datetime | None = None, today: date | None = None) -> dict[str, list[object]]:
+    """预产期 / 分娩日期 / 结核治疗开始日期 entered by hand (None clears one); logged like any change. A date that
+    cannot be right for the resident (servicedates.date_doubt; compared with `today` when given) is refused."""
     unknown = set(dates) - set(DATE_FIELDS)
     if unknown:
         raise InvalidValue(N_("不能修改字段：{fields}"), params={"fields": "、".join(sorted(unknown))})
-    if dates.get("delivery_date") and resident.birth_date and dates["delivery_date"] < resident.birth_date:
-        raise InvalidValue(N_("分娩日期早于出生日期"), field=DATE_FIELDS["delivery_date"],
-                           value=dates["delivery_date"].isoformat())
+    for key, value in dates.items():
+        if value is None:
+            continue
+        reason = date_doubt(key, value, today=today, birth_date=resident.birth_date, sex=resident.sex)
+        if reason is not None:
+            raise InvalidValue(reason, field=DATE_FIELDS[key], value=value.isoformat())
     return update_resident(session, resident, dict(dates), actor=actor, now=now)
 
 

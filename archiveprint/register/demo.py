@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 COUNTY_CODE, COUNTY_NAME = "130123", "正定县"
 TOWNSHIP_CODE, TOWNSHIP_NAME = "100", "柏棠镇"
 EXPORT_HEADERS = ("档案编号", "姓名", "性别", "出生日期", "身份证号", "与户主关系", "户主姓名", "户号", "现住址",
-                  "所属村(居)委会", "联系电话", "建档日期", "人群分类")
+                  "所属村(居)委会", "联系电话", "建档日期", "人群分类", "预产期", "分娩日期", "结核治疗开始日期")
 CAMPAIGN_START = date(2009, 10, 1)  # the national register started with the 2009 basic public health package
 
 COMMITTEES = ("东关社区", "西关社区", "南关社区", "北关社区")
@@ -85,6 +85,15 @@ class SyntheticPerson:
     relation_to_head: str
     registered_on: date
     tags: list[str]
+    # The dates the service schedules count from: 孕产妇 have a 预产期 (and a 分娩日期 once delivered), 肺结核
+    # patients a treatment start.
+    due_date: date | None = None
+    delivery_date: date | None = None
+    tb_treatment_start: date | None = None
+
+    def service_dates(self) -> dict[str, date | None]:
+        return {"due_date": self.due_date, "delivery_date": self.delivery_date,
+                "tb_treatment_start": self.tb_treatment_start}
 
 
 @dataclass(frozen=True)
@@ -313,6 +322,8 @@ def generate(*, seed: int = 2026, villages: int = 6, households_per_village: int
         raise InvalidValue("每村户数至少为1", field="households", value=households_per_village)
     gen = _Generator(seed, today, rare)
     rng = gen.rng
+    # The service dates draw from their own generator, so adding them changed none of the values drawn before.
+    dates_rng = random.Random(f"{seed}:service-dates")
     start = min(CAMPAIGN_START, today - timedelta(days=400))
     households: list[SyntheticHousehold] = []
     village_list = _village_list(rng, villages)
@@ -342,11 +353,31 @@ def generate(*, seed: int = 2026, villages: int = 6, households_per_village: int
         addresses = _addresses(rng, village, len(drafts))
         for h, (_, members) in enumerate(drafts):
             people = [SyntheticPerson(codes[(h, m)], p.name, p.sex, p.birth_date, p.id_number, p.phone, p.relation,
-                                      p.registered_on, list(p.tags)) for m, p in enumerate(members)]
+                                      p.registered_on, list(p.tags), **_service_dates(dates_rng, p, members, today))
+                      for m, p in enumerate(members)]
             households.append(SyntheticHousehold(village.code, f"{prefix}{h + 1:04d}", people[0].name,
                                                  addresses[h], people))
     return SyntheticTownship(COUNTY_CODE, COUNTY_NAME, TOWNSHIP_CODE, TOWNSHIP_NAME, f"{TOWNSHIP_NAME}卫生院",
                              village_list, households)
+
+
+def _service_dates(rng: random.Random, person: _Draft, household: list[_Draft], today: date) -> dict[str, date]:
+    """A 孕产妇's 预产期, and her 分娩日期 when she has delivered (on the birthday of the household's baby, or lately
+    with the baby not yet registered); a 肺结核 patient's treatment start within the last six months."""
+    dates: dict[str, date] = {}
+    if "孕产妇" in person.tags:
+        babies = [m.birth_date for m in household if m is not person and (today - m.birth_date).days < 90]
+        delivered = max(babies) if babies else None
+        if delivered is None and rng.random() < 0.2:
+            delivered = today - timedelta(days=rng.randint(1, 41))
+        if delivered is None:
+            dates["due_date"] = today + timedelta(days=rng.randint(7, 280))
+        else:
+            dates["delivery_date"] = delivered
+            dates["due_date"] = delivered + timedelta(days=rng.randint(-14, 10))
+    if "肺结核" in person.tags:
+        dates["tb_treatment_start"] = today - timedelta(days=rng.randint(0, 182))
+    return dates
 
 
 def _addresses(rng: random.Random, village: SyntheticVillage, count: int) -> list[str]:
@@ -381,7 +412,7 @@ def load(session: Session, township: SyntheticTownship, *, actor: str,
                 session, row, name=person.name, sex=person.sex, birth_date=person.birth_date,
                 id_number=person.id_number, phone=person.phone, relation_to_head=person.relation_to_head,
                 registered_on=person.registered_on, tags=person.tags, code=parse_code(person.archive_code),
-                actor=actor)
+                dates={key: day for key, day in person.service_dates().items() if day is not None}, actor=actor)
         if progress is not None:
             progress(len(household.members))
     return (f"已载入 演示乡镇 {township.county_name}{township.township_name}（{township.county_code}"
@@ -394,7 +425,8 @@ def export_rows(township: SyntheticTownship) -> list[list[str]]:
     names = {village.code: village.name for village in township.villages}
     return [[p.archive_code, p.name, "男" if p.sex == "1" else "女", p.birth_date.isoformat(), p.id_number,
              p.relation_to_head, h.head_name, h.external_no, h.address, names[h.village_code], p.phone,
-             p.registered_on.isoformat(), "、".join(p.tags)]
+             p.registered_on.isoformat(), "、".join(p.tags),
+             *(day.isoformat() if day else "" for day in p.service_dates().values())]
             for h in township.households for p in h.members]
 
 
@@ -424,7 +456,7 @@ def _write_xlsx(path: Path, title: str, rows: list[list[str]]) -> None:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("花名册")
-    for column, width in enumerate((20, 10, 6, 12, 21, 10, 10, 18, 26, 14, 13, 12, 24), start=1):
+    for column, width in enumerate((20, 10, 6, 12, 21, 10, 10, 18, 26, 14, 13, 12, 24, 12, 12, 16), start=1):
         sheet.column_dimensions[get_column_letter(column)].width = width
     sheet.append([title])
     sheet.merged_cells.add(f"A1:{get_column_letter(len(EXPORT_HEADERS))}1")  # written at save, as exports have it

@@ -38,6 +38,7 @@ from archiveprint.register.models import (
 )
 from archiveprint.register.names import SEX_CODES, pinyin_initials
 from archiveprint.register.rowcheck import ImportRow, MissingVillage, Normalised, ReviewFlag, RowChecker
+from archiveprint.register.servicedates import SERVICE_DATES
 from archiveprint.register.sources import FIELD_LABELS, field_for_label, header_key, open_table
 from archiveprint.register.text import to_halfwidth
 
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 1000
 SQLITE_CACHE_KIB = 64 * 1024
 LABELS = {"name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_number": "身份证号", "phone": "联系电话",
-          "address": "现住址", "registered_on": "建档日期", "relation_to_head": "与户主关系"}
+          "address": "现住址", "registered_on": "建档日期", "relation_to_head": "与户主关系",
+          **{field: str(label) for field, label in SERVICE_DATES.items()}}
 HOUSEHOLD_LABEL = "所在户"
 TAGS_LABEL = "人群分类"
 REVIEW_LABEL = "待核实"
@@ -624,7 +626,8 @@ class _Applier:
             "household_id": household.id, "relation_to_head": row.relation or "", "name": row.name,
             "name_initials": pinyin_initials(row.name), "sex": row.sex or "0", "birth_date": row.birth_date,
             "id_number": row.id_number, "phone": row.phone or "", "address": row.address or "",
-            "registered_on": row.registered_on, "status": "active",
+            "registered_on": row.registered_on, "status": "active", "due_date": row.due_date,
+            "delivery_date": row.delivery_date, "tb_treatment_start": row.tb_treatment_start,
             "review_flags": [flag.as_dict() for flag in row.flags] if row.flags else None,
         })
         if row.flags:
@@ -644,7 +647,8 @@ class _Applier:
         release = self.released.pop(resident.archive_code, None)
         wanted = {"name": row.name, "sex": row.sex, "birth_date": row.birth_date, "id_number": row.id_number,
                   "phone": row.phone, "address": row.address, "registered_on": row.registered_on,
-                  "relation_to_head": row.relation}
+                  "relation_to_head": row.relation, "due_date": row.due_date, "delivery_date": row.delivery_date,
+                  "tb_treatment_start": row.tb_treatment_start}
         changes: dict[str, object] = {}
         fields: dict[str, tuple[str, str]] = {}
         for attr, new in wanted.items():

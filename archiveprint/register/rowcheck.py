@@ -13,6 +13,7 @@ from archiveprint.errors import N_, InvalidValue, Message, Problem
 from archiveprint.register.codes import ArchiveCode, format_code, parse_code
 from archiveprint.register.idcard import IdNumber, parse_id_number
 from archiveprint.register.names import SEX_CODES, SEX_WORDS, is_head, normalize_sex, split_tags
+from archiveprint.register.servicedates import BEFORE_BIRTH, SERVICE_DATES, date_doubt
 from archiveprint.register.sources import FIELD_LABELS, Column
 from archiveprint.register.text import _WIDE, clean, clean_code, clean_name, parse_date, to_halfwidth
 
@@ -94,6 +95,10 @@ class ImportRow:
     phone: str | None
     registered_on: date | None
     tags: list[str] | None
+    # The dates the service schedules count from (optional columns): None when absent, blank or flagged.
+    due_date: date | None = None
+    delivery_date: date | None = None
+    tb_treatment_start: date | None = None
     flags: list[ReviewFlag] = field(default_factory=list)
     is_head: bool = field(init=False)  # 户主/本人: asked several times a row by the importer
 
@@ -209,6 +214,7 @@ class RowChecker:
         self._number_fields = tuple(f for f in _NUMBER_FIELDS if f in columns)
         self._segments: dict[str, str] = {}  # village name → segment, once found (it cannot change later)
         self._text_fields = tuple(f for f in _TEXT_FIELDS if f in columns)
+        self._service_dates = tuple(f for f in SERVICE_DATES if f in columns)
         # The row being checked, its problems and its 待核实 flags (_bad and _doubt add to them).
         self._row = 0
         self._problems: list[Problem] = []
@@ -271,15 +277,19 @@ class RowChecker:
             if reason:
                 doubt("phone", texts["phone"], reason)
         tags = self._tags(cells, doubt)
+        dates: dict[str, date | None] = {"birth_date": birth_date, "registered_on": registered_on}
+        for f in self._service_dates:
+            dates[f] = self._service_date(cells, f, birth_date, sex, doubt)
         village = self._village(cells.get("village"), code, number, bad) if code is not None else None
         if problems or code is None or village is None or name is None:
             return None, problems
-        self._note_fixes(number, written, code, name, id_number, birth_date, registered_on, texts)
+        self._note_fixes(number, written, code, name, id_number, dates, texts)
         return ImportRow(number=number, code=code, village=village, name=name, sex=sex, birth_date=birth_date,
                          id_number=id_number.value if id_number else None, relation=texts["relation"],
                          head_name=texts["head_name"], household_no=texts["household_no"],
                          address=texts["address"], phone=texts["phone"], registered_on=registered_on,
-                         tags=tags, flags=flags), []
+                         tags=tags, due_date=dates.get("due_date"), delivery_date=dates.get("delivery_date"),
+                         tb_treatment_start=dates.get("tb_treatment_start"), flags=flags), []
 
     def _bad(self, fields: tuple[str, ...] | str, value: str, reason: str) -> None:
         """A problem of the row being checked: it is refused."""
@@ -292,8 +302,7 @@ class RowChecker:
         self._flags.append(ReviewFlag(self.header(*fields), value, reason))
 
     def _note_fixes(self, number: int, written: dict[str, Any], code: ArchiveCode, name: str,
-                    id_number: IdNumber | None, birth_date: date | None, registered_on: date | None,
-                    texts: dict[str, str | None]) -> None:
+                    id_number: IdNumber | None, dates: dict[str, date | None], texts: dict[str, str | None]) -> None:
         """Record the values of an accepted row that were rewritten on the way in, one note per field."""
         def note(field_name: str, kind: str, new: str) -> None:
             self.normalised.append(Normalised(number, self.header(field_name), kind,
@@ -320,7 +329,7 @@ class RowChecker:
                 note("id_number", FULL_WIDTH, id_number.value)
             elif clean(written.get("id_number")).upper() != id_number.value:
                 note("id_number", SEPARATORS, id_number.value)
-        for field_name, value in (("birth_date", birth_date), ("registered_on", registered_on)):
+        for field_name, value in dates.items():
             raw = written.get(field_name)
             if value is None or blank(raw) or isinstance(raw, date) or raw == value.isoformat():
                 continue
@@ -406,22 +415,44 @@ class RowChecker:
             return None
         return sex or id_number.sex
 
-    def _date(self, cells: dict[str, Any], field: str, bad: Flag) -> date | None:
-        """A date; a wrong one is flagged (bad is the doubt callback here): the row imports without it."""
+    def _cell_date(self, cells: dict[str, Any], field: str, doubt: Flag) -> date | None:
+        """A date cell as exports hold them (parse_date); an unreadable one is flagged and taken as blank."""
         raw = cells.get(field)
         if blank(raw):
             return None
         try:
-            value = parse_date(raw)
+            return parse_date(raw)
         except ValueError as error:
-            bad(field, shown(raw), str(error))
+            doubt(field, shown(raw), str(error))
+            return None
+
+    def _date(self, cells: dict[str, Any], field: str, bad: Flag) -> date | None:
+        """A date; a wrong one is flagged (bad is the doubt callback here): the row imports without it."""
+        value = self._cell_date(cells, field, bad)
+        if value is None:
             return None
         birth = field == "birth_date"
         if value > self.today:
-            bad(field, shown(raw), N_("出生日期晚于今天") if birth else N_("建档日期晚于今天"))
+            bad(field, shown(cells.get(field)), N_("出生日期晚于今天") if birth else N_("建档日期晚于今天"))
             return None
         if value.year < 1880:
-            bad(field, shown(raw), N_("出生日期的年份不合理") if birth else N_("建档日期的年份不合理"))
+            bad(field, shown(cells.get(field)), N_("出生日期的年份不合理") if birth else N_("建档日期的年份不合理"))
+            return None
+        return value
+
+    def _service_date(self, cells: dict[str, Any], field: str, birth_date: date | None, sex: str | None,
+                      doubt: Flag) -> date | None:
+        """预产期 / 分娩日期 / 结核治疗开始日期: read as the other dates are; one that cannot be right for this resident
+        (servicedates.date_doubt) is flagged and the row imports without it, keeping any stored value."""
+        value = self._cell_date(cells, field, doubt)
+        if value is None:
+            return None
+        reason = date_doubt(field, value, today=self.today, birth_date=birth_date, sex=sex)
+        if reason is not None:
+            written = shown(cells.get(field))
+            if birth_date is not None and reason == BEFORE_BIRTH[field]:
+                written = f"{value.isoformat()}（出生日期 {birth_date.isoformat()}）"
+            doubt(field, written, reason)
             return None
         return value
 

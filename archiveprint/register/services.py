@@ -13,10 +13,11 @@ from archiveprint.eventlog import diff, record_event
 from archiveprint.register.codes import SERIAL_MAX, ArchiveCode, parse_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village
 from archiveprint.register.names import DEFAULT_TAGS, is_head, pinyin_initials
+from archiveprint.register.servicedates import SERVICE_DATES
 
 CLOSE_REASONS = {"death": N_("死亡"), "moved": N_("迁出"), "lost": N_("失访"), "other": N_("其他")}
 TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", "registered_on",
-                  "relation_to_head", "due_date", "delivery_date", "tb_treatment_start")
+                  "relation_to_head", *SERVICE_DATES)
 
 
 def get_township(session: Session) -> Township:
@@ -229,8 +230,10 @@ def register_resident(session: Session, household: Household, *, name: str, sex:
                       birth_date: date | None = None, id_number: str | None = None, phone: str = "",
                       address: str = "", relation_to_head: str = "", registered_on: date | None = None,
                       tags: list[str] | tuple[str, ...] = (), code: ArchiveCode | None = None,
-                      actor: str, now: datetime | None = None) -> Resident:
-    """Create a resident record in a household, allocating the next code of its village unless one is given."""
+                      dates: dict[str, date | None] | None = None, actor: str,
+                      now: datetime | None = None) -> Resident:
+    """Create a resident record in a household, allocating the next code of its village unless one is given.
+    `dates`: the service schedules' dates known already (servicedates.SERVICE_DATES: 预产期 …)."""
     village = household.village
     if code is None:
         code = allocate_serial(session, village)
@@ -239,6 +242,9 @@ def register_resident(session: Session, household: Household, *, name: str, sex:
         reserve_serial(session, village, code.serial)
     if id_number and session.scalar(select(Resident.archive_code).where(Resident.id_number == id_number)):
         raise Conflict("身份证号已属于另一份档案", field="身份证号", value=id_number)
+    unknown = set(dates or {}) - set(SERVICE_DATES)
+    if unknown:
+        raise InvalidValue("不能修改字段：{fields}", params={"fields": ", ".join(sorted(unknown))})
     tag_rows = ensure_tags(session, list(tags))
     try:
         with session.begin_nested():
@@ -247,7 +253,7 @@ def register_resident(session: Session, household: Household, *, name: str, sex:
                 relation_to_head=relation_to_head, name=name, name_initials=pinyin_initials(name), sex=sex,
                 birth_date=birth_date, id_number=id_number or None, phone=phone,
                 address=address or household.address, registered_on=registered_on, status="active",
-                tags=tag_rows,
+                tags=tag_rows, **(dates or {}),
             )
             session.add(resident)
     except IntegrityError:

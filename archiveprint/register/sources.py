@@ -31,6 +31,8 @@ FIELD_LABELS: dict[str, str] = {
     "code": "档案编号", "name": "姓名", "sex": "性别", "birth_date": "出生日期", "id_number": "身份证号",
     "relation": "与户主关系", "head_name": "户主姓名", "household_no": "户号", "address": "现住址",
     "village": "所属村(居)委会", "phone": "联系电话", "registered_on": "建档日期", "tags": "人群分类",
+    # Optional: the dates the service schedules count from, where the platform's export carries them.
+    "due_date": "预产期", "delivery_date": "分娩日期", "tb_treatment_start": "结核治疗开始日期",
 }
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "code": ("健康档案编号", "居民健康档案编号", "档案号", "个人档案编号"),
@@ -45,6 +47,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "phone": ("电话", "手机号", "手机号码", "本人电话", "联系电话号码", "电话号码"),
     "registered_on": ("建档时间",),
     "tags": ("重点人群", "人群类型"),
+    "due_date": ("预产日期", "预计分娩日期", "预产期日期"),
+    "delivery_date": ("分娩时间", "实际分娩日期", "分娩日"),
+    "tb_treatment_start": ("治疗开始日期", "开始治疗日期", "结核治疗开始时间", "抗结核治疗开始日期", "开始治疗时间"),
 }
 _BLOCK = 1 << 20
 _HEAD_BYTES = 64 * 1024  # enough of a .csv to hold its first rows, to look for the header before the rest

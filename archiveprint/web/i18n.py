@@ -40,12 +40,15 @@ FIELD_LABELS = {
     "from_household": _l("原户"), "to_household": _l("新户"), "reason": _l("原因"), "on": _l("日期"),
     "note": _l("备注"), "why": _l("原因"), "village": _l("所属村(居)委会"), "number": _l("户序号"),
     "head_name": _l("户主姓名"), "external_no": _l("户号"), "code": _l("代码"), "review": _l("待核实"),
+    "due_date": _l("预产期"), "delivery_date": _l("分娩日期"), "tb_treatment_start": _l("结核治疗开始日期"),
+    "schedule": _l("服务项目"), "visit": _l("服务"), "visit_id": _l("记录号"),
 }
 EVENT_LABELS = {
     "resident.registered": _l("建档"), "resident.updated": _l("修改信息"), "resident.moved": _l("迁户"),
     "resident.closed": _l("结案"), "resident.reopened": _l("恢复档案"), "resident.tags_changed": _l("人群分类变更"),
     "resident.imported": _l("导入"), "resident.flagged": _l("标记待核实"), "resident.review_cleared": _l("已核实"),
     "household.created": _l("建户"), "household.updated": _l("修改户信息"),
+    "service.recorded": _l("登记服务"), "service.voided": _l("撤销服务记录"),
 }
 JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -16,7 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
 
-from archiveprint.errors import ArchiveprintError, Conflict, NotFound, TownshipNotSet
+from archiveprint.due.schedules import Schedule, find_schedule, load_schedules
+from archiveprint.due.services import DATE_FIELDS, list_visits, record_visit, set_dates, void_visit
+from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, NotFound, TownshipNotSet
 from archiveprint.eventlog import Event, list_events
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.models import UNFINISHED, Job
@@ -36,13 +40,13 @@ from archiveprint.register.queries import (
     ordered_members,
 )
 from archiveprint.register.services import get_resident
-from archiveprint.register.text import to_halfwidth
-from archiveprint.web.auth import current_account, requires
+from archiveprint.register.text import parse_date, to_halfwidth
+from archiveprint.web.auth import current_account, current_actor, requires
 from archiveprint.web.forms import check_queue, dispatcher
 from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label, message_of, shown_message
 from archiveprint.web.locations import status_providers
-from archiveprint.web.responses import refused
-from archiveprint.web.session import commit_audit, db_session, rollback, state, today
+from archiveprint.web.responses import change, form_text, refused
+from archiveprint.web.session import commit_audit, db_session, now, rollback, state, today
 
 bp = Blueprint("register", __name__)
 QUERY_MAX = 100
@@ -97,14 +101,143 @@ def _show_resident(code: str, *, reveal: bool) -> ResponseReturnValue:
     history = [_history_entry(event) for event in list_events(session, "resident", person.archive_code)]
     household = person.household
     village = household.village
+    services = _services_panel(person)
     commit_audit(current_account().user, "view_id" if reveal else "view", "resident", person.archive_code)
     id_number = person.id_number or ""
     return render_template(
         "web/register/resident.html", resident=person, household=household, village=village,
         tags=person.tag_names, history=history, reveal=reveal,
         id_number=id_number if reveal else _mask(id_number),
-        folder=_folder_panel(household, resident_code=person.archive_code),
+        folder=_folder_panel(household, resident_code=person.archive_code), services=services,
     )
+
+
+# --- services given and the dates schedules count from ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceRow:
+    """One recorded service as the resident page lists it: its schedule and visit by name."""
+
+    id: int
+    done_on: date
+    schedule: str
+    visit: str
+    note: str
+    recorded_by: str
+    voided: bool
+
+
+@dataclass(frozen=True)
+class ServicesPanel:
+    """The resident page's 随访服务 card: the dates, the services recorded, and the schedules to record one of
+    (`problem`: why the schedules could not be read — a site's file in error — shown instead of the form)."""
+
+    dates: list[tuple[str, str, date | None]]  # (field, label, value)
+    rows: list[ServiceRow]
+    schedules: list[Schedule]
+    today: date
+    problem: str | None = None
+
+
+def _services_panel(person: Resident) -> ServicesPanel:
+    try:
+        schedules = load_schedules()
+        problem = None
+    except ArchiveprintError as error:  # a site's due_schedules.yaml in error: the rest of the page still shows
+        schedules, problem = {}, message_of(error)
+    rows = []
+    for row in list_visits(db_session(), person):
+        schedule = schedules.get(row.schedule)
+        visit = row.visit
+        if schedule is not None:
+            visit = next((v.name for v in schedule.visits if v.id == row.visit), row.visit) if row.visit \
+                else schedule.visit or schedule.name
+        rows.append(ServiceRow(row.id, row.done_on, schedule.name if schedule else row.schedule, visit, row.note,
+                               row.recorded_by, row.voided_at is not None))
+    dates = [(key, str(title), getattr(person, key)) for key, title in DATE_FIELDS.items()]
+    return ServicesPanel(dates, rows, list(schedules.values()), today(), problem)
+
+
+def _posted_date(name: str, label: str) -> date | None:
+    """A date field of the posted form (None when left blank), read as the import reads dates (2026-11-25,
+    2026/11/25 …); an unreadable one is refused naming the field."""
+    text = form_text(name, 40)
+    if not text:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as error:
+        raise InvalidValue(error.args[0], field=label, value=text) from None
+
+
+def _services_target(code: str) -> str:
+    return url_for("register.resident", code=code) + "#services"
+
+
+@bp.post("/residents/<code>/dates")
+@requires("record_services")
+def set_service_dates(code: str) -> ResponseReturnValue:
+    """预产期, 分娩日期, 结核治疗开始日期 entered or cleared (a field emptied clears its date). Only the fields changed
+    on the page are written, so a date another clerk entered meanwhile is not undone."""
+    person = get_resident(db_session(), code)  # out of the user's villages: 404, as for the page
+
+    def make() -> str:
+        changes: dict[str, date | None] = {}
+        for key, title in DATE_FIELDS.items():
+            value = _posted_date(key, title)
+            if (value.isoformat() if value else "") != form_text(f"was-{key}", 40):
+                changes[key] = value
+        if not changes:
+            raise InvalidValue(N_("日期没有改动：请填写或修改日期后再保存（清空一栏即清除该日期）"), field="日期")
+        set_dates(db_session(), person, changes, actor=current_actor(), now=now(), today=today())
+        shown = "，".join(f"{_(title)} {getattr(person, key) or '—'}" for key, title in DATE_FIELDS.items()
+                          if key in changes)
+        return _("已保存：%(dates)s", dates=shown)
+
+    return change(make, _services_target(person.archive_code))
+
+
+@bp.post("/residents/<code>/services")
+@requires("record_services")
+def record_service(code: str) -> ResponseReturnValue:
+    """登记服务: a visit done (a schedule's visit, or this period's follow-up), which is then no longer due."""
+    person = get_resident(db_session(), code)
+
+    def make() -> str:
+        key = form_text("schedule", 32)
+        if not key:
+            raise InvalidValue(N_("请选择服务项目"), field="服务项目")
+        schedule = find_schedule(key)
+        owner, _colon, visit = form_text("visit", 80).rpartition(":")
+        if visit and owner != schedule.id:
+            raise InvalidValue(N_("所选的“第几次服务”不属于“{schedule}”，请重新选择"),
+                               params={"schedule": schedule.name}, field="服务", value=visit)
+        if schedule.visits and not visit:
+            raise InvalidValue(N_("请选择是“{schedule}”的哪一次服务"), params={"schedule": schedule.name},
+                               field="服务")
+        on = _posted_date("done_on", N_("服务日期"))
+        if on is None:
+            raise InvalidValue(N_("请填写服务日期"), field="服务日期")
+        row = record_visit(db_session(), person, schedule.id, visit=visit, on=on, note=form_text("note", 200),
+                           actor=current_actor(), today=today(), now=now())
+        name = next((v.name for v in schedule.visits if v.id == row.visit), schedule.visit or schedule.name)
+        return _("已登记：%(schedule)s · %(visit)s（%(day)s）", schedule=schedule.name, visit=name,
+                 day=row.done_on.isoformat())
+
+    return change(make, _services_target(person.archive_code))
+
+
+@bp.post("/residents/<code>/services/<int:visit_id>/void")
+@requires("record_services")
+def void_service(code: str, visit_id: int) -> ResponseReturnValue:
+    """撤销: a service recorded by mistake is kept, marked void, and counts no more."""
+    person = get_resident(db_session(), code)
+
+    def make() -> str:
+        row = void_visit(db_session(), visit_id, actor=current_actor(), now=now(), resident=person)
+        return _("已撤销 %(day)s 的服务记录", day=row.done_on.isoformat())
+
+    return change(make, _services_target(person.archive_code))
 
 
 class ReviewClearInput(FlaskForm):

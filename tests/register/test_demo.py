@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,42 @@ def test_tags_fit_the_age_and_sex(people):
         assert person.birth_date <= person.registered_on <= TODAY
 
 
+def test_maternal_and_tb_residents_have_the_dates_their_schedules_count_from(people):
+    """预产期 for every 孕产妇 (a few delivered, on their baby's birthday or lately), 结核治疗开始日期 within six
+    months for every 肺结核 patient, and no such date for anyone else."""
+    mothers = [p for p in people if "孕产妇" in p.tags]
+    patients = [p for p in people if "肺结核" in p.tags]
+    assert mothers and patients
+    for person in people:
+        if "孕产妇" not in person.tags:
+            assert person.due_date is None and person.delivery_date is None
+        if "肺结核" not in person.tags:
+            assert person.tb_treatment_start is None
+    for mother in mothers:
+        assert mother.due_date is not None
+        if mother.delivery_date is None:  # pregnant: due within the next 40 weeks
+            assert TODAY < mother.due_date <= TODAY + timedelta(days=280)
+        else:
+            assert TODAY - timedelta(days=90) < mother.delivery_date <= TODAY
+            assert abs((mother.due_date - mother.delivery_date).days) <= 14
+    delivered = [m for m in mothers if m.delivery_date]
+    assert 0 < len(delivered) < len(mothers)
+    for patient in patients:
+        assert TODAY - timedelta(days=183) <= patient.tb_treatment_start <= TODAY
+
+
+def test_the_service_dates_draw_from_their_own_generator():
+    """The same seed and today give the same dates; every other value is what the seed gave before there were
+    dates (pinned by a digest of the export's other columns)."""
+    first = demo.generate(seed=5, villages=2, households_per_village=40, today=TODAY)
+    again = demo.generate(seed=5, villages=2, households_per_village=40, today=TODAY)
+    assert [p.service_dates() for h in first.households for p in h.members] == \
+        [p.service_dates() for h in again.households for p in h.members]
+    before_dates = [row[:13] for row in demo.export_rows(first)]  # the columns there were before the dates
+    digest = hashlib.sha256(json.dumps(before_dates, ensure_ascii=False).encode()).hexdigest()
+    assert digest == "8d52ddefb2a4133640b4f3df3dc8d2258150f3ccd81a59d20da7dc73b9fa8e58"  # as generated at fb3ca55
+
+
 def test_chronic_disease_is_commoner_with_age(people):
     def share(tag: str, low: int, high: int) -> float:
         group = [p for p in people if low <= age(p) <= high]
@@ -227,10 +265,10 @@ def test_xlsx_export_has_a_title_row_the_exact_headers_and_every_resident(synthe
     assert rows[2] == (first.archive_code, first.name, "男" if first.sex == "1" else "女",
                        first.birth_date.isoformat(), first.id_number, "户主", first.name,
                        synthetic.households[0].external_no, synthetic.households[0].address, "东关社区",
-                       first.phone, first.registered_on.isoformat(), "、".join(first.tags) or None)
+                       first.phone, first.registered_on.isoformat(), "、".join(first.tags) or None, None, None, None)
     assert [list(map(lambda v: v or "", row)) for row in rows[2:]] == demo.export_rows(synthetic)
     merged = load_workbook(path).active.merged_cells.ranges
-    assert [str(r) for r in merged] == ["A1:M1"]
+    assert [str(r) for r in merged] == ["A1:P1"]
 
 
 def test_gbk_csv_export_of_a_gbk_safe_township_round_trips(tmp_path: Path):
