@@ -6,6 +6,7 @@ import calendar
 import os
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -161,15 +162,30 @@ def _schedule(raw: _ScheduleFile) -> Schedule:
 
 def load_schedules() -> dict[str, Schedule]:
     """The schedules in force, by id in file order: the shipped ones, each replaced or switched off by the site's
-    file where it names the same id, then the site's own."""
-    chosen: dict[str, _ScheduleFile] = {}
-    for raw in _read(read_yaml(resources.template_dir() / "due" / "schedules.yaml", what=WHAT)):
-        chosen[raw.id] = raw
+    file where it names the same id, then the site's own. Read again only when either file changes (a page shows
+    them on every resident)."""
+    shipped = resources.template_dir() / "due" / "schedules.yaml"
     site = site_schedules_file()
-    if site.is_file():
+    return dict(_load(shipped, _stamp(shipped), site, _stamp(site)))
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=4)
+def _load(shipped: Path, _shipped_stamp: int | None, site: Path,
+          site_stamp: int | None) -> tuple[tuple[str, Schedule], ...]:
+    chosen: dict[str, _ScheduleFile] = {}
+    for raw in _read(read_yaml(shipped, what=WHAT)):
+        chosen[raw.id] = raw
+    if site_stamp is not None:
         for raw in _read(read_yaml(site, what=WHAT, source=str(site.name))):
             chosen[raw.id] = raw
-    return {key: _schedule(raw) for key, raw in chosen.items() if raw.enabled}
+    return tuple((key, _schedule(raw)) for key, raw in chosen.items() if raw.enabled)
 
 
 def find_schedule(key: str) -> Schedule:
