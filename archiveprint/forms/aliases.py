@@ -6,14 +6,16 @@ from functools import cache
 
 from archiveprint.errors import N_, InvalidValue
 from archiveprint.forms.catalog import Catalog
-from archiveprint.forms.datafiles import read_mapping
+from archiveprint.forms.datafiles import mapping_of, read_mapping
+
+_ALIASES = mapping_of(str, N_("格式应为：别名: 表单编号"))
 
 
 @cache
 def load_aliases() -> dict[str, str]:
     """alias → form id, as the file lists them (an empty mapping when there is no file)."""
-    raw = read_mapping("aliases.yaml", N_("格式应为：别名: 表单编号"))
-    return {str(alias).strip(): str(form_id) for alias, form_id in raw.items()}
+    raw = read_mapping("aliases.yaml", _ALIASES, what=N_("表单别名"))
+    return {alias.strip(): form_id for alias, form_id in raw.items()}
 
 
 def check_aliases(catalog: Catalog, aliases: dict[str, str]) -> None:

@@ -7,17 +7,15 @@ from functools import cache
 
 from archiveprint.errors import N_, InvalidValue
 from archiveprint.forms.catalog import Catalog, FormDef
-from archiveprint.forms.datafiles import read_mapping
+from archiveprint.forms.datafiles import mapping_of, read_mapping
+
+_GROUPS = mapping_of(dict[str, str], N_("格式应为：组名: {{性别代码: 表单编号}}"))
 
 
 @cache
 def load_groups() -> dict[str, dict[str, str]]:
     """group → {sex code: form id}, in the file's order (an empty mapping when there is no file)."""
-    shape = N_("格式应为：组名: {性别代码: 表单编号}")
-    raw = read_mapping("by_sex.yaml", shape)
-    if not all(isinstance(forms, dict) for forms in raw.values()):
-        raise InvalidValue(shape, field="by_sex.yaml")
-    return {str(group): {str(sex): str(form_id) for sex, form_id in forms.items()} for group, forms in raw.items()}
+    return read_mapping("by_sex.yaml", _GROUPS, what=N_("按性别分列的表单"))
 
 
 def check_groups(catalog: Catalog, groups: dict[str, dict[str, str]]) -> None:

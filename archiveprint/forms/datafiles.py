@@ -1,21 +1,32 @@
-"""Small YAML mappings beside the forms (templates/forms/aliases.yaml, by_sex.yaml): read, shape-checked."""
+"""Small YAML mappings beside the forms (templates/forms/aliases.yaml, by_sex.yaml): read through configfile, so a
+mistake is named by file, line and value like in every other data file."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BeforeValidator, RootModel
 
 from archiveprint import resources
-from archiveprint.errors import InvalidValue
+from archiveprint.configfile import Invalid, read_yaml, worded
 
 
-def read_mapping(name: str, shape: str) -> dict[Any, Any]:
-    """templates/forms/<name> as a mapping (empty when there is no file); `shape` says the format when it is not."""
+
+def mapping_of(kind: Any, shape: str) -> type[RootModel[Any]]:
+    """A schema for a file that is one mapping of `kind` values; any other shape is refused with `shape`."""
+    def must_be_mapping(raw: object) -> object:
+        if not isinstance(raw, dict):
+            raise Invalid(shape)
+        return raw
+
+    return RootModel[Annotated[dict[str, Annotated[kind, worded(shape)]], BeforeValidator(must_be_mapping)]]
+
+
+def read_mapping(name: str, schema: type[RootModel[Any]], *, what: str) -> dict[str, Any]:
+    """templates/forms/<name> checked against `schema` (empty when there is no file or it is empty)."""
     path = resources.template_dir() / "forms" / name
     if not path.is_file():
         return {}
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise InvalidValue(shape, field=str(path))
-    return raw
+    document = read_yaml(path, what=what)
+    document.data = document.data or {}
+    return dict(document.validate(schema).root)
