@@ -6,10 +6,10 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from archiveprint.accounts.models import User, UserSession
+from archiveprint.accounts.models import LoginAttempt, User, UserSession
 
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most this often (not on every request)
 
@@ -62,3 +62,20 @@ def end_user_sessions(session: Session, user: User, reason: str, *, now: datetim
 def touch_session(connection: Connection, session_id: int, now: datetime) -> None:
     """Write last_seen_at (the caller's own short transaction, see TOUCH_EVERY)."""
     connection.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now))
+
+
+KEEP_SIGN_IN_RECORDS = timedelta(days=90)  # ended sessions and login attempts, once no rule looks back that far
+
+
+def prune_sign_in_records(session: Session, *, now: datetime,
+                          keep: timedelta = KEEP_SIGN_IN_RECORDS) -> tuple[int, int]:
+    """Remove sessions that ended (or were last used) more than `keep` ago and login attempts older than that:
+    they are kept to throttle guessing and to end sessions on the server, and nothing needs them for longer (the
+    locks they caused are in the audit log). Returns (sessions, attempts) removed."""
+    cutoff = now - keep
+    sessions = session.execute(delete(UserSession).where(
+        or_(UserSession.ended_at < cutoff, UserSession.last_seen_at < cutoff))
+        .execution_options(synchronize_session=False)).rowcount or 0
+    attempts = session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff)
+                               .execution_options(synchronize_session=False)).rowcount or 0
+    return sessions, attempts

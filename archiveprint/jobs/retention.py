@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
+from archiveprint.accounts.sessions import prune_sign_in_records
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import InvalidValue
@@ -58,6 +59,8 @@ class CleanReport:
     removed: list[RemovedOutput] = field(default_factory=list)
     expired: int = 0
     errors: list[str] = field(default_factory=list)
+    pruned_sessions: int = 0  # sign-in records past keeping, removed by the daily run (not by `jobs clean`)
+    pruned_attempts: int = 0
 
     @property
     def size(self) -> int:
@@ -139,8 +142,10 @@ def clean_if_due(settings: Settings, database: Database, *, now: datetime | None
     stamp = now.replace(tzinfo=UTC).timestamp()
     os.utime(marker, (stamp, stamp))
     with database.transaction() as session:
-        return clean_jobs(session, settings.instance_dir, older_than_days=settings.job_retention_days,
-                          actor=SYSTEM_ACTOR, now=now)
+        report = clean_jobs(session, settings.instance_dir, older_than_days=settings.job_retention_days,
+                            actor=SYSTEM_ACTOR, now=now)
+        report.pruned_sessions, report.pruned_attempts = prune_sign_in_records(session, now=now)
+        return report
 
 
 def clean_quietly(settings: Settings, database: Database, *, now: datetime | None = None) -> None:
