@@ -1,4 +1,4 @@
-"""`archiveprint population import|set|list` (常住人口) and `archiveprint indicators` (建档率, 在架率, who is missing)."""
+"""`archiveprint population import|set|list` (常住人口) and `archiveprint indicators`: 建档率, 在架率, the missing."""
 
 from __future__ import annotations
 
