@@ -28,6 +28,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_locations": frozenset({"admin", "clerk"}),  # shelve, move, re-layout, 结案, 盘点, 移交
     # The room's own records: 盘点 counts and reports, 移交 lists (staff and supervisors; not village doctors).
     "view_reports": frozenset({"admin", "clerk", "viewer"}),
+    # 督导: 建档率 and 在架率 (a village doctor: their own villages, by the scope), and entering 常住人口.
+    "view_indicators": frozenset(ROLES),
+    "enter_population": frozenset({"admin", "clerk"}),
 }
 
 
