@@ -23,8 +23,9 @@ OVERALL_NAME = N_("全体常住居民")
 Figure = Literal["residents", "age65", "age0_6", "maternal"]
 # The shipped populations' and schedules' names (data, shown through gettext): marked here for the translations.
 SHIPPED_NAMES = (N_("0～6岁儿童"), N_("65岁及以上老年人"), N_("高血压患者"), N_("2型糖尿病患者"),
-                 N_("严重精神障碍患者"), N_("肺结核患者"), N_("孕产妇"), N_("0～6岁儿童健康检查"), N_("孕期健康管理"), N_("高血压患者随访"),
-                 N_("2型糖尿病患者随访"), N_("严重精神障碍患者随访"), N_("肺结核患者随访"), N_("老年人年度健康管理"))
+                 N_("严重精神障碍患者"), N_("肺结核患者"), N_("孕产妇"), N_("0～6岁儿童健康检查"),
+                 N_("孕期健康管理"), N_("高血压患者随访"), N_("2型糖尿病患者随访"), N_("严重精神障碍患者随访"),
+                 N_("肺结核患者随访"), N_("老年人年度健康管理"))
 
 
 @dataclass(frozen=True)
