@@ -1,5 +1,5 @@
-"""督导 at tablet width in Chromium: a clerk enters 城关社区's 常住人口 from the 督导 menu and reads the village's 建档率,
-its gap to the target and the footnote that defines it; nothing widens the page (SQLite and PostgreSQL)."""
+"""督导 at tablet width in Chromium: a clerk enters 城关社区's 常住人口 from the 督导 menu and reads the village's
+建档率, its gap to the target and the footnote that defines it; nothing widens the page (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
