@@ -11,7 +11,6 @@ the township counts in the new village). Key populations are the register's own 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -432,6 +431,3 @@ def find_unshelved_residents(session: Session, *, village_id: int | None = None,
         stmt = stmt.limit(limit)
     return [UnshelvedPerson(*row[:-1], row[-1] or "unshelved") for row in session.execute(stmt)]
 
-
-def village_ids(session: Session, codes: Sequence[str]) -> list[int]:
-    return list(session.scalars(select(Village.id).where(Village.code.in_(codes))))

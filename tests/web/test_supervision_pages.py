@@ -115,6 +115,16 @@ def test_a_bad_sheet_names_every_problem_and_writes_nothing(client: FlaskClient,
     html = report.get_data(as_text=True)
     assert "发现 1 个问题" in html and "999" in html and "没有这个村(居)委会" in html
     assert 'id="confirm-import"' not in html and figures(committed_db) == 3
+    wrong = tmp_path / "register.csv"
+    wrong.write_text("姓名,档案编号\n张三,1\n", encoding="utf-8")
+    page = client.get("/supervision/population/import")
+    with wrong.open("rb") as handle:
+        refused = client.post("/supervision/population/import", data={"csrf_token": csrf_token(page),
+                                                                       "file": (handle, wrong.name)},
+                              content_type="multipart/form-data")
+    assert refused.status_code == 400 and "没有找到表头" in refused.get_data(as_text=True)
+    kept = list((tmp_path / "instance" / "population_uploads").glob("*/source*"))
+    assert kept == []  # neither the refused sheet nor the unreadable file is kept, only the first one's report
 
 
 def test_who_is_missing_is_audited_and_a_village_doctor_sees_their_village_only(
