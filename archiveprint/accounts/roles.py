@@ -30,6 +30,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_reports": frozenset({"admin", "clerk", "viewer"}),
     # Services given (随访、体检 …) and the dates schedules count from (预产期 …), for the residents one may see.
     "record_services": frozenset({"admin", "clerk", "doctor", "village_doctor"}),
+    # 督导: 建档率 and 在架率 (a village doctor: their own villages, by the scope), and entering 常住人口.
+    "view_indicators": frozenset(ROLES),
+    "enter_population": frozenset({"admin", "clerk"}),
 }
 
 

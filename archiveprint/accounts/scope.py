@@ -20,6 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from archiveprint.due.models import ServiceVisit
+from archiveprint.indicators.models import PopulationFigure
 from archiveprint.lending.models import Loan, LoanRequest
 from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
 from archiveprint.register.models import Household, Resident, Village
@@ -72,12 +73,13 @@ def current_scope(session: Session) -> AccessScope:
 
 
 def _criteria(ids: tuple[int, ...]) -> list[Any]:
-    """One loader criterion per entity that names a person or a household's folder (plain expressions, so the
-    village ids are bound parameters of each statement, never baked into a cached one)."""
+    """One loader criterion per entity that names a person, a household's folder or a village's figures (plain
+    expressions, so the village ids are bound parameters of each statement, never baked into a cached one)."""
     households = select(Household.id).where(Household.village_id.in_(ids)).scalar_subquery()
     options = [
         with_loader_criteria(Village, Village.id.in_(ids), include_aliases=True),
         with_loader_criteria(Household, Household.village_id.in_(ids), include_aliases=True),
+        with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(ids), include_aliases=True),
     ]
     for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem):
         options.append(with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True))

@@ -76,6 +76,26 @@ def field_for_label(label: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Headers:
+    """Which columns a kind of file has: normalised header → field, the fields a header row must hold, and what the
+    refusal says when none of the first rows holds them ({header_scan_rows} is filled in)."""
+
+    lookup: dict[str, str]
+    required: tuple[str, ...]
+    not_found: str
+
+    @classmethod
+    def of(cls, labels: dict[str, tuple[str, ...]], required: tuple[str, ...], not_found: str) -> Headers:
+        """Headers from field → (label, synonyms …); a field's own key is accepted as its header too."""
+        return cls({header_key(text): name for name, texts in labels.items() for text in (*texts, name)},
+                   required, not_found)
+
+
+REGISTER_HEADERS = Headers(_LOOKUP, REQUIRED_FIELDS, N_(
+    "在文件前{header_scan_rows}行中没有找到表头：需要一行同时含有“姓名”和“档案编号”（或其同义列名，也可以用列映射指定）"))
+
+
+@dataclass(frozen=True)
 class Column:
     """Where a field sits in the file and how the file spells its header (problems quote that spelling)."""
 
@@ -96,7 +116,8 @@ class Table:
     rows: Iterator[Row]
 
 
-def match_header(values: Sequence[Any], mapping: dict[str, str]) -> dict[str, Column]:
+def match_header(values: Sequence[Any], mapping: dict[str, str],
+                 headers: Headers = REGISTER_HEADERS) -> dict[str, Column]:
     """Fields found in one row; an explicit mapping (normalised header → field) wins over the synonyms."""
     columns: dict[str, Column] = {}
     keys = [header_key(value) for value in values]
@@ -107,28 +128,29 @@ def match_header(values: Sequence[Any], mapping: dict[str, str]) -> dict[str, Co
     for index, key in enumerate(keys):
         if not key or key in mapping:
             continue
-        target = _LOOKUP.get(key)
+        target = headers.lookup.get(key)
         if target and target not in columns:
             columns[target] = Column(target, index, clean(values[index]))
     return columns
 
 
-def _find_header(head: list[Row], mapping: dict[str, str]) -> tuple[int, dict[str, Column]] | None:
+def _find_header(head: list[Row], mapping: dict[str, str],
+                 headers: Headers) -> tuple[int, dict[str, Column]] | None:
     best: tuple[int, dict[str, Column]] | None = None
     for position, (_number, values) in enumerate(head):
-        columns = match_header(values, mapping)
-        if all(field in columns for field in REQUIRED_FIELDS) and (best is None or len(columns) > len(best[1])):
+        columns = match_header(values, mapping, headers)
+        if all(field in columns for field in headers.required) and (best is None or len(columns) > len(best[1])):
             best = (position, columns)
     return best
 
 
-def _table(rows: Iterator[Row], mapping: dict[str, str]) -> Table | None:
+def _table(rows: Iterator[Row], mapping: dict[str, str], headers: Headers) -> Table | None:
     head: list[Row] = []
     for row in rows:
         head.append(row)
         if len(head) >= HEADER_SCAN_ROWS:
             break
-    found = _find_header(head, mapping)
+    found = _find_header(head, mapping, headers)
     if found is None:
         return None
     position, columns = found
@@ -145,18 +167,17 @@ def _table(rows: Iterator[Row], mapping: dict[str, str]) -> Table | None:
     return Table(header_row=head[position][0], columns=columns, rows=remaining())
 
 
-def _no_header(head_seen: bool) -> ArchiveprintError:
+def _no_header(head_seen: bool, headers: Headers) -> ArchiveprintError:
     if not head_seen:
         return ArchiveprintError("文件是空的，没有任何内容")
-    return ArchiveprintError("在文件前{header_scan_rows}行中没有找到表头：需要一行同时含有“姓名”和“档案编号”"
-                             "（或其同义列名，也可以用列映射指定）", params={"header_scan_rows": HEADER_SCAN_ROWS})
+    return ArchiveprintError(headers.not_found, params={"header_scan_rows": HEADER_SCAN_ROWS})
 
 
 @contextmanager
-def open_table(path: Path, *, name: str, mapping: dict[str, str],
-               limits: ImportLimits | None = None) -> Iterator[Table]:
-    """Open an export by content and extension, check it against the limits, find its header row and stream the
-    rows below it."""
+def open_table(path: Path, *, name: str, mapping: dict[str, str], limits: ImportLimits | None = None,
+               headers: Headers = REGISTER_HEADERS) -> Iterator[Table]:
+    """Open an export by content and extension, check it against the limits, find its header row (the columns of
+    `headers`: a register export's by default) and stream the rows below it."""
     limits = limits or ImportLimits()
     try:
         with path.open("rb") as handle:
@@ -165,16 +186,16 @@ def open_table(path: Path, *, name: str, mapping: dict[str, str],
         raise ArchiveprintError("无法读取文件“{name}”", params={"name": name}) from None
     suffix = Path(name).suffix.lower() or path.suffix.lower()
     if not magic:
-        raise _no_header(False)
+        raise _no_header(False, headers)
     if magic.startswith(_ZIP_MAGIC):
-        with _xlsx_table(path, mapping, limits) as table:
+        with _xlsx_table(path, mapping, limits, headers) as table:
             yield table
     elif suffix in (".xlsx", ".xlsm"):
         raise ArchiveprintError(filelimits.UNREADABLE)
     elif magic.startswith(_OLE_MAGIC) or suffix == ".xls":
         raise ArchiveprintError("不支持旧版 .xls 文件，请在 Excel 中“另存为” .xlsx 或 CSV 后再导入")
     elif suffix in (".csv", ".txt"):
-        yield _csv_table(path, mapping, limits)
+        yield _csv_table(path, mapping, limits, headers)
     else:
         raise ArchiveprintError("不支持的文件类型“{suffix}”，请导入 .xlsx 或 .csv 文件",
                                 params={"suffix": suffix or N_("（无扩展名）")})
@@ -196,13 +217,13 @@ def inspect(path: Path, *, name: str, limits: ImportLimits) -> filelimits.Extent
 # --- .xlsx -------------------------------------------------------------------------------------------------
 
 @contextmanager
-def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> Iterator[Table]:
+def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits, headers: Headers) -> Iterator[Table]:
     """The first sheet (active one first) whose first rows hold a header.
 
     python-calamine reads a whole sheet at once, about 10× faster than openpyxl's streaming reader; the limits
     were checked first, so what it reads is bounded.
     """
-    extent = filelimits.inspect_xlsx(path, limits, before_scan=lambda book: _peek_header(book, mapping))
+    extent = filelimits.inspect_xlsx(path, limits, before_scan=lambda book: _peek_header(book, mapping, headers))
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         sheets = [index for index, meta in enumerate(workbook.sheets_metadata)
@@ -220,17 +241,17 @@ def _xlsx_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> It
                 sheet = workbook.get_sheet_by_index(index)
             except (CalamineError, ValueError):
                 raise ArchiveprintError("Excel 文件的工作表“{name}”已损坏，无法读取", params={"name": name}) from None
-            table = _table(_sheet_rows(sheet), mapping)
+            table = _table(_sheet_rows(sheet), mapping, headers)
             if table is not None:
                 yield table
                 return
             seen_content = seen_content or _sheet_has_values(sheet)
-        raise _no_header(seen_content)
+        raise _no_header(seen_content, headers)
     finally:
         workbook.close()
 
 
-def _peek_header(workbook: zipfile.ZipFile, mapping: dict[str, str]) -> None:
+def _peek_header(workbook: zipfile.ZipFile, mapping: dict[str, str], headers: Headers) -> None:
     """Refuse a workbook none of whose sheets has a header in its first rows, from the first rows of their XML:
     before the whole file is scanned or any sheet read. When that cannot be told cheaply, the full read decides."""
     try:
@@ -242,11 +263,11 @@ def _peek_header(workbook: zipfile.ZipFile, mapping: dict[str, str]) -> None:
         rows = xlsxpeek.first_rows(workbook, member, HEADER_SCAN_ROWS)
         if rows is None:
             return
-        if _find_header(list(enumerate(rows, start=1)), mapping) is not None:
+        if _find_header(list(enumerate(rows, start=1)), mapping, headers) is not None:
             return
         seen_content = seen_content or bool(rows)
     if seen_content:
-        raise _no_header(True)
+        raise _no_header(True, headers)
 
 
 def _sheet_rows(sheet: Any) -> Iterator[Row]:
@@ -270,23 +291,23 @@ def _sheet_has_values(sheet: Any) -> bool:
 
 # --- .csv --------------------------------------------------------------------------------------------------
 
-def _csv_table(path: Path, mapping: dict[str, str], limits: ImportLimits) -> Table:
+def _csv_table(path: Path, mapping: dict[str, str], limits: ImportLimits, headers: Headers) -> Table:
     """The header is looked for in the first rows, decoded as the file's start suggests, before the whole file is
     read to settle its encoding (a wrong file is refused without reading it all)."""
     filelimits.inspect_csv(path, limits)
     guess = detect_encoding(path, head=True)
     try:
-        table = _table(_csv_rows(path, guess, limits), mapping)
+        table = _table(_csv_rows(path, guess, limits), mapping, headers)
     except UnicodeDecodeError:
         table = None
         guess = ""
     if table is None and guess:
-        raise _no_header(_had_content(path, guess, limits))
+        raise _no_header(_had_content(path, guess, limits), headers)
     encoding = detect_encoding(path)
     if encoding != guess:
-        table = _table(_csv_rows(path, encoding, limits), mapping)
+        table = _table(_csv_rows(path, encoding, limits), mapping, headers)
         if table is None:
-            raise _no_header(_had_content(path, encoding, limits))
+            raise _no_header(_had_content(path, encoding, limits), headers)
     assert table is not None
     return table
 

@@ -33,6 +33,7 @@ from archiveprint.web import (
     printers,
     register,
     session,
+    supervision,
     township,
 )
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     locations.init_app(app)
     lending.init_app(app)
     inventory.init_app(app)
+    supervision.init_app(app)
     api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)

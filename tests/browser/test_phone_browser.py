@@ -54,7 +54,7 @@ def main_pages(data: dict[str, str]) -> list[str]:
         f"/locations/locate?q={data['surname']}", f"/locations/locate?q={data['folder']}", "/locations/layout",
         "/locations/relayout", "/locations/picklist", "/inventory/", "/inventory/new", "/handover/", "/lending/",
         "/lending/dashboard", "/lending/overdue", "/lending/queue", "/lending/scan", "/lending/checkout",
-        "/lending/request", "/lending/borrowers",
+        "/lending/request", "/lending/borrowers", "/supervision/indicators", "/supervision/population",
     ]
 
 
