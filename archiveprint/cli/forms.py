@@ -123,6 +123,6 @@ def list_variants() -> None:
                 click.echo(f"{form.id}.{item['slot']}（{item['label']}）：默认 / {' / '.join(item['variants'])}"
                            f"  当前：{current}")
         for row in form.rows:
-            wish = "可添加" if row.site == "add" else "可删除"
+            wish = ("可添加" if row.site == "add" else "可删除") + (f"（替换 {row.replaces}）" if row.replaces else "")
             click.echo(f"{form.id} 行 {row.name}（{row.label}）：{wish}  当前：{'印' if row.printed else '不印'}")
     click.echo(f"设置文件：{site_variants_file()}")

@@ -66,12 +66,14 @@ class Instructions:
 @dataclass(frozen=True)
 class RowDef:
     """A row (or block of rows) of a form that a site may change in its variants file: a `site: add` row is printed
-    only when the site adds it (省里加的行: 下一步管理措施 …), a `site: remove` row unless the site removes it."""
+    only when the site adds it (省里加的行: 下一步管理措施 …), a `site: remove` row unless the site removes it or adds
+    the row that replaces it (2018版 用药情况 in place of the 2017 rows)."""
 
     name: str
     label: str
     site: str  # add | remove
     printed: bool
+    replaces: str | None = None  # an add row: the remove row it is printed in place of
 
 
 @dataclass(frozen=True)
@@ -234,14 +236,17 @@ class _FieldFile(_Look):
 
 
 class _RowFile(Schema):
-    """One entry of `rows:`: a row a site may add (`site: add`, off by default) or remove (`site: remove`)."""
+    """One entry of `rows:`: a row a site may add (`site: add`, off by default) or remove (`site: remove`); an add
+    row may replace a remove row (`replaces:`), which is then left out whenever the site adds it."""
 
     label: str
     site: Literal["add", "remove"]
+    replaces: str | None = None
 
 
 ROW_UNDECLARED = N_("字段所在的行“{row}”没有在 rows 中声明")
 ROW_WITHOUT_FIELDS = N_("行“{key}”没有字段（字段用 row: {key} 归入这一行）")
+ROW_REPLACES = N_("行“{row}”不能替换“{key}”：只有可添加的行（site: add）能替换 rows 中可删除的行（site: remove）")
 
 
 class _FormFile(Schema):
@@ -266,9 +271,12 @@ class _FormFile(Schema):
         for number, item in enumerate(self.fields):
             if item.row is not None and item.row not in self.rows:
                 raise Invalid(ROW_UNDECLARED, {"row": item.row}, at=("fields", number, "row"), value=item.row)
-        for name in self.rows:
+        for name, row in self.rows.items():
             if not any(item.row == name for item in self.fields):
                 raise Invalid(ROW_WITHOUT_FIELDS, at=("rows", name), value=name)
+            replaced = self.rows.get(row.replaces) if row.replaces is not None else None
+            if row.replaces is not None and (row.site != "add" or replaced is None or replaced.site != "remove"):
+                raise Invalid(ROW_REPLACES, {"row": name}, at=("rows", name, "replaces"), value=row.replaces)
         return self
 
 
@@ -391,14 +399,16 @@ _Sets = RootModel[list[_SetFile] | None]
 
 def load_form(folder: Path, choice: SiteChoice | None = None) -> FormDef:
     """Read one form folder with the site's choice applied: its variants replace fields' options where the sources
-    disagree, its rows are added or removed (the fields of a row not printed are left out)."""
+    disagree, its rows are added or removed (the fields of a row not printed are left out; an added row that
+    replaces another leaves that one out)."""
     document = read_yaml(folder / "form.yaml", what=WHAT_FORM, source=f"{folder.name}/form.yaml")
     form_id = document.data.get("id") if isinstance(document.data, Mapping) else None
     raw = document.validate(_FormFile, context={"form": form_id})
     choice = choice or SiteChoice()
     variants = dict(choice.variants)
-    rows = tuple(RowDef(name=name, label=row.label, site=row.site,
-                        printed=name in choice.add if row.site == "add" else name not in choice.remove)
+    replaced = {row.replaces for name, row in raw.rows.items() if row.replaces and name in choice.add}
+    rows = tuple(RowDef(name=name, label=row.label, site=row.site, replaces=row.replaces,
+                        printed=name in choice.add if row.site == "add" else name not in {*choice.remove, *replaced})
                  for name, row in raw.rows.items())
     off = {row.name for row in rows if not row.printed}
     return FormDef(

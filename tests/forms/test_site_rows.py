@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from archiveprint.cli import AppContext, main
 from archiveprint.configfile import ConfigError
-from archiveprint.forms.catalog import FormDef, load_catalog, load_form
+from archiveprint.forms.catalog import FormDef, SiteChoice, load_catalog, load_form
 from archiveprint.forms.context import slot_values
 from archiveprint.forms.layout import FormLayout, layout_form, layout_key
 from archiveprint.forms.printer import FormPrinter
@@ -38,17 +38,23 @@ ROWS = {
                           ("other_exam",)),
     "tb_followup": (("resident_sign", "remarks"), ()),
     "prenatal_followup": (("resident_sign", "remarks"), ()),
-    "mental_followup": (("resident_sign", "remarks"), ()),  # one visit a sheet: its slots have no v1. prefix
+    # one visit a sheet: its slots have no v1. prefix; the 2018版 rows (test_mental_2018.py), meds_2018 replacing
+    # the 2017 drug rows
+    "mental_followup": (("visit_target", "referral_2018", "meds_2018", "resident_sign", "remarks"), ("meds_2017",)),
 }
 # What each added row prints (beyond its fields' labels and options, checked for every field).
 PRINTED = {"next_steps": ["下一步管理措施", "1常规随访", "2第1次控制不满意2周随访", "3两次控制不满意转诊随访",
                           "4紧急转诊"],
            "med_advice": ["用药调整意见"], "referral_contact": ["联系人及电话", "结果", "1到位", "2不到位"],
-           "resident_sign": ["居民签名"], "remarks": ["备注"]}
+           "resident_sign": ["居民签名"], "remarks": ["备注"],
+           "visit_target": ["本次随访对象*", "1患者本人", "2患者家属、监护人", "3其他知情人"],
+           "referral_2018": ["转诊情况*", "是否转诊", "联系人及电话", "联系专科医生", "处置结果"],
+           "meds_2018": ["用法：早", "mg；中", "mg；晚", "长效药：每", "周一次，每次"]}
 # A value for a slot of each added row, stamped in visit column 1 of a prefilled print (or the one visit).
 STAMPED = {"next_steps": ("next_steps", "3"), "med_advice": ("advice_drug1", "氨氯地平片"),
            "referral_contact": ("referral_contact", "刘芳15900001111"), "resident_sign": ("resident_sign", "李秀英"),
-           "remarks": ("remarks", "家属代签")}
+           "remarks": ("remarks", "家属代签"), "visit_target": ("visit_target", "2"),
+           "referral_2018": ("specialist_contact", "县精神卫生中心周医生"), "meds_2018": ("med.1", "奥氮平片")}
 
 
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
@@ -128,7 +134,10 @@ ADDED = [(form_id, row) for form_id, (add, _) in ROWS.items() for row in add]
 def test_a_row_a_site_adds_is_printed_on_the_one_page_and_takes_prefilled_and_stamped_values(
         form_id, row, tmp_path, monkeypatch):
     form = with_rows(tmp_path, monkeypatch, form_id, add=(row,))
-    shipped = SHIPPED.form(form_id)
+    # the sheet as shipped, less the row this one is printed in place of (2018版 用药情况 for the 2017 drug rows)
+    replaced = tuple(r.replaces for r in form.rows if r.name == row and r.replaces)
+    shipped = with_rows(tmp_path, monkeypatch, form_id, remove=replaced) if replaced else SHIPPED.form(form_id)
+    assert not any(form.prints(r) for r in replaced)
     added = [f for f in form.fields if f.slot not in shipped.by_slot]
     assert added and form.added_rows == (row,)
     assert [f.slot for f in form.fields if f.slot in shipped.by_slot] == [f.slot for f in shipped.fields]
@@ -281,9 +290,31 @@ def test_a_form_file_row_must_say_whether_a_site_adds_or_removes_it(tmp_path):
     assert error.value.row == 5 and "应为以下之一：add、remove" in error.value.message
 
 
+@pytest.mark.parametrize("rows", [
+    "  meds_new: {label: 新用药, site: add, replaces: meds_gone}\n  meds_old: {label: 用药, site: remove}\n",
+    "  meds_new: {label: 新用药, site: add, replaces: meds_new}\n  meds_old: {label: 用药, site: remove}\n",
+    "  meds_new: {label: 新用药, site: remove, replaces: meds_old}\n  meds_old: {label: 用药, site: remove}\n",
+])
+def test_a_row_may_replace_only_a_removable_row_and_only_when_a_site_adds_it(tmp_path, rows):
+    fields = "  - {slot: med, label: 用药, row: meds_old}\n  - {slot: med_new, label: 新用药, row: meds_new}\n"
+    folder = form_folder(tmp_path, f"rows:\n{rows}", fields)
+    with pytest.raises(ConfigError) as error:
+        load_form(folder)
+    assert (error.value.row, error.value.field) == (5, "replaces")
+    assert "行“meds_new”不能替换" in error.value.message and "只有可添加的行（site: add）能替换" in error.value.message
+    (folder / "form.yaml").write_text(f"id: visit\nnumber: 13\ntitle: 随访记录\nrows:\n"
+                                      "  meds_new: {label: 新用药, site: add, replaces: meds_old}\n"
+                                      f"  meds_old: {{label: 用药, site: remove}}\nfields:\n{fields}", encoding="utf-8")
+    assert [f.slot for f in load_form(folder).fields] == ["med"]
+    assert [f.slot for f in load_form(folder, SiteChoice(add=("meds_new",))).fields] == ["med_new"]
+
+
 def test_a_template_naming_an_undeclared_row_fails_loudly():
     with pytest.raises(KeyError, match="row nxt_steps is not declared"):
         SHIPPED.form("hypertension_followup").prints("nxt_steps")
+
+
+MEDS_2018 = "用药情况、用药指导（早中晚、长效药）"
 
 
 def test_the_forms_variants_command_lists_each_forms_rows_and_the_sites_choice(tmp_path, monkeypatch):
@@ -293,3 +324,11 @@ def test_the_forms_variants_command_lists_each_forms_rows_and_the_sites_choice(t
     assert "hypertension_followup 行 remarks（备注）：可添加  当前：不印" in output
     assert "hypertension_followup 行 drug_other（其他药物）：可删除  当前：不印" in output
     assert "diabetes_followup 行 other_exam（其他检查）：可删除  当前：印" in output
+    assert f"mental_followup 行 meds_2018（{MEDS_2018}）：可添加（替换 meds_2017）  当前：不印" in output
+
+
+def test_the_forms_variants_command_shows_a_row_left_out_for_the_row_that_replaces_it(tmp_path, monkeypatch):
+    site(tmp_path, monkeypatch, "mental_followup: {rows: {add: [meds_2018]}}\n")
+    output = CliRunner().invoke(main, ["forms", "variants"], obj=AppContext(), catch_exceptions=False).output
+    assert f"mental_followup 行 meds_2018（{MEDS_2018}）：可添加（替换 meds_2017）  当前：印" in output
+    assert "mental_followup 行 meds_2017（用药情况、用药指导（每日(月)几次、每次剂量））：可删除  当前：不印" in output
