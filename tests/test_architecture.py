@@ -38,6 +38,7 @@ LAYERS = {
     # what runs the jobs above, applies a user's scope to them, or copies every table
     "archiveprint.jobs": 6, "archiveprint.backup": 6,
     "archiveprint.due": 6,  # who is due and the monthly packet: the register, the forms and the pick list together
+    "archiveprint.inspections": 6,  # 抽查: the register, the shelves, the due schedules and visits together
     "archiveprint.accounts.scope": 6,  # the scope hook names every table that holds a person (register ... lending)
     # the shells, and the lists of every table (for Alembic)
     "archiveprint.cli": 7, "archiveprint.web": 7, "archiveprint.models": 7, "archiveprint.migrations": 7,

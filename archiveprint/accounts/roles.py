@@ -28,6 +28,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_locations": frozenset({"admin", "clerk"}),  # shelve, move, re-layout, 结案, 盘点, 移交
     # The room's own records: 盘点 counts and reports, 移交 lists (staff and supervisors; not village doctors).
     "view_reports": frozenset({"admin", "clerk", "viewer"}),
+    # 抽查: draw folders, read them against the checklist, sign the record (the county's 督导 is a viewer: this is
+    # their job; it changes no register data). Village doctors and doctors do not inspect.
+    "inspect": frozenset({"admin", "clerk", "viewer"}),
+    "rectify": frozenset({"admin", "clerk"}),  # mark an inspection's 整改 task done (the archive room's work)
 }
 
 
