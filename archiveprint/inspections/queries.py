@@ -19,7 +19,7 @@ from archiveprint.forms.catalog import load_catalog
 from archiveprint.inspections.checklist import Checklist
 from archiveprint.inspections.draw import Interval, wilson
 from archiveprint.inspections.models import Inspection, InspectionFolder, InspectionTask
-from archiveprint.locations.queries import PickList, StatusProvider, picklist_of
+from archiveprint.locations.queries import PickList, StatusProvider, find_places, picklist_of
 from archiveprint.register.models import Resident
 from archiveprint.register.names import SEX_CODES, is_head
 from archiveprint.register.populations import load_populations
@@ -82,6 +82,76 @@ def inspection_picklist(session: Session, inspection: Inspection,
     """The folders to pull (not those replaced), in shelf walking order: the existing pick list."""
     wanted = {f.household_id: list(f.residents) for f in inspection.folders if f.state != "replaced"}
     return picklist_of(session, wanted, providers=providers)
+
+
+@dataclass(frozen=True)
+class DrawnFolder:
+    """A drawn folder with where it stands now."""
+
+    seq: int
+    folder: str
+    village: str
+    village_name: str
+    head_name: str
+    address: str  # its shelf position now ("" when it has none)
+    status: str  # at the draw: on_shelf / lent / missing …
+    status_text: str
+    state: str  # sampled / unavailable / replaced
+    note: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"seq": self.seq, "folder": self.folder, "village": self.village, "village_name": self.village_name,
+                "head_name": self.head_name, "address": self.address or None, "status": self.status,
+                "status_text": self.status_text, "state": self.state, "note": self.note}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """An inspection's draw as the inspector reads it back: the method, the villages' shares, the folders."""
+
+    id: int
+    number: str
+    method: Message
+    seed: str
+    size: int
+    frame: int
+    frame_digest: str
+    strata: list[dict[str, Any]]
+    folders: list[DrawnFolder]
+
+    @property
+    def away(self) -> list[DrawnFolder]:
+        """Folders not on their shelves when drawn (lent, out, missing, never shelved) that are still in the sample:
+        the inspector insists on them, or replaces them."""
+        return [f for f in self.folders if f.state != "replaced" and f.status not in ("on_shelf", "closed")]
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "number": self.number, "method": str(self.method), "seed": self.seed,
+                "size": self.size, "frame": self.frame, "frame_digest": self.frame_digest,
+                "villages": [{"village": s["village"], "name": s["name"], "frame": s["frame"], "size": s["size"]}
+                             for s in self.strata],
+                "folders": [f.as_json() for f in self.folders]}
+
+    def text_lines(self) -> list[str]:
+        lines = [f"抽查 {self.number}（编号 {self.id}）：抽取 {self.size} 袋 / 抽样框 {self.frame} 袋",
+                 f"方法：{self.method}",
+                 "各村：" + "，".join(f"{s['name']} {s['size']}/{s['frame']}" for s in self.strata)]
+        lines += [f"{f.seq:>4}. {f.folder}  {f.village_name}  {f.head_name}  {f.address or '—'}  {f.status_text}"
+                  f"{'  [已替换：' + f.note + ']' if f.state == 'replaced' else ''}" for f in self.folders]
+        if self.away:
+            lines.append(f"注意：{len(self.away)} 袋抽取时不在架（" + "、".join(f"{f.folder} {f.status_text}"
+                                                                  for f in self.away) + "），请调回或替换")
+        return lines
+
+
+def find_drawn(session: Session, inspection: Inspection, providers: Sequence[StatusProvider] = ()) -> Drawn:
+    """The draw with each folder's shelf address now."""
+    places = find_places(session, [f.household_id for f in inspection.folders], providers)
+    return Drawn(inspection.id, inspection.number, method_of(inspection), inspection.seed, inspection.size,
+                 inspection.frame, inspection.frame_digest, inspection.strata,
+                 [DrawnFolder(f.seq, f.folder, f.village_code, f.village_name, f.head_name,
+                              places[f.household_id].address if f.household_id in places else "", f.status_at_draw,
+                              f.status_text, f.state, f.note) for f in inspection.folders])
 
 
 # --- one folder: state and what failed ----------------------------------------------------------------------------

@@ -339,7 +339,7 @@ def sign_inspection(session: Session, inspection: Inspection, *, actor: str,
     for view in report.failing:
         folder = session.get(InspectionFolder, view.id)
         assert folder is not None
-        failed = failed_items(folder, checklist)
+        failed = [item for item in failed_items(folder, checklist) if checklist.item(item[0]).qualified]
         text = "；".join(f"{title}{'：' + note if note else ''}" for _key, title, note in failed) if failed else \
             f"档案袋未能调阅，请查找归位：{folder.note}"
         session.add(InspectionTask(inspection_id=inspection.id, folder_id=folder.id, household_id=folder.household_id,
