@@ -53,6 +53,12 @@ def find_inspection(session: Session, key: str | int) -> Inspection:
     return found
 
 
+def list_open_inspections(session: Session) -> list[Inspection]:
+    """The inspections still being read, the latest first."""
+    return list(session.scalars(select(Inspection).where(Inspection.status == "open")
+                                .order_by(Inspection.inspected_on.desc(), Inspection.id.desc())))
+
+
 def find_folder(session: Session, inspection: Inspection, text: str) -> InspectionFolder:
     """A folder of the inspection by its number in the draw (3), its folder code (scanned) or a member's archive
     code; one the draw replaced is refused with what replaced it."""
