@@ -28,6 +28,7 @@ ENTITY = "inspection"
 NUMBER_PREFIX = "CC"  # 抽查
 SIZE_MAX = 5000
 MINIMUM_MAX = 100
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)  # an inspection's day (the 动态记录 window counts back)
 RESERVES_KEPT = 10  # reserves kept per village beyond its sample, in draw order, for replacing a folder later
 # Statuses at draw of a folder that cannot simply be taken from its shelf (reported; the inspector may insist).
 UNAVAILABLE = ("lent", "out", "missing", "unshelved", "gone")
@@ -118,6 +119,9 @@ def draw_inspection(session: Session, *, seed: str, inspector: str, on: date, ch
                            value=seed[:64] or None)
     if not inspector:
         raise InvalidValue(N_("请写明检查人"), field=N_("检查人"))
+    if not EARLIEST <= on <= LATEST:
+        raise InvalidValue(N_("检查日期应在 {first} 与 {last} 之间"), params={"first": EARLIEST, "last": LATEST},
+                           field=N_("检查日期"), value=on.isoformat())
     if not 0 <= minimum <= MINIMUM_MAX:
         raise InvalidValue(N_("每村最少袋数应在 0 与 {most} 之间"), params={"most": MINIMUM_MAX},
                            field=N_("每村最少袋数"), value=minimum)

@@ -5,6 +5,7 @@ interval against published values — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
+from datetime import date
 
 import pytest
 
@@ -206,5 +207,8 @@ def test_a_draw_names_its_seed_inspector_and_a_size(register: Register, checklis
         with pytest.raises(Exception, match=message):
             draw_inspection(session, inspector="甲", on=ON, checklist=checklist, actor=ACTOR, now=NOW,
                             **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue, match="检查日期应在"):
+        draw_inspection(session, seed="1", size=3, inspector="甲", on=date(1, 1, 1), checklist=checklist, actor=ACTOR,
+                        now=NOW)
     with pytest.raises(InvalidValue, match="检查人"):
         draw_inspection(session, seed="1", size=3, inspector=" ", on=ON, checklist=checklist, actor=ACTOR, now=NOW)

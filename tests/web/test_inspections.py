@@ -135,6 +135,7 @@ def test_refusals_are_chinese_and_keep_the_form(client, auth, committed_db, arch
     auth.login("viewer")
     for fields, message in (({"seed": ""}, "请给出随机种子"), ({"size": "abc"}, "应为数字"),
                             ({"village": ["999"]}, "没有这个村(居)委会"), ({"on": "2026-13-01"}, "日期格式"),
+                            ({"on": "0001-01-01"}, "检查日期应在"),
                             ({"by": "margin", "margin": "0.9"}, "允许误差应在 0 与 0.5 之间")):
         answer = _draw(client, **fields)
         assert answer.status_code == 400, fields
