@@ -39,6 +39,7 @@ LAYERS = {
     "archiveprint.jobs": 6, "archiveprint.backup": 6,
     "archiveprint.due": 6,  # who is due and the monthly packet: the register, the forms and the pick list together
     "archiveprint.indicators": 6,  # 常住人口, 建档率 and 在架率: the register, the shelves and the services done
+    "archiveprint.inspections": 6,  # 抽查: the register, the shelves, the due schedules and visits together
     "archiveprint.accounts.scope": 6,  # the scope hook names every table that holds a person (register ... lending)
     # the shells, and the lists of every table (for Alembic)
     "archiveprint.cli": 7, "archiveprint.web": 7, "archiveprint.models": 7, "archiveprint.migrations": 7,

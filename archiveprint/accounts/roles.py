@@ -33,6 +33,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # 督导: 建档率 and 在架率 (a village doctor: their own villages, by the scope), and entering 常住人口.
     "view_indicators": frozenset(ROLES),
     "enter_population": frozenset({"admin", "clerk"}),
+    # 抽查: draw folders, read them against the checklist, sign the record (the county's 督导 is a viewer: this is
+    # their job; it changes no register data). Village doctors and doctors do not inspect.
+    "inspect": frozenset({"admin", "clerk", "viewer"}),
+    "rectify": frozenset({"admin", "clerk"}),  # mark an inspection's 整改 task done (the archive room's work)
 }
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from archiveprint.due.models import ServiceVisit
 from archiveprint.indicators.models import PopulationFigure
+from archiveprint.inspections.models import InspectionCheck, InspectionFolder, InspectionTask
 from archiveprint.lending.models import Loan, LoanRequest
 from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
 from archiveprint.register.models import Household, Resident, Village
@@ -81,8 +82,11 @@ def _criteria(ids: tuple[int, ...]) -> list[Any]:
         with_loader_criteria(Household, Household.village_id.in_(ids), include_aliases=True),
         with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(ids), include_aliases=True),
     ]
-    for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem):
+    for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem,
+                   InspectionFolder, InspectionTask):
         options.append(with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True))
+    folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
+    options.append(with_loader_criteria(InspectionCheck, InspectionCheck.folder_id.in_(folders), include_aliases=True))
     residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
     options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))
     return options

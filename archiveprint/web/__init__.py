@@ -26,6 +26,7 @@ from archiveprint.web import (
     errors,
     forms,
     i18n,
+    inspections,
     inventory,
     labels,
     lending,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     lending.init_app(app)
     inventory.init_app(app)
     supervision.init_app(app)
+    inspections.init_app(app)
     api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)

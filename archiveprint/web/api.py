@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,6 +18,8 @@ from werkzeug.exceptions import HTTPException
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.inspections.queries import find_folder as find_inspection_folder
+from archiveprint.inspections.queries import find_inspection, list_open_inspections
 from archiveprint.lending.journal import ScanInput, ScanOutcome, submit_scan
 from archiveprint.lending.queries import (
     count_dashboard,
@@ -183,6 +185,35 @@ def post_batch() -> ResponseReturnValue:
     return jsonify(ok=all(r["ok"] for r in results), count=len(results),
                    applied=sum(1 for r in results if r["outcome"] == "applied"),
                    conflicts=sum(1 for r in results if r["outcome"] == "conflict"), results=results)
+
+
+# --- inspection mode (抽查) ------------------------------------------------------------------------------------
+
+@bp.get("/inspections")
+@requires("inspect")
+def inspections() -> ResponseReturnValue:
+    """The open inspections, for the station's selector (no households named)."""
+    rows = [{"id": i.id, "number": i.number, "inspector": i.inspector, "inspected_on": i.inspected_on.isoformat(),
+             "size": i.size} for i in list_open_inspections(db_session())]
+    return jsonify(inspections=rows)
+
+
+@bp.get("/inspections/<int:inspection_id>/folder")
+@requires("inspect")
+def inspection_folder(inspection_id: int) -> ResponseReturnValue:
+    """A code scanned in inspection mode: the folder it names in that inspection and the address of its checklist
+    (a folder not drawn is refused); audited as a view."""
+    code = request.args.get("code", "").strip()
+    if not code or len(code) > QUERY_MAX:
+        raise InvalidValue("请扫描或输入档案袋编号（最多{query_max}个字）", params={"query_max": QUERY_MAX},
+                           field="code", value=code[:QUERY_MAX] or None)
+    session = db_session()
+    found = find_inspection(session, inspection_id)
+    folder = find_inspection_folder(session, found, code)
+    audit_shown("view", [folder.household_id], f"抽查 {found.number} scan station")
+    return jsonify(ok=True, inspection=found.number, folder=folder.folder, seq=folder.seq,
+                   village=folder.village_name, head_name=folder.head_name,
+                   url=url_for("inspections.folder", inspection_id=found.id, folder_id=folder.id))
 
 
 # --- reading ----------------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
    page is reloaded; the journal is sent in order (POST /api/v1/scans, or /scans/batch when several wait) and the
    server applies each client id once. A mode is one entry of MODES: its colour class, the fields it shows and what
    a scan does. Inventory mode (盘点) goes through the same journal: its scans carry the inventory and the current
-   shelf (set by scanning a shelf label) and are sent one by one, in order, to /api/v1/inventories/<id>/scans. */
+   shelf (set by scanning a shelf label) and are sent one by one, in order, to /api/v1/inventories/<id>/scans.
+   Inspection mode (抽查) only reads: a folder of the chosen inspection opens its checklist (needs the network). */
 (function () {
   "use strict";
   var root = document.getElementById("scan-station");
@@ -35,6 +36,7 @@
   var inventorySelect = document.getElementById("scan-inventory");
   var shelfBox = document.getElementById("scan-shelf");
   var inventoryLink = document.getElementById("scan-inventory-link");
+  var inspectionSelect = document.getElementById("scan-inspection");
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var text = function (name) { return root.getAttribute("data-text-" + name) || ""; };
 
@@ -49,6 +51,9 @@
   };
   if (inventorySelect) {  // only for users who may count (manage_locations)
     MODES.inventory = { fields: "fields-inventory", run: inventoryScan };
+  }
+  if (inspectionSelect) {  // only for users who may inspect
+    MODES.inspect = { fields: "fields-inspect", run: inspectionScan };
   }
   var buttons = Array.prototype.slice.call(root.querySelectorAll("[data-mode]"));
   var labels = {};
@@ -73,7 +78,8 @@
   function saveSettings() {
     window.localStorage.setItem(SETTINGS_KEY, JSON.stringify({
       mode: mode, borrower: borrower.value, purpose: purpose.value,
-      inventory: inventorySelect ? inventorySelect.value : "" }));
+      inventory: inventorySelect ? inventorySelect.value : "",
+      inspection: inspectionSelect ? inspectionSelect.value : "" }));
   }
 
   /* --- sound: WebAudio beeps, no audio files ------------------------------------------------------------------ */
@@ -426,6 +432,54 @@
     flush();
   }
 
+  /* --- inspection (抽查): a folder drawn opens its checklist ---------------------------------------------------- */
+  function loadInspections(wanted) {
+    fetch(root.getAttribute("data-inspections-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        var list = data.inspections || [];
+        inspectionSelect.textContent = "";
+        var none = document.createElement("option");
+        none.value = "";
+        none.textContent = list.length ? text("choose-inspection") : text("no-inspection");
+        inspectionSelect.appendChild(none);
+        list.forEach(function (item) {
+          var option = document.createElement("option");
+          option.value = String(item.id);
+          option.textContent = item.number + " · " + item.inspector + " · " + item.inspected_on;
+          inspectionSelect.appendChild(option);
+        });
+        if (wanted && list.some(function (item) { return String(item.id) === String(wanted); })) {
+          inspectionSelect.value = String(wanted);
+        }
+        saveSettings();
+      })
+      .catch(function () { /* offline: inspection mode needs the network anyway */ });
+  }
+  function inspectionScan(code) {
+    var id = inspectionSelect.value;
+    var entry = { client_id: "inspect-" + Date.now(), mode: "inspect", code: code, scanned_at: new Date().toISOString() };
+    if (!id) {
+      show("error", text("need-inspection"), code);
+      return;
+    }
+    var url = root.getAttribute("data-inspection-folder-url").replace("/0/folder", "/" + encodeURIComponent(id) + "/folder");
+    fetch(url + "?code=" + encodeURIComponent(code), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        if (!data.ok) {
+          show("error", data.error, code);
+          describe(logRow(entry), entry, "error", data.error);
+          return;
+        }
+        var said = data.folder + "  " + data.head_name;
+        show("ok", said, text("opening"));
+        describe(logRow(entry), entry, "ok", said);
+        window.location.assign(data.url);
+      })
+      .catch(function () { show("error", text("locate-offline"), code); });
+  }
+
   /* --- the input ------------------------------------------------------------------------------------------------ */
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -477,7 +531,13 @@
   if (inventorySelect) {
     loadInventories(startInventory || settings.inventory);
   }
+  var startInspection = root.getAttribute("data-start-inspection");  // "scan at the station" from an inspection
+  if (inspectionSelect) {
+    inspectionSelect.addEventListener("change", function () { saveSettings(); input.focus(); });
+    loadInspections(startInspection || settings.inspection);
+  }
   setMode(startInventory && MODES.inventory ? "inventory"
+    : startInspection && MODES.inspect ? "inspect"
     : settings.mode && MODES[settings.mode] ? settings.mode : "locate");
   journal().forEach(function (entry) { describe(logRow(entry), entry, "pending", text("pending")); });
   showJournal();
