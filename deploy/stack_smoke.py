@@ -430,7 +430,8 @@ def main() -> int:
             print(stack.tail(), flush=True)
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
-    print(f"stack-smoke: {steps.passed} passed, {int(failure is not None)} failed in {seconds:.1f} s", flush=True)
+    print(f"stack smoke test took {seconds:.1f} s", flush=True)
+    print(f"stack-smoke: {steps.passed} passed, {int(failure is not None)} failed", flush=True)
     return 1 if failure is not None else 0
 
 
