@@ -390,7 +390,7 @@ def main() -> int:
     admin_url = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     run = f"stack{os.getpid()}"
-    queue = f"archiveprint-smoke-{os.getpid()}"
+    queue = f"archiveprint-smoke-{secrets.token_hex(4)}"  # one length: no run's name begins another's
     folder = Path(tempfile.mkdtemp(prefix="archiveprint-stack-"))
     port = free_port()
     steps = Steps()
@@ -438,7 +438,7 @@ def main() -> int:
 def forget_queue(redis_url: str, queue: str, database_url: str) -> None:
     """Remove this run's queue and registries, and its jobs, from Redis (RQ keeps finished jobs for a while)."""
     redis = Redis.from_url(redis_url)
-    keys = [*redis.scan_iter(f"rq:*:{queue}"), *redis.scan_iter(f"rq:*:{queue}:*")]
+    keys = list(redis.scan_iter(f"rq:*:{queue}*"))  # the queue, its registries, its workers (killed or not)
     try:
         with connect(database_url) as db:
             rq_ids = list(db.execute(text("SELECT rq_id FROM jobs WHERE rq_id IS NOT NULL")).scalars())
