@@ -4,6 +4,7 @@ from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSes
 from archiveprint.due.models import ServiceVisit
 from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
+from archiveprint.intake.models import IntakeBatch, IntakePage, IntakeSetting
 from archiveprint.jobs.models import Job
 from archiveprint.labels.models import PrinterProfile
 from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan, borrower_villages
@@ -30,7 +31,7 @@ from archiveprint.register.models import (
 )
 
 __all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Handover",
-           "HandoverItem", "Household", "ImportRun", "Inventory", "InventoryScan", "InventoryShelf", "InventoryUpload",
-           "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "LoginAttempt", "PopulationTag", "PrinterProfile",
-           "Resident", "ServiceVisit", "Shelf", "StorageLayout", "Township", "User", "UserSession", "Village",
-           "borrower_villages", "resident_tags"]
+           "HandoverItem", "Household", "ImportRun", "IntakeBatch", "IntakePage", "IntakeSetting", "Inventory",
+           "InventoryScan", "InventoryShelf", "InventoryUpload", "Job", "Loan", "LoanDocument", "LoanRequest",
+           "LoanScan", "LoginAttempt", "PopulationTag", "PrinterProfile", "Resident", "ServiceVisit", "Shelf",
+           "StorageLayout", "Township", "User", "UserSession", "Village", "borrower_villages", "resident_tags"]

@@ -20,6 +20,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from archiveprint.due.models import ServiceVisit
+from archiveprint.intake.models import IntakePage
 from archiveprint.lending.models import Loan, LoanRequest
 from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
 from archiveprint.register.models import Household, Resident, Village
@@ -79,7 +80,8 @@ def _criteria(ids: tuple[int, ...]) -> list[Any]:
         with_loader_criteria(Village, Village.id.in_(ids), include_aliases=True),
         with_loader_criteria(Household, Household.village_id.in_(ids), include_aliases=True),
     ]
-    for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem):
+    for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem,
+                   IntakePage):
         options.append(with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True))
     residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
     options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))

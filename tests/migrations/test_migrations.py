@@ -104,7 +104,7 @@ def test_custom_set_population_migration_keeps_the_sets(committed_db):
             assert sorted(conn.execute(text("SELECT name FROM custom_form_sets")).scalars()) == ["慢病随访", "接诊"]
     finally:
         upgrade(engine)
-    assert current_revision(engine) == head_revision(engine) == "0016"
+    assert current_revision(engine) == head_revision(engine)  # 0016 or a later head
     with committed_db.transaction() as session:
         assert {row.name: row.population for row in list_custom_sets(session)} == {"慢病随访": None, "接诊": None}
         again = create_form_set(session, "糖尿病", ["diabetes_followup"], population="diabetes", actor=ACTOR)
@@ -118,6 +118,7 @@ PARTIAL_INDEXES = {
     "ux_loans_open_household": "returned_at is null",  # one open loan per folder
     "ix_loans_due_open": "returned_at is null",
     "ux_loan_requests_open": "status = 'open'",  # one open request per folder and borrower
+    "ux_intake_pages_filed": "outcome = 'filed'",  # a returned page filed once per intake batch
 }
 
 
