@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_reports": frozenset({"admin", "clerk", "viewer"}),
     # Services given (随访、体检 …) and the dates schedules count from (预产期 …), for the residents one may see.
     "record_services": frozenset({"admin", "clerk", "doctor", "village_doctor"}),
+    # 回收归档: upload scanned stacks of returned pages, assign the pages no mark was read on, print filing lists.
+    "intake": frozenset({"admin", "clerk"}),
 }
 
 

@@ -26,6 +26,7 @@ from archiveprint.web import (
     errors,
     forms,
     i18n,
+    intake,
     inventory,
     labels,
     lending,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     locations.init_app(app)
     lending.init_app(app)
     inventory.init_app(app)
+    intake.init_app(app)
     api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)

@@ -20,7 +20,7 @@ from archiveprint.register import services
 from archiveprint.register.models import Resident
 from archiveprint.register.queries import select_for_print
 from tests.conftest import ACTOR, TODAY, setup_township
-from tests.intake.scanner import Truth
+from tests.intake.scanner import Scanner, Truth, save_pdf, save_tiff, scan
 
 STRANGER = "13012310020199999"  # a well-formed archive code with a good check digit that names nobody here
 PEOPLE = (  # (village, head, members after the head)
@@ -107,3 +107,13 @@ def register(committed_db: Database) -> tuple[str, ...]:
 @pytest.fixture
 def printed(committed_db: Database, register: tuple[str, ...], tmp_path: Path) -> Printed:
     return print_stack(committed_db, tmp_path)
+
+
+def scanned_stack(printed: Printed, path: Path, *, which: slice = slice(None), scanner: Scanner | None = None
+                  ) -> tuple[Path, list[Truth]]:
+    """Some of the printed PDFs scanned into one file (PDF or TIFF by `path`'s suffix), and each page's truth."""
+    scanner = scanner or Scanner()
+    scanned = scan(printed.pdfs[which], scanner)
+    save = save_tiff if path.suffix in (".tif", ".tiff") else save_pdf
+    save([image for image, _truth in scanned], path, scanner.dpi)
+    return path, [truth for _image, truth in scanned]
