@@ -11,7 +11,6 @@ from archiveprint import resources
 from archiveprint.configfile import Invalid, read_yaml, worded
 
 
-
 def mapping_of(kind: Any, shape: str) -> type[RootModel[Any]]:
     """A schema for a file that is one mapping of `kind` values; any other shape is refused with `shape`."""
     def must_be_mapping(raw: object) -> object:

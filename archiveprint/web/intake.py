@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Callable
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import (
