@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,14 +147,16 @@ def _tiff_pages(path: Path, name: str, limits: IntakeLimits) -> int:
     from PIL import Image  # lazy: Pillow only to read a scanned stack
 
     try:
-        with Image.open(path) as image:
-            count = getattr(image, "n_frames", 1)
-            if count > limits.pages:
-                raise too_large(N_("页数"), count, limits.pages, "页")
-            for index in range(count):
-                image.seek(index)
-                _check_pixels(name, index + 1, *image.size, limits)
-            return count
+        with warnings.catch_warnings():  # a broken TIFF is refused below, not warned about first
+            warnings.simplefilter("ignore", UserWarning)
+            with Image.open(path) as image:
+                count = getattr(image, "n_frames", 1)
+                if count > limits.pages:
+                    raise too_large(N_("页数"), count, limits.pages, "页")
+                for index in range(count):
+                    image.seek(index)
+                    _check_pixels(name, index + 1, *image.size, limits)
+                return count
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         raise ArchiveprintError(UNREADABLE, params={"name": name[:80]}) from None
 
