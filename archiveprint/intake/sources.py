@@ -30,9 +30,10 @@ class StackTooLarge(ArchiveprintError):
 
 
 def too_large(what: Message, value: int, limit: int, unit: str) -> StackTooLarge:
-    amounts = {"value": Message(AMOUNTS[unit], {"count": value}), "limit": Message(AMOUNTS[unit], {"count": limit})}
     return StackTooLarge("扫描文件过大，未读取：{what}为 {value}，超过上限 {limit}。请分几次上传，"
-                         "或用 200 dpi 灰度重新扫描", params={"what": what, **amounts})
+                         "或用 200 dpi 灰度重新扫描",
+                         params={"what": what, "value": Message(AMOUNTS[unit], {"count": value}),
+                                 "limit": Message(AMOUNTS[unit], {"count": limit})})
 
 
 @dataclass(frozen=True)
