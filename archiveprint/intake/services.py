@@ -110,7 +110,7 @@ class PageResult:
 def _read(picture: PagePicture, keep: str) -> PageResult:
     """Read one page and make the picture that may be kept: the scan of a page the clerk must look at (or of every
     page, on a site that keeps full scans), a preview where previews are kept. The full picture is let go here."""
-    reading = read_page(picture.image, picture.dpi)
+    reading = read_page(picture.load(), picture.dpi)
     result = PageResult(picture, reading)
     if picture.image is not None and not reading.blank:
         clean = len(reading.marks) == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -48,12 +49,47 @@ class StackFile:
 
 @dataclass
 class PagePicture:
-    """One page as a greyscale picture, with where it came from and the resolution it was drawn at."""
+    """One page as a greyscale picture, with where it came from and the resolution it was drawn at.
+
+    A scanner's page is one JPEG filling the page: it is handed over as the JPEG's own bytes (`jpeg`) and decoded by
+    `load()` in the thread that reads the page, so that drawing the pages is no longer the one thing done in turn.
+    """
 
     file: str
     number: int  # 1… within its file
     image: Image | None  # None: the page could not be drawn (it goes to the clerk's queue as such)
     dpi: float
+    jpeg: bytes | None = None
+    taken: bool = False  # the scan's own picture, not drawn by pdfium: its polarity is checked when loaded
+
+    def load(self) -> Image | None:
+        """The page's picture (decoding its JPEG here, when it came as one)."""
+        if self.jpeg is not None:
+            self.image = _open_jpeg(self.jpeg)
+            self.jpeg = None
+        if self.image is not None and self.taken and _mostly_dark(self.image):
+            from PIL import ImageOps  # lazy: Pillow only to read a scanned stack
+
+            self.image = ImageOps.invert(self.image)  # an image stored inverted (/Decode [1 0]): paper is light
+        return self.image
+
+
+def _open_jpeg(data: bytes) -> Image | None:
+    from PIL import Image as Pillow  # lazy: Pillow only to read a scanned stack
+
+    try:
+        with Pillow.open(io.BytesIO(data)) as source:
+            source.draft("L", source.size)  # the decoder gives grey directly
+            return source.convert("L")
+    except (OSError, ValueError, SyntaxError, Pillow.DecompressionBombError):
+        return None
+
+
+def _mostly_dark(image: Image) -> bool:
+    """A scanned page is paper: a picture whose average is dark is stored inverted."""
+    histogram = image.reduce(8).histogram()
+    total = sum(histogram)
+    return total > 0 and sum(level * count for level, count in enumerate(histogram)) / total < 96
 
 
 def kind_of(path: Path) -> str | None:
@@ -175,19 +211,48 @@ def _pdf_pictures(item: StackFile) -> Iterator[PagePicture]:
     try:
         for index in range(len(document)):
             page = document[index]
-            dpi = DEFAULT_DPI
             try:
-                dpi, _largest = _pdf_dpi(page)
-                bitmap = page.render(scale=dpi / 72, grayscale=True)
-                image = bitmap.to_pil().convert("L")
-                bitmap.close()
+                picture = _scanned_picture(page, item.name, index + 1)
+                if picture is None:
+                    dpi, _largest = _pdf_dpi(page)
+                    bitmap = page.render(scale=dpi / 72, grayscale=True)
+                    picture = PagePicture(item.name, index + 1, bitmap.to_pil().convert("L"), dpi)
+                    bitmap.close()
             except pypdfium2.PdfiumError:
-                image = None
+                picture = PagePicture(item.name, index + 1, None, DEFAULT_DPI)
             finally:
                 page.close()
-            yield PagePicture(item.name, index + 1, image, dpi)
+            yield picture
     finally:
         document.close()
+
+
+def _scanned_picture(page: Any, name: str, number: int) -> PagePicture | None:
+    """A scanner's page as it is stored — one upright picture filling the page — taken without drawing the page: a
+    JPEG's bytes as they are, any other picture decoded by pdfium at its own size. None for any other page (it is
+    drawn)."""
+    import pypdfium2.raw as pdfium_c  # lazy: pypdfium2 only to read a scanned stack
+
+    if page.get_rotation():
+        return None
+    found = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+    if len(found) != 1:
+        return None
+    item = found[0]
+    left, bottom, right, top = item.get_bounds()
+    width, height = page.get_size()
+    matrix = item.get_matrix()
+    if (right - left) * (top - bottom) < 0.9 * width * height or matrix.b or matrix.c or matrix.a <= 0 \
+            or matrix.d <= 0:
+        return None
+    pixels = item.get_px_size()
+    dpi = pixels[0] / ((right - left) / 72)
+    if not MIN_DPI <= dpi <= MAX_DPI * 1.05:
+        return None  # drawn instead, at a resolution the decoder reads well
+    if item.get_filters() == ["DCTDecode"]:
+        return PagePicture(name, number, None, dpi, jpeg=bytes(item.get_data(decode_simple=False)), taken=True)
+    image = item.get_bitmap(render=False).to_pil().convert("L")  # pdfium's own bitmap: not ours to close
+    return PagePicture(name, number, image, dpi, taken=True)
 
 
 def _tiff_pictures(item: StackFile) -> Iterator[PagePicture]:
