@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 MIB = 1 << 20
 A4_INCHES = (8.27, 11.69)
 MIN_DPI, MAX_DPI, DEFAULT_DPI = 100.0, 300.0, 200.0  # pictures are drawn at the scan's own dpi, within these
+REOPEN = 32  # pages read from one opening of a PDF (see _pdf_pictures)
 HEAD = 1024  # a PDF's %PDF- may follow a few bytes of junk (some scanners), within the first kilobyte
 UNREADABLE = N_("无法读取“{name}”：文件已损坏，或不是扫描仪生成的 PDF / TIFF")
 AMOUNTS = {"MB": N_("{count:,} MB"), "页": N_("{count:,} 页"), "像素": N_("{count:,} 百万像素")}
@@ -137,17 +138,22 @@ def _check_pixels(name: str, number: int, width: float, height: float, limits: I
 
 
 def _pdf_pages(path: Path, name: str, limits: IntakeLimits) -> int:
+    """The page count, then each page's pictures and drawing size (the file opened afresh every REOPEN pages, as
+    when it is read: pdfium keeps what it loaded until the document is closed)."""
     import pypdfium2  # lazy: pypdfium2 only to read a scanned stack
 
     try:
         document = pypdfium2.PdfDocument(str(path))
     except pypdfium2.PdfiumError:
         raise ArchiveprintError(UNREADABLE, params={"name": name[:80]}) from None
+    count = len(document)
     try:
-        count = len(document)
         if count > limits.pages:
             raise too_large(N_("页数"), count, limits.pages, "页")
         for index in range(count):
+            if index and index % REOPEN == 0:
+                document.close()
+                document = pypdfium2.PdfDocument(str(path))
             page = document[index]
             try:
                 dpi, largest = _pdf_dpi(page)
@@ -158,6 +164,8 @@ def _pdf_pages(path: Path, name: str, limits: IntakeLimits) -> int:
             finally:
                 page.close()
         return count
+    except pypdfium2.PdfiumError:
+        raise ArchiveprintError(UNREADABLE, params={"name": name[:80]}) from None
     finally:
         document.close()
 
@@ -205,26 +213,29 @@ def iter_pages(stack: Sequence[StackFile]) -> Iterator[PagePicture]:
 
 
 def _pdf_pictures(item: StackFile) -> Iterator[PagePicture]:
+    """The file's pages in order. pdfium keeps what it has read of a document (each page's image data) until the
+    document is closed, so the file is opened afresh every REOPEN pages: memory stays flat in the stack's size."""
     import pypdfium2  # lazy: pypdfium2 only to read a scanned stack
 
-    document = pypdfium2.PdfDocument(str(item.path))
-    try:
-        for index in range(len(document)):
-            page = document[index]
-            try:
-                picture = _scanned_picture(page, item.name, index + 1)
-                if picture is None:
-                    dpi, _largest = _pdf_dpi(page)
-                    bitmap = page.render(scale=dpi / 72, grayscale=True)
-                    picture = PagePicture(item.name, index + 1, bitmap.to_pil().convert("L"), dpi)
-                    bitmap.close()
-            except pypdfium2.PdfiumError:
-                picture = PagePicture(item.name, index + 1, None, DEFAULT_DPI)
-            finally:
-                page.close()
-            yield picture
-    finally:
-        document.close()
+    for first in range(0, item.pages, REOPEN):
+        document = pypdfium2.PdfDocument(str(item.path))
+        try:
+            for index in range(first, min(first + REOPEN, item.pages, len(document))):
+                page = document[index]
+                try:
+                    picture = _scanned_picture(page, item.name, index + 1)
+                    if picture is None:
+                        dpi, _largest = _pdf_dpi(page)
+                        bitmap = page.render(scale=dpi / 72, grayscale=True)
+                        picture = PagePicture(item.name, index + 1, bitmap.to_pil().convert("L"), dpi)
+                        bitmap.close()
+                except pypdfium2.PdfiumError:
+                    picture = PagePicture(item.name, index + 1, None, DEFAULT_DPI)
+                finally:
+                    page.close()
+                yield picture
+        finally:
+            document.close()
 
 
 def _scanned_picture(page: Any, name: str, number: int) -> PagePicture | None:
