@@ -44,8 +44,9 @@ def test_a_mark_with_its_check_digit_is_read_and_what_it_names_parsed() -> None:
     assert reading.reason == "" and [mark.text for mark in reading.marks] == [text]
     mark = reading.marks[0]
     assert (mark.code17, mark.form_number, mark.page_digit) == (CODE, 8, 1)
-    upside_down = read_page(sheet(text).rotate(180), DPI)
-    assert [m.text for m in upside_down.marks] == [text]
+    for turn in (90, 180, 270):  # fed upside down, or a landscape scan of a portrait sheet
+        turned = read_page(sheet(text).rotate(turn, expand=True), DPI)
+        assert [m.text for m in turned.marks] == [text], turn
 
 
 def test_a_mark_whose_check_digit_disagrees_is_never_trusted() -> None:

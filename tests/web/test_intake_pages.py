@@ -40,8 +40,12 @@ def upload(client: FlaskClient, *files: tuple[bytes, str], received_on: str = ""
     fields = MultiDict([("csrf_token", csrf_token(page)), ("received_on", received_on)])
     for content, name in files:
         fields.add("files", FileStorage(io.BytesIO(content), filename=name, content_type="application/octet-stream"))
+    return post_multipart(client, "/intake", fields)
+
+
+def post_multipart(client: FlaskClient, url: str, fields: MultiDict) -> object:
     boundary, body = encode_multipart(fields)
-    return client.post("/intake", input_stream=io.BytesIO(body), content_length=len(body),
+    return client.post(url, input_stream=io.BytesIO(body), content_length=len(body),
                        content_type=f"multipart/form-data; boundary={boundary}")
 
 
@@ -238,6 +242,12 @@ def test_only_clerks_and_admins_take_in_stacks_and_a_village_doctor_sees_only_hi
         filed = {page.archive_code: page.id for page in session.scalars(
             select(IntakePage).where(IntakePage.batch_id == batch_id, IntakePage.outcome == "filed"))}
     auth.logout()
+    auth.login("viewer")
+    assert "本年回收统计" in client.get("/").get_data(as_text=True)
+    returns = client.get("/intake/returns").get_data(as_text=True)
+    assert "2026 年回收的表单" in returns and "东村" in returns and "西村" in returns
+    assert client.get("/intake").status_code == 403
+    auth.logout()
     auth.login("village_doctor", villages=("202",))
     assert client.get("/intake").status_code == 403
     assert client.get(f"/intake/{batch_id}").status_code == 403
@@ -245,3 +255,41 @@ def test_only_clerks_and_admins_take_in_stacks_and_a_village_doctor_sees_only_hi
     east = next(code for code, name in printed.names.items() if name == "赵大山")
     assert client.get(f"/intake/pages/{filed[west]}/image").status_code == 200
     assert client.get(f"/intake/pages/{filed[east]}/image").status_code == 404
+
+
+def test_a_stack_may_be_larger_than_a_register_file_but_not_than_the_intake_limit(
+        client: FlaskClient, auth: AuthActions, app, committed_db: Database) -> None:
+    """The app's upload limit is for register files; a stack's is the intake limit (ARCHIVEPRINT_INTAKE_MAX_MB)."""
+    from PIL import Image
+
+    app.config["MAX_CONTENT_LENGTH"] = 200_000  # a small app-wide limit stands in for 64 MB
+    auth.login("clerk")
+    pages = io.BytesIO()
+    noise = Image.effect_noise((700, 990), 60)
+    noise.save(pages, "PDF", save_all=True, append_images=[noise] * 2, resolution=85.0)
+    assert len(pages.getvalue()) > 300_000
+    response = upload(client, (pages.getvalue(), "big.pdf"))
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    page = client.get("/import")
+    too_big = post_multipart(client, "/import", MultiDict([
+        ("csrf_token", csrf_token(page)), ("file", FileStorage(io.BytesIO(pages.getvalue()), filename="x.csv"))]))
+    assert too_big.status_code == 413
+
+
+def test_the_intake_pages_speak_english_too(client: FlaskClient, auth: AuthActions, committed_db: Database,
+                                            printed: Printed, tmp_path: Path) -> None:
+    auth.login("admin")
+    path, _truths = scanned_stack(printed, tmp_path / "en.pdf", which=slice(3, None),
+                                  scanner=Scanner(seed=4, mode="bw", blank_backs=0))
+    batch_id = read_through(client, upload(client, (path.read_bytes(), "en.pdf")))
+    client.set_cookie("lang", "en")
+    index = client.get("/intake").get_data(as_text=True)
+    assert "Upload and read" in index and "Pictures of filed pages" in index and "上传并读取" not in index
+    batch = client.get(f"/intake/{batch_id}").get_data(as_text=True)
+    assert "Pages to decide" in batch and "No re-filing barcode was read" in batch
+    assert "The archive code in the barcode is not in this archive&#39;s register" in batch
+    with committed_db.reader() as session:
+        waiting = session.scalars(select(IntakePage).where(IntakePage.batch_id == batch_id,
+                                                           IntakePage.reason == "no_mark")).one()
+    page = client.get(f"/intake/pages/{waiting.id}").get_data(as_text=True)
+    assert "Whose page is it" in page and "Set aside (do not file)" in page
