@@ -13,15 +13,17 @@ if TYPE_CHECKING:
 
 FOLDER = "intake"  # under the instance folder: copied by backups with every other instance file
 SCAN_DPI = 200.0  # a page kept or queued "as scanned" is at most this sharp (handwriting reads well)
+SPARE_DPI = 100.0  # a read page's picture while it is not known yet whether it will be filed (names still legible)
 PREVIEW_DPI = 60.0  # a preview: the page recognisable at a glance, about 30 KB
 SCAN_QUALITY, PREVIEW_QUALITY = 82, 70
+A4_WIDTH_INCHES = 8.27  # a kept JPEG carries no resolution of its own: its width says it
 
 
-def encode(image: Image, dpi: float, *, preview: bool) -> bytes:
-    """The picture as JPEG, reduced to SCAN_DPI (or PREVIEW_DPI) when it was scanned sharper."""
+def encode(image: Image, dpi: float, *, preview: bool = False, target: float = SCAN_DPI) -> bytes:
+    """The picture as JPEG, reduced to `target` dpi (PREVIEW_DPI for a preview) when it was scanned sharper."""
     from PIL import Image as Pillow  # lazy: Pillow only to read a scanned stack
 
-    target = PREVIEW_DPI if preview else SCAN_DPI
+    target = PREVIEW_DPI if preview else target
     if dpi > target * 1.05:
         factor = target / dpi
         image = image.resize((max(1, round(image.width * factor)), max(1, round(image.height * factor))),
@@ -37,8 +39,8 @@ def shrink(data: bytes) -> bytes:
 
     with Pillow.open(io.BytesIO(data)) as image:
         image.load()
-        dpi = float((image.info.get("dpi") or (SCAN_DPI, SCAN_DPI))[0]) or SCAN_DPI
-        return encode(image, max(dpi, SCAN_DPI), preview=True)
+        dpi = float((image.info.get("dpi") or (0, 0))[0]) or image.width / A4_WIDTH_INCHES
+        return encode(image, dpi, preview=True)
 
 
 def relative_path(batch_id: int, seq: int, kind: str) -> str:

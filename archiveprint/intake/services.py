@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import User
@@ -104,30 +104,32 @@ class PageResult:
     picture: PagePicture
     reading: Reading
     picture_bytes: bytes | None = None
-    preview: bool = False
 
 
 def _read(picture: PagePicture, keep: str) -> PageResult:
-    """Read one page and make the picture that may be kept: the scan of a page the clerk must look at (or of every
-    page, on a site that keeps full scans), a preview where previews are kept. The full picture is let go here."""
+    """Read one page and make the picture it may need; the full picture is let go here. A page the clerk must look
+    at (or every page, where full scans are kept) gets its scan; a page whose mark was read gets a smaller copy —
+    whether it is filed is known only once the register is asked, and a mark that names nobody sends it to the
+    clerk after all (a filed page then keeps a preview of that copy, or nothing)."""
     reading = read_page(picture.load(), picture.dpi)
     result = PageResult(picture, reading)
     if picture.image is not None and not reading.blank:
-        clean = len(reading.marks) == 1
-        if not clean or keep == "full":
-            result.picture_bytes = images.encode(picture.image, picture.dpi, preview=False)
-        elif keep == "preview":
-            result.picture_bytes, result.preview = images.encode(picture.image, picture.dpi, preview=True), True
+        read = len(reading.marks) == 1
+        target = images.SCAN_DPI if not read or keep == "full" else images.SPARE_DPI
+        result.picture_bytes = images.encode(picture.image, picture.dpi, target=target)
     picture.image = None
     return result
 
 
-def read_pages(stack: Sequence[StackFile], keep: str, *, workers: int = WORKERS) -> Iterator[PageResult]:
-    """Every page read, in stack order: pdfium draws them one by one here while `workers` threads decode; at most a
-    few pictures are held at once."""
+def read_pages(stack: Sequence[StackFile], keep: str, *, workers: int = WORKERS, skip: int = 0
+               ) -> Iterator[PageResult]:
+    """Every page read (after the first `skip`), in stack order: pdfium takes them one by one here while `workers`
+    threads decode; at most a few pictures are held at once."""
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="archiveprint-intake") as pool:
         pending: deque[Future[PageResult]] = deque()
-        for picture in iter_pages(stack):
+        for number, picture in enumerate(iter_pages(stack)):
+            if number < skip:
+                continue
             pending.append(pool.submit(_read, picture, keep))
             while len(pending) > workers * 2:
                 yield pending.popleft().result()
@@ -137,7 +139,8 @@ def read_pages(stack: Sequence[StackFile], keep: str, *, workers: int = WORKERS)
 
 def read_batch(database: Database, batch_id: int, stack: Sequence[StackFile], *, instance_dir: Path, actor: str,
                progress: Progress | None = None, workers: int = WORKERS) -> None:
-    """Read a queued batch to the end, writing its pages CHUNK at a time (a stopped job leaves what it read)."""
+    """Read a queued batch to the end, writing its pages CHUNK at a time. A stopped job leaves what it wrote; run
+    again (a retried job), it goes on after the pages already written."""
     started = time.perf_counter()
     with database.transaction() as session:
         batch = _batch(session, batch_id)
@@ -145,8 +148,9 @@ def read_batch(database: Database, batch_id: int, stack: Sequence[StackFile], *,
             raise Conflict("这一批已在读取或已读完", field="批次", value=batch_id)
         batch.status = "running"
         keep, total = batch.keep_images, batch.pages
+        seq = session.scalar(select(func.count(IntakePage.id)).where(IntakePage.batch_id == batch_id)) or 0
     catalog = forms_by_number()
-    seq = 0
+    done_before = seq
     chunk: list[PageResult] = []
 
     def write() -> None:
@@ -161,7 +165,7 @@ def read_batch(database: Database, batch_id: int, stack: Sequence[StackFile], *,
             progress(seq, total)
 
     try:
-        for result in read_pages(stack, keep, workers=workers):
+        for result in read_pages(stack, keep, workers=workers, skip=done_before):
             chunk.append(result)
             if len(chunk) >= CHUNK:
                 write()
@@ -231,13 +235,14 @@ def _file_read_page(session: Session, batch: IntakeBatch, seq: int, result: Page
                 page.outcome = "filed"
     session.add(page)
     session.flush()
-    if result.picture_bytes is not None:
-        keep = page.outcome in ("unreadable", "duplicate") or (page.outcome == "filed" and batch.keep_images != "none")
-        if keep:
-            kind = "preview" if result.preview else "scan"
-            page.image = images.save(instance_dir, images.relative_path(batch.id, seq, kind), result.picture_bytes)
+    data = result.picture_bytes
+    if data is not None and (page.outcome != "filed" or batch.keep_images != "none"):
+        kind = "scan"
+        if page.outcome == "filed" and batch.keep_images == "preview":
+            data, kind = images.shrink(data), "preview"
+        page.image = images.save(instance_dir, images.relative_path(batch.id, seq, kind), data)
     if page.outcome == "filed":
-        _record_filing(session, batch, page, actor=actor)
+        _record_filing(session, batch, page, catalog, actor=actor)
     return page
 
 
@@ -250,10 +255,10 @@ def _aim(page: IntakePage, target: Target, *, how: str) -> None:
     page.how = how
 
 
-def _record_filing(session: Session, batch: IntakeBatch, page: IntakePage, *, actor: str,
-                   now: datetime | None = None) -> None:
+def _record_filing(session: Session, batch: IntakeBatch, page: IntakePage, catalog: dict[int, FormDef], *,
+                   actor: str, now: datetime | None = None) -> None:
     """The event that says a page came back for a resident: which form and page, received on, in which batch."""
-    form = forms_by_number().get(page.form_number or 0)
+    form = catalog.get(page.form_number or 0)
     record_event(session, RETURNED, "resident", page.archive_code, actor=actor, now=now,
                  form=form.title if form else str(page.form_number), form_number=page.form_number,
                  page=page.form_page, received_on=batch.received_on, batch=batch.id, how=page.how)
@@ -307,7 +312,7 @@ def assign_page(session: Session, page_id: int, *, archive_code: str, form_numbe
     _decided(page, actor, now)
     _keep_picture(page, batch.keep_images, instance_dir)
     session.flush()
-    _record_filing(session, batch, page, actor=actor, now=now)
+    _record_filing(session, batch, page, forms_by_number(), actor=actor, now=now)
     return page
 
 
@@ -328,7 +333,7 @@ def file_anyway(session: Session, page_id: int, *, actor: str, instance_dir: Pat
     _decided(page, actor, now)
     _keep_picture(page, page.batch.keep_images, instance_dir)
     session.flush()
-    _record_filing(session, page.batch, page, actor=actor, now=now)
+    _record_filing(session, page.batch, page, forms_by_number(), actor=actor, now=now)
     return page
 
 

@@ -226,3 +226,38 @@ def test_archiveprint_intake_answers_the_issues_json_and_exits_1_when_a_page_nee
     not_a_scan.write_bytes(b"just text")
     refused = CliRunner().invoke(main, ["intake", str(not_a_scan)], obj=AppContext(), catch_exceptions=False)
     assert refused.exit_code == 1 and "不是 PDF 或 TIFF 文件" in refused.output
+
+
+def test_a_batch_stopped_midway_goes_on_after_the_pages_it_wrote(committed_db: Database, archive, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job that stopped (a worker lost) and is run again reads on from where its last chunk was written."""
+    from archiveprint.intake import services
+    from archiveprint.intake.services import read_batch, start_batch
+    from archiveprint.intake.sources import inspect_files
+
+    codes = archive["codes"]
+    wanted = [(codes[f"张{n}号"], "hypertension_followup", 1) for n in range(1, 7)]
+    path = tmp_path / "six.pdf"
+    path.write_bytes(printed_pages(wanted))
+    stack = inspect_files([(path, path.name)], IntakeLimits())
+    with committed_db.transaction() as session:
+        batch_id = start_batch(session, stack, received_on=RECEIVED, actor=ACTOR).id
+    monkeypatch.setattr(services, "CHUNK", 2)
+    real = services._file_read_page
+
+    def stop_at_five(session, batch, seq, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if seq == 5:
+            raise RuntimeError("worker lost")
+        return real(session, batch, seq, *args, **kwargs)
+
+    monkeypatch.setattr(services, "_file_read_page", stop_at_five)
+    with pytest.raises(RuntimeError):
+        read_batch(committed_db, batch_id, stack, instance_dir=tmp_path / "instance", actor=ACTOR)
+    monkeypatch.setattr(services, "_file_read_page", real)
+    read_batch(committed_db, batch_id, stack, instance_dir=tmp_path / "instance", actor=ACTOR)
+    with committed_db.reader() as session:
+        rows = session.execute(select(IntakePage.seq, IntakePage.file_page, IntakePage.archive_code, IntakePage.outcome)
+                               .where(IntakePage.batch_id == batch_id).order_by(IntakePage.seq)).all()
+        events = session.scalars(select(Event).where(Event.kind == "form.returned")).all()
+    assert [tuple(row) for row in rows] == [(n, n, code, "filed") for n, (code, _f, _p) in enumerate(wanted, 1)]
+    assert len(events) == 6
