@@ -12,9 +12,11 @@ Cases, each in its own process (its own peak RSS, VmHWM):
                dropped, marks decoded by zxing-cpp (2 threads), checked, resolved in the register, written as a batch
                with an event per filed page — the whole of what `archiveprint intake` does;
   intake half  the same for the first half of the stack: memory must not grow with the stack's size;
-  zxing only   the same pages drawn and decoded by zxing-cpp, 2 threads, nothing else (the decoder's share);
-  zbar         the same pages drawn the same way and decoded by zbar (pyzbar; apt-get install libzbar0 and
-               pip install pyzbar), Code128 only, 2 threads — the peer. Skipped, with the install command, when missing.
+  zxing only   the same pages taken the same way and read by decode.read_page (ink, then zxing-cpp on the margin
+               strips, then the whole page), 2 threads, nothing else: the reading's share;
+  zbar         the same pages taken the same way and decoded by zbar (pyzbar; apt-get install libzbar0 and
+               pip install pyzbar), Code128 only, given the same chances (bottom strip, top strip, whole page),
+               2 threads — the peer. Skipped, with the install command, when missing.
 """
 
 from __future__ import annotations
@@ -150,21 +152,25 @@ def decode_only(name: str, stack: Path) -> dict[str, object]:
     from concurrent.futures import ThreadPoolExecutor
 
     from archiveprint.config import IntakeLimits
-    from archiveprint.intake.decode import parse_mark
+    from archiveprint.intake.decode import STRIP, parse_mark, read_page
     from archiveprint.intake.sources import inspect_files, iter_pages
 
     if name == "zbar":
         from pyzbar import pyzbar  # needs libzbar0
 
         def decode(image):  # type: ignore[no-untyped-def]
-            return [found.data.decode("ascii", "replace")
-                    for found in pyzbar.decode(image, symbols=[pyzbar.ZBarSymbol.CODE128])]
+            """zbar given the same chances: the bottom strip, the top strip, the whole page (it reads any angle)."""
+            strip = round(image.height * STRIP)
+            for part in (image.crop((0, image.height - strip, image.width, image.height)),
+                         image.crop((0, 0, image.width, strip)), image):
+                texts = [found.data.decode("ascii", "replace")
+                         for found in pyzbar.decode(part, symbols=[pyzbar.ZBarSymbol.CODE128])]
+                if any(parse_mark(text) for text in texts):
+                    return texts
+            return []
     else:
-        import zxingcpp
-
         def decode(image):  # type: ignore[no-untyped-def]
-            return [found.text for found in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.Code128,
-                                                                   try_rotate=True, try_invert=False)]
+            return [mark.text for mark in read_page(image, 200.0).marks]
 
     marks = pages = 0
     started = time.perf_counter()
