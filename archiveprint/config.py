@@ -38,6 +38,26 @@ class ImportLimits:
 
 
 @dataclass(frozen=True)
+class IntakeLimits:
+    """How large a scanned stack (回收归档) may be. Larger files are refused before a page is drawn, with a message
+    naming the limit and the file's figure. An office scanner's 500 sheets, duplex at 200 dpi grey, are about 100 MB
+    and 1,000 pages of 4 megapixels each."""
+
+    megabytes: int = 512  # all files of one upload together
+    pages: int = 3000  # pages of one upload
+    megapixels: int = 60  # one page's picture (A4 at 600 dpi is 35 megapixels): a bigger one is a bomb
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str]) -> IntakeLimits:
+        default = cls()
+        values = {}
+        for name, variable in (("megabytes", "MB"), ("pages", "PAGES"), ("megapixels", "MEGAPIXELS")):
+            key = f"ARCHIVEPRINT_INTAKE_MAX_{variable}"
+            values[name] = positive(env.get(key) or str(getattr(default, name)), name=key)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the CLI, the web app and the jobs need to find their storage.
 
@@ -61,6 +81,7 @@ class Settings:
     web_workers: int | None = None
     # A multi-process server that said so in the environment (gunicorn sets SERVER_SOFTWARE=gunicorn/<version>).
     web_server: str = ""
+    intake_limits: IntakeLimits = field(default_factory=IntakeLimits)  # larger scanned stacks are refused
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -85,6 +106,7 @@ class Settings:
             web_workers=positive(env["ARCHIVEPRINT_WEB_WORKERS"], name="ARCHIVEPRINT_WEB_WORKERS")
             if env.get("ARCHIVEPRINT_WEB_WORKERS") else None,
             web_server=multi_process_server(env.get("SERVER_SOFTWARE") or ""),
+            intake_limits=IntakeLimits.from_env(env),
         )
 
     def ensure_instance_dir(self) -> Path:

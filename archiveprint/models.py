@@ -6,6 +6,7 @@ from archiveprint.eventlog import Event
 from archiveprint.forms.models import CustomFormSet
 from archiveprint.indicators.models import PopulationFigure
 from archiveprint.inspections.models import Inspection, InspectionCheck, InspectionFolder, InspectionTask
+from archiveprint.intake.models import IntakeBatch, IntakePage, IntakeSetting
 from archiveprint.jobs.models import Job
 from archiveprint.labels.models import PrinterProfile
 from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan, borrower_villages
@@ -33,7 +34,7 @@ from archiveprint.register.models import (
 
 __all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Handover",
            "HandoverItem", "Household", "ImportRun", "Inspection", "InspectionCheck", "InspectionFolder",
-           "InspectionTask", "Inventory", "InventoryScan", "InventoryShelf", "InventoryUpload",
-           "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan", "LoginAttempt", "PopulationFigure",
-           "PopulationTag", "PrinterProfile", "Resident", "ServiceVisit", "Shelf", "StorageLayout", "Township", "User",
-           "UserSession", "Village", "borrower_villages", "resident_tags"]
+           "InspectionTask", "IntakeBatch", "IntakePage", "IntakeSetting", "Inventory", "InventoryScan",
+           "InventoryShelf", "InventoryUpload", "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan",
+           "LoginAttempt", "PopulationFigure", "PopulationTag", "PrinterProfile", "Resident", "ServiceVisit", "Shelf",
+           "StorageLayout", "Township", "User", "UserSession", "Village", "borrower_villages", "resident_tags"]

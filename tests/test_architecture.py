@@ -37,6 +37,7 @@ LAYERS = {
     "archiveprint.lending": 5, "archiveprint.forms": 5, "archiveprint.labels": 5,
     # what runs the jobs above, applies a user's scope to them, or copies every table
     "archiveprint.jobs": 6, "archiveprint.backup": 6,
+    "archiveprint.intake": 6,  # returned pages: the register, the forms' marks and the walking order together
     "archiveprint.due": 6,  # who is due and the monthly packet: the register, the forms and the pick list together
     "archiveprint.indicators": 6,  # 常住人口, 建档率 and 在架率: the register, the shelves and the services done
     "archiveprint.inspections": 6,  # 抽查: the register, the shelves, the due schedules and visits together
@@ -51,7 +52,7 @@ PEERS = ("archiveprint.lending", "archiveprint.forms", "archiveprint.labels")
 
 # Loaded only by the code path that needs it (each such import says why): the CLI and the domain start without them.
 HEAVY = ("weasyprint", "openpyxl", "pypdfium2", "segno", "barcode", "fontTools.subset", "rq", "redis", "pypinyin",
-         "charset_normalizer", "jinja2", "flask")
+         "charset_normalizer", "jinja2", "flask", "zxingcpp")
 
 
 @dataclass(frozen=True)

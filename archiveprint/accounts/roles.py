@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # their job; it changes no register data). Village doctors and doctors do not inspect.
     "inspect": frozenset({"admin", "clerk", "viewer"}),
     "rectify": frozenset({"admin", "clerk"}),  # mark an inspection's 整改 task done (the archive room's work)
+    # 回收归档: upload scanned stacks of returned pages, assign the pages no mark was read on, print filing lists.
+    "intake": frozenset({"admin", "clerk"}),
 }
 
 

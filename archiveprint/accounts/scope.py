@@ -22,6 +22,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from archiveprint.due.models import ServiceVisit
 from archiveprint.indicators.models import PopulationFigure
 from archiveprint.inspections.models import InspectionCheck, InspectionFolder, InspectionTask
+from archiveprint.intake.models import IntakePage
 from archiveprint.lending.models import Loan, LoanRequest
 from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
 from archiveprint.register.models import Household, Resident, Village
@@ -83,7 +84,7 @@ def _criteria(ids: tuple[int, ...]) -> list[Any]:
         with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(ids), include_aliases=True),
     ]
     for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem,
-                   InspectionFolder, InspectionTask):
+                   InspectionFolder, InspectionTask, IntakePage):
         options.append(with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True))
     folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
     options.append(with_loader_criteria(InspectionCheck, InspectionCheck.folder_id.in_(folders), include_aliases=True))

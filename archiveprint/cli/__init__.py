@@ -185,6 +185,8 @@ COMMANDS = {
     "import": ("register:import_command",
                "导入省平台导出的居民档案（.xlsx / .csv，UTF-8 或 GBK），整份文件要么全部成功要么全部不写入。"),
     "inspect": ("inspect:inspect_group", "抽查：按村分层随机抽取档案袋、逐袋核查、计算合格率与使用率、打印抽查记录。"),
+    "intake": ("intake:intake_command",
+               "回收归档：读扫描的整叠表单（PDF 或多页 TIFF），按每页的归档条码列出该放入的档案袋（按库房行走顺序）。"),
     "inventory": ("locations:inventory_group",
                   "盘点：按架位范围扫描或导入扫描枪文件，核对缺失、错架、借出，打印盘点记录。"),
     "jobs": ("jobs:jobs_group", "后台打印任务：清理过期的输出文件。"),

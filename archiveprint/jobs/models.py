@@ -20,7 +20,7 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / import_check / import_apply
+    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / due / import_check / import_apply / intake
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="queued", index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)

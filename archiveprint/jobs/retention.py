@@ -35,6 +35,8 @@ def describe(job: Job) -> str:
         return f"{params.get('title') or params.get('kind', '')} labels={params.get('labels', '')}"
     if job.kind in importjob.KINDS:
         return f"{job.kind} rows={params.get('rows', '')}"
+    if job.kind == "intake":
+        return f"intake batch={params.get('batch_id', '')} pages={params.get('pages', '')}"
     return f"{params.get('set_name') or params.get('set', '')} residents={params.get('residents', '')}"
 
 

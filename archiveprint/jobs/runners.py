@@ -1,7 +1,8 @@
 """Job entry points (local thread or RQ worker) and what the app does with jobs at start.
 
 Print jobs (forms, labels, due — the monthly packet and its pick list) write files under jobs/<id>/; register import
-jobs (import_check, import_apply) write the register and the upload's report (archiveprint.register.importjob)."""
+jobs (import_check, import_apply) write the register and the upload's report (archiveprint.register.importjob); an
+intake job (回收归档) reads a scanned stack into its batch (archiveprint.intake)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from archiveprint.due.packet import audit_packet, print_packet
 from archiveprint.errors import ArchiveprintError
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
+from archiveprint.intake.services import read_batch
+from archiveprint.intake.sources import StackFile
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.retention import clean_quietly
 from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
@@ -29,6 +32,7 @@ from archiveprint.lending.rules import site_rules
 from archiveprint.register import importjob, uploads
 
 log = logging.getLogger(__name__)
+INTAKE = "intake"  # 回收归档: a scanned stack read page by page (archiveprint.intake)
 
 
 def job_dir(settings: Settings, job_id: int) -> Path:
@@ -113,6 +117,15 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         with database.transaction() as session:
             audit_packet(session, packet, user=_user(session, params.get("user_id")), actor=actor)
         return [str(p) for p in packet.outputs], packet.pages
+    if kind == INTAKE:
+        stack = [StackFile(Path(item["path"]), str(item["name"]), str(item["kind"]), int(item["pages"]))
+                 for item in params["files"]]
+        try:
+            read_batch(database, int(params["batch_id"]), stack, instance_dir=settings.instance_dir, actor=actor,
+                       progress=progress)
+        finally:  # the uploaded stack is not kept: its pages are (as the site chose) under intake/
+            shutil.rmtree(params["folder"], ignore_errors=True)
+        return [], sum(item.pages for item in stack)
     if kind in importjob.KINDS:
         # An apply holds its transaction to the end; on SQLite that is the only write lock, so the progress
         # goes to a file in the job's folder until then (jobqueue.report_progress). A check holds no lock.

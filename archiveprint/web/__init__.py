@@ -27,6 +27,7 @@ from archiveprint.web import (
     forms,
     i18n,
     inspections,
+    intake,
     inventory,
     labels,
     lending,
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     inventory.init_app(app)
     supervision.init_app(app)
     inspections.init_app(app)
+    intake.init_app(app)
     api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)

@@ -42,6 +42,8 @@ FIELD_LABELS = {
     "head_name": _l("户主姓名"), "external_no": _l("户号"), "code": _l("代码"), "review": _l("待核实"),
     "due_date": _l("预产期"), "delivery_date": _l("分娩日期"), "tb_treatment_start": _l("结核治疗开始日期"),
     "schedule": _l("服务项目"), "visit": _l("服务"), "visit_id": _l("记录号"),
+    "form": _l("表单"), "form_number": _l("表单编号"), "page": _l("页"), "received_on": _l("收到日期"),
+    "batch": _l("回收批次"), "how": _l("识别方式"),
 }
 EVENT_LABELS = {
     "resident.registered": _l("建档"), "resident.updated": _l("修改信息"), "resident.moved": _l("迁户"),
@@ -49,7 +51,9 @@ EVENT_LABELS = {
     "resident.imported": _l("导入"), "resident.flagged": _l("标记待核实"), "resident.review_cleared": _l("已核实"),
     "household.created": _l("建户"), "household.updated": _l("修改户信息"),
     "service.recorded": _l("登记服务"), "service.voided": _l("撤销服务记录"),
+    "form.returned": _l("回收归档"),
 }
+INTAKE_HOW_LABELS = {"mark": _l("读取条码"), "manual": _l("人工指定")}  # how a returned page was filed (回收归档)
 JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
 
 # The archive room's words: where a folder is, and what was done to it.

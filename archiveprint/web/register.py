@@ -22,6 +22,7 @@ from archiveprint.due.schedules import Schedule, find_schedule, load_schedules
 from archiveprint.due.services import DATE_FIELDS, list_visits, record_visit, set_dates, void_visit
 from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, NotFound, TownshipNotSet
 from archiveprint.eventlog import Event, list_events
+from archiveprint.intake.queries import returned_pages
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs.models import UNFINISHED, Job
 from archiveprint.jobs.runners import job_dir
@@ -43,7 +44,15 @@ from archiveprint.register.services import get_resident
 from archiveprint.register.text import parse_date, to_halfwidth
 from archiveprint.web.auth import current_account, current_actor, requires
 from archiveprint.web.forms import check_queue, dispatcher
-from archiveprint.web.i18n import CLOSE_REASON_LABELS, JOB_STATUS_LABELS, SEX_LABELS, label, message_of, shown_message
+from archiveprint.web.i18n import (
+    CLOSE_REASON_LABELS,
+    INTAKE_HOW_LABELS,
+    JOB_STATUS_LABELS,
+    SEX_LABELS,
+    label,
+    message_of,
+    shown_message,
+)
 from archiveprint.web.locations import status_providers
 from archiveprint.web.responses import change, form_text, refused
 from archiveprint.web.session import commit_audit, db_session, now, rollback, state, today
@@ -109,6 +118,7 @@ def _show_resident(code: str, *, reveal: bool) -> ResponseReturnValue:
         tags=person.tag_names, history=history, reveal=reveal,
         id_number=id_number if reveal else _mask(id_number),
         folder=_folder_panel(household, resident_code=person.archive_code), services=services,
+        returned=returned_pages(session, person.id),
     )
 
 
@@ -372,6 +382,8 @@ def _shown(field: str, value: object) -> str:
         return label(SEX_LABELS, str(value))
     if field == "reason":
         return label(CLOSE_REASON_LABELS, str(value))
+    if field == "how":
+        return label(INTAKE_HOW_LABELS, str(value))
     return str(value)
 
 

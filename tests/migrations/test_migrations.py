@@ -118,6 +118,7 @@ PARTIAL_INDEXES = {
     "ux_loans_open_household": "returned_at is null",  # one open loan per folder
     "ix_loans_due_open": "returned_at is null",
     "ux_loan_requests_open": "status = 'open'",  # one open request per folder and borrower
+    "ux_intake_pages_filed": "outcome = 'filed'",  # a returned page filed once per intake batch
 }
 
 
