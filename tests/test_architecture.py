@@ -51,7 +51,7 @@ PEERS = ("archiveprint.lending", "archiveprint.forms", "archiveprint.labels")
 
 # Loaded only by the code path that needs it (each such import says why): the CLI and the domain start without them.
 HEAVY = ("weasyprint", "openpyxl", "pypdfium2", "segno", "barcode", "fontTools.subset", "rq", "redis", "pypinyin",
-         "charset_normalizer", "jinja2", "flask")
+         "charset_normalizer", "jinja2", "flask", "matplotlib")
 
 
 @dataclass(frozen=True)
