@@ -142,6 +142,12 @@ _STYLE: dict[str, Any] = {
 }
 
 
+def warm_up() -> None:
+    """Pay at start what the first chart would: importing matplotlib and reading our font (about 1–2 s).
+    `archiveprint serve` runs it in a thread, so the first home page after a restart is as quick as the next."""
+    render(BarChart(title="建档率", categories=("村",), series=(Series("建档率", (0.5,)),), target=0.9), "svg")
+
+
 def _matplotlib() -> tuple[Any, Any, Any, Any]:
     """matplotlib with the Agg backend and our CJK sans registered (once per process)."""
     import matplotlib  # lazy: matplotlib (with numpy, ~0.5 s) only when a chart is drawn

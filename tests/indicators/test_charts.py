@@ -15,11 +15,13 @@ from archiveprint.indicators.charts import (
     BarChart,
     LineChart,
     Series,
+    _render,
     element_ids,
     inline_svg,
     interval_bars,
     render,
     render_inline,
+    warm_up,
 )
 from archiveprint.inspections.draw import wilson
 
@@ -108,3 +110,11 @@ def _points(d: str) -> list[tuple[float, float]]:
 def _height(d: str) -> float:
     ys = [y for _x, y in _points(d)]
     return max(ys) - min(ys)
+
+
+def test_the_warm_up_loads_matplotlib_and_our_font() -> None:
+    """`archiveprint serve` calls it at start: the first home page then finds matplotlib loaded."""
+    import sys
+
+    warm_up()
+    assert "matplotlib" in sys.modules and _render.cache_info().currsize >= 1

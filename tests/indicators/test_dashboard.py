@@ -68,7 +68,7 @@ def test_the_latest_inspection_and_the_trend(session: Session, town) -> None:  #
     assert "201" not in pairs  # not drawn
     assert [(line.number, line.overall.qualified, line.overall.usage) for line in found.trend] == [
         ("CC-2026-0001", wilson(18, 20), wilson(20, 20)), ("CC-2026-0002", wilson(16, 20), wilson(19, 20))]
-    assert found.open_inspections == 0
+    assert [line.id for line in found.trend] == [spring.id, autumn.id] and found.open_inspections == 0
     assert found.as_json()["latest_inspection"]["overall"]["qualified"]["hits"] == 16
 
 

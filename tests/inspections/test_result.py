@@ -16,6 +16,7 @@ from archiveprint.accounts.models import AuditEntry
 from archiveprint.accounts.scope import AccessScope, apply_scope
 from archiveprint.errors import Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import list_events
+from archiveprint.indicators.charts import element_ids, render
 from archiveprint.inspections.draw import wilson
 from archiveprint.inspections.models import InspectionCheck, InspectionFolder
 from archiveprint.inspections.queries import (
@@ -28,7 +29,6 @@ from archiveprint.inspections.queries import (
     list_inspections,
     list_tasks,
 )
-from archiveprint.indicators.charts import element_ids, render
 from archiveprint.inspections.report import (
     export_xlsx,
     print_report,
