@@ -24,6 +24,7 @@ from archiveprint.locations.queries import OVERFLOW_SOON, VillageFill, find_capa
 from archiveprint.register.models import Household, Resident
 
 ACTIVITY_DAYS = 7  # recent activity: today and the six days before
+NOT_ACTIVITY = "user.%"  # accounts (created, passwords, roles) are the administrator's business, not the archive's
 
 
 @dataclass(frozen=True)
@@ -255,10 +256,11 @@ def _in_scope() -> Any:
 
 def find_activity(session: Session, *, day_start: datetime, whole_site: bool,
                   days: int = ACTIVITY_DAYS) -> list[Activity]:
-    """Changes per kind today and over the last `days` days (counts only, nobody named), the latest first. A
-    village doctor sees the changes to their villages' residents and households only."""
+    """Changes per kind today and over the last `days` days (counts only, nobody named), the latest first; changes
+    to user accounts are left out. A village doctor sees the changes to their villages' residents and households
+    only."""
     since = day_start - timedelta(days=days - 1)
-    window = Event.occurred_at >= since
+    window = and_(Event.occurred_at >= since, Event.kind.not_like(NOT_ACTIVITY))
     where = window if whole_site else and_(window, _in_scope())
     rows = session.execute(
         select(Event.kind, func.count(Event.id), func.sum(case((Event.occurred_at >= day_start, 1), else_=0)),

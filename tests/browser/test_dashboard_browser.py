@@ -1,6 +1,7 @@
 """The home page's 看板 in Chromium: a 督导 (viewer) signs in and sees the numbers with their charts drawn on the
 server (inline SVG: bars per village and the target line, the inspection's bars with their intervals, the trend) —
-and nothing that changes anything: no form but search and sign-out, and a change posted by hand is refused (403).
+and nothing that changes anything: no form but search and sign-out, and a change posted by hand is refused (403);
+on a phone nothing widens the page.
 A village doctor sees only their own village (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.inspections.conftest import build_inspected_town
 
 pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct-horse-9"
 SCREENSHOT = os.environ.get("ARCHIVEPRINT_SCREENSHOT")  # a path: save the viewer's board there (docs/images)
 
@@ -79,6 +81,10 @@ def test_a_viewer_sees_the_board_with_its_charts_and_can_change_nothing(browser:
         answer = page.request.post(f"{live_server}{path}", form={"csrf_token": token, **data})
         assert answer.status == 403, (path, answer.status)
     assert not errors, errors  # nothing blocked by the Content-Security-Policy (the charts use no inline style)
+    page.set_viewport_size(PHONE)  # on a phone the charts shrink to the screen and nothing widens the page
+    page.reload()
+    assert page.locator("#chart-coverage svg").bounding_box()["width"] <= PHONE["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     context.close()
 
 

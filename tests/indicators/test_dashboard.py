@@ -100,7 +100,8 @@ def test_recent_activity_counts_changes_per_kind_and_a_village_doctor_sees_their
             (datetime(2030, 1, 4, 3, 0), "folder.taken_out", "household", west.id),
             (datetime(2030, 1, 4, 5, 0), "folder.taken_out", "household", east.id),
             (datetime(2030, 1, 1, 3, 0), "folder.moved", "household", west.id),  # eight days before: not counted
-            (later, "population.recorded", "village", "201")):
+            (later, "population.recorded", "village", "201"),
+            (later, "user.password_changed", "user", 1)):  # an account's change: not the archive's activity
         record_event(session, kind, entity, key, actor="王档案", now=when)
     session.flush()
     found = {a.kind: a for a in find_activity(session, day_start=day_start, whole_site=True)}

@@ -9,7 +9,9 @@ import io
 from datetime import date
 
 import openpyxl
+import pypdf
 import pytest
+from pypdf.generic import ContentStream
 from sqlalchemy import select
 
 from archiveprint.accounts.models import AuditEntry
@@ -274,6 +276,18 @@ def _chart_pixels(pdf: bytes) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+def _filled_in(pdf: bytes, colours: tuple[tuple[float, float, float], ...]) -> list[int]:
+    """How many shapes the first page fills in each colour (pypdf reads its content stream's operators)."""
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    colour, counts = None, [0] * len(colours)
+    for operands, operator in ContentStream(reader.pages[0].get_contents(), reader).operations:
+        if operator == b"rg":
+            colour = tuple(round(float(value), 3) for value in operands)
+        elif operator in (b"f", b"f*", b"B", b"B*") and colour in colours:
+            counts[colours.index(colour)] += 1
+    return counts
+
+
 def test_the_record_carries_the_chart_of_the_rates_per_village(register: Register, census, checklist):
     """The bars of 合格率 and 使用率 per village with their intervals, drawn by the 看板's chart code into the
     record (the SVG as vectors in the PDF); no chart while nothing is counted."""
@@ -288,6 +302,8 @@ def test_the_record_carries_the_chart_of_the_rates_per_village(register: Registe
     assert sorted(i for i in ids if i.startswith(("bar-", "interval-"))) == [
         "bar-0-0", "bar-0-1", "bar-1-0", "bar-1-1", "interval-0-0", "interval-0-1", "interval-1-0", "interval-1-1"]
     pdf = render_report_pdf(report_context(report, unit="某卫生院"))
+    palette = ((0.169, 0.424, 0.69), (0.867, 0.478, 0.122))  # charts.PALETTE's 合格率 and 使用率
+    assert _filled_in(pdf, palette) == [3, 3]  # two villages' bars and the legend's swatch, each colour: vectors
     blue, orange = _chart_pixels(pdf)
     assert blue > 2000 and orange > 2000
     assert blue / orange == pytest.approx((0.6 + 13 / 15) / (0.6 + 1.0), rel=0.1)  # bar areas follow the rates
