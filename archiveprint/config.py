@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archiveprint.errors import N_, InvalidValue
+from archiveprint.errors import N_, InvalidValue, Message, NotConfigured
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,11 @@ class Settings:
     secure_cookies: str = "auto"  # auto: Secure cookie when the request came over HTTPS; on; off
     trusted_proxy: bool = False  # believe X-Forwarded-For/-Proto/-Host from one reverse proxy in front (nginx)
     import_limits: ImportLimits = field(default_factory=ImportLimits)  # larger register files are refused
+    rq_queue: str = "archiveprint"  # the RQ queue the web app fills and `rq worker` empties
+    # How many web processes serve the installation at once (ARCHIVEPRINT_WEB_WORKERS); None: not said.
+    web_workers: int | None = None
+    # A multi-process server that said so in the environment (gunicorn sets SERVER_SOFTWARE=gunicorn/<version>).
+    web_server: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -75,6 +81,10 @@ class Settings:
                                   name="ARCHIVEPRINT_SECURE_COOKIES"),
             trusted_proxy=switch(env.get("ARCHIVEPRINT_TRUSTED_PROXY") or "off", name="ARCHIVEPRINT_TRUSTED_PROXY"),
             import_limits=ImportLimits.from_env(env),
+            rq_queue=queue_name(env.get("ARCHIVEPRINT_RQ_QUEUE") or "archiveprint"),
+            web_workers=positive(env["ARCHIVEPRINT_WEB_WORKERS"], name="ARCHIVEPRINT_WEB_WORKERS")
+            if env.get("ARCHIVEPRINT_WEB_WORKERS") else None,
+            web_server=multi_process_server(env.get("SERVER_SOFTWARE") or ""),
         )
 
     def ensure_instance_dir(self) -> Path:
@@ -92,6 +102,45 @@ class Settings:
         for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
             if path.is_file():
                 path.chmod(0o600)
+
+
+# --- one process or several ----------------------------------------------------------------------------------
+
+MULTI_PROCESS_SERVERS = ("gunicorn/",)  # SERVER_SOFTWARE of the servers that run the app in several processes
+SQLITE_SHARED = N_("多个网页进程（{server}）不能共用 SQLite 数据库：请把 DATABASE_URL 设为 PostgreSQL 数据库"
+                   "（见 docs/deploy.md）；确实只有一个网页进程时设 ARCHIVEPRINT_WEB_WORKERS=1")
+LOCAL_THREAD_REFUSED = N_("在多进程网页服务器（{server}）中，后台任务不能在网页进程的线程里运行（进程随时可能被替换，"
+                          "任务会丢失）：请设置 REDIS_URL 并启动 rq worker（见 docs/deploy.md）")
+WORKERS_NOT_SAID = N_("{server}，未设置 ARCHIVEPRINT_WEB_WORKERS")
+
+
+def multi_process_server(server_software: str) -> str:
+    """The SERVER_SOFTWARE a multi-process server put in the environment (gunicorn's master does, before it forks
+    the workers that load the app), or "" for anything else (waitress, a test, the CLI)."""
+    return server_software if server_software.startswith(MULTI_PROCESS_SERVERS) else ""
+
+
+def check_web_processes(settings: Settings) -> None:
+    """Refuse to start the web app where it cannot work: several web processes on one SQLite file, or jobs on a
+    thread of a web process in a multi-process server (a worker is killed and replaced at will — timeouts,
+    max-requests, reloads — taking its thread's job with it, and each process would run its own queue).
+
+    Several processes are said by ARCHIVEPRINT_WEB_WORKERS > 1 (the shipped gunicorn settings set it to gunicorn's
+    real worker count in every worker), or by running under gunicorn without saying how many.
+    """
+    server = settings.web_server
+    workers = settings.web_workers
+    if workers is not None and workers > 1:
+        shown: object = f"ARCHIVEPRINT_WEB_WORKERS={workers}"
+    elif server and workers is None:
+        shown = Message(WORKERS_NOT_SAID, {"server": server})
+    else:
+        shown = None
+    if shown is not None and settings.database_url.startswith("sqlite"):
+        raise NotConfigured(SQLITE_SHARED, params={"server": shown}, field="DATABASE_URL",
+                            value=settings.database_url.partition(":")[0])
+    if (shown is not None or server) and not settings.redis_url:
+        raise NotConfigured(LOCAL_THREAD_REFUSED, params={"server": shown or server}, field="REDIS_URL", value="")
 
 
 PRIVATE_UMASK = 0o077  # files 0600, folders 0700: residents' data is for the service's own account only
@@ -173,6 +222,16 @@ def positive(value: str, *, name: str) -> int:
     return _number(value, name=name, parse=int, ok=lambda n: n >= 1, message=N_("应为不小于 1 的整数"))
 
 
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def queue_name(value: str, *, name: str = "ARCHIVEPRINT_RQ_QUEUE") -> str:
+    """An RQ queue's name: letters, digits and _.:- (it is part of Redis keys), at most 64."""
+    if not QUEUE_NAME.fullmatch(value.strip()):
+        raise InvalidValue("队列名只能由字母、数字和 _.:- 组成，最多 64 个字符", field=name, value=value)
+    return value.strip()
+
+
 def normalize_database_url(url: str) -> str:
     """Accept the postgres:// and postgresql:// spellings hosting tools print; use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -182,12 +241,22 @@ def normalize_database_url(url: str) -> str:
 
 
 def _instance_secret(instance: Path) -> str:
-    """A per-installation secret kept in the instance folder, so sessions survive restarts."""
+    """A per-installation secret kept in the instance folder, so sessions survive restarts.
+
+    Several processes may start at once on a fresh instance (gunicorn's web workers, RQ workers, possibly on other
+    machines sharing the folder): each writes a candidate and links it into place, which succeeds for one of them
+    only (also on NFS), and all of them then read that one.
+    """
     path = instance / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    instance.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True, mode=0o700)
+        candidate = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        candidate.write_text(secrets.token_hex(32))
+        candidate.chmod(0o600)
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the installation's
+        finally:
+            candidate.unlink()
+    return path.read_text().strip()

@@ -63,3 +63,42 @@ ensure_venv() {
 ensure_runtime_debs() {
     ensure_debs libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 }
+
+# PostgreSQL at 127.0.0.1:5432 (started if it is down, installed if absent). Exports TEST_DATABASE_URL: a server
+# URL whose role may create databases (the tests and deploy/stack-smoke.sh create their own and drop them).
+ensure_postgres() {
+    export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+    pg_ready || {
+        if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then ensure_debs postgresql; fi
+        say "启动 PostgreSQL / starting PostgreSQL"
+        for version in $(ls /etc/postgresql); do
+            as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+        done
+        for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 && break; sleep 1; done
+        if ! pg_ready; then
+            # A fresh install asks for passwords on TCP: give the tests a role of their own.
+            as_root su postgres -c "psql -q -c \"DO \\\$\\\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'archiveprint') THEN CREATE ROLE archiveprint LOGIN CREATEDB PASSWORD 'archiveprint'; END IF; END \\\$\\\$;\""
+            export TEST_DATABASE_URL="postgresql+psycopg://archiveprint:archiveprint@127.0.0.1:5432/postgres"
+            pg_ready || die "PostgreSQL is not reachable at 127.0.0.1:5432; set TEST_DATABASE_URL"
+        fi
+    }
+}
+
+pg_ready() { "$VENV/bin/python" - "$TEST_DATABASE_URL" <<'PY' 2>/dev/null
+import sys, sqlalchemy
+sqlalchemy.create_engine(sys.argv[1]).connect().close()
+PY
+}
+
+# Redis at 127.0.0.1:6379, for the job queue (started if it is down, installed if absent).
+ensure_redis() {
+    redis_ready && return 0
+    command -v redis-server >/dev/null 2>&1 || ensure_debs redis-server
+    say "启动 Redis / starting Redis"
+    as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+        --dir /tmp --logfile /tmp/archiveprint-redis.log
+    for _ in $(seq 30); do redis_ready && return 0; sleep 0.2; done
+    die "Redis is not reachable at 127.0.0.1:6379"
+}
+
+redis_ready() { "$VENV/bin/python" -c 'import redis; redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()' 2>/dev/null; }

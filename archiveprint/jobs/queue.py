@@ -198,8 +198,11 @@ class Dispatcher:
                     session.execute(update(Job).where(Job.id == job_id).values(rq_id=rq_id),
                                     execution_options={"synchronize_session": False})
             with self._redis() as connection:
+                # The description is what `rq worker` logs for the job: by default the call with its arguments,
+                # which would put the database URL (and its password) in the log.
                 Queue(self.queue, connection=connection).enqueue(
-                    "archiveprint.jobs.runners.run_job", job_id, self.database_url, job_id=rq_id, job_timeout=6 * 3600)
+                    "archiveprint.jobs.runners.run_job", job_id, self.database_url, job_id=rq_id, job_timeout=6 * 3600,
+                    description=f"archiveprint job {job_id}")
             return
         with self._lock:
             if self._pool is None:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from archiveprint import resources
-from archiveprint.config import Settings, keep_files_private
+from archiveprint.config import Settings, check_web_processes, keep_files_private
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
@@ -53,9 +53,14 @@ class RowId(IntegerConverter):
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
-    """Build the app; a test passes its own Settings and database, `archiveprint serve` passes neither."""
+    """Build the app; a test passes its own Settings and database, `archiveprint serve` passes neither.
+
+    Refused (NotConfigured) where it cannot work: several web processes on SQLite, or jobs on a local thread
+    under a multi-process server (config.check_web_processes; docs/deploy.md).
+    """
     keep_files_private()
     settings = settings or Settings.from_env()
+    check_web_processes(settings)
     settings.ensure_instance_dir()
     if database is None:
         database = Database.connect(settings.database_url)

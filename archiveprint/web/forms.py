@@ -79,7 +79,7 @@ def init_app(app: Flask) -> None:
     use_cache_dir(layout_cache_dir(settings.instance_dir))  # blank forms laid out once per installation
     app.extensions[DISPATCHER] = jobqueue.Dispatcher(
         lambda job_id: run_job(job_id, settings=settings, database=database),
-        redis_url=settings.redis_url, database_url=settings.database_url, database=database)
+        redis_url=settings.redis_url, database_url=settings.database_url, queue=settings.rq_queue, database=database)
     on_app_start(settings, database, app.extensions[DISPATCHER])
     app.register_blueprint(bp)
 

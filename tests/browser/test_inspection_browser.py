@@ -133,12 +133,14 @@ def test_the_scan_station_opens_a_drawn_folders_checklist(page: Page, live_serve
     page.get_by_role("link", name="在扫码台核查").click()
     expect(page.locator("#fields-inspect")).to_be_visible()
     expect(page.locator("#scan-inspection")).to_have_value("1")
+    expect(page.locator("#scan-code")).to_be_focused()  # the station is ready for the scanner
     page.keyboard.type(archive["first"])
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/inspections/1/folders/\d+$"))
     expect(page.locator(".folder-code")).to_contain_text("F00001")
     page.goto(f"{live_server}/lending/scan")
     page.locator(".mode-inspect").click()
+    expect(page.locator("#scan-code")).to_be_focused()
     page.keyboard.type("F1301231002020000" + "10")  # a folder of 202: not drawn
     page.keyboard.press("Enter")
     expect(page.locator("#scan-feedback")).to_have_attribute("data-level", "error")
