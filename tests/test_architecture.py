@@ -52,7 +52,7 @@ PEERS = ("archiveprint.lending", "archiveprint.forms", "archiveprint.labels")
 
 # Loaded only by the code path that needs it (each such import says why): the CLI and the domain start without them.
 HEAVY = ("weasyprint", "openpyxl", "pypdfium2", "segno", "barcode", "fontTools.subset", "rq", "redis", "pypinyin",
-         "charset_normalizer", "jinja2", "flask", "zxingcpp")
+         "charset_normalizer", "jinja2", "flask", "zxingcpp", "matplotlib")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from waitress import serve as waitress_serve
 
 from archiveprint.cli import AppContext, pass_app
 from archiveprint.forms.preview import warm_up
+from archiveprint.indicators import charts
 from archiveprint.web import create_app
 
 
@@ -28,8 +29,10 @@ def serve(app: AppContext, host: str, port: int, threads: int) -> None:
 
 
 def _warm_up() -> None:
-    """Blank forms and fonts ready before the first preview (the layouts come from <instance>/cache when there)."""
+    """matplotlib ready before the first home page (its charts), blank forms and fonts before the first preview
+    (the layouts come from <instance>/cache when there)."""
     try:
+        charts.warm_up()
         warm_up()
     except Exception:  # a failed warm-up only means the first preview does the work itself
         logging.getLogger(__name__).exception("warm-up failed")

@@ -12,6 +12,8 @@ from archiveprint import resources
 from archiveprint.accounts.models import User
 from archiveprint.accounts.services import audit
 from archiveprint.clock import local_time
+from archiveprint.indicators import charts
+from archiveprint.indicators.charts import BarChart, data_url, interval_bars
 from archiveprint.inspections.draw import Interval
 from archiveprint.inspections.models import Inspection
 from archiveprint.inspections.queries import InspectionReport, Tally, compute_report
@@ -38,9 +40,23 @@ def _problems(view) -> str:  # type: ignore[no-untyped-def]
     return "；".join(f"{title}{'：' + note if note else ''}" for _key, title, note in view.failed)
 
 
+CHART_TITLE = "各村合格率与使用率（95% 置信区间）"
+
+
+def result_chart(report: InspectionReport) -> BarChart | None:
+    """The rates per village with their Wilson intervals, as the 看板 draws them (None: nothing counted yet)."""
+    villages = [tally for tally in report.villages if tally.drawn]
+    if not any(tally.counted for tally in villages):
+        return None
+    return interval_bars(CHART_TITLE, [tally.name for tally in villages],
+                         [("合格率", [tally.qualified for tally in villages]),
+                          ("使用率", [tally.usage for tally in villages])], none="无计入档案")
+
+
 def report_context(report: InspectionReport, *, unit: str, signed_day: str = "") -> dict[str, object]:
-    """The plain dict the template sees (never ORM objects)."""
+    """The plain dict the template sees (never ORM objects); the chart as an SVG data: URL."""
     weighted = report.weighted
+    chart = result_chart(report)
     return {
         "title": TITLE, "unit": unit, "number": report.number, "day": f"{report.inspected_on:%Y年%m月%d日}",
         "signed": report.status == "signed", "signed_day": signed_day, "signed_by": report.signed_by or "",
@@ -51,6 +67,7 @@ def report_context(report: InspectionReport, *, unit: str, signed_day: str = "")
         "villages": [*(_row(t) for t in report.villages), _row(report.overall, total=True)],
         "weighted": {key: f"{value:.1%}" for key, value in weighted.items() if value is not None}
         if weighted.get("qualified") is not None and len(report.villages) > 1 else None,
+        "chart": data_url(charts.render(chart)) if chart else None, "chart_title": CHART_TITLE,
         "items": [{"title": title, "failed": count} for _key, title, count in report.item_failures()],
         "failing": [{"seq": f.seq, "folder": f.folder, "village": f.village_name, "head": f.head_name,
                      "problems": _problems(f)} for f in report.failing],

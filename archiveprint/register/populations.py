@@ -44,7 +44,9 @@ class Population:
                 age_rule.append(Resident.birth_date > years_before(on, self.max_age + 1))
             rules.append(and_(*age_rule))
         if self.tags:
-            rules.append(Resident.id.in_(
+            # `id + 0`: a membership test, never an index key. Within a village doctor's villages SQLite would
+            # otherwise look up every tagged id in every household (0.7 s instead of 7 ms for 30,000 residents).
+            rules.append((Resident.id + 0).in_(
                 select(resident_tags.c.resident_id).join(PopulationTag, PopulationTag.id == resident_tags.c.tag_id)
                 .where(PopulationTag.name.in_(self.tags))))
         rules.extend(DATE_COLUMNS[name].is_not(None) for name in self.dates)

@@ -54,6 +54,37 @@ EVENT_LABELS = {
     "form.returned": _l("回收归档"),
 }
 INTAKE_HOW_LABELS = {"mark": _l("读取条码"), "manual": _l("人工指定")}  # how a returned page was filed (回收归档)
+# The 看板's recent activity: each kind of event (eventlog.record_event) in a word; a kind not listed is shown as
+# 其他操作.
+ACTIVITY_LABELS = {
+    **EVENT_LABELS,
+    "folder.moved": _l("档案袋移位"), "folder.taken_out": _l("取出档案袋"), "folder.put_back": _l("档案袋归还上架"),
+    "folder.found": _l("档案袋找到归位"), "folder.missing": _l("登记档案袋下落不明"),
+    "folder.closed": _l("档案袋移入结案区"),
+    "folder.reopened": _l("档案袋从结案区取回"), "folder.released": _l("档案袋移出档案室"),
+    "location.shelved": _l("整村上架"), "location.relayout": _l("重新排架"), "layout.applied": _l("启用库房布局"),
+    "inventory.started": _l("开始盘点"), "inventory.uploaded": _l("上传盘点扫描"), "inventory.closed": _l("结束盘点"),
+    "handover.recorded": _l("档案移交"),
+    "loan.checked_out": _l("借出"), "loan.returned": _l("归还"), "loan.found": _l("遗失的档案袋找回"),
+    "loan.renewed": _l("续借"), "loan.lost": _l("登记借出遗失"),
+    "loan_request.created": _l("借阅申请"), "loan_request.approved": _l("批准借阅申请"),
+    "loan_request.refused": _l("不批准借阅申请"), "loan_request.cancelled": _l("取消借阅申请"),
+    "loan_request.expired": _l("借阅申请过期"), "loan_request.evidence": _l("补充借阅申请材料"),
+    "borrower.added": _l("登记借阅人"), "borrower.activated": _l("启用借阅人"),
+    "borrower.deactivated": _l("停用借阅人"),
+    "population.recorded": _l("录入常住人口"),
+    "inspection.drawn": _l("抽查抽样"), "inspection.checked": _l("抽查记录结果"),
+    "inspection.replaced": _l("抽查替换档案袋"),
+    "inspection.unavailable": _l("抽查登记未调到"), "inspection.available": _l("抽查撤销未调到"),
+    "inspection.signed": _l("抽查签署"), "inspection.task_done": _l("整改完成"),
+    "village.added": _l("新增村(居)委会"), "township.configured": _l("设置本院所属乡镇"),
+    "township.updated": _l("修改本院信息"), "form_set.created": _l("新建自定义套组"),
+    "form_set.deleted": _l("删除自定义套组"),
+    "label_printer.set": _l("设置标签打印机"), "label_printer.deleted": _l("删除标签打印机"),
+    "user.created": _l("新建用户"), "user.activated": _l("启用用户"), "user.deactivated": _l("停用用户"),
+    "user.password_changed": _l("修改密码"), "user.password_reset": _l("重设密码"), "user.role_changed": _l("更改角色"),
+    "user.villages_changed": _l("更改负责的村"),
+}
 JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
 
 # The archive room's words: where a folder is, and what was done to it.
@@ -190,6 +221,7 @@ def init_app(app: Flask, default_locale: str) -> None:
         close_reason=lambda code: label(CLOSE_REASON_LABELS, code),
         field=lambda code: label(FIELD_LABELS, code),
         event_kind=lambda code: label(EVENT_LABELS, code),
+        activity=lambda code: label(ACTIVITY_LABELS, code) if code in ACTIVITY_LABELS else _("其他操作"),
         job_status=lambda code: label(JOB_STATUS_LABELS, code),
         day=show_date,
         moment=show_moment,

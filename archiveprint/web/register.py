@@ -43,6 +43,7 @@ from archiveprint.register.queries import (
 from archiveprint.register.services import get_resident
 from archiveprint.register.text import parse_date, to_halfwidth
 from archiveprint.web.auth import current_account, current_actor, requires
+from archiveprint.web.dashboard import home_board
 from archiveprint.web.forms import check_queue, dispatcher
 from archiveprint.web.i18n import (
     CLOSE_REASON_LABELS,
@@ -64,7 +65,8 @@ QUERY_MAX = 100
 @bp.get("/")
 @requires("view_person")
 def search() -> ResponseReturnValue:
-    """The one search box: code, name, pinyin initials, ID number or phone."""
+    """The home page: the one search box (code, name, pinyin initials, ID number or phone) and, below it, the
+    看板 (web/dashboard.py); a search shows its results instead."""
     query = request.args.get("q", "").strip()[:QUERY_MAX]
     review = request.args.get("review") == "1"
     matches = []
@@ -88,7 +90,8 @@ def search() -> ResponseReturnValue:
                      detail=f"results={len(matches)} resident_ids={','.join(map(str, ids))}")
     return render_template("web/register/search.html", query=query, review=False, matches=matches,
                            places=_places({m.household for m in matches}),
-                           flagged=0 if query else count_flagged(db_session()))
+                           flagged=0 if query else count_flagged(db_session()),
+                           board=None if query else home_board())
 
 
 @bp.get("/residents/<code>")

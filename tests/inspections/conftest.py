@@ -4,14 +4,16 @@ household closed, and services registered for some residents."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from archiveprint.due.services import record_visit
+from archiveprint.indicators.services import record_figures, values_of
 from archiveprint.inspections.checklist import Checklist, load_checklist
+from archiveprint.inspections.services import draw_inspection, record_check, sign_inspection
 from archiveprint.lending.borrowers import add_borrower
 from archiveprint.lending.rules import LendingRules, load_rules, shipped_rules_file
 from archiveprint.lending.services import check_out
@@ -85,3 +87,46 @@ def register(session: Session) -> Register:
 @pytest.fixture(scope="session")
 def checklist() -> Checklist:
     return load_checklist(Path("/nonexistent-instance"))
+
+
+SPRING = date(2026, 5, 20)
+
+
+def build_inspected_town(session: Session) -> dict[str, object]:
+    """The register above with 常住人口 and two signed inspections, every number known (the 看板's tests):
+
+    Residents with a record: 001 10, 201 78 (its 40th household closed), 202 30 — 118; households with one: 5, 39, 15.
+    Folders: 57 on their shelves, 201-2 lent (due 2026-12-09), 201-3 missing. 常住人口 2026: 201 100 (65+: 25),
+    202 40, 001 not entered (so the township's 建档率 is unknown). 65+ (odd heads, born 1950): 3, 20, 8.
+    Inspections of every folder of 001 and 202 (20): CC-2026-0001 on 2026-05-20, two folders of 001 failing
+    (合格 18/20, 动态记录 20/20); CC-2026-0002 on 2026-11-25, one folder of 001 failing its cover and one without
+    动态记录, three of 202 failing signatures (合格 001 4/5, 202 12/15 → 16/20; 动态记录 4/5, 15/15 → 19/20).
+    """
+    checklist = load_checklist(Path("/nonexistent-instance"))
+    made = build_register(session)
+    record_figures(session, services.find_village(session, "201"), 2026, values_of(100, age65=25), source="t",
+                   actor=ACTOR)
+    record_figures(session, services.find_village(session, "202"), 2026, values_of(40), source="t", actor=ACTOR)
+    fails = {SPRING: {"001": {0: ("cover",), 1: ("signatures",)}},
+             ON: {"001": {0: ("cover",)}, "202": {0: ("signatures",), 1: ("signatures",), 2: ("signatures",)}}}
+    stale = {ON: {"001": {1}}}  # folders whose latest 动态记录 is more than 12 months old
+    inspections = []
+    for day in (SPRING, ON):
+        inspection = draw_inspection(session, seed=f"town-{day}", size=20, minimum=0, villages=["001", "202"],
+                                     inspector="县督导组", on=day, checklist=checklist, actor=ACTOR, now=NOW)
+        for village in ("001", "202"):
+            folders = [f for f in inspection.folders if f.village_code == village]
+            for n, folder in enumerate(folders):
+                failed = fails[day].get(village, {}).get(n, ())
+                for item in checklist.items:
+                    if item.kind == "dynamic":
+                        old = n in stale.get(day, {}).get(village, set())
+                        seen = day - timedelta(days=400 if old else 30)
+                        record_check(session, folder, item.key, passed=None, seen_on=seen, actor=ACTOR, now=NOW)
+                    else:
+                        record_check(session, folder, item.key, passed=item.key not in failed,
+                                     note="缺" if item.key in failed else "", actor=ACTOR, now=NOW)
+        sign_inspection(session, inspection, actor="县督导组", now=NOW)
+        inspections.append(inspection)
+    session.flush()
+    return {**made, "inspections": inspections}

@@ -1,7 +1,7 @@
 """Reading and the result: checks recorded as events, the 动态记录 date deciding its item, 合格率 and 使用率 per village
 and overall with Wilson intervals on a sample with known answers, unavailable folders by the checklist's rule,
-signing with 整改 tasks, the trend, the signed record PDF and the raw .xlsx, and the village scope — on SQLite and
-PostgreSQL."""
+signing with 整改 tasks, the trend, the signed record PDF with its chart and the raw .xlsx, and the village scope — on
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import io
 from datetime import date
 
 import openpyxl
+import pypdf
 import pytest
+from pypdf.generic import ContentStream
 from sqlalchemy import select
 
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.accounts.scope import AccessScope, apply_scope
 from archiveprint.errors import Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import list_events
+from archiveprint.indicators.charts import element_ids, render
 from archiveprint.inspections.draw import wilson
 from archiveprint.inspections.models import InspectionCheck, InspectionFolder
 from archiveprint.inspections.queries import (
@@ -28,7 +31,13 @@ from archiveprint.inspections.queries import (
     list_inspections,
     list_tasks,
 )
-from archiveprint.inspections.report import export_xlsx, print_report, render_report_pdf, report_context
+from archiveprint.inspections.report import (
+    export_xlsx,
+    print_report,
+    render_report_pdf,
+    report_context,
+    result_chart,
+)
 from archiveprint.inspections.services import (
     complete_task,
     draw_inspection,
@@ -40,7 +49,7 @@ from archiveprint.lending.queries import status_provider
 from archiveprint.register.services import find_village
 from tests.conftest import ACTOR
 from tests.inspections.conftest import NOW, ON, Register
-from tests.pdfcheck import compact, page_texts
+from tests.pdfcheck import check_structure, compact, page_texts
 
 ITEMS = ("cover", "basic_info", "population_forms", "signatures")
 
@@ -249,3 +258,57 @@ def test_a_village_doctors_scope_sees_only_the_folders_of_their_villages(registe
     assert {c.folder_id for c in checks} <= {f.id for f in east}
     assert find_inspection(session, number).id == made.id
 
+
+
+def _chart_pixels(pdf: bytes) -> tuple[int, int]:
+    """Pixels of the chart's two bar colours (合格率 blue, 使用率 orange) on the record's first page, in colour."""
+    import pypdfium2
+
+    check_structure(pdf)
+    document = pypdfium2.PdfDocument(pdf)
+    data = document[0].render(scale=1).to_pil().convert("RGB").tobytes()
+    document.close()
+    counts = [0, 0]
+    for pixel in zip(data[0::3], data[1::3], data[2::3], strict=True):
+        for n, colour in enumerate(((0x2B, 0x6C, 0xB0), (0xDD, 0x7A, 0x1F))):
+            if all(abs(a - b) < 12 for a, b in zip(pixel, colour, strict=True)):
+                counts[n] += 1
+    return counts[0], counts[1]
+
+
+def _filled_in(pdf: bytes, colours: tuple[tuple[float, float, float], ...]) -> list[int]:
+    """How many shapes the first page fills in each colour (pypdf reads its content stream's operators)."""
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    colour, counts = None, [0] * len(colours)
+    for operands, operator in ContentStream(reader.pages[0].get_contents(), reader).operations:
+        if operator == b"rg":
+            colour = tuple(round(float(value), 3) for value in operands)
+        elif operator in (b"f", b"f*", b"B", b"B*") and colour in colours:
+            counts[colours.index(colour)] += 1
+    return counts
+
+
+def test_the_record_carries_the_chart_of_the_rates_per_village(register: Register, census, checklist):
+    """The bars of 合格率 and 使用率 per village with their intervals, drawn by the 看板's chart code into the
+    record (the SVG as vectors in the PDF); no chart while nothing is counted."""
+    session = register.session
+    made, _east, west = census
+    read_all(session, west[14])
+    sign_inspection(session, made, actor="inspector", now=NOW)
+    report = compute_report(session, made)
+    chart = result_chart(report)
+    assert chart.categories == ("城关社区", "西村") and chart.series[0].values == (0.6, 13 / 15)
+    ids = element_ids(render(chart))
+    assert sorted(i for i in ids if i.startswith(("bar-", "interval-"))) == [
+        "bar-0-0", "bar-0-1", "bar-1-0", "bar-1-1", "interval-0-0", "interval-0-1", "interval-1-0", "interval-1-1"]
+    pdf = render_report_pdf(report_context(report, unit="某卫生院"))
+    palette = ((0.169, 0.424, 0.69), (0.867, 0.478, 0.122))  # charts.PALETTE's 合格率 and 使用率
+    assert _filled_in(pdf, palette) == [3, 3]  # two villages' bars and the legend's swatch, each colour: vectors
+    blue, orange = _chart_pixels(pdf)
+    assert blue > 2000 and orange > 2000
+    assert blue / orange == pytest.approx((0.6 + 13 / 15) / (0.6 + 1.0), rel=0.1)  # bar areas follow the rates
+    fresh = draw_inspection(session, seed="new", size=4, minimum=0, villages=["202"], inspector="县督导组", on=ON,
+                            checklist=checklist, actor=ACTOR, now=NOW)
+    draft = compute_report(session, fresh)
+    assert result_chart(draft) is None
+    assert _chart_pixels(render_report_pdf(report_context(draft, unit="某卫生院"))) == (0, 0)
