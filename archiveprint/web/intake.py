@@ -301,7 +301,7 @@ def page(page_id: int) -> ResponseReturnValue:
         commit_audit(current_account().user, "view", "resident", item.archive_code,
                      detail=f"回收归档 第{item.id}页")
     summary = _batch_or_404(session.get(IntakePage, page_id).batch_id)  # type: ignore[union-attr]
-    return render_template("web/intake/page.html", item=item, batch=summary, query=query, matches=matches,
+    return render_template("web/intake/page.html", item=item, batch=summary, search=query, matches=matches,
                            forms=marked_forms(), reasons=REASONS, outcome_label=OUTCOME_LABELS,
                            open=item.outcome in OPEN)
 
