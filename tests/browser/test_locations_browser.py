@@ -39,7 +39,7 @@ def shelved(database: Database, *, extra: tuple[str, ...] = ()) -> People:
 def test_map_to_shelf_to_folders_and_locate_from_the_search_box(page: Page, live_server, committed_db):
     shelved(committed_db)
     sign_in(page, live_server, committed_db, role="doctor")
-    page.get_by_role("link", name="库房", exact=True).click()
+    page.get_by_role("banner").get_by_role("link", name="库房", exact=True).click()  # the menu (the 看板 links it too)
     cell = page.locator('a[data-shelf="K1-M-1-A-1"]')
     expect(cell).to_have_attribute("title", re.compile(rf"{FIRST}.*2/4"))
     expect(page.locator("td.cell.fill-ok")).to_have_count(2)  # 东村's and 西村's first shelves
@@ -154,7 +154,7 @@ def test_issue_10_9_first_shelving_of_every_village_from_the_storage_map(page: P
     with committed_db.transaction() as session:
         apply_layout(session, small_layout(), actor=ACTOR, now=T0)
     sign_in(page, live_server, committed_db)
-    page.get_by_role("link", name="库房", exact=True).click()
+    page.get_by_role("banner").get_by_role("link", name="库房", exact=True).click()  # the menu (the 看板 links it too)
     offer = page.locator("#shelve-all-offer")
     expect(offer).to_contain_text("3 袋档案还没有上架。")
     offer.get_by_role("link", name="上架全部未上架的档案袋").click()
