@@ -10,9 +10,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from archiveprint.cli import AppContext, main
 from archiveprint.db import Base, Database
 from archiveprint.migrate import upgrade
 from archiveprint.register import services
@@ -164,3 +166,23 @@ def create_resident(session: Session, create_household: Callable[..., Household]
 @pytest.fixture
 def resident(create_resident: Callable[..., Resident]) -> Resident:
     return create_resident()
+
+
+# --- the command line ----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(committed_db, tmp_path, monkeypatch) -> Database:  # type: ignore[no-untyped-def]
+    """DATABASE_URL on the committed database and an instance folder of the test's own, as `archiveprint` reads them."""
+    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
+    return committed_db
+
+
+@pytest.fixture
+def run_cli(cli_env) -> Callable[..., Result]:  # type: ignore[no-untyped-def]
+    """`archiveprint …` run in-process on the test's database and instance folder (errors propagate)."""
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), obj=AppContext(), catch_exceptions=False)
+    return run

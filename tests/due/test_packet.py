@@ -8,11 +8,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiveprint.accounts.models import AuditEntry
-from archiveprint.cli import AppContext, main
 from archiveprint.forms.catalog import load_catalog
 from archiveprint.forms.stamp import refile_code
 from archiveprint.register import services as register
@@ -22,14 +20,8 @@ from tests.pdfcheck import assert_fonts_embedded_and_subset, compact, decode_bar
 
 
 @pytest.fixture
-def cli(committed_db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
-    runner = CliRunner()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), obj=AppContext(), catch_exceptions=False)
-    return run
+def cli(run_cli):  # type: ignore[no-untyped-def]
+    return run_cli
 
 
 # Who is due in November 2026 and what the packet prints for them (forms in visit order; None: 续填, nothing new).

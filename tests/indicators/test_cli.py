@@ -7,29 +7,22 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import AuditEntry
-from archiveprint.cli import AppContext, main
+from archiveprint.cli import AppContext
 from tests.indicators.conftest import TODAY, build_town
 from tests.indicators.test_population_import import GOOD, xlsx
 
 
 @pytest.fixture
-def cli(committed_db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
+def cli(committed_db, run_cli, monkeypatch):  # type: ignore[no-untyped-def]
     monkeypatch.setattr(AppContext, "today", lambda self: TODAY)
     with Session(committed_db.engine) as session:
         build_town(session)
         session.commit()
-    runner = CliRunner()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), obj=AppContext(), catch_exceptions=False)
-    return run
+    return run_cli
 
 
 def test_indicators_json_per_village_and_total(cli) -> None:  # type: ignore[no-untyped-def]

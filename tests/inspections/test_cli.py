@@ -9,11 +9,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiveprint.accounts.models import AuditEntry
-from archiveprint.cli import AppContext, main
 from tests.inspections.conftest import build_register
 from tests.pdfcheck import compact, page_texts
 
@@ -21,16 +19,10 @@ ITEMS = ("cover", "basic_info", "population_forms", "signatures")
 
 
 @pytest.fixture
-def cli(committed_db, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("DATABASE_URL", committed_db.engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(tmp_path / "instance"))
+def cli(committed_db, run_cli):  # type: ignore[no-untyped-def]
     with committed_db.transaction() as session:
         build_register(session)
-    runner = CliRunner()
-
-    def run(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(main, list(args), obj=AppContext(), catch_exceptions=False)
-    return run
+    return run_cli
 
 
 def as_json(result):  # type: ignore[no-untyped-def]
