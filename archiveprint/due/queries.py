@@ -39,6 +39,7 @@ class DueItem:
     sheet: tuple[str, ...]  # the forms the visit is written on
     column: int  # its column on that sheet
     overdue: bool = False
+    titles: str = ""  # the sheet's form titles, joined (looked up once per due list, not per line printed)
 
     @property
     def new_sheet(self) -> bool:
@@ -59,8 +60,7 @@ class DueItem:
         return f"{max(months, 0)}月" if months < 36 else f"{months // 12}岁"
 
     def sheet_titles(self) -> str:
-        catalog = load_catalog()
-        return "、".join(catalog.forms[form_id].title for form_id in self.sheet if form_id in catalog.forms)
+        return self.titles
 
     def sheet_text(self) -> str:
         """Which sheet, in words: its title, and 续填第N栏 when the visit goes on the sheet in the folder."""
@@ -157,6 +157,7 @@ def find_due(session: Session, month: date, *, villages: Sequence[str] | None = 
     result = DueList(month=first)
     last = result.month_end
     population_names = {p.id: p.name for p in load_populations().values()}
+    form_titles = {form_id: form.title for form_id, form in load_catalog().forms.items()}
     order: list[tuple[tuple[object, ...], DueItem]] = []
     for rank, schedule in enumerate(load_schedules().values()):
         if schedules is not None and schedule.id not in schedules:
@@ -191,7 +192,9 @@ def find_due(session: Session, month: date, *, villages: Sequence[str] | None = 
                 schedule=schedule.id, schedule_name=schedule.name, visit=visit.id if visit else "",
                 visit_name=visit.name if visit else schedule.visit or schedule.name, due_on=day,
                 sheet=visit.forms if visit else schedule.forms,
-                column=visit.column if visit else schedule.column_of(first), overdue=day < first)
+                column=visit.column if visit else schedule.column_of(first), overdue=day < first,
+                titles="、".join(form_titles[form_id] for form_id in (visit.forms if visit else schedule.forms)
+                                if form_id in form_titles))
             head = 0 if row.relation_to_head in HEAD_RELATIONS else 1
             order.append(((row.village, row.household_number, head, row.archive_code, rank, day), item))
     result.items = [item for _key, item in sorted(order, key=lambda pair: pair[0])]
