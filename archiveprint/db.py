@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import ForeignKey, Integer, MetaData, UniqueConstraint, create_engine, event
 from sqlalchemy.engine import Engine, ExceptionContext
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from archiveprint.errors import Busy
@@ -29,6 +29,23 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def site_column(*, foreign_key: bool = True) -> MappedColumn[int | None]:
+    """The site (archiveprint.sites) a row belongs to: filled from the session's scope when the row is added
+    (archiveprint.accounts.scope), never by the code that adds it. NULL only on rows from before the first site.
+
+    The append-only tables take it without a foreign key: adding one would make SQLite copy the table, and with it
+    lose the triggers that refuse changes."""
+    if not foreign_key:
+        return mapped_column(Integer, index=True, default=None)
+    return mapped_column(ForeignKey("sites.id"), index=True, default=None)
+
+
+def unique_in_site(*columns: str) -> UniqueConstraint:
+    """Unique within a site (a shelf code, a borrower key, PD-2026-0001). On PostgreSQL the rows made before the
+    first site (site_id NULL) count as one site too, so a race there still meets the constraint."""
+    return UniqueConstraint("site_id", *columns, postgresql_nulls_not_distinct=True)
 
 
 def utcnow() -> datetime:
@@ -109,23 +126,31 @@ class Database:
     engine: Engine
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
+    info: dict[str, object] = field(default_factory=dict)  # what every session starts with (its access scope)
 
     @classmethod
     def connect(cls, url: str, **kwargs: object) -> Database:
         return cls.on(make_engine(url, **kwargs))
 
     @classmethod
-    def on(cls, engine: Engine) -> Database:
+    def on(cls, engine: Engine, info: dict[str, object] | None = None) -> Database:
         writer_engine = engine.execution_options(immediate=True)
+        info = dict(info or {})
         return cls(
             engine=engine,
-            reader=sessionmaker(engine, expire_on_commit=False),
-            writer=sessionmaker(writer_engine, expire_on_commit=False),
+            reader=sessionmaker(engine, expire_on_commit=False, info=info),
+            writer=sessionmaker(writer_engine, expire_on_commit=False, info=info),
+            info=info,
         )
 
     def waiting_at_most(self, seconds: float) -> Database:
         """The same database whose transactions give up on a lock after `seconds` (raising Busy): the web's."""
-        return Database.on(self.engine.execution_options(**{BUSY_OPTION: max(1, round(seconds * 1000))}))
+        return Database.on(self.engine.execution_options(**{BUSY_OPTION: max(1, round(seconds * 1000))}), self.info)
+
+    def with_info(self, **info: object) -> Database:
+        """The same engine, whose every session starts with `info` (archiveprint.accounts.scope puts the site and
+        village scope there, so a job's or a command's sessions all see one site)."""
+        return Database.on(self.engine, {**self.info, **info})
 
     @property
     def is_sqlite(self) -> bool:
@@ -149,7 +174,8 @@ class Database:
         if not self.is_sqlite:
             with self.engine.connect() as connection:
                 outer = connection.begin()  # even a commit of the session only ends a savepoint inside it
-                session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+                session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+                                  info=dict(self.info))
                 try:
                     yield session
                 finally:
@@ -161,7 +187,7 @@ class Database:
             connection.connection.dbapi_connection.backup(copy)  # type: ignore[union-attr]
         engine = create_engine("sqlite://", creator=lambda: copy, poolclass=StaticPool, hide_parameters=True)
         _configure_sqlite(engine)
-        session = Session(engine, expire_on_commit=False)
+        session = Session(engine, expire_on_commit=False, info=dict(self.info))
         try:
             yield session
         finally:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, utcnow
 
 
 class Event(Base):
@@ -18,6 +18,7 @@ class Event(Base):
     __table_args__ = (Index("ix_events_entity", "entity_type", "entity_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column(foreign_key=False)
     occurred_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(48), index=True)

@@ -31,10 +31,11 @@ from archiveprint.register.models import (
     Village,
     resident_tags,
 )
+from archiveprint.sites.models import Site
 
 __all__ = ["AuditEntry", "Borrower", "CustomFormSet", "Event", "FolderMovement", "FolderPosition", "Handover",
            "HandoverItem", "Household", "ImportRun", "Inspection", "InspectionCheck", "InspectionFolder",
            "InspectionTask", "IntakeBatch", "IntakePage", "IntakeSetting", "Inventory", "InventoryScan",
            "InventoryShelf", "InventoryUpload", "Job", "Loan", "LoanDocument", "LoanRequest", "LoanScan",
            "LoginAttempt", "PopulationFigure", "PopulationTag", "PrinterProfile", "Resident", "ServiceVisit", "Shelf",
-           "StorageLayout", "Township", "User", "UserSession", "Village", "borrower_villages", "resident_tags"]
+           "Site", "StorageLayout", "Township", "User", "UserSession", "Village", "borrower_villages", "resident_tags"]

@@ -33,6 +33,8 @@ LAYERS = {
     "archiveprint.pdf": 1,  # the print engine
     "archiveprint.accounts": 2,
     "archiveprint.register": 3,
+    "archiveprint.sites.models": 0,  # the sites table and where a session keeps the site it works in
+    "archiveprint.sites": 3,  # adding a site makes its township (register) and counts its users (accounts)
     "archiveprint.locations": 4,
     "archiveprint.lending": 5, "archiveprint.forms": 5, "archiveprint.labels": 5,
     # what runs the jobs above, applies a user's scope to them, or copies every table

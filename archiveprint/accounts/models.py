@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, utcnow
 
 if TYPE_CHECKING:
     from archiveprint.register.models import Village
@@ -25,14 +25,16 @@ user_villages = Table(
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'clerk', 'doctor', 'village_doctor', 'viewer')", name="role"),
+        CheckConstraint("role IN ('admin', 'clerk', 'doctor', 'village_doctor', 'viewer', "
+                        "'county_admin', 'county_supervisor', 'county_print')", name="role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(64), default="")
     password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(24))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -88,6 +90,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_subject", "subject_type", "subject_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column(foreign_key=False)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     username: Mapped[str] = mapped_column(String(64))

@@ -1,44 +1,105 @@
 """Access scope: whose records a user may see, applied to every ORM query of a session in one place.
 
-A village doctor (村医) sees the residents, households, folders and loans of the villages they serve, and nothing
-else; every other role sees the whole site. The rule is not remembered by each query: `apply_scope` puts the scope on
-a session, and a `do_orm_execute` hook adds the criteria to every ORM SELECT that session runs (pages, the JSON API,
-print and label jobs, exports alike), including lazy loads of relationships. A record outside the scope is simply
-not found, so a page answers 404 for it exactly as for a record that does not exist.
+Two scopes, both applied here and nowhere else:
 
-A resident is in scope by their *current* household's village (a resident who moved in from elsewhere belongs to the
-village they live in now). A later site scope (one installation for a county) is added here, in the same hook.
+- **Site** (one installation for a county): a user of 柏棠镇卫生院 sees its villages, households, folders, shelves,
+  borrowers, loans, jobs, inspections and users, and nothing of another site. With one site installed there is
+  nothing to keep apart and no criterion is added at all.
+- **Village**: a village doctor (村医) sees the residents, households, folders and loans of the villages they serve.
+
+The rule is not remembered by each query: `apply_scope` puts the scope on a session, and a `do_orm_execute` hook
+adds the criteria to every ORM SELECT that session runs (pages, the JSON API, print and label jobs, exports alike),
+including lazy loads of relationships. A record outside the scope is simply not found, so a page answers 404 for it
+exactly as for a record that does not exist. Every mapped table is named below — by its own `site_id`, through its
+household, village, resident or parent row, or as shared reference data — and tests/accounts/test_site_scope.py
+fails when a new table is not.
+
+A `before_flush` hook gives every new site-owned row the scope's site (no service passes it), and refuses changes
+in a closed site (机构撤并: its records are read-only history). A resident is in scope by their *current*
+household's village, a household by its village's custody site: a transfer between sites moves a village, and its
+register, loans and location history move with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy import Select, event, or_, select
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
 
+from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
+from archiveprint.accounts.roles import COUNTY_ROLES
+from archiveprint.db import Database
 from archiveprint.due.models import ServiceVisit
+from archiveprint.errors import Conflict
+from archiveprint.eventlog import Event
+from archiveprint.forms.models import CustomFormSet
 from archiveprint.indicators.models import PopulationFigure
-from archiveprint.inspections.models import InspectionCheck, InspectionFolder, InspectionTask
-from archiveprint.intake.models import IntakePage
-from archiveprint.lending.models import Loan, LoanRequest
-from archiveprint.locations.models import FolderMovement, FolderPosition, HandoverItem, InventoryScan
-from archiveprint.register.models import Household, Resident, Village
+from archiveprint.inspections.models import Inspection, InspectionCheck, InspectionFolder, InspectionTask
+from archiveprint.intake.models import IntakeBatch, IntakePage, IntakeSetting
+from archiveprint.jobs.models import Job
+from archiveprint.labels.models import PrinterProfile
+from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan
+from archiveprint.locations.models import (
+    FolderMovement,
+    FolderPosition,
+    Handover,
+    HandoverItem,
+    Inventory,
+    InventoryScan,
+    InventoryShelf,
+    InventoryUpload,
+    Shelf,
+    StorageLayout,
+)
+from archiveprint.register.models import Household, ImportRun, PopulationTag, Resident, Township, Village
+from archiveprint.sites.models import SCOPE_KEY, Site
 
-if TYPE_CHECKING:
-    from archiveprint.accounts.models import User
-
-SCOPE_KEY = "archiveprint.scope"
 VILLAGE_SCOPED_ROLES = frozenset({"village_doctor"})
+
+# --- how every table belongs to a site and (if it holds a person) to a village -------------------------------
+# Rows with their own site_id.
+SITE_OWNED: tuple[type, ...] = (Village, User, Job, ImportRun, CustomFormSet, PrinterProfile, Borrower, StorageLayout,
+                                Shelf, Handover, Inventory, Inspection, IntakeBatch, IntakeSetting)
+# Append-only rows with their own site_id, NULL on rows written before the first site existed (they are its).
+SITE_OWNED_SINCE: tuple[type, ...] = (Event, AuditEntry, LoanScan)
+# Rows of a household's folder or a person in it: in scope when their household is.
+BY_HOUSEHOLD: tuple[type, ...] = (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan,
+                                  HandoverItem, InspectionFolder, InspectionTask, IntakePage)
+# Rows reached through one parent row: (column, the parent's entity).
+BY_PARENT: dict[type, tuple[str, type]] = {
+    LoanDocument: ("request_id", LoanRequest),
+    InventoryShelf: ("inventory_id", Inventory),
+    InventoryUpload: ("inventory_id", Inventory),
+    InspectionCheck: ("folder_id", InspectionFolder),
+    UserSession: ("user_id", User),
+}
+# Shared by every site, with the reason.
+UNSCOPED: dict[type, str] = {
+    Site: "the sites themselves: names and codes of institutions, no person",
+    PopulationTag: "reference data: the names of population tags",
+    LoginAttempt: "hashes of typed names, before anyone is signed in (throttling must see them all)",
+}
+# Township (a code namespace) is in scope when it is a scope site's home or holds one of its villages.
 
 
 @dataclass(frozen=True)
 class AccessScope:
-    """The villages whose people a user may see; `village_ids is None` means the whole site."""
+    """What a session may see: `site_ids` None is every site (one site installed, or a county-wide read),
+    `village_ids` None is every village of those sites.
+
+    `site_id` is the site new rows belong to and audit rows name; `first_site` says whether rows from before
+    sites (site_id NULL) are in scope; `read_only` is a closed site's history.
+    """
 
     village_ids: frozenset[int] | None = None
+    site_ids: frozenset[int] | None = None
+    site_id: int | None = None
+    first_site: bool = True
+    read_only: bool = False
+    several_sites: bool = False
 
     @property
     def whole_site(self) -> bool:
@@ -53,16 +114,57 @@ class AccessScope:
 
 
 WHOLE_SITE = AccessScope()
+NOBODY = AccessScope(village_ids=frozenset(), site_ids=frozenset())
 
 
-def scope_for(user: User | None) -> AccessScope:
-    """The scope of a signed-in user (the CLI and system jobs, with no user, see the whole site).
+@dataclass(frozen=True)
+class SiteRow:
+    id: int
+    code: str
+    name: str
+    closed: bool
 
-    A village doctor with no village yet sees nobody, never everybody.
+
+def installed_sites(session: Session) -> list[SiteRow]:
+    """Every site of the installation (a tiny table, read fresh for each scope so a site added meanwhile counts)."""
+    rows = session.execute(select(Site.id, Site.code, Site.name, Site.status).order_by(Site.id)).all()
+    return [SiteRow(row.id, row.code, row.name, row.status == "closed") for row in rows]
+
+
+def site_scope(session: Session, site_id: int | None) -> AccessScope:
+    """The scope of work in one site (None: every site — only a county-wide read, which adds no rows)."""
+    sites = installed_sites(session)
+    if len(sites) <= 1:
+        only = sites[0] if sites else None
+        if site_id is not None and (only is None or only.id != site_id):
+            return NOBODY
+        return AccessScope(site_id=only.id if only else None)
+    if site_id is None:
+        return AccessScope(several_sites=True)
+    site = next((s for s in sites if s.id == site_id), None)
+    if site is None:
+        return NOBODY
+    return AccessScope(site_ids=frozenset({site.id}), site_id=site.id, first_site=site.id == sites[0].id,
+                       read_only=site.closed, several_sites=True)
+
+
+def scope_for(session: Session, user: User | None, *, site_id: int | None = None) -> AccessScope:
+    """The scope of a signed-in user, in their site (a county role: in the site they chose, `site_id`; None is a
+    county-wide read). The CLI and system jobs, with no user, work in `site_id`.
+
+    A user of one site never gets another site by asking, and a village doctor with no village yet sees nobody,
+    never everybody.
     """
-    if user is None or user.role not in VILLAGE_SCOPED_ROLES:
-        return WHOLE_SITE
-    return AccessScope.villages(village.id for village in user.villages)
+    if user is not None and user.role not in COUNTY_ROLES:
+        if site_id is not None and user.site_id is not None and site_id != user.site_id:
+            return NOBODY
+        site_id = user.site_id
+        if site_id is None and len(installed_sites(session)) > 1:
+            return NOBODY  # a site user with no site, once there are several: nothing rather than everything
+    scope = site_scope(session, site_id)
+    if user is not None and user.role in VILLAGE_SCOPED_ROLES:
+        scope = replace(scope, village_ids=frozenset(village.id for village in user.villages))
+    return scope
 
 
 def apply_scope(session: Session, scope: AccessScope) -> None:
@@ -70,34 +172,110 @@ def apply_scope(session: Session, scope: AccessScope) -> None:
     session.info[SCOPE_KEY] = scope
 
 
+def scoped(database: Database, scope: AccessScope) -> Database:
+    """The same database, whose every session (reader, writer, scratch) is kept to `scope`: a job's or a
+    command's."""
+    return database.with_info(**{SCOPE_KEY: scope})
+
+
 def current_scope(session: Session) -> AccessScope:
     return session.info.get(SCOPE_KEY, WHOLE_SITE)
 
 
-def _criteria(ids: tuple[int, ...]) -> list[Any]:
-    """One loader criterion per entity that names a person, a household's folder or a village's figures (plain
-    expressions, so the village ids are bound parameters of each statement, never baked into a cached one)."""
-    households = select(Household.id).where(Household.village_id.in_(ids)).scalar_subquery()
+# --- the criteria -------------------------------------------------------------------------------------------------
+
+def _households(villages: Any) -> Select[Any]:
+    return select(Household.id).where(Household.village_id.in_(villages))
+
+
+def _person_criteria(villages: Any, village: Any) -> list[Any]:
+    """One loader criterion per entity that names a person or a household's folder, for the villages `villages`
+    (a tuple of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself."""
+    households = _households(villages).scalar_subquery()
     options = [
-        with_loader_criteria(Village, Village.id.in_(ids), include_aliases=True),
-        with_loader_criteria(Household, Household.village_id.in_(ids), include_aliases=True),
-        with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(ids), include_aliases=True),
+        with_loader_criteria(Village, village, include_aliases=True),
+        with_loader_criteria(Household, Household.village_id.in_(villages), include_aliases=True),
+        with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(villages), include_aliases=True),
     ]
-    for entity in (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan, HandoverItem,
-                   InspectionFolder, InspectionTask, IntakePage):
-        options.append(with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True))
-    folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
-    options.append(with_loader_criteria(InspectionCheck, InspectionCheck.folder_id.in_(folders), include_aliases=True))
+    options += [with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True)
+                for entity in BY_HOUSEHOLD]
     residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
     options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))
+    folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
+    options.append(with_loader_criteria(InspectionCheck, InspectionCheck.folder_id.in_(folders), include_aliases=True))
+    requests = select(LoanRequest.id).where(LoanRequest.household_id.in_(households)).scalar_subquery()
+    options.append(with_loader_criteria(LoanDocument, LoanDocument.request_id.in_(requests), include_aliases=True))
+    return options
+
+
+def _site_criteria(scope: AccessScope) -> list[Any]:
+    """The site's own rows, its villages' people and folders, and the rows hanging off both."""
+    sites = tuple(sorted(scope.site_ids or ()))
+    villages = select(Village.id).where(Village.site_id.in_(sites)).scalar_subquery()
+    options = _person_criteria(villages, Village.site_id.in_(sites))
+    options += [with_loader_criteria(entity, entity.site_id.in_(sites), include_aliases=True)
+                for entity in SITE_OWNED if entity is not Village]
+    for entity in SITE_OWNED_SINCE:
+        own = entity.site_id.in_(sites)
+        options.append(with_loader_criteria(
+            entity, or_(own, entity.site_id.is_(None)) if scope.first_site else own, include_aliases=True))
+    for entity, (column, parent) in BY_PARENT.items():
+        if parent in SITE_OWNED:
+            parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
+            options.append(with_loader_criteria(entity, getattr(entity, column).in_(parents), include_aliases=True))
+    homes = select(Site.township_id).where(Site.id.in_(sites)).scalar_subquery()
+    held = select(Village.township_id).where(Village.site_id.in_(sites)).scalar_subquery()
+    options.append(with_loader_criteria(Township, or_(Township.id.in_(homes), Township.id.in_(held)),
+                                        include_aliases=True))
     return options
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _add_scope_criteria(state: ORMExecuteState) -> None:
     scope: AccessScope | None = state.session.info.get(SCOPE_KEY)
-    if scope is None or scope.village_ids is None:
+    if scope is None or (scope.village_ids is None and scope.site_ids is None):
         return
     if not state.is_select or state.is_column_load:
         return
-    state.statement = state.statement.options(*_criteria(tuple(sorted(scope.village_ids))))
+    options: list[Any] = []
+    if scope.site_ids is not None:
+        options += _site_criteria(scope)
+    if scope.village_ids is not None:
+        ids = tuple(sorted(scope.village_ids))
+        options += _person_criteria(ids, Village.id.in_(ids))
+    state.statement = state.statement.options(*options)
+
+
+# --- new rows: their site; a closed site: no changes ---------------------------------------------------------------
+
+ALWAYS_WRITABLE = (AuditEntry, UserSession, LoginAttempt, Job)  # a closed site's history is still read and printed
+
+
+class SiteClosed(Conflict):
+    """A change in a site closed by a merger."""
+
+
+@event.listens_for(Session, "before_flush")
+def _own_new_rows(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    scope: AccessScope = session.info.get(SCOPE_KEY, WHOLE_SITE)
+    if scope.read_only:
+        changed = [obj for obj in (*session.new, *session.dirty, *session.deleted)
+                   if not isinstance(obj, ALWAYS_WRITABLE)]
+        if changed:
+            raise SiteClosed("本机构已撤并，档案为只读历史，不能修改", field="机构", value=str(scope.site_id))
+    new = [obj for obj in session.new if isinstance(obj, SITE_OWNED + SITE_OWNED_SINCE) and obj.site_id is None
+           and not (isinstance(obj, User) and obj.role in COUNTY_ROLES)]  # county users belong to no site
+    if not new:
+        return
+    site_id = scope.site_id if scope.site_id is not None or scope.several_sites else _only_site(session)
+    if site_id is None and scope.several_sites and any(isinstance(obj, SITE_OWNED) for obj in new):
+        raise Conflict("本系统有多个机构，请先选择在哪个机构操作", field="机构", value="")
+    for obj in new:
+        obj.site_id = site_id
+
+
+def _only_site(session: Session) -> int | None:
+    """With no scope (a single-site installation's command or test session): the one site, if there is just one."""
+    with session.no_autoflush:
+        ids = session.scalars(select(Site.id).order_by(Site.id).limit(2)).all()
+    return ids[0] if len(ids) == 1 else None

@@ -88,7 +88,8 @@ def create_user(session: Session, username: str, password: str, role: str, *,
     if villages is not None:
         _check_villages(role, villages)
     check_new_password(password)
-    if session.scalar(select(User).where(User.username == username)):
+    users = User.__table__  # user names are unique in the whole installation, not only in the session's site
+    if session.scalar(select(users.c.id).where(users.c.username == username)):
         raise Conflict("用户名已存在", field="用户名", value=username)
     user = User(username=username, password_hash=hash_password(password), role=role,
                 display_name=display_name.strip() or username, villages=_in_order(villages or []))

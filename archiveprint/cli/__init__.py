@@ -31,6 +31,7 @@ class AppContext:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self._settings = settings
+        self.site_code: str | None = None  # --site / ARCHIVEPRINT_SITE
 
     @cached_property
     def settings(self) -> Settings:
@@ -38,7 +39,20 @@ class AppContext:
 
     @cached_property
     def db(self) -> Database:
-        """The database, created and migrated on first use (a fresh install needs no extra step)."""
+        """The database kept to the command's site (`--site CODE` or ARCHIVEPRINT_SITE): every session sees that
+        site's rows only and new rows are its. With one site there is nothing to choose; with several, a command
+        that reads or writes a site's data refuses to guess."""
+        from archiveprint.accounts.scope import scoped, site_scope  # lazy: --help never imports SQLAlchemy
+        from archiveprint.sites.queries import choose_site  # lazy: nor this
+
+        with self.installation_db.reader() as session:
+            site_id = choose_site(session, self.site_code)
+            return scoped(self.installation_db, site_scope(session, site_id))
+
+    @cached_property
+    def installation_db(self) -> Database:
+        """The database, created and migrated on first use (a fresh install needs no extra step), not kept to a
+        site: for what belongs to the installation (sites, county users, backups, migrations)."""
         # Every table is mapped before a command queries (a command imports only its own job's models).
         from archiveprint import models  # noqa: F401  # lazy: --help imports this module, never SQLAlchemy
         from archiveprint.db import Database  # lazy: --help imports this module, never SQLAlchemy
@@ -63,8 +77,9 @@ class AppContext:
 
     def close(self) -> None:
         """Release pooled connections when the command ends."""
-        if "db" in self.__dict__:
-            self.__dict__.pop("db").dispose()
+        self.__dict__.pop("db", None)
+        if "installation_db" in self.__dict__:
+            self.__dict__.pop("installation_db").dispose()
 
 
 pass_app = click.make_pass_decorator(AppContext, ensure=True)
@@ -206,6 +221,7 @@ COMMANDS = {
     "restore": ("backup:restore",
                 "从备份恢复到 DATABASE_URL 指向的数据库（与备份同一种：SQLite 或 PostgreSQL）和实例文件夹。"),
     "serve": ("serve:serve", "启动网页界面。"),
+    "site": ("sites:site_group", "机构（乡镇卫生院、社区卫生服务中心）：新增、列出；一个系统可管理全县多个机构。"),
     "shelve": ("locations:shelve", "给一个村所有尚未上架的档案袋按户号分配位置（接在已上架的后面）。"),
     "township": ("register:township_group", "本院所属乡镇（只设置一次）。"),
     "user": ("accounts:user_group", "用户与角色。"),
@@ -219,6 +235,29 @@ PRINT_COMMANDS = {
     "labels": ("labels:print_labels_command",
                "打印标签：户档案袋、脊背、个人、信息卡、架位或校准页，按 村 → 户 的顺序排在标签纸上。"),
 }
+
+
+def _remember_site(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(AppContext).site_code = value
+
+
+SITE_HELP = "在哪个机构操作（机构代码；系统有多个机构时必填，也可设 ARCHIVEPRINT_SITE）"
+
+
+def site_option() -> click.Option:
+    return click.Option(["--site"], envvar="ARCHIVEPRINT_SITE", expose_value=False, callback=_remember_site,
+                        metavar="CODE", help=SITE_HELP)
+
+
+def with_site_option(command: click.Command) -> click.Command:
+    """Every command (and every subcommand of a group) takes `--site CODE`, wherever it is written."""
+    if not any(param.name == "site" for param in command.params):
+        command.params.append(site_option())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            with_site_option(sub)
+    return command
 
 
 class LazyGroup(click.Group):
@@ -235,7 +274,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy:
             module, _, name = self.lazy[cmd_name][0].partition(":")
-            self.add_command(getattr(importlib.import_module(f"archiveprint.cli.{module}"), name), cmd_name)
+            command = getattr(importlib.import_module(f"archiveprint.cli.{module}"), name)
+            self.add_command(with_site_option(command), cmd_name)
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -269,6 +309,8 @@ class ArchiveprintGroup(LazyGroup):
 
 @click.group(cls=ArchiveprintGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="archiveprint")
+@click.option("--site", envvar="ARCHIVEPRINT_SITE", expose_value=False, callback=_remember_site, metavar="CODE",
+              help=SITE_HELP)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """archiveprint —— 居民健康档案室：表单、标签、档案位置与借阅。"""

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.models import User
-from archiveprint.accounts.roles import ROLES
+from archiveprint.accounts.roles import COUNTY_ROLES, ROLES
 from archiveprint.accounts.services import (
     activate_user,
     change_role,
@@ -26,7 +26,8 @@ from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
 from archiveprint.register.models import Village
 from archiveprint.register.services import find_village
 
-ROLE_HELP = "admin 管理员 / clerk 档案管理员 / doctor 医生 / village_doctor 村医 / viewer 只读/督导"
+ROLE_HELP = ("admin 管理员 / clerk 档案管理员 / doctor 医生 / village_doctor 村医 / viewer 只读/督导 / "
+             "county_admin 县级管理员 / county_supervisor 县级督导 / county_print 县级打印")
 
 
 def _actor() -> str:
@@ -62,7 +63,8 @@ def create(app: AppContext, username: str, role: str, display_name: str, village
     """创建用户（第一个管理员：archiveprint user create admin --role admin）。"""
     if password is None:
         password = _read_password(password_stdin)
-    with app.db.transaction() as session:
+    # A county role belongs to no site; anyone else to the command's (--site, or the only one).
+    with (app.installation_db if role in COUNTY_ROLES else app.db).transaction() as session:
         create_user(session, username, password, role, display_name=display_name,
                     villages=_villages(session, villages), actor=_actor())
     click.echo(f"已创建用户 {username}（{ROLES[role]}）")

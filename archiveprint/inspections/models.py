@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, unique_in_site, utcnow
 from archiveprint.register.models import Household
 
 INSPECTION_STATES = ("open", "signed")
@@ -37,12 +37,14 @@ class Inspection(Base):
 
     __tablename__ = "inspections"
     __table_args__ = (
-        UniqueConstraint("year", "serial"),
+        unique_in_site("year", "serial"),
+        unique_in_site("number"),
         CheckConstraint(_in("status", INSPECTION_STATES), name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(16), unique=True)
+    site_id: Mapped[int | None] = site_column()
+    number: Mapped[str] = mapped_column(String(16))  # unique in its site
     year: Mapped[int] = mapped_column(Integer)
     serial: Mapped[int] = mapped_column(Integer)
     scope: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"villages": [codes], "populations": [ids]}; [] = all

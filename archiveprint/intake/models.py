@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, utcnow
 from archiveprint.register.models import Household, Resident
 
 KEEP_CHOICES = ("none", "preview", "full")  # what a site keeps of each filed page: nothing, a small picture, the scan
@@ -42,6 +42,7 @@ class IntakeBatch(Base):
                       CheckConstraint(_in("keep_images", KEEP_CHOICES), name="keep_images"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64))
     received_on: Mapped[date] = mapped_column(Date)
@@ -103,6 +104,7 @@ class IntakeSetting(Base):
     __table_args__ = (CheckConstraint(_in("keep_images", KEEP_CHOICES), name="keep_images"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     keep_images: Mapped[str] = mapped_column(String(8), default="none")
     changed_by: Mapped[str] = mapped_column(String(64))
     changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

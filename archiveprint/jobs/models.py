@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, utcnow
 
 STATUSES = ("queued", "running", "done", "failed")
 UNFINISHED = ("queued", "running")
@@ -20,6 +20,7 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     kind: Mapped[str] = mapped_column(String(16))  # forms / labels / due / import_check / import_apply / intake
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="queued", index=True)

@@ -11,10 +11,8 @@ import shutil
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
 from archiveprint.accounts.models import User
-from archiveprint.accounts.scope import apply_scope, scope_for
+from archiveprint.accounts.scope import scope_for, scoped
 from archiveprint.clock import today
 from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
@@ -52,18 +50,22 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
         with database.reader() as session:
             job = jobqueue.get_job(session, job_id)
             kind, params, actor = job.kind, dict(job.params), job.created_by
+            # Everything the job reads and writes is in its site, and what the user who started it may see (a
+            # village doctor: their own villages only).
+            site_db = scoped(database, scope_for(session, _user(session, params.get("user_id")),
+                                                 site_id=job.site_id))
         try:
-            outputs, pages = _run(kind, params, actor, job_id, settings, database)
+            outputs, pages = _run(kind, params, actor, job_id, settings, site_db)
         except ArchiveprintError as error:
-            jobqueue.fail(database, job_id, str(error))
+            jobqueue.fail(site_db, job_id, str(error))
             return
         except Exception as error:  # the job page must say why, whatever broke
             log.exception("job %s failed", job_id)
-            jobqueue.fail(database, job_id, f"内部错误：{type(error).__name__}: {error}")
+            jobqueue.fail(site_db, job_id, f"内部错误：{type(error).__name__}: {error}")
             return
         make_private(job_dir(settings, job_id))
         job_dir(settings, job_id).parent.chmod(0o700)
-        jobqueue.finish(database, job_id, outputs=outputs, pages=pages)
+        jobqueue.finish(site_db, job_id, outputs=outputs, pages=pages)
     finally:
         clean_quietly(settings, database)
         if owns_db:
@@ -87,7 +89,6 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         scope = Scope.from_json(params.get("scope", {}))
         options = PrintOptions(**params.get("options", {}))
         with database.reader() as session:
-            _scope_to_user(session, params.get("user_id"))
             result = print_forms(session, params["set"], scope, target, kind=params.get("set_kind"), options=options,
                                  today=_day(params, settings), progress=progress)
         with database.transaction() as session:
@@ -98,7 +99,6 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         scope = LabelScope.from_json(params.get("scope", {}))
         options = LabelOptions.from_json(params.get("options", {}))
         with database.reader() as session:
-            _scope_to_user(session, params.get("user_id"))
             labels = print_labels(session, params["kind"], params.get("stock", ""), scope, target, options=options,
                                   instance_dir=settings.instance_dir, progress=progress)
         with database.transaction() as session:
@@ -109,7 +109,6 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         target = job_dir(settings, job_id) / params.get("filename", "due.pdf")
         villages = params.get("villages")
         with database.reader() as session:
-            _scope_to_user(session, params.get("user_id"))
             packet = print_packet(session, date.fromisoformat(f"{params['month']}-01"), target,
                                   villages=None if villages is None else list(villages),
                                   villages_text=params.get("villages_text", ""), today=_day(params, settings),
@@ -143,11 +142,6 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
                 shutil.rmtree(folder, ignore_errors=True)
         return [], 0
     raise ArchiveprintError("未知任务类型：{kind}", params={"kind": kind})
-
-
-def _scope_to_user(session: Session, user_id: int | None) -> None:
-    """A print job sees what the user who started it may see (a village doctor: their own villages only)."""
-    apply_scope(session, scope_for(_user(session, user_id)))
 
 
 def _user(session, user_id):  # type: ignore[no-untyped-def]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Float, Integer, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, Float, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, unique_in_site, utcnow
 
 
 class PrinterProfile(Base):
@@ -19,11 +19,12 @@ class PrinterProfile(Base):
 
     __tablename__ = "label_printer_profiles"
     __table_args__ = (
-        UniqueConstraint("printer", "stock"),
+        unique_in_site("printer", "stock"),
         CheckConstraint("dpi >= 100 AND dpi <= 2400", name="dpi_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     printer: Mapped[str] = mapped_column(String(64))
     stock: Mapped[str] = mapped_column(String(64))
     dx: Mapped[float] = mapped_column(Float, default=0.0)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 # Imported at run time, not only for type checking: the relationships below name these classes, and a command that
 # imports only lending must still be able to configure its mappers.
 from archiveprint.accounts.models import User
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, unique_in_site, utcnow
 from archiveprint.errors import N_
 from archiveprint.register.models import Household, Resident, Village
 
@@ -55,10 +55,11 @@ class Borrower(Base):
     """Who may borrow a folder (借阅人): a staff member, a village doctor (tied to villages) or an outside unit."""
 
     __tablename__ = "borrowers"
-    __table_args__ = (CheckConstraint(_in("kind", BORROWER_KINDS), name="kind"),)
+    __table_args__ = (CheckConstraint(_in("kind", BORROWER_KINDS), name="kind"), unique_in_site("key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)  # what the clerk types: --borrower KEY
+    site_id: Mapped[int | None] = site_column()
+    key: Mapped[str] = mapped_column(String(64))  # what the clerk types: --borrower KEY (unique in its site)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
@@ -203,6 +204,7 @@ class LoanScan(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column(foreign_key=False)
     client_id: Mapped[str] = mapped_column(String(64), unique=True)
     station: Mapped[str] = mapped_column(String(64), default="")
     action: Mapped[str] = mapped_column(String(8))

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, unique_in_site, utcnow
 from archiveprint.errors import Conflict
 from archiveprint.locations.layout import Coordinate, ShelfSpec
 
@@ -46,6 +46,7 @@ class StorageLayout(Base):
     __tablename__ = "storage_layouts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     name: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
@@ -66,10 +67,12 @@ class Shelf(Base):
         CheckConstraint(_in("purpose", ("village", "closed")), name="purpose"),
         CheckConstraint("capacity > 0", name="capacity"),
         Index("ix_shelves_seq", "seq"),
+        unique_in_site("code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(64), unique=True)  # location code, e.g. K1-M-3-A-2-4
+    site_id: Mapped[int | None] = site_column()
+    code: Mapped[str] = mapped_column(String(64))  # location code, e.g. K1-M-3-A-2-4 (unique in its site)
     address: Mapped[str] = mapped_column(String(200))  # printed address, e.g. 一号库房 3列 A面 2节 4层
     room_code: Mapped[str] = mapped_column(String(8))
     room_name: Mapped[str] = mapped_column(String(64))
@@ -162,13 +165,15 @@ class Inventory(Base):
 
     __tablename__ = "inventories"
     __table_args__ = (
-        UniqueConstraint("year", "serial"),  # two counts started at once cannot get the same number
+        unique_in_site("year", "serial"),  # two counts started at once cannot get the same number
+        unique_in_site("number"),
         CheckConstraint(_in("scope", INVENTORY_SCOPES), name="scope"),
         CheckConstraint(_in("state", INVENTORY_STATES), name="state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(16), unique=True)  # PD-2026-0001
+    site_id: Mapped[int | None] = site_column()
+    number: Mapped[str] = mapped_column(String(16))  # PD-2026-0001 (unique in its site)
     year: Mapped[int] = mapped_column(Integer)
     serial: Mapped[int] = mapped_column(Integer)
     scope: Mapped[str] = mapped_column(String(8))
@@ -254,10 +259,11 @@ class Handover(Base):
     be reprinted and looked up later."""
 
     __tablename__ = "handovers"
-    __table_args__ = (UniqueConstraint("year", "serial"),)
+    __table_args__ = (unique_in_site("year", "serial"), unique_in_site("number"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(16), unique=True)
+    site_id: Mapped[int | None] = site_column()
+    number: Mapped[str] = mapped_column(String(16))  # unique in its site
     year: Mapped[int] = mapped_column(Integer)
     serial: Mapped[int] = mapped_column(Integer)
     from_party: Mapped[str] = mapped_column(String(100))  # 移交方

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Table
 from sqlalchemy.orm import Session
 
+from archiveprint.sites.models import working_site
+
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
                 same: dict[str, Any] | None = None) -> None:
@@ -26,7 +28,9 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]],
     connection = session.connection()
     dialect = connection.dialect
     keys = list(rows[0])
-    same = same or {}
+    same = dict(same or {})
+    if "site_id" in table.c and "site_id" not in keys:  # as the scope gives ORM rows theirs (accounts/scope.py)
+        same.setdefault("site_id", working_site(session))
     missing = [column for column in table.columns
                if column.name not in keys and column.name not in same and column.default is not None]
     defaults = [column.default.arg(None) if callable(column.default.arg) else column.default.arg  # type: ignore[union-attr]

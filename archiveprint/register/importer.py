@@ -41,6 +41,7 @@ from archiveprint.register.rowcheck import ImportRow, MissingVillage, Normalised
 from archiveprint.register.servicedates import SERVICE_DATES
 from archiveprint.register.sources import FIELD_LABELS, field_for_label, header_key, open_table
 from archiveprint.register.text import to_halfwidth
+from archiveprint.sites.models import Site
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 1000
@@ -224,6 +225,15 @@ def find_unchanged_import(session: Session, digest: str, columns: dict[str, str]
     return run if register_event_count(session) == run.register_events else None
 
 
+def other_sites(session: Session, own: Township) -> dict[str, str]:
+    """The townships other sites issue codes for (their 9-digit prefix → the site's name): read from the tables, so
+    a site's import can name the site a stray code belongs to without seeing anything of it."""
+    townships, sites = Township.__table__, Site.__table__
+    rows = session.execute(select(townships.c.county_code, townships.c.code, sites.c.name)
+                           .join(sites, sites.c.township_id == townships.c.id).where(townships.c.id != own.id))
+    return {county + code: name for county, code, name in rows}
+
+
 def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = False,
                 mapping: dict[str, str] | None = None, add_villages: bool = False, today: date,
                 progress: Callable[[int], None] | None = None, filename: str | None = None,
@@ -253,7 +263,7 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
             _gc_paused():
         checker = RowChecker(table.columns, county=township.county_code, township=township.code,
                              villages={v.code: v.name for v in township.villages}, add_villages=add_villages,
-                             today=today)
+                             today=today, other_sites=other_sites(session, township))
         savepoint = session.begin_nested()
         try:
             applier = _Applier(session, township, checker, present=frozenset(table.columns), actor=actor,

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from archiveprint.db import Base, utcnow
+from archiveprint.db import Base, site_column, utcnow
 
 resident_tags = Table(
     "resident_tags",
@@ -56,6 +56,7 @@ class Village(Base):
     __table_args__ = (UniqueConstraint("township_id", "code"), UniqueConstraint("township_id", "name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     township_id: Mapped[int] = mapped_column(ForeignKey("townships.id"))
     code: Mapped[str] = mapped_column(String(3))
     name: Mapped[str] = mapped_column(String(64))
@@ -162,6 +163,7 @@ class ImportRun(Base):
     __tablename__ = "import_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = site_column()
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))

@@ -190,9 +190,10 @@ class RowChecker:
     """Applies every rule to each row and remembers what the file has used so far (codes, ID numbers, villages)."""
 
     def __init__(self, columns: dict[str, Column], *, county: str, township: str, villages: dict[str, str],
-                 add_villages: bool, today: date) -> None:
+                 add_villages: bool, today: date, other_sites: dict[str, str] | None = None) -> None:
         self.columns = columns
         self.prefix = county + township
+        self.other_sites = other_sites or {}  # 9-digit prefix → the name of the site whose township it is
         self.add_villages = add_villages
         self.today = today
         self.known = dict(villages)  # segment → name
@@ -363,6 +364,11 @@ class RowChecker:
         first = self.seen_codes.setdefault(code.value, number)
         if first != number:
             bad("code", shown(raw), Message("档案编号与第{first}行重复", {"first": first}))
+            return None
+        if code.value[:9] in self.other_sites:
+            bad("code", shown(raw), Message("档案编号属于另一机构“{site}”的乡镇（{county}-{township}），不能导入本机构",
+                                            {"site": self.other_sites[code.value[:9]], "county": code.value[:6],
+                                             "township": code.value[6:9]}))
             return None
         if code.value[:9] != self.prefix:
             bad("code", shown(raw), Message("档案编号不属于本乡镇（应以 {county}-{township} 开头）",

@@ -14,6 +14,8 @@ from archiveprint.register.codes import SERIAL_MAX, ArchiveCode, parse_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Township, Village
 from archiveprint.register.names import DEFAULT_TAGS, is_head, pinyin_initials
 from archiveprint.register.servicedates import SERVICE_DATES
+from archiveprint.sites.models import Site, working_site
+from archiveprint.sites.services import add_site, check_codes
 
 CLOSE_REASONS = {"death": N_("死亡"), "moved": N_("迁出"), "lost": N_("失访"), "other": N_("其他")}
 TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", "registered_on",
@@ -21,20 +23,26 @@ TRACKED_FIELDS = ("name", "sex", "birth_date", "id_number", "phone", "address", 
 
 
 def get_township(session: Session) -> Township:
-    township = session.scalar(select(Township).order_by(Township.id).limit(1))
+    """The working site's own township (whose codes its new villages get); TownshipNotSet before the first site."""
+    township = find_township(session)
     if township is None:
         raise TownshipNotSet
     return township
 
 
+def find_township(session: Session) -> Township | None:
+    site_id = working_site(session)
+    if site_id is not None:
+        return session.scalar(select(Township).join(Site, Site.township_id == Township.id).where(Site.id == site_id))
+    return session.scalar(select(Township).join(Site, Site.township_id == Township.id).order_by(Site.id).limit(1))
+
+
 def configure_township(session: Session, county_code: str, county_name: str, code: str, name: str, *,
                        unit_name: str = "", actor: str) -> Township:
-    """Set the archive's own township once; later calls may rename it but never change its codes."""
-    if not (county_code.isdigit() and len(county_code) == 6):
-        raise InvalidValue("县级行政区划代码应为6位数字", field="县代码", value=county_code)
-    if not (code.isdigit() and len(code) == 3) or code == "000":
-        raise InvalidValue("乡镇代码应为3位数字（001–999）", field="乡镇代码", value=code)
-    existing = session.scalar(select(Township).limit(1))
+    """Set the archive's own township once — which makes the installation's first site (柏棠镇卫生院); later calls
+    may rename it but never change its codes."""
+    check_codes(county_code, code)
+    existing = find_township(session)
     if existing is not None:
         if (existing.county_code, existing.code) != (county_code, code):
             raise Conflict("本档案室已设置为 {county_code}-{code} {name}，"
@@ -46,13 +54,16 @@ def configure_township(session: Session, county_code: str, county_name: str, cod
         existing.unit_name = unit_name or existing.unit_name
         after = {"county_name": existing.county_name, "name": existing.name, "unit_name": existing.unit_name}
         if before != after:
+            site = session.scalar(select(Site).where(Site.township_id == existing.id))
+            if site is not None:
+                site.name, site.county_name = existing.unit_name, county_name
             record_event(session, "township.updated", "township", existing.id, actor=actor,
                          changes=diff(before, after))
         return existing
-    township = Township(county_code=county_code, county_name=county_name, code=code, name=name,
-                        unit_name=unit_name or f"{name}卫生院")
-    session.add(township)
-    session.flush()
+    site = add_site(session, county_code + code, name=unit_name or f"{name}卫生院", county_code=county_code,
+                    county_name=county_name, township_code=code, township_name=name, actor=actor)
+    township = session.get(Township, site.township_id)
+    assert township is not None
     ensure_tags(session, DEFAULT_TAGS)
     record_event(session, "township.configured", "township", township.id, actor=actor,
                  county_code=county_code, code=code, name=name)

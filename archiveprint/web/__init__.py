@@ -12,11 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from archiveprint import resources
+from archiveprint.accounts.scope import current_scope
 from archiveprint.config import Settings, check_web_processes, keep_files_private
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
 from archiveprint.migrate import current_revision, head_revision, upgrade
 from archiveprint.register.services import get_township
+from archiveprint.sites.models import Site
 from archiveprint.web import (
     accounts,
     api,
@@ -35,6 +37,7 @@ from archiveprint.web import (
     printers,
     register,
     session,
+    sites,
     supervision,
     township,
 )
@@ -99,6 +102,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     supervision.init_app(app)
     inspections.init_app(app)
     intake.init_app(app)
+    sites.init_app(app)
     api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)
@@ -148,12 +152,15 @@ def _file_version(path: Path, mtime_ns: int) -> str:
 
 
 def _header() -> dict[str, object]:
-    """The township shown in every page header (none yet on a fresh install)."""
+    """The township shown in every page header (none yet on a fresh install), and for a county role the site it
+    works in (with 切换机构)."""
     try:
         township = get_township(session.db_session())
     except (NotConfigured, SQLAlchemyError):
         township = None
-    return {"township": township}
+    scope = current_scope(session.db_session())
+    working = session.db_session().get(Site, scope.site_id) if scope.several_sites and scope.site_id else None
+    return {"township": township, "working_site": working}
 
 
 def _privacy_headers(response: Response) -> Response:

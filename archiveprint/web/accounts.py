@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from archiveprint.accounts import services
 from archiveprint.accounts.models import User
-from archiveprint.accounts.roles import ROLES
+from archiveprint.accounts.roles import ROLES, SITE_ROLES
 from archiveprint.errors import ArchiveprintError
 from archiveprint.register.models import Village
 from archiveprint.register.services import find_village
@@ -28,7 +28,9 @@ LARGEST_ID = 2**31 - 1  # a longer number in the address cannot be a user (and w
 
 
 def _role_choices() -> list[tuple[str, str]]:
-    return [(code, str(ROLE_LABELS[code])) for code in ROLES]
+    """The roles an administrator may give: a site's own; a county administrator also the county roles."""
+    county = current_account().user.role == "county_admin"
+    return [(code, str(ROLE_LABELS[code])) for code in ROLES if county or code in SITE_ROLES]
 
 
 class NewUserInput(FlaskForm):

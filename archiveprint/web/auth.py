@@ -20,7 +20,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from archiveprint.accounts.models import User
-from archiveprint.accounts.roles import PERMISSIONS, can
+from archiveprint.accounts.roles import COUNTY_ROLES, PERMISSIONS, can
 from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import sign_in
 from archiveprint.accounts.sessions import end_session, find_live_session, start_session, touch_due, touch_session
@@ -33,6 +33,9 @@ from archiveprint.web.session import READ_METHODS, db_session, state
 bp = Blueprint("auth", __name__)
 # Endpoints anyone may reach; every other page needs a signed-in user (safe by default).
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout", "static", "font", "i18n.switch"})
+SITE_KEY = "site_id"  # the site a county role works in (the Flask session's; a site's own users have theirs)
+# What a county role may open before choosing a site: the list of sites, and their own account.
+SITE_FREE_ENDPOINTS = frozenset({"sites.index", "sites.enter", "accounts.my_password"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 TOUCH_WAIT_MS = 200
@@ -178,8 +181,14 @@ def _login_wall() -> ResponseReturnValue | None:
         return None
     if not current_user.is_authenticated:
         return _ask_to_sign_in()
-    # Every query this request makes sees only what the user may see (a village doctor: their villages).
-    apply_scope(db_session(), scope_for(current_account().user))
+    # Every query this request makes sees only what the user may see: their site (a county role: the site they
+    # chose), and a village doctor only their villages.
+    user = current_account().user
+    chosen = session.get(SITE_KEY) if user.role in COUNTY_ROLES else None
+    scope = scope_for(db_session(), user, site_id=chosen if isinstance(chosen, int) else None)
+    apply_scope(db_session(), scope)
+    if scope.several_sites and scope.site_id is None and request.endpoint not in SITE_FREE_ENDPOINTS:
+        return redirect(url_for("sites.index", next=request.full_path))  # a county role: which site first
     return None
 
 

@@ -29,7 +29,8 @@ bp = Blueprint("i18n", __name__)
 # Codes stored in the database, as each language shows them. Tests check the keys against the sources
 # (accounts/roles.py, register/names.py, register/services.py) so a new code cannot go unlabelled.
 ROLE_LABELS = {"admin": _l("管理员"), "clerk": _l("档案管理员"), "doctor": _l("医生"),
-               "village_doctor": _l("村医"), "viewer": _l("只读/督导")}
+               "village_doctor": _l("村医"), "viewer": _l("只读/督导"), "county_admin": _l("县级管理员"),
+               "county_supervisor": _l("县级督导"), "county_print": _l("县级打印")}
 SEX_LABELS = {"0": _l("未知的性别"), "1": _l("男"), "2": _l("女"), "9": _l("未说明的性别")}
 STATUS_LABELS = {"active": _l("在档"), "closed": _l("已结案")}
 CLOSE_REASON_LABELS = {"death": _l("死亡"), "moved": _l("迁出"), "lost": _l("失访"), "other": _l("其他")}

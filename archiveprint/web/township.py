@@ -7,14 +7,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from archiveprint.errors import ArchiveprintError
 from archiveprint.register.models import Township
-from archiveprint.register.services import configure_township
+from archiveprint.register.services import configure_township, find_township
 from archiveprint.register.text import to_halfwidth
 from archiveprint.web.auth import current_account, requires, safe_next_url
 from archiveprint.web.i18n import message_of
@@ -23,29 +22,34 @@ from archiveprint.web.session import db_session, rollback
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
 
-def _clean(value: str | None) -> str | None:
+def clean(value: str | None) -> str | None:
     return to_halfwidth(value).strip() if value else value
 
 
-class TownshipInput(FlaskForm):
-    """设置本院所属乡镇: the codes are the first 9 digits of every archive code (6 county + 3 township)."""
+class CountyInput(FlaskForm):
+    """The county's code and name, as a township's and a site's forms ask for them."""
 
-    county_code = StringField(_l("县级行政区划代码"), filters=[_clean], validators=[
+    county_code = StringField(_l("县级行政区划代码"), filters=[clean], validators=[
         InputRequired(_l("请填写县级行政区划代码（6位数字）")),
         Regexp(r"^\d{6}$", message=_l("县级行政区划代码应为6位数字"))])
-    county_name = StringField(_l("县(市、区)名称"), filters=[_clean], validators=[
+    county_name = StringField(_l("县(市、区)名称"), filters=[clean], validators=[
         InputRequired(_l("请填写县(市、区)名称")), Length(max=64, message=_l("名称不能超过64个字"))])
-    code = StringField(_l("乡镇(街道)代码"), filters=[_clean], validators=[
+
+
+class TownshipInput(CountyInput):
+    """设置本院所属乡镇: the codes are the first 9 digits of every archive code (6 county + 3 township)."""
+
+    code = StringField(_l("乡镇(街道)代码"), filters=[clean], validators=[
         InputRequired(_l("请填写乡镇(街道)代码（3位数字）")),
         Regexp(r"^(?!000)\d{3}$", message=_l("乡镇(街道)代码应为3位数字（001–999）"))])
-    name = StringField(_l("乡镇(街道)名称"), filters=[_clean], validators=[
+    name = StringField(_l("乡镇(街道)名称"), filters=[clean], validators=[
         InputRequired(_l("请填写乡镇(街道)名称")), Length(max=64, message=_l("名称不能超过64个字"))])
-    unit_name = StringField(_l("本院名称"), filters=[_clean], validators=[
+    unit_name = StringField(_l("本院名称"), filters=[clean], validators=[
         Optional(), Length(max=128, message=_l("名称不能超过128个字"))])
 
 
 def _township() -> Township | None:
-    return db_session().scalar(select(Township).order_by(Township.id).limit(1))
+    return find_township(db_session())
 
 
 def _page(form: TownshipInput, *, status: int = 200) -> ResponseReturnValue:

@@ -51,8 +51,9 @@ def test_a_village_doctor_without_villages_sees_nobody_and_other_roles_see_every
     _two_villages(session, create_resident, create_household)
     doctor = create_user(session, "cunyi", "password-123", "village_doctor")
     clerk = create_user(session, "clerk", "password-123", "clerk")
-    assert scope_for(clerk) is WHOLE_SITE and scope_for(None) is WHOLE_SITE
-    apply_scope(session, scope_for(doctor))
+    assert scope_for(session, clerk).whole_site and scope_for(session, None).whole_site
+    assert scope_for(session, clerk).site_ids is None  # one site: nothing to keep apart
+    apply_scope(session, scope_for(session, doctor))
     assert session.scalars(select(Resident)).all() == []
     apply_scope(session, WHOLE_SITE)
     assert sorted(session.scalars(select(Resident.name))) == ["乙", "甲"]

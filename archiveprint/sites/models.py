@@ -1,0 +1,53 @@
+"""The sites table: one archive-keeping institution each, with its county and home township."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archiveprint.db import Base, utcnow
+
+SITE_STATUSES = ("active", "closed")
+
+
+class Site(Base):
+    """One archive room's institution (柏棠镇卫生院). Its villages, shelves, borrowers, loans, jobs and users carry
+    its id (directly or through their household); archiveprint.accounts.scope keeps each site to its own rows.
+
+    A site closed by a merger (机构撤并) stays as read-only history; `merged_into_id` names where its folders went.
+    """
+
+    __tablename__ = "sites"
+    __table_args__ = (CheckConstraint("status IN ('active', 'closed')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # what `--site CODE` names
+    name: Mapped[str] = mapped_column(String(128))  # 柏棠镇卫生院
+    county_code: Mapped[str] = mapped_column(String(6))
+    county_name: Mapped[str] = mapped_column(String(64))
+    # The township (乡镇/街道) whose archive codes the site issues; a site that took over another keeps that one's
+    # villages (and their codes) too, but new villages are added to its own.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id", use_alter=True))
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+    @property
+    def closed(self) -> bool:
+        return self.status == "closed"
+
+
+SCOPE_KEY = "archiveprint.scope"  # where a session keeps its access scope (archiveprint.accounts.scope)
+# Append-only tables whose rows from before the first site keep site_id NULL (their triggers refuse a back-fill).
+SINCE_FIRST_SITE = ("events", "audit_log", "loan_scans")
+
+
+def working_site(session: Session) -> int | None:
+    """The site a session works in (its scope's), None when it is not kept to one (a single-site installation's
+    unscoped command, or a county-wide read)."""
+    scope = session.info.get(SCOPE_KEY)
+    return getattr(scope, "site_id", None)
