@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -251,7 +252,7 @@ class LayoutEngine:
                 return self._memory[key]  # type: ignore[no-any-return]
             path = self.cache_dir / filename if self.cache_dir else None
             if path is None:
-                found = self._build(build)
+                found = self._build(build, filename)
             else:
                 found = self._read(path, decode)
                 if found is None:
@@ -259,9 +260,11 @@ class LayoutEngine:
             self._memory[key] = found
             return found
 
-    def _build(self, build: Callable[[], T]) -> T:
+    def _build(self, build: Callable[[], T], filename: str) -> T:
+        started = time.perf_counter()
         found = build()
         self.laid_out += 1
+        log.info("laid out %s in %.2f s", filename, time.perf_counter() - started)  # once per installation
         return found
 
     def _from_disk_or_build(self, path: Path, build: Callable[[], T], encode: Callable[[T], bytes],
@@ -269,7 +272,7 @@ class LayoutEngine:
         with diskcache.exclusive(path.with_suffix(".lock")):
             found = self._read(path, decode)  # another process may have written it while this one waited
             if found is None:
-                found = self._build(build)
+                found = self._build(build, path.name)
                 diskcache.write_whole(path, encode(found))
             return found
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
 from rq import Worker
@@ -22,7 +23,20 @@ class PrintWorker(Worker):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]  # rq's own signature
         super().__init__(*args, **kwargs)
+        log_to_stderr()
         warm_up()
+
+
+def log_to_stderr() -> None:
+    """archiveprint's own log lines (a form laid out, a job that failed) beside RQ's in the worker's log (the
+    journal under systemd), unless logging was set up already."""
+    logger = logging.getLogger("archiveprint")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def warm_up() -> dict[str, float]:
