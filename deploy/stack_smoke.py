@@ -2,7 +2,8 @@
 with 2 web workers and 2 RQ workers, all sharing one instance folder. It signs in, imports a demo export (checked and
 applied as jobs on the workers), shelves every folder, prints a set for every village as one print run (a part per
 village, across both workers: it proves both took part and that no blank form was laid out twice), downloads the run's
-zip, lends and returns a folder through the scan API, then stops everything and drops its database. Run by deploy/stack-smoke.sh (which starts PostgreSQL and Redis if they are down) and by .ci/run.
+zip, lends and returns a folder through the scan API, then stops everything and drops its database. Run by
+deploy/stack-smoke.sh (which starts PostgreSQL and Redis if they are down) and by .ci/run.
 
     .venv/bin/python deploy/stack_smoke.py [--web-workers 2] [--rq-workers 2] [--keep]
 
