@@ -26,6 +26,15 @@ class PrintWorker(Worker):
         log_to_stderr()
         warm_up()
 
+    def wait_for_horse(self):  # type: ignore[no-untyped-def]  # rq's own signature
+        """RQ's wait for the work horse, then its peak memory and CPU time logged (what a county sizes its print
+        machines by: memory stays flat however many pages a job prints)."""
+        pid, status, usage = super().wait_for_horse()
+        if pid and usage is not None:
+            log.info("work horse %s ended: peak memory %.0f MiB, CPU %.2f s", pid, usage.ru_maxrss / 1024,
+                     usage.ru_utime + usage.ru_stime)  # ru_maxrss is in KiB on Linux
+        return pid, status, usage
+
 
 def log_to_stderr() -> None:
     """archiveprint's own log lines (a form laid out, a job that failed) beside RQ's in the worker's log (the
