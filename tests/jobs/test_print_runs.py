@@ -3,23 +3,26 @@ failed part named with its village and reason, and re-run without printing anyth
 
 from __future__ import annotations
 
+import uuid
 import zipfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
 from sqlalchemy import func, select, update
 
 from archiveprint.accounts.models import AuditEntry
 from archiveprint.config import Settings
-from archiveprint.db import Database
+from archiveprint.db import Database, utcnow
 from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.forms.services import PrintOptions, Scope
 from archiveprint.forms.sets import FORM, find_form_set
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs import runs
+from archiveprint.jobs.models import Job
 from archiveprint.jobs.parts import plan_due_run, plan_forms_run
-from archiveprint.jobs.runners import run_job
+from archiveprint.jobs.runners import on_app_start, run_job
 from archiveprint.register import services
 from archiveprint.register.models import Resident
 from tests.conftest import ACTOR, TODAY, setup_township
@@ -213,3 +216,47 @@ def test_the_monthly_packet_by_village_is_a_packet_and_a_pick_list_each(committe
                               "202-西村.pdf", "202-西村-调档单.pdf"]
     assert done.pages == sum(part.pages for part in done.parts) == sum(
         pages for name, pages in contents.items() if not name.endswith("调档单.pdf"))
+
+
+def test_after_a_restart_an_interrupted_village_fails_and_the_run_ends_partial(committed_db, settings, villages):
+    run_id, (first, interrupted, queued) = create_forms_run(committed_db)
+    run_job(first, settings=settings, database=committed_db)
+    with committed_db.transaction() as session:  # the process died while it printed the second village
+        session.execute(update(Job).where(Job.id == interrupted).values(status="running"))
+    dispatcher = jobqueue.Dispatcher(lambda job_id: run_job(job_id, settings=settings, database=committed_db))
+    try:
+        on_app_start(settings, committed_db, dispatcher)
+        ended = eventually(lambda: (found := state(committed_db, run_id)).run.status in ("done", "failed",
+                                                                                          "partial") and found,
+                           what="the run ended", seconds=60)
+    finally:
+        dispatcher.shutdown()
+    assert [part.status for part in ended.parts] == ["done", "failed", "done"]
+    assert ended.parts[1].error == jobqueue.INTERRUPTED and ended.run.error == "1 个村未完成（共 3 个）：东村"
+    assert list(zipped(ended)) == ["001-城关社区.pdf", "202-西村.pdf", "未完成.txt"]
+    assert ended.parts[2].id == queued
+
+
+def test_parts_rq_reports_failed_end_their_run(committed_db, settings, villages, monkeypatch, tmp_path):
+    from rq import Queue, SimpleWorker
+
+    connection = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    queue = Queue(f"archiveprint-test-{uuid.uuid4().hex[:8]}", connection=connection)
+    monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(settings.instance_dir))
+    # The workers cannot open the database: every part fails in RQ before run_job could record anything.
+    dispatcher = jobqueue.Dispatcher(lambda job_id: None, redis_url="redis://127.0.0.1:6379/0", queue=queue.name,
+                                     database=committed_db,
+                                     database_url=f"sqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite3'}")
+    try:
+        run_id, ids = create_forms_run(committed_db)
+        runs.submit_parts(committed_db, dispatcher, ids, instance_dir=settings.instance_dir)
+        SimpleWorker([queue], connection=connection).work(burst=True)
+        assert state(committed_db, run_id).run.status == "queued"  # nothing in the database knows yet
+        changed = dispatcher.check(committed_db, ids, now=utcnow())  # what the run's page does
+        assert runs.settle_runs_of(committed_db, changed, instance_dir=settings.instance_dir) == [run_id]
+    finally:
+        queue.delete(delete_jobs=True)
+        connection.close()
+    failed = state(committed_db, run_id)
+    assert failed.run.status == "failed" and {part.error for part in failed.parts} == {jobqueue.RQ_FAILED}
+    assert failed.run.error == "3 个村未完成（共 3 个）：城关社区、东村、西村"
