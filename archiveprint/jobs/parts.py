@@ -80,6 +80,8 @@ def plan_forms_run(session: Session, form_set: FormSet, scope: Scope, options: P
             "population": scope.population, "scope_text": "，".join(filter(None, (name, scope_text))),
             "options": asdict(options), "filename": f"{stored}.pdf", "download_stem": shown, "user_id": user_id,
             "today": today.isoformat(), "residents": plan.residents, "expected_pages": plan.pages}))
+    if not parts:
+        raise InvalidValue("打印范围内没有在档居民", field="打印范围", value="、".join(skipped))
     if missing:
         raise missing_glyphs_error(missing)
     plan = RunPlan("forms", {}, parts, skipped)

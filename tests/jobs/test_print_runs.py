@@ -192,12 +192,15 @@ def test_what_a_run_by_village_refuses(committed_db, villages):
             with pytest.raises(InvalidValue) as caught:
                 plan_forms_run(session, form, scope, options, villages=None, set_kind=FORM, today=TODAY)
             assert caught.value.field == field
-        with pytest.raises(InvalidValue, match="没有要打印的村"):  # 北村 has nobody
-            services.add_village(session, "203", "北村", actor=ACTOR)
-            plan = plan_forms_run(session, form, Scope(), PrintOptions(), villages=["203"], set_kind=FORM,
-                                  today=TODAY)
-            assert plan.skipped == ["北村"]
-            runs.create_run(session, plan.kind, plan.params, plan.parts, actor=ACTOR)
+        services.add_village(session, "203", "北村", actor=ACTOR)  # nobody lives there
+        with pytest.raises(InvalidValue, match="没有在档居民") as caught:
+            plan_forms_run(session, form, Scope(), PrintOptions(), villages=["203"], set_kind=FORM, today=TODAY)
+        assert caught.value.value == "北村"
+        plan = plan_forms_run(session, form, Scope(), PrintOptions(), villages=["203", "202"], set_kind=FORM,
+                              today=TODAY)
+        assert plan.skipped == ["北村"] and [part.name for part, _ in plan.parts] == ["西村"]
+        with pytest.raises(InvalidValue, match="没有要打印的村"):
+            runs.create_run(session, plan.kind, plan.params, [], actor=ACTOR)
 
 
 def test_the_monthly_packet_by_village_is_a_packet_and_a_pick_list_each(committed_db, settings, villages):
