@@ -153,6 +153,7 @@ def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path)
         run_id, ids, planned = plan_run(url)
         dispatcher = jobqueue.Dispatcher(lambda job_id: None, redis_url=redis_url, database_url=url, queue=queue,
                                          database=database)
+        load_before = os.getloadavg()[0]
         handed = utcnow()
         began = time.perf_counter()
         runs.submit_parts(database, dispatcher, ids, instance_dir=instance)
@@ -189,7 +190,9 @@ def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path)
             "planned_pages": planned, "zip_pages": zipped, "seconds": round(seconds, 2),
             "seconds_polled": round(polled, 2), "pages_per_s": round(run.pages / seconds, 1),
             "peak_rss_worker_mib": worker_rss, "peak_rss_horse_mib": max(horses, default=0.0),
-            "horses": len(horses), "horse_cpu_s": round(cpu, 2), "laid_out": laid_out,
+            "horses": len(horses), "horse_cpu_s": round(cpu, 2),
+            "horse_cpu_ms_per_page": round(1000 * cpu / max(1, run.pages), 3), "laid_out": laid_out,
+            "load_1min_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "parts_pages_start_end_s": timeline}
 
 
@@ -221,13 +224,15 @@ def main() -> None:
         drop_database(args.url, name)
     base = rows[0]["pages_per_s"]
     print()
-    print("| RQ workers | parts | pages | seconds | pages/s | vs 1 worker | peak RSS per worker MiB | "
-          "peak RSS per work horse MiB |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| RQ workers | parts | pages | seconds | pages/s | vs 1 worker | work horses' CPU ms/page | "
+          "peak RSS per worker MiB | peak RSS per work horse MiB | load (1 min) before → after |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
+        before, after = row["load_1min_before_after"]
         print(f"| {row['workers']} | {row['parts']} | {row['pages']:,} | {row['seconds']:.1f} | "
-              f"{row['pages_per_s']:,.1f} | {row['pages_per_s'] / base:.2f}× | "
-              f"{', '.join(f'{mib:.0f}' for mib in row['peak_rss_worker_mib'])} | {row['peak_rss_horse_mib']:.0f} |")
+              f"{row['pages_per_s']:,.1f} | {row['pages_per_s'] / base:.2f}× | {row['horse_cpu_ms_per_page']:.3f} | "
+              f"{', '.join(f'{mib:.0f}' for mib in row['peak_rss_worker_mib'])} | {row['peak_rss_horse_mib']:.0f} | "
+              f"{before:.1f} → {after:.1f} |")
     print(f"load average at the end: {os.getloadavg()}")
 
 
