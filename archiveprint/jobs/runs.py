@@ -167,13 +167,15 @@ def create_run(session: Session, kind: str, params: dict[str, Any], parts: Seque
     run.total = sum(part.residents for part, _ in parts)
     for part, part_params in parts:
         child = jobqueue.create_job(session, kind, {**part_params, "part": part.as_json()}, actor=actor)
-        child.run_id = run.id
+        child.run_id, child.total = run.id, part.residents
     session.flush()
     return run
 
 
 def part_ids(session: Session, run_id: int) -> list[int]:
-    return list(session.scalars(select(Job.id).where(Job.run_id == run_id).order_by(Job.id)))
+    """A run's parts in the order they are handed on: the largest first, so that the run ends with the small ones
+    side by side rather than one large village printing alone on one worker."""
+    return list(session.scalars(select(Job.id).where(Job.run_id == run_id).order_by(Job.total.desc(), Job.id)))
 
 
 def submit_parts(database: Database, dispatcher: jobqueue.Dispatcher, ids: Iterable[int], *,
