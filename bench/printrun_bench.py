@@ -204,16 +204,19 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("TEST_DATABASE_URL",
                                                         "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed) for --reuse")
+    parser.add_argument("--reuse", metavar="NAME", help="a database an earlier --keep left: no township is loaded")
     args = parser.parse_args()
 
-    name = f"archiveprint_printrun_bench_{os.getpid()}"
-    url = fresh_database(args.url, name)
+    name = args.reuse or f"archiveprint_printrun_bench_{os.getpid()}"
+    url = args.url.rsplit("/", 1)[0] + "/" + name if args.reuse else fresh_database(args.url, name)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             instance = Path(tmp) / "instance"
             logs = Path(tmp)
-            built = build(url, args.pages, args.villages)
-            print(f"township: {built}", flush=True)
+            if not args.reuse:
+                built = build(url, args.pages, args.villages)
+                print(f"township: {built}", flush=True)
             print(f"blank layouts laid out once: {warm_layouts(instance):.1f} s", flush=True)
             rows = []
             for workers in args.workers:
@@ -221,7 +224,10 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row, ensure_ascii=False), flush=True)
     finally:
-        drop_database(args.url, name)
+        if args.keep or args.reuse:
+            print(f"database kept: {name} (--reuse {name})", flush=True)
+        else:
+            drop_database(args.url, name)
     base = rows[0]["pages_per_s"]
     print()
     print("| RQ workers | parts | pages | seconds | pages/s | vs 1 worker | work horses' CPU ms/page | "
