@@ -1,8 +1,9 @@
 """The county stack on one machine, smoke-tested over HTTP (#14): PostgreSQL and Redis (already running), gunicorn
 with 2 web workers and 2 RQ workers, all sharing one instance folder. It signs in, imports a demo export (checked and
-applied as jobs on the workers), shelves every folder, prints a set per village across both workers (and proves both
-took part), downloads a PDF, lends and returns a folder through the scan API, then stops everything and drops its
-database. Run by deploy/stack-smoke.sh (which starts PostgreSQL and Redis if they are down) and by .ci/run.
+applied as jobs on the workers), shelves every folder, prints a set for every village as one print run (a part per
+village, across both workers: it proves both took part and that no blank form was laid out twice), downloads the run's
+zip, lends and returns a folder through the scan API, then stops everything and drops its database. Run by
+deploy/stack-smoke.sh (which starts PostgreSQL and Redis if they are down) and by .ci/run.
 
     .venv/bin/python deploy/stack_smoke.py [--web-workers 2] [--rq-workers 2] [--keep]
 
@@ -30,8 +31,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,7 +254,8 @@ def smoke(stack: Stack, database_url: str, base: str, *, web_workers: int, rq_wo
         stack.start("web", str(BIN / "gunicorn"), "-c", "python:archiveprint.web.gunicorn_conf",
                     "archiveprint.web.wsgi:app")
         for name in worker_names:
-            stack.start(name, str(BIN / "rq"), "worker", "--url", stack.env["REDIS_URL"], "--name", name, queue)
+            stack.start(name, str(BIN / "rq"), "worker", "--worker-class", "archiveprint.jobs.worker.PrintWorker",
+                        "--url", stack.env["REDIS_URL"], "--name", name, queue)
         stack.run(["demo", "--seed", "14", "--villages", "3", "--households", "12", "--export", str(export)])
 
         def web_up() -> bool:
@@ -313,40 +316,41 @@ def smoke(stack: Stack, database_url: str, base: str, *, web_workers: int, rq_wo
                 "(SELECT 1 FROM folder_positions p WHERE p.household_id = h.id)")).scalar_one()
         check(unshelved == 0, f"{unshelved} folders are not shelved")
 
-    with step(f"print {SET} for each of {len(villages)} villages at once: jobs on the RQ workers"):
+    with step(f"print {SET} for the {len(villages)} villages as one run (按村分批): a part per village"):
         token = browser.ok(browser.get("/print"), "print centre").csrf()
+        started = browser.ok(browser.post("/print/start", {
+            "csrf_token": token, "form_set": f"set:{SET}", "village": "", "tag": "", "population": "",
+            "copies": "1", "instructions": "none", "per_village": "y"}), "start the print run")
+        run = urllib.parse.urlparse(started.url).path
+        check(re.fullmatch(r"/print/jobs/\d+", run), f"the print run went to {started.url}")
+        state = browser.poll_job(run + ".json", f"print run {run}")
+        check(len(state["parts"]) == len(villages) and all(part["status"] == "done" for part in state["parts"])
+              and state["pages"] > 0, f"the run's parts: {state}")
 
-        def start(village: str) -> str:
-            started = browser.ok(browser.post("/print/start", {
-                "csrf_token": token, "form_set": f"set:{SET}", "village": village, "tag": "", "population": "",
-                "copies": "1", "instructions": "none"}), f"print village {village}")
-            path = urllib.parse.urlparse(started.url).path
-            check(re.fullmatch(r"/print/jobs/\d+", path), f"print of village {village} went to {started.url}")
-            return path
+    with step("download the run's zip over HTTP: a PDF per village in village order, every page there"):
+        page = browser.ok(browser.get(run), "run page")
+        links = re.findall(rf'href="({re.escape(run)}/files/[^"]+)"', page.text)
+        check(links and links[0].endswith(".zip"), f"no zip on {run}: {links}")
+        archive = zipfile.ZipFile(io.BytesIO(browser.ok(browser.get(links[0]), "download the zip").body))
+        names = archive.namelist()
+        check([name[:3] for name in names] == villages, f"the zip holds {names}, not a PDF per village {villages}")
+        pages = sum(len(pypdf.PdfReader(io.BytesIO(archive.read(name))).pages) for name in names)
+        check(pages == state["pages"], f"the zip's PDFs hold {pages} pages, the run {state['pages']}")
 
-        with ThreadPoolExecutor(len(villages)) as pool:
-            jobs = list(pool.map(start, villages))
-        states = [browser.poll_job(path + ".json", f"print job {path}") for path in jobs]
-        check(all(state["pages"] > 0 for state in states), f"a print job made no pages: {states}")
-
-    with step("download a printed PDF over HTTP: every page there"):
-        page = browser.ok(browser.get(jobs[0]), "job page")
-        link = re.search(rf'href="({re.escape(jobs[0])}/files/[^"]+)"', page.text)
-        check(link, f"no download link on {jobs[0]}")
-        pdf = browser.ok(browser.get(link.group(1)), "download")
-        check(pdf.body.startswith(b"%PDF-"), "the download is not a PDF")
-        check(len(pypdf.PdfReader(io.BytesIO(pdf.body)).pages) == states[0]["pages"],
-              "the PDF's pages differ from the job's")
-
-    with step(f"the jobs ran on the RQ workers, and all {rq_workers} of them took part in the print run"):
+    with step(f"the jobs ran on the RQ workers, and all {rq_workers} of them printed parts of the run"):
         with connect(database_url) as db:
-            rows = db.execute(text("SELECT id, kind, rq_id FROM jobs ORDER BY id")).all()
+            rows = db.execute(text("SELECT id, kind, rq_id FROM jobs WHERE kind <> 'run' ORDER BY id")).all()
         check(rows and all(row.rq_id for row in rows), f"a job did not go through RQ: {rows}")
         ran_by = {row.id: job.worker_name if job else None for row, job in zip(
             rows, RQJob.fetch_many([row.rq_id for row in rows], connection=redis), strict=True)}
         printed_by = {ran_by[row.id] for row in rows if row.kind == "forms"}
-        check(printed_by == set(worker_names), f"the print jobs ran on {printed_by}, not on all of {worker_names}")
+        check(printed_by == set(worker_names), f"the print run's parts ran on {printed_by}, not on all of "
+                                               f"{worker_names}")
         print(f"      jobs → workers: { {row.id: (row.kind, ran_by[row.id]) for row in rows} }", flush=True)
+        laid_out = Counter(found for name in worker_names for found in re.findall(
+            r"laid out (\S+)\.json", (stack.logs / f"{name}.log").read_text(encoding="utf-8")))
+        check(laid_out and max(laid_out.values()) == 1,
+              f"a blank form was laid out more than once between the workers: {dict(laid_out)}")
 
     with step("lend and return a folder through the scan API (JSON over HTTP)"):
         with connect(database_url) as db:

@@ -17,6 +17,7 @@ DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
 GUNICORN = "gunicorn -c python:archiveprint.web.gunicorn_conf archiveprint.web.wsgi:app"
 QUEUE = '"${ARCHIVEPRINT_RQ_QUEUE:-archiveprint}"'
+WORKER_CLASS = "--worker-class archiveprint.jobs.worker.PrintWorker"
 
 
 def unit(name: str) -> configparser.ConfigParser:
@@ -40,8 +41,18 @@ def test_the_workers_empty_the_queue_the_web_fills():
     default = Settings(instance_dir=ROOT, database_url="sqlite://", secret_key="k").rq_queue
     assert QUEUE.endswith(f":-{default}}}\"")
     worker = unit("archiveprint-worker@.service")["Service"]["ExecStart"].replace("$$", "$")
-    assert f'rq worker --url "$REDIS_URL" --name "%H-%i" {QUEUE}' in worker
-    assert f'worker: rq worker --url "$REDIS_URL" {QUEUE}' in (DEPLOY / "Procfile").read_text(encoding="utf-8")
+    assert f'rq worker {WORKER_CLASS} --url "$REDIS_URL" --name "%H-%i" {QUEUE}' in worker
+    assert f'worker: rq worker {WORKER_CLASS} --url "$REDIS_URL" {QUEUE}' in (DEPLOY / "Procfile").read_text(
+        encoding="utf-8")
+
+
+def test_the_workers_run_the_worker_class_that_loads_archiveprint_before_it_forks():
+    """#14: a plain `rq worker` loads the app again in every job's work horse (~2 s a job)."""
+    from rq import Worker
+
+    from archiveprint.jobs.worker import PrintWorker
+
+    assert WORKER_CLASS == "--worker-class archiveprint.jobs.worker.PrintWorker" and issubclass(PrintWorker, Worker)
 
 
 def test_every_command_the_files_run_is_installed():

@@ -204,7 +204,7 @@ COMMANDS = {
                "回收归档：读扫描的整叠表单（PDF 或多页 TIFF），按每页的归档条码列出该放入的档案袋（按库房行走顺序）。"),
     "inventory": ("locations:inventory_group",
                   "盘点：按架位范围扫描或导入扫描枪文件，核对缺失、错架、借出，打印盘点记录。"),
-    "jobs": ("jobs:jobs_group", "后台打印任务：清理过期的输出文件。"),
+    "jobs": ("jobs:jobs_group", "后台打印任务：查看和重新生成分村打印，清理过期的输出文件。"),
     "labels": ("labels:labels_group", "标签：标签纸、标签种类、打印机校准。"),
     "layout": ("locations:layout_group", "库房布局：库房、密集架/档案柜、架位（storage_layout/*.yaml）。"),
     "lend": ("lending:lend_group", "借阅：申请、借出、归还、续借、逾期、借阅登记表。"),

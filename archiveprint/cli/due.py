@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
+from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
+from archiveprint.cli.jobs import start_run
 from archiveprint.cli.locations import status_providers
 from archiveprint.due.packet import TITLE, audit_packet, print_packet
 from archiveprint.due.queries import find_due
@@ -17,6 +18,7 @@ from archiveprint.due.schedules import load_schedules
 from archiveprint.due.services import DATE_FIELDS, list_visits, packet_villages, record_visit, set_dates, void_visit
 from archiveprint.errors import InvalidValue
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
+from archiveprint.jobs.parts import plan_due_run
 from archiveprint.register.services import get_resident
 
 MONTH = click.DateTime(["%Y-%m", "%Y%m"])
@@ -39,15 +41,30 @@ def _scope_options(command):  # type: ignore[no-untyped-def]
 
 @click.command("due")
 @_scope_options
+@click.option("--per-village", is_flag=True,
+              help="按村分批：每村一份随访包和调档单，设置 REDIS_URL 时由各 rq worker 同时生成，打包为 -o 指定的 .zip")
+@click.option("--no-wait", is_flag=True, help="与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="输出 PDF 路径（调档单另存为同名 -picklist.pdf）")
-@answers("输出 JSON：residents, forms, pages, seconds, output, picklist, due（每人一项）")
+              help="输出 PDF 路径（调档单另存为同名 -picklist.pdf；--per-village 时为 .zip）")
+@answers("输出 JSON：residents, forms, pages, seconds, output, picklist, due（每人一项）；--per-village 时同 jobs show")
 @pass_app
 def print_due_command(app: AppContext, villages: tuple[str, ...], doctor: str | None, everyone: bool,
-                      month: datetime | None, output: Path) -> Answer:
-    """本月随访包：到期名单、到期表单（预填，按户序）和调档单（按库房行走顺序），一次生成。"""
+                      month: datetime | None, per_village: bool, no_wait: bool, output: Path) -> Answer:
+    """本月随访包：到期名单、到期表单（预填，按户序）和调档单（按库房行走顺序），一次生成。
+
+    --per-village 按村分批：每村一份随访包和调档单，打包为一个 .zip（各村的进度与失败原因：archiveprint jobs show）。
+    """
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     first = _month(app, month)
+    if no_wait and not per_village:
+        raise click.UsageError("--no-wait 只用于 --per-village")
+    if per_village:
+        with app.db.reader() as session:
+            codes = packet_villages(session, villages=villages, doctor=doctor, everyone=everyone)
+            plan = plan_due_run(session, first, villages=codes, today=app.today())
+        click.echo(f"{TITLE} {first:%Y-%m}：{len(plan.parts)} 个村，{plan.residents} 人到期，{plan.pages} 页",
+                   err=wants_json())
+        return start_run(app, plan, output=output, wait=not no_wait)
     with click.progressbar(length=1, label=TITLE, file=sys.stderr, show_pos=True) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total

@@ -12,11 +12,13 @@ import yaml
 from sqlalchemy.orm import Session
 
 from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
+from archiveprint.cli.jobs import start_run
 from archiveprint.forms.catalog import FormSet, load_catalog, site_variants, site_variants_file
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.preview import plan_print
 from archiveprint.forms.services import EVERYONE, PrintOptions, audit_print, print_forms, resolve_scope
 from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
+from archiveprint.jobs.parts import plan_forms_run
 from archiveprint.register.populations import load_populations
 
 
@@ -26,7 +28,7 @@ from archiveprint.register.populations import load_populations
 @click.option("--code", "codes", multiple=True, help="档案编号（可重复）")
 @click.option("--codes-file", type=click.File("r", encoding="utf-8-sig"), help="每行一个档案编号的文件")
 @click.option("--household", help="户：内部编号，或 村代码-户号（201-17）")
-@click.option("--village", help="村：3位代码或村名")
+@click.option("--village", "villages", multiple=True, help="村：3位代码或村名（--per-village 时可重复）")
 @click.option("--tag", help="人群分类，如 高血压（可与 --village 同用）")
 @click.option("--population", help="重点人群（编号或名称）：hypertension / 高血压患者 …；默认为套组所针对的人群")
 @click.option("--everyone", is_flag=True, help="打印范围内的全部居民，不按套组的重点人群筛选")
@@ -38,33 +40,54 @@ from archiveprint.register.populations import load_populations
 @click.option("--allow-missing-glyphs", is_flag=True, help="即使有字体缺字也继续打印")
 @click.option("--instructions", type=click.Choice(["none", "once", "per-form"]), default="none", show_default=True,
               help="填表说明：none 不打印；once 整批最前面打印一次；per-form 每张表后各附一份（适合空白表）")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="输出 PDF 路径")
-@answers("输出 JSON：pages, residents, population, seconds, output(s)")
+@click.option("--per-village", is_flag=True,
+              help="按村分批：每村一个 PDF（--village 所列各村，不写即全部村），设置 REDIS_URL 时由各 rq worker "
+                   "同时生成，打包为 -o 指定的 .zip")
+@click.option("--no-wait", is_flag=True, help="与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="输出 PDF 路径（--per-village 时为 .zip）")
+@answers("输出 JSON：pages, residents, population, seconds, output(s)；--per-village 时同 jobs show，另有 zip")
 @pass_app
 def print_forms_command(app: AppContext, set_key: str | None, form_key: str | None, codes: tuple[str, ...],
-                        codes_file: TextIO | None, household: str | None, village: str | None, tag: str | None,
-                        population: str | None, everyone: bool, blank: bool, copies: int, duplex: bool,
-                        separators: bool, split: int | None, allow_missing_glyphs: bool, instructions: str,
-                        output: Path) -> Answer:
+                        codes_file: TextIO | None, household: str | None, villages: tuple[str, ...],
+                        tag: str | None, population: str | None, everyone: bool, blank: bool, copies: int,
+                        duplex: bool, separators: bool, split: int | None, allow_missing_glyphs: bool,
+                        instructions: str, per_village: bool, no_wait: bool, output: Path) -> Answer:
     """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。
 
     针对某一重点人群的套组（高血压随访 → 高血压患者）按村、户或人群分类打印时，默认只打印该人群；
     --everyone 打印范围内的全部居民，--population 指定其他人群。按档案编号打印时不筛选。
+    --per-village 按村分批，每村一个 PDF，打包为一个 .zip（各村的进度与失败原因：archiveprint jobs show）。
     """
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     if (set_key is None) == (form_key is None):
         raise click.UsageError("请用 --set 指定套组，或用 --form 指定单张表单（二选一）")
     if everyone and population:
         raise click.UsageError("--everyone 与 --population 只能选一个")
+    if len(villages) > 1 and not per_village:
+        raise click.UsageError("多个村请加 --per-village（每村一个 PDF，打包为 .zip）")
+    if no_wait and not per_village:
+        raise click.UsageError("--no-wait 只用于 --per-village")
     if codes_file:
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
     options = PrintOptions(blank=blank, copies=copies, duplex=duplex, separators=separators, split_pages=split,
                            allow_missing_glyphs=allow_missing_glyphs, instructions=instructions.replace("-", "_"))
+    if per_village:
+        with app.db.reader() as session:
+            form_set = _what_to_print(session, set_key, form_key)
+            scope = resolve_scope(session, codes=codes, household=household, tag=tag,
+                                  population=EVERYONE if everyone else population, form_set=form_set, blank=blank,
+                                  today=app.today())
+            plan = plan_forms_run(session, form_set, scope, options, villages=villages,
+                                  set_kind=SET if set_key is not None else FORM, today=app.today())
+        click.echo(f"{form_set.name}：{len(plan.parts)} 个村，{plan.residents} 人，{plan.pages} 页",
+                   err=wants_json())
+        return start_run(app, plan, output=output, wait=not no_wait)
     with app.db.reader() as session:
         form_set = _what_to_print(session, set_key, form_key)
-        scope = resolve_scope(session, codes=codes, household=household, village=village, tag=tag,
-                              population=EVERYONE if everyone else population, form_set=form_set, blank=blank,
-                              today=app.today())
+        scope = resolve_scope(session, codes=codes, household=household, village=villages[0] if villages else None,
+                              tag=tag, population=EVERYONE if everyone else population, form_set=form_set,
+                              blank=blank, today=app.today())
         click.echo(plan_print(session, form_set, scope, options).headline, err=wants_json())  # before printing
         with click.progressbar(length=1, label="打印表单", file=sys.stderr, show_pos=True) as bar:
             def progress(done: int, total: int) -> None:

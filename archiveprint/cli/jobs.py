@@ -1,17 +1,35 @@
-"""`archiveprint jobs clean`: remove print-job output (PDFs of people's data) once its retention has passed."""
+"""`archiveprint jobs clean|show|rerun`: print-job output retention, and the county print runs (#14) by village."""
 
 from __future__ import annotations
 
+import getpass
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from archiveprint.cli import CLI_ACTOR, Answer, AppContext, Aside, Reply, answers, pass_app
+from archiveprint.cli import CLI_ACTOR, Answer, AppContext, Aside, Reply, answers, pass_app, usage_error
 from archiveprint.db import utcnow
+from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs import runs
+from archiveprint.jobs.models import ENDED
 from archiveprint.jobs.retention import clean_jobs
+
+if TYPE_CHECKING:
+    from archiveprint.jobs.parts import RunPlan
+
+POLL_SECONDS = 0.5
+NO_WAIT_WITHOUT_REDIS = ("没有设置 REDIS_URL：分村打印在本命令中逐村完成，不能 --no-wait"
+                         "（设置 REDIS_URL 并启动 rq worker 后可以）")
 
 
 @click.group("jobs")
 def jobs_group() -> None:
-    """后台打印任务：清理过期的输出文件。"""
+    """后台打印任务：查看和重新生成分村打印，清理过期的输出文件。"""
 
 
 @jobs_group.command("clean")
@@ -27,3 +45,110 @@ def clean(app: AppContext, days: int | None, dry_run: bool) -> Answer:
                             actor=CLI_ACTOR, now=utcnow(), dry_run=dry_run)
     return Reply(report.as_json(), [*report.text_lines(), *(Aside(f"错误：{error}", "red") for error in report.errors)],
                  status=1 if report.errors else 0)
+
+
+@jobs_group.command("show")
+@click.argument("run_id", type=int)
+@answers("输出 JSON：run, kind, status, done, total, percent, pages, output, error, parts（每村一项）")
+@pass_app
+def show(app: AppContext, run_id: int) -> Answer:
+    """分村打印任务的状态：整体进度和每个村的进度、页数、失败原因。"""
+    check_queue(app, run_id)
+    with app.db.reader() as session:
+        return runs.find_run(session, run_id)
+
+
+@jobs_group.command("rerun")
+@click.argument("run_id", type=int)
+@click.option("--part", "part_id", type=int, help="只重新生成这一个部分（任务编号，见 jobs show）")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="完成后把 .zip 复制到这里")
+@click.option("--no-wait", is_flag=True, help="只提交给 rq worker，不等待完成（需设置 REDIS_URL）")
+@answers("输出 JSON：同 jobs show")
+@pass_app
+def rerun(app: AppContext, run_id: int, part_id: int | None, output: Path | None, no_wait: bool) -> Answer:
+    """重新生成分村打印中失败的村（已完成的村不会重复打印），完成后重新打包 .zip。"""
+    with app.db.transaction() as session:
+        ids = runs.rerun_failed(session, run_id, part_id=part_id)
+    return carry_out(app, run_id, ids, wait=not no_wait, output=output)
+
+
+# --- running a run from the command line ------------------------------------------------------------------------
+
+def start_run(app: AppContext, plan: RunPlan, *, output: Path, wait: bool) -> Answer:
+    """Record a planned run and carry it out (see carry_out); the villages left out are said on stderr."""
+    if output.suffix.lower() != ".zip":
+        usage_error(f"按村分批打印的输出是一个 .zip 文件（每村一个 PDF）：{output}")
+    if not wait and not app.settings.redis_url:
+        usage_error(NO_WAIT_WITHOUT_REDIS)
+    if plan.skipped:
+        click.echo(f"没有要打印的内容，跳过：{'、'.join(plan.skipped)}", err=True)
+    with app.db.transaction() as session:
+        run = runs.create_run(session, plan.kind, plan.params, plan.parts, actor=f"{CLI_ACTOR}:{getpass.getuser()}")
+        run_id, ids = run.id, runs.part_ids(session, run.id)
+    return carry_out(app, run_id, ids, wait=wait, output=output)
+
+
+def carry_out(app: AppContext, run_id: int, ids: Sequence[int], *, wait: bool, output: Path | None) -> Answer:
+    """Run a run's parts: on the RQ workers when REDIS_URL is set (waiting for them unless not `wait`), else here,
+    one after another as the local thread would. Then copy its zip to `output`; exit 1 unless every part is done."""
+    if not wait and not app.settings.redis_url:
+        usage_error(NO_WAIT_WITHOUT_REDIS)
+    instance = app.settings.instance_dir
+    with click.progressbar(length=max(1, len(ids)), label=f"打印任务 #{run_id}", file=sys.stderr,
+                           show_pos=True) as bar:
+        if app.settings.redis_url:
+            dispatcher = jobqueue.Dispatcher(lambda job_id: None, redis_url=app.settings.redis_url,
+                                             database_url=app.settings.database_url, queue=app.settings.rq_queue,
+                                             database=app.db)
+            runs.submit_parts(app.db, dispatcher, ids, instance_dir=instance)
+            if not wait:
+                return _answer(app, run_id, None, waited=False)
+            while _ended(app, run_id, bar) is None:
+                time.sleep(POLL_SECONDS)
+                check_queue(app, run_id, dispatcher)
+        else:
+            from archiveprint.jobs.runners import run_job  # lazy: it imports every job's code; `jobs clean` needs none
+
+            for part_id in ids:
+                run_job(part_id, settings=app.settings, database=app.db)
+                _ended(app, run_id, bar)
+    return _answer(app, run_id, output, waited=True)
+
+
+def _ended(app: AppContext, run_id: int, bar) -> str | None:  # type: ignore[no-untyped-def]  # click's bar
+    """Move the bar to the parts ended; the run's status once its row says it ended, else None."""
+    with app.db.reader() as session:
+        state = runs.find_run(session, run_id)
+    bar.length = max(1, len(state.parts))
+    bar.update(sum(part.status in ENDED for part in state.parts) - bar.pos)
+    return state.run.status if state.run.status in ENDED else None
+
+
+def check_queue(app: AppContext, run_id: int, dispatcher: jobqueue.Dispatcher | None = None) -> None:
+    """With RQ, fail the parts RQ reports failed or no longer has, and settle their run (as the job page does)."""
+    if not app.settings.redis_url:
+        return
+    dispatcher = dispatcher or jobqueue.Dispatcher(lambda job_id: None, redis_url=app.settings.redis_url,
+                                                   database_url=app.settings.database_url,
+                                                   queue=app.settings.rq_queue, database=app.db)
+    with app.db.reader() as session:
+        ids = runs.part_ids(session, run_id)
+    changed = dispatcher.check(app.db, ids, now=utcnow())
+    runs.settle_runs_of(app.db, changed, instance_dir=app.settings.instance_dir)
+
+
+def _answer(app: AppContext, run_id: int, output: Path | None, *, waited: bool) -> Answer:
+    """The run as `jobs show` answers it, its zip copied to `output`; exit 1 when a waited-for run is not done."""
+    with app.db.reader() as session:
+        state = runs.find_run(session, run_id)
+    data = state.as_json()
+    lines: list[str | Aside] = list(state.text_lines())
+    zip_path = data.get("output")
+    if output is not None and zip_path:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(str(zip_path), output)
+        data = {**data, "zip": zip_path, "output": str(output)}
+        lines.append(f"已复制到：{output}")
+    if state.failed:
+        lines.append(Aside(f"重新生成失败的村：archiveprint jobs rerun {run_id}", None))
+    return Reply(data, lines, status=1 if waited and state.run.status != "done" else 0)

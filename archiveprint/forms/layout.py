@@ -7,8 +7,10 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,15 +110,29 @@ def layout_cache_dir(instance_dir: Path) -> Path:
 
 
 def _file_digest(path: Path) -> str:
+    stat = path.stat()
+    return _digest_of(path, stat.st_size, stat.st_mtime_ns)
+
+
+# A print worker computes a layout's key for every form of every part it prints: each file is hashed and each
+# template parsed once per process and version of the file (its size and mtime), not once per print.
+@lru_cache(maxsize=1024)
+def _digest_of(path: Path, _size: int, _mtime_ns: int) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _names_referenced(template: Path, _size: int, _mtime_ns: int) -> tuple[str | None, ...]:
+    from jinja2 import meta  # lazy: Jinja only to lay out a print document
+
+    return tuple(meta.find_referenced_templates(template_env().parse(template.read_text(encoding="utf-8"))))
 
 
 def _referenced(template: Path, root: Path, found: set[Path]) -> None:
     """Add the templates `template` extends, imports or includes, and theirs in turn (names relative to `root`):
     a form may import another form's macros (the diabetes sheet uses the hypertension sheet's)."""
-    from jinja2 import meta  # lazy: Jinja only to lay out a print document
-
-    for name in meta.find_referenced_templates(template_env().parse(template.read_text(encoding="utf-8"))):
+    stat = template.stat()
+    for name in _names_referenced(template, stat.st_size, stat.st_mtime_ns):
         path = root / name if name else None  # None: a name computed at render time (no form does that)
         if path is not None and path.is_file() and path not in found:
             found.add(path)
@@ -205,8 +221,27 @@ class LayoutEngine:
 
     def layout(self, form: FormDef, *, site: dict[str, str] | None = None) -> FormLayout:
         key = layout_key(form, site)
-        return self.cached(key, f"{form.id}-{key[:32]}.json", build=lambda: self._lay_out(form, site),
+        return self.cached(key, _filename(form, key), build=lambda: self._lay_out(form, site),
                            encode=lambda found: to_json(found, key), decode=lambda data: from_json(data, form, key))
+
+    def preload(self, forms: Iterable[FormDef], *, site: dict[str, str] | None = None) -> int:
+        """Read into memory the blank layouts of `forms` that the cache folder already holds, laying out none: what
+        an RQ worker does before it forks (jobs/worker.py), so that no job reads them again. Returns how many are
+        in memory."""
+        if self.cache_dir is None:
+            return 0
+        loaded = 0
+        for form in forms:
+            key = layout_key(form, site)
+            with self._lock:
+                if key not in self._memory:
+                    found = self._read(self.cache_dir / _filename(form, key),
+                                       lambda data, form=form, key=key: from_json(data, form, key))
+                    if found is None:
+                        continue
+                    self._memory[key] = found
+            loaded += 1
+        return loaded
 
     def cached(self, key: str, filename: str, *, build: Callable[[], T], encode: Callable[[T], bytes],
                decode: Callable[[bytes], T]) -> T:
@@ -217,7 +252,7 @@ class LayoutEngine:
                 return self._memory[key]  # type: ignore[no-any-return]
             path = self.cache_dir / filename if self.cache_dir else None
             if path is None:
-                found = self._build(build)
+                found = self._build(build, filename)
             else:
                 found = self._read(path, decode)
                 if found is None:
@@ -225,9 +260,11 @@ class LayoutEngine:
             self._memory[key] = found
             return found
 
-    def _build(self, build: Callable[[], T]) -> T:
+    def _build(self, build: Callable[[], T], filename: str) -> T:
+        started = time.perf_counter()
         found = build()
         self.laid_out += 1
+        log.info("laid out %s in %.2f s", filename, time.perf_counter() - started)  # once per installation
         return found
 
     def _from_disk_or_build(self, path: Path, build: Callable[[], T], encode: Callable[[T], bytes],
@@ -235,7 +272,7 @@ class LayoutEngine:
         with diskcache.exclusive(path.with_suffix(".lock")):
             found = self._read(path, decode)  # another process may have written it while this one waited
             if found is None:
-                found = self._build(build)
+                found = self._build(build, path.name)
                 diskcache.write_whole(path, encode(found))
             return found
 
@@ -255,6 +292,10 @@ class LayoutEngine:
         if len(pages) != form.pages:
             raise RuntimeError(f"form {form.id}: laid out on {len(pages)} pages, form.yaml says {form.pages}")
         return FormLayout(form=form, pdf=document.write_pdf(), pages=pages)
+
+
+def _filename(form: FormDef, key: str) -> str:
+    return f"{form.id}-{key[:32]}.json"
 
 
 _engine = LayoutEngine()

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from archiveprint.db import Base, site_column, utcnow
 
-STATUSES = ("queued", "running", "done", "failed")
+STATUSES = ("queued", "running", "done", "failed", "partial")  # partial: a print run some of whose parts failed
 UNFINISHED = ("queued", "running")
+ENDED = ("done", "failed", "partial")
+RUN = "run"  # a print run's own row (#14): its parts are print jobs whose run_id names it (jobs/runs.py)
+
+
+def percent(status: str, done: int, total: int) -> int:
+    """How far a job (or a print run, or one of its parts) has got: 100 once it has ended with output."""
+    if status in ("done", "partial"):
+        return 100
+    return int(100 * done / total) if total else 0
 
 
 class Job(Base):
@@ -21,7 +30,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int | None] = site_column()
-    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / due / import_check / import_apply / intake
+    kind: Mapped[str] = mapped_column(String(16))  # forms / labels / due / import_check / import_apply / intake / run
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(8), default="queued", index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -35,12 +44,11 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     rq_id: Mapped[str | None] = mapped_column(String(64))  # the RQ job it was enqueued as (REDIS_URL set)
     expired_at: Mapped[datetime | None] = mapped_column(DateTime)  # when retention removed jobs/<id>/
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), index=True)  # the print run it is a part of
 
     @property
     def percent(self) -> int:
-        if self.status == "done":
-            return 100
-        return int(100 * self.done / self.total) if self.total else 0
+        return percent(self.status, self.done, self.total)
 
     @property
     def kept_days(self) -> int | None:

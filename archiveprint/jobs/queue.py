@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import N_, NotFound
-from archiveprint.jobs.models import UNFINISHED, Job
+from archiveprint.jobs.models import RUN, UNFINISHED, Job
 
 log = logging.getLogger(__name__)
-PRINT_KINDS = ("forms", "labels", "due")  # the print centre's jobs (due: 本月随访包); the import's are importjob.KINDS
+# The print centre's jobs (due: 本月随访包; run: a print run over many villages, runs.py); imports: importjob.KINDS
+PRINT_KINDS = ("forms", "labels", "due", RUN)
 PROGRESS_FILE = "progress.json"
 INTERRUPTED = N_("服务重启，任务中断，请重新提交")
 RQ_FAILED = N_("后台工作进程异常结束（任务队列报告失败），任务中断，请重新提交；原因见 rq worker 的日志")
@@ -47,10 +48,11 @@ def get_job(session: Session, job_id: int) -> Job:
 
 
 def claim(database: Database, job_id: int) -> bool:
-    """Move a queued (or failed, for a retry) job to running; False if another worker has it or it is done."""
+    """Move a queued (or failed, for a retry) job to running; False if another worker has it or it is done (or it
+    is a print run's own row, which its parts run)."""
     with database.transaction() as session:
         result = session.execute(
-            update(Job).where(Job.id == job_id, Job.status.in_(("queued", "failed")))
+            update(Job).where(Job.id == job_id, Job.status.in_(("queued", "failed")), Job.kind != RUN)
             .values(status="running", started_at=utcnow(), error="", done=0),
             execution_options={"synchronize_session": False})
         return result.rowcount == 1
@@ -118,8 +120,9 @@ def recover_interrupted(session: Session, *, now: datetime) -> tuple[list[int], 
     is running right now, and a job that brought the process down (a township's print out of memory) would
     bring it down again at every start. The clerk sees why and submits it again.
     """
-    queued = list(session.scalars(select(Job.id).where(Job.status == "queued").order_by(Job.id)))
-    running = list(session.scalars(select(Job.id).where(Job.status == "running").order_by(Job.id)))
+    jobs = select(Job.id).where(Job.kind != RUN).order_by(Job.id)  # a print run's own row is its parts' (runs.py)
+    queued = list(session.scalars(jobs.where(Job.status == "queued")))
+    running = list(session.scalars(jobs.where(Job.status == "running")))
     if running:
         session.execute(update(Job).where(Job.id.in_(running), Job.status == "running").values(
             status="failed", error=INTERRUPTED, finished_at=now), execution_options={"synchronize_session": False})
@@ -154,8 +157,9 @@ def fail_unfinished(session: Session, failures: dict[int, str], *, now: datetime
 
 def list_jobs(session: Session, *, limit: int = 30, created_by: str | None = None,
               kinds: Iterable[str] | None = None) -> list[Job]:
-    """The newest jobs first; `created_by` keeps one user's own, `kinds` those of these kinds."""
-    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    """The newest jobs first; `created_by` keeps one user's own, `kinds` those of these kinds. A print run's parts
+    are listed on its own page, not here."""
+    stmt = select(Job).where(Job.run_id.is_(None)).order_by(Job.id.desc()).limit(limit)
     if created_by is not None:
         stmt = stmt.where(Job.created_by == created_by)
     if kinds is not None:

@@ -23,6 +23,7 @@ from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_
 from archiveprint.intake.services import read_batch
 from archiveprint.intake.sources import StackFile
 from archiveprint.jobs import queue as jobqueue
+from archiveprint.jobs import runs
 from archiveprint.jobs.retention import clean_quietly
 from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
 from archiveprint.lending.queries import status_provider
@@ -49,27 +50,48 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
             return
         with database.reader() as session:
             job = jobqueue.get_job(session, job_id)
-            kind, params, actor = job.kind, dict(job.params), job.created_by
+            kind, params, actor, run_id = job.kind, dict(job.params), job.created_by, job.run_id
             # Everything the job reads and writes is in its site, and what the user who started it may see (a
             # village doctor: their own villages only).
             site_db = scoped(database, scope_for(session, _user(session, params.get("user_id")),
                                                  site_id=job.site_id))
+        if run_id is not None:  # a part of a print run: the run is running now
+            _settle_quietly(database, run_id, settings)
         try:
-            outputs, pages = _run(kind, params, actor, job_id, settings, site_db)
-        except ArchiveprintError as error:
-            jobqueue.fail(site_db, job_id, str(error))
-            return
-        except Exception as error:  # the job page must say why, whatever broke
-            log.exception("job %s failed", job_id)
-            jobqueue.fail(site_db, job_id, f"内部错误：{type(error).__name__}: {error}")
-            return
-        make_private(job_dir(settings, job_id))
-        job_dir(settings, job_id).parent.chmod(0o700)
-        jobqueue.finish(site_db, job_id, outputs=outputs, pages=pages)
+            _run_to_the_end(kind, params, actor, job_id, settings, site_db)
+        finally:
+            if run_id is not None:  # the last part to end writes the run's zip
+                _settle_quietly(database, run_id, settings)
     finally:
         clean_quietly(settings, database)
         if owns_db:
             database.dispose()
+
+
+def _settle_quietly(database: Database, run_id: int, settings: Settings) -> None:
+    """A run's row brought up to date by its part; a failure is logged, not the part's (the run's page settles it
+    again when it finds every part ended)."""
+    try:
+        runs.settle(database, run_id, instance_dir=settings.instance_dir)
+    except Exception:
+        log.exception("could not settle print run %s", run_id)
+
+
+def _run_to_the_end(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  # type: ignore[type-arg]
+                    database: Database) -> None:
+    """Run the job and record how it ended: done with its outputs, or failed saying why."""
+    try:
+        outputs, pages = _run(kind, params, actor, job_id, settings, database)
+    except ArchiveprintError as error:
+        jobqueue.fail(database, job_id, str(error))
+        return
+    except Exception as error:  # the job page must say why, whatever broke
+        log.exception("job %s failed", job_id)
+        jobqueue.fail(database, job_id, f"内部错误：{type(error).__name__}: {error}")
+        return
+    make_private(job_dir(settings, job_id))
+    job_dir(settings, job_id).parent.chmod(0o700)
+    jobqueue.finish(database, job_id, outputs=outputs, pages=pages)
 
 
 def _day(params: dict, settings: Settings) -> date:  # type: ignore[type-arg]
@@ -160,7 +182,8 @@ def on_app_start(settings: Settings, database: Database, dispatcher: jobqueue.Di
     """
     now = now or utcnow()
     try:
-        dispatcher.recover(database, now=now)
+        recovery = dispatcher.recover(database, now=now)
+        runs.settle_runs_of(database, recovery.failed, instance_dir=settings.instance_dir)
     except Exception:
         log.exception("could not recover the jobs left by the previous process")
     clean_quietly(settings, database, now=now)

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Optional, Regexp
 
 from archiveprint.accounts.scope import VILLAGE_SCOPED_ROLES
@@ -19,11 +19,13 @@ from archiveprint.accounts.services import list_users
 from archiveprint.due.packet import TITLE, PacketPlan, plan_packet
 from archiveprint.due.services import packet_villages
 from archiveprint.errors import ArchiveprintError, InvalidValue
+from archiveprint.jobs.names import file_names
+from archiveprint.jobs.parts import packet_counts, plan_due_run
 from archiveprint.register.queries import list_villages
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.forms import submit_job
+from archiveprint.web.forms import submit_job, submit_run
 from archiveprint.web.i18n import message_of
-from archiveprint.web.responses import audit_shown, file_names
+from archiveprint.web.responses import audit_shown
 from archiveprint.web.session import db_session, rollback, today
 
 bp = Blueprint("due", __name__)
@@ -42,6 +44,7 @@ class DuePacketInput(FlaskForm):
         Optional(), Regexp(MONTH.pattern, message=_l("月份的格式为“年-月”，如 2026-12"))])
     villages = SelectMultipleField(_l("村(居)委会"), default=[])
     doctor = SelectField(_l("村医"), default="")
+    per_village = BooleanField(_l("按村分批（每村一份随访包和调档单，打包下载）"))
 
 
 def village_doctor() -> bool:
@@ -74,19 +77,24 @@ def _month(text: str | None) -> date:
                        value=(text or "").strip()[:10])
 
 
-def _plan(form: DuePacketInput) -> tuple[list[str] | None, PacketPlan]:
-    """The villages' codes (None: every village) and what the packet will hold for the month and villages asked
-    (their names, in Chinese as printed, in `plan.villages`)."""
+def _villages(form: DuePacketInput) -> list[str] | None:
+    """The villages' codes asked for (None: every village): those ticked, a village doctor's, or all."""
     session = db_session()
-    month = _month(form.month.data)
     chosen = list(form.villages.data or [])
     if village_doctor():
         chosen = chosen or [village.code for village in current_account().user.villages]
         if not chosen:
             raise InvalidValue("您还没有负责的村(居)委会，请管理员在用户页设置", field="村(居)委会")
-        codes = packet_villages(session, villages=chosen)
-    else:
-        codes = packet_villages(session, villages=chosen, doctor=form.doctor.data or None, everyone=True)
+        return packet_villages(session, villages=chosen)
+    return packet_villages(session, villages=chosen, doctor=form.doctor.data or None, everyone=True)
+
+
+def _plan(form: DuePacketInput) -> tuple[list[str] | None, PacketPlan]:
+    """The villages' codes (None: every village) and what the packet will hold for the month and villages asked
+    (their names, in Chinese as printed, in `plan.villages`)."""
+    session = db_session()
+    month = _month(form.month.data)
+    codes = _villages(form)
     names = {village.code: village.name for village, _h, _r in list_villages(session)}
     words = "全部村" if codes is None else "、".join(names.get(code, code) for code in codes)
     return codes, plan_packet(session, month, villages=codes, villages_text=words)
@@ -129,6 +137,13 @@ def start() -> ResponseReturnValue:
     form = _input()
     if not form.validate_on_submit():
         return _page(form, status=400)
+    if form.per_village.data:
+        try:
+            run_plan = plan_due_run(db_session(), _month(form.month.data), villages=_villages(form),
+                                    today=today(), user_id=current_account().user.id)
+        except ArchiveprintError as error:
+            return _refused(form, error)
+        return submit_run(run_plan)
     try:
         codes, plan = _plan(form)
         plan.check()
@@ -145,7 +160,7 @@ def start() -> ResponseReturnValue:
                                                    villages=_villages_shown(codes, words)),
         "filename": f"{stored}.pdf", "download_stem": shown,
         "download_names": {f"{stored}.pdf": f"{shown}.pdf", f"{stored}-picklist.pdf": f"{picklist_shown}.pdf"},
-        "user_id": current_account().user.id, "today": day.isoformat(), **_counts(plan),
+        "user_id": current_account().user.id, "today": day.isoformat(), **packet_counts(plan),
     })
 
 
@@ -158,9 +173,3 @@ def _refused(form: DuePacketInput, error: ArchiveprintError) -> ResponseReturnVa
 def _villages_shown(codes: list[str] | None, words: str) -> str:
     """The villages as the page shows them: their names, or 全部村 in the reader's language."""
     return _("全部村") if codes is None else words
-
-
-def _counts(plan: PacketPlan) -> dict[str, int]:
-    """What the job page and the job list show of a packet before it is printed."""
-    return {"residents": plan.due.residents, "visits": len(plan.due.items), "forms": plan.forms,
-            "continued": plan.continued, "expected_pages": plan.pages}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from flask import (
@@ -24,7 +24,15 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, FieldList, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, Regexp
 
@@ -53,14 +61,17 @@ from archiveprint.forms.sets import (
     list_custom_sets,
 )
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs.models import Job
+from archiveprint.jobs import runs
+from archiveprint.jobs.models import ENDED, RUN, Job
+from archiveprint.jobs.names import file_names
+from archiveprint.jobs.parts import RunPlan, plan_forms_run
 from archiveprint.jobs.runners import job_dir, on_app_start, run_job
 from archiveprint.register.populations import load_populations
 from archiveprint.register.queries import list_tags, list_villages
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import JOB_STATUS_LABELS, label, message_of, shown_message
-from archiveprint.web.responses import file_names, send_download
+from archiveprint.web.responses import send_download
 from archiveprint.web.session import commit_audit, db_session, rollback, state, today
 
 bp = Blueprint("forms", __name__)
@@ -112,6 +123,9 @@ class PrintJobInput(FlaskForm):
     instructions = SelectField(_l("填表说明"), default=NONE, choices=[
         SelectChoice(NONE, _l("不打印")), SelectChoice(ONCE, _l("整批最前面打印一次")),
         SelectChoice(PER_FORM, _l("每张表后各附一份（适合空白表）"))])
+    # A print run (#14): one PDF per village, printed side by side by the RQ workers, one zip of them all.
+    per_village = BooleanField(_l("按村分批（每村一个 PDF，打包下载）"))
+    villages = SelectMultipleField(_l("分批打印的村（不选即全部村）"), default=[])
 
 
 def choice(kind: str, key: str) -> str:
@@ -131,9 +145,10 @@ def _print_input() -> PrintJobInput:
         groups[str(_("自定义套组"))] = custom
     groups[str(_("单张表单"))] = [(choice(FORM, f.id), f.title) for f in catalog.forms.values()]
     form.form_set.choices = groups
-    form.village.choices = [("", _("（不限）"))] + [
-        (village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
-        for village, _households, residents in list_villages(session)]
+    villages = [(village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
+                for village, _households, residents in list_villages(session)]
+    form.village.choices = [("", _("（不限）")), *villages]
+    form.villages.choices = villages
     form.tag.choices = [("", _("（不限）"))] + [(tag, tag) for tag in list_tags(session)]
     form.population.choices = [(EVERYONE, _("全部居民"))] + [(p.id, p.name) for p in load_populations().values()]
     defaults = {choice(SET, s.id): s.population or EVERYONE
@@ -188,6 +203,7 @@ def _center(form: PrintJobInput, *, status: int = 200, **context: object) -> Res
     context.setdefault("pictures", [])
     context.setdefault("error", None)
     context.setdefault("words", [])
+    context.setdefault("run_plan", None)
     return render_template("web/forms/center.html", form=form, **context), status
 
 
@@ -204,8 +220,12 @@ def preview() -> ResponseReturnValue:
     form = _print_input()
     if not form.validate_on_submit():
         return _center(form, status=400)
+    run_plan = None
     try:
         form_set, scope, options = _read(form)
+        if form.per_village.data:  # the first village's pages are shown; the counts are the run's
+            run_plan = _run_plan(form, form_set, scope, options)
+            scope = replace(scope, village=run_plan.parts[0][0].village)
         plan = _plan(form_set, scope, options)
         person = None if plan.blank else preview_person(db_session(), scope, today=today())
     except ArchiveprintError as error:
@@ -223,7 +243,7 @@ def preview() -> ResponseReturnValue:
                  "form": captions[index][0], "page": captions[index][1]}
                 for index, picture in enumerate(thumbnails(pdf))]
     return _center(form, plan=plan, pictures=pictures, shown=person.archive_code if person else "",
-                   words=_words(form, scope, plan))
+                   words=_words(form, scope, plan), run_plan=run_plan)
 
 
 @bp.post("/print/start")
@@ -234,6 +254,14 @@ def start() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _center(form, status=400)
     account = current_account()
+    if form.per_village.data:
+        try:
+            form_set, scope, options = _read(form)
+            run_plan = _run_plan(form, form_set, scope, options)
+        except ArchiveprintError as error:
+            rollback()
+            return _center(form, error=message_of(error), status=error.status)
+        return submit_run(run_plan)
     try:
         form_set, scope, options = _read(form)
         plan = _plan(form_set, scope, options)
@@ -269,6 +297,25 @@ def submit_job(kind: str, params: dict[str, object]) -> ResponseReturnValue:
     return redirect(url_for("forms.job", job_id=job.id), code=303)
 
 
+def _run_plan(form: PrintJobInput, form_set: FormSet, scope: Scope, options: PrintOptions) -> RunPlan:
+    """按村分批: the chosen villages (or every village the user sees), one part each."""
+    words = [scope.tag or "", load_populations()[scope.population].name if scope.population else ""]
+    return plan_forms_run(db_session(), form_set, scope, options, villages=form.villages.data or None,
+                          set_kind=(form.form_set.data or "").partition(":")[0], today=today(),
+                          user_id=current_account().user.id, scope_text="，".join(filter(None, words)))
+
+
+def submit_run(plan: RunPlan) -> ResponseReturnValue:
+    """Record a print run of the signed-in user and its parts, commit, hand each part to the dispatcher (RQ: the
+    workers print them side by side; the local thread: one after another) and go to the run's page."""
+    session = db_session()
+    run = runs.create_run(session, plan.kind, plan.params, plan.parts, actor=current_account().username)
+    ids = runs.part_ids(session, run.id)
+    session.commit()
+    runs.submit_parts(state().database, dispatcher(), ids, instance_dir=state().settings.instance_dir)
+    return redirect(url_for("forms.job", job_id=run.id), code=303)
+
+
 def _words(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> list[str]:
     """Whose records, in words for the job list and the preview (村, 户, 人群, how many codes, key population,
     or blank)."""
@@ -291,12 +338,16 @@ def _words(form: PrintJobInput, scope: Scope, plan: PrintPlan) -> list[str]:
 # --- jobs -----------------------------------------------------------------------------------------------------
 
 def check_queue(job_ids: list[int] | None) -> None:
-    """With RQ, fail the unfinished jobs RQ reports failed or no longer has, before the page reads them.
+    """With RQ, fail the unfinished jobs RQ reports failed or no longer has, before the page reads them (a print
+    run's parts with it, and the run settled: jobs/runs.py).
 
     A failed check (Redis down) leaves the statuses as they are: the page still shows, and asks again next time.
     """
+    if job_ids is not None:
+        job_ids = [*job_ids, *(part for job_id in job_ids for part in runs.part_ids(db_session(), job_id))]
     try:
         changed = dispatcher().check(state().database, job_ids, now=utcnow())
+        runs.settle_runs_of(state().database, changed, instance_dir=state().settings.instance_dir)
     except Exception:
         current_app.logger.exception("could not ask the job queue about jobs %s", job_ids or "unfinished")
         return
@@ -370,6 +421,11 @@ def jobs() -> ResponseReturnValue:
 def job(job_id: int) -> ResponseReturnValue:
     check_queue([job_id])
     found = _own_job(job_id)
+    if found.kind == RUN:
+        run = _run_state(found)
+        return render_template("web/forms/run.html", job=found, run=run, files=_files(found),
+                               parts=[_part_files(part) for part in run.parts], finished=found.status in ENDED,
+                               rerun=RerunInput())
     return render_template("web/forms/job.html", job=found, files=_files(found) if found.status == "done" else [],
                            finished=found.status in ("done", "failed"))
 
@@ -377,12 +433,62 @@ def job(job_id: int) -> ResponseReturnValue:
 @bp.get("/print/jobs/<int:job_id>.json")
 @requires("print")
 def job_status(job_id: int) -> ResponseReturnValue:
-    """What the job page's script polls: status, counts and whether to stop polling."""
+    """What the job page's script polls: status, counts and whether to stop polling (and a run's parts)."""
     check_queue([job_id])
     found = _own_job(job_id)
+    if found.kind == RUN:
+        run = _run_state(found)
+        return jsonify(id=found.id, status=found.status, label=label(JOB_STATUS_LABELS, found.status),
+                       done=run.done, total=run.total, percent=run.percent, pages=run.pages,
+                       error=shown_message(found.error), finished=found.status in ENDED,
+                       expired=found.expired_at is not None,
+                       parts=[{"id": part.id, "status": part.status, "label": label(JOB_STATUS_LABELS, part.status),
+                               "percent": part.percent, "done": part.done, "total": part.total}
+                              for part in run.parts])
     return jsonify(id=found.id, status=found.status, label=label(JOB_STATUS_LABELS, found.status), done=found.done,
                    total=found.total, percent=found.percent, pages=found.pages, error=shown_message(found.error),
                    finished=found.status in ("done", "failed"), expired=found.expired_at is not None)
+
+
+class RerunInput(FlaskForm):
+    """重新生成未完成的村: nothing but the CSRF token (the run is named by the URL)."""
+
+
+@bp.post("/print/jobs/<int:job_id>/rerun")
+@requires("print")
+def rerun(job_id: int) -> ResponseReturnValue:
+    """Queue a run's failed villages again (a village already printed is not printed twice) and hand them on."""
+    if not RerunInput().validate_on_submit():
+        abort(400)
+    found = _own_job(job_id)
+    try:
+        ids = runs.rerun_failed(db_session(), found.id)
+        db_session().commit()
+    except ArchiveprintError as error:
+        rollback()
+        flash(message_of(error), "error")
+        return redirect(url_for("forms.job", job_id=job_id), code=303)
+    runs.submit_parts(state().database, dispatcher(), ids, instance_dir=state().settings.instance_dir)
+    flash(_("已重新提交 %(n)s 个村", n=len(ids)), "success")
+    return redirect(url_for("forms.job", job_id=job_id), code=303)
+
+
+def _run_state(run: Job) -> runs.RunState:
+    """A run and its parts; a run whose parts have all ended but whose row has not (its last part could not settle
+    it) is settled here, so its page never waits forever."""
+    found = runs.find_run(db_session(), run.id)
+    if found.status in ENDED and run.status not in ENDED:
+        runs.settle(state().database, run.id, instance_dir=state().settings.instance_dir)
+        db_session().commit()  # a fresh snapshot (SQLite), then read it again
+        db_session().refresh(run)
+        found = runs.find_run(db_session(), run.id)
+    return found
+
+
+def _part_files(part: runs.PartState) -> dict[str, object]:
+    """A part as its row on the run's page: the part, and its own files once it is done."""
+    job = db_session().get(Job, part.id)
+    return {"part": part, "files": _files(job) if job is not None and part.status == "done" else []}
 
 
 @bp.get("/print/jobs/<int:job_id>/files/<name>")
@@ -395,7 +501,8 @@ def download(job_id: int, name: str) -> ResponseReturnValue:
                        params={"kept_days": found.kept_days}, field="文件", value=name[:64])
     folder = job_dir(state().settings, found.id).resolve()
     path = next((Path(p) for p in found.outputs or [] if Path(p).name == name), None)
-    if found.status != "done" or path is None or not path.resolve().is_relative_to(folder) or not path.is_file():
+    if found.status not in ("done", "partial") or path is None or not path.resolve().is_relative_to(folder) \
+            or not path.is_file():
         raise NotFound("没有这个文件（任务未完成或文件已删除）", field="文件", value=name[:64])
     commit_audit(current_account().user, "export", "print_job", found.id, detail=_export_detail(found, name))
     mimetype = MIMETYPES.get(path.suffix, "application/octet-stream")

@@ -86,7 +86,8 @@ ACTIVITY_LABELS = {
     "user.password_changed": _l("修改密码"), "user.password_reset": _l("重设密码"), "user.role_changed": _l("更改角色"),
     "user.villages_changed": _l("更改负责的村"),
 }
-JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败")}
+JOB_STATUS_LABELS = {"queued": _l("排队中"), "running": _l("正在生成"), "done": _l("完成"), "failed": _l("失败"),
+                     "partial": _l("部分完成")}  # partial: a print run some of whose villages failed
 
 # The archive room's words: where a folder is, and what was done to it.
 FOLDER_STATUS_LABELS = {"on_shelf": _l("在架"), "out": _l("已取出"), "lent": _l("借出"), "missing": _l("下落不明"),

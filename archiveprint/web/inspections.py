@@ -29,6 +29,7 @@ from archiveprint.inspections.services import (
     set_unavailable,
     sign_inspection,
 )
+from archiveprint.jobs.names import file_names
 from archiveprint.locations.picklist import render_picklist_pdf
 from archiveprint.register.populations import load_populations
 from archiveprint.register.queries import list_villages
@@ -40,7 +41,6 @@ from archiveprint.web.responses import (
     audit_shown,
     change,
     content_disposition,
-    file_names,
     form_text,
     note_refusal,
     pdf_response,

@@ -22,6 +22,7 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotFound
 from archiveprint.forms.preview import thumbnails
+from archiveprint.jobs.names import file_names
 from archiveprint.labels.barcode_sizing import QR_HINT, BarcodeTooSmall
 from archiveprint.labels.design import LabelKind
 from archiveprint.labels.queries import find_printer_profile, list_printer_profiles
@@ -44,7 +45,6 @@ from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.forms import submit_job
 from archiveprint.web.i18n import message_of
-from archiveprint.web.responses import file_names
 from archiveprint.web.session import commit_audit, state, today
 
 bp = Blueprint("labels", __name__)

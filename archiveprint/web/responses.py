@@ -5,9 +5,7 @@ saved under a name that says what it holds."""
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Callable, Iterable
-from datetime import date
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -93,26 +91,6 @@ def pdf_response(pdf: bytes, name: str) -> ResponseReturnValue:
     """A generated PDF shown in the browser (printed from there), never cached: it names residents."""
     return send_file(io.BytesIO(pdf), mimetype="application/pdf", download_name=name, as_attachment=False,
                      max_age=0)
-
-
-UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
-
-
-def file_names(what: tuple[str, str], whose: list[tuple[str, str]], day: date) -> tuple[str, str]:
-    """A download's name without its suffix, in Chinese and as its ASCII fallback: what it holds, whose, the day.
-
-    `what` and each of `whose` are (Chinese, ASCII) pairs, e.g. (("接诊记录表", "encounter"), [("东村第1户", "201-1")])
-    gives 接诊记录表-东村第1户-20261125 and encounter-201-1-20261125.
-    """
-    def clean(text: str) -> str:
-        return " ".join(UNSAFE_IN_NAMES.sub(" ", text).split()).strip(" .")[:60]
-
-    def ascii_only(text: str) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.")[:40]
-
-    shown = [clean(what[0])] + [clean(zh) for zh, _ascii in whose if clean(zh)] + [f"{day:%Y%m%d}"]
-    fallback = [ascii_only(what[1]) or "print"] + [ascii_only(en) for _zh, en in whose if ascii_only(en)]
-    return "-".join(part for part in shown if part), "-".join([*fallback, f"{day:%Y%m%d}"])
 
 
 def content_disposition(name: str, fallback: str) -> str:

@@ -1,5 +1,5 @@
-/* A job's page (print job, large register import): ask the server for the job's progress every second; reload
-   when it is done or failed. */
+/* A job's page (print job, print run, large register import): ask the server for the job's progress every second
+   (a print run's: each village's too); reload when it is done or failed. */
 (function () {
   "use strict";
   var job = document.getElementById("job");
@@ -19,6 +19,21 @@
     bar.textContent = state.percent + "%";
     percent.textContent = state.percent + "%";
     count.textContent = state.total ? state.done + " / " + state.total : "";
+    (state.parts || []).forEach(showPart);
+  }
+
+  function showPart(part) {
+    var row = document.getElementById("part-" + part.id);
+    if (!row) {
+      return;
+    }
+    var partStatus = row.querySelector("[data-part-status]");
+    var partBar = row.querySelector("[data-part-progress]");
+    partStatus.textContent = part.label;
+    partStatus.className = "status status-" + part.status;
+    partBar.value = part.percent;
+    partBar.textContent = part.percent + "%";
+    row.querySelector("[data-part-count]").textContent = part.total ? part.done + " / " + part.total : "";
   }
 
   function poll() {
