@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Select, event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
 
 from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
 from archiveprint.accounts.roles import COUNTY_ROLES
@@ -259,19 +260,37 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
     if not state.is_select or state.is_column_load:
         return
     criteria: Criteria = []
+    statement = state.statement
     if scope.site_ids is not None:
         lifted = _read_through(state)
         criteria += [(entity, test) for entity, test in
                      _site_criteria(scope, history=bool(state.execution_options.get(HISTORY)))
                      if entity is not lifted]
+        if lifted is not None:
+            statement = _without_criteria_on(statement, lifted)
     if scope.village_ids is not None:
         ids = tuple(sorted(scope.village_ids))
         criteria += _person_criteria(ids, Village.id.in_(ids))
-    # Each statement gets them from here, lazy and eager loads of relationships too (so not propagated from the
+    # Each statement gets them from here, lazy loads of relationships too (so they are not propagated from the
     # statement that loaded the parent row: a relationship read through must not inherit its target's filter).
-    state.statement = state.statement.options(*(
+    state.statement = statement.options(*(
         with_loader_criteria(entity, test, include_aliases=True, propagate_to_loaders=False)
         for entity, test in criteria))
+
+
+def _without_criteria_on(statement: Any, entity: type) -> Any:
+    """The statement without the criteria on `entity` it copied from the statement that loaded the parent rows (an
+    eager load, selectinload, copies every option of that statement). The hook then adds every criterion again but
+    that site criterion (a village doctor's on a person's rows included)."""
+    options = statement._with_options
+    kept = tuple(option for option in options if not (isinstance(option, LoaderCriteriaOption)
+                                                       and option.entity is not None
+                                                       and option.entity.class_ is entity))
+    if len(kept) == len(options):
+        return statement
+    copy = statement._generate()
+    copy._with_options = kept
+    return copy
 
 
 # --- new rows: their site; a closed site: no changes ---------------------------------------------------------------

@@ -84,11 +84,25 @@ def add_village(session: Session, code: str, name: str, *, actor: str) -> Villag
         if village.name == name:
             raise Conflict("村(居)委会“{name}”已登记，代码 {code}",
                            params={"name": name, "code": village.code}, field="村名", value=name)
+    _not_kept_elsewhere(session, township, code, name)
     village = Village(township=township, code=code, name=name, last_serial=0, last_household_no=0)
     session.add(village)
     session.flush()
     record_event(session, "village.added", "village", village.id, actor=actor, code=code, name=name)
     return village
+
+
+def _not_kept_elsewhere(session: Session, township: Township, code: str, name: str) -> None:
+    """A village of this township that was transferred to another site (机构撤并) is not in scope here, but its
+    code and name stay taken: refuse them by name of the site that keeps it (read from the tables)."""
+    villages, sites = Village.__table__, Site.__table__
+    row = session.execute(select(villages.c.code, villages.c.name, sites.c.name)
+                          .join(sites, sites.c.id == villages.c.site_id, isouter=True)
+                          .where(villages.c.township_id == township.id,
+                                 (villages.c.code == code) | (villages.c.name == name))).first()
+    if row is not None:
+        raise Conflict("村(居)委会 {code} {name} 已登记，现由机构“{site}”保管",
+                       params={"code": row[0], "name": row[1], "site": row[2] or ""}, field="村代码", value=code)
 
 
 def check_new_villages(session: Session, entries: list[tuple[str, str]]) -> dict[int, str]:
