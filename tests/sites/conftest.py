@@ -81,10 +81,8 @@ def rules() -> LendingRules:
     return load_rules([shipped_rules_file()])
 
 
-@pytest.fixture
-def county(session: Session, rules: LendingRules) -> Iterator[County]:
-    if session.get_bind().dialect.name == "sqlite":
-        pytest.skip("a transfer needs two sites, and several sites need PostgreSQL (test_sqlite_refuses_a_transfer)")
+def build_county(session: Session, rules: LendingRules) -> County:
+    """Both sites with their rows, made in `session` (the caller commits or rolls back)."""
     clock = Clock()
     setup_township(session)
     first = session.scalars(select(Site)).one()
@@ -124,5 +122,12 @@ def county(session: Session, rules: LendingRules) -> Iterator[County]:
                     actor=ACTOR, now=clock())
     session.flush()
     apply_scope(session, AccessScope())
-    yield County(session, first, second, rules, clock, homes[0], homes[1], closed, waiting)
+    return County(session, first, second, rules, clock, homes[0], homes[1], closed, waiting)
+
+
+@pytest.fixture
+def county(session: Session, rules: LendingRules) -> Iterator[County]:
+    if session.get_bind().dialect.name == "sqlite":
+        pytest.skip("a transfer needs two sites, and several sites need PostgreSQL (test_sqlite_refuses_a_transfer)")
+    yield build_county(session, rules)
     apply_scope(session, AccessScope())

@@ -22,7 +22,8 @@ from archiveprint.lending.queries import list_register, status_provider
 from archiveprint.lending.services import check_out
 from archiveprint.locations.handover import find_handover
 from archiveprint.locations.models import FolderPosition, Shelf
-from archiveprint.locations.queries import find_places, list_movements
+from archiveprint.locations.queries import find_places, list_movements, list_shelves
+from archiveprint.locations.services import move_folder
 from archiveprint.register import services
 from archiveprint.register.importer import import_file
 from archiveprint.register.models import Household, Resident, Village
@@ -195,3 +196,26 @@ def test_some_villages_move_and_the_sending_site_keeps_working(county: County, t
                         today=date(2026, 11, 25))
     texts = [compact(text) for text in page_texts(tmp_path / "cover.pdf")]
     assert forms.residents == 4 and all("柏棠镇" in t and "诸福屯镇卫生院" in t for t in texts)
+
+
+def test_when_the_receiving_rooms_have_no_room_after_its_villages_one_relayout_places_everything(
+        county: County) -> None:
+    s = county.session
+    county.scope(county.first)
+    shelves = list_shelves(s)
+    west = services.find_village(s, "202")
+    for household in s.scalars(select(Household).where(Household.village_id == west.id)):
+        move_folder(s, household, shelves[-1].code, actor=ACTOR, now=county.clock())
+    for shelf in shelves:
+        shelf.village = west if shelf is shelves[-1] else None if shelf.village is west else shelf.village
+    s.flush()
+    county.unscoped()
+    before = count_rows(s)
+    done = carry_out(county)
+    assert [m.folder for m in done.moves if m.source]  # the receiving site's own folders make room
+    assert sum(p.placed for p in done.placements) == 7 and done.closed_area == 1
+    county.scope(county.first)
+    places = find_places(s, [h.id for h in s.scalars(select(Household))])
+    assert {place.state for place in places.values()} == {"on_shelf", "unshelved"}  # 001's folder was never shelved
+    assert count_rows(s)["folder_positions"] == before["folder_positions"] + 1
+    assert len(done.labels) >= 3
