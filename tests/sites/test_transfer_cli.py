@@ -65,6 +65,10 @@ def test_dry_run_then_transfer_writes_the_documents(cli_env: Database, run_cli: 
     labels = compact("".join(page_texts(written["labels"])))
     assert "东村" in labels and "西村" in labels
 
+    reprint = run_cli("--site", "BT", "handover", "pdf", "YJ-2026-0001", "-o", str(tmp_path / "again.pdf"))
+    assert reprint.exit_code == 0, reprint.output  # the closed site's history is still read (and printed)
+    assert compact("".join(page_texts(tmp_path / "again.pdf"))) == compact("".join(page_texts(written["handover"])))
+
     again = run_cli("site", "transfer", "--from", "BT", "--to", "130123100", "--json")
     assert again.exit_code == 1 and "已撤并" in json.loads(again.output)["error"]
     listed = run_cli("site", "list", "--json")
