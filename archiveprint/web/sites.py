@@ -106,8 +106,9 @@ class TransferInput(FlaskForm):
     """移交: which site hands over, which receives, the villages (none: the whole site), the supervisor; the
     confirm carries the preview's check code."""
 
-    source = SelectField(_l("移交机构"), validators=[InputRequired(_l("请选择移交机构"))])
-    target = SelectField(_l("接收机构"), validators=[InputRequired(_l("请选择接收机构"))])
+    # validate_choice off: a site not (or no longer) offered is refused by the service, in its words
+    source = SelectField(_l("移交机构"), validators=[InputRequired(_l("请选择移交机构"))], validate_choice=False)
+    target = SelectField(_l("接收机构"), validators=[InputRequired(_l("请选择接收机构"))], validate_choice=False)
     villages = StringField(_l("只移交这些村(居)委会"), filters=[clean], validators=[
         Optional(), Length(max=500, message=_l("不能超过500个字"))])
     supervisor = StringField(_l("监交人"), filters=[clean], validators=[

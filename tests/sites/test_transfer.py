@@ -5,7 +5,7 @@ a closed site refuses changes, a dry run changes nothing, an open loan refuses t
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -46,7 +46,7 @@ def test_sqlite_refuses_a_transfer(session: Session) -> None:
         pytest.skip("the refusal is SQLite's")
     setup_township(session)
     with pytest.raises(Conflict, match="PostgreSQL"):
-        transfer_villages(session, "130123100", "BT", actor=ACTOR, now=date(2026, 11, 25))  # type: ignore[arg-type]
+        transfer_villages(session, "130123100", "BT", actor=ACTOR, now=datetime(2026, 11, 25, 8, 0))
 
 
 def test_whole_site_transfer_moves_every_row_it_should_and_loses_none(county: County) -> None:
