@@ -160,13 +160,15 @@ class Transfer:
         what = "整个机构" if self.whole_site else "村 " + "、".join(f"{v.code} {v.name}" for v in self.villages)
         head = "移交预览（未写入；去掉 --dry-run 即执行）" if self.dry_run else "已移交"
         lines = [f"{head}：{self.source} {self.source_name} → {self.target} {self.target_name}，{what}"]
-        lines.append(f"  移交清单 {self.number or '（预览）'}：{self.folders} 袋；随同转入未上架 {self.unshelved} 袋"
+        number = f" {self.number}" if self.number else "（预览）"
+        lines.append(f"  移交清单{number}：{self.folders} 袋；随同转入未上架 {self.unshelved} 袋"
                      if self.handover else f"  没有在架的档案袋；随同转入未上架 {self.unshelved} 袋")
-        lines.append("  数量        " + "  ".join(f"{COUNT_TEXT[k]:>6}" for k in COUNTED))
+        width = max(len(self.source), len(self.target))
+        lines.append(f"  {'':<{width}}     " + "  ".join(f"{COUNT_TEXT[k]:>6}" for k in COUNTED))
         for side, code in (("source", self.source), ("target", self.target)):
-            for when, counts in (("前", self.before), ("后", self.after)):
+            for when, counts in (("移交前", self.before), ("移交后", self.after)):
                 if counts:
-                    lines.append(f"  {code:<8}{when}  " + "  ".join(f"{counts[side][k]:>6}" for k in COUNTED))
+                    lines.append(f"  {code:<{width}} {when}  " + "  ".join(f"{counts[side][k]:>6}" for k in COUNTED))
         for placement in self.placements:
             run = f"{placement.run[0]} … {placement.run[1]}" if placement.run else "—"
             lines.append(f"  村 {placement.village} {placement.name}：上架 {placement.placed} 袋，架位 {run}")
