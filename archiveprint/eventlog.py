@@ -9,6 +9,7 @@ from sqlalchemy import JSON, DateTime, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archiveprint.db import Base, site_column, utcnow
+from archiveprint.sites.models import HISTORY
 
 
 class Event(Base):
@@ -59,7 +60,8 @@ def diff(before: dict[str, object], after: dict[str, object]) -> dict[str, list[
 
 
 def list_events(session: Session, entity_type: str, entity_id: object) -> list[Event]:
-    """The history of one thing (a resident by archive code, a household by id), oldest first."""
+    """The history of one thing (a resident by archive code, a household by id), oldest first: the caller has found
+    it in its scope, so the events a site wrote before the thing was transferred to this one are read too."""
     stmt = (select(Event).where(Event.entity_type == entity_type, Event.entity_id == str(entity_id))
-            .order_by(Event.id))
+            .order_by(Event.id).execution_options(**{HISTORY: True}))
     return list(session.scalars(stmt))

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Select, event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlalchemy.orm.util import LoaderCriteriaOption
 
 from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
 from archiveprint.accounts.roles import COUNTY_ROLES
@@ -55,7 +56,7 @@ from archiveprint.locations.models import (
     StorageLayout,
 )
 from archiveprint.register.models import Household, ImportRun, PopulationTag, Resident, Township, Village
-from archiveprint.sites.models import SCOPE_KEY, Site
+from archiveprint.sites.models import HISTORY, SCOPE_KEY, Site
 
 VILLAGE_SCOPED_ROLES = frozenset({"village_doctor"})
 
@@ -83,6 +84,14 @@ UNSCOPED: dict[type, str] = {
     LoginAttempt: "hashes of typed names, before anyone is signed in (throttling must see them all)",
 }
 # Township (a code namespace) is in scope when it is a scope site's home or holds one of its villages.
+
+# Relationships whose target is read without the site criteria: a row in scope shows what it refers to, and a record
+# in scope its own lines. A folder received from another site (机构撤并) keeps in its history the shelves it stood
+# on and the borrowers and approvers of its returned loans there; a closed site's handover list keeps the lines it
+# handed over. Only the site criteria are lifted (a village doctor's stay), and only for these loads.
+READ_THROUGH: frozenset[tuple[type, str]] = frozenset({
+    (FolderMovement, "shelf"), (Loan, "borrower"), (Loan, "approver"), (LoanRequest, "borrower"),
+    (LoanRequest, "approver"), (Handover, "items")})
 
 
 @dataclass(frozen=True)
@@ -188,46 +197,59 @@ def _households(villages: Any) -> Select[Any]:
     return select(Household.id).where(Household.village_id.in_(villages))
 
 
-def _person_criteria(villages: Any, village: Any) -> list[Any]:
-    """One loader criterion per entity that names a person or a household's folder, for the villages `villages`
-    (a tuple of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself."""
+Criteria = list[tuple[type, Any]]  # (entity, the test its rows must pass)
+
+
+def _person_criteria(villages: Any, village: Any) -> Criteria:
+    """One criterion per entity that names a person or a household's folder, for the villages `villages` (a tuple
+    of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself."""
     households = _households(villages).scalar_subquery()
-    options = [
-        with_loader_criteria(Village, village, include_aliases=True),
-        with_loader_criteria(Household, Household.village_id.in_(villages), include_aliases=True),
-        with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(villages), include_aliases=True),
+    criteria: Criteria = [
+        (Village, village),
+        (Household, Household.village_id.in_(villages)),
+        (PopulationFigure, PopulationFigure.village_id.in_(villages)),
     ]
-    options += [with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True)
-                for entity in BY_HOUSEHOLD]
+    criteria += [(entity, entity.household_id.in_(households)) for entity in BY_HOUSEHOLD]
     residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
-    options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))
+    criteria.append((ServiceVisit, ServiceVisit.resident_id.in_(residents)))
     folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
-    options.append(with_loader_criteria(InspectionCheck, InspectionCheck.folder_id.in_(folders), include_aliases=True))
+    criteria.append((InspectionCheck, InspectionCheck.folder_id.in_(folders)))
     requests = select(LoanRequest.id).where(LoanRequest.household_id.in_(households)).scalar_subquery()
-    options.append(with_loader_criteria(LoanDocument, LoanDocument.request_id.in_(requests), include_aliases=True))
-    return options
+    criteria.append((LoanDocument, LoanDocument.request_id.in_(requests)))
+    return criteria
 
 
-def _site_criteria(scope: AccessScope) -> list[Any]:
-    """The site's own rows, its villages' people and folders, and the rows hanging off both."""
+def _site_criteria(scope: AccessScope, *, history: bool = False) -> Criteria:
+    """The site's own rows, its villages' people and folders, and the rows hanging off both. `history`: the
+    statement reads the events of one thing already found in scope (`HISTORY`), whichever site wrote them."""
     sites = tuple(sorted(scope.site_ids or ()))
     villages = select(Village.id).where(Village.site_id.in_(sites)).scalar_subquery()
-    options = _person_criteria(villages, Village.site_id.in_(sites))
-    options += [with_loader_criteria(entity, entity.site_id.in_(sites), include_aliases=True)
-                for entity in SITE_OWNED if entity is not Village]
+    criteria = _person_criteria(villages, Village.site_id.in_(sites))
+    criteria += [(entity, entity.site_id.in_(sites)) for entity in SITE_OWNED if entity is not Village]
     for entity in SITE_OWNED_SINCE:
+        if history and entity is Event:
+            continue
         own = entity.site_id.in_(sites)
-        options.append(with_loader_criteria(
-            entity, or_(own, entity.site_id.is_(None)) if scope.first_site else own, include_aliases=True))
+        criteria.append((entity, or_(own, entity.site_id.is_(None)) if scope.first_site else own))
     for entity, (column, parent) in BY_PARENT.items():
         if parent in SITE_OWNED:
             parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
-            options.append(with_loader_criteria(entity, getattr(entity, column).in_(parents), include_aliases=True))
+            criteria.append((entity, getattr(entity, column).in_(parents)))
     homes = select(Site.township_id).where(Site.id.in_(sites)).scalar_subquery()
     held = select(Village.township_id).where(Village.site_id.in_(sites)).scalar_subquery()
-    options.append(with_loader_criteria(Township, or_(Township.id.in_(homes), Township.id.in_(held)),
-                                        include_aliases=True))
-    return options
+    criteria.append((Township, or_(Township.id.in_(homes), Township.id.in_(held))))
+    return criteria
+
+
+def _read_through(state: ORMExecuteState) -> type | None:
+    """The entity a READ_THROUGH relationship is loading, None for any other statement."""
+    if not state.is_relationship_load:
+        return None
+    path = state.loader_strategy_path
+    prop = path[-1] if path is not None else None
+    if prop is None or (getattr(prop, "parent", None) is None) or not hasattr(prop, "mapper"):
+        return None
+    return prop.mapper.class_ if (prop.parent.class_, prop.key) in READ_THROUGH else None
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -237,13 +259,38 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
         return
     if not state.is_select or state.is_column_load:
         return
-    options: list[Any] = []
+    criteria: Criteria = []
+    statement = state.statement
     if scope.site_ids is not None:
-        options += _site_criteria(scope)
+        lifted = _read_through(state)
+        criteria += [(entity, test) for entity, test in
+                     _site_criteria(scope, history=bool(state.execution_options.get(HISTORY)))
+                     if entity is not lifted]
+        if lifted is not None:
+            statement = _without_criteria_on(statement, lifted)
     if scope.village_ids is not None:
         ids = tuple(sorted(scope.village_ids))
-        options += _person_criteria(ids, Village.id.in_(ids))
-    state.statement = state.statement.options(*options)
+        criteria += _person_criteria(ids, Village.id.in_(ids))
+    # Each statement gets them from here, lazy loads of relationships too (so they are not propagated from the
+    # statement that loaded the parent row: a relationship read through must not inherit its target's filter).
+    state.statement = statement.options(*(
+        with_loader_criteria(entity, test, include_aliases=True, propagate_to_loaders=False)
+        for entity, test in criteria))
+
+
+def _without_criteria_on(statement: Any, entity: type) -> Any:
+    """The statement without the criteria on `entity` it copied from the statement that loaded the parent rows (an
+    eager load, selectinload, copies every option of that statement). The hook then adds every criterion again but
+    that site criterion (a village doctor's on a person's rows included)."""
+    options = statement._with_options
+    kept = tuple(option for option in options if not (isinstance(option, LoaderCriteriaOption)
+                                                       and option.entity is not None
+                                                       and option.entity.class_ is entity))
+    if len(kept) == len(options):
+        return statement
+    copy = statement._generate()
+    copy._with_options = kept
+    return copy
 
 
 # --- new rows: their site; a closed site: no changes ---------------------------------------------------------------

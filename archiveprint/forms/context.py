@@ -16,8 +16,11 @@ def age_on(born: date | None, today: date) -> int | None:
 
 
 def person_values(resident: Resident, township: Township, *, today: date) -> dict[str, object]:
-    """What the register knows about a person, by the keys form.yaml `prefill:` entries use."""
+    """What the register knows about a person, by the keys form.yaml `prefill:` entries use. `township` is the
+    printing site's own (its unit name); a person of a village taken over from another township (机构撤并) keeps
+    that township's names."""
     household = resident.household
+    own = resident.village.township
     age = age_on(resident.birth_date, today)
     return {
         "name": resident.name,
@@ -30,8 +33,8 @@ def person_values(resident: Resident, township: Township, *, today: date) -> dic
         "id_number": resident.id_number or "",
         "phone": resident.phone,
         "address": resident.address or household.address,
-        "township": township.name,
-        "county": township.county_name,
+        "township": own.name,
+        "county": own.county_name,
         "village": resident.village.name,
         "unit": township.unit_name,
         "registered_on": resident.registered_on,

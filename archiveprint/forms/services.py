@@ -132,7 +132,7 @@ def resolve_scope(session: Session, *, codes: tuple[str, ...] = (), household: s
     its population (`form_set.population`) prints that population by default (see `choose_population`). A key
     population is counted on `today`.
     """
-    village_code = find_village(session, village).code if village else None
+    village_code = find_village(session, village).ref if village else None
     household_id = None
     if household is not None:
         text = str(household).strip()

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from archiveprint.eventlog import Event
 from archiveprint.labels.models import PrinterProfile
+from archiveprint.register import services
 from archiveprint.register.models import Household, Resident, Township, Village
+from archiveprint.register.queries import village_clause
 
 CHUNK = 500
 # Changes after which a household's folder label is out of date (members, names, head, new folders).
@@ -49,17 +51,19 @@ def find_relabel_households(session: Session, since: date | datetime) -> set[int
 
 
 def household_ids_in_order(session: Session, ids: set[int] | None, village: str | None) -> list[int]:
-    """Household ids in filing order (village code, household number): all of them, or `ids`, within `village`."""
-    stmt = select(Household.id, Village.code, Household.number).join(Village, Village.id == Household.village_id)
+    """Household ids in filing order (village code, household number; a township's villages taken over from
+    another site apart): all of them, or `ids`, within `village` (a Village.ref)."""
+    stmt = (select(Household.id, Village.township_id, Village.code, Household.number)
+            .join(Village, Village.id == Household.village_id))
     if village is not None:
-        stmt = stmt.where(Village.code == village)
+        stmt = stmt.where(village_clause(village))
     if ids is None:
-        return list(session.scalars(stmt.order_by(Village.code, Household.number)))
+        return list(session.scalars(stmt.order_by(Village.township_id, Village.code, Household.number)))
     id_list = sorted(ids)
     rows = []
     for start in range(0, len(id_list), CHUNK):
         rows += session.execute(stmt.where(Household.id.in_(id_list[start:start + CHUNK]))).all()
-    return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[2]))]
+    return [row[0] for row in sorted(rows, key=lambda row: (row[1], row[2], row[3]))]
 
 
 def iter_households(session: Session, ids: Sequence[int]) -> Iterator[Household]:
@@ -90,14 +94,15 @@ def village_ranges(session: Session, village: str | None = None) -> list[tuple[V
     stmt = (select(Village, func.min(Household.number), func.max(Household.number), func.count(Household.id))
             .join(Household, Household.village_id == Village.id)
             .options(joinedload(Village.township))
-            .group_by(Village.id).order_by(Village.code))
+            .group_by(Village.id).order_by(Village.township_id, Village.code))
     if village is not None:
-        stmt = stmt.where(Village.code == village)
+        stmt = stmt.where(village_clause(village))
     return [(v, lo, hi, n) for v, lo, hi, n in session.execute(stmt)]
 
 
 def find_township(session: Session) -> Township | None:
-    return session.scalar(select(Township).order_by(Township.id).limit(1))
+    """The printing site's own township (its unit name goes on the labels)."""
+    return services.find_township(session)
 
 
 def find_printer_profile(session: Session, printer: str, stock: str) -> PrinterProfile | None:

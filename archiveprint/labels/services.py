@@ -138,7 +138,7 @@ def resolve_label_scope(session: Session, *, household: str | int | None = None,
         if not LOCATION_CODE.fullmatch(location):
             raise InvalidValue("架位代码只能由字母、数字和 - . / 组成（要印成条码），位置说明请写在“位置说明”里",
                                field="架位代码", value=location)
-    return LabelScope(household_ids=household_ids, village=find_village(session, village).code if village else None,
+    return LabelScope(household_ids=household_ids, village=find_village(session, village).ref if village else None,
                       codes=tuple(normalised), since=since, locations=locations)
 
 
@@ -362,7 +362,7 @@ def _values(session: Session, kind: LabelKind, scope: LabelScope, options: Label
                 members = tuple(Member(r.name, r.archive_code) for r in ordered_members(household)
                                 if options.include_closed or r.status == "active")
                 facts = HouseholdFacts(village.full_code, village.name, household.number, household.head_name,
-                                       members, township_name, unit_name)
+                                       members, village.township.name, unit_name)
                 result.households.append(household.id)
                 yield household_values(facts, mask=options.mask_names)
 
@@ -375,7 +375,7 @@ def _values(session: Session, kind: LabelKind, scope: LabelScope, options: Label
                 household = resident.household
                 facts = ResidentFacts(resident.archive_code, resident.name, resident.sex, resident.birth_date,
                                       resident.village.name, household.village.full_code, household.number,
-                                      household.head_name, township_name, unit_name)
+                                      household.head_name, resident.village.township.name, unit_name)
                 result.residents.append(resident.archive_code)
                 yield resident_values(facts, mask=options.mask_names)
 

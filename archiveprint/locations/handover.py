@@ -72,6 +72,7 @@ class HandoverList:
     supervisor: str = ""
     reason: str = ""
     handed_at: datetime | None = None
+    unshelved: int = 0  # folders never shelved, left off the list when asked to (a transfer between sites)
 
     @property
     def records(self) -> int:
@@ -99,19 +100,21 @@ class HandoverList:
 
 
 def select_folders(session: Session, *, village: str | None = None, first: str | None = None,
-                   last: str | None = None, codes: Sequence[str] = (),
-                   providers: Sequence[StatusProvider] = ()) -> HandoverList:
-    """The dry run: the folders a village, a shelf range (in filling order) or a list of codes names, numbered
-    1…N in shelf order, and those that cannot be handed over now with the reason. Nothing is written."""
+                   last: str | None = None, codes: Sequence[str] = (), villages: Sequence[str] = (),
+                   leave_unshelved: bool = False, providers: Sequence[StatusProvider] = ()) -> HandoverList:
+    """The dry run: the folders a village (or several), a shelf range (in filling order) or a list of codes names,
+    numbered 1…N in shelf order, and those that cannot be handed over now with the reason. With `leave_unshelved`
+    a folder never shelved is left off the list (counted) instead of refused. Nothing is written."""
     codes = [c.strip() for c in codes if c and c.strip()]
-    if sum([bool(village), bool(first or last), bool(codes)]) != 1:
+    named = [v for v in (village, *villages) if v]
+    if sum([bool(named), bool(first or last), bool(codes)]) != 1:
         raise InvalidValue("请只选一种移交范围：村、起止架位或档案袋编号列表", field="移交范围")
     refused: list[Refused] = []
-    skipped = 0
-    if village:
-        found = find_village(session, village)
-        ids = list(session.scalars(select(Household.id).where(Household.village_id == found.id)))
-        selection = f"村 {found.code} {found.name}"
+    skipped = unshelved = 0
+    if named:
+        found = [find_village(session, key) for key in dict.fromkeys(named)]
+        ids = list(session.scalars(select(Household.id).where(Household.village_id.in_([v.id for v in found]))))
+        selection = "村 " + "、".join(f"{v.ref} {v.name}" for v in found)
     elif first or last:
         chosen = shelf_range(session, first, last, field="移交范围")
         start, end = chosen[0], chosen[-1]
@@ -142,6 +145,9 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
         if place.state == "gone" and not codes:
             skipped += 1
             continue
+        if status.code == "unshelved" and leave_unshelved:
+            unshelved += 1
+            continue
         if status.code in ("lent", "out", "missing", "gone", "unshelved"):
             why = {"unshelved": N_("尚未上架"), "gone": N_("已移出档案室")}.get(status.code, status.text)
             refused.append(Refused(display_code(household), household.head_name, why, household.id))
@@ -149,20 +155,21 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
         lines.append(HandoverLine(len(lines) + 1, household.id, display_code(household), household.village.code,
                                   household.village.name, household.number, household.head_name,
                                   records.get(household.id, 0), None, place.address))
-    return HandoverList(selection, lines, refused, skipped)
+    return HandoverList(selection, lines, refused, skipped, unshelved=unshelved)
 
 
 def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: str = "", reason: str = "",
               village: str | None = None, first: str | None = None, last: str | None = None,
-              codes: Sequence[str] = (), providers: Sequence[StatusProvider] = (), actor: str,
-              now: datetime) -> HandoverList:
+              codes: Sequence[str] = (), villages: Sequence[str] = (), leave_unshelved: bool = False,
+              providers: Sequence[StatusProvider] = (), actor: str, now: datetime) -> HandoverList:
     """Record a handover: number it (YJ-2026-0001), keep its list, and release every folder from the shelves with
     the reason "移交给 <接收方>" — all in the caller's transaction, or nothing when any folder is refused."""
     parties = {N_("移交方"): from_party.strip(), N_("接收方"): to_party.strip()}
     for label, value in parties.items():
         if not value:
             raise InvalidValue("请写明{label}", params={"label": label}, field=label)
-    chosen = select_folders(session, village=village, first=first, last=last, codes=codes, providers=providers)
+    chosen = select_folders(session, village=village, first=first, last=last, codes=codes, villages=villages,
+                            leave_unshelved=leave_unshelved, providers=providers)
     if chosen.refused:
         listing = joined((Message("{folder}（{why}）", {"folder": r.folder, "why": r.why})
                           for r in chosen.refused[:20]), N_("；"))

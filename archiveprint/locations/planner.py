@@ -21,6 +21,13 @@ from archiveprint.errors import Conflict
 INF = (math.inf, math.inf)
 
 
+def village_order(village: str) -> tuple[bool, str]:
+    """Where a village's run comes in the filling order. A village is named by its 3-digit code, or by its 12-digit
+    code when a site took it over from another township (机构撤并): the site's own villages come first in code
+    order, then those taken over, by township and code."""
+    return len(village) > 3, village
+
+
 @dataclass(frozen=True)
 class PlanShelf:
     """A shelf of the village area, in filling order: its key (shelf id), capacity and current village."""
@@ -208,7 +215,7 @@ def plan_runs(shelves: Sequence[PlanShelf], folders: Iterable[PlanFolder], targe
     for folder in folders:
         by_village.setdefault(folder.village, []).append(folder)
     villages = [_village(code, by_village[code], prefix, max(targets.get(code, 0), len(by_village[code])), shelves)
-                for code in sorted(by_village)]
+                for code in sorted(by_village, key=village_order)]
     total = sum(v.target for v in villages)
     if total > prefix[-1]:
         raise Conflict("架位不足：需要 {total} 个位置，村档区只有 {room} 个",
@@ -389,8 +396,8 @@ def grow_run(shelves: Sequence[PlanShelf], village: str, need: int, order: Seque
             s -= 1
             room += shelves[s].capacity
         return (s, e) if room >= need else None
-    earlier = [c for c in order if c < village]
-    later = [c for c in order if c > village]
+    earlier = [c for c in order if village_order(c) < village_order(village)]
+    later = [c for c in order if village_order(c) > village_order(village)]
     low = max((i for i, shelf in enumerate(shelves) if shelf.village in earlier), default=-1) + 1
     high = min((i for i, shelf in enumerate(shelves) if shelf.village in later), default=len(shelves))
     skipped = 0

@@ -23,10 +23,12 @@ from archiveprint.locations.layout import (
     summarize,
 )
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
+from archiveprint.locations.planner import village_order
 from archiveprint.register.codes import folder_code, parse_folder_code
 from archiveprint.register.models import Household, Resident, Township, Village
 from archiveprint.register.names import is_head
-from archiveprint.register.queries import classify_query, resolve_scan
+from archiveprint.register.queries import classify_query, resolve_scan, village_clause
+from archiveprint.sites.models import HISTORY
 
 LOCATE_LIMIT = 20
 OVERFLOW_SOON = 20  # a village with room for fewer new folders than this is warned about
@@ -112,7 +114,7 @@ def find_layout_in_use(session: Session) -> LayoutInUse:
     runs: dict[str, list[str]] = {}
     for shelf in shelves:
         if shelf.village is not None:
-            runs.setdefault(f"{shelf.village.code} {shelf.village.name}", []).append(shelf.code)
+            runs.setdefault(f"{shelf.village.ref} {shelf.village.name}", []).append(shelf.code)
     return LayoutInUse(layout.name, layout.source, layout.sha256, layout.applied_at, layout.actor, len(shelves),
                        sum(s.capacity for s in shelves), summarize([shelf.as_spec() for shelf in shelves]), runs)
 
@@ -471,13 +473,14 @@ class MovementView:
 def list_movements(session: Session, household_id: int, *, until: datetime | None = None) -> list[MovementView]:
     """The folder's whole location history, oldest first (optionally only up to a moment)."""
     fmt = position_format(session)
-    stmt = (select(FolderMovement, Shelf).outerjoin(Shelf, Shelf.id == FolderMovement.shelf_id)
+    # Through the relationship: the shelves of a site the folder came from (机构撤并) are read with its history.
+    stmt = (select(FolderMovement).options(selectinload(FolderMovement.shelf))
             .where(FolderMovement.household_id == household_id).order_by(FolderMovement.seq))
     if until is not None:
         stmt = stmt.where(FolderMovement.at <= until)
     return [MovementView(m.seq, m.at, m.kind, full_address(s, m.slot, fmt) if s is not None and m.slot else "",
                          s.code if s is not None else None, m.slot, m.state, m.holder, m.reason, m.actor)
-            for m, s in session.execute(stmt)]
+            for m in session.scalars(stmt) for s in (m.shelf,)]
 
 
 def find_position_at(session: Session, household_id: int, at: datetime) -> MovementView | None:
@@ -564,7 +567,7 @@ def list_touches(session: Session, household_id: int) -> list[Touch]:
     entries += [(actor, at, kind) for actor, at, kind in session.execute(
         select(Event.actor, Event.occurred_at, Event.kind)
         .where(Event.entity_type == "household", Event.entity_id == str(household_id),
-               ~Event.kind.startswith("folder.")))]
+               ~Event.kind.startswith("folder.")).execution_options(**{HISTORY: True}))]
     by_actor: dict[str, list[tuple[datetime, str]]] = {}
     for actor, at, action in entries:
         by_actor.setdefault(actor, []).append((at, action))
@@ -808,7 +811,7 @@ def find_capacity(session: Session) -> Capacity:
     usage = {shelf_id: (count, last) for shelf_id, count, last in session.execute(
         select(FolderPosition.shelf_id, func.count(), func.max(FolderPosition.slot))
         .group_by(FolderPosition.shelf_id))}
-    fills = [ShelfFill(s.code, s.address, s.purpose, s.village.code if s.village else None, s.capacity,
+    fills = [ShelfFill(s.code, s.address, s.purpose, s.village.ref if s.village else None, s.capacity,
                        *usage.get(s.id, (0, 0))) for s in shelves]
     area = [f for f in fills if f.purpose == "village"]
     households = dict(session.execute(select(Household.village_id, func.count()).group_by(Household.village_id))
@@ -817,11 +820,12 @@ def find_capacity(session: Session) -> Capacity:
         select(Household.village_id, func.count()).where(
             ~select(FolderMovement.id).where(FolderMovement.household_id == Household.id).exists())
         .group_by(Household.village_id)).all())
-    allocated = sorted({f.village for f in area if f.village})
+    allocated = sorted({f.village for f in area if f.village}, key=village_order)
     pending = _pending_needs(session, allocated, never)
     villages = []
-    for village in session.scalars(select(Village).order_by(Village.code)):
-        indexes = [i for i, f in enumerate(area) if f.village == village.code]
+    for village in sorted(session.scalars(select(Village)), key=lambda v: village_order(v.ref)):
+        ref = village.ref
+        indexes = [i for i, f in enumerate(area) if f.village == ref]
         run = [area[i] for i in indexes]
         room_in_run = room_next = 0
         if run:
@@ -832,12 +836,14 @@ def find_capacity(session: Session) -> Capacity:
                 if f.village is not None:
                     break
                 room_next += f.capacity
-            following = min((code for code in allocated if code > village.code), default=None)
-            room_next = max(0, room_next - sum(need for code, need in pending.items()
-                                               if code > village.code and (following is None or code < following)))
+            after = [code for code in allocated if village_order(code) > village_order(ref)]
+            following = village_order(after[0]) if after else None
+            room_next = max(0, room_next - sum(
+                need for code, need in pending.items()
+                if village_order(code) > village_order(ref) and (following is None or village_order(code) < following)))
         if not run and not households.get(village.id):
             continue
-        villages.append(VillageFill(village.code, village.name, len(run), run[0].code if run else None,
+        villages.append(VillageFill(ref, village.name, len(run), run[0].code if run else None,
                                     run[-1].code if run else None, sum(f.capacity for f in run),
                                     sum(f.used for f in run), households.get(village.id, 0),
                                     never.get(village.id, 0), room_in_run, room_next))
@@ -851,7 +857,8 @@ def _pending_needs(session: Session, allocated: Sequence[str], never: Mapping[in
     if not waiting:
         return {}
     reserve = session.scalar(select(StorageLayout.growth_reserve).order_by(StorageLayout.id.desc()).limit(1)) or 0.0
-    codes = dict(session.execute(select(Village.id, Village.code).where(Village.id.in_(list(waiting)))).all())
+    codes = {village.id: village.ref for village in session.scalars(select(Village).where(
+        Village.id.in_(list(waiting))))}
     return {codes[village_id]: max(n + 1, math.ceil(n * (1 + reserve))) for village_id, n in waiting.items()
             if codes[village_id] not in allocated}
 
@@ -893,7 +900,7 @@ def list_shelf_labels(session: Session, codes: Sequence[str] | None = None,
     if codes is not None:
         stmt = stmt.where(Shelf.code.in_(list(codes)))
     if village is not None:
-        stmt = stmt.join(Village, Village.id == Shelf.village_id).where(Village.code == village)
+        stmt = stmt.join(Village, Village.id == Shelf.village_id).where(village_clause(village))
     shelves = list(session.scalars(stmt))
     ranges = {shelf_id: (low, high, count) for shelf_id, low, high, count in session.execute(
         select(FolderPosition.shelf_id, func.min(Household.number), func.max(Household.number), func.count())
@@ -905,6 +912,6 @@ def list_shelf_labels(session: Session, codes: Sequence[str] | None = None,
     for shelf in shelves:
         low, high, count = ranges.get(shelf.id, (None, None, 0))
         v = shelf.village
-        out.append(ShelfLabel(shelf.code, shelf.address, v.code if v else None, v.name if v else "",
+        out.append(ShelfLabel(shelf.code, shelf.address, v.ref if v else None, v.name if v else "",
                               v.full_code if v else "", low, high, count, shelf.capacity))
     return out

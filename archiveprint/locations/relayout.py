@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from archiveprint.errors import N_, Conflict, Message
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf
-from archiveprint.locations.planner import Plan, plan_runs, run_targets
+from archiveprint.locations.planner import Plan, plan_runs, run_targets, village_order
 from archiveprint.locations.queries import ShelfLabel, current_layout, display_code, full_address, list_shelves
 from archiveprint.locations.services import Change, apply_change, flush_or_conflict, plan_shelves, village_folders
 from archiveprint.register.models import Household, Village
@@ -109,16 +110,20 @@ class RelayoutPlan:
         return out
 
 
-def plan_relayout(session: Session, village: Village | None, *, reserve: float | None = None) -> RelayoutPlan:
+def plan_relayout(session: Session, village: Village | None, *, reserve: float | None = None,
+                  extra: Sequence[Household] = ()) -> RelayoutPlan:
     """The plan that gives `village` room to grow (its never-shelved folders included) and keeps every village in
-    one run in code order, with the fewest folders moved. Nothing is written."""
+    one run in code order, with the fewest folders moved; `extra` are folders to place as well (received from
+    another site, 机构撤并). Nothing is written."""
     layout = current_layout(session)
     reserve = layout.growth_reserve if reserve is None else reserve
     shelves = list_shelves(session)
-    folders, households = village_folders(session, shelves, unshelved_of=village.id if village else None)
-    pending = _pending_counts(session, exclude=village.id if village else None)
+    folders, households = village_folders(session, shelves, unshelved_of=village.id if village else None,
+                                          extra=extra)
+    pending = _pending_counts(session, exclude={*([village.id] if village else []),
+                                                *(h.village_id for h in extra)})
     planned = plan_shelves(shelves)
-    code = village.code if village else None
+    code = village.ref if village else None
     targets = run_targets(planned, folders, grow=code, reserve=reserve)
     for other, count in pending.items():
         if other in targets and other != code:
@@ -134,13 +139,13 @@ def plan_relayout(session: Session, village: Village | None, *, reserve: float |
     return _describe(session, village, shelves, households, plan, layout.position_format)
 
 
-def _pending_counts(session: Session, exclude: int | None) -> dict[str, int]:
+def _pending_counts(session: Session, exclude: Collection[int]) -> dict[str, int]:
     """Never-shelved folders per village (they need room even when this re-layout does not shelve them)."""
-    stmt = (select(Village.code, func.count(Household.id)).join(Household, Household.village_id == Village.id)
-            .where(~exists().where(FolderMovement.household_id == Household.id)).group_by(Village.code))
-    if exclude is not None:
-        stmt = stmt.where(Village.id != exclude)
-    return dict(session.execute(stmt).all())
+    stmt = (select(Village, func.count(Household.id)).join(Household, Household.village_id == Village.id)
+            .where(~exists().where(FolderMovement.household_id == Household.id)).group_by(Village.id))
+    if exclude:
+        stmt = stmt.where(Village.id.not_in(list(exclude)))
+    return {village.ref: count for village, count in session.execute(stmt)}
 
 
 def _runs(shelves: list[Shelf], owners: list[str | None]) -> dict[str, tuple[str, str, int]]:
@@ -150,7 +155,7 @@ def _runs(shelves: list[Shelf], owners: list[str | None]) -> dict[str, tuple[str
             continue
         first, _, count = out.get(owner, (shelf.code, shelf.code, 0))
         out[owner] = (first, shelf.code, count + 1)
-    return dict(sorted(out.items()))
+    return dict(sorted(out.items(), key=lambda item: village_order(item[0])))
 
 
 def _describe(session: Session, village: Village | None, shelves: list[Shelf], households: dict[int, Household],
@@ -165,10 +170,10 @@ def _describe(session: Session, village: Village | None, shelves: list[Shelf], h
         source = full_address(shelves[move.source[0]], move.source[1], fmt) if move.source else ""
         target = full_address(shelves[move.target[0]], move.target[1], fmt)
         state = positions[move.folder].state if move.folder in positions else "on_shelf"
-        rows.append(MoveRow(number, display_code(household), household.head_name, household.village.code, source,
+        rows.append(MoveRow(number, display_code(household), household.head_name, household.village.ref, source,
                             target, state, step.aside))
     owners_after: list[str | None] = [content.village for content in plan.shelves]
-    villages = {v.code: v for v in session.scalars(select(Village))}
+    villages = {v.ref: v for v in session.scalars(select(Village))}
     labels = []
     for content in plan.relabelled:
         shelf = shelves[content.index]
@@ -178,31 +183,33 @@ def _describe(session: Session, village: Village | None, shelves: list[Shelf], h
                                  shelf.capacity))
     digest = hashlib.sha256(repr((sorted(plan.runs.items()), [(s.move.folder, s.move.source, s.move.target, s.aside)
                                                               for s in plan.steps])).encode()).hexdigest()[:16]
-    return RelayoutPlan(village.code if village else None,
-                        _runs(shelves, [s.village.code if s.village else None for s in shelves]),
+    return RelayoutPlan(village.ref if village else None,
+                        _runs(shelves, [s.village.ref if s.village else None for s in shelves]),
                         _runs(shelves, owners_after), rows, len(plan.moves), len(plan.placed), labels, digest,
                         plan=plan, shelves=shelves, households=households)
 
 
 def apply_relayout(session: Session, village: Village | None, *, expected: str | None = None,
-                   reserve: float | None = None, actor: str, now: datetime) -> RelayoutPlan:
+                   reserve: float | None = None, extra: Sequence[Household] = (), actor: str,
+                   now: datetime) -> RelayoutPlan:
     """Carry out the plan: shelves change village, and every folder moved or placed gets a movement row, one step
     at a time in the printed order. `expected` (the fingerprint of the plan the clerk saw) must still match."""
-    result = plan_relayout(session, village, reserve=reserve)
+    result = plan_relayout(session, village, reserve=reserve, extra=extra)
     if expected is not None and expected != result.fingerprint:
         raise Conflict("排架方案在预览之后有了变化，请重新预览后再执行", field="方案", value=expected)
     plan, shelves, households = result.plan, result.shelves, result.households
     assert plan is not None
+    received = {h.id for h in extra}  # released in another site: their history goes on
     planned_villages = set(plan.runs)
-    by_code = {v.code: v for v in session.scalars(select(Village))}
+    by_code = {v.ref: v for v in session.scalars(select(Village))}
     with session.begin_nested():
         for shelf, content in zip(shelves, plan.shelves, strict=True):
             if content.village is not None:
                 shelf.village = by_code[content.village]
-            elif shelf.village is not None and shelf.village.code in planned_villages:
+            elif shelf.village is not None and shelf.village.ref in planned_villages:
                 shelf.village = None
         event = record_event(session, "location.relayout", "village", village.id if village else "all", actor=actor,
-                             now=now, village=village.code if village else None, moved=result.moved,
+                             now=now, village=village.ref if village else None, moved=result.moved,
                              placed=result.placed, fingerprint=result.fingerprint)
         session.flush()
         positions = {p.household_id: p for p in session.scalars(
@@ -225,7 +232,7 @@ def apply_relayout(session: Session, village: Village | None, *, expected: str |
                             f"重新排架 {result.fingerprint}")
             positions[move.folder] = apply_change(  # type: ignore[assignment]
                 session, household, change, event=event, actor=actor, now=now, position=position,
-                first=move.source is None)  # a folder without a source was never shelved
+                first=move.source is None and move.folder not in received)  # else: never shelved
             flush_or_conflict(session, Message("重新排架（{folder}）", {"folder": display_code(household)}))
     result.applied = True
     return result

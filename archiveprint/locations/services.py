@@ -21,7 +21,7 @@ from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotConfigur
 from archiveprint.eventlog import Event, record_event
 from archiveprint.locations.layout import BlockSummary, Layout, LayoutDiff, diff_layout, summarize
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
-from archiveprint.locations.planner import PlanFolder, PlanShelf, grow_run, place_in_run
+from archiveprint.locations.planner import PlanFolder, PlanShelf, grow_run, place_in_run, village_order
 from archiveprint.locations.queries import current_layout, display_code, find_shelf, full_address, list_shelves
 from archiveprint.register.models import Household, Resident, Village
 
@@ -253,13 +253,15 @@ class ShelveResult:
 
 
 def plan_shelves(shelves: Sequence[Shelf]) -> list[PlanShelf]:
-    return [PlanShelf(shelf.id, shelf.capacity, shelf.village.code if shelf.village else None) for shelf in shelves]
+    return [PlanShelf(shelf.id, shelf.capacity, shelf.village.ref if shelf.village else None) for shelf in shelves]
 
 
 def village_folders(session: Session, shelves: Sequence[Shelf], village_ids: Iterable[int] | None = None,
-                    *, unshelved_of: int | None = None) -> tuple[list[PlanFolder], dict[int, Household]]:
+                    *, unshelved_of: int | None = None,
+                    extra: Sequence[Household] = ()) -> tuple[list[PlanFolder], dict[int, Household]]:
     """Folders with a position in the village area (optionally only some villages), plus the never-shelved ones of
-    `unshelved_of`; positions as (index in `shelves`, slot)."""
+    `unshelved_of` and the folders `extra` (received from another site) to place; positions as (index in
+    `shelves`, slot)."""
     index = {shelf.id: i for i, shelf in enumerate(shelves)}
     stmt = (select(Household, FolderPosition).join(FolderPosition, FolderPosition.household_id == Household.id)
             .options(selectinload(Household.village).selectinload(Village.township))
@@ -271,12 +273,13 @@ def village_folders(session: Session, shelves: Sequence[Shelf], village_ids: Ite
     households: dict[int, Household] = {}
     for household, position in session.execute(stmt):
         households[household.id] = household
-        folders.append(PlanFolder(household.id, household.village.code, household.number,
+        folders.append(PlanFolder(household.id, household.village.ref, household.number,
                                   (index[position.shelf_id], position.slot)))
-    if unshelved_of is not None:
-        for household in unshelved(session, unshelved_of):
+    waiting = [*unshelved(session, unshelved_of)] if unshelved_of is not None else []
+    for household in [*waiting, *extra]:
+        if household.id not in households:
             households[household.id] = household
-            folders.append(PlanFolder(household.id, household.village.code, household.number, None))
+            folders.append(PlanFolder(household.id, household.village.ref, household.number, None))
     return folders, households
 
 
@@ -288,62 +291,66 @@ def unshelved(session: Session, village_id: int) -> list[Household]:
         .options(selectinload(Household.village).selectinload(Village.township)).order_by(Household.number)))
 
 
-def shelve_village(session: Session, village: Village, *, actor: str, now: datetime) -> ShelveResult:
+def shelve_village(session: Session, village: Village, *, received: Sequence[Household] = (), actor: str,
+                   now: datetime) -> ShelveResult:
     """Give every never-shelved folder of a village its home position, in household order, after the folders
     already there; the village's run grows over free neighbouring shelves, and a new village gets the first free
-    shelves between its neighbours in code order (with the layout's growth reserve)."""
+    shelves between its neighbours in code order (with the layout's growth reserve). `received`: folders of the
+    village that come from another site's shelves (机构撤并), placed the same way."""
     layout = current_layout(session)
+    ref = village.ref
     new = unshelved(session, village.id)
-    if not new:
-        return ShelveResult(village.code, 0, None)
+    if not new and not received:
+        return ShelveResult(ref, 0, None)
     shelves = list_shelves(session)
-    folders, households = village_folders(session, shelves, [village.id], unshelved_of=village.id)
+    folders, households = village_folders(session, shelves, [village.id], unshelved_of=village.id, extra=received)
     plan_shelves_ = plan_shelves(shelves)
-    has_run = any(s.village == village.code for s in plan_shelves_)
+    has_run = any(s.village == ref for s in plan_shelves_)
     reserve = layout.growth_reserve
     need = len(folders) if has_run else max(len(folders) + 1, math.ceil(len(folders) * (1 + reserve)))
-    order = sorted({s.village for s in plan_shelves_ if s.village})
+    order = sorted({s.village for s in plan_shelves_ if s.village}, key=village_order)
     skip = 0 if has_run else _room_for_earlier(session, village, order, reserve)
-    run = grow_run(plan_shelves_, village.code, need, order, skip=skip)
+    run = grow_run(plan_shelves_, ref, need, order, skip=skip)
     if run is None:
         room = N_("没有足够的连续空架位") if not has_run else N_("本村架位已满，相邻也没有空架位")
         raise NeedsRelayout(Message("村(居)委会 {code} {name}：{room}（需要 {need} 个位置），需要重新排架",
-                                    {"code": village.code, "name": village.name, "room": room, "need": need}),
-                            village.code)
-    plan = place_in_run(plan_shelves_, [f for f in folders if f.village == village.code], run)
+                                    {"code": ref, "name": village.name, "room": room, "need": need}), ref)
+    plan = place_in_run(plan_shelves_, [f for f in folders if f.village == ref], run)
     if plan.moves:
         raise NeedsRelayout(Message("村(居)委会 {code} 的新档案袋无法在不挪动已上架档案袋的情况下按户号插入"
                                     "（需挪动 {moves} 袋），需要重新排架",
-                                    {"code": village.code, "moves": len(plan.moves)}), village.code)
+                                    {"code": ref, "moves": len(plan.moves)}), ref)
+    moved_before = {h.id for h in received}  # released in their old site: their history goes on
     with session.begin_nested():
         for shelf in shelves[run[0]:run[1] + 1]:
             shelf.village = village
         event = record_event(session, "location.shelved", "village", village.id, actor=actor, now=now,
-                             village=village.code, count=len(plan.placed),
+                             village=ref, count=len(plan.placed),
                              run=[shelves[run[0]].code, shelves[run[1]].code])
         session.flush()
-        result = ShelveResult(village.code, len(plan.placed), (shelves[run[0]].code, shelves[run[1]].code),
+        result = ShelveResult(ref, len(plan.placed), (shelves[run[0]].code, shelves[run[1]].code),
                               run[1] - run[0] + 1)
         for move in plan.placed:
             shelf, slot = shelves[move.target[0]], move.target[1]
             household = households[move.folder]
             apply_change(session, household, Change("shelve", shelf, slot, "on_shelf"), event=event, actor=actor,
-                         now=now, first=True)
+                         now=now, first=household.id not in moved_before)
             result.folders.append((display_code(household), full_address(shelf, slot, layout.position_format)))
-        flush_or_conflict(session, Message("村(居)委会 {code} 上架", {"code": village.code}))
+        flush_or_conflict(session, Message("村(居)委会 {code} 上架", {"code": ref}))
     return result
 
 
 def _room_for_earlier(session: Session, village: Village, allocated: Sequence[str], reserve: float) -> int:
     """Positions to leave free in front of a new run: villages whose code comes between the previous allocated
     village and this one and already have households, so that they fit there later without a re-layout."""
-    previous = max((code for code in allocated if code < village.code), default="")
-    counts = session.execute(select(Village.code, func.count(Household.id))
+    ref = village_order(village.ref)
+    previous = max((village_order(code) for code in allocated if village_order(code) < ref), default=(False, ""))
+    counts = session.execute(select(Village, func.count(Household.id))
                              .join(Household, Household.village_id == Village.id)
-                             .where(Village.township_id == village.township_id, Village.code > previous,
-                                    Village.code < village.code)
-                             .group_by(Village.code)).all()
-    return sum(max(n + 1, math.ceil(n * (1 + reserve))) for _, n in counts)
+                             .where(Village.township_id == village.township_id)
+                             .group_by(Village.id)).all()
+    return sum(max(n + 1, math.ceil(n * (1 + reserve))) for other, n in counts
+               if previous < village_order(other.ref) < ref)
 
 
 # --- closed records (结案) -------------------------------------------------------------------------------------
@@ -419,10 +426,10 @@ def _home_again(session: Session, household: Household) -> tuple[Shelf, int]:
             return shelf, old[1]
     shelves = list_shelves(session)
     folders, _ = village_folders(session, shelves, [household.village_id])
-    mine = [f for f in folders if f.key != household.id] + [PlanFolder(household.id, household.village.code,
-                                                                        household.number, None)]
+    ref = household.village.ref
+    mine = [f for f in folders if f.key != household.id] + [PlanFolder(household.id, ref, household.number, None)]
     planned = plan_shelves(shelves)
-    run = grow_run(planned, household.village.code, len(mine), sorted({s.village for s in planned if s.village}))
+    run = grow_run(planned, ref, len(mine), sorted({s.village for s in planned if s.village}, key=village_order))
     if run is not None:
         plan = place_in_run(planned, mine, run)
         if not plan.moves:
@@ -431,10 +438,9 @@ def _home_again(session: Session, household: Household) -> tuple[Shelf, int]:
             target = plan.targets[household.id]
             return shelves[target[0]], target[1]
     raise Conflict("村(居)委会 {code} 的架位中没有能保持户号顺序的空位，需要重新排架",
-                   params={"code": household.village.code},
-                   field="档案袋", value=display_code(household),
-                   hint=f"请先运行 archiveprint relayout --village {household.village.code}", action="relayout",
-                   action_args={"village": household.village.code})
+                   params={"code": ref}, field="档案袋", value=display_code(household),
+                   hint=f"请先运行 archiveprint relayout --village {ref}", action="relayout",
+                   action_args={"village": ref})
 
 
 # --- applying a layout ---------------------------------------------------------------------------------------
@@ -592,13 +598,13 @@ def _fill_run_gaps(session: Session) -> None:
 def _run_warnings(session: Session, layout: Layout, existing: dict[str, Shelf] | None) -> list[str]:
     """Villages whose shelves are no longer one unbroken run, or no longer in village-code order."""
     if existing is None:
-        pairs = [(s.seq, s.village.code if s.village else None) for s in list_shelves(session)]
+        pairs = [(s.seq, s.village.ref if s.village else None) for s in list_shelves(session)]
     else:
         pairs = []
         for spec in layout.shelves:
             shelf = existing.get(spec.code)
             if spec.purpose == "village":
-                pairs.append((spec.seq, shelf.village.code if shelf is not None and shelf.village
+                pairs.append((spec.seq, shelf.village.ref if shelf is not None and shelf.village
                               and shelf.purpose == "village" else None))
     pairs.sort()
     warnings = []
@@ -611,6 +617,6 @@ def _run_warnings(session: Session, layout: Layout, existing: dict[str, Shelf] |
                 pairs[i][1] not in (code, None) for i in range(indexes[0], indexes[-1] + 1)):
             warnings.append(f"村 {code} 的架位被其他村隔开，不再连续，需要为该村重新排架")
     firsts = sorted((indexes[0], code) for code, indexes in runs.items())
-    if [code for _, code in firsts] != sorted(runs):
+    if [code for _, code in firsts] != sorted(runs, key=village_order):
         warnings.append("各村架位不再按村代码顺序排列，需要重新排架")
     return warnings

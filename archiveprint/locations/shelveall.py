@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint.errors import ArchiveprintError, Conflict
 from archiveprint.locations.models import FolderMovement
+from archiveprint.locations.planner import village_order
 from archiveprint.locations.queries import current_layout
 from archiveprint.locations.services import NeedsRelayout, shelve_village
 from archiveprint.register.models import Household, Village
@@ -58,14 +59,14 @@ def _waiting(session: Session) -> list[tuple[Village, int]]:
     rows = session.execute(
         select(Village, func.count(Household.id)).join(Household, Household.village_id == Village.id)
         .where(~exists().where(FolderMovement.household_id == Household.id))
-        .group_by(Village.id).order_by(Village.code)).all()
-    return [(village, count) for village, count in rows]
+        .group_by(Village.id)).all()
+    return sorted(((village, count) for village, count in rows), key=lambda row: village_order(row[0].ref))
 
 
 def _fingerprint(session: Session, waiting: list[tuple[Village, int]]) -> str:
     """What the preview was made from: the layout in use and the folders waiting per village."""
     layout = current_layout(session)
-    text = f"{layout.id}|" + ";".join(f"{village.code}:{count}" for village, count in waiting)
+    text = f"{layout.id}|" + ";".join(f"{village.ref}:{count}" for village, count in waiting)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -84,8 +85,8 @@ def shelve_all(session: Session, *, expected: str | None = None, actor: str, now
                 done = shelve_village(session, village, actor=actor, now=now)
         except ArchiveprintError as refusal:
             why = refusal.plain if isinstance(refusal, NeedsRelayout) else refusal.message
-            result.villages.append(VillageShelving(village.code, village.name, count, refusal=why))
+            result.villages.append(VillageShelving(village.ref, village.name, count, refusal=why))
             continue
-        result.villages.append(VillageShelving(village.code, village.name, count, done.placed, done.run,
+        result.villages.append(VillageShelving(village.ref, village.name, count, done.placed, done.run,
                                                done.extended_to))
     return result

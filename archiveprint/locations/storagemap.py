@@ -95,7 +95,7 @@ def map_rooms(shelves: Sequence[Shelf], used: Mapping[str, int]) -> list[MapRoom
             group.columns.append(column)
         if row not in group.rows:
             group.rows.append(row)
-        village = shelf.village.code if shelf.village else ""
+        village = shelf.village.ref if shelf.village else ""
         if village and village not in group.villages:
             group.villages.append(village)
         cell = MapCell(shelf.code, shelf.address, village, used.get(shelf.code, 0), shelf.capacity)

@@ -41,7 +41,7 @@ from archiveprint.register.rowcheck import ImportRow, MissingVillage, Normalised
 from archiveprint.register.servicedates import SERVICE_DATES
 from archiveprint.register.sources import FIELD_LABELS, field_for_label, header_key, open_table
 from archiveprint.register.text import to_halfwidth
-from archiveprint.sites.models import Site
+from archiveprint.sites.models import Site, working_site
 
 log = logging.getLogger(__name__)
 CHUNK_ROWS = 1000
@@ -225,13 +225,32 @@ def find_unchanged_import(session: Session, digest: str, columns: dict[str, str]
     return run if register_event_count(session) == run.register_events else None
 
 
-def other_sites(session: Session, own: Township) -> dict[str, str]:
-    """The townships other sites issue codes for (their 9-digit prefix → the site's name): read from the tables, so
-    a site's import can name the site a stray code belongs to without seeing anything of it."""
-    townships, sites = Township.__table__, Site.__table__
+def other_sites(session: Session, own: Township, held: Iterable[Village] = ()) -> dict[str, str]:
+    """The townships other sites issue codes for (their 9-digit prefix → the site's name), and the villages of this
+    site's townships (its own and those it took villages over from) that another site keeps (12-digit code → that
+    site's name): read from the tables, so a site's import can name the site a stray code belongs to without
+    seeing anything of it."""
+    townships, sites, villages = Township.__table__, Site.__table__, Village.__table__
     rows = session.execute(select(townships.c.county_code, townships.c.code, sites.c.name)
                            .join(sites, sites.c.township_id == townships.c.id).where(townships.c.id != own.id))
-    return {county + code: name for county, code, name in rows}
+    out = {county + code: name for county, code, name in rows}
+    site_id = working_site(session)
+    if site_id is not None:
+        mine = {own.id, *(village.township_id for village in held)}
+        out |= {county + township + code: name for county, township, code, name in session.execute(
+            select(townships.c.county_code, townships.c.code, villages.c.code, sites.c.name)
+            .join(villages, villages.c.township_id == townships.c.id)
+            .join(sites, sites.c.id == villages.c.site_id)
+            .where(villages.c.township_id.in_(mine), villages.c.site_id != site_id))}
+    return out
+
+
+def held_villages(session: Session, own: Township) -> list[Village]:
+    """The villages of other townships the working site keeps (taken over from another site, 机构撤并)."""
+    if working_site(session) is None:
+        return []  # not kept to a site: one site, whose villages are all of its own township
+    return list(session.scalars(select(Village).where(Village.township_id != own.id)
+                                .options(selectinload(Village.township))))
 
 
 def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = False,
@@ -261,13 +280,15 @@ def import_file(session: Session, path: Path, *, actor: str, dry_run: bool = Fal
         return report
     with open_table(path, name=name, mapping=columns, limits=limits) as table, _sqlite_cache(session), \
             _gc_paused():
+        held = held_villages(session, township)
         checker = RowChecker(table.columns, county=township.county_code, township=township.code,
                              villages={v.code: v.name for v in township.villages}, add_villages=add_villages,
-                             today=today, other_sites=other_sites(session, township))
+                             today=today, other_sites=other_sites(session, township, held),
+                             held={v.full_code: v.name for v in held})
         savepoint = session.begin_nested()
         try:
             applier = _Applier(session, township, checker, present=frozenset(table.columns), actor=actor,
-                               report=report)
+                               report=report, held=held)
             chunk: list[ImportRow] = []
             for number, values in table.rows:
                 row, problems = checker.check(number, values)
@@ -387,7 +408,7 @@ class _Applier:
     """Writes checked rows one chunk at a time, with a few IN queries per chunk and caches keyed by ids."""
 
     def __init__(self, session: Session, township: Township, checker: RowChecker, *, present: frozenset[str],
-                 actor: str, report: ImportReport) -> None:
+                 actor: str, report: ImportReport, held: Iterable[Village] = ()) -> None:
         self.session = session
         self.checker = checker
         self.present = present
@@ -396,6 +417,10 @@ class _Applier:
         self.villages: dict[str, Village] = {village.code: village for village in township.villages}
         self.villages_by_id: dict[int, Village] = {village.id: village for village in township.villages}
         self.village_ids: dict[str, int] = {village.code: village.id for village in township.villages}  # per row
+        for village in held:  # villages of another township this site keeps: by their 12-digit code (ImportRow)
+            self.villages[village.full_code] = village
+            self.villages_by_id[village.id] = village
+            self.village_ids[village.full_code] = village.id
         self.tags: dict[str, PopulationTag] = {tag.name: tag for tag in session.scalars(select(PopulationTag))}
         self.household_ids: dict[tuple[int, str], int] = {}  # (village id, match key) → household id
         self.created: set[int] = set()  # households created by this import

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from archiveprint.db import Base, site_column, utcnow
+from archiveprint.sites.models import Site
 
 resident_tags = Table(
     "resident_tags",
@@ -66,10 +67,20 @@ class Village(Base):
 
     township: Mapped[Township] = relationship(back_populates="villages")
     households: Mapped[list[Household]] = relationship(back_populates="village")
+    # One-way: the sites table sits below the register and never lists villages.
+    site: Mapped[Site | None] = relationship()
 
     @property
     def full_code(self) -> str:
         return self.township.prefix + self.code
+
+    @property
+    def ref(self) -> str:
+        """How the village is named within the site that keeps it: its 3-digit code (201), or — for a village taken
+        over from another township's site (机构撤并), whose code may clash with one of the site's own — its 12-digit
+        code. Shelving plans, filters and `find_village` all take it."""
+        home = self.site.township_id if self.site is not None else None
+        return self.code if home is None or home == self.township_id else self.full_code
 
 
 class Household(Base):

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from archiveprint.errors import InvalidValue, NotFound
@@ -17,6 +17,7 @@ from archiveprint.register.models import Household, PopulationTag, Resident, Tow
 from archiveprint.register.names import HEAD_RELATIONS, SEX_CODES, is_head
 from archiveprint.register.populations import find_population
 from archiveprint.register.text import clean, clean_code
+from archiveprint.sites.models import Site
 
 FIND_LIMIT = 50
 
@@ -193,7 +194,18 @@ def list_tags(session: Session) -> list[str]:
 
 def _print_order():  # type: ignore[no-untyped-def]
     head_first = case((Resident.relation_to_head.in_(HEAD_RELATIONS), 0), else_=1)
-    return (Village.code, Household.number, head_first, Resident.archive_code)
+    # A site that took over another township's villages files them apart from its own (same codes, other township).
+    return (Village.township_id, Village.code, Household.number, head_first, Resident.archive_code)
+
+
+def village_clause(ref: str) -> ColumnElement[bool]:
+    """The test for the village a `Village.ref` names: 3 digits, that code in the township of the village's own
+    site; 12 digits, that village of whatever township (one a site took over from another site keeps its codes)."""
+    if len(ref) == 12:
+        return and_(Village.code == ref[9:], Village.township_id.in_(
+            select(Township.id).where(Township.county_code == ref[:6], Township.code == ref[6:9])))
+    home = select(Site.township_id).where(Site.id == Village.site_id).scalar_subquery()
+    return and_(Village.code == ref, or_(Village.site_id.is_(None), Village.township_id == home))
 
 
 def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = None, village: str | None = None,
@@ -211,7 +223,7 @@ def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = 
     if household_id is not None:
         stmt = stmt.where(Resident.household_id == household_id)
     if village is not None:
-        stmt = stmt.where(Village.code == village)
+        stmt = stmt.where(village_clause(village))
     if tag is not None:
         stmt = stmt.where(Resident.id.in_(
             select(resident_tags.c.resident_id).join(PopulationTag, PopulationTag.id == resident_tags.c.tag_id)

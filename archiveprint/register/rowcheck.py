@@ -83,7 +83,7 @@ class ImportRow:
 
     number: int
     code: ArchiveCode
-    village: str  # 3-digit segment, equal to code.village
+    village: str  # 3-digit segment, equal to code.village; 12 digits for a village of another township (held)
     name: str
     sex: str | None
     birth_date: date | None
@@ -190,10 +190,16 @@ class RowChecker:
     """Applies every rule to each row and remembers what the file has used so far (codes, ID numbers, villages)."""
 
     def __init__(self, columns: dict[str, Column], *, county: str, township: str, villages: dict[str, str],
-                 add_villages: bool, today: date, other_sites: dict[str, str] | None = None) -> None:
+                 add_villages: bool, today: date, other_sites: dict[str, str] | None = None,
+                 held: dict[str, str] | None = None) -> None:
         self.columns = columns
         self.prefix = county + township
-        self.other_sites = other_sites or {}  # 9-digit prefix → the name of the site whose township it is
+        # 9-digit prefix → the name of the site whose township it is; 12-digit village code → the name of the site
+        # that keeps that village of this site's townships (transferred there).
+        self.other_sites = other_sites or {}
+        # 12-digit code → name: villages of other townships this site took over (机构撤并); their codes keep the
+        # township they were issued in, and they are imported here.
+        self.held = held or {}
         self.add_villages = add_villages
         self.today = today
         self.known = dict(villages)  # segment → name
@@ -365,6 +371,14 @@ class RowChecker:
         if first != number:
             bad("code", shown(raw), Message("档案编号与第{first}行重复", {"first": first}))
             return None
+        if code.village_prefix in self.other_sites:
+            bad("code", shown(raw), Message("档案编号所属的村(居)委会（{county}-{township}-{village}）由机构“{site}”"
+                                            "保管，不能导入本机构",
+                                            {"site": self.other_sites[code.village_prefix], "county": code.value[:6],
+                                             "township": code.value[6:9], "village": code.village}))
+            return None
+        if code.value[:9] != self.prefix and code.village_prefix in self.held:
+            return code
         if code.value[:9] in self.other_sites:
             bad("code", shown(raw), Message("档案编号属于另一机构“{site}”的乡镇（{county}-{township}），不能导入本机构",
                                             {"site": self.other_sites[code.value[:9]], "county": code.value[:6],
@@ -493,6 +507,8 @@ class RowChecker:
         """The village segment: the code's, which the village column (name or code) must agree with."""
         text = clean(raw).replace(" ", "")
         segment = code.village
+        if code.value[:9] != self.prefix:  # a village taken over from another township (checked by _code)
+            return self._held_village(text, code, bad)
         if not text:
             if segment in self.known or segment in self.new_villages:
                 return segment
@@ -538,6 +554,18 @@ class RowChecker:
                         {"segment": segment, "registered": registered, "text": text}))
             return None
         return segment
+
+    def _held_village(self, text: str, code: ArchiveCode, bad: Flag) -> str | None:
+        """A village taken over from another township: named by its 12-digit code, which the village column (its
+        name, its 3-digit or 12-digit code), when given, must agree with."""
+        key = code.village_prefix
+        registered = self.held[key]
+        if not text or text in (key, code.village) or village_key(text) == village_key(registered):
+            return key
+        bad(("code", "village"), f"{format_code(code.value)} / {text}",
+            Message("档案编号中的村代码 {segment}（{registered}）与所属村(居)委会“{text}”不一致",
+                    {"segment": code.village, "registered": registered, "text": text}))
+        return None
 
     def _segment_for(self, name: str) -> str | None:
         found = self._segments.get(name)

@@ -84,11 +84,25 @@ def add_village(session: Session, code: str, name: str, *, actor: str) -> Villag
         if village.name == name:
             raise Conflict("村(居)委会“{name}”已登记，代码 {code}",
                            params={"name": name, "code": village.code}, field="村名", value=name)
+    _not_kept_elsewhere(session, township, code, name)
     village = Village(township=township, code=code, name=name, last_serial=0, last_household_no=0)
     session.add(village)
     session.flush()
     record_event(session, "village.added", "village", village.id, actor=actor, code=code, name=name)
     return village
+
+
+def _not_kept_elsewhere(session: Session, township: Township, code: str, name: str) -> None:
+    """A village of this township that was transferred to another site (机构撤并) is not in scope here, but its
+    code and name stay taken: refuse them by name of the site that keeps it (read from the tables)."""
+    villages, sites = Village.__table__, Site.__table__
+    row = session.execute(select(villages.c.code, villages.c.name, sites.c.name)
+                          .join(sites, sites.c.id == villages.c.site_id, isouter=True)
+                          .where(villages.c.township_id == township.id,
+                                 (villages.c.code == code) | (villages.c.name == name))).first()
+    if row is not None:
+        raise Conflict("村(居)委会 {code} {name} 已登记，现由机构“{site}”保管",
+                       params={"code": row[0], "name": row[1], "site": row[2] or ""}, field="村代码", value=code)
 
 
 def check_new_villages(session: Session, entries: list[tuple[str, str]]) -> dict[int, str]:
@@ -141,14 +155,27 @@ def add_villages(session: Session, entries: list[tuple[str, str]], *, actor: str
 
 
 def find_village(session: Session, key: str) -> Village:
-    """A village by its 3-digit segment, its 12-digit code, or its name."""
+    """A village by its 3-digit segment or its name (in the site's own township), or by its 12-digit code — which
+    also names a village the site took over from another township's site (机构撤并: its codes keep that township).
+    A name not found at home is looked up among those villages, and must name one."""
     township = get_township(session)
     key = key.strip()
     query = select(Village).where(Village.township_id == township.id)
-    if key.isdigit() and len(key) == 12 and key.startswith(township.prefix):
-        key = key[9:]
-    village = session.scalar(query.where(Village.code == key) if key.isdigit()
-                             else query.where(Village.name == key))
+    if key.isdigit() and len(key) == 12:
+        village = session.scalar(select(Village).join(Township, Township.id == Village.township_id)
+                                 .where(Township.county_code == key[:6], Township.code == key[6:9],
+                                        Village.code == key[9:]))
+    elif key.isdigit():
+        village = session.scalar(query.where(Village.code == key))
+    else:
+        village = session.scalar(query.where(Village.name == key))
+        if village is None:
+            held = session.scalars(select(Village).where(Village.name == key, Village.township_id != township.id)
+                                   .limit(2)).all()
+            if len(held) > 1:
+                raise InvalidValue("有两个村(居)委会都叫“{name}”，请用12位村代码指明", params={"name": key},
+                                   field="村(居)委会", value=key)
+            village = held[0] if held else None
     if village is None:
         raise NotFound("没有这个村(居)委会", field="村(居)委会", value=key)
     return village

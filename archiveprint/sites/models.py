@@ -42,6 +42,9 @@ class Site(Base):
 
 
 SCOPE_KEY = "archiveprint.scope"  # where a session keeps its access scope (archiveprint.accounts.scope)
+# Execution option of a statement that reads the events of one thing the caller has already found in its scope (a
+# resident's history): the events written by another site before the thing was transferred (机构撤并) are its too.
+HISTORY = "archiveprint.history"
 # Append-only tables whose rows from before the first site keep site_id NULL (their triggers refuse a back-fill).
 SINCE_FIRST_SITE = ("events", "audit_log", "loan_scans")
 

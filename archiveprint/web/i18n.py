@@ -65,7 +65,7 @@ ACTIVITY_LABELS = {
     "folder.reopened": _l("档案袋从结案区取回"), "folder.released": _l("档案袋移出档案室"),
     "location.shelved": _l("整村上架"), "location.relayout": _l("重新排架"), "layout.applied": _l("启用库房布局"),
     "inventory.started": _l("开始盘点"), "inventory.uploaded": _l("上传盘点扫描"), "inventory.closed": _l("结束盘点"),
-    "handover.recorded": _l("档案移交"),
+    "handover.recorded": _l("档案移交"), "site.transferred": _l("机构撤并移交"),
     "loan.checked_out": _l("借出"), "loan.returned": _l("归还"), "loan.found": _l("遗失的档案袋找回"),
     "loan.renewed": _l("续借"), "loan.lost": _l("登记借出遗失"),
     "loan_request.created": _l("借阅申请"), "loan_request.approved": _l("批准借阅申请"),

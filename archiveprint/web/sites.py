@@ -1,24 +1,34 @@
-"""全县机构: the county roles' list of sites, the one they work in (every read there is audited with it), and adding
-a site (县级管理员)."""
+"""全县机构: the county roles' list of sites, the one they work in (every read there is audited with it), adding a
+site and transferring a site or some of its villages to another (机构撤并) — both 县级管理员's."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from fnmatch import fnmatch
+from pathlib import Path
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from wtforms import StringField
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from archiveprint.accounts.scope import apply_scope, scope_for
 from archiveprint.accounts.services import audit
+from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError
+from archiveprint.sites.documents import NAMES, transfer_folder, write_documents
 from archiveprint.sites.models import Site
 from archiveprint.sites.queries import site_summaries
 from archiveprint.sites.services import add_site
-from archiveprint.web.auth import SITE_KEY, current_account, requires, safe_next_url
+from archiveprint.sites.transfer import Transfer, find_transfer, transfer_villages
+from archiveprint.web.auth import SITE_KEY, current_account, current_actor, requires, safe_next_url
 from archiveprint.web.i18n import message_of
-from archiveprint.web.session import db_session, rollback
+from archiveprint.web.locations import status_providers
+from archiveprint.web.responses import note_refusal, send_download
+from archiveprint.web.session import commit_audit, db_session, lending_rules, rollback, state
 from archiveprint.web.township import CountyInput, clean
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
@@ -88,6 +98,137 @@ def create() -> ResponseReturnValue:
         return _page(form, status=error.status)
     flash(_("已新增机构：%(name)s（%(code)s）", name=site.name, code=site.code), "success")
     return redirect(url_for("sites.index"), code=303)
+
+
+# --- transfers between sites (机构撤并) ---------------------------------------------------------------------------
+
+class TransferInput(FlaskForm):
+    """移交: which site hands over, which receives, the villages (none: the whole site), the supervisor; the
+    confirm carries the preview's check code."""
+
+    # validate_choice off: a site not (or no longer) offered is refused by the service, in its words
+    source = SelectField(_l("移交机构"), validators=[InputRequired(_l("请选择移交机构"))], validate_choice=False)
+    target = SelectField(_l("接收机构"), validators=[InputRequired(_l("请选择接收机构"))], validate_choice=False)
+    villages = StringField(_l("只移交这些村(居)委会"), filters=[clean], validators=[
+        Optional(), Length(max=500, message=_l("不能超过500个字"))])
+    supervisor = StringField(_l("监交人"), filters=[clean], validators=[
+        Optional(), Length(max=100, message=_l("不能超过100个字"))])
+    fingerprint = HiddenField()
+
+    def choose_from(self, sites: list[Site]) -> TransferInput:
+        choices = [("", _("（请选择）"))] + [(site.code, f"{site.code} {site.name}") for site in sites]
+        self.source.choices = self.target.choices = choices
+        return self
+
+    @property
+    def village_list(self) -> list[str]:
+        return [part for part in (self.villages.data or "").replace("，", " ").replace(",", " ").split() if part]
+
+
+def _active_sites() -> list[Site]:
+    return [site for site in db_session().scalars(select(Site).order_by(Site.id)) if not site.closed]
+
+
+DOCUMENT_TITLES = {"handover": _l("移交清单（一式三份）"), "picklist": _l("调档单（原库房行走顺序）"),
+                   "labels": _l("架位标签（接收机构）")}
+DOWNLOAD_NAMES = {"handover": "移交清单", "picklist": "调档单", "labels": "架位标签"}
+
+
+COUNT_TITLES = {"villages": _l("村(居)委会"), "households": _l("户"), "residents": _l("居民"),
+                "folders_on_shelves": _l("在架档案袋"), "movements": _l("位置记录"), "loans": _l("借阅记录"),
+                "shelves": _l("架位")}
+
+
+def _transfer_page(form: TransferInput, preview: Transfer | None = None, *, status: int = 200) -> ResponseReturnValue:
+    return render_template("web/sites/transfer.html", form=form, preview=preview, titles=DOCUMENT_TITLES,
+                           count_titles=COUNT_TITLES), status
+
+
+def _carry_out(form: TransferInput, *, dry_run: bool) -> Transfer:
+    return transfer_villages(db_session(), form.source.data or "", form.target.data or "", villages=form.village_list,
+                             supervisor=form.supervisor.data or "", expected=None if dry_run else form.fingerprint.data,
+                             providers=status_providers(), dry_run=dry_run, actor=current_actor(), now=utcnow())
+
+
+@bp.get("/transfer")
+@requires("manage_sites")
+def transfer() -> ResponseReturnValue:
+    """The form: which site (or which of its villages) goes to which."""
+    return _transfer_page(TransferInput(formdata=None).choose_from(_active_sites()))
+
+
+@bp.post("/transfer/preview")
+@requires("manage_sites")
+def transfer_preview() -> ResponseReturnValue:
+    """The dry run: the counts of both sites before and after, and the documents that will be printed; nothing is
+    kept (the same work is done in a savepoint and rolled back)."""
+    form = TransferInput().choose_from(_active_sites())
+    if not form.validate_on_submit():
+        return _transfer_page(form, status=400)
+    try:
+        preview = _carry_out(form, dry_run=True)
+    except ArchiveprintError as error:
+        note_refusal(error)
+        return _transfer_page(form, status=error.status)
+    rollback()
+    form.fingerprint.data = preview.fingerprint
+    return _transfer_page(form, preview)
+
+
+@bp.post("/transfer")
+@requires("manage_sites")
+def transfer_confirm() -> ResponseReturnValue:
+    """Carry out the transfer the clerk saw (same check code) and write its documents, in one transaction."""
+    form = TransferInput().choose_from(_active_sites())
+    if not form.validate_on_submit() or not form.fingerprint.data:
+        abort(400)
+    settings = state().settings
+    try:
+        done = _carry_out(form, dry_run=False)
+        assert done.event_id is not None
+        write_documents(db_session(), done, transfer_folder(settings.instance_dir, done.event_id),
+                        user=current_account().user, actor=current_actor(), now=utcnow(),
+                        timezone=lending_rules().timezone, instance_dir=settings.instance_dir)
+        db_session().commit()
+    except ArchiveprintError as error:
+        note_refusal(error)
+        form.fingerprint.data = ""
+        return _transfer_page(form, status=error.status)
+    flash(_("已移交：%(source)s → %(target)s，%(folders)s 袋", source=done.source_name, target=done.target_name,
+            folders=done.folders), "success")
+    return redirect(url_for("sites.transfer_done", event_id=done.event_id), code=303)
+
+
+def _documents(event_id: int) -> list[tuple[str, Path]]:
+    """The documents a transfer wrote, by key (NAMES), as they are on disk."""
+    folder = transfer_folder(state().settings.instance_dir, event_id)
+    files = sorted(folder.glob("*.pdf")) if folder.is_dir() else []
+    return [(key, path) for key, name in NAMES.items() for path in files if fnmatch(path.name, name.format(number="*"))]
+
+
+@bp.get("/transfers/<int:event_id>")
+@requires("manage_sites")
+def transfer_done(event_id: int) -> ResponseReturnValue:
+    """A transfer carried out: its sites, villages and counts, and its documents to print."""
+    try:
+        record = find_transfer(db_session(), event_id)
+    except ArchiveprintError:
+        abort(404)
+    return render_template("web/sites/transfer_done.html", record=record, documents=_documents(event_id),
+                           titles=DOCUMENT_TITLES, count_titles=COUNT_TITLES)
+
+
+@bp.get("/transfers/<int:event_id>/<name>")
+@requires("manage_sites")
+def transfer_document(event_id: int, name: str) -> ResponseReturnValue:
+    """One document of a transfer (only those it wrote, in its own folder); each download is audited."""
+    found = next(((key, path) for key, path in _documents(event_id) if path.name == name), None)
+    if found is None:
+        abort(404)
+    key, path = found
+    commit_audit(current_account().user, "export", "site_transfer", event_id, detail=name)
+    which = path.stem.split("-", 1)[1] if key != "labels" else str(event_id)  # the handover's number
+    return send_download(path, f"{DOWNLOAD_NAMES[key]}-{which}.pdf", name, "application/pdf")
 
 
 def init_app(app: Flask) -> None:

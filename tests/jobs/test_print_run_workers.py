@@ -50,7 +50,11 @@ def workers(settings, tmp_path):  # noqa: F811
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
-            process.wait(60)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:  # a loaded machine: a warm shutdown still busy is not this test's
+                process.kill()
+                process.wait(10)
         from rq import Queue
 
         Queue(queue, connection=connection).delete(delete_jobs=True)

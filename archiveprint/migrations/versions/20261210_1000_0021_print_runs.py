@@ -4,7 +4,7 @@ County print runs (#14): a run is a job row of kind `run`; its parts (one per vi
 `run_id` names it. Nullable: every job from before is a job of its own.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-09 11:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0021'
-down_revision = '0019'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
