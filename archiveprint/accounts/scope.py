@@ -9,10 +9,11 @@ Two scopes, both applied here and nowhere else:
 
 The rule is not remembered by each query: `apply_scope` puts the scope on a session, and a `do_orm_execute` hook
 adds the criteria to every ORM SELECT that session runs (pages, the JSON API, print and label jobs, exports alike),
-including lazy loads of relationships. A record outside the scope is simply not found, so a page answers 404 for it
-exactly as for a record that does not exist. Every mapped table is named below — by its own `site_id`, through its
-household, village, resident or parent row, or as shared reference data — and tests/accounts/test_site_scope.py
-fails when a new table is not.
+including lazy loads of relationships, and to every ORM UPDATE and DELETE (one by a condition, such as expiring the
+stale requests, changes the site's own rows only). A record outside the scope is simply not found, so a page answers
+404 for it exactly as for a record that does not exist. Every mapped table is named below — by its own `site_id`,
+through its household, village, resident or parent row, or as shared reference data — and
+tests/accounts/test_site_scope.py fails when a new table is not.
 
 A `before_flush` hook gives every new site-owned row the scope's site (no service passes it), and refuses changes
 in a closed site (机构撤并: its records are read-only history). A resident is in scope by their *current*
@@ -26,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, event, or_, select
+from sqlalchemy import Select, and_, event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
 
 from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
@@ -68,6 +69,12 @@ SITE_OWNED_SINCE: tuple[type, ...] = (Event, AuditEntry, LoanScan)
 # Rows of a household's folder or a person in it: in scope when their household is.
 BY_HOUSEHOLD: tuple[type, ...] = (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan,
                                   HandoverItem, InspectionFolder, InspectionTask, IntakePage)
+# Of those, rows that may name no household (an unreadable page, a code that named no folder): such a row is in
+# its parent's site (column, the site-owned parent's entity); a village doctor never sees one.
+HOUSEHOLD_OR_PARENT: dict[type, tuple[str, type]] = {
+    IntakePage: ("batch_id", IntakeBatch),
+    InventoryScan: ("inventory_id", Inventory),
+}
 # Rows reached through one parent row: (column, the parent's entity).
 BY_PARENT: dict[type, tuple[str, type]] = {
     LoanDocument: ("request_id", LoanRequest),
@@ -188,17 +195,23 @@ def _households(villages: Any) -> Select[Any]:
     return select(Household.id).where(Household.village_id.in_(villages))
 
 
-def _person_criteria(villages: Any, village: Any) -> list[Any]:
+def _person_criteria(villages: Any, village: Any, sites: tuple[int, ...] | None = None) -> list[Any]:
     """One loader criterion per entity that names a person or a household's folder, for the villages `villages`
-    (a tuple of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself."""
+    (a tuple of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself. With
+    `sites` (a site scope), a row of HOUSEHOLD_OR_PARENT that names no household is in its parent's site."""
     households = _households(villages).scalar_subquery()
     options = [
         with_loader_criteria(Village, village, include_aliases=True),
         with_loader_criteria(Household, Household.village_id.in_(villages), include_aliases=True),
         with_loader_criteria(PopulationFigure, PopulationFigure.village_id.in_(villages), include_aliases=True),
     ]
-    options += [with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True)
-                for entity in BY_HOUSEHOLD]
+    for entity in BY_HOUSEHOLD:
+        criterion = entity.household_id.in_(households)
+        if sites is not None and entity in HOUSEHOLD_OR_PARENT:
+            column, parent = HOUSEHOLD_OR_PARENT[entity]
+            parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
+            criterion = or_(criterion, and_(entity.household_id.is_(None), getattr(entity, column).in_(parents)))
+        options.append(with_loader_criteria(entity, criterion, include_aliases=True))
     residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
     options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))
     folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
@@ -212,7 +225,7 @@ def _site_criteria(scope: AccessScope) -> list[Any]:
     """The site's own rows, its villages' people and folders, and the rows hanging off both."""
     sites = tuple(sorted(scope.site_ids or ()))
     villages = select(Village.id).where(Village.site_id.in_(sites)).scalar_subquery()
-    options = _person_criteria(villages, Village.site_id.in_(sites))
+    options = _person_criteria(villages, Village.site_id.in_(sites), sites)
     options += [with_loader_criteria(entity, entity.site_id.in_(sites), include_aliases=True)
                 for entity in SITE_OWNED if entity is not Village]
     for entity in SITE_OWNED_SINCE:
@@ -235,7 +248,8 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
     scope: AccessScope | None = state.session.info.get(SCOPE_KEY)
     if scope is None or (scope.village_ids is None and scope.site_ids is None):
         return
-    if not state.is_select or state.is_column_load:
+    # UPDATE and DELETE by a condition too (expiring the stale requests): a change never reaches another site's rows.
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
         return
     options: list[Any] = []
     if scope.site_ids is not None:

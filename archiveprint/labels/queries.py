@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from archiveprint.eventlog import Event
 from archiveprint.labels.models import PrinterProfile
+from archiveprint.register import services as register_services
 from archiveprint.register.models import Household, Resident, Township, Village
 
 CHUNK = 500
@@ -97,7 +98,9 @@ def village_ranges(session: Session, village: str | None = None) -> list[tuple[V
 
 
 def find_township(session: Session) -> Township | None:
-    return session.scalar(select(Township).order_by(Township.id).limit(1))
+    """The working site's own township (its unit prints on the labels), not merely the first one the site can
+    see: a site that took over another's villages sees that township too."""
+    return register_services.find_township(session)
 
 
 def find_printer_profile(session: Session, printer: str, stock: str) -> PrinterProfile | None:

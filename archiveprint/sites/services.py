@@ -65,8 +65,9 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
     first = session.scalar(select(Site).order_by(Site.id).limit(1))
     assert first is not None
     give_first_site_its_rows(session, first)  # and, once there are several, nothing is left without a site
-    record_event(session, "site.added", "site", site.id, actor=actor, code=code, name=name,
-                 county_code=county_code, township_code=township_code)
+    added = record_event(session, "site.added", "site", site.id, actor=actor, code=code, name=name,
+                         county_code=county_code, township_code=township_code)
+    added.site_id = site.id  # the new site's own history: not a row "from before sites" that the first site reads
     return site
 
 

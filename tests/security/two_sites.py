@@ -7,21 +7,21 @@ prefix 130123100."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.accounts.scope import apply_scope, site_scope
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Base, Database
 from archiveprint.due.services import record_visit
-from archiveprint.eventlog import Event
 from archiveprint.forms.catalog import load_catalog
 from archiveprint.forms.sets import create_form_set
 from archiveprint.indicators.services import record_figures, values_of
@@ -52,9 +52,9 @@ from tests.conftest import ACTOR, setup_township
 PASSWORD = "site-pass-123"
 NOW = datetime(2026, 11, 25, 1, 0)
 ON = date(2026, 11, 25)
-# What only site A has: its name (in its unit, rooms, addresses, borrower, printer, set, file names, user names) and
-# its 9-digit number prefix (in every archive and folder code), and a phone number.
-A_MARKERS = ("诸福屯", "130123100", "13911112222")
+# What only site A has: its name (in its unit, rooms, addresses, borrower, printer, set, file names, user names), its
+# 9-digit number prefix (in every archive and folder code, and as printed: 130123-100-201-F00001-3) and a phone.
+A_MARKERS = ("诸福屯", "130123100", "130123-100", "13911112222")
 B_MARKERS = ("柏棠", "130123101")
 
 LAYOUT = """\
@@ -80,7 +80,7 @@ class SiteWorld:
     marker: str
     resident: str  # archive code of 张三丰, 东村 第1户's head
     household: int
-    folder: str  # 东村 第1户's folder code
+    folder: str  # 东村 第1户's folder code (F130123100201000013)
     lent_folder: str
     requested_folder: str
     shelf: str
@@ -112,10 +112,27 @@ class TwoSites:
     b: SiteWorld  # 柏棠镇卫生院
 
     def leaks(self, text: str, typed: tuple[str, ...] = ()) -> list[str]:
-        """A's markers in `text`, apart from what the asker typed (a message may repeat a code it was given)."""
+        """A's markers in `text`, apart from what the asker typed (a message may repeat a code it was given, as typed
+        or as printed: a folder code's display form is taken out with it)."""
+        typed = (*typed, *(display(code) for code in typed if FOLDER.fullmatch(code)),
+                 *(archive_display(code) for code in typed if ARCHIVE.fullmatch(code)))
         for value in sorted(typed, key=len, reverse=True):
             text = text.replace(value, "")
         return [marker for marker in A_MARKERS if marker in text]
+
+
+FOLDER = re.compile(r"F\d{18}")
+ARCHIVE = re.compile(r"\d{17}")
+
+
+def display(code: str) -> str:
+    """F130123100201000013 → 130123-100-201-F00001-3, as pages and messages print a folder code."""
+    return f"{code[1:7]}-{code[7:10]}-{code[10:13]}-F{code[13:18]}-{code[18]}"
+
+
+def archive_display(code: str) -> str:
+    """13012310020100001 → 130123-100-201-00001, as messages print an archive code."""
+    return f"{code[:6]}-{code[6:9]}-{code[9:12]}-{code[12:]}"
 
 
 def require_postgresql(database: Database) -> None:
@@ -232,18 +249,18 @@ def job_dir(instance_dir: Path, job_id: int) -> Path:
     return instance_dir / "jobs" / str(job_id)
 
 
-def site_counts(database: Database, site_id: int) -> dict[str, int]:
-    """How many rows of each table one site sees (and its newest event and audit id): a request that changed
-    anything of the site changes these."""
-    counts: dict[str, int] = {}
+def site_counts(database: Database, site_id: int) -> dict[str, object]:
+    """Every row one site sees, table by table, as a digest of all its columns (and how many): a request that
+    changed anything of the site — a status, a date, a new row — changes these."""
+    counts: dict[str, object] = {}
     with database.reader() as session:
         apply_scope(session, site_scope(session, site_id))
         for mapper in Base.registry.mappers:
             entity = mapper.class_
-            counts[entity.__tablename__] = session.scalar(select(func.count()).select_from(entity)) or 0
-        counts["last_event"] = session.scalar(select(func.max(Event.id))) or 0
-        counts["last_audit"] = session.scalar(select(func.max(AuditEntry.id))) or 0
-        counts["users_active"] = session.scalar(select(func.count()).select_from(User).where(User.active)) or 0
+            columns = [getattr(entity, attribute.key) for attribute in mapper.column_attrs]
+            rows = session.execute(select(*columns).order_by(*mapper.primary_key)).all()
+            digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()[:16]
+            counts[entity.__tablename__] = (len(rows), digest)
     return counts
 
 
