@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from archiveprint.accounts.models import User
+from archiveprint.accounts.roles import COUNTY_ROLES
 from archiveprint.db import Base
 from archiveprint.errors import Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
@@ -72,10 +74,14 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
 
 
 def give_first_site_its_rows(session: Session, site: Site) -> None:
-    """The rows made before the first site (the administrator, printer profiles …) become its own."""
+    """The rows made before the first site (the administrator, printer profiles …) become its own; the county
+    roles' users belong to no site, whenever they were made."""
     for table in Base.metadata.sorted_tables:
         if "site_id" in table.c and table.name not in SINCE_FIRST_SITE:
-            session.execute(update(table).where(table.c.site_id.is_(None)).values(site_id=site.id))
+            unowned = table.c.site_id.is_(None)
+            if table.name == User.__tablename__:
+                unowned = and_(unowned, table.c.role.not_in(sorted(COUNTY_ROLES)))
+            session.execute(update(table).where(unowned).values(site_id=site.id))
 
 
 def find_site(session: Session, code: str) -> Site:

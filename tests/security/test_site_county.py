@@ -109,3 +109,24 @@ def test_the_other_county_roles_work_in_the_chosen_site_only(client: FlaskClient
     centre = client.get("/print")
     assert centre.status_code == 200
     assert client.get(f"/print/jobs/{b.job_id}").status_code == 404
+
+
+def test_a_user_given_a_county_role_leaves_the_sites_administrators(client: FlaskClient, sites: TwoSites,
+                                                                    committed_db: Database) -> None:
+    """县级管理员 makes 柏棠镇's clerk a 县级督导: the user belongs to no site from then on, so 柏棠镇's own
+    administrator can neither open nor reset that county-wide account (it kept site B and could be taken over)."""
+    b = sites.b
+    clerk_id = b.user_ids["clerk-BT"]
+    _sign_in(client, "county-admin")
+    _enter(client, b.id)
+    token = csrf_token(client.get(f"/users/{clerk_id}"))
+    assert client.post(f"/users/{clerk_id}/role", data={"csrf_token": token, "role": "county_supervisor"}) \
+        .status_code == 303
+    with committed_db.reader() as session:
+        assert session.get(User, clerk_id).site_id is None  # type: ignore[union-attr]
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account/password"))})
+    token = _sign_in(client, "admin-BT")
+    assert client.get(f"/users/{clerk_id}").status_code == 404
+    reset = client.post(f"/users/{clerk_id}/password", data={"csrf_token": token, "password": "taken-over-99",
+                                                             "password_again": "taken-over-99"})
+    assert reset.status_code == 404

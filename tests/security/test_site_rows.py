@@ -12,7 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archiveprint.accounts.models import User
 from archiveprint.accounts.scope import apply_scope, site_scope
+from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
 from archiveprint.eventlog import Event
 from archiveprint.intake.models import IntakePage
@@ -22,8 +24,9 @@ from archiveprint.lending.rules import load_rules, shipped_rules_file
 from archiveprint.locations.handover import hand_over
 from archiveprint.locations.inventory import find_inventory, live_report, record_scan, start_inventory
 from archiveprint.locations.models import Handover, Inventory, InventoryScan
+from archiveprint.sites.services import add_site
 from tests.conftest import ACTOR
-from tests.security.two_sites import NOW, TwoSites, build_two_sites
+from tests.security.two_sites import NOW, PASSWORD, TwoSites, build_two_sites
 
 
 @contextmanager
@@ -102,3 +105,15 @@ def test_a_change_made_in_one_site_by_condition_leaves_anothers_rows(committed_d
         assert request is not None and request.status == "open"
         assert [row.request_id for row in expire_requests(session, rules=rules, actor=ACTOR, now=later)] \
             == [sites.a.request_id]
+
+
+def test_a_county_user_stays_without_a_site_when_a_site_is_added(committed_db: Database, tmp_path: Path) -> None:
+    """Adding a site gives the rows made before the first site to the first site — never a county role's user
+    (which the first site's administrator could then reset and take over)."""
+    build_two_sites(committed_db, tmp_path / "instance")
+    with committed_db.transaction() as session:
+        create_user(session, "county-sup", PASSWORD, "county_supervisor")
+        add_site(session, "XY", name="新安镇卫生院", county_code="130123", county_name="正定县", township_code="102",
+                 actor=ACTOR)
+    with committed_db.reader() as session:
+        assert session.scalars(select(User.site_id).where(User.username == "county-sup")).one() is None
