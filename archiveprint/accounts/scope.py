@@ -83,6 +83,9 @@ BY_PARENT: dict[type, tuple[str, type]] = {
     InspectionCheck: ("folder_id", InspectionFolder),
     UserSession: ("user_id", User),
 }
+# Changed only by naming their user (ending a user's sign-ins): a county user's own, while they work in a site whose
+# users they are not among, end too when they change their password.
+NAMED_BY_USER: tuple[type, ...] = (UserSession,)
 # Shared by every site, with the reason.
 UNSCOPED: dict[type, str] = {
     Site: "the sites themselves: names and codes of institutions, no person",
@@ -250,6 +253,8 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
         return
     # UPDATE and DELETE by a condition too (expiring the stale requests): a change never reaches another site's rows.
     if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+        return
+    if not state.is_select and state.bind_mapper is not None and state.bind_mapper.class_ in NAMED_BY_USER:
         return
     options: list[Any] = []
     if scope.site_ids is not None:

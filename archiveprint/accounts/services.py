@@ -169,11 +169,11 @@ def change_role(session: Session, user: User, role: str, *, villages: Sequence[V
     before = user.role
     user.role = role
     user.villages = villages
+    end_user_sessions(session, user, "role_changed", now=now)  # while the user is still in the scope's site
     if role in COUNTY_ROLES:
         user.site_id = None  # a county role belongs to no site: no site's administrator may reset its password
     elif before in COUNTY_ROLES:
-        user.site_id = working_site(session)  # back to a site role: the site it is given in (None: the scope's)
-    end_user_sessions(session, user, "role_changed", now=now)
+        user.site_id = working_site(session)  # back to a site role: the site it is given in
     record_event(session, "user.role_changed", "user", user.id, actor=actor, now=now, username=user.username,
                  role=[before, role], villages=[v.code for v in villages])
     session.flush()

@@ -130,3 +130,19 @@ def test_a_user_given_a_county_role_leaves_the_sites_administrators(client: Flas
     reset = client.post(f"/users/{clerk_id}/password", data={"csrf_token": token, "password": "taken-over-99",
                                                              "password_again": "taken-over-99"})
     assert reset.status_code == 404
+
+
+def test_a_county_user_changing_their_password_in_a_site_signs_out_their_other_browsers(
+        app: Flask, sites: TwoSites) -> None:
+    """The county user's sign-ins belong to no site: ending them from inside a site's scope still reaches them."""
+    first, second = app.test_client(), app.test_client()
+    for browser in (first, second):
+        _sign_in(browser, "county-supervisor")
+        _enter(browser, sites.a.id)
+    token = csrf_token(first.get("/account/password"))
+    new = "brand-new-pass-7"
+    changed = first.post("/account/password", data={"csrf_token": token, "current": PASSWORD, "password": new,
+                                                    "password_again": new})
+    assert changed.status_code in (302, 303), changed.get_data(as_text=True)[:2000]
+    assert first.get("/").status_code == 200
+    assert second.get("/").headers.get("Location", "").startswith("/login")

@@ -78,7 +78,9 @@ def typed(a: SiteWorld) -> tuple[str, ...]:
 def query(a: SiteWorld) -> str:
     return (f"?q={a.resident}&code={a.folder}&codes={a.folder}&village=201&household={a.household}"
             f"&household_id={a.household}&month=2026-11&number={a.inventory}&inspection={a.inspection_id}"
-            f"&first={a.shelf}&last={a.shelf}&printer={a.printer}&open=1&year=2026")
+            f"&first={a.shelf}&last={a.shelf}&printer={a.printer}&open=1&year=2026&history=1&all=1&review=1"
+            f"&borrower=wang&edit=1&saved=1&after=0&population=elderly&form_set=form:personal_info&on=2026-11-25"
+            f"&stock=a4-3x8&outline=1&reserve=0.2")
 
 
 def form_data(a: SiteWorld, token: str) -> dict[str, str]:
@@ -91,7 +93,13 @@ def form_data(a: SiteWorld, token: str) -> dict[str, str]:
             "reason": "test", "username": "clerk-ZFT", "to": a.shelf, "archive_code": a.resident,
             "form_number": "1", "form_page": "1", "schedule": "elderly", "on": "2026-11-25", "seed": "x",
             "inspector": "甲", "size": "2", "role": "admin", "user_id": str(a.user_ids["clerk-ZFT"]),
-            "request_id": str(a.request_id), "loan_id": str(a.loan_id), "mode": "checkout"}
+            "request_id": str(a.request_id), "loan_id": str(a.loan_id), "mode": "checkout", "confirm": "1",
+            "key": "wang", "name": "王村医", "unit": "卫生室", "phone": "13800000001", "residents": "10",
+            "year": "2026", "county_code": "130123", "county_name": "正定县", "township_code": "100",
+            "township_name": "甲", "unit_name": "甲", "display_name": "甲", "stock": "a4-3x8", "start": "1",
+            "copies": "1", "scope": "village", "visit": f"{a.resident}:elderly", "mark_found": "1",
+            "mark_missing": "1", "keep_images": "full", "received_on": "2026-11-25", "position": "1",
+            "fingerprint": "x", "version": "1", "opinion": "同意", "consent_by": "resident", "undo": "1"}
 
 
 def body_text(response: TestResponse) -> str:
