@@ -193,3 +193,14 @@ def test_the_sign_in_page_names_no_site(client: FlaskClient, sites: TwoSites) ->
     (it showed the first site's)."""
     page = client.get("/login").get_data(as_text=True)
     assert sites.leaks(page) == [] and sites.b.marker not in page
+
+
+def test_the_dashboards_count_the_sites_own_rows(client: FlaskClient, sites: TwoSites) -> None:
+    """Counts name nobody, so the walk above cannot see them leak: each site has one folder lent from 东村 and one
+    count (盘点) — a count over both sites says two."""
+    _sign_in(client, "admin-BT")
+    counts = client.get("/api/v1/dashboard").get_json()
+    assert counts["lent"] == 1
+    assert [(v["village"], v["lent"]) for v in counts["villages"] if v["lent"]] == [("201", 1)]
+    assert client.get("/api/v1/loans?open=1").get_json()["count"] == 1
+    assert client.get("/api/v1/inventories").get_json()["count"] == 1
