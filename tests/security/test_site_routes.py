@@ -184,6 +184,10 @@ def test_a_record_of_another_site_is_not_found(client: FlaskClient, sites: TwoSi
                 f"/print/jobs/{a.job_id}/files/{a.job_file}"):
         assert client.get(url).status_code == 404, url
     assert client.get(f"/api/v1/locate?q={a.folder}").get_json()["results"] == []
+    # Searched by what both sites share (a name, its initials) or what only A has (a phone): B's own, or nothing.
+    for query in ("张三丰", "zsf", "张", "13911112222", "东村1组"):
+        for url in (f"/?q={query}", f"/locations/locate?q={query}", f"/api/v1/locate?q={query}"):
+            assert sites.leaks(client.get(url).get_data(as_text=True), (query,)) == [], url
     # The same number in B is B's own: 张三丰 of 柏棠's 东村.
     assert sites.b.marker in client.get(f"/handover/{sites.b.handover}").get_data(as_text=True)
 
@@ -204,3 +208,53 @@ def test_the_dashboards_count_the_sites_own_rows(client: FlaskClient, sites: Two
     assert [(v["village"], v["lent"]) for v in counts["villages"] if v["lent"]] == [("201", 1)]
     assert client.get("/api/v1/loans?open=1").get_json()["count"] == 1
     assert client.get("/api/v1/inventories").get_json()["count"] == 1
+
+
+def test_a_label_preview_and_an_import_check_run_in_the_site_too(client: FlaskClient, sites: TwoSites) -> None:
+    """Views that open a second session of their own (the label preview draws on a reader, the import's dry run
+    on a scratch copy) were not kept to the site: B's clerk saw a picture of A's folder label, and B's import was
+    checked against the first site's register. They run in the request's scope now."""
+    a, b = sites.a, sites.b
+    _sign_in(client, "clerk-BT")
+    token = csrf_token(client.get("/labels"))
+    fields = {"csrf_token": token, "kind": "folder", "stock": "a4-3x8", "printer": "", "village": "", "household": "",
+              "since": "", "location_title": "", "start": "1", "used": "", "copies": "1"}
+    theirs = client.post("/labels/preview", data={**fields, "codes": a.folder})
+    assert "data:image/png" not in theirs.get_data(as_text=True)  # nothing of A is drawn
+    mine = client.post("/labels/preview", data={**fields, "codes": b.folder})
+    assert mine.status_code == 200 and "data:image/png" in mine.get_data(as_text=True)
+    header = "档案编号,姓名,性别,与户主关系,户主姓名,户号,现住址,所属村(居)委会\n"
+    rows = "".join(f"{code},张三丰,男,户主,张三丰,H-1,新住址9号,东村\n" for code in (a.resident, b.resident))
+    upload = client.post("/import", data={"csrf_token": csrf_token(client.get("/import")),
+                                          "file": (io.BytesIO((header + rows).encode("utf-8-sig")), "b.csv")},
+                         content_type="multipart/form-data")
+    assert upload.status_code == 303, upload.get_data(as_text=True)[:500]
+    report = client.get(upload.headers["Location"]).get_data(as_text=True)
+    assert "属于另一机构“诸福屯镇卫生院”" in report  # A's code is refused, naming its site (#14)
+    print(re.sub(r"<[^>]+>", " ", report)[-3000:])
+    assert sites.leaks(report, (*typed(a), "诸福屯镇卫生院", "130123-100")) == []
+
+
+# The views' uses of the app's unscoped database: each names one job by id (its row was found in scope first) or
+# touches a session's last-seen time. A view reading records opens db_session() or request_database() instead.
+UNSCOPED_USES = {
+    "auth.py": ["state().database.engine.execution_options"],
+    "forms.py": ["jobqueue.fail(state().database", "dispatcher().check(state().database"],
+    "intake.py": ["jobqueue.fail(state().database"],
+    "register.py": ["jobqueue.fail(state().database"],
+    "session.py": ["scoped(state().database"],
+}
+
+
+def test_no_view_opens_a_session_outside_the_requests_scope() -> None:
+    """A preview drawn on a session of its own saw every site (the label preview did): the walk above reads text
+    and cannot see a picture, so this holds the web shell to the scoped sessions."""
+    web = Path(__file__).resolve().parents[2] / "archiveprint" / "web"
+    found: dict[str, list[str]] = {}
+    for path in sorted(web.glob("*.py")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if "state().database" in line:
+                use = next((u for u in UNSCOPED_USES.get(path.name, []) if u in line), line.strip())
+                found.setdefault(path.name, []).append(use)
+    assert {name: sorted(set(uses)) for name, uses in found.items()} == {
+        name: sorted(uses) for name, uses in UNSCOPED_USES.items()}

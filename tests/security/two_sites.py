@@ -55,7 +55,6 @@ ON = date(2026, 11, 25)
 # What only site A has: its name (in its unit, rooms, addresses, borrower, printer, set, file names, user names), its
 # 9-digit number prefix (in every archive and folder code, and as printed: 130123-100-201-F00001-3) and a phone.
 A_MARKERS = ("诸福屯", "130123100", "130123-100", "13911112222")
-B_MARKERS = ("柏棠", "130123101")
 
 LAYOUT = """\
 name: {marker}档案室
@@ -264,5 +263,5 @@ def site_counts(database: Database, site_id: int) -> dict[str, object]:
     return counts
 
 
-__all__ = ["A_MARKERS", "B_MARKERS", "NOW", "ON", "PASSWORD", "SiteWorld", "TwoSites", "build_two_sites",
-           "job_dir", "require_postgresql", "site_counts"]
+__all__ = ["A_MARKERS", "LAYOUT", "NOW", "ON", "PASSWORD", "SiteWorld", "TwoSites", "build_two_sites",
+           "display", "job_dir", "require_postgresql", "site_counts"]
