@@ -9,10 +9,11 @@ Two scopes, both applied here and nowhere else:
 
 The rule is not remembered by each query: `apply_scope` puts the scope on a session, and a `do_orm_execute` hook
 adds the criteria to every ORM SELECT that session runs (pages, the JSON API, print and label jobs, exports alike),
-including lazy loads of relationships. A record outside the scope is simply not found, so a page answers 404 for it
-exactly as for a record that does not exist. Every mapped table is named below — by its own `site_id`, through its
-household, village, resident or parent row, or as shared reference data — and tests/accounts/test_site_scope.py
-fails when a new table is not.
+including lazy loads of relationships, and to every ORM UPDATE and DELETE (one by a condition, such as expiring the
+stale requests, changes the site's own rows only). A record outside the scope is simply not found, so a page answers
+404 for it exactly as for a record that does not exist. Every mapped table is named below — by its own `site_id`,
+through its household, village, resident or parent row, or as shared reference data — and
+tests/accounts/test_site_scope.py fails when a new table is not.
 
 A `before_flush` hook gives every new site-owned row the scope's site (no service passes it), and refuses changes
 in a closed site (机构撤并: its records are read-only history). A resident is in scope by their *current*
@@ -26,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Select, event, or_, select
+from sqlalchemy import Select, and_, event, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
 from sqlalchemy.orm.util import LoaderCriteriaOption
 
@@ -69,6 +70,12 @@ SITE_OWNED_SINCE: tuple[type, ...] = (Event, AuditEntry, LoanScan)
 # Rows of a household's folder or a person in it: in scope when their household is.
 BY_HOUSEHOLD: tuple[type, ...] = (Resident, FolderPosition, FolderMovement, Loan, LoanRequest, InventoryScan,
                                   HandoverItem, InspectionFolder, InspectionTask, IntakePage)
+# Of those, rows that may name no household (an unreadable page, a code that named no folder): such a row is in
+# its parent's site (column, the site-owned parent's entity); a village doctor never sees one.
+HOUSEHOLD_OR_PARENT: dict[type, tuple[str, type]] = {
+    IntakePage: ("batch_id", IntakeBatch),
+    InventoryScan: ("inventory_id", Inventory),
+}
 # Rows reached through one parent row: (column, the parent's entity).
 BY_PARENT: dict[type, tuple[str, type]] = {
     LoanDocument: ("request_id", LoanRequest),
@@ -77,6 +84,9 @@ BY_PARENT: dict[type, tuple[str, type]] = {
     InspectionCheck: ("folder_id", InspectionFolder),
     UserSession: ("user_id", User),
 }
+# Changed only by naming their user (ending a user's sign-ins): a county user's own, while they work in a site whose
+# users they are not among, end too when they change their password.
+NAMED_BY_USER: tuple[type, ...] = (UserSession,)
 # Shared by every site, with the reason.
 UNSCOPED: dict[type, str] = {
     Site: "the sites themselves: names and codes of institutions, no person",
@@ -200,16 +210,23 @@ def _households(villages: Any) -> Select[Any]:
 Criteria = list[tuple[type, Any]]  # (entity, the test its rows must pass)
 
 
-def _person_criteria(villages: Any, village: Any) -> Criteria:
+def _person_criteria(villages: Any, village: Any, sites: tuple[int, ...] | None = None) -> Criteria:
     """One criterion per entity that names a person or a household's folder, for the villages `villages` (a tuple
-    of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself."""
+    of ids, bound as parameters, or a subquery); `village` is the criterion on Village itself. With `sites` (a site
+    scope), a row of HOUSEHOLD_OR_PARENT that names no household is in its parent's site."""
     households = _households(villages).scalar_subquery()
     criteria: Criteria = [
         (Village, village),
         (Household, Household.village_id.in_(villages)),
         (PopulationFigure, PopulationFigure.village_id.in_(villages)),
     ]
-    criteria += [(entity, entity.household_id.in_(households)) for entity in BY_HOUSEHOLD]
+    for entity in BY_HOUSEHOLD:
+        criterion = entity.household_id.in_(households)
+        if sites is not None and entity in HOUSEHOLD_OR_PARENT:
+            column, parent = HOUSEHOLD_OR_PARENT[entity]
+            parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
+            criterion = or_(criterion, and_(entity.household_id.is_(None), getattr(entity, column).in_(parents)))
+        criteria.append((entity, criterion))
     residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
     criteria.append((ServiceVisit, ServiceVisit.resident_id.in_(residents)))
     folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
@@ -224,7 +241,7 @@ def _site_criteria(scope: AccessScope, *, history: bool = False) -> Criteria:
     statement reads the events of one thing already found in scope (`HISTORY`), whichever site wrote them."""
     sites = tuple(sorted(scope.site_ids or ()))
     villages = select(Village.id).where(Village.site_id.in_(sites)).scalar_subquery()
-    criteria = _person_criteria(villages, Village.site_id.in_(sites))
+    criteria = _person_criteria(villages, Village.site_id.in_(sites), sites)
     criteria += [(entity, entity.site_id.in_(sites)) for entity in SITE_OWNED if entity is not Village]
     for entity in SITE_OWNED_SINCE:
         if history and entity is Event:
@@ -257,7 +274,10 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
     scope: AccessScope | None = state.session.info.get(SCOPE_KEY)
     if scope is None or (scope.village_ids is None and scope.site_ids is None):
         return
-    if not state.is_select or state.is_column_load:
+    # UPDATE and DELETE by a condition too (expiring the stale requests): a change never reaches another site's rows.
+    if not (state.is_select or state.is_update or state.is_delete) or state.is_column_load:
+        return
+    if not state.is_select and state.bind_mapper is not None and state.bind_mapper.class_ in NAMED_BY_USER:
         return
     criteria: Criteria = []
     statement = state.statement

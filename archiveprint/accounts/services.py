@@ -13,12 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts.models import AuditEntry, User
-from archiveprint.accounts.roles import ROLES
+from archiveprint.accounts.roles import COUNTY_ROLES, ROLES
 from archiveprint.accounts.sessions import end_user_sessions
 from archiveprint.accounts.throttle import RULES, ThrottleRules, check_throttle, lock_started, record_attempt
 from archiveprint.db import utcnow
 from archiveprint.errors import N_, Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
+from archiveprint.sites.models import working_site
 
 if TYPE_CHECKING:
     from archiveprint.register.models import Village
@@ -168,7 +169,11 @@ def change_role(session: Session, user: User, role: str, *, villages: Sequence[V
     before = user.role
     user.role = role
     user.villages = villages
-    end_user_sessions(session, user, "role_changed", now=now)
+    end_user_sessions(session, user, "role_changed", now=now)  # while the user is still in the scope's site
+    if role in COUNTY_ROLES:
+        user.site_id = None  # a county role belongs to no site: no site's administrator may reset its password
+    elif before in COUNTY_ROLES:
+        user.site_id = working_site(session)  # back to a site role: the site it is given in
     record_event(session, "user.role_changed", "user", user.id, actor=actor, now=now, username=user.username,
                  role=[before, role], villages=[v.code for v in villages])
     session.flush()

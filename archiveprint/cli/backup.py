@@ -32,7 +32,8 @@ def backup(app: AppContext, target: Path, with_jobs: bool, keep: int | None) -> 
 
     SQLite 用在线备份；PostgreSQL 用 pg_dump（需要 postgresql-client）。备份文件只有本人可读。
     """
-    return make_backup(app.db, app.settings.instance_dir, target, with_jobs=with_jobs, keep=keep,
+    # The whole installation, every site's rows (a backup is the installation's, not one site's).
+    return make_backup(app.installation_db, app.settings.instance_dir, target, with_jobs=with_jobs, keep=keep,
                        progress=_progress(quiet=wants_json()))
 
 

@@ -18,7 +18,7 @@ def db_group() -> None:
 @pass_app
 def upgrade(app: AppContext) -> None:
     """升级数据库到最新版本（新数据库会被创建）。"""
-    database = app.db  # creating the context migrates
+    database = app.installation_db  # creating it migrates (no site asked: the schema is the installation's)
     click.echo(f"数据库已是最新版本：{current_revision(database.engine)}（head {head_revision(database.engine)}）")
 
 

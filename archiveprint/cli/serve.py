@@ -21,7 +21,9 @@ from archiveprint.web import create_app
 @pass_app
 def serve(app: AppContext, host: str, port: int, threads: int) -> None:
     """启动网页界面。"""
-    web = create_app(app.settings, database=app.db)  # app.db is migrated before the first request
+    # The installation's database: each request is kept to the signed-in user's site (web/auth.py), never to one
+    # site for the whole server (--site would lock every other site's users out). Migrated before the first request.
+    web = create_app(app.settings, database=app.installation_db)
     threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
     click.echo(f"archiveprint 网页界面：http://{host}:{port}/  （Ctrl+C 停止）")
     # waitress writes no access log: search URLs may carry names or ID numbers, and nothing personal is logged.

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from archiveprint.db import Base, site_column, unique_in_site, utcnow
 from archiveprint.errors import Conflict
 from archiveprint.locations.layout import Coordinate, ShelfSpec
+from archiveprint.sites.models import working_site
 
 if TYPE_CHECKING:
     from archiveprint.register.models import Household, Village
@@ -309,14 +310,19 @@ def add_numbered(session: Session, row: Inventory | Handover, prefix: str, year:
     Clerks starting at once queue for the number: SQLite writers at BEGIN IMMEDIATE, PostgreSQL ones behind a
     transaction-scoped advisory lock per table and year (without it, READ COMMITTED losers kept re-reading the same
     max and ran out of retries with ten at once: tests/locations/test_races.py). The (year, serial) key stays the
-    last guard: a collision anyway takes the next number."""
+    last guard: a collision anyway takes the next number. Numbers are per site: 柏棠镇's first count of 2026 is
+    PD-2026-0001 whatever 诸福屯镇 has counted."""
     model = type(row)
+    site = working_site(session)  # each site numbers its own (the scope hook keeps the max to its rows too)
     if session.get_bind().dialect.name == "postgresql":
-        key = zlib.crc32(f"archiveprint.numbering:{model.__tablename__}:{year}".encode())
+        key = zlib.crc32(f"archiveprint.numbering:{model.__tablename__}:{site}:{year}".encode())
         session.execute(select(func.pg_advisory_xact_lock(key)))
+    latest = select(func.max(model.serial)).where(model.year == year)
+    if site is not None:
+        latest = latest.where(model.site_id == site)
     tried = 0
     for _ in range(NUMBERING_ATTEMPTS):
-        serial = max(session.scalar(select(func.max(model.serial)).where(model.year == year)) or 0, tried) + 1
+        serial = max(session.scalar(latest) or 0, tried) + 1
         tried = serial
         row.year, row.serial, row.number = year, serial, f"{prefix}-{year}-{serial:04d}"
         try:

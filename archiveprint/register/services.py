@@ -31,10 +31,14 @@ def get_township(session: Session) -> Township:
 
 
 def find_township(session: Session) -> Township | None:
+    """The working site's township; a session kept to no site has the only site's, and none once there are several
+    (the sign-in page or a county role that has not chosen: no site's name is shown as if it were theirs)."""
     site_id = working_site(session)
     if site_id is not None:
         return session.scalar(select(Township).join(Site, Site.township_id == Township.id).where(Site.id == site_id))
-    return session.scalar(select(Township).join(Site, Site.township_id == Township.id).order_by(Site.id).limit(1))
+    found = session.scalars(select(Township).join(Site, Site.township_id == Township.id).order_by(Site.id)
+                            .limit(2)).all()
+    return found[0] if len(found) == 1 else None
 
 
 def configure_township(session: Session, county_code: str, county_name: str, code: str, name: str, *,

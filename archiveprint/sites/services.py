@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from archiveprint.accounts.models import User
+from archiveprint.accounts.roles import COUNTY_ROLES
 from archiveprint.db import Base
 from archiveprint.errors import Conflict, InvalidValue, NotFound
 from archiveprint.eventlog import record_event
@@ -65,16 +67,21 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
     first = session.scalar(select(Site).order_by(Site.id).limit(1))
     assert first is not None
     give_first_site_its_rows(session, first)  # and, once there are several, nothing is left without a site
-    record_event(session, "site.added", "site", site.id, actor=actor, code=code, name=name,
-                 county_code=county_code, township_code=township_code)
+    added = record_event(session, "site.added", "site", site.id, actor=actor, code=code, name=name,
+                         county_code=county_code, township_code=township_code)
+    added.site_id = site.id  # the new site's own history: not a row "from before sites" that the first site reads
     return site
 
 
 def give_first_site_its_rows(session: Session, site: Site) -> None:
-    """The rows made before the first site (the administrator, printer profiles …) become its own."""
+    """The rows made before the first site (the administrator, printer profiles …) become its own; the county
+    roles' users belong to no site, whenever they were made."""
     for table in Base.metadata.sorted_tables:
         if "site_id" in table.c and table.name not in SINCE_FIRST_SITE:
-            session.execute(update(table).where(table.c.site_id.is_(None)).values(site_id=site.id))
+            unowned = table.c.site_id.is_(None)
+            if table.name == User.__tablename__:
+                unowned = and_(unowned, table.c.role.not_in(sorted(COUNTY_ROLES)))
+            session.execute(update(table).where(unowned).values(site_id=site.id))
 
 
 def find_site(session: Session, code: str) -> Site:

@@ -72,7 +72,7 @@ from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import JOB_STATUS_LABELS, label, message_of, shown_message
 from archiveprint.web.responses import send_download
-from archiveprint.web.session import commit_audit, db_session, rollback, state, today
+from archiveprint.web.session import commit_audit, db_session, request_database, rollback, state, today
 
 bp = Blueprint("forms", __name__)
 DISPATCHER = "archiveprint.dispatcher"
@@ -312,7 +312,7 @@ def submit_run(plan: RunPlan) -> ResponseReturnValue:
     run = runs.create_run(session, plan.kind, plan.params, plan.parts, actor=current_account().username)
     ids = runs.part_ids(session, run.id)
     session.commit()
-    runs.submit_parts(state().database, dispatcher(), ids, instance_dir=state().settings.instance_dir)
+    runs.submit_parts(request_database(), dispatcher(), ids, instance_dir=state().settings.instance_dir)
     return redirect(url_for("forms.job", job_id=run.id), code=303)
 
 
@@ -347,7 +347,7 @@ def check_queue(job_ids: list[int] | None) -> None:
         job_ids = [*job_ids, *(part for job_id in job_ids for part in runs.part_ids(db_session(), job_id))]
     try:
         changed = dispatcher().check(state().database, job_ids, now=utcnow())
-        runs.settle_runs_of(state().database, changed, instance_dir=state().settings.instance_dir)
+        runs.settle_runs_of(request_database(), changed, instance_dir=state().settings.instance_dir)
     except Exception:
         current_app.logger.exception("could not ask the job queue about jobs %s", job_ids or "unfinished")
         return
@@ -468,7 +468,7 @@ def rerun(job_id: int) -> ResponseReturnValue:
         rollback()
         flash(message_of(error), "error")
         return redirect(url_for("forms.job", job_id=job_id), code=303)
-    runs.submit_parts(state().database, dispatcher(), ids, instance_dir=state().settings.instance_dir)
+    runs.submit_parts(request_database(), dispatcher(), ids, instance_dir=state().settings.instance_dir)
     flash(_("已重新提交 %(n)s 个村", n=len(ids)), "success")
     return redirect(url_for("forms.job", job_id=job_id), code=303)
 
@@ -478,7 +478,7 @@ def _run_state(run: Job) -> runs.RunState:
     it) is settled here, so its page never waits forever."""
     found = runs.find_run(db_session(), run.id)
     if found.status in ENDED and run.status not in ENDED:
-        runs.settle(state().database, run.id, instance_dir=state().settings.instance_dir)
+        runs.settle(request_database(), run.id, instance_dir=state().settings.instance_dir)
         db_session().commit()  # a fresh snapshot (SQLite), then read it again
         db_session().refresh(run)
         found = runs.find_run(db_session(), run.id)

@@ -45,7 +45,7 @@ from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.forms import submit_job
 from archiveprint.web.i18n import message_of
-from archiveprint.web.session import commit_audit, state, today
+from archiveprint.web.session import commit_audit, request_database, state, today
 
 bp = Blueprint("labels", __name__)
 CODES_MAX = 5000  # lines in the 编号 box
@@ -91,8 +91,9 @@ def own_stock_ids() -> set[str]:
 
 @contextmanager
 def _reading() -> Iterator[Session]:
-    """Previews and checks only read: a reader session, so SQLite's write lock is not held while a sheet is drawn."""
-    with state().database.reader() as session:
+    """Previews and checks only read: a reader session, so SQLite's write lock is not held while a sheet is drawn
+    (kept to the request's scope like the page's own)."""
+    with request_database().reader() as session:
         yield session
 
 

@@ -56,7 +56,7 @@ from archiveprint.web.i18n import (
 )
 from archiveprint.web.locations import status_providers
 from archiveprint.web.responses import change, form_text, refused
-from archiveprint.web.session import commit_audit, db_session, now, rollback, state, today
+from archiveprint.web.session import commit_audit, db_session, now, request_database, rollback, state, today
 
 bp = Blueprint("register", __name__)
 QUERY_MAX = 100
@@ -474,7 +474,7 @@ def _check_upload(stored: uploads.PendingUpload) -> ResponseReturnValue:
     settings = state().settings
     session.commit()  # a writer's BEGIN IMMEDIATE must not last through the check (it reads its own snapshot)
     try:
-        report = importjob.check(state().database, stored, stored.source(root), actor=account.username,
+        report = importjob.check(request_database(), stored, stored.source(root), actor=account.username,
                                  today=today(), limits=settings.import_limits)
         importjob.record_check(session, stored, report, user=account.user)
         session.commit()

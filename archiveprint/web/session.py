@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from archiveprint import clock
 from archiveprint.accounts.models import User
+from archiveprint.accounts.scope import current_scope, scoped
 from archiveprint.accounts.services import audit
 from archiveprint.config import Settings
 from archiveprint.db import Database, utcnow
@@ -50,6 +51,13 @@ def db_session() -> Session:
         factory = database.reader if request.method in READ_METHODS else database.writer
         session = g.db_session = factory()
     return session
+
+
+def request_database() -> Database:
+    """The database kept to the request's scope (the signed-in user's site and villages, as db_session sees them),
+    for a second session a view opens itself — a preview on a reader, a dry run on a scratch copy: it must see no
+    more than the page does."""
+    return scoped(state().database, current_scope(db_session()))
 
 
 def rollback() -> None:
