@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, event, or_, select
@@ -184,8 +185,22 @@ def current_scope(session: Session) -> AccessScope:
 
 # --- the criteria -------------------------------------------------------------------------------------------------
 
+# The subqueries below select from the tables, not the mapped classes: the hook adds its criteria to every ORM
+# entity of a statement, subqueries included, so `select(Village.id)` inside a criterion came back with the same
+# criterion again (`villages.site_id IN (…) AND villages.site_id IN (…)`, households' twice over). PostgreSQL then
+# squared the selectivity, took a site's 10,000 households for 500 and hashed them all to check 24 residents
+# (bench/county_bench.py). The tables' own conditions are the whole criterion.
+_VILLAGES = Village.__table__
+_HOUSEHOLDS = Household.__table__
+
+
 def _households(villages: Any) -> Select[Any]:
-    return select(Household.id).where(Household.village_id.in_(villages))
+    return select(_HOUSEHOLDS.c.id).where(_HOUSEHOLDS.c.village_id.in_(villages))
+
+
+def _ids_where(entity: type, column: str, values: Any) -> Any:
+    table = entity.__table__  # type: ignore[attr-defined]
+    return select(table.c.id).where(table.c[column].in_(values)).scalar_subquery()
 
 
 def _person_criteria(villages: Any, village: Any) -> list[Any]:
@@ -199,32 +214,32 @@ def _person_criteria(villages: Any, village: Any) -> list[Any]:
     ]
     options += [with_loader_criteria(entity, entity.household_id.in_(households), include_aliases=True)
                 for entity in BY_HOUSEHOLD]
-    residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
+    residents = _ids_where(Resident, "household_id", households)
     options.append(with_loader_criteria(ServiceVisit, ServiceVisit.resident_id.in_(residents), include_aliases=True))
-    folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
+    folders = _ids_where(InspectionFolder, "household_id", households)
     options.append(with_loader_criteria(InspectionCheck, InspectionCheck.folder_id.in_(folders), include_aliases=True))
-    requests = select(LoanRequest.id).where(LoanRequest.household_id.in_(households)).scalar_subquery()
+    requests = _ids_where(LoanRequest, "household_id", households)
     options.append(with_loader_criteria(LoanDocument, LoanDocument.request_id.in_(requests), include_aliases=True))
     return options
 
 
-def _site_criteria(scope: AccessScope) -> list[Any]:
+def _site_criteria(sites: tuple[int, ...], first_site: bool) -> list[Any]:
     """The site's own rows, its villages' people and folders, and the rows hanging off both."""
-    sites = tuple(sorted(scope.site_ids or ()))
-    villages = select(Village.id).where(Village.site_id.in_(sites)).scalar_subquery()
+    villages = _ids_where(Village, "site_id", sites)
     options = _person_criteria(villages, Village.site_id.in_(sites))
     options += [with_loader_criteria(entity, entity.site_id.in_(sites), include_aliases=True)
                 for entity in SITE_OWNED if entity is not Village]
     for entity in SITE_OWNED_SINCE:
         own = entity.site_id.in_(sites)
         options.append(with_loader_criteria(
-            entity, or_(own, entity.site_id.is_(None)) if scope.first_site else own, include_aliases=True))
+            entity, or_(own, entity.site_id.is_(None)) if first_site else own, include_aliases=True))
     for entity, (column, parent) in BY_PARENT.items():
         if parent in SITE_OWNED:
-            parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
-            options.append(with_loader_criteria(entity, getattr(entity, column).in_(parents), include_aliases=True))
-    homes = select(Site.township_id).where(Site.id.in_(sites)).scalar_subquery()
-    held = select(Village.township_id).where(Village.site_id.in_(sites)).scalar_subquery()
+            options.append(with_loader_criteria(entity, getattr(entity, column).in_(_ids_where(parent, "site_id", sites)),
+                                                include_aliases=True))
+    sites_table = Site.__table__
+    homes = select(sites_table.c.township_id).where(sites_table.c.id.in_(sites)).scalar_subquery()
+    held = select(_VILLAGES.c.township_id).where(_VILLAGES.c.site_id.in_(sites)).scalar_subquery()
     options.append(with_loader_criteria(Township, or_(Township.id.in_(homes), Township.id.in_(held)),
                                         include_aliases=True))
     return options
@@ -237,13 +252,23 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
         return
     if not state.is_select or state.is_column_load:
         return
+    state.statement = state.statement.options(*_scope_options(
+        None if scope.site_ids is None else tuple(sorted(scope.site_ids)), scope.first_site,
+        None if scope.village_ids is None else tuple(sorted(scope.village_ids))))
+
+
+@lru_cache(maxsize=1024)
+def _scope_options(sites: tuple[int, ...] | None, first_site: bool,
+                   villages: tuple[int, ...] | None) -> tuple[Any, ...]:
+    """The criteria of one scope, built once: building them (some forty IN expressions) for every statement cost
+    more than running the statement (bench/county_bench.py). The options hold no session or row, only ids, so one
+    tuple serves every session and thread with that scope."""
     options: list[Any] = []
-    if scope.site_ids is not None:
-        options += _site_criteria(scope)
-    if scope.village_ids is not None:
-        ids = tuple(sorted(scope.village_ids))
-        options += _person_criteria(ids, Village.id.in_(ids))
-    state.statement = state.statement.options(*options)
+    if sites is not None:
+        options += _site_criteria(sites, first_site)
+    if villages is not None:
+        options += _person_criteria(villages, Village.id.in_(villages))
+    return tuple(options)
 
 
 # --- new rows: their site; a closed site: no changes ---------------------------------------------------------------
