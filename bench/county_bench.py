@@ -1,4 +1,4 @@
-"""County benchmark (#14): 20 sites, 600,000 residents, 200,000 folders on PostgreSQL, measured over HTTP through gunicorn.
+"""County benchmark (#14): 20 sites, 600,000 residents, 200,000 folders on PostgreSQL, over HTTP through gunicorn.
 
 Run from the checkout:  .venv/bin/python bench/county_bench.py  [--sites 20 --residents 600000 --households 200000]
 
@@ -63,13 +63,13 @@ PER_VILLAGE = 500  # households per village (a large village or a residents' com
 CAPACITY = 45  # 900 mm shelves, 20 mm folders
 RESERVE = 1.2
 PASSWORD = "county-bench-2026"
-BORROWER = "doctor"
+BORROWER = "doctor-{site}"  # one a site, its code in the key: the bare (unscoped) recording must find its own
 TOWNS = ("柏棠", "新城", "南楼", "北寨", "东营", "西岗", "曲阳", "里铺", "永安", "吴兴", "三里", "塔元", "留村", "辛庄",
          "马坊", "贾村", "韩楼", "宋庄", "孟村", "高庄", "杜村", "南牛", "北早", "西平", "东里", "正阳", "诸福", "新安",
          "岸下", "曲阳桥")
 
 
-# --- statements as the app sends them, recorded at the DBAPI cursor -------------------------------------------------
+# --- statements as the app sends them, recorded at the DBAPI cursor ------------------------------------------------
 
 @dataclass
 class Call:
@@ -270,7 +270,7 @@ def add_sites(url: str, count: int) -> list[SiteInfo]:
             in_site = scoped(db, site_scope(session, site.id))
         with in_site.transaction() as session:
             create_user(session, site.username, PASSWORD, "clerk", display_name=f"{site.name}档案员", actor="bench")
-            add_borrower(session, BORROWER, kind="staff", name="王医生", actor="bench", now=NOW)
+            add_borrower(session, BORROWER.format(site=site.code), kind="staff", name="王医生", actor="bench", now=NOW)
             session.add(StorageLayout(name="bench", source="bench.yaml", sha256="", text="", folder_thickness_mm=20,
                                       growth_reserve=0.2, position_format="第{}位", shelves=0, actor="bench"))
     db.dispose()
@@ -454,7 +454,7 @@ def loaded_sites(url: str) -> list[SiteInfo]:
     return [SiteInfo(row[0], row[1], row[2], row[3], row[4], f"clerk{int(row[1][1:]):02d}") for row in rows]
 
 
-# --- what each clerk asks for (seeded) -------------------------------------------------------------------------------
+# --- what each clerk asks for (seeded) -----------------------------------------------------------------------------
 
 @dataclass
 class Samples:
@@ -476,12 +476,14 @@ def samples(url: str, sites: list[SiteInfo], *, locates: int, searches: int, sca
                 "WHERE v.site_id = %s ORDER BY h.id", (site.id,)).fetchall()
             prefix = COUNTY + site.township_code
             codes = [folder_code(prefix + village, number).value for _, village, number in households]
-            want = min(len(codes), locates + 4 * scans)
-            picked = rng.sample(codes, want)
-            out.folders[site.id] = picked[:locates] if locates <= len(picked) else picked
-            rest = picked[locates:] if len(picked) > locates else rng.sample(codes, min(len(codes), 4 * scans))
-            out.scan_folders[site.id] = rest[:2 * scans]
-            out.floor_scan_folders[site.id] = rest[2 * scans:4 * scans]
+            out.folders[site.id] = rng.sample(codes, min(len(codes), locates))
+            folders = math.ceil(scans / 2)  # a lend and a return each
+            if len(codes) < 3 * folders:
+                raise SystemExit(f"site {site.code} has {len(codes)} folders; {scans} scans a station need "
+                                 f"{3 * folders} (fewer --scans, or more --households)")
+            lent = rng.sample(codes, 3 * folders)
+            out.scan_folders[site.id] = lent[:folders]
+            out.floor_scan_folders[site.id] = lent[folders:]
             people = connection.execute(
                 "SELECT r.name, r.name_initials, r.archive_code, r.phone FROM residents r "
                 "JOIN households h ON h.id = r.household_id JOIN villages v ON v.id = h.village_id "
@@ -498,7 +500,7 @@ def samples(url: str, sites: list[SiteInfo], *, locates: int, searches: int, sca
     return out
 
 
-# --- the stack: gunicorn serving the app ------------------------------------------------------------------------------
+# --- the stack: gunicorn serving the app ---------------------------------------------------------------------------
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -619,7 +621,7 @@ class Client:
                             {"Content-Type": "application/json", "X-CSRFToken": self.csrf})
 
 
-# --- timing ---------------------------------------------------------------------------------------------------------------
+# --- timing --------------------------------------------------------------------------------------------------------
 
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
@@ -635,10 +637,15 @@ def summary(times: Sequence[float], wall: float | None = None) -> dict[str, floa
     return out
 
 
+THINK = [0.0]  # seconds a clerk or station pauses between requests, on average (--think-ms)
+
+
 def concurrently(tasks: Sequence[Callable[[int], None]], count: int, warmup: int) -> tuple[list[float], float]:
     """Each task (one clerk, station or floor connection) in its own thread, `count` times after `warmup` untimed
-    ones, all starting together; the timed durations and the wall time of the timed part."""
+    ones, all starting together; the timed durations and the wall time of the timed part. Between two requests a
+    task pauses 0.5–1.5 × THINK (none when THINK is 0: a closed loop at full speed)."""
     barrier = threading.Barrier(len(tasks))
+    think = THINK[0]
     times: list[list[float]] = [[] for _ in tasks]
     spans: list[tuple[float, float]] = [(0.0, 0.0)] * len(tasks)
     errors: list[BaseException] = []
@@ -646,16 +653,21 @@ def concurrently(tasks: Sequence[Callable[[int], None]], count: int, warmup: int
     def worker(index: int) -> None:
         try:
             task = tasks[index]
+            pause = random.Random(SEED + index)
             for i in range(warmup):
                 task(i)
             barrier.wait()
+            if think:
+                time.sleep(pause.uniform(0, think))  # the clerks do not all start at the same instant
             began = time.perf_counter()
             for i in range(warmup, warmup + count):
                 started = time.perf_counter()
                 task(i)
                 times[index].append(time.perf_counter() - started)
+                if think:
+                    time.sleep(pause.uniform(0.5, 1.5) * think)
             spans[index] = (began, time.perf_counter())
-        except BaseException as error:  # noqa: BLE001  (reported below, with the others)
+        except BaseException as error:  # reported below, with the others
             errors.append(error)
             barrier.abort()
 
@@ -670,7 +682,7 @@ def concurrently(tasks: Sequence[Callable[[int], None]], count: int, warmup: int
     return [t for per in times for t in per], wall
 
 
-# --- the measurements -----------------------------------------------------------------------------------------------------
+# --- the measurements ----------------------------------------------------------------------------------------------
 
 def record_reads(url: str, sites: list[SiteInfo], queries: dict[int, list[str]],
                  call: Callable[[Any, str], object]) -> tuple[dict[int, list[list[Call]]], dict[int, list[list[Call]]],
@@ -838,7 +850,7 @@ def record_scans(url: str, sites: list[SiteInfo], folders: dict[int, list[str]],
             session = target.writer()
             try:
                 for mode in ("out", "return"):
-                    scan = scan_body(mode, code, station=f"floor-{site.code}")
+                    scan = scan_body(mode, code, site=site, station=f"floor-{site.code}")
                     with recording() as calls:
                         submit_scan(session, ScanInput.from_json({**scan, "action": scan["mode"],
                                                                   "client_at": scan["scanned_at"]}),
@@ -852,27 +864,31 @@ def record_scans(url: str, sites: list[SiteInfo], folders: dict[int, list[str]],
     return out
 
 
-def scan_body(mode: str, code: str, *, station: str) -> dict[str, str]:
+def scan_body(mode: str, code: str, *, site: SiteInfo, station: str) -> dict[str, str]:
     body = {"client_id": f"bench-{secrets.token_hex(10)}", "mode": mode, "code": code, "station": station,
             "scanned_at": (datetime.utcnow() - timedelta(seconds=1)).isoformat() + "Z"}
     if mode == "out":
-        body.update({"borrower": BORROWER, "purpose": "随访"})
+        body.update({"borrower": BORROWER.format(site=site.code), "purpose": "随访"})
     return body
+
+
+def scan_counts(count: int, warmup: int, stations: int) -> tuple[int, int]:
+    """Timed and untimed scans a station: even numbers, so that every folder lent is returned."""
+    return max(2, count // stations // 2 * 2), warmup // stations // 2 * 2
 
 
 def measure_scans(url: str, sites: list[SiteInfo], clients: dict[int, Client], picked: Samples, count: int,
                   warmup: int) -> dict[str, Any]:
     stations = len(sites)
-    per = count // stations or 1
-    wu = warmup // stations
+    per, wu = scan_counts(count, warmup, stations)
     result: dict[str, Any] = {}
     for label, scope in (("bare SQL", False), ("scoped SQL", True)):
-        half = {site.id: picked.floor_scan_folders[site.id][(0 if not scope else 1)::2] for site in sites}
+        half = {site.id: picked.floor_scan_folders[site.id][int(scope)::2] for site in sites}
         calls = record_scans(url, sites, half, scope=scope)
         # Each task replays one site's scans in order (lend, return, lend …), committing each: as a station does.
         tasks, replayers = replay_tasks(url, calls, sites, stations, commit=True)
         try:
-            times, wall = concurrently(tasks, min(per, min(map(len, calls.values())) - wu), wu)
+            times, wall = concurrently(tasks, min(per, (min(map(len, calls.values())) - wu) // 2 * 2), wu)
         finally:
             for replayer in replayers:
                 replayer.close()
@@ -886,8 +902,8 @@ def measure_scans(url: str, sites: list[SiteInfo], clients: dict[int, Client], p
         def task(i: int) -> None:
             mode = "out" if i % 2 == 0 else "return"
             code = codes[(i // 2) % len(codes)]
-            status, body = clients[site.id].post_json("/api/v1/scans", scan_body(mode, code,
-                                                                                   station=f"station-{site.code}"))
+            status, body = clients[site.id].post_json("/api/v1/scans", scan_body(
+                mode, code, site=site, station=f"station-{site.code}"))
             if status != 200:
                 raise RuntimeError(f"scan {mode} {code}: HTTP {status} {body[:300]!r}")
             outcome = json.loads(body)["outcome"]
@@ -900,7 +916,7 @@ def measure_scans(url: str, sites: list[SiteInfo], clients: dict[int, Client], p
     return result
 
 
-# --- report -----------------------------------------------------------------------------------------------------------------
+# --- report --------------------------------------------------------------------------------------------------------
 
 def table(results: dict[str, Any]) -> str:
     lines = ["| measure | what | n | p50 ms | p90 ms | p99 ms | max ms | per s |", "|---|---|---|---|---|---|---|---|"]
@@ -925,9 +941,11 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=4, help="gunicorn processes (deploy/archiveprint.env: 4)")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn process")
     parser.add_argument("--locates", type=int, default=1000, help="timed locate look-ups (one clerk)")
-    parser.add_argument("--searches", type=int, default=2000, help="timed searches, over all clerks at once")
-    parser.add_argument("--scans", type=int, default=2000, help="timed scans, over all stations at once")
+    parser.add_argument("--searches", type=int, default=1000, help="timed searches, over all clerks at once")
+    parser.add_argument("--scans", type=int, default=1000, help="timed scans, over all stations at once")
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--think-ms", type=float, default=1000,
+                        help="mean pause of each clerk and station between two requests (0: a closed loop)")
     parser.add_argument("--database", default="county_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it with --reuse)")
     parser.add_argument("--reuse", action="store_true", help="measure on the database a --keep run left")
@@ -937,6 +955,7 @@ def main() -> None:
         parser.error("at least one household per site and one resident per household")
     import sqlalchemy
 
+    THINK[0] = args.think_ms / 1000
     url = database_url(args.database)
     folder = Path(tempfile.mkdtemp(prefix="county-bench-"))
     results: dict[str, Any] = {}
@@ -956,9 +975,9 @@ def main() -> None:
                   file=sys.stderr, flush=True)
             sites, info = load(url, args.sites, args.residents, args.households)
             print(f"loaded in {info['load_s']} s", file=sys.stderr, flush=True)
-        per_site = math.ceil(max(args.locates, args.searches // len(sites), args.warmup) / len(sites)) + 1
-        picked = samples(url, sites, locates=per_site, searches=max(8, per_site * 2),
-                         scans=max(4, (args.scans + args.warmup) // len(sites) // 2 + 1))
+        per, wu = scan_counts(args.scans, args.warmup, len(sites))
+        picked = samples(url, sites, locates=math.ceil((args.locates + args.warmup) / len(sites)),
+                         searches=(args.searches + args.warmup) // len(sites) + 1, scans=per + wu)
         with gunicorn(url, args.web_workers, args.web_threads, folder) as (host, port):
             clients = {}
             for site in sites:
@@ -973,14 +992,17 @@ def main() -> None:
             results["scan"] = measure_scans(url, sites, clients, picked, args.scans, args.warmup)
             load_after = load_average()
             reconnects = sum(c.reconnects for c in clients.values())
+        with psycopg.connect(libpq_url(url)) as connection:
+            server = connection.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            households, residents = connection.execute(
+                "SELECT (SELECT count(*) FROM households), (SELECT count(*) FROM residents)").fetchone()  # type: ignore[misc]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if not args.keep:
             drop_database(args.database)
-    with psycopg.connect(libpq_url(PG_ADMIN_URL)) as connection:
-        server = connection.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    meta = {"sites": len(sites), "residents": args.residents, "households": args.households,
-            "web_workers": args.web_workers, "web_threads": args.web_threads, "python": platform.python_version(),
+    meta = {"sites": len(sites), "residents": residents, "households": households,
+            "web_workers": args.web_workers, "web_threads": args.web_threads, "think_ms": args.think_ms,
+            "python": platform.python_version(),
             "sqlalchemy": sqlalchemy.__version__, "postgresql": server, "cpus": os.cpu_count(),
             "load_average": [load_before, load_after], "reconnects": reconnects, **info}
     report = {"meta": meta, "results": results}

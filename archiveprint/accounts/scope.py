@@ -235,8 +235,8 @@ def _site_criteria(sites: tuple[int, ...], first_site: bool) -> list[Any]:
             entity, or_(own, entity.site_id.is_(None)) if first_site else own, include_aliases=True))
     for entity, (column, parent) in BY_PARENT.items():
         if parent in SITE_OWNED:
-            options.append(with_loader_criteria(entity, getattr(entity, column).in_(_ids_where(parent, "site_id", sites)),
-                                                include_aliases=True))
+            parents = _ids_where(parent, "site_id", sites)
+            options.append(with_loader_criteria(entity, getattr(entity, column).in_(parents), include_aliases=True))
     sites_table = Site.__table__
     homes = select(sites_table.c.township_id).where(sites_table.c.id.in_(sites)).scalar_subquery()
     held = select(_VILLAGES.c.township_id).where(_VILLAGES.c.site_id.in_(sites)).scalar_subquery()
