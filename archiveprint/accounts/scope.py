@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, and_, event, or_, select
@@ -203,8 +204,22 @@ def current_scope(session: Session) -> AccessScope:
 
 # --- the criteria -------------------------------------------------------------------------------------------------
 
+# The subqueries below select from the tables, not the mapped classes: the hook adds its criteria to every ORM
+# entity of a statement, subqueries included, so `select(Village.id)` inside a criterion came back with the same
+# criterion again (`villages.site_id IN (…) AND villages.site_id IN (…)`, households' twice over). PostgreSQL then
+# squared the selectivity, took a site's 10,000 households for 500 and hashed them all to check 24 residents
+# (bench/county_bench.py). The tables' own conditions are the whole criterion.
+_VILLAGES = Village.__table__
+_HOUSEHOLDS = Household.__table__
+
+
 def _households(villages: Any) -> Select[Any]:
-    return select(Household.id).where(Household.village_id.in_(villages))
+    return select(_HOUSEHOLDS.c.id).where(_HOUSEHOLDS.c.village_id.in_(villages))
+
+
+def _ids_where(entity: type, column: str, values: Any) -> Any:
+    table = entity.__table__  # type: ignore[attr-defined]
+    return select(table.c.id).where(table.c[column].in_(values)).scalar_subquery()
 
 
 Criteria = list[tuple[type, Any]]  # (entity, the test its rows must pass)
@@ -224,36 +239,36 @@ def _person_criteria(villages: Any, village: Any, sites: tuple[int, ...] | None 
         criterion = entity.household_id.in_(households)
         if sites is not None and entity in HOUSEHOLD_OR_PARENT:
             column, parent = HOUSEHOLD_OR_PARENT[entity]
-            parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
+            parents = _ids_where(parent, "site_id", sites)
             criterion = or_(criterion, and_(entity.household_id.is_(None), getattr(entity, column).in_(parents)))
         criteria.append((entity, criterion))
-    residents = select(Resident.id).where(Resident.household_id.in_(households)).scalar_subquery()
+    residents = _ids_where(Resident, "household_id", households)
     criteria.append((ServiceVisit, ServiceVisit.resident_id.in_(residents)))
-    folders = select(InspectionFolder.id).where(InspectionFolder.household_id.in_(households)).scalar_subquery()
+    folders = _ids_where(InspectionFolder, "household_id", households)
     criteria.append((InspectionCheck, InspectionCheck.folder_id.in_(folders)))
-    requests = select(LoanRequest.id).where(LoanRequest.household_id.in_(households)).scalar_subquery()
+    requests = _ids_where(LoanRequest, "household_id", households)
     criteria.append((LoanDocument, LoanDocument.request_id.in_(requests)))
     return criteria
 
 
-def _site_criteria(scope: AccessScope, *, history: bool = False) -> Criteria:
+def _site_criteria(sites: tuple[int, ...], first_site: bool, *, history: bool = False) -> Criteria:
     """The site's own rows, its villages' people and folders, and the rows hanging off both. `history`: the
     statement reads the events of one thing already found in scope (`HISTORY`), whichever site wrote them."""
-    sites = tuple(sorted(scope.site_ids or ()))
-    villages = select(Village.id).where(Village.site_id.in_(sites)).scalar_subquery()
+    villages = _ids_where(Village, "site_id", sites)
     criteria = _person_criteria(villages, Village.site_id.in_(sites), sites)
     criteria += [(entity, entity.site_id.in_(sites)) for entity in SITE_OWNED if entity is not Village]
     for entity in SITE_OWNED_SINCE:
         if history and entity is Event:
             continue
         own = entity.site_id.in_(sites)
-        criteria.append((entity, or_(own, entity.site_id.is_(None)) if scope.first_site else own))
+        criteria.append((entity, or_(own, entity.site_id.is_(None)) if first_site else own))
     for entity, (column, parent) in BY_PARENT.items():
         if parent in SITE_OWNED:
-            parents = select(parent.id).where(parent.site_id.in_(sites)).scalar_subquery()
+            parents = _ids_where(parent, "site_id", sites)
             criteria.append((entity, getattr(entity, column).in_(parents)))
-    homes = select(Site.township_id).where(Site.id.in_(sites)).scalar_subquery()
-    held = select(Village.township_id).where(Village.site_id.in_(sites)).scalar_subquery()
+    sites_table = Site.__table__
+    homes = select(sites_table.c.township_id).where(sites_table.c.id.in_(sites)).scalar_subquery()
+    held = select(_VILLAGES.c.township_id).where(_VILLAGES.c.site_id.in_(sites)).scalar_subquery()
     criteria.append((Township, or_(Township.id.in_(homes), Township.id.in_(held))))
     return criteria
 
@@ -279,23 +294,33 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
         return
     if not state.is_select and state.bind_mapper is not None and state.bind_mapper.class_ in NAMED_BY_USER:
         return
-    criteria: Criteria = []
     statement = state.statement
-    if scope.site_ids is not None:
-        lifted = _read_through(state)
-        criteria += [(entity, test) for entity, test in
-                     _site_criteria(scope, history=bool(state.execution_options.get(HISTORY)))
+    lifted = _read_through(state) if scope.site_ids is not None else None
+    if lifted is not None:
+        statement = _without_criteria_on(statement, lifted)
+    state.statement = statement.options(*_scope_options(
+        None if scope.site_ids is None else tuple(sorted(scope.site_ids)), scope.first_site,
+        None if scope.village_ids is None else tuple(sorted(scope.village_ids)),
+        bool(state.execution_options.get(HISTORY)), lifted))
+
+
+@lru_cache(maxsize=1024)
+def _scope_options(sites: tuple[int, ...] | None, first_site: bool, villages: tuple[int, ...] | None,
+                   history: bool = False, lifted: type | None = None) -> tuple[Any, ...]:
+    """The criteria of one scope, built once: building them (some forty IN expressions) for every statement cost
+    more than running the statement (bench/county_bench.py). The options hold no session or row, only ids, so one
+    tuple serves every session and thread with that scope.
+
+    Each statement gets them from here, lazy loads of relationships too (so they are not propagated from the
+    statement that loaded the parent row: a relationship read through must not inherit its target's filter)."""
+    criteria: Criteria = []
+    if sites is not None:
+        criteria += [(entity, test) for entity, test in _site_criteria(sites, first_site, history=history)
                      if entity is not lifted]
-        if lifted is not None:
-            statement = _without_criteria_on(statement, lifted)
-    if scope.village_ids is not None:
-        ids = tuple(sorted(scope.village_ids))
-        criteria += _person_criteria(ids, Village.id.in_(ids))
-    # Each statement gets them from here, lazy loads of relationships too (so they are not propagated from the
-    # statement that loaded the parent row: a relationship read through must not inherit its target's filter).
-    state.statement = statement.options(*(
-        with_loader_criteria(entity, test, include_aliases=True, propagate_to_loaders=False)
-        for entity, test in criteria))
+    if villages is not None:
+        criteria += _person_criteria(villages, Village.id.in_(villages))
+    return tuple(with_loader_criteria(entity, test, include_aliases=True, propagate_to_loaders=False)
+                 for entity, test in criteria)
 
 
 def _without_criteria_on(statement: Any, entity: type) -> Any:

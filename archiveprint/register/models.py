@@ -129,6 +129,10 @@ class Resident(Base):
         Index("ix_residents_name", "name", "archive_code", postgresql_ops={"name": "text_pattern_ops"}),
         Index("ix_residents_name_initials", "name_initials", "archive_code",
               postgresql_ops={"name_initials": "text_pattern_ops"}),
+        # "Name contains" (the search box, once the exact name gave fewer than 50): trigrams of pg_trgm, PostgreSQL
+        # only (migration 0022; SQLite has no such index and scans one township's register).
+        Index("ix_residents_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts import scope as scope_module
@@ -116,6 +116,29 @@ def test_each_site_sees_only_its_own_register(session: Session, two_sites: TwoSi
         session.expunge_all()
         assert session.get(Resident, other.id) is None or session.scalar(
             select(Resident).where(Resident.id == other.id)) is None
+
+
+def test_a_scoped_statement_names_each_criterion_once_and_a_scope_builds_them_once(session: Session,
+                                                                                   two_sites: TwoSites) -> None:
+    """The criteria's own subqueries are not scoped again: `villages.site_id IN (…)` twice made PostgreSQL square its
+    selectivity and take a site's 10,000 households for 500 (bench/county_bench.py, docs/benchmarks.md)."""
+    sent: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    scope = site_scope(session, two_sites.second.id)
+    apply_scope(session, scope)
+    bind = session.connection()
+    event.listen(bind, "before_cursor_execute", note)
+    try:
+        found = session.scalars(select(Resident).where(Resident.name == "张三丰")).all()
+    finally:
+        event.remove(bind, "before_cursor_execute", note)
+    assert [r.archive_code[:12] for r in found] == ["130123101201"]
+    assert sent[-1].count("villages.site_id IN") == 1 and sent[-1].count("households.village_id IN") == 1
+    key = (tuple(sorted(scope.site_ids or ())), scope.first_site, None)
+    assert scope_module._scope_options(*key) is scope_module._scope_options(*key)
 
 
 def test_a_clerk_is_kept_to_his_site_even_when_asking_for_another(session: Session, two_sites: TwoSites) -> None:

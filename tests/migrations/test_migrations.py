@@ -13,11 +13,21 @@ from archiveprint.db import Base, Database
 from archiveprint.migrate import current_revision, head_revision, upgrade
 
 
+def drift(conn) -> list[object]:  # type: ignore[no-untyped-def]
+    """compare_metadata, leaving out what the models declare for the other engine only (`ddl_if`: the residents'
+    trigram index is PostgreSQL's)."""
+    def include(obj: object, _name: object, _type: object, _reflected: object, _compare_to: object) -> bool:
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, conn.dialect.name)
+
+    return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include}),
+                            Base.metadata)
+
+
 def test_migrated_schema_has_no_drift_from_the_models(db):
     assert current_revision(db.engine) == head_revision(db.engine)
     with db.engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
-    assert diffs == []
+        assert drift(conn) == []
 
 
 def test_upgrade_is_idempotent(db):
@@ -244,7 +254,7 @@ def test_every_revision_goes_down_to_base_and_up_again_on_a_populated_database(f
         command.upgrade(config, "+1")
         assert current_revision(engine) == revision
     with engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata) == []
+        assert drift(conn) == []
     _assert_checks_and_partial_indexes(engine)
     with fresh_engine.transaction() as session:  # and the schema works again: the archive can be built anew
         made = build_archive(session, now=now)
