@@ -51,6 +51,7 @@ from archiveprint.lending.services import (
     resolve,
     return_folder,
     return_view,
+    write_off,
 )
 from archiveprint.register.services import find_village
 
@@ -449,6 +450,19 @@ def lend_found(app: AppContext, code: str, condition: str, note: str) -> Answer:
         view = return_view(session, result, app.rules)
         _viewed(session, result.household.id, "found")
     return view
+
+
+@lend_group.command("write-off")
+@click.argument("code")
+@click.option("--reason", required=True, help="确认遗失的原因（查找经过）")
+@click.option("--approved-by", "approved_by", required=True, help="批准人")
+@answers("输出 JSON")
+@pass_app
+def lend_write_off(app: AppContext, code: str, reason: str, approved_by: str) -> Answer:
+    """确认遗失/注销：登记下落不明（或借出丢失）后查找无果的档案袋移出档案室，记下原因和批准人；可随村移交。"""
+    with app.db.transaction() as session:
+        result = write_off(session, code, reason=reason, approved_by=approved_by, actor=CLI_ACTOR, now=utcnow())
+        return Reply(result.as_json(), result.text_lines())
 
 
 # --- the offline scan journal ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, Message, NotFound, joined
 from archiveprint.eventlog import record_event
 from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, add_numbered
-from archiveprint.locations.queries import StatusProvider, display_code, find_places, shelf_range
+from archiveprint.locations.queries import StatusProvider, WrittenOff, display_code, find_places, shelf_range
 from archiveprint.locations.services import release_folder
 from archiveprint.register.models import Household, Resident, Village
 from archiveprint.register.queries import resolve_scan
@@ -73,6 +73,7 @@ class HandoverList:
     reason: str = ""
     handed_at: datetime | None = None
     unshelved: int = 0  # folders never shelved, left off the list when asked to (a transfer between sites)
+    written_off: list[WrittenOff] = field(default_factory=list)  # confirmed lost: listed apart, with their record
 
     @property
     def records(self) -> int:
@@ -89,7 +90,8 @@ class HandoverList:
                 "from_party": self.from_party, "to_party": self.to_party, "supervisor": self.supervisor,
                 "reason": self.reason, "handed_at": self.handed_at.isoformat() if self.handed_at else None,
                 "folders": len(self.lines), "records": self.records, "skipped": self.skipped,
-                "lines": [line.as_json() for line in self.lines], "refused": [r.as_json() for r in self.refused]}
+                "lines": [line.as_json() for line in self.lines], "refused": [r.as_json() for r in self.refused],
+                "written_off": [w.as_json() for w in self.written_off]}
 
     def text_lines(self) -> list[str]:
         """The list as recorded (or previewed); the folders refused are listed apart: `refused`."""
