@@ -138,7 +138,8 @@ def _check(response: TestResponse, where: str, sites: TwoSites) -> None:
 # What a county role, working in B, is not walked through: the county's own list of sites (which names them all, as
 # it should) and choosing or adding a site (which would leave B).
 COUNTY_PAGES = {"sites.index", "sites.enter", "sites.create", "sites.transfer", "sites.transfer_preview",
-                "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document"}
+                "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document", "sites.transfer_job",
+                "sites.transfer_job_status"}
 
 
 @pytest.mark.parametrize("role", ["admin", "clerk", "county_admin", "county_supervisor", "county_print"])
