@@ -53,7 +53,7 @@ from archiveprint.lending.services import (
     return_view,
     write_off,
 )
-from archiveprint.register.services import find_village
+from archiveprint.register.services import find_village, village_refs
 
 
 def _viewed(session: Session, household_id: int, what: str) -> None:
@@ -149,7 +149,7 @@ def lend_overdue(app: AppContext, village: str | None, as_of: datetime | None, o
     today = as_of.date() if as_of else rules.local_date(now)
     with app.db.transaction() as session:
         if village is not None:
-            village = find_village(session, village).code
+            village = find_village(session, village, typed=True).ref
         if output is not None:
             pdf, overdue = print_overdue_slips(session, today=today, village=village, user=None, rules=rules,
                                                now=now)
@@ -521,7 +521,8 @@ def borrower_add(app: AppContext, key: str, kind: str, name: str, username: str 
     with app.db.transaction() as session:
         borrower = BorrowerView.of(add_borrower(
             session, key, kind=kind, name=name, username=username, unit=unit, contact_person=contact_person,
-            phone=phone, letter_ref=letter_ref, villages=villages, actor=CLI_ACTOR, now=utcnow()))
+            phone=phone, letter_ref=letter_ref, villages=village_refs(session, villages), actor=CLI_ACTOR,
+            now=utcnow()))
     data = borrower.as_json()
     return Reply(data, [f"已登记借阅人 {data['key']}  {data['display']}（{data['kind_text']}）"])
 

@@ -304,7 +304,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
 def _villages(session: Session, named: Sequence[str]) -> list[Village]:
     """The villages named (in the sending site's scope), or all of them; refused when there are none."""
     if named:
-        found = list({v.id: v for v in (find_village(session, key) for key in named)}.values())
+        found = list({v.id: v for v in (find_village(session, key, typed=True) for key in named)}.values())
     else:
         found = list(session.scalars(select(Village)))
     if not found:

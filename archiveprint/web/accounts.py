@@ -130,7 +130,7 @@ def user(user_id: int) -> ResponseReturnValue:
     role_form.role.choices = _role_choices()
     return render_template("web/accounts/user.html", user=found, role_form=role_form,
                            password_form=ResetPasswordInput(), button=ButtonInput(),
-                           villages=_all_villages(db_session()), chosen=[v.code for v in found.villages])
+                           villages=_all_villages(db_session()), chosen=[v.ref for v in found.villages])
 
 
 @bp.post("/users/<int:user_id>/role")

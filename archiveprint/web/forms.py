@@ -145,7 +145,7 @@ def _print_input() -> PrintJobInput:
         groups[str(_("自定义套组"))] = custom
     groups[str(_("单张表单"))] = [(choice(FORM, f.id), f.title) for f in catalog.forms.values()]
     form.form_set.choices = groups
-    villages = [(village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
+    villages = [(village.ref, _("%(code)s %(name)s（%(n)s人）", code=village.ref, name=village.name, n=residents))
                 for village, _households, residents in list_villages(session)]
     form.village.choices = [("", _("（不限）")), *villages]
     form.villages.choices = villages
