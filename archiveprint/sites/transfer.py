@@ -263,9 +263,8 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
         reason = (f"机构撤并：{sending.name}并入{receiving.name}" if whole
                   else f"村(居)委会划归{receiving.name}")
         handed = hand_over(session, from_party=sending.name, to_party=receiving.name, supervisor=supervisor,
-                           reason=reason, villages=refs, leave_unshelved=True, providers=providers, actor=actor,
-                           now=now)
-        handed.written_off = lost
+                           reason=reason, villages=refs, leave_unshelved=True, written_off=lost, providers=providers,
+                           actor=actor, now=now)
     for shelf in session.scalars(select(Shelf).where(Shelf.village_id.in_(ids))):
         shelf.village = None  # the village's run is free again in the sending site
     session.flush()

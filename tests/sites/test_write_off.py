@@ -20,6 +20,7 @@ from archiveprint.lending.models import Loan
 from archiveprint.lending.queries import status_provider
 from archiveprint.lending.rules import LendingRules
 from archiveprint.lending.services import check_out, declare_lost, write_off
+from archiveprint.locations.handover import find_handover
 from archiveprint.locations.models import FolderMovement, FolderPosition
 from archiveprint.locations.queries import display_code, find_places, written_off
 from archiveprint.locations.services import apply_layout, report_missing, shelve_village
@@ -106,6 +107,10 @@ def test_a_written_off_folder_no_longer_blocks_the_transfer_and_is_listed_apart(
     written = write_documents(s, done, tmp_path, user=None, actor=ACTOR, now=county.clock(), timezone="Asia/Shanghai")
     text = compact(" ".join(page_texts(written["handover"])))
     assert text.count("已确认遗失注销的档案袋") == 3 and "刘院长" in text and "全库查找两次无果" in text
+    county.scope(county.second)  # reprinted later from the sending site: the folders confirmed lost are still there
+    again = find_handover(s, done.number or "")
+    assert [(w.household_id, w.approved_by) for w in again.written_off] == [(county.moved.id, "柏棠镇卫生院 刘院长")]
+    county.unscoped()
 
 
 def test_the_cli_writes_off_a_missing_folder(cli_env: Database, run_cli: Callable[..., Result]) -> None:
