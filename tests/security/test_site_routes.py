@@ -261,8 +261,6 @@ def test_a_label_preview_and_an_import_check_run_in_the_site_too(client: FlaskCl
 UNSCOPED_USES = {
     "auth.py": ["state().database.engine.execution_options"],
     "forms.py": ["jobqueue.fail(state().database", "dispatcher().check(state().database"],
-    "intake.py": ["jobqueue.fail(state().database"],
-    "register.py": ["jobqueue.fail(state().database"],
     "session.py": ["scoped(state().database", "database = state().pages"],  # request_database(), db_session()
 }
 
