@@ -141,6 +141,11 @@ def _users_page(form: NewUserInput, chosen: list[str], status: int = 200) -> Res
 
 
 def _all_villages(session: Session) -> list[Village]:
+    """The working site's villages (a village doctor's boxes); none on the county's page with no working site,
+    where the same code names a village in each site."""
+    scope = current_scope(session)
+    if scope.several_sites and scope.site_id is None:
+        return []
     return list(session.scalars(select(Village).order_by(Village.code)))
 
 
