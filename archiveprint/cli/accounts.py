@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ from archiveprint.accounts.services import (
     reset_password,
     set_villages,
 )
-from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
+from archiveprint.cli import Answer, AppContext, Reply, answers, cli_actor, pass_app
 from archiveprint.errors import NotFound
 from archiveprint.register.models import Village
 from archiveprint.register.services import find_village
@@ -33,10 +32,6 @@ from archiveprint.sites.queries import SiteNotChosen, choose_site
 
 ROLE_HELP = ("admin 管理员 / clerk 档案管理员 / doctor 医生 / village_doctor 村医 / viewer 只读/督导 / "
              "county_admin 县级管理员 / county_supervisor 县级督导 / county_print 县级打印")
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -71,7 +66,7 @@ def create(app: AppContext, username: str, role: str, display_name: str, village
     # A county role belongs to no site; anyone else to the command's (--site, or the only one).
     with (app.installation_db if role in COUNTY_ROLES else app.db).transaction() as session:
         create_user(session, username, password, role, display_name=display_name,
-                    villages=_villages(session, villages), actor=_actor())
+                    villages=_villages(session, villages), actor=cli_actor())
     click.echo(f"已创建用户 {username}（{ROLES[role]}）")
 
 
@@ -123,7 +118,7 @@ def passwd(app: AppContext, username: str, password_stdin: bool) -> None:
         _site_to_manage_in(app, session, find_user(session, username))
     password = _read_password(password_stdin)
     with _managing(app, username) as (session, user):
-        reset_password(session, user, password, actor=_actor())
+        reset_password(session, user, password, actor=cli_actor())
     click.echo(f"已重设 {username} 的密码")
 
 
@@ -133,7 +128,7 @@ def passwd(app: AppContext, username: str, password_stdin: bool) -> None:
 def deactivate(app: AppContext, username: str) -> None:
     """停用用户（离职）：不能再登录，已登录的浏览器立即退出。"""
     with _managing(app, username) as (session, user):
-        deactivate_user(session, user, actor=_actor())
+        deactivate_user(session, user, actor=cli_actor())
     click.echo(f"已停用 {username}")
 
 
@@ -143,7 +138,7 @@ def deactivate(app: AppContext, username: str) -> None:
 def activate(app: AppContext, username: str) -> None:
     """重新启用已停用的用户。"""
     with _managing(app, username) as (session, user):
-        activate_user(session, user, actor=_actor())
+        activate_user(session, user, actor=cli_actor())
     click.echo(f"已启用 {username}")
 
 
@@ -156,7 +151,7 @@ def role(app: AppContext, username: str, role: str, villages: tuple[str, ...]) -
     """修改用户的角色（该用户需重新登录）。县级角色不属于任何机构；县级用户改为机构角色时用 --site 指定机构。"""
     with _managing(app, username, role) as (session, user):
         change_role(session, user, role, villages=_villages(session, villages) if villages else None,
-                    actor=_actor())
+                    actor=cli_actor())
     click.echo(f"{username} 的角色已改为 {ROLES[role]}")
 
 
@@ -167,7 +162,7 @@ def role(app: AppContext, username: str, role: str, villages: tuple[str, ...]) -
 def villages(app: AppContext, username: str, villages: tuple[str, ...]) -> None:
     """设置村医负责的村（代码或名称，如 201 202）。"""
     with _managing(app, username) as (session, user):
-        set_villages(session, user, _villages(session, villages), actor=_actor())
+        set_villages(session, user, _villages(session, villages), actor=cli_actor())
         names = "、".join(f"{v.code} {v.name}" for v in user.villages)
     click.echo(f"{username} 负责的村：{names}")
 

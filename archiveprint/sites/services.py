@@ -39,12 +39,12 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
     if not code or len(code) > 32 or any(ch.isspace() for ch in code):
         raise InvalidValue("机构代码应为1–32个字符，不含空格", field="机构代码", value=code)
     if not name:
-        raise InvalidValue("机构名称不能为空", field="机构名称", value=code)
+        raise InvalidValue("机构名称不能为空", field="机构名称")
     check_codes(county_code, township_code)
     existing = session.scalar(select(func.count()).select_from(Site)) or 0
     if existing and session.get_bind().dialect.name == "sqlite":
-        raise Conflict("一个系统管理多个机构需要 PostgreSQL 数据库（设置 DATABASE_URL）；SQLite 只支持一个机构",
-                       field="数据库", value="SQLite")
+        raise Conflict("一个系统管理多个机构需要 PostgreSQL 数据库；SQLite 只支持一个机构", field="数据库",
+                       value="SQLite", hint="把 DATABASE_URL 设为 PostgreSQL 数据库（见 docs/deploy.md）")
     if session.scalar(select(Site).where(Site.code == code)) is not None:
         raise Conflict("机构代码 {code} 已被使用", params={"code": code}, field="机构代码", value=code)
     township = session.scalar(select(Township).where(Township.county_code == county_code,

@@ -1,15 +1,17 @@
 """#14 in headless Chromium: a 县级督导 signs in to an installation of two sites, is sent to 全县机构, enters
-诸福屯镇卫生院 and finds its 张三丰 only, switches to 柏棠镇卫生院 from the menu and finds that site's 张三丰 only.
-PostgreSQL only (SQLite holds one site)."""
+诸福屯镇卫生院 and finds its 张三丰 only, switches to 柏棠镇卫生院 from the menu and finds that site's 张三丰 only
+(PostgreSQL only: SQLite holds one site); a 县级管理员 adds sites on a fresh installation and enters one."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from archiveprint.accounts.models import User
+from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
 from archiveprint.sites.models import Site
@@ -79,3 +81,41 @@ def test_a_county_admin_creates_a_site_user_and_a_county_user_and_sees_each(page
                     .all())
         bt = session.scalars(select(Site.id).where(Site.code == "BT")).one()
     assert made == {"sun": bt, "zhou": None}
+
+
+def _count(database: Database, stmt: Any) -> int:
+    with database.reader() as session:
+        return session.scalar(stmt) or 0
+
+
+def test_a_county_administrator_adds_sites_with_a_double_click_and_enters_one(page: Page, live_server: str,
+                                                                              committed_db: Database) -> None:
+    """A fresh installation: 新增机构 with 乡镇(街道)名称 left blank (taken from the name), clicked twice, adds one
+    site; a second is added on PostgreSQL and refused in words on SQLite (one site only); 进入 clicked twice is
+    entered (and audited) once."""
+    with committed_db.transaction() as session:
+        create_user(session, "county-admin", PASSWORD, "county_admin", display_name="县卫生健康局")
+    sign_in(page, live_server, "county-admin", PASSWORD)
+    page.goto(f"{live_server}/sites")
+    rows = page.locator("#sites tbody tr")
+    expect(rows).to_have_count(0)
+    for code, name, township in (("BT", "柏棠镇卫生院", "101"), ("XA", "新安镇中心卫生院", "102")):
+        page.get_by_label("机构代码").fill(code)
+        page.get_by_label("机构名称").fill(name)
+        page.get_by_label("县级行政区划代码").fill("130123")
+        page.get_by_label("县(市、区)名称").fill("正定县")
+        page.get_by_label("乡镇(街道)代码").fill(township)
+        page.get_by_role("button", name="新增机构").dblclick()
+        if code == "XA" and committed_db.is_sqlite:
+            expect(page.locator(".flash-error")).to_contain_text("SQLite 只支持一个机构")
+            expect(page.locator("main")).not_to_contain_text("DATABASE_URL")
+            break
+        expect(page.locator(".flash-success")).to_have_text(f"已新增机构：{name}（{code}）")
+        expect(rows.filter(has_text=name)).to_contain_text(name.removesuffix("卫生院").removesuffix("中心"))
+    expect(rows).to_have_count(1 if committed_db.is_sqlite else 2)
+    assert _count(committed_db, select(func.count()).select_from(Site)) == rows.count()
+
+    rows.filter(has_text="柏棠镇卫生院").get_by_role("button", name="进入").dblclick()
+    expect(page.locator(".flash-success")).to_contain_text("现在在 柏棠镇卫生院 工作")
+    assert _count(committed_db, select(func.count()).select_from(AuditEntry)
+                  .where(AuditEntry.action == "enter", AuditEntry.subject_id == "BT")) == 1
