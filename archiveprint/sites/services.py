@@ -61,7 +61,7 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
         session.add(township)
         session.flush()
     site = Site(code=code, name=name, county_code=county_code, county_name=county_name, township_id=township.id,
-                status="active", created_by=actor)
+                status="active", created_by=actor, rows_before=rows_so_far(session))
     session.add(site)
     session.flush()
     first = session.scalar(select(Site).order_by(Site.id).limit(1))
@@ -71,6 +71,15 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
                          county_code=county_code, township_code=township_code)
     added.site_id = site.id  # the new site's own history: not a row "from before sites" that the first site reads
     return site
+
+
+def rows_so_far(session: Session) -> dict[str, int]:
+    """The last id of each SINCE_FIRST_SITE table: on the second site, where the first site's NULL-site rows end
+    (a row written meanwhile by a transaction not yet committed falls after it: the installation's, not shown to
+    the first site — the safe side)."""
+    tables = Base.metadata.tables
+    return {name: int(session.scalar(select(func.coalesce(func.max(tables[name].c.id), 0))) or 0)
+            for name in SINCE_FIRST_SITE}
 
 
 def give_first_site_its_rows(session: Session, site: Site) -> None:
