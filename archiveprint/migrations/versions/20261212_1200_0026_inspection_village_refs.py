@@ -6,7 +6,7 @@ the 3-digit code at home, the 12-digit code for a village taken over, so `inspec
 to 12 characters. Existing rows keep their 3-digit codes (they are all of the site's own township).
 
 Revision ID: 0026
-Revises: 0022
+Revises: 0025
 Create Date: 2026-12-12 12:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0026'
-down_revision = '0022'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 
