@@ -37,6 +37,7 @@ LAYERS = {
     "archiveprint.sites": 3,  # adding a site makes its township (register) and counts its users (accounts)
     # a transfer between sites (机构撤并): the handover, the shelving, the scope of each site, its documents
     "archiveprint.sites.transfer": 6, "archiveprint.sites.documents": 6,
+    "archiveprint.sites.transferjob": 6,  # a transfer as a background job: the jobs table, the transfer, its documents
     "archiveprint.locations": 4,
     "archiveprint.lending": 5, "archiveprint.forms": 5, "archiveprint.labels": 5,
     # what runs the jobs above, applies a user's scope to them, or copies every table

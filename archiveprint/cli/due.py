@@ -19,7 +19,7 @@ from archiveprint.due.services import DATE_FIELDS, list_visits, packet_villages,
 from archiveprint.errors import InvalidValue
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.jobs.parts import plan_due_run
-from archiveprint.register.services import get_resident
+from archiveprint.register.services import get_resident, village_refs
 
 MONTH = click.DateTime(["%Y-%m", "%Y%m"])
 DAY = click.DateTime(["%Y-%m-%d"])
@@ -60,7 +60,8 @@ def print_due_command(app: AppContext, villages: tuple[str, ...], doctor: str | 
         raise click.UsageError("--no-wait 只用于 --per-village")
     if per_village:
         with app.db.reader() as session:
-            codes = packet_villages(session, villages=villages, doctor=doctor, everyone=everyone)
+            codes = packet_villages(session, villages=village_refs(session, villages), doctor=doctor,
+                                    everyone=everyone)
             plan = plan_due_run(session, first, villages=codes, today=app.today())
         click.echo(f"{TITLE} {first:%Y-%m}：{len(plan.parts)} 个村，{plan.residents} 人到期，{plan.pages} 页",
                    err=wants_json())
@@ -71,7 +72,8 @@ def print_due_command(app: AppContext, villages: tuple[str, ...], doctor: str | 
             bar.update(done - bar.pos)
 
         with app.db.reader() as session:
-            codes = packet_villages(session, villages=villages, doctor=doctor, everyone=everyone)
+            codes = packet_villages(session, villages=village_refs(session, villages), doctor=doctor,
+                                    everyone=everyone)
             words = "全部村" if codes is None else "、".join(villages or ()) or (doctor or "")
             result = print_packet(session, first, output, villages=codes, villages_text=words, today=app.today(),
                                   providers=status_providers(app), progress=progress)
@@ -93,7 +95,8 @@ def list_due(app: AppContext, villages: tuple[str, ...], doctor: str | None, eve
              month: datetime | None) -> Answer:
     """列出某月到期的服务（按户序），不打印。"""
     with app.db.reader() as session:
-        codes = packet_villages(session, villages=villages, doctor=doctor, everyone=everyone)
+        codes = packet_villages(session, villages=village_refs(session, villages), doctor=doctor,
+                                everyone=everyone)
         return find_due(session, _month(app, month), villages=codes)
 
 

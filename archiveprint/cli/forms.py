@@ -20,6 +20,7 @@ from archiveprint.forms.services import EVERYONE, PrintOptions, audit_print, pri
 from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
 from archiveprint.jobs.parts import plan_forms_run
 from archiveprint.register.populations import load_populations
+from archiveprint.register.services import village_refs
 
 
 @click.command("forms")
@@ -78,14 +79,15 @@ def print_forms_command(app: AppContext, set_key: str | None, form_key: str | No
             scope = resolve_scope(session, codes=codes, household=household, tag=tag,
                                   population=EVERYONE if everyone else population, form_set=form_set, blank=blank,
                                   today=app.today())
-            plan = plan_forms_run(session, form_set, scope, options, villages=villages,
+            plan = plan_forms_run(session, form_set, scope, options, villages=village_refs(session, villages),
                                   set_kind=SET if set_key is not None else FORM, today=app.today())
         click.echo(f"{form_set.name}：{len(plan.parts)} 个村，{plan.residents} 人，{plan.pages} 页",
                    err=wants_json())
         return start_run(app, plan, output=output, wait=not no_wait)
     with app.db.reader() as session:
         form_set = _what_to_print(session, set_key, form_key)
-        scope = resolve_scope(session, codes=codes, household=household, village=villages[0] if villages else None,
+        village = village_refs(session, villages[:1])
+        scope = resolve_scope(session, codes=codes, household=household, village=village[0] if village else None,
                               tag=tag, population=EVERYONE if everyone else population, form_set=form_set,
                               blank=blank, today=app.today())
         click.echo(plan_print(session, form_set, scope, options).headline, err=wants_json())  # before printing

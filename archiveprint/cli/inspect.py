@@ -36,7 +36,7 @@ from archiveprint.inspections.services import (
     sign_inspection,
 )
 from archiveprint.locations.picklist import render_picklist_pdf
-from archiveprint.register.services import get_township
+from archiveprint.register.services import get_township, village_refs
 
 DAY = click.DateTime(["%Y-%m-%d"])
 
@@ -72,7 +72,8 @@ def draw_command(app: AppContext, size: int | None, margin: float | None, confid
     checklist = load_checklist(app.settings.instance_dir)
     with app.db.transaction() as session:
         made = draw_inspection(session, seed=seed, size=size, margin=margin, confidence=confidence, minimum=minimum,
-                               villages=villages, populations=populations, inspector=inspector or getpass.getuser(),
+                               villages=village_refs(session, villages), populations=populations,
+                               inspector=inspector or getpass.getuser(),
                                on=on_day.date() if on_day else app.today(), checklist=checklist,
                                replace_unavailable=replace_unavailable, providers=providers, actor=cli_actor())
         drawn = find_drawn(session, made, providers)

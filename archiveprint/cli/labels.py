@@ -22,6 +22,7 @@ from archiveprint.labels.services import (
 )
 from archiveprint.labels.sheet import parse_cells
 from archiveprint.labels.stock import find_stock
+from archiveprint.register.services import village_refs
 
 SCALE_TIP = "打印时请选择「实际大小 / 100%」，不要「适合页面」。"
 KINDS_HELP = "folder 户档案袋 / spine 脊背 / resident 个人 / card 信息卡 / shelf 架位 / calibration 校准页"
@@ -86,6 +87,7 @@ def print_labels_command(app: AppContext, kind_key: str, stock_key: str | None, 
             bar.update(done - bar.pos)
 
         with app.db.reader() as session:
+            village = village_refs(session, [village])[0] if village else None
             if binds == "location":
                 scope = resolve_label_scope(session, village=village, locations=codes)
             else:

@@ -51,8 +51,9 @@ from archiveprint.lending.services import (
     resolve,
     return_folder,
     return_view,
+    write_off,
 )
-from archiveprint.register.services import find_village
+from archiveprint.register.services import find_village, village_refs
 
 
 def _viewed(session: Session, household_id: int, what: str) -> None:
@@ -148,7 +149,7 @@ def lend_overdue(app: AppContext, village: str | None, as_of: datetime | None, o
     today = as_of.date() if as_of else rules.local_date(now)
     with app.db.transaction() as session:
         if village is not None:
-            village = find_village(session, village).code
+            village = find_village(session, village, typed=True).ref
         if output is not None:
             pdf, overdue = print_overdue_slips(session, today=today, village=village, user=None, rules=rules,
                                                now=now)
@@ -451,6 +452,19 @@ def lend_found(app: AppContext, code: str, condition: str, note: str) -> Answer:
     return view
 
 
+@lend_group.command("write-off")
+@click.argument("code")
+@click.option("--reason", required=True, help="确认遗失的原因（查找经过）")
+@click.option("--approved-by", "approved_by", required=True, help="批准人")
+@answers("输出 JSON")
+@pass_app
+def lend_write_off(app: AppContext, code: str, reason: str, approved_by: str) -> Answer:
+    """确认遗失/注销：登记下落不明（或借出丢失）后查找无果的档案袋移出档案室，记下原因和批准人；可随村移交。"""
+    with app.db.transaction() as session:
+        result = write_off(session, code, reason=reason, approved_by=approved_by, actor=CLI_ACTOR, now=utcnow())
+        return Reply(result.as_json(), result.text_lines())
+
+
 # --- the offline scan journal ----------------------------------------------------------------------------------
 
 @lend_group.command("replay")
@@ -507,7 +521,8 @@ def borrower_add(app: AppContext, key: str, kind: str, name: str, username: str 
     with app.db.transaction() as session:
         borrower = BorrowerView.of(add_borrower(
             session, key, kind=kind, name=name, username=username, unit=unit, contact_person=contact_person,
-            phone=phone, letter_ref=letter_ref, villages=villages, actor=CLI_ACTOR, now=utcnow()))
+            phone=phone, letter_ref=letter_ref, villages=village_refs(session, villages), actor=CLI_ACTOR,
+            now=utcnow()))
     data = borrower.as_json()
     return Reply(data, [f"已登记借阅人 {data['key']}  {data['display']}（{data['kind_text']}）"])
 

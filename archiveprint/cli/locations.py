@@ -47,7 +47,7 @@ from archiveprint.locations.services import (
     reopen_folder,
     shelve_village,
 )
-from archiveprint.register.services import close_resident, find_village, get_township
+from archiveprint.register.services import close_resident, find_village, get_township, village_refs
 from archiveprint.resources import storage_layout_dir
 
 
@@ -113,7 +113,8 @@ def layout_show(app: AppContext) -> Answer:
 def shelve(app: AppContext, village_key: str) -> Answer:
     """给一个村所有尚未上架的档案袋按户号分配位置（接在已上架的后面）。"""
     with app.db.transaction() as session:
-        return shelve_village(session, find_village(session, village_key), actor=CLI_ACTOR, now=utcnow())
+        return shelve_village(session, find_village(session, village_key, typed=True), actor=CLI_ACTOR,
+                              now=utcnow())
 
 
 @click.command("move")
@@ -193,7 +194,7 @@ def capacity(app: AppContext, show_shelves: bool) -> Answer:
 def relayout(app: AppContext, village_key: str, apply_: bool, reserve: float | None) -> Answer:
     """重新排架：各村仍按代码顺序各占一段连续架位，挪动尽量少的档案袋；打印挪动清单和需更换的架位标签。"""
     with app.db.transaction() as session:
-        village = find_village(session, village_key)
+        village = find_village(session, village_key, typed=True)
         if apply_:
             return apply_relayout(session, village, reserve=reserve, actor=CLI_ACTOR, now=utcnow())
         return plan_relayout(session, village, reserve=reserve)
@@ -257,6 +258,7 @@ def inventory_start(app: AppContext, first: str | None, last: str | None, shelve
                     village: str | None, counters: tuple[str, ...], supervisor: str) -> Answer:
     """开始一次盘点（编号如 PD-2026-0001），范围：--from/--to、--shelf 或 --village。"""
     with app.db.transaction() as session:
+        village = village_refs(session, [village])[0] if village else None
         count = start_inventory(session, counters=counters, first=first, last=last, shelves=shelves,
                                 village=village, supervisor=supervisor, actor=CLI_ACTOR, now=utcnow())
         data = {"number": count.number, "range": count.scope_text, "shelves": len(count.shelves),
@@ -389,6 +391,7 @@ def handover_record(app: AppContext, codes: tuple[str, ...], village: str | None
     if output is not None and not output.parent.resolve().is_dir():
         raise click.UsageError(f"输出目录不存在：{output.parent}")
     with app.db.transaction() as session:
+        village = village_refs(session, [village])[0] if village else None
         if dry_run:
             result = select_folders(session, village=village, first=first, last=last, codes=codes,
                                     providers=status_providers(app))

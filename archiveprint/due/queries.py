@@ -15,6 +15,7 @@ from archiveprint.forms.catalog import load_catalog
 from archiveprint.register.models import Household, Resident, Village
 from archiveprint.register.names import HEAD_RELATIONS, SEX_CODES
 from archiveprint.register.populations import load_populations
+from archiveprint.register.services import village_ids
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _members(session: Session, schedule: Schedule, month_end: date, villages: Se
             .join(Village, Village.id == Resident.village_id)
             .where(Resident.status == "active", population.clause(month_end)))
     if villages is not None:
-        stmt = stmt.where(Village.code.in_(villages))
+        stmt = stmt.where(Village.id.in_(village_ids(session, villages)))
     return session.execute(stmt).all()
 
 
@@ -150,8 +151,9 @@ def _in_its_month(schedule: Schedule, row, month: date) -> bool:  # type: ignore
 
 def find_due(session: Session, month: date, *, villages: Sequence[str] | None = None,
              schedules: Sequence[str] | None = None) -> DueList:
-    """Every scheduled visit due in `month` (any day of it) for the active residents of `villages` (3-digit codes;
-    None: all the session may see), less those recorded; in household walking order (village, household, head
+    """Every scheduled visit due in `month` (any day of it) for the active residents of `villages` (as the site names
+    them, `Village.ref`: a village taken over from another township by its 12-digit code; None: all the session may
+    see), less those recorded; in household walking order (village, household, head
     first, code), each resident's visits in schedule order."""
     first = month.replace(day=1)
     result = DueList(month=first)

@@ -96,16 +96,16 @@ def set_dates(session: Session, resident: Resident, dates: dict[str, date | None
 
 def packet_villages(session: Session, *, villages: Sequence[str] = (), doctor: str | None = None,
                     everyone: bool = False) -> list[str] | None:
-    """The 3-digit codes of a packet's villages: named ones, a village doctor's own, or None for all (`everyone`).
-    Nothing named is refused rather than taken as everyone."""
-    codes = [find_village(session, key).code for key in villages]
+    """A packet's villages as the site names them (`Village.ref`): named ones, a village doctor's own, or None for
+    all (`everyone`). Nothing named is refused rather than taken as everyone."""
+    codes = [find_village(session, key).ref for key in villages]
     if doctor:
         user = session.scalar(select(User).where(User.username == doctor))
         if user is None:
             raise NotFound(N_("没有这个用户"), field="村医", value=doctor)
         if not user.villages:
             raise InvalidValue(N_("该用户没有负责的村(居)委会"), field="村医", value=doctor)
-        codes += [village.code for village in user.villages]
+        codes += [village.ref for village in user.villages]
     if not codes and everyone:
         return None
     if not codes:

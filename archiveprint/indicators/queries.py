@@ -77,7 +77,7 @@ def list_figures(session: Session, *, year: int | None = None, village_id: int |
                  history: bool = False) -> list[FigureView]:
     """The figures in force by year (latest first) and village code; with `history`, the corrected ones too, each
     after the one that replaced it."""
-    stmt = (select(PopulationFigure, Village.code, Village.name)
+    stmt = (select(PopulationFigure, Village)
             .join(Village, Village.id == PopulationFigure.village_id)
             .order_by(PopulationFigure.year.desc(), Village.code, PopulationFigure.id.desc()))
     if year is not None:
@@ -86,11 +86,11 @@ def list_figures(session: Session, *, year: int | None = None, village_id: int |
         stmt = stmt.where(PopulationFigure.village_id == village_id)
     views: list[FigureView] = []
     seen: set[tuple[int, int]] = set()
-    for figure, code, name in session.execute(stmt):
+    for figure, village in session.execute(stmt):
         current = (figure.village_id, figure.year) not in seen
         seen.add((figure.village_id, figure.year))
-        if current or history:
-            views.append(FigureView(figure.id, code, name, figure.year, figure.values(), figure.source,
+        if current or history:  # the village as the site names it (Village.ref): 12 digits for one taken over
+            views.append(FigureView(figure.id, village.ref, village.name, figure.year, figure.values(), figure.source,
                                     figure.recorded_by, f"{figure.recorded_at:%Y-%m-%d %H:%M}", current))
     return views
 
@@ -232,7 +232,7 @@ def find_indicators(session: Session, year: int, *, targets: Targets, today: dat
     for village in villages:
         figure = figures.get(village.id)
         values = figure.values() if figure is not None else {}
-        result.villages.append(VillageRates(village.code, village.name, {
+        result.villages.append(VillageRates(village.ref, village.name, {
             m.id: Rate(m.denominator(values), counts[m.id].get(village.id, 0), in_force.get(m.id),
                        m.figure is not None) for m in targets.measures}, figure is not None))
     total: dict[str, Rate] = {}
@@ -393,7 +393,7 @@ def find_shelf_coverage(session: Session) -> ShelfCoverage:
     rows = []
     for village in session.scalars(select(Village).order_by(Village.code)):
         counts = states.get(village.id, dict.fromkeys(SHELF_STATES, 0))
-        rows.append(ShelfRow(village.code, village.name, sum(counts.values()), counts, unshelved.get(village.id, 0)))
+        rows.append(ShelfRow(village.ref, village.name, sum(counts.values()), counts, unshelved.get(village.id, 0)))
     total_states = {state: sum(row.states[state] for row in rows) for state in SHELF_STATES}
     total = ShelfRow(None, TOTAL_NAME, sum(row.households for row in rows), total_states,
                      sum(row.residents_unshelved for row in rows))

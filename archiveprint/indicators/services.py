@@ -15,7 +15,7 @@ from archiveprint.errors import N_, InvalidValue, Message, NotFound
 from archiveprint.eventlog import record_event
 from archiveprint.indicators.models import KEY_FIGURES, PopulationFigure
 from archiveprint.register.models import Village
-from archiveprint.register.services import get_township
+from archiveprint.register.services import ambiguous_code, get_township
 from archiveprint.register.text import clean
 
 FIRST_YEAR, LAST_YEAR = 1990, 2100
@@ -109,17 +109,28 @@ class VillageFinder:
     def __init__(self, session: Session) -> None:
         self.prefix = get_township(session).prefix
         villages = list(session.scalars(select(Village).order_by(Village.code)))
-        self.by_code = {village.code: village for village in villages}
+        self.by_ref = {village.ref: village for village in villages}  # 201, or 12 digits for a village taken over
+        self.by_code: dict[str, list[Village]] = {}
+        for village in villages:
+            self.by_code.setdefault(village.code, []).append(village)
         self.by_name = {village.name: village for village in villages}
 
     def find(self, value: object) -> Village | None:
+        """The village named; a 3-digit code shared by a village of the site's own and one taken over from another
+        township (机构撤并) is refused, naming both: the 12-digit code says which."""
         text = clean(value).replace(" ", "")
         if not text:
             return None
         if text.isdigit():
-            if len(text) == 12 and text.startswith(self.prefix):
-                text = text[9:]
-            return self.by_code.get(text.zfill(3)) if len(text) <= 3 else None
+            if len(text) == 12:
+                home = self.by_ref.get(text[9:]) if text.startswith(self.prefix) else None
+                return home or self.by_ref.get(text)
+            if len(text) > 3:
+                return None
+            found = self.by_code.get(text.zfill(3), [])
+            if len(found) > 1:
+                raise ambiguous_code(text.zfill(3), found)
+            return found[0] if found else None
         if text in self.by_name:
             return self.by_name[text]
         for suffix in _COMMITTEE_SUFFIXES:
@@ -178,7 +189,7 @@ def record_figures(session: Session, village: Village, year: int, values: Mappin
     current = latest_figure(session, village.id, year)
     before = current.values() if current is not None else None
     if before == given:
-        return FigureChange(village.code, village.name, year, given, "unchanged", before)
+        return FigureChange(village.ref, village.name, year, given, "unchanged", before)
     row = PopulationFigure(village_id=village.id, year=year, source=source[:255], recorded_by=actor, **given)
     if now is not None:
         row.recorded_at = now
@@ -186,7 +197,7 @@ def record_figures(session: Session, village: Village, year: int, values: Mappin
     session.flush()
     record_event(session, "population.recorded", "village", village.code, actor=actor, now=now, figure_id=row.id,
                  year=year, source=row.source, before=before, after=given)
-    return FigureChange(village.code, village.name, year, given, "added" if current is None else "changed", before)
+    return FigureChange(village.ref, village.name, year, given, "added" if current is None else "changed", before)
 
 
 def values_of(residents: int | None, *, age65: int | None = None, age0_6: int | None = None,

@@ -89,7 +89,7 @@ class InspectionFolder(Base):
     inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)  # 1…n in draw order (village, then rank); reserves after
-    village_code: Mapped[str] = mapped_column(String(3))
+    village_code: Mapped[str] = mapped_column(String(12))  # as the site names it (Village.ref): 201, or 12 digits
     village_name: Mapped[str] = mapped_column(String(64))
     rank: Mapped[int] = mapped_column(Integer)  # its place in its village's shuffled order (1 = drawn first)
     folder: Mapped[str] = mapped_column(String(32))  # display code, as drawn

@@ -18,6 +18,7 @@ from archiveprint.inspections.checklist import Checklist
 from archiveprint.inspections.models import Inspection, InspectionCheck, InspectionFolder, InspectionTask
 from archiveprint.inspections.queries import checklist_of, compute_report, failed_items
 from archiveprint.locations.models import add_numbered
+from archiveprint.locations.planner import village_order
 from archiveprint.locations.queries import Place, StatusProvider, find_places
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, Resident, Village
@@ -54,7 +55,7 @@ NOT_OPEN = N_("抽查 {number} 已签署，不能再修改")
 class _Stratum:
     """One village of the frame: its folders in household-number order and the records read in each."""
 
-    code: str
+    code: str  # as the site names the village (Village.ref): 201, or 12 digits for a village taken over
     name: str
     households: list[tuple[int, int, str]] = field(default_factory=list)  # (number, household id, head name)
     residents: dict[int, list[str]] = field(default_factory=dict)  # household id → archive codes read
@@ -63,8 +64,9 @@ class _Stratum:
 def _frame(session: Session, villages: Sequence[Village], populations: Sequence[Population],
            on: date) -> dict[str, _Stratum]:
     """The sampling frame: every household of the villages with an active resident (of the populations, when
-    named), by village code then household number."""
-    stmt = (select(Village.code, Village.name, Household.id, Household.number, Household.head_name,
+    named), by village (as the site names it, `Village.ref`: two villages coded 201 are two strata) then household
+    number."""
+    stmt = (select(Village.id, Village.name, Household.id, Household.number, Household.head_name,
                    Resident.archive_code)
             .join(Household, Household.id == Resident.household_id)
             .join(Village, Village.id == Household.village_id)
@@ -74,14 +76,19 @@ def _frame(session: Session, villages: Sequence[Village], populations: Sequence[
     if populations:
         stmt = stmt.where(or_(*(population.clause(on) for population in populations)))
     strata: dict[str, _Stratum] = {}
-    for code, name, household_id, number, head, archive_code in session.execute(
-            stmt.order_by(Village.code, Household.number, Resident.archive_code)):
-        stratum = strata.setdefault(code, _Stratum(code, name))
+    refs: dict[int, str] = {}
+    for village_id, name, household_id, number, head, archive_code in session.execute(
+            stmt.order_by(Village.code, Village.id, Household.number, Resident.archive_code)):
+        if village_id not in refs:
+            village = session.get(Village, village_id)
+            assert village is not None
+            refs[village_id] = village.ref
+        stratum = strata.setdefault(refs[village_id], _Stratum(refs[village_id], name))
         if household_id not in stratum.residents:
             stratum.households.append((number, household_id, head))
             stratum.residents[household_id] = []
         stratum.residents[household_id].append(archive_code)
-    return strata
+    return {code: strata[code] for code in sorted(strata, key=village_order)}
 
 
 def _percent(value: float) -> str:
@@ -150,7 +157,7 @@ def draw_inspection(session: Session, *, seed: str, inspector: str, on: date, ch
         "size_rule": rule, "minimum": minimum, "seed": seed,
         "reading": Message(READ_POPULATION, {"populations": population_words}) if groups else Message(READ_ALL)})
     inspection = Inspection(
-        scope={"villages": [v.code for v in chosen], "populations": [p.id for p in groups]},
+        scope={"villages": [v.ref for v in chosen], "populations": [p.id for p in groups]},
         scope_text=f"{village_words}；{population_words or '全部居民'}"[:300], method=method.as_values(), seed=seed,
         requested_size=size, margin=margin, confidence=confidence, minimum=minimum, size=drawn, frame=frame,
         frame_digest=digest, strata=[], checklist=checklist.as_json(), inspector=inspector[:100], inspected_on=on,
@@ -192,7 +199,8 @@ def _add_folder(session: Session, inspection: Inspection, stratum: _Stratum, pre
                 number: int, household_id: int, head: str, place: Place) -> InspectionFolder:
     row = InspectionFolder(
         seq=seq, household_id=household_id, village_code=stratum.code, village_name=stratum.name, rank=rank,
-        folder=folder_code(prefix + stratum.code, number).display, head_name=head[:64],
+        folder=folder_code(stratum.code if len(stratum.code) == 12 else prefix + stratum.code, number).display,
+        head_name=head[:64],
         status_at_draw=place.status.code, status_text=place.status.text[:200],
         residents=stratum.residents[household_id], state="sampled", note="")
     inspection.folders.append(row)

@@ -18,6 +18,7 @@ from archiveprint.forms.preview import plan_print
 from archiveprint.forms.services import PrintOptions, Scope, missing_glyphs_error
 from archiveprint.jobs.names import file_names
 from archiveprint.jobs.runs import Part
+from archiveprint.locations.planner import village_order
 from archiveprint.register.queries import list_villages
 from archiveprint.register.services import find_village
 
@@ -44,12 +45,13 @@ class RunPlan:
 
 
 def run_villages(session: Session, villages: Sequence[str] | None) -> list[tuple[str, str]]:
-    """(code, name) of the villages a run prints, in code order (the archive room's walking order): those named
-    (codes or names), or every village the session may see."""
+    """(ref, name) of the villages a run prints, in code order (the archive room's walking order): those named
+    (codes or names), or every village the session may see. A village is named as the site names it (`Village.ref`:
+    a village taken over from another township by its 12-digit code, which its 3-digit code may share)."""
     if villages:
-        found = {village.code: village.name for village in (find_village(session, key) for key in villages)}
-        return sorted(found.items())
-    return [(village.code, village.name) for village, _households, _residents in list_villages(session)]
+        found = {village.ref: village.name for village in (find_village(session, key) for key in villages)}
+        return sorted(found.items(), key=lambda item: village_order(item[0]))
+    return [(village.ref, village.name) for village, _households, _residents in list_villages(session)]
 
 
 def plan_forms_run(session: Session, form_set: FormSet, scope: Scope, options: PrintOptions, *,

@@ -2,7 +2,8 @@
 
 Print jobs (forms, labels, due — the monthly packet and its pick list) write files under jobs/<id>/; register import
 jobs (import_check, import_apply) write the register and the upload's report (archiveprint.register.importjob); an
-intake job (回收归档) reads a scanned stack into its batch (archiveprint.intake)."""
+intake job (回收归档) reads a scanned stack into its batch (archiveprint.intake); a transfer job (机构撤并) carries
+out a confirmed transfer between sites and writes its documents (archiveprint.sites.transferjob)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels,
 from archiveprint.lending.queries import status_provider
 from archiveprint.lending.rules import site_rules
 from archiveprint.register import importjob, uploads
+from archiveprint.sites import transferjob
 
 log = logging.getLogger(__name__)
 INTAKE = "intake"  # 回收归档: a scanned stack read page by page (archiveprint.intake)
@@ -147,6 +149,12 @@ def _run(kind: str, params: dict, actor: str, job_id: int, settings: Settings,  
         finally:  # the uploaded stack is not kept: its pages are (as the site chose) under intake/
             shutil.rmtree(params["folder"], ignore_errors=True)
         return [], sum(item.pages for item in stack)
+    if kind == transferjob.TRANSFER:  # 机构撤并: the transfer and its documents, done exactly if they commit
+        rules = site_rules(settings.instance_dir)
+        job_dir(settings, job_id).mkdir(parents=True, exist_ok=True, mode=0o700)  # its documents are kept elsewhere
+        return transferjob.run_transfer(database, job_id, params, actor=actor, instance_dir=settings.instance_dir,
+                                        timezone=rules.timezone, providers=[status_provider(rules)], now=utcnow,
+                                        progress=progress)
     if kind in importjob.KINDS:
         # An apply holds its transaction to the end; on SQLite that is the only write lock, so the progress
         # goes to a file in the job's folder until then (jobqueue.report_progress). A check holds no lock.

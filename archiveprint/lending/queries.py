@@ -23,6 +23,7 @@ from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, 
 from archiveprint.pdf.barcodes import is_valid_check, with_check
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Village, resident_tags
+from archiveprint.register.services import find_village
 from archiveprint.register.text import clean_code
 
 LOAN_PREFIX = "L"
@@ -234,7 +235,7 @@ def _view(loan: Loan, household: Household, rules: LendingRules) -> LoanView:
     approver = loan.approver
     return LoanView(
         id=loan.id, code=loan_code(loan.id), household_id=household.id, folder=folder_value(household),
-        folder_display=folder_display(household), village=household.village.code,
+        folder_display=folder_display(household), village=household.village.ref,
         village_name=household.village.name, head_name=household.head_name,
         resident_code=resident.archive_code if resident else None, resident_name=resident.name if resident else None,
         borrower_key=loan.borrower.key, borrower_name=loan.borrower.name, borrower=loan.borrower.display,
@@ -290,9 +291,9 @@ def list_overdue(session: Session, *, today: date, rules: LendingRules,
     stmt = (select(Loan).join(Household, Household.id == Loan.household_id)
             .join(Village, Village.id == Household.village_id)
             .where(Loan.returned_at.is_(None), Loan.due_on < today)
-            .options(*_loan_options()).order_by(Village.code, Household.number))
-    if village is not None:
-        stmt = stmt.where(or_(Village.code == village, Village.name == village))
+            .options(*_loan_options()).order_by(Village.code, Village.id, Household.number))
+    if village is not None:  # as the site names it (Village.ref), or its name
+        stmt = stmt.where(Village.id == find_village(session, village).id)
     out = []
     for loan in session.scalars(stmt):
         out.append(OverdueLoan(_view(loan, loan.household, rules), (today - loan.due_on).days,

@@ -28,7 +28,7 @@ from archiveprint.lending.queries import (
 from archiveprint.lending.rules import REQUIREMENTS, LendingRules, LoanRule, due_date, renewal_refusal, renewed_due
 from archiveprint.locations.models import FolderPosition
 from archiveprint.locations.queries import find_places
-from archiveprint.locations.services import put_back, report_missing, take_out
+from archiveprint.locations.services import put_back, report_missing, take_out, write_off_folder
 from archiveprint.register.models import Household, Resident
 from archiveprint.register.queries import resolve_scan
 
@@ -393,6 +393,27 @@ def declare_found(session: Session, code: str, *, condition: str | None = None, 
         return ReturnResult("on_shelf", household, None, home_address(session, household),
                             "该档案袋在架，无需登记找回")
     raise Conflict("该档案袋没有登记丢失或下落不明", field="档案袋", value=folder_display(household))
+
+
+def write_off(session: Session, code: str, *, reason: str, approved_by: str, actor: str,
+              now: datetime) -> LostResult:
+    """确认遗失/注销: a folder registered missing (下落不明, or lost while lent) and not found after a search leaves
+    the archive for good, with who, when, why and who approved it (locations.services.write_off_folder). A loan
+    lost is settled with it (closed, noted as written off): nobody owes the folder any longer. A folder still lent
+    and not registered lost is refused."""
+    household = resolve(session, code, loan_numbers=True).household
+    loan = find_open_loan(session, household.id)
+    if loan is not None and loan.lost_at is None:
+        raise Conflict("档案袋 {folder} 借出未还（未登记丢失），不能确认遗失：请先归还，或先登记丢失",
+                       params={"folder": folder_display(household)}, field="档案袋", value=folder_display(household))
+    write_off_folder(session, household, reason=reason, approved_by=approved_by, actor=actor, now=now)
+    if loan is not None:
+        loan.returned_at, loan.returned_by = now, actor
+        loan.return_note = f"确认遗失注销（批准人：{approved_by.strip()}）"[:200]
+        record_event(session, "loan.written_off", "loan", loan.id, actor=actor, now=now, household=household.id,
+                     folder=folder_value(household), borrower=loan.borrower.key, approved_by=approved_by.strip())
+        session.flush()
+    return LostResult(household, loan, True, f"已确认遗失并注销（批准人：{approved_by.strip()}），移出档案室")
 
 
 # --- locations: the folder leaves its shelf, comes back, goes missing -------------------------------------------

@@ -79,7 +79,10 @@ def handover_context(handover: HandoverList, *, unit: str, day: str) -> dict[str
     return {"title": "档案移交清单", "unit": unit, "number": handover.number or "（预览，未登记）", "day": day,
             "preview": handover.number is None, "selection": handover.selection, "from_party": handover.from_party,
             "to_party": handover.to_party, "supervisor": handover.supervisor, "reason": handover.reason,
-            "rows": rows, "folders": len(rows), "records": handover.records, "copies": list(COPIES)}
+            "rows": rows, "folders": len(rows), "records": handover.records, "copies": list(COPIES),
+            "written_off": [{"number": n, "folder": w.folder, "household": f"{w.village_name} 第{w.household_number}户",
+                             "head": w.head_name, "day": f"{w.at:%Y-%m-%d}", "actor": w.actor, "reason": w.reason,
+                             "approved_by": w.approved_by} for n, w in enumerate(handover.written_off, start=1)]}
 
 
 def render_handover(context: dict[str, object]) -> bytes:

@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue, Message, NotFound, joined
-from archiveprint.eventlog import record_event
+from archiveprint.eventlog import Event, record_event
 from archiveprint.locations.models import FolderPosition, Handover, HandoverItem, add_numbered
-from archiveprint.locations.queries import StatusProvider, display_code, find_places, shelf_range
+from archiveprint.locations.queries import StatusProvider, WrittenOff, display_code, find_places, shelf_range
 from archiveprint.locations.services import release_folder
 from archiveprint.register.models import Household, Resident, Village
 from archiveprint.register.queries import resolve_scan
@@ -73,6 +73,7 @@ class HandoverList:
     reason: str = ""
     handed_at: datetime | None = None
     unshelved: int = 0  # folders never shelved, left off the list when asked to (a transfer between sites)
+    written_off: list[WrittenOff] = field(default_factory=list)  # confirmed lost: listed apart, with their record
 
     @property
     def records(self) -> int:
@@ -89,7 +90,8 @@ class HandoverList:
                 "from_party": self.from_party, "to_party": self.to_party, "supervisor": self.supervisor,
                 "reason": self.reason, "handed_at": self.handed_at.isoformat() if self.handed_at else None,
                 "folders": len(self.lines), "records": self.records, "skipped": self.skipped,
-                "lines": [line.as_json() for line in self.lines], "refused": [r.as_json() for r in self.refused]}
+                "lines": [line.as_json() for line in self.lines], "refused": [r.as_json() for r in self.refused],
+                "written_off": [w.as_json() for w in self.written_off]}
 
     def text_lines(self) -> list[str]:
         """The list as recorded (or previewed); the folders refused are listed apart: `refused`."""
@@ -161,9 +163,12 @@ def select_folders(session: Session, *, village: str | None = None, first: str |
 def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: str = "", reason: str = "",
               village: str | None = None, first: str | None = None, last: str | None = None,
               codes: Sequence[str] = (), villages: Sequence[str] = (), leave_unshelved: bool = False,
-              providers: Sequence[StatusProvider] = (), actor: str, now: datetime) -> HandoverList:
+              written_off: Sequence[WrittenOff] = (), providers: Sequence[StatusProvider] = (), actor: str,
+              now: datetime) -> HandoverList:
     """Record a handover: number it (YJ-2026-0001), keep its list, and release every folder from the shelves with
-    the reason "移交给 <接收方>" — all in the caller's transaction, or nothing when any folder is refused."""
+    the reason "移交给 <接收方>" — all in the caller's transaction, or nothing when any folder is refused.
+    `written_off`: folders of the villages confirmed lost, listed apart (kept in the handover's event, so a reprint
+    lists them too)."""
     parties = {N_("移交方"): from_party.strip(), N_("接收方"): to_party.strip()}
     for label, value in parties.items():
         if not value:
@@ -186,7 +191,8 @@ def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: s
         add_numbered(session, handover, PREFIX, now.year)
         record_event(session, "handover.recorded", "handover", handover.id, actor=actor, now=now,
                      number=handover.number, from_party=handover.from_party, to_party=handover.to_party,
-                     supervisor=handover.supervisor, selection=handover.selection, folders=handover.folders)
+                     supervisor=handover.supervisor, selection=handover.selection, folders=handover.folders,
+                     **({"written_off": [w.as_json() for w in written_off]} if written_off else {}))
         households = {h.id: h for h in session.scalars(select(Household).where(
             Household.id.in_([line.household_id for line in chosen.lines])))}
         for line in chosen.lines:
@@ -198,7 +204,9 @@ def hand_over(session: Session, *, from_party: str, to_party: str, supervisor: s
             release_folder(session, households[line.household_id],
                            reason=f"移交给 {parties['接收方']}（{handover.number}）"[:200], actor=actor, now=now)
         session.flush()
-    return _as_list(handover, chosen.lines)
+    done = _as_list(handover, chosen.lines)
+    done.written_off = list(written_off)
+    return done
 
 
 def _as_list(handover: Handover, lines: list[HandoverLine]) -> HandoverList:
@@ -212,9 +220,14 @@ def find_handover(session: Session, number: str) -> HandoverList:
                               .options(selectinload(Handover.items)))
     if handover is None:
         raise NotFound("没有这次移交", field="移交编号", value=number)
-    return _as_list(handover, [HandoverLine(i.seq, i.household_id, i.folder, i.village_code, i.village_name,
-                                            i.household_number, i.head_name, i.records, i.pages, i.address, i.note)
-                               for i in handover.items])
+    found = _as_list(handover, [HandoverLine(i.seq, i.household_id, i.folder, i.village_code, i.village_name,
+                                             i.household_number, i.head_name, i.records, i.pages, i.address, i.note)
+                                for i in handover.items])
+    recorded = session.scalar(select(Event.data).where(Event.kind == "handover.recorded",
+                                                       Event.entity_type == "handover",
+                                                       Event.entity_id == str(handover.id)).limit(1))
+    found.written_off = [WrittenOff.from_json(item) for item in (recorded or {}).get("written_off", [])]
+    return found
 
 
 def list_handovers(session: Session) -> list[dict[str, object]]:

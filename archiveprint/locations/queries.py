@@ -182,6 +182,63 @@ class FolderStatus:
                 "holder": self.holder}
 
 
+WRITTEN_OFF = "folder.written_off"  # the event of a folder confirmed lost (确认遗失/注销): who, when, why, approved by
+
+
+@dataclass(frozen=True)
+class WrittenOff:
+    """A folder confirmed lost (确认遗失/注销), with its loss record: who recorded it, when, why, who approved it."""
+
+    household_id: int
+    folder: str
+    village_name: str
+    household_number: int
+    head_name: str
+    at: datetime
+    actor: str
+    reason: str
+    approved_by: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"household_id": self.household_id, "folder": self.folder, "village_name": self.village_name,
+                "household_number": self.household_number, "head_name": self.head_name, "at": self.at.isoformat(),
+                "actor": self.actor, "reason": self.reason, "approved_by": self.approved_by}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WrittenOff:
+        """As `as_json` kept it (in a handover's event)."""
+        return cls(int(data["household_id"]), str(data["folder"]), str(data["village_name"]),
+                   int(data["household_number"]), str(data["head_name"]), datetime.fromisoformat(str(data["at"])),
+                   str(data["actor"]), str(data["reason"]), str(data["approved_by"]))
+
+
+def written_off(session: Session, village_ids: Sequence[int]) -> list[WrittenOff]:
+    """The folders of these villages confirmed lost and not back since (no position), in village and household
+    order, each with its latest loss record."""
+    households = session.execute(
+        select(Household.id, Household.number, Household.head_name, Village.name, Village.code)
+        .join(Village, Village.id == Household.village_id)
+        .where(Household.village_id.in_(village_ids),
+               ~select(FolderPosition.household_id).where(FolderPosition.household_id == Household.id).exists())
+        .order_by(Village.code, Household.number)).all() if village_ids else []
+    by_id = {str(row[0]): row for row in households}
+    records: dict[str, Event] = {}
+    ids = list(by_id)
+    for start in range(0, len(ids), 500):
+        for event in session.scalars(select(Event).where(Event.kind == WRITTEN_OFF, Event.entity_type == "household",
+                                                         Event.entity_id.in_(ids[start:start + 500]))
+                                     .order_by(Event.id)):
+            records[event.entity_id] = event  # the latest one wins
+    out = []
+    for key, (household_id, number, head, village_name, _code) in by_id.items():
+        event = records.get(key)
+        if event is not None:
+            out.append(WrittenOff(household_id, str(event.data.get("folder", "")), village_name, number, head,
+                                  event.occurred_at, event.actor, str(event.data.get("reason", "")),
+                                  str(event.data.get("approved_by", ""))))
+    return out
+
+
 # A higher job (lending) says more about folders that are out: it gets household ids and answers with a status
 # (e.g. FolderStatus("lent", since, "张医生（东村卫生室）")) for the ones it knows. Locations never imports it.
 StatusProvider = Callable[[Session, Sequence[int]], Mapping[int, FolderStatus]]

@@ -22,7 +22,14 @@ from archiveprint.eventlog import Event, record_event
 from archiveprint.locations.layout import BlockSummary, Layout, LayoutDiff, diff_layout, summarize
 from archiveprint.locations.models import FolderMovement, FolderPosition, Shelf, StorageLayout
 from archiveprint.locations.planner import PlanFolder, PlanShelf, grow_run, place_in_run, village_order
-from archiveprint.locations.queries import current_layout, display_code, find_shelf, full_address, list_shelves
+from archiveprint.locations.queries import (
+    WRITTEN_OFF,
+    current_layout,
+    display_code,
+    find_shelf,
+    full_address,
+    list_shelves,
+)
 from archiveprint.register.models import Household, Resident, Village
 
 STATE_TEXT = {"on_shelf": N_("在架"), "out": N_("已取出"), "missing": N_("下落不明"), "gone": N_("已移出档案室")}
@@ -223,6 +230,28 @@ def release_folder(session: Session, household: Household, *, reason: str, actor
     _position_or_fail(session, household)
     _single(session, household, Change("release", None, None, "gone", "", reason), "folder.released", actor=actor,
             now=now, expected_version=None, reason=reason)
+
+
+def write_off_folder(session: Session, household: Household, *, reason: str, approved_by: str, actor: str,
+                     now: datetime) -> None:
+    """A folder reported missing (下落不明) and not found after a search is confirmed lost (确认遗失/注销): it leaves
+    the archive room for good (a `release` movement, its position freed) with a `folder.written_off` event that
+    keeps who recorded it, when, why and who approved it. Only a folder registered missing can be written off."""
+    reason, approved_by = reason.strip(), approved_by.strip()
+    if not reason:
+        raise InvalidValue("确认遗失必须写明原因（查找经过）", field="原因")
+    if not approved_by:
+        raise InvalidValue("确认遗失必须写明批准人", field="批准人")
+    position = session.get(FolderPosition, household.id)
+    if position is None or position.state != "missing":
+        state = (STATE_TEXT[position.state] if position is not None
+                 else STATE_TEXT["gone"] if _last_seq(session, household.id) else N_("尚未上架"))
+        raise Conflict("档案袋 {folder} 现在{state}：只有登记下落不明、查找无果的档案袋才能确认遗失注销",
+                       params={"folder": display_code(household), "state": state}, field="档案袋",
+                       value=display_code(household))
+    change = Change("release", None, None, "gone", "", f"确认遗失注销：{reason}（批准人：{approved_by}）"[:200])
+    _single(session, household, change, WRITTEN_OFF, actor=actor, now=now, expected_version=None,
+            reason=reason[:200], approved_by=approved_by[:100], was=position.state, holder=position.holder)
 
 
 # --- shelving a village ----------------------------------------------------------------------------------------

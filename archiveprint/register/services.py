@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotFound, TownshipNotSet, joined
 from archiveprint.eventlog import diff, record_event
@@ -158,13 +159,20 @@ def add_villages(session: Session, entries: list[tuple[str, str]], *, actor: str
             if (code, name) not in registered]
 
 
-def find_village(session: Session, key: str) -> Village:
+def find_village(session: Session, key: str, *, typed: bool = False) -> Village:
     """A village by its 3-digit segment or its name (in the site's own township), or by its 12-digit code — which
     also names a village the site took over from another township's site (机构撤并: its codes keep that township).
-    A name not found at home is looked up among those villages, and must name one."""
+    A name not found at home is looked up among those villages, and must name one.
+
+    As `Village.ref` names it, a 3-digit code means the site's own village. `typed`: the key was typed by a person
+    (a command's `--village`, a text box), who may mean a village taken over with the same code: a 3-digit code
+    then names the one village of the site with that code, and is refused, naming the candidates' 12-digit codes,
+    when the site keeps several."""
     township = get_township(session)
     key = key.strip()
     query = select(Village).where(Village.township_id == township.id)
+    if typed and key.isdigit() and len(key) == 3:
+        return _one_village_coded(session, key)
     if key.isdigit() and len(key) == 12:
         village = session.scalar(select(Village).join(Township, Township.id == Village.township_id)
                                  .where(Township.county_code == key[:6], Township.code == key[6:9],
@@ -183,6 +191,39 @@ def find_village(session: Session, key: str) -> Village:
     if village is None:
         raise NotFound("没有这个村(居)委会", field="村(居)委会", value=key)
     return village
+
+
+def _one_village_coded(session: Session, code: str) -> Village:
+    """The site's one village with this 3-digit code, at home or taken over; refused when there are several."""
+    found = list(session.scalars(select(Village).where(Village.code == code)
+                                 .options(selectinload(Village.township))))
+    if not found:
+        raise NotFound("没有这个村(居)委会", field="村(居)委会", value=code)
+    if len(found) > 1:
+        raise ambiguous_code(code, found)
+    return found[0]
+
+
+def ambiguous_code(code: str, villages: Sequence[Village]) -> InvalidValue:
+    """The refusal of a 3-digit village code the site keeps more than one village under (机构撤并), naming each
+    with its 12-digit code."""
+    candidates = "、".join(f"{v.full_code} {v.township.name}{v.name}"
+                           for v in sorted(villages, key=lambda v: v.full_code))
+    return InvalidValue("村代码 {code} 不唯一，本机构有 {count} 个村(居)委会用这个代码：{candidates}；"
+                        "请用12位村代码指明",
+                        params={"code": code, "count": len(villages), "candidates": candidates}, field="村(居)委会",
+                        value=code)
+
+
+def village_ids(session: Session, refs: Sequence[str]) -> list[int]:
+    """The ids of villages named as the site names them (`Village.ref`, see `find_village`)."""
+    return [find_village(session, ref).id for ref in dict.fromkeys(refs)]
+
+
+def village_refs(session: Session, keys: Sequence[str]) -> list[str]:
+    """The villages a person typed (3- or 12-digit codes or names, see `find_village(typed=True)`) as the site
+    names them (`Village.ref`), each once, in the order given."""
+    return list(dict.fromkeys(find_village(session, key, typed=True).ref for key in keys if key.strip()))
 
 
 def ensure_tags(session: Session, names: list[str] | tuple[str, ...]) -> list[PopulationTag]:

@@ -3,6 +3,7 @@ list (three copies) and its pick list in the old rooms' walking order, and the r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -29,9 +30,11 @@ def transfer_folder(instance_dir: Path, event_id: int) -> Path:
 
 
 def write_documents(session: Session, transfer: Transfer, folder: Path, *, user: User | None, actor: str,
-                    now: datetime, timezone: str, instance_dir: Path | None = None) -> dict[str, Path]:
+                    now: datetime, timezone: str, instance_dir: Path | None = None,
+                    progress: Callable[[int], None] | None = None) -> dict[str, Path]:
     """Write the documents of a transfer carried out (the handover list and pick list in the sending site's name,
-    the shelf labels in the receiving site's), each print audited; returns them by key (NAMES)."""
+    the shelf labels in the receiving site's), each print audited; returns them by key (NAMES). `progress` hears
+    how many are written after each."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     written: dict[str, Path] = {}
     scope = current_scope(session)
@@ -42,6 +45,7 @@ def write_documents(session: Session, transfer: Transfer, folder: Path, *, user:
             path = folder / NAMES["handover"].format(number=number)
             path.write_bytes(print_handover(session, transfer.handover, user=user, now=now, timezone=timezone))
             written["handover"] = path
+            _tell(progress, written)
             for row in transfer.picklist.rows:
                 audit(session, user, "print", "household", row.location.household_id,
                       detail=f"调档单 移交 {number}", now=now)
@@ -50,6 +54,7 @@ def write_documents(session: Session, transfer: Transfer, folder: Path, *, user:
             path.write_bytes(render_picklist_pdf(transfer.picklist, day=local_time(now, timezone).date(),
                                                  unit=get_township(session).unit_name, note=note))
             written["picklist"] = path
+            _tell(progress, written)
         if transfer.labels:
             apply_scope(session, site_scope(session, find_site(session, transfer.target).id))
             path = folder / NAMES["labels"]
@@ -58,7 +63,13 @@ def write_documents(session: Session, transfer: Transfer, folder: Path, *, user:
                                   instance_dir=instance_dir)
             audit_labels(session, labels, user=user, actor=actor)
             written["labels"] = path
+            _tell(progress, written)
         session.flush()
     finally:
         apply_scope(session, scope)
     return written
+
+
+def _tell(progress: Callable[[int], None] | None, written: dict[str, Path]) -> None:
+    if progress is not None:
+        progress(len(written))

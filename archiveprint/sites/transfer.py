@@ -30,11 +30,13 @@ from archiveprint.locations.queries import (
     PickList,
     ShelfLabel,
     StatusProvider,
+    WrittenOff,
     display_code,
     find_places,
     list_shelf_labels,
     list_shelves,
     picklist_of,
+    written_off,
 )
 from archiveprint.locations.relayout import MoveRow, apply_relayout
 from archiveprint.locations.services import NeedsRelayout, close_folder, shelve_village, unshelved
@@ -124,6 +126,7 @@ class Transfer:
     moves: list[MoveRow] = field(default_factory=list)  # a re-layout's moves in the receiving site, if one was needed
     labels: list[ShelfLabel] = field(default_factory=list)
     unshelved: int = 0  # never-shelved folders that came along (no list line, no pick)
+    written_off: list[WrittenOff] = field(default_factory=list)  # confirmed lost: listed apart on the handover list
     fingerprint: str = ""
     event_id: int | None = None
     dry_run: bool = True
@@ -151,7 +154,8 @@ class Transfer:
         return {"source": self.source, "target": self.target, "source_name": self.source_name,
                 "target_name": self.target_name, "whole_site": self.whole_site, "dry_run": self.dry_run,
                 "villages": [v.as_json() for v in self.villages], "handover": self.number,
-                "folders": self.folders, "unshelved": self.unshelved, "closed_area": self.closed_area,
+                "folders": self.folders, "unshelved": self.unshelved,
+                "written_off": [w.as_json() for w in self.written_off], "closed_area": self.closed_area,
                 "placements": [p.as_json() for p in self.placements], "moves": [m.as_json() for m in self.moves],
                 "labels": [label.code for label in self.labels], "before": self.before, "after": self.after,
                 "documents": self.documents(), "fingerprint": self.fingerprint, "event": self.event_id}
@@ -163,6 +167,9 @@ class Transfer:
         number = f" {self.number}" if self.number else "（预览）"
         lines.append(f"  移交清单{number}：{self.folders} 袋；随同转入未上架 {self.unshelved} 袋"
                      if self.handover else f"  没有在架的档案袋；随同转入未上架 {self.unshelved} 袋")
+        if self.written_off:
+            lines.append(f"  已确认遗失注销 {len(self.written_off)} 袋（清单上另列，不移交实物）："
+                         + "、".join(w.folder for w in self.written_off[:LISTED]))
         width = max(len(self.source), len(self.target))
         lines.append(f"  {'':<{width}}     " + "  ".join(f"{COUNT_TEXT[k]:>6}" for k in COUNTED))
         for side, code in (("source", self.source), ("target", self.target)):
@@ -240,9 +247,11 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
     if preview.refused:
         listing = joined((Message("{folder}（{why}）", {"folder": r.folder, "why": r.why})
                           for r in preview.refused[:LISTED]), N_("；"))
-        raise Conflict("以下档案袋现在不能移交，请先归还或找到后再移交，未做任何记录：{listing}{more}",
+        raise Conflict("以下档案袋现在不能移交，请先归还或找到后再移交（查找无果的，先确认遗失注销），未做任何记录："
+                       "{listing}{more}",
                        params={"listing": listing, "more": _more(len(preview.refused))}, field="移交范围",
                        value=preview.selection)
+    lost = written_off(session, ids)
     places = find_places(session, [line.household_id for line in preview.lines])
     closed_area = {i for i, place in places.items() if place.status.code == "closed"}
     picklist = picklist_of(session, {line.household_id: [] for line in preview.lines}, providers=providers)
@@ -254,8 +263,8 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
         reason = (f"机构撤并：{sending.name}并入{receiving.name}" if whole
                   else f"村(居)委会划归{receiving.name}")
         handed = hand_over(session, from_party=sending.name, to_party=receiving.name, supervisor=supervisor,
-                           reason=reason, villages=refs, leave_unshelved=True, providers=providers, actor=actor,
-                           now=now)
+                           reason=reason, villages=refs, leave_unshelved=True, written_off=lost, providers=providers,
+                           actor=actor, now=now)
     for shelf in session.scalars(select(Shelf).where(Shelf.village_id.in_(ids))):
         shelf.village = None  # the village's run is free again in the sending site
     session.flush()
@@ -273,7 +282,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
     received = [h for h in session.scalars(select(Household).where(
         Household.id.in_([line.household_id for line in handed.lines] if handed else [])))]
     result = Transfer(sending.code, receiving.code, sending.name, receiving.name, whole, listed, handed, picklist,
-                      before, {}, unshelved=preview.unshelved, dry_run=dry_run)
+                      before, {}, unshelved=preview.unshelved, written_off=lost, dry_run=dry_run)
     _place(session, result, chosen, received, closed_area, handed, actor=actor, now=now)
     result.after = {"source": custody_counts(session, sending.id), "target": custody_counts(session, receiving.id)}
     result.fingerprint = _fingerprint(result)
@@ -281,6 +290,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
                          **{"from": sending.code, "to": receiving.code}, whole_site=whole,
                          villages=[v.code for v in listed], handover=result.number, folders=result.folders,
                          unshelved=result.unshelved, closed_area=result.closed_area,
+                         written_off=[w.as_json() for w in lost],
                          moved=len([m for m in result.moves if m.source]), before=before, after=result.after)
     event.site_id = receiving.id  # the receiving site's history; the sending site's is its handover
     session.flush()
@@ -293,7 +303,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
 def _villages(session: Session, named: Sequence[str]) -> list[Village]:
     """The villages named (in the sending site's scope), or all of them; refused when there are none."""
     if named:
-        found = list({v.id: v for v in (find_village(session, key) for key in named)}.values())
+        found = list({v.id: v for v in (find_village(session, key, typed=True) for key in named)}.values())
     else:
         found = list(session.scalars(select(Village)))
     if not found:
@@ -403,7 +413,8 @@ def _fingerprint(result: Transfer) -> str:
     text = repr((result.source, result.target, [v.code for v in result.villages],
                  [line.household_id for line in result.handover.lines] if result.handover else [],
                  [p.as_json() for p in result.placements], [m.as_json() for m in result.moves],
-                 result.unshelved, result.closed_area, result.before))
+                 result.unshelved, result.closed_area, [w.household_id for w in result.written_off],
+                 result.before))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -208,7 +208,7 @@ def user(user_id: int) -> ResponseReturnValue:
                      detail=labels.get(found.site_id or 0, _("全县")))
     return render_template("web/accounts/user.html", user=found, role_form=role_form,
                            password_form=ResetPasswordInput(), button=ButtonInput(),
-                           villages=_all_villages(db_session()), chosen=[v.code for v in found.villages],
+                           villages=_all_villages(db_session()), chosen=[v.ref for v in found.villages],
                            sites=labels)
 
 

@@ -38,7 +38,8 @@ SITE_KEY = "site_id"  # the site a county role works in (the Flask session's; a 
 SITE_FREE_ENDPOINTS = frozenset({"sites.index", "sites.enter", "sites.create", "accounts.my_password",
                                  # a transfer between sites (机构撤并) is the county's, in no one site
                                  "sites.transfer", "sites.transfer_preview", "sites.transfer_confirm",
-                                 "sites.transfer_done", "sites.transfer_document",
+                                 "sites.transfer_job", "sites.transfer_job_status", "sites.transfer_done",
+                                 "sites.transfer_document",
                                  # the installation's users: the county administrator manages every site's
                                  "accounts.users", "accounts.create", "accounts.user", "accounts.change_role",
                                  "accounts.reset_password", "accounts.deactivate", "accounts.activate"})

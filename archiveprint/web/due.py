@@ -55,8 +55,8 @@ def village_doctor() -> bool:
 def _input() -> DuePacketInput:
     session = db_session()
     form = DuePacketInput()
-    form.villages.choices = [(village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name,
-                                              n=residents))
+    form.villages.choices = [(village.ref, _("%(code)s %(name)s（%(n)s人）", code=village.ref, name=village.name,
+                                             n=residents))
                              for village, _households, residents in list_villages(session)]
     doctors = [] if village_doctor() else [
         (user.username, _("%(name)s（%(villages)s）", name=user.display_name or user.username,
@@ -82,7 +82,7 @@ def _villages(form: DuePacketInput) -> list[str] | None:
     session = db_session()
     chosen = list(form.villages.data or [])
     if village_doctor():
-        chosen = chosen or [village.code for village in current_account().user.villages]
+        chosen = chosen or [village.ref for village in current_account().user.villages]
         if not chosen:
             raise InvalidValue("您还没有负责的村(居)委会，请管理员在用户页设置", field="村(居)委会")
         return packet_villages(session, villages=chosen)
@@ -95,7 +95,7 @@ def _plan(form: DuePacketInput) -> tuple[list[str] | None, PacketPlan]:
     session = db_session()
     month = _month(form.month.data)
     codes = _villages(form)
-    names = {village.code: village.name for village, _h, _r in list_villages(session)}
+    names = {village.ref: village.name for village, _h, _r in list_villages(session)}
     words = "全部村" if codes is None else "、".join(names.get(code, code) for code in codes)
     return codes, plan_packet(session, month, villages=codes, villages_text=words)
 

@@ -147,7 +147,7 @@ def _print_input() -> PrintJobInput:
         groups[str(_("自定义套组"))] = custom
     groups[str(_("单张表单"))] = [(choice(FORM, f.id), f.title) for f in catalog.forms.values()]
     form.form_set.choices = groups
-    villages = [(village.code, _("%(code)s %(name)s（%(n)s人）", code=village.code, name=village.name, n=residents))
+    villages = [(village.ref, _("%(code)s %(name)s（%(n)s人）", code=village.ref, name=village.name, n=residents))
                 for village, _households, residents in list_villages(session)]
     form.village.choices = [("", _("（不限）")), *villages]
     form.villages.choices = villages
@@ -291,12 +291,18 @@ def submit_job(kind: str, params: dict[str, object]) -> ResponseReturnValue:
     session = db_session()
     job = jobqueue.create_job(session, kind, params, actor=current_account().username)
     session.commit()
-    try:
-        dispatcher().submit(job.id)
-    except Exception as error:  # Redis down: the job page says so instead of waiting forever
-        current_app.logger.exception("could not submit job %s", job.id)
-        jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
+    start_job(job.id)
     return redirect(url_for("forms.job", job_id=job.id), code=303)
+
+
+def start_job(job_id: int) -> None:
+    """Hand a committed job to the dispatcher; when the queue cannot take it, fail it saying so (its page shows
+    that instead of waiting forever)."""
+    try:
+        dispatcher().submit(job_id)
+    except Exception as error:  # Redis down
+        current_app.logger.exception("could not submit job %s", job_id)
+        jobqueue.fail(state().database, job_id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
 
 
 def _run_plan(form: PrintJobInput, form_set: FormSet, scope: Scope, options: PrintOptions) -> RunPlan:

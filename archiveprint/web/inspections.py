@@ -151,7 +151,7 @@ def _number(text: str, kind: type, field: str) -> Any:
 def draw() -> ResponseReturnValue:
     """Draw the folders; the page of the new inspection says which are not on their shelves."""
     values = {key: form_text(key, 100) for key in DRAW_FIELDS}
-    chosen = [code[:3] for code in request.form.getlist("village")][:200]
+    chosen = [ref[:12] for ref in request.form.getlist("village")][:200]  # as the site names them (Village.ref)
     try:
         by_margin = values["by"] == "margin"
         on = date.fromisoformat(values["on"]) if values["on"] else today()

@@ -13,7 +13,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -67,7 +66,7 @@ from archiveprint.register import uploads
 from archiveprint.register.queries import classify_query, find_residents
 from archiveprint.register.services import get_township
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.forms import check_queue, dispatcher
+from archiveprint.web.forms import check_queue, start_job
 from archiveprint.web.i18n import JOB_STATUS_LABELS, label, message_of, shown_message
 from archiveprint.web.locations import status_providers
 from archiveprint.web.responses import audit_shown, printed_pdf, refused, submitted
@@ -167,11 +166,7 @@ def upload() -> ResponseReturnValue:
     batch = start_batch(session, stack, received_on=received_on, actor=account.username, job_id=job.id)
     job.params = {**job.params, "batch_id": batch.id}
     session.commit()
-    try:
-        dispatcher().submit(job.id)
-    except Exception as error:  # Redis down: the batch page says so instead of waiting forever
-        current_app.logger.exception("could not submit job %s", job.id)
-        jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
+    start_job(job.id)  # Redis down: the batch page says so instead of waiting forever
     return redirect(url_for("intake.batch", batch_id=batch.id), code=303)
 
 

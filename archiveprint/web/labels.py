@@ -153,7 +153,7 @@ def _label_input(session: Session) -> LabelJobInput:
         (name, _("%(printer)s（已校准：%(stocks)s）", printer=name, stocks="、".join(stock_ids)))
         for name, stock_ids in printers.items()]
     form.village.choices = [("", _("（不限）"))] + [
-        (village.code, _("%(code)s %(name)s（%(n)s户）", code=village.code, name=village.name, n=households))
+        (village.ref, _("%(code)s %(name)s（%(n)s户）", code=village.ref, name=village.name, n=households))
         for village, households, _residents in list_villages(session)]
     if request.method == "GET":
         args = request.args

@@ -34,6 +34,7 @@ from archiveprint.lending.queries import (
 from archiveprint.lending.requests import ExpiredRequest, expire_requests
 from archiveprint.lending.rules import LendingRules
 from archiveprint.register.queries import list_villages
+from archiveprint.register.services import village_refs
 from archiveprint.web.auth import current_account, current_actor, requires
 from archiveprint.web.i18n import BORROWER_KIND_LABELS
 from archiveprint.web.responses import audit_shown, change, flash_refusal, form_text, printed_pdf, refused
@@ -380,6 +381,6 @@ def add_borrower() -> ResponseReturnValue:
                                  name=form_text("name", 64), username=form_text("username", 64) or None,
                                  unit=form_text("unit", 128), contact_person=form_text("contact_person", 64),
                                  phone=form_text("phone", 32), letter_ref=form_text("letter_ref", 100),
-                                 villages=villages, actor=current_actor(), now=utcnow())
+                                 villages=village_refs(db_session(), villages), actor=current_actor(), now=utcnow())
         return _("已登记借阅人 %(key)s %(name)s", key=made.key, name=made.display)
     return change(make, url_for("lending.borrowers"))

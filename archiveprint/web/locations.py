@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, Length
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotConfigured
 from archiveprint.lending.queries import folder_value, status_provider
+from archiveprint.lending.services import write_off as write_off_folder
 from archiveprint.locations.closing import close_members, reopen_members
 from archiveprint.locations.layout import parse_layout
 from archiveprint.locations.picklist import render_picklist_pdf
@@ -127,6 +128,17 @@ class FoundInput(FlaskForm):
     version = HiddenField()
 
 
+class WriteOffInput(FlaskForm):
+    """确认遗失/注销 of a folder registered missing and not found: why, and who approved it (both required)."""
+
+    # the server refuses a blank one, in words the clerk reads (not the browser's own bubble)
+    reason = StringField(_l("原因（查找经过）"), validators=[DataRequired(_l("请写明原因")), Length(max=200)],
+                         render_kw={"required": False})
+    approved_by = StringField(_l("批准人"), validators=[DataRequired(_l("请写明批准人")), Length(max=100)],
+                              render_kw={"required": False})
+    version = HiddenField()
+
+
 def _day(text: str | None) -> date | None:
     if not text:
         return None
@@ -157,7 +169,8 @@ def locate_page() -> ResponseReturnValue:
     version = str(found[0].place.version) if detail else ""
     forms = {"move": MoveInput(version=version),
              "reopen": ReasonInput(version=version, prefix="reopen"),
-             "missing": ReasonInput(version=version, prefix="missing"), "found": FoundInput(version=version)}
+             "missing": ReasonInput(version=version, prefix="missing"), "found": FoundInput(version=version),
+             "write_off": WriteOffInput(version=version, prefix="write_off")}
     return render_template("web/locations/locate.html", query=query, locate_query=query, found=found,
                            detail=detail, forms=forms, on=on)
 
@@ -230,6 +243,19 @@ def found(household_id: int) -> ResponseReturnValue:
         put_back(db_session(), household, actor=current_actor(), now=utcnow())
         return _("已归位")
     return _folder_change(household_id, FoundInput(), make)
+
+
+@bp.post("/folders/<int:household_id>/write-off")
+@requires("manage_locations")
+def write_off(household_id: int) -> ResponseReturnValue:
+    """确认遗失/注销: the folder leaves the archive for good, with why and who approved it (a loan lost is settled)."""
+    form = WriteOffInput(prefix="write_off")
+
+    def make(household: Household) -> str:
+        write_off_folder(db_session(), folder_value(household), reason=form.reason.data or "",
+                         approved_by=form.approved_by.data or "", actor=current_actor(), now=utcnow())
+        return _("已确认遗失并注销，移出档案室")
+    return _folder_change(household_id, form, make)
 
 
 def _close_page(household: Household, form: CloseInput, chosen: Iterable[str], *, error: str | None = None,

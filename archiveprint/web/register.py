@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -44,7 +44,7 @@ from archiveprint.register.services import get_resident
 from archiveprint.register.text import parse_date, to_halfwidth
 from archiveprint.web.auth import current_account, current_actor, requires
 from archiveprint.web.dashboard import home_board
-from archiveprint.web.forms import check_queue, dispatcher
+from archiveprint.web.forms import check_queue, start_job
 from archiveprint.web.i18n import (
     CLOSE_REASON_LABELS,
     INTAKE_HOW_LABELS,
@@ -616,13 +616,8 @@ def _start_job(stored: uploads.PendingUpload, kind: str) -> None:
     job, created = importjob.start_job(session, _upload_root(), stored.token, kind, actor=account.username,
                                        user_id=account.user.id, today=today())
     session.commit()
-    if not created:
-        return
-    try:
-        dispatcher().submit(job.id)
-    except Exception as error:  # Redis down: the page says so instead of waiting forever
-        current_app.logger.exception("could not submit job %s", job.id)
-        jobqueue.fail(state().database, job.id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
+    if created:
+        start_job(job.id)  # Redis down: the page says so instead of waiting forever
 
 
 def _latest_job(stored: uploads.PendingUpload) -> Job | None:

@@ -6,7 +6,18 @@ from __future__ import annotations
 from fnmatch import fnmatch
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,16 +30,18 @@ from archiveprint.accounts.scope import AccessScope, apply_scope, scope_for
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError
-from archiveprint.sites.documents import NAMES, transfer_folder, write_documents
+from archiveprint.sites.documents import NAMES, transfer_folder
 from archiveprint.sites.models import Site
 from archiveprint.sites.queries import site_summaries
-from archiveprint.sites.services import add_site
+from archiveprint.sites.services import add_site, find_site
 from archiveprint.sites.transfer import Transfer, find_transfer, transfer_villages
+from archiveprint.sites.transferjob import TransferJob, find_transfer_job, start_transfer
 from archiveprint.web.auth import SITE_KEY, current_account, current_actor, requires, safe_next_url
-from archiveprint.web.i18n import message_of
+from archiveprint.web.forms import check_queue, start_job
+from archiveprint.web.i18n import JOB_STATUS_LABELS, label, message_of, shown_message
 from archiveprint.web.locations import status_providers
 from archiveprint.web.responses import note_refusal, send_download
-from archiveprint.web.session import commit_audit, db_session, lending_rules, rollback, state
+from archiveprint.web.session import commit_audit, db_session, rollback, state
 from archiveprint.web.township import CountyInput, clean
 
 bp = Blueprint("sites", __name__, url_prefix="/sites")
@@ -185,25 +198,59 @@ def transfer_preview() -> ResponseReturnValue:
 @bp.post("/transfer")
 @requires("manage_sites")
 def transfer_confirm() -> ResponseReturnValue:
-    """Carry out the transfer the clerk saw (same check code) and write its documents, in one transaction."""
+    """Record the transfer the clerk saw (its check code) as a background job and go to its page; the job carries
+    it out and writes its documents (refused there if anything changed since the preview). A second click, or a
+    second tab, finds the same job."""
     form = TransferInput().choose_from(_active_sites())
     if not form.validate_on_submit() or not form.fingerprint.data:
         abort(400)
-    settings = state().settings
+    account = current_account()
     try:
-        done = _carry_out(form, dry_run=False)
-        assert done.event_id is not None
-        write_documents(db_session(), done, transfer_folder(settings.instance_dir, done.event_id),
-                        user=current_account().user, actor=current_actor(), now=utcnow(),
-                        timezone=lending_rules().timezone, instance_dir=settings.instance_dir)
+        job_id, created = start_transfer(db_session(), source=form.source.data or "", target=form.target.data or "",
+                                         villages=form.village_list, supervisor=form.supervisor.data or "",
+                                         fingerprint=form.fingerprint.data, user_id=account.user.id,
+                                         actor=current_actor())
         db_session().commit()
     except ArchiveprintError as error:
         note_refusal(error)
         form.fingerprint.data = ""
         return _transfer_page(form, status=error.status)
-    flash(_("已移交：%(source)s → %(target)s，%(folders)s 袋", source=done.source_name, target=done.target_name,
-            folders=done.folders), "success")
-    return redirect(url_for("sites.transfer_done", event_id=done.event_id), code=303)
+    if created:
+        start_job(job_id)
+    return redirect(url_for("sites.transfer_job", job_id=job_id), code=303)
+
+
+def _transfer_job(job_id: int) -> TransferJob:
+    try:
+        job = find_transfer_job(db_session(), job_id)
+        if not job.finished:
+            check_queue([job_id])
+            job = find_transfer_job(db_session(), job_id)
+    except ArchiveprintError:
+        abort(404)
+    return job
+
+
+@bp.get("/transfer/jobs/<int:job_id>")
+@requires("manage_sites")
+def transfer_job(job_id: int) -> ResponseReturnValue:
+    """The transfer's job: its progress while it runs, why it failed; once done, the transfer's page."""
+    job = _transfer_job(job_id)
+    if job.status == "done" and job.event_id is not None:
+        record = find_transfer(db_session(), job.event_id)
+        flash(_("已移交：%(source)s → %(target)s，%(folders)s 袋", source=find_site(db_session(), record["from"]).name,
+                target=find_site(db_session(), record["to"]).name, folders=record["folders"]), "success")
+        return redirect(url_for("sites.transfer_done", event_id=job.event_id), code=303)
+    return render_template("web/sites/transfer_job.html", job=job, label=label(JOB_STATUS_LABELS, job.status))
+
+
+@bp.get("/transfer/jobs/<int:job_id>/status")
+@requires("manage_sites")
+def transfer_job_status(job_id: int) -> ResponseReturnValue:
+    """What the job page's script (jobs.js) polls: status, steps done of all."""
+    job = _transfer_job(job_id)
+    return jsonify(id=job.id, status=job.status, label=label(JOB_STATUS_LABELS, job.status), done=job.done,
+                   total=job.total, percent=job.percent, error=shown_message(job.error), finished=job.finished)
 
 
 def _documents(event_id: int) -> list[tuple[str, Path]]:

@@ -110,7 +110,7 @@ def population() -> ResponseReturnValue:
 
 def _population_page(form: FigureInput, year: int, *, status: int = 200) -> ResponseReturnValue:
     villages = _villages()
-    form.village.choices = [(v.code, f"{v.code} {v.name}") for v in villages]
+    form.village.choices = [(v.ref, f"{v.ref} {v.name}") for v in villages]
     history = request.args.get("history") == "1"
     figures = list_figures(db_session(), year=year, history=history)
     current = {f.village_code: f for f in figures if f.current}
@@ -124,7 +124,7 @@ def _population_page(form: FigureInput, year: int, *, status: int = 200) -> Resp
 def record_population() -> ResponseReturnValue:
     """录入 or 更正: a new row when the figures differ from those in force; the page shows the village's row."""
     form = FigureInput()
-    villages = {v.code: v for v in _villages()}
+    villages = {v.ref: v for v in _villages()}  # as the site names them: 12 digits for a village taken over
     form.village.choices = [(code, code) for code in villages]
     try:
         year = parse_year(form.year.data)
@@ -250,7 +250,7 @@ def missing() -> ResponseReturnValue:
     year = _year()
     session = db_session()
     villages = _villages()
-    village = next((v for v in villages if v.code == request.args.get("village")), None)
+    village = next((v for v in villages if v.ref == request.args.get("village")), None)
     found = find_missing(session, year, request.args.get("population", ""), targets=_targets(), today=today(),
                          village_id=village.id if village else None)
     audit_shown("view", [person.household_id for person in found.people],
@@ -264,7 +264,7 @@ def missing() -> ResponseReturnValue:
 def unshelved() -> ResponseReturnValue:
     """Residents with a record whose folder is not shelved or not found (audited)."""
     villages = _villages()
-    village = next((v for v in villages if v.code == request.args.get("village")), None)
+    village = next((v for v in villages if v.ref == request.args.get("village")), None)
     people = find_unshelved_residents(db_session(), village_id=village.id if village else None,
                                       limit=UNSHELVED_SHOWN + 1)
     shown = people[:UNSHELVED_SHOWN]

@@ -1,7 +1,9 @@
 """#14 transfers between sites in headless Chromium: the county administrator chooses the sites, is refused a
-transfer to the same site, previews the counts and the documents, confirms, and downloads the handover list (three
-copies), the pick list and the new shelf labels; the site handed over is then 已撤并 in the list of sites. Then
-one village with the optional 监交人 left blank and a double click on 确认移交: exactly one transfer."""
+transfer to the same site, previews the counts and the documents (a folder confirmed lost listed apart), confirms
+with a double click — one background job, one transfer — follows its progress to the transfer's page and downloads
+the handover list (three copies), the pick list and the new shelf labels; the site handed over is then 已撤并 in
+the list of sites. Then one village with the optional 监交人 left blank and a double click on 确认移交: exactly one
+transfer."""
 
 from __future__ import annotations
 
@@ -9,15 +11,19 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
+from archiveprint.accounts.scope import AccessScope, apply_scope, site_scope
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
 from archiveprint.eventlog import Event
+from archiveprint.jobs.models import Job
 from archiveprint.lending.rules import LendingRules
+from archiveprint.lending.services import write_off
 from archiveprint.locations.models import Handover
+from archiveprint.locations.services import report_missing
 from tests.browser.conftest import sign_in
 from tests.pdfcheck import compact, page_texts
 from tests.sites import conftest as county_fixtures
-from tests.sites.conftest import PASSWORD, build_county
+from tests.sites.conftest import PASSWORD, build_county, code
 
 pytestmark = pytest.mark.browser
 rules = county_fixtures.rules  # the shipped lending rules
@@ -28,7 +34,12 @@ def county_db(committed_db: Database, rules: LendingRules) -> Database:
     if committed_db.is_sqlite:
         pytest.skip("a transfer needs two sites, and several sites need PostgreSQL")
     with committed_db.transaction() as session:
-        build_county(session, rules)
+        county = build_county(session, rules)
+        apply_scope(session, site_scope(session, county.second.id))
+        report_missing(session, county.moved, reason="调档未找到", actor="tester", now=county.clock())
+        write_off(session, code(county.moved), reason="全库查找两次无果", approved_by="刘院长", actor="tester",
+                  now=county.clock())
+        apply_scope(session, AccessScope())
         create_user(session, "county", PASSWORD, "county_admin", display_name="县卫生健康局")
     return committed_db
 
@@ -49,17 +60,24 @@ def test_county_admin_previews_confirms_and_prints_a_transfer(page: Page, live_s
     page.get_by_role("button", name="预览").click()
     expect(page.locator("#transfer-preview")).to_be_visible()
     expect(page.locator("#whole-site")).to_be_visible()
-    expect(page.locator("#transfer-folders")).to_contain_text("在架 7 袋列入移交清单；未上架 1 袋随同转入")
+    expect(page.locator("#transfer-folders")).to_contain_text("在架 6 袋列入移交清单；未上架 1 袋随同转入")
+    expect(page.locator("#transfer-written-off")).to_contain_text("已确认遗失注销 1 袋")
+    expect(page.locator("#transfer-written-off")).to_contain_text("刘院长")
     documents = page.locator("#transfer-documents li")
-    expect(documents).to_have_text(["移交清单（一式三份）：7 行", "调档单（原库房行走顺序）：7 行",
+    expect(documents).to_have_text(["移交清单（一式三份）：6 行", "调档单（原库房行走顺序）：6 行",
                                     "架位标签（接收机构）：3 行"])
     counts = page.locator("#transfer-counts tbody tr")
     expect(counts).to_have_count(4)
     expect(counts.nth(1)).to_contain_text("移交后")  # the sending site after: nothing left in its custody
     expect(counts.nth(1).locator("td.num").first).to_have_text("0")
 
-    page.get_by_role("button", name="确认移交").click()
-    expect(page.locator(".flash-success")).to_contain_text("已移交：柏棠镇卫生院 → 诸福屯镇卫生院，7 袋")
+    page.get_by_role("button", name="确认移交").dblclick()  # one job, one transfer
+    expect(page.locator(".flash-success")).to_contain_text("已移交：柏棠镇卫生院 → 诸福屯镇卫生院，6 袋",
+                                                           timeout=60_000)
+    expect(page.locator("#transfer-written-off")).to_contain_text("已确认遗失注销 1 袋")
+    with county_db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "site.transferred")) == 1
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.kind == "transfer")) == 1
     files = page.locator("#transfer-files a")
     expect(files).to_have_count(3)
     texts = {}
@@ -73,6 +91,7 @@ def test_county_admin_previews_confirms_and_prints_a_transfer(page: Page, live_s
     handover = texts["移交清单-YJ-2026-0001.pdf"]
     assert all(copy in handover for copy in ("移交方留存", "接收方留存", "监交方留存"))
     assert "调档单" in texts["调档单-YJ-2026-0001.pdf"]
+    assert handover.count("已确认遗失注销的档案袋") == 3 and "刘院长" in handover
 
     page.goto(f"{live_server}/sites")
     expect(page.locator("#sites tr", has_text="柏棠镇卫生院")).to_contain_text("已撤并")
@@ -94,7 +113,7 @@ def test_some_villages_with_the_supervisor_left_blank_and_a_double_click_are_tra
     expect(page.locator("#transfer-preview dd").nth(2)).not_to_contain_text("西村")
 
     page.get_by_role("button", name="确认移交").dblclick()
-    expect(page.locator(".flash-success")).to_contain_text("已移交：柏棠镇卫生院 → 诸福屯镇卫生院")
+    expect(page.locator(".flash-success")).to_contain_text("已移交：柏棠镇卫生院 → 诸福屯镇卫生院", timeout=60_000)
     expect(page.locator("#transfer-done")).to_contain_text("YJ-2026-0001")
     expect(page.locator("#transfer-files a")).not_to_have_count(0)
     with county_db.reader() as session:

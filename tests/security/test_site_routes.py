@@ -138,7 +138,8 @@ def _check(response: TestResponse, where: str, sites: TwoSites) -> None:
 # What a county role, working in B, is not walked through: the county's own list of sites (which names them all, as
 # it should) and choosing or adding a site (which would leave B).
 COUNTY_PAGES = {"sites.index", "sites.enter", "sites.create", "sites.transfer", "sites.transfer_preview",
-                "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document",
+                "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document", "sites.transfer_job",
+                "sites.transfer_job_status",
                 # 县级管理员's users are the installation's, every site's (test_site_county.py); the other county
                 # roles may not open them (403)
                 "accounts.users", "accounts.create", "accounts.user", "accounts.change_role",
@@ -264,8 +265,6 @@ def test_a_label_preview_and_an_import_check_run_in_the_site_too(client: FlaskCl
 UNSCOPED_USES = {
     "auth.py": ["state().database.engine.execution_options"],
     "forms.py": ["jobqueue.fail(state().database", "dispatcher().check(state().database"],
-    "intake.py": ["jobqueue.fail(state().database"],
-    "register.py": ["jobqueue.fail(state().database"],
     "session.py": ["scoped(state().database", "database = state().pages"],  # request_database(), db_session()
 }
 
