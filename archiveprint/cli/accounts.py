@@ -42,7 +42,7 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _villages(session: Session, codes: tuple[str, ...]) -> list[Village]:
-    return [find_village(session, code) for code in dict.fromkeys(codes)]
+    return [find_village(session, code, typed=True) for code in dict.fromkeys(codes)]
 
 
 @click.group("user")
@@ -163,7 +163,7 @@ def villages(app: AppContext, username: str, villages: tuple[str, ...]) -> None:
     """设置村医负责的村（代码或名称，如 201 202）。"""
     with _managing(app, username) as (session, user):
         set_villages(session, user, _villages(session, villages), actor=cli_actor())
-        names = "、".join(f"{v.code} {v.name}" for v in user.villages)
+        names = "、".join(f"{v.ref} {v.name}" for v in user.villages)
     click.echo(f"{username} 负责的村：{names}")
 
 
@@ -201,7 +201,7 @@ def list_command(app: AppContext) -> Answer:
     with app.installation_db.reader() as session:
         codes = {site.id: site.code for site in installed_sites(session)}
         rows = [{"username": u.username, "display_name": u.display_name, "role": u.role,
-                 "site": codes.get(u.site_id or 0), "active": u.active, "villages": [v.code for v in u.villages]}
+                 "site": codes.get(u.site_id or 0), "active": u.active, "villages": [v.ref for v in u.villages]}
                 for u in list_users(session) if site_id is None or u.site_id == site_id]
     return Reply(rows, [_user_line(row) for row in rows])
 

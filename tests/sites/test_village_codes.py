@@ -123,3 +123,11 @@ def test_the_command_line_refuses_an_ambiguous_code_naming_the_candidates(
     drawn = run_cli("--site", "130123100", "inspect", "draw", "--seed", "1", "--village", "201", "--inspector", "县",
                     "--json")
     assert drawn.exit_code == 1 and "村代码 201 不唯一" in json.loads(drawn.output)["error"]
+    doctor = run_cli("--site", "130123100", "user", "create", "cundoc", "--role", "village_doctor", "--village", "201",
+                     "--password", "Pw-long-enough-12")
+    assert doctor.exit_code == 1 and "村代码 201 不唯一" in doctor.output
+    doctor = run_cli("--site", "130123100", "user", "create", "cundoc", "--role", "village_doctor", "--village", TAKEN,
+                     "--password", "Pw-long-enough-12")
+    assert doctor.exit_code == 0, doctor.output
+    shown = json.loads(run_cli("--site", "130123100", "user", "list", "--json").output)
+    assert [row["villages"] for row in shown if row["username"] == "cundoc"] == [[TAKEN]]
