@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from archiveprint.config import ImportLimits
-from archiveprint.errors import N_, Message, Problem
+from archiveprint.errors import N_, InvalidValue, Message, Problem
 from archiveprint.indicators.models import KEY_FIGURES
 from archiveprint.indicators.services import (
     FIGURE_LABELS,
@@ -149,11 +149,16 @@ def _read_row(report: PopulationImport, table: Table, number: int, cells: Any,
         report.problems.append(Problem(number, COLUMN_LABELS[key], clean(value), Message(reason, params)))
 
     village_cell = _cell(table, cells, "village")
-    village = finder.find(village_cell)
+    village = None
     if village_cell is None:
         problem("village", "", MISSING)
-    elif village is None:
-        problem("village", village_cell, NO_VILLAGE)
+    else:
+        try:
+            village = finder.find(village_cell)
+            if village is None:
+                problem("village", village_cell, NO_VILLAGE)
+        except InvalidValue as ambiguous:  # a 3-digit code the site keeps twice (机构撤并): this row's problem
+            report.problems.append(Problem(number, COLUMN_LABELS["village"], clean(village_cell), ambiguous.message))
     year: int | None = None
     try:
         year = parse_year(_cell(table, cells, "year"))

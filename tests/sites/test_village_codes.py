@@ -18,6 +18,7 @@ from archiveprint.db import Database
 from archiveprint.due.queries import find_due
 from archiveprint.due.services import packet_villages
 from archiveprint.errors import InvalidValue
+from archiveprint.indicators.importer import import_figures
 from archiveprint.indicators.services import VillageFinder
 from archiveprint.inspections.checklist import load_checklist
 from archiveprint.inspections.services import draw_inspection
@@ -61,6 +62,17 @@ def test_a_typed_3_digit_code_is_refused_when_the_site_keeps_two(county: County)
         VillageFinder(s).get("201")
     assert VillageFinder(s).get(TAKEN).township.code == "101"
     assert VillageFinder(s).get("130123100201").township.code == "100"
+
+
+def test_a_population_sheet_names_the_row_of_an_ambiguous_code(county: County, tmp_path: Path) -> None:
+    take_over(county)
+    sheet = tmp_path / "pop.csv"
+    sheet.write_text("村(居)委会,年份,常住人口\n202,2026,900\n201,2026,1200\n" + TAKEN + ",2026,800\n",
+                     encoding="utf-8")
+    report = import_figures(county.session, sheet, name=sheet.name, actor=ACTOR)
+    assert not report.applied
+    assert [(p.row, p.column, p.value) for p in report.problems] == [(3, "村(居)委会", "201")]
+    assert "村代码 201 不唯一" in str(report.problems[0].reason) and TAKEN in str(report.problems[0].reason)
 
 
 def test_the_lending_register_and_overdue_list_tell_the_two_villages_apart(county: County) -> None:
