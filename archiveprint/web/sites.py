@@ -202,8 +202,11 @@ def transfer_confirm() -> ResponseReturnValue:
     it out and writes its documents (refused there if anything changed since the preview). A second click, or a
     second tab, finds the same job."""
     form = TransferInput().choose_from(_active_sites())
-    if not form.validate_on_submit() or not form.fingerprint.data:
-        abort(400)
+    if not form.validate_on_submit():
+        return _transfer_page(form, status=400)
+    if not form.fingerprint.data:  # posted without the preview's check code (an old page, a hand-made request)
+        flash(_("请先点“预览”核对移交的内容，再确认移交"), "error")
+        return _transfer_page(form, status=400)
     account = current_account()
     try:
         job_id, created = start_transfer(db_session(), source=form.source.data or "", target=form.target.data or "",

@@ -21,6 +21,7 @@ from archiveprint.sites.services import add_site
 from tests.conftest import ACTOR, setup_township
 from tests.sites import conftest as county_fixtures
 from tests.sites.conftest import build_county
+from tests.waiting import eventually
 from tests.web.conftest import PASSWORD, AuthActions, csrf_token
 
 NEW_SITE = {"code": "XA", "name": "新安镇卫生院", "county_code": "130123", "county_name": "正定县",
@@ -190,7 +191,22 @@ def test_a_transfer_confirmed_after_a_change_is_refused_and_nothing_moves(client
     token = csrf_token(preview)
     data = {"csrf_token": token, "source": "BT", "target": "130123100", "villages": "201", "supervisor": "",
             "fingerprint": "0" * 16}
+    answer = client.post("/sites/transfer", data=data)  # recorded as a job, refused when it runs
+    assert answer.status_code == 303 and "/sites/transfer/jobs/" in answer.headers["Location"]
+    status = answer.headers["Location"] + "/status"
+    eventually(lambda: client.get(status).get_json()["finished"], what="the transfer job ended", seconds=60)
+    shown = client.get(status).get_json()
+    assert shown["status"] == "failed" and "预览之后档案或架位有了变化，请重新预览后再确认移交" in shown["error"]
+    assert "请重新预览后再确认移交" in _clean(client.get(answer.headers["Location"]))
+    assert [status for _code, _name, status in _sites(county)] == ["active", "active"]
+
+
+def test_a_transfer_confirmed_without_a_preview_asks_for_one_and_nothing_moves(client: FlaskClient,
+                                                                               county: Database) -> None:
+    token = csrf_token(client.get("/sites/transfer"))
+    data = {"csrf_token": token, "source": "BT", "target": "130123100", "villages": "", "supervisor": ""}
     answer = client.post("/sites/transfer", data=data)
-    text = _clean(answer)
-    assert answer.status_code == 409 and "预览之后档案或架位有了变化，请重新预览后再确认移交" in text
+    assert answer.status_code == 400 and "请先点“预览”核对移交的内容" in _clean(answer)
+    answer = client.post("/sites/transfer", data={**data, "source": "", "fingerprint": "0" * 16})
+    assert answer.status_code == 400 and "请选择移交机构" in _clean(answer)
     assert [status for _code, _name, status in _sites(county)] == ["active", "active"]
