@@ -385,7 +385,9 @@ def _own_new_rows(session: Session, _flush: UOWTransaction, _instances: object) 
         changed = [obj for obj in (*session.new, *session.dirty, *session.deleted)
                    if not isinstance(obj, ALWAYS_WRITABLE)]
         if changed:
-            raise SiteClosed("本机构已撤并，档案为只读历史，不能修改", field="机构", value=str(scope.site_id))
+            named = session.execute(select(Site.code, Site.name).where(Site.id == scope.site_id)).first()
+            raise SiteClosed("本机构已撤并，档案为只读历史，不能修改", field="机构",
+                             value=f"{named.code} {named.name}" if named else "")
     new = [obj for obj in session.new if isinstance(obj, SITE_OWNED + SITE_OWNED_SINCE) and obj.site_id is None
            and not (isinstance(obj, User) and obj.role in COUNTY_ROLES)]  # county users belong to no site
     if not new:

@@ -185,8 +185,9 @@ def test_a_closed_site_is_read_only_history(session: Session, two_sites: TwoSite
     audit(session, None, "view", "resident", resident.id)
     session.flush()  # reading (and its audit row) goes on
     resident.phone = "13800000000"
-    with pytest.raises(SiteClosed):
+    with pytest.raises(SiteClosed) as refused:
         session.flush()
+    assert refused.value.value == f"{two_sites.second.code} {two_sites.second.name}"  # its code and name, not an id
     session.rollback()
 
 
