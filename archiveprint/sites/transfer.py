@@ -236,7 +236,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
               providers: Sequence[StatusProvider], actor: str, now: datetime, dry_run: bool) -> Transfer:
     # 1. In the sending site: what goes, whether it may go now, the pick list, then the handover.
     apply_scope(session, site_scope(session, sending.id))
-    chosen = _villages(session, named)
+    chosen = _villages(session, sending, named)
     whole = not named
     if whole:
         _no_open_inventory(session)
@@ -300,14 +300,15 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
     return result
 
 
-def _villages(session: Session, named: Sequence[str]) -> list[Village]:
+def _villages(session: Session, sending: Site, named: Sequence[str]) -> list[Village]:
     """The villages named (in the sending site's scope), or all of them; refused when there are none."""
     if named:
         found = list({v.id: v for v in (find_village(session, key, typed=True) for key in named)}.values())
     else:
         found = list(session.scalars(select(Village)))
     if not found:
-        raise InvalidValue("这个机构没有村(居)委会可移交", field="村(居)委会")
+        raise InvalidValue("{name}没有村(居)委会可移交", params={"name": sending.name}, field="移交机构",
+                           value=sending.code)
     return sorted(found, key=lambda v: village_order(v.ref))
 
 
@@ -329,18 +330,19 @@ def _nothing_out(session: Session, village_ids: list[int]) -> None:
     households = select(Household.id).where(Household.village_id.in_(village_ids))
     _refuse_any(session, select(Household).join(Loan, Loan.household_id == Household.id)
                 .where(Household.id.in_(households), Loan.returned_at.is_(None)),
-                N_("以下档案袋借出未还，请先归还再移交，未做任何记录：{listing}{more}"))
+                N_("以下档案袋借出未还，请先归还再移交，未做任何记录：{listing}{more}"), field=N_("借阅"))
     _refuse_any(session, select(Household).join(LoanRequest, LoanRequest.household_id == Household.id)
                 .where(Household.id.in_(households), LoanRequest.status == "open"),
-                N_("以下档案袋有待放行的调阅申请，请先放行归还或取消后再移交，未做任何记录：{listing}{more}"))
+                N_("以下档案袋有待放行的调阅申请，请先放行归还或取消后再移交，未做任何记录：{listing}{more}"),
+                field=N_("调阅申请"))
 
 
-def _refuse_any(session: Session, stmt: Any, template: Message) -> None:
+def _refuse_any(session: Session, stmt: Any, template: Message, *, field: str) -> None:
     found = session.scalars(stmt.order_by(Household.village_id, Household.number)).all()
     if found:
         listing = joined((Message("{folder} {head}", {"folder": display_code(h), "head": h.head_name})
                           for h in found[:LISTED]), N_("；"))
-        raise Conflict(template, params={"listing": listing, "more": _more(len(found))}, field="借阅",
+        raise Conflict(template, params={"listing": listing, "more": _more(len(found))}, field=field,
                        value=display_code(found[0]))
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archiveprint.accounts.scope import SiteClosed
-from archiveprint.errors import Conflict
+from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.eventlog import Event, list_events
 from archiveprint.forms.services import print_forms, resolve_scope
 from archiveprint.labels.services import count_labels, label_stocks, resolve_label_scope
@@ -29,6 +29,7 @@ from archiveprint.register.importer import import_file
 from archiveprint.register.models import Household, Resident, Village
 from archiveprint.register.queries import find_residents
 from archiveprint.sites.models import Site
+from archiveprint.sites.services import add_site
 from archiveprint.sites.transfer import Transfer, custody_counts, transfer_villages
 from tests.conftest import ACTOR, setup_township
 from tests.pdfcheck import compact, page_texts
@@ -140,9 +141,21 @@ def test_an_open_loan_refuses_the_transfer_naming_the_folder(county: County) -> 
     with pytest.raises(Conflict) as refused:
         carry_out(county)
     message = str(refused.value)
-    assert "借出未还" in message and county.moved.head_name in message
+    assert "借出未还" in message and county.moved.head_name in message and refused.value.field == "借阅"
     assert count_rows(s) == before
     assert s.get(Site, county.second.id).status == "active"
+
+
+def test_a_site_with_no_villages_is_refused_naming_it(county: County) -> None:
+    s = county.session
+    county.unscoped()
+    add_site(s, "XZ", name="新庄乡卫生院", county_code="130123", county_name="正定县", township_code="102",
+             actor=ACTOR)
+    with pytest.raises(InvalidValue) as refused:
+        transfer_villages(s, "XZ", county.first.code, providers=[status_provider(county.rules)], actor=ACTOR,
+                          now=county.clock(), dry_run=True)
+    assert (refused.value.field, refused.value.value) == ("移交机构", "XZ")
+    assert "新庄乡卫生院没有村(居)委会可移交" in str(refused.value)
 
 
 def register_file(path: Path, *rows: tuple[str, str, str, str]) -> Path:
