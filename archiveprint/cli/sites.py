@@ -81,9 +81,5 @@ def transfer(app: AppContext, source: str, target: str, villages: tuple[str, ...
             written = write_documents(session, result, folder, user=None, actor=cli_actor(), now=now,
                                       timezone=app.rules.timezone, instance_dir=app.settings.instance_dir)
             make_private(folder)
-    lines = result.text_lines()
-    if dry_run:
-        lines += [f"  将打印：{d['title']}，{d['lines']} 行" for d in result.documents()]
-        lines.append(f"  核对码 {result.fingerprint}（执行时加 --expect {result.fingerprint}）")
-    lines += [f"已写出 {path}" for path in written.values()]
+    lines = result.text_lines() + [f"已写出 {path}" for path in written.values()]
     return Reply({**result.as_json(), "written": {key: str(path) for key, path in written.items()}}, lines)

@@ -143,11 +143,11 @@ class Transfer:
         """What is to be printed, with how many lines each: the three documents of a transfer."""
         out: list[dict[str, object]] = []
         if self.handover is not None:
-            out.append({"key": "handover", "title": "移交清单（一式三份）", "lines": self.folders, "copies": 3})
-            out.append({"key": "picklist", "title": "调档单（原库房行走顺序）", "lines": len(self.picklist.rows),
+            out.append({"key": "handover", "title": DOCUMENT_TITLES["handover"], "lines": self.folders, "copies": 3})
+            out.append({"key": "picklist", "title": DOCUMENT_TITLES["picklist"], "lines": len(self.picklist.rows),
                         "copies": 1})
         if self.labels:
-            out.append({"key": "labels", "title": "架位标签（接收机构）", "lines": len(self.labels), "copies": 1})
+            out.append({"key": "labels", "title": DOCUMENT_TITLES["labels"], "lines": len(self.labels), "copies": 1})
         return out
 
     def as_json(self) -> dict[str, object]:
@@ -184,9 +184,14 @@ class Transfer:
         if self.moves:
             lines.append(f"  接收机构需重新排架：挪动 {len([m for m in self.moves if m.source])} 袋")
         lines.append(f"  需更换的架位标签：{len(self.labels)} 个")
+        if self.dry_run:
+            lines += [f"  将打印：{d['title']}，{d['lines']} 行" for d in self.documents()]
+            lines.append(f"  核对码 {self.fingerprint}（执行时加 --expect {self.fingerprint}）")
         return lines
 
 
+DOCUMENT_TITLES = {"handover": N_("移交清单（一式三份）"), "picklist": N_("调档单（原库房行走顺序）"),
+                   "labels": N_("架位标签（接收机构）")}
 COUNT_TEXT = {"villages": "村", "households": "户", "residents": "人", "folders_on_shelves": "在架",
               "movements": "位置记录", "loans": "借阅", "shelves": "架位"}
 

@@ -34,7 +34,7 @@ from archiveprint.sites.documents import NAMES, transfer_folder
 from archiveprint.sites.models import Site
 from archiveprint.sites.queries import site_summaries
 from archiveprint.sites.services import add_site, find_site
-from archiveprint.sites.transfer import Transfer, find_transfer, transfer_villages
+from archiveprint.sites.transfer import DOCUMENT_TITLES, Transfer, find_transfer, transfer_villages
 from archiveprint.sites.transferjob import TransferJob, find_transfer_job, start_transfer
 from archiveprint.web.auth import SITE_KEY, current_account, current_actor, requires, safe_next_url
 from archiveprint.web.forms import check_queue, start_job
@@ -149,8 +149,7 @@ def _active_sites() -> list[Site]:
     return [site for site in db_session().scalars(select(Site).order_by(Site.id)) if not site.closed]
 
 
-DOCUMENT_TITLES = {"handover": _l("移交清单（一式三份）"), "picklist": _l("调档单（原库房行走顺序）"),
-                   "labels": _l("架位标签（接收机构）")}
+TITLES = {key: _l(title) for key, title in DOCUMENT_TITLES.items()}  # marked once, in sites/transfer.py
 DOWNLOAD_NAMES = {"handover": "移交清单", "picklist": "调档单", "labels": "架位标签"}
 
 
@@ -160,7 +159,7 @@ COUNT_TITLES = {"villages": _l("村(居)委会"), "households": _l("户"), "resi
 
 
 def _transfer_page(form: TransferInput, preview: Transfer | None = None, *, status: int = 200) -> ResponseReturnValue:
-    return render_template("web/sites/transfer.html", form=form, preview=preview, titles=DOCUMENT_TITLES,
+    return render_template("web/sites/transfer.html", form=form, preview=preview, titles=TITLES,
                            count_titles=COUNT_TITLES), status
 
 
@@ -272,7 +271,7 @@ def transfer_done(event_id: int) -> ResponseReturnValue:
     except ArchiveprintError:
         abort(404)
     return render_template("web/sites/transfer_done.html", record=record, documents=_documents(event_id),
-                           titles=DOCUMENT_TITLES, count_titles=COUNT_TITLES)
+                           titles=TITLES, count_titles=COUNT_TITLES)
 
 
 @bp.get("/transfers/<int:event_id>/<name>")
