@@ -94,6 +94,7 @@ SITE_COMMANDS: dict[str, Args] = {
     "lend requests expire": lambda a, d: ["--dry-run", "--json"],
     "lend requests list": lambda a, d: ["--json"],
     "lend return": lambda a, d: [a.lent_folder],
+    "lend write-off": lambda a, d: [a.lent_folder, "--reason", "x", "--approved-by", "x"],
     "locate": lambda a, d: [a.folder, "--json", "--history"],
     "move": lambda a, d: [a.folder, "--to", a.shelf],
     "picklist": lambda a, d: [a.folder, a.resident, "-o", str(d / "picklist.pdf")],
