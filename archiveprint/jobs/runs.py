@@ -166,7 +166,10 @@ def create_run(session: Session, kind: str, params: dict[str, Any], parts: Seque
                               actor=actor)
     run.total = sum(part.residents for part, _ in parts)
     for part, part_params in parts:
-        child = jobqueue.create_job(session, kind, {**part_params, "part": part.as_json()}, actor=actor)
+        # A county run's part is a job of its own site (the runner prints it in that site's scope).
+        site_id = part_params.get("site_id")
+        child = jobqueue.create_job(session, kind, {**part_params, "part": part.as_json()}, actor=actor,
+                                    site_id=None if site_id is None else int(site_id))
         child.run_id, child.total = run.id, part.residents
     session.flush()
     return run
