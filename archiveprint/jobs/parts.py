@@ -93,8 +93,7 @@ def forms_parts(session: Session, form_set: FormSet, scope: Scope, options: Prin
             skipped.append(f"{site.name} {name}" if site else name)
             continue
         missing.update(plan.missing_glyphs)
-        part = Part(village=code, name=name, site=site.name if site else "", residents=plan.residents,
-                    pages=plan.pages)
+        part = _part(code, name, site, residents=plan.residents, pages=plan.pages)
         shown, stored = file_names((form_set.name, form_set.id), [*_site_words(site), (name, code)], today)
         parts.append((part, {
             "set": form_set.id, "set_kind": set_kind, "set_name": form_set.name, "scope": village_scope.as_json(),
@@ -151,8 +150,7 @@ def due_parts(session: Session, month: date, *, villages: Sequence[str] | None, 
         whole.due.items.extend(plan.due.items)
         whole.forms += plan.forms
         whole.pages += plan.pages
-        part = Part(village=code, name=name, site=site.name if site else "", residents=plan.due.residents,
-                    pages=plan.pages)
+        part = _part(code, name, site, residents=plan.due.residents, pages=plan.pages)
         whose = [*_site_words(site), (name, code), (f"{month:%Y年%m月}", f"{month:%Y%m}")]
         shown, stored = file_names((TITLE, "due"), whose, today)
         picklist_shown, _picklist_stored = file_names((PICKLIST, "picklist"), whose, today)
@@ -182,6 +180,11 @@ def packet_counts(plan: PacketPlan) -> dict[str, int]:
     """What the job page and the job list show of a packet before it is printed."""
     return {"residents": plan.due.residents, "visits": len(plan.due.items), "forms": plan.forms,
             "continued": plan.continued, "expected_pages": plan.pages}
+
+
+def _part(code: str, name: str, site: SiteRow | None, *, residents: int, pages: int) -> Part:
+    return Part(village=code, name=name, site=site.name if site else "", site_code=site.code if site else "",
+                residents=residents, pages=pages)
 
 
 def _site_words(site: SiteRow | None) -> list[tuple[str, str]]:

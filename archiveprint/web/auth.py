@@ -38,7 +38,10 @@ SITE_KEY = "site_id"  # the site a county role works in (the Flask session's; a 
 SITE_FREE_ENDPOINTS = frozenset({"sites.index", "sites.enter", "accounts.my_password",
                                  # a transfer between sites (机构撤并) is the county's, in no one site
                                  "sites.transfer", "sites.transfer_preview", "sites.transfer_confirm",
-                                 "sites.transfer_done", "sites.transfer_document"})
+                                 "sites.transfer_done", "sites.transfer_document",
+                                 # 全县打印: a print run across sites, each part in its own site (web/county.py)
+                                 "county.index", "county.start", "county.run", "county.status", "county.rerun",
+                                 "county.download", "county.site_zip", "county.part_file"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 TOUCH_WAIT_MS = 200
