@@ -50,6 +50,9 @@ FILLINGS: dict[str, Callable[[SiteWorld], list[str]]] = {
     # A transfer (机构撤并) is the county's, naming both sites: its pages are county pages (not walked for a county
     # role, 403 for a site's users), so any id does.
     "event_id": lambda a: [str(a.inventory_id)],
+    # 全县打印 (a print run across sites) is the county's too: 403 for a site's users, so A's print job does.
+    "run_id": lambda a: [str(a.job_id)],
+    "part_id": lambda a: [str(a.job_id)],
     "_rest": lambda a: [f"residents/{a.resident}", f"households/{a.household}", f"loans/{a.loan_id}"],
 }
 PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
@@ -138,7 +141,10 @@ def _check(response: TestResponse, where: str, sites: TwoSites) -> None:
 # What a county role, working in B, is not walked through: the county's own list of sites (which names them all, as
 # it should) and choosing or adding a site (which would leave B).
 COUNTY_PAGES = {"sites.index", "sites.enter", "sites.create", "sites.transfer", "sites.transfer_preview",
-                "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document"}
+                "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document",
+                # 全县打印: runs across sites, each part in its own site (tests/security/test_site_county_print.py)
+                "county.index", "county.start", "county.run", "county.status", "county.rerun", "county.download",
+                "county.site_zip", "county.part_file"}
 
 
 @pytest.mark.parametrize("role", ["admin", "clerk", "county_admin", "county_supervisor", "county_print"])
