@@ -200,11 +200,19 @@ def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path,
         handed = utcnow()
         began = time.perf_counter()
         runs.submit_parts(database, dispatcher, ids, instance_dir=instance)
+        reported = time.perf_counter()
         while True:
             with database.reader() as session:
                 run = session.scalars(select(Job).where(Job.id == run_id)).one()
             if run.status in ENDED:
                 break
+            if county and time.perf_counter() - reported >= 30:  # a long run says how far it has got
+                reported = time.perf_counter()
+                with database.reader() as session:
+                    done = session.execute(select(Job.pages).where(Job.run_id == run_id, Job.status == "done")).all()
+                print(json.dumps({"workers": workers, "elapsed_s": round(reported - began, 1), "parts_done": len(done),
+                                  "pages_done": sum(row.pages for row in done), "load_1min": os.getloadavg()[0]}),
+                      flush=True)
             time.sleep(0.25)
         polled = time.perf_counter() - began
         seconds = (run.finished_at - handed).total_seconds()
