@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from archiveprint.cli import AppContext, main
 from archiveprint.db import Database
@@ -92,6 +92,12 @@ def test_the_command_line_prints_a_county_run_and_refuses_mixed_options(
     shown = json.loads(result.output[result.output.index("{"):])
     assert shown["status"] == "done" and shown["pages"] == 2 and len(shown["sites"]) == 1
     assert json.loads(cli("jobs", "show", str(shown["run"]), "--json").output)["parts"][0]["site"]
+    with committed_db.transaction() as session:  # its part failed: `jobs rerun` prints it again, once
+        session.execute(update(Job).where(Job.run_id == shown["run"]).values(status="failed", error="测试"))
+        session.execute(update(Job).where(Job.id == shown["run"]).values(status="partial"))
+    rerun = cli("jobs", "rerun", str(shown["run"]), "--json").output
+    again = json.loads(rerun[rerun.index("{"):])
+    assert again["status"] == "done" and again["pages"] == 2 and len(again["parts"]) == 1
     for args, said in ((("--sites", "X", "--all-sites"), "只能选一个"), (("--sites", " , "), "请写机构代码")):
         refused = cli("print", "forms", "--form", "personal_info", *args, "-o", output)
         assert refused.exit_code == 2 and said in refused.output
