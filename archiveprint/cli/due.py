@@ -66,8 +66,8 @@ def print_due_command(app: AppContext, villages: tuple[str, ...], doctor: str | 
         if doctor:
             raise click.UsageError("全县打印（--sites/--all-sites）不按村医选村：请用 --village 或不写（全部村）")
         plan = plan_county_due(app.installation_db, county, first, today=app.today())
-        click.echo(f"{TITLE} {first:%Y-%m}：{len(plan.parts)} 个村，{plan.residents} 人到期，{plan.pages} 页",
-                   err=wants_json())
+        click.echo(f"{TITLE} {first:%Y-%m}：{len(plan.params['sites'])} 个机构，{len(plan.parts)} 个村，"
+                   f"{plan.residents} 人到期，{plan.pages} 页", err=wants_json())
         return start_run(app, plan, output=output, wait=not no_wait, database=app.installation_db)
     if no_wait and not per_village:
         raise click.UsageError("--no-wait 只用于 --per-village")

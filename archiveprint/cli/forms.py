@@ -85,7 +85,8 @@ def print_forms_command(app: AppContext, set_key: str | None, form_key: str | No
         plan = plan_county_forms(app.installation_db, county, set_key or form_key or "", options,
                                  set_kind=SET if set_key is not None else FORM, tag=tag,
                                  population=EVERYONE if everyone else population, today=app.today())
-        click.echo(f"{plan.params['set_name']}：{len(plan.parts)} 个村，{plan.residents} 人，{plan.pages} 页",
+        click.echo(f"{plan.params['set_name']}：{len(plan.params['sites'])} 个机构，{len(plan.parts)} 个村，"
+                   f"{plan.residents} 人，{plan.pages} 页",
                    err=wants_json())
         return start_run(app, plan, output=output, wait=not no_wait, database=app.installation_db)
     if per_village:

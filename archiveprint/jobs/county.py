@@ -125,7 +125,7 @@ def plan_county_forms(database: Database, choice: CountyChoice, set_key: str, op
     planned in its site's scope (a custom set is its site's: a site without it is refused, named)."""
     first: list[Any] = []
 
-    def plan_site(session: Session, site: SiteRow, codes: list[str] | None) -> tuple[Parts, list[str], dict]:  # type: ignore[type-arg]
+    def plan_site(session: Session, site: SiteRow, codes: list[str] | None) -> tuple[Parts, list[str], dict[str, Any]]:
         form_set = find_form_set(session, set_key, kind=set_kind)
         scope = resolve_scope(session, tag=tag or None, population=population, form_set=form_set,
                               blank=options.blank, today=today)
