@@ -162,7 +162,8 @@ def _header() -> dict[str, object]:
         township = None
     scope = current_scope(session.db_session())
     working = session.db_session().get(Site, scope.site_id) if scope.several_sites and scope.site_id else None
-    return {"township": township, "working_site": working}
+    # A county role that has not chosen a site sees no township: not a fresh install to set up.
+    return {"township": township, "working_site": working, "choosing_site": scope.several_sites and not working}
 
 
 def _privacy_headers(response: Response) -> Response:

@@ -144,7 +144,11 @@ COUNTY_PAGES = {"sites.index", "sites.enter", "sites.create", "sites.transfer", 
                 "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document",
                 # 全县打印: runs across sites, each part in its own site (tests/security/test_site_county_print.py)
                 "county.index", "county.start", "county.run", "county.status", "county.rerun", "county.download",
-                "county.site_zip", "county.part_file"}
+                "county.site_zip", "county.part_file",
+                # 县级管理员's users are the installation's, every site's (test_site_county.py); the other county
+                # roles may not open them (403)
+                "accounts.users", "accounts.create", "accounts.user", "accounts.change_role",
+                "accounts.reset_password", "accounts.deactivate", "accounts.activate"}
 
 
 @pytest.mark.parametrize("role", ["admin", "clerk", "county_admin", "county_supervisor", "county_print"])
