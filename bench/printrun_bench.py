@@ -2,6 +2,8 @@
 
 Run from the checkout:  .venv/bin/python bench/printrun_bench.py  [--pages 100000] [--villages 20] [--workers 1 2]
                         [--url postgresql+psycopg://postgres@127.0.0.1:5432/test] [--redis redis://127.0.0.1:6379/0]
+A county run across sites:  .venv/bin/python bench/printrun_bench.py --county --pages 1000000 --sites 20
+                        --database county_print --keep   (then --reuse county_print --county --workers 1 2)
 
 A synthetic township (demo.generate, seed 2026) of about `--pages` / 6 residents in `--villages` villages is loaded
 into a fresh PostgreSQL database made beside the one `--url` names (dropped at the end), and the blank forms are laid
@@ -11,6 +13,10 @@ run's own and left to register (their warm-up is not timed: a worker starts once
 run of every village is planned, recorded and handed to them, and the time from handing it over to the run's row
 saying done (its last part's zip written) is the run's time. Peak RSS: each worker process's VmHWM, and the largest
 work horse's (one per part, logged by the worker from wait4's rusage). The zip is opened and its pages counted.
+
+--county: `--sites` sites of --pages / 6 residents in all are loaded by bench/county_bench.py's loader (each site
+through the app's services, its people by COPY), and the run is one county run of every village of every site
+(jobs/county.py: each part planned and printed in its own site's scope; the zip has a folder per site).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # --county loads the county with county_bench.py's loader
 TODAY = date(2026, 12, 7)
 SET = "new_record"  # 新建档套表: 封面 + 个人基本信息表 + 健康体检表 ×4 = 6 A4 pages a resident
 PAGES_PER_RESIDENT = 6
@@ -114,6 +121,40 @@ def plan_run(url: str) -> tuple[int, list[int], int]:
     return result
 
 
+def plan_county_run(url: str) -> tuple[int, list[int], int]:
+    """Record one county run (--county): 新建档套表 for every village of every site of the loaded county, each part
+    planned in its site's scope (jobs/county.py, as `print forms --all-sites` and 全县打印 plan it); its id, its
+    parts' ids and the pages planned."""
+    from archiveprint.db import Database
+    from archiveprint.forms.services import PrintOptions
+    from archiveprint.forms.sets import SET as SET_KIND
+    from archiveprint.jobs import runs
+    from archiveprint.jobs.county import CountyChoice, plan_county_forms
+
+    database = Database.connect(url)
+    began = time.perf_counter()
+    plan = plan_county_forms(database, CountyChoice(), SET, PrintOptions(), set_kind=SET_KIND, today=TODAY)
+    with database.transaction() as session:
+        run = runs.create_run(session, plan.kind, plan.params, plan.parts, actor="bench")
+        result = run.id, runs.part_ids(session, run.id), plan.pages
+    database.dispose()
+    sites = len({part.site for part, _ in plan.parts})
+    print(f"county run #{result[0]} planned in {time.perf_counter() - began:.1f} s: {sites} sites, "
+          f"{len(plan.parts)} parts, {plan.pages:,} pages", flush=True)
+    return result
+
+
+def load_county(url: str, pages: int, sites: int) -> dict[str, object]:
+    """A county of `sites` sites with `pages` / 6 residents, loaded by bench/county_bench.py's loader (the app's
+    services for each site, then COPY), so that 新建档套表 for all of them is about `pages` pages."""
+    import county_bench
+
+    residents = -(-pages // PAGES_PER_RESIDENT)
+    households = max(sites, round(residents / RESIDENTS_PER_HOUSEHOLD))
+    _sites, info = county_bench.load(url, sites, residents, households)
+    return {"sites": sites, "residents": residents, "households": households, **info}
+
+
 def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -121,8 +162,10 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path) -> dict[str, object]:
-    """Start `workers` PrintWorkers, let them register, hand them one run of every village, time it to its end."""
+def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path, *,
+             county: bool = False) -> dict[str, object]:
+    """Start `workers` PrintWorkers, let them register, hand them one run of every village (of every site with
+    `county`), time it to its end."""
     from redis import Redis
     from rq import Queue, Worker
     from sqlalchemy import select
@@ -150,18 +193,26 @@ def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path)
             if time.monotonic() > deadline or any(process.poll() is not None for process in processes):
                 raise SystemExit(f"the workers did not start: see {logs}")
             time.sleep(0.2)
-        run_id, ids, planned = plan_run(url)
+        run_id, ids, planned = plan_county_run(url) if county else plan_run(url)
         dispatcher = jobqueue.Dispatcher(lambda job_id: None, redis_url=redis_url, database_url=url, queue=queue,
                                          database=database)
         load_before = os.getloadavg()[0]
         handed = utcnow()
         began = time.perf_counter()
         runs.submit_parts(database, dispatcher, ids, instance_dir=instance)
+        reported = time.perf_counter()
         while True:
             with database.reader() as session:
                 run = session.scalars(select(Job).where(Job.id == run_id)).one()
             if run.status in ENDED:
                 break
+            if county and time.perf_counter() - reported >= 30:  # a long run says how far it has got
+                reported = time.perf_counter()
+                with database.reader() as session:
+                    done = session.execute(select(Job.pages).where(Job.run_id == run_id, Job.status == "done")).all()
+                print(json.dumps({"workers": workers, "elapsed_s": round(reported - began, 1), "parts_done": len(done),
+                                  "pages_done": sum(row.pages for row in done), "load_1min": os.getloadavg()[0]}),
+                      flush=True)
             time.sleep(0.25)
         polled = time.perf_counter() - began
         seconds = (run.finished_at - handed).total_seconds()
@@ -185,9 +236,19 @@ def run_case(workers: int, url: str, redis_url: str, instance: Path, logs: Path)
     with zipfile.ZipFile(run.outputs[0]) as archive:
         import pypdf
 
-        zipped = sum(len(pypdf.PdfReader(io.BytesIO(archive.read(name))).pages) for name in archive.namelist())
+        # A county run's zip (a GB for 1,000,000 pages) is listed, not read: its parts' pages are their rows'.
+        zipped = len(archive.namelist()) if county else sum(
+            len(pypdf.PdfReader(io.BytesIO(archive.read(name))).pages) for name in archive.namelist())
+        folders = len({name.split("/")[0] for name in archive.namelist() if "/" in name})
+    zip_mb = round(Path(run.outputs[0]).stat().st_size / 1024 / 1024, 1)
+    if county:  # 2 GB of PDFs a 1,000,000-page run: the next case writes its own
+        import shutil
+
+        for job_dir in instance.glob("jobs/*"):
+            shutil.rmtree(job_dir, ignore_errors=True)
     return {"workers": workers, "status": run.status, "parts": len(ids), "pages": run.pages,
-            "planned_pages": planned, "zip_pages": zipped, "seconds": round(seconds, 2),
+            "planned_pages": planned, ("zip_files" if county else "zip_pages"): zipped,
+            "zip_site_folders": folders, "zip_mb": zip_mb, "seconds": round(seconds, 2),
             "seconds_polled": round(polled, 2), "pages_per_s": round(run.pages / seconds, 1),
             "peak_rss_worker_mib": worker_rss, "peak_rss_horse_mib": max(horses, default=0.0),
             "horses": len(horses), "horse_cpu_s": round(cpu, 2),
@@ -206,21 +267,37 @@ def main() -> None:
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed) for --reuse")
     parser.add_argument("--reuse", metavar="NAME", help="a database an earlier --keep left: no township is loaded")
+    parser.add_argument("--county", action="store_true",
+                        help="a county run across sites: --sites sites loaded by bench/county_bench.py's loader, "
+                             "--pages / 6 residents, one run of every village of every site")
+    parser.add_argument("--sites", type=int, default=20, help="with --county")
+    parser.add_argument("--database", help="the database's name (with --county: e.g. county_print)")
+    parser.add_argument("--load-only", action="store_true", help="load and keep the database, measure nothing")
     args = parser.parse_args()
+    if args.load_only:
+        args.keep, args.workers = True, []
 
-    name = args.reuse or f"archiveprint_printrun_bench_{os.getpid()}"
+    name = args.reuse or args.database or f"archiveprint_printrun_bench_{os.getpid()}"
     url = args.url.rsplit("/", 1)[0] + "/" + name if args.reuse else fresh_database(args.url, name)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             instance = Path(tmp) / "instance"
             logs = Path(tmp)
             if not args.reuse:
-                built = build(url, args.pages, args.villages)
-                print(f"township: {built}", flush=True)
+                built = load_county(url, args.pages, args.sites) if args.county else build(url, args.pages,
+                                                                                         args.villages)
+                print(f"{'county' if args.county else 'township'}: {built}", flush=True)
+            else:
+                from archiveprint.db import Database
+                from archiveprint.migrate import upgrade
+
+                database = Database.connect(url)
+                upgrade(database.engine)  # a migration added since the --keep run
+                database.dispose()
             print(f"blank layouts laid out once: {warm_layouts(instance):.1f} s", flush=True)
             rows = []
             for workers in args.workers:
-                row = run_case(workers, url, args.redis, instance, logs)
+                row = run_case(workers, url, args.redis, instance, logs, county=args.county)
                 rows.append(row)
                 print(json.dumps(row, ensure_ascii=False), flush=True)
     finally:
@@ -228,6 +305,8 @@ def main() -> None:
             print(f"database kept: {name} (--reuse {name})", flush=True)
         else:
             drop_database(args.url, name)
+    if not rows:
+        return
     base = rows[0]["pages_per_s"]
     print()
     print("| RQ workers | parts | pages | seconds | pages/s | vs 1 worker | work horses' CPU ms/page | "

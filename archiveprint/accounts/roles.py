@@ -27,6 +27,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "manage_printers": frozenset({"admin", "clerk"}),  # printer profiles and calibration (打印机校准)
     "manage_users": frozenset({"admin", "county_admin"}),
     "manage_sites": frozenset({"county_admin"}),  # add sites, transfer villages between them (机构撤并)
+    # 全县打印: one print run across several sites (each part printed in its own site's scope)
+    "print_county": frozenset({"county_admin", "county_print"}),
     "choose_site": COUNTY_ROLES,  # the county's list of sites, and which one to work in
     # set the archive's own township on a fresh installation (本院设置)
     "configure_site": frozenset({"admin", "county_admin"}),

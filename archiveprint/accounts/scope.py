@@ -42,7 +42,7 @@ from archiveprint.forms.models import CustomFormSet
 from archiveprint.indicators.models import PopulationFigure
 from archiveprint.inspections.models import Inspection, InspectionCheck, InspectionFolder, InspectionTask
 from archiveprint.intake.models import IntakeBatch, IntakePage, IntakeSetting
-from archiveprint.jobs.models import Job
+from archiveprint.jobs.models import Job, installation_run
 from archiveprint.labels.models import PrinterProfile
 from archiveprint.lending.models import Borrower, Loan, LoanDocument, LoanRequest, LoanScan
 from archiveprint.locations.models import (
@@ -95,6 +95,9 @@ UNSCOPED: dict[type, str] = {
     LoginAttempt: "hashes of typed names, before anyone is signed in (throttling must see them all)",
 }
 # Township (a code namespace) is in scope when it is a scope site's home or holds one of its villages.
+# A county print run's own row (a Job of kind run whose params name its sites, jobs/county.py) is the installation's:
+# its site_id stays NULL, which no site's criterion matches, so only a county-wide read (a county role at /sites/print,
+# the command line's installation) sees it; each of its parts is a job of its own site, printed in that site's scope.
 
 # Relationships whose target is read without the site criteria: a row in scope shows what it refers to, and a record
 # in scope its own lines. A folder received from another site (机构撤并) keeps in its history the shelves it stood
@@ -389,7 +392,8 @@ def _own_new_rows(session: Session, _flush: UOWTransaction, _instances: object) 
             raise SiteClosed("本机构已撤并，档案为只读历史，不能修改", field="机构",
                              value=f"{named.code} {named.name}" if named else "")
     new = [obj for obj in session.new if isinstance(obj, SITE_OWNED + SITE_OWNED_SINCE) and obj.site_id is None
-           and not (isinstance(obj, User) and obj.role in COUNTY_ROLES)]  # county users belong to no site
+           and not (isinstance(obj, User) and obj.role in COUNTY_ROLES)  # county users belong to no site
+           and not (isinstance(obj, Job) and installation_run(obj))]  # nor a county print run's own row
     if not new:
         return
     site_id = scope.site_id if scope.site_id is not None or scope.several_sites else _only_site(session)

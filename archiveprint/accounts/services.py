@@ -264,9 +264,11 @@ def _audit_locks(session: Session, username: str, address: str, *, now: datetime
 
 
 def audit(session: Session, user: User | None, action: str, subject_type: str, subject_id: object, *,
-          detail: str = "", now: datetime | None = None) -> None:
-    """Record that a person's data was viewed, printed or exported (in the caller's transaction)."""
+          detail: str = "", now: datetime | None = None, site_id: int | None = None) -> None:
+    """Record that a person's data was viewed, printed or exported (in the caller's transaction); in the session's
+    site, or in `site_id` (a county print run's download: one row in each site whose people it holds)."""
     session.add(AuditEntry(
+        site_id=site_id,
         at=now or utcnow(),
         user_id=user.id if user else None,
         username=user.username if user else "system",

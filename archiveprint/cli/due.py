@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
-from archiveprint.cli.jobs import start_run
+from archiveprint.cli.jobs import ALL_SITES_HELP, SITES_HELP, county_choice, start_run
 from archiveprint.cli.locations import status_providers
 from archiveprint.due.packet import TITLE, audit_packet, print_packet
 from archiveprint.due.queries import find_due
@@ -18,6 +18,7 @@ from archiveprint.due.schedules import load_schedules
 from archiveprint.due.services import DATE_FIELDS, list_visits, packet_villages, record_visit, set_dates, void_visit
 from archiveprint.errors import InvalidValue
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
+from archiveprint.jobs.county import plan_county_due
 from archiveprint.jobs.parts import plan_due_run
 from archiveprint.register.services import get_resident, village_refs
 
@@ -43,19 +44,31 @@ def _scope_options(command):  # type: ignore[no-untyped-def]
 @_scope_options
 @click.option("--per-village", is_flag=True,
               help="按村分批：每村一份随访包和调档单，设置 REDIS_URL 时由各 rq worker 同时生成，打包为 -o 指定的 .zip")
+@click.option("--sites", "site_codes", metavar="CODE,CODE", help=SITES_HELP)
+@click.option("--all-sites", is_flag=True, help=ALL_SITES_HELP)
 @click.option("--no-wait", is_flag=True, help="与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="输出 PDF 路径（调档单另存为同名 -picklist.pdf；--per-village 时为 .zip）")
 @answers("输出 JSON：residents, forms, pages, seconds, output, picklist, due（每人一项）；--per-village 时同 jobs show")
 @pass_app
 def print_due_command(app: AppContext, villages: tuple[str, ...], doctor: str | None, everyone: bool,
-                      month: datetime | None, per_village: bool, no_wait: bool, output: Path) -> Answer:
+                      month: datetime | None, per_village: bool, site_codes: str | None, all_sites: bool,
+                      no_wait: bool, output: Path) -> Answer:
     """本月随访包：到期名单、到期表单（预填，按户序）和调档单（按库房行走顺序），一次生成。
 
     --per-village 按村分批：每村一份随访包和调档单，打包为一个 .zip（各村的进度与失败原因：archiveprint jobs show）。
+    --sites/--all-sites 全县打印：所选各机构的各村（--village 所列，不写即全部村），一个 .zip（按机构分文件夹）。
     """
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     first = _month(app, month)
+    county = county_choice(app, site_codes, all_sites, villages)
+    if county is not None:
+        if doctor:
+            raise click.UsageError("全县打印（--sites/--all-sites）不按村医选村：请用 --village 或不写（全部村）")
+        plan = plan_county_due(app.installation_db, county, first, today=app.today())
+        click.echo(f"{TITLE} {first:%Y-%m}：{len(plan.params['sites'])} 个机构，{len(plan.parts)} 个村，"
+                   f"{plan.residents} 人到期，{plan.pages} 页", err=wants_json())
+        return start_run(app, plan, output=output, wait=not no_wait, database=app.installation_db)
     if no_wait and not per_village:
         raise click.UsageError("--no-wait 只用于 --per-village")
     if per_village:

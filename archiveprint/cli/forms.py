@@ -12,12 +12,13 @@ import yaml
 from sqlalchemy.orm import Session
 
 from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
-from archiveprint.cli.jobs import start_run
+from archiveprint.cli.jobs import ALL_SITES_HELP, SITES_HELP, county_choice, start_run
 from archiveprint.forms.catalog import FormSet, load_catalog, site_variants, site_variants_file
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.preview import plan_print
 from archiveprint.forms.services import EVERYONE, PrintOptions, audit_print, print_forms, resolve_scope
 from archiveprint.forms.sets import FORM, SET, UnknownPrint, find_form_set
+from archiveprint.jobs.county import plan_county_forms
 from archiveprint.jobs.parts import plan_forms_run
 from archiveprint.register.populations import load_populations
 from archiveprint.register.services import village_refs
@@ -44,6 +45,8 @@ from archiveprint.register.services import village_refs
 @click.option("--per-village", is_flag=True,
               help="按村分批：每村一个 PDF（--village 所列各村，不写即全部村），设置 REDIS_URL 时由各 rq worker "
                    "同时生成，打包为 -o 指定的 .zip")
+@click.option("--sites", "site_codes", metavar="CODE,CODE", help=SITES_HELP)
+@click.option("--all-sites", is_flag=True, help=ALL_SITES_HELP)
 @click.option("--no-wait", is_flag=True, help="与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="输出 PDF 路径（--per-village 时为 .zip）")
@@ -53,18 +56,22 @@ def print_forms_command(app: AppContext, set_key: str | None, form_key: str | No
                         codes_file: TextIO | None, household: str | None, villages: tuple[str, ...],
                         tag: str | None, population: str | None, everyone: bool, blank: bool, copies: int,
                         duplex: bool, separators: bool, split: int | None, allow_missing_glyphs: bool,
-                        instructions: str, per_village: bool, no_wait: bool, output: Path) -> Answer:
+                        instructions: str, per_village: bool, site_codes: str | None, all_sites: bool, no_wait: bool,
+                        output: Path) -> Answer:
     """按套组（--set）或单张表单（--form）打印（空白或按档案预填），顺序：村 → 户 → 人（户主在前） → 表单。
 
     针对某一重点人群的套组（高血压随访 → 高血压患者）按村、户或人群分类打印时，默认只打印该人群；
     --everyone 打印范围内的全部居民，--population 指定其他人群。按档案编号打印时不筛选。
     --per-village 按村分批，每村一个 PDF，打包为一个 .zip（各村的进度与失败原因：archiveprint jobs show）。
+    --sites/--all-sites 全县打印：所选各机构的各村，每个机构每村一个 PDF，一个 .zip（按机构分文件夹）。
     """
     use_cache_dir(layout_cache_dir(app.settings.instance_dir))
     if (set_key is None) == (form_key is None):
         raise click.UsageError("请用 --set 指定套组，或用 --form 指定单张表单（二选一）")
     if everyone and population:
         raise click.UsageError("--everyone 与 --population 只能选一个")
+    county = county_choice(app, site_codes, all_sites, villages)
+    per_village = per_village or county is not None
     if len(villages) > 1 and not per_village:
         raise click.UsageError("多个村请加 --per-village（每村一个 PDF，打包为 .zip）")
     if no_wait and not per_village:
@@ -73,6 +80,16 @@ def print_forms_command(app: AppContext, set_key: str | None, form_key: str | No
         codes = codes + tuple(line.strip() for line in codes_file if line.strip())
     options = PrintOptions(blank=blank, copies=copies, duplex=duplex, separators=separators, split_pages=split,
                            allow_missing_glyphs=allow_missing_glyphs, instructions=instructions.replace("-", "_"))
+    if county is not None:
+        if codes or household:
+            raise click.UsageError("全县打印（--sites/--all-sites）按村分批，不能按档案编号或户打印")
+        plan = plan_county_forms(app.installation_db, county, set_key or form_key or "", options,
+                                 set_kind=SET if set_key is not None else FORM, tag=tag,
+                                 population=EVERYONE if everyone else population, today=app.today())
+        click.echo(f"{plan.params['set_name']}：{len(plan.params['sites'])} 个机构，{len(plan.parts)} 个村，"
+                   f"{plan.residents} 人，{plan.pages} 页",
+                   err=wants_json())
+        return start_run(app, plan, output=output, wait=not no_wait, database=app.installation_db)
     if per_village:
         with app.db.reader() as session:
             form_set = _what_to_print(session, set_key, form_key)

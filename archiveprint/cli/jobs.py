@@ -16,10 +16,12 @@ from archiveprint.cli import CLI_ACTOR, Answer, AppContext, Aside, Reply, answer
 from archiveprint.db import utcnow
 from archiveprint.jobs import queue as jobqueue
 from archiveprint.jobs import runs
-from archiveprint.jobs.models import ENDED
+from archiveprint.jobs.models import ENDED, Job, installation_run
 from archiveprint.jobs.retention import clean_jobs
 
 if TYPE_CHECKING:
+    from archiveprint.db import Database
+    from archiveprint.jobs.county import CountyChoice
     from archiveprint.jobs.parts import RunPlan
 
 POLL_SECONDS = 0.5
@@ -53,8 +55,9 @@ def clean(app: AppContext, days: int | None, dry_run: bool) -> Answer:
 @pass_app
 def show(app: AppContext, run_id: int) -> Answer:
     """分村打印任务的状态：整体进度和每个村的进度、页数、失败原因。"""
-    check_queue(app, run_id)
-    with app.db.reader() as session:
+    database = run_database(app, run_id)
+    check_queue(app, run_id, database=database)
+    with database.reader() as session:
         return runs.find_run(session, run_id)
 
 
@@ -67,30 +70,71 @@ def show(app: AppContext, run_id: int) -> Answer:
 @pass_app
 def rerun(app: AppContext, run_id: int, part_id: int | None, output: Path | None, no_wait: bool) -> Answer:
     """重新生成分村打印中失败的村（已完成的村不会重复打印），完成后重新打包 .zip。"""
-    with app.db.transaction() as session:
+    database = run_database(app, run_id)
+    with database.transaction() as session:
         ids = runs.rerun_failed(session, run_id, part_id=part_id)
-    return carry_out(app, run_id, ids, wait=not no_wait, output=output)
+    return carry_out(app, run_id, ids, wait=not no_wait, output=output, database=database)
+
+
+def run_database(app: AppContext, run_id: int) -> Database:
+    """Where a run is read and re-run: a county run (the installation's own row) on the installation, unless the
+    command works in one site (--site, ARCHIVEPRINT_SITE), which sees its own runs only; any other in the site."""
+    if app.site_code is None:
+        with app.installation_db.reader() as session:
+            job = session.get(Job, run_id)
+            if job is not None and installation_run(job):
+                return app.installation_db
+    return app.db
+
+
+# --- county runs (--sites / --all-sites) ------------------------------------------------------------------------
+
+SITES_HELP = ("全县打印：这些机构（机构代码，逗号分隔），每个机构每村一个 PDF，打包为一个 .zip（按机构分文件夹）；"
+              "不能与 --site 同用")
+ALL_SITES_HELP = "全县打印：全部在用的机构（同 --sites）"
+
+
+def county_choice(app: AppContext, codes: str | None, all_sites: bool, villages: Sequence[str]) -> CountyChoice | None:
+    """The sites (and villages) a county run prints for, None without --sites/--all-sites. Refused with --site or
+    ARCHIVEPRINT_SITE: a command kept to one site never prints another's."""
+    from archiveprint.jobs.county import CountyChoice  # lazy: it imports every print job's planning
+
+    if codes is None and not all_sites:
+        return None
+    if codes is not None and all_sites:
+        usage_error("--sites 与 --all-sites 只能选一个")
+    if app.site_code is not None:
+        usage_error("--sites/--all-sites 是全县打印，不能与 --site（或 ARCHIVEPRINT_SITE）同用")
+    chosen = tuple(code for code in (codes or "").replace("，", ",").split(",") if code.strip())
+    if codes is not None and not chosen:
+        usage_error("--sites 请写机构代码，逗号分隔（或用 --all-sites）")
+    return CountyChoice(sites=chosen, villages=tuple(villages))
 
 
 # --- running a run from the command line ------------------------------------------------------------------------
 
-def start_run(app: AppContext, plan: RunPlan, *, output: Path, wait: bool) -> Answer:
-    """Record a planned run and carry it out (see carry_out); the villages left out are said on stderr."""
+def start_run(app: AppContext, plan: RunPlan, *, output: Path, wait: bool, database: Database | None = None) -> Answer:
+    """Record a planned run and carry it out (see carry_out); the villages left out are said on stderr. A county
+    run is recorded on the installation (`database`), each part in its own site."""
     if output.suffix.lower() != ".zip":
         usage_error(f"按村分批打印的输出是一个 .zip 文件（每村一个 PDF）：{output}")
     if not wait and not app.settings.redis_url:
         usage_error(NO_WAIT_WITHOUT_REDIS)
     if plan.skipped:
         click.echo(f"没有要打印的内容，跳过：{'、'.join(plan.skipped)}", err=True)
-    with app.db.transaction() as session:
+    database = database or app.db
+    with database.transaction() as session:
         run = runs.create_run(session, plan.kind, plan.params, plan.parts, actor=f"{CLI_ACTOR}:{getpass.getuser()}")
         run_id, ids = run.id, runs.part_ids(session, run.id)
-    return carry_out(app, run_id, ids, wait=wait, output=output)
+    return carry_out(app, run_id, ids, wait=wait, output=output, database=database)
 
 
-def carry_out(app: AppContext, run_id: int, ids: Sequence[int], *, wait: bool, output: Path | None) -> Answer:
+def carry_out(app: AppContext, run_id: int, ids: Sequence[int], *, wait: bool, output: Path | None,
+              database: Database | None = None) -> Answer:
     """Run a run's parts: on the RQ workers when REDIS_URL is set (waiting for them unless not `wait`), else here,
-    one after another as the local thread would. Then copy its zip to `output`; exit 1 unless every part is done."""
+    one after another as the local thread would. Then copy its zip to `output`; exit 1 unless every part is done.
+    `database`: where the run is read (the installation for a county run; each part runs in its own site)."""
+    database = database or app.db
     if not wait and not app.settings.redis_url:
         usage_error(NO_WAIT_WITHOUT_REDIS)
     instance = app.settings.instance_dir
@@ -99,47 +143,48 @@ def carry_out(app: AppContext, run_id: int, ids: Sequence[int], *, wait: bool, o
         if app.settings.redis_url:
             dispatcher = jobqueue.Dispatcher(lambda job_id: None, redis_url=app.settings.redis_url,
                                              database_url=app.settings.database_url, queue=app.settings.rq_queue,
-                                             database=app.db)
-            runs.submit_parts(app.db, dispatcher, ids, instance_dir=instance)
+                                             database=database)
+            runs.submit_parts(database, dispatcher, ids, instance_dir=instance)
             if not wait:
-                return _answer(app, run_id, None, waited=False)
-            while _ended(app, run_id, bar) is None:
+                return _answer(database, run_id, None, waited=False)
+            while _ended(database, run_id, bar) is None:
                 time.sleep(POLL_SECONDS)
-                check_queue(app, run_id, dispatcher)
+                check_queue(app, run_id, dispatcher, database=database)
         else:
             from archiveprint.jobs.runners import run_job  # lazy: it imports every job's code; `jobs clean` needs none
 
             for part_id in ids:
-                run_job(part_id, settings=app.settings, database=app.db)
-                _ended(app, run_id, bar)
-    return _answer(app, run_id, output, waited=True)
+                run_job(part_id, settings=app.settings, database=database)
+                _ended(database, run_id, bar)
+    return _answer(database, run_id, output, waited=True)
 
 
-def _ended(app: AppContext, run_id: int, bar) -> str | None:  # type: ignore[no-untyped-def]  # click's bar
+def _ended(database: Database, run_id: int, bar) -> str | None:  # type: ignore[no-untyped-def]  # click's bar
     """Move the bar to the parts ended; the run's status once its row says it ended, else None."""
-    with app.db.reader() as session:
+    with database.reader() as session:
         state = runs.find_run(session, run_id)
     bar.length = max(1, len(state.parts))
     bar.update(sum(part.status in ENDED for part in state.parts) - bar.pos)
     return state.run.status if state.run.status in ENDED else None
 
 
-def check_queue(app: AppContext, run_id: int, dispatcher: jobqueue.Dispatcher | None = None) -> None:
+def check_queue(app: AppContext, run_id: int, dispatcher: jobqueue.Dispatcher | None = None, *,
+                database: Database) -> None:
     """With RQ, fail the parts RQ reports failed or no longer has, and settle their run (as the job page does)."""
     if not app.settings.redis_url:
         return
     dispatcher = dispatcher or jobqueue.Dispatcher(lambda job_id: None, redis_url=app.settings.redis_url,
                                                    database_url=app.settings.database_url,
-                                                   queue=app.settings.rq_queue, database=app.db)
-    with app.db.reader() as session:
+                                                   queue=app.settings.rq_queue, database=database)
+    with database.reader() as session:
         ids = runs.part_ids(session, run_id)
-    changed = dispatcher.check(app.db, ids, now=utcnow())
-    runs.settle_runs_of(app.db, changed, instance_dir=app.settings.instance_dir)
+    changed = dispatcher.check(database, ids, now=utcnow())
+    runs.settle_runs_of(database, changed, instance_dir=app.settings.instance_dir)
 
 
-def _answer(app: AppContext, run_id: int, output: Path | None, *, waited: bool) -> Answer:
+def _answer(database: Database, run_id: int, output: Path | None, *, waited: bool) -> Answer:
     """The run as `jobs show` answers it, its zip copied to `output`; exit 1 when a waited-for run is not done."""
-    with app.db.reader() as session:
+    with database.reader() as session:
         state = runs.find_run(session, run_id)
     data = state.as_json()
     lines: list[str | Aside] = list(state.text_lines())

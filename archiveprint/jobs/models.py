@@ -14,6 +14,12 @@ STATUSES = ("queued", "running", "done", "failed", "partial")  # partial: a prin
 UNFINISHED = ("queued", "running")
 ENDED = ("done", "failed", "partial")
 RUN = "run"  # a print run's own row (#14): its parts are print jobs whose run_id names it (jobs/runs.py)
+SITES = "sites"  # a county run's params: the codes of the sites it prints for (jobs/county.py); its row is no site's
+
+
+def installation_run(job: Job) -> bool:
+    """A county print run's own row: the installation's (site_id NULL), its parts each their own site's."""
+    return job.kind == RUN and bool((job.params or {}).get(SITES))
 
 
 def percent(status: str, done: int, total: int) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from archiveprint.accounts.scope import SiteRow
 from archiveprint.due.packet import TITLE, PacketPlan, plan_packet
 from archiveprint.due.queries import DueList
 from archiveprint.errors import InvalidValue
@@ -23,6 +24,7 @@ from archiveprint.register.queries import list_villages
 from archiveprint.register.services import find_village
 
 PICKLIST = "调档单"
+Parts = list[tuple[Part, dict[str, Any]]]  # each part, and the params of its job
 
 
 @dataclass
@@ -32,7 +34,7 @@ class RunPlan:
 
     kind: str  # forms / due
     params: dict[str, Any]
-    parts: list[tuple[Part, dict[str, Any]]]
+    parts: Parts
     skipped: list[str]  # village names
 
     @property
@@ -60,6 +62,15 @@ def plan_forms_run(session: Session, form_set: FormSet, scope: Scope, options: P
     """A form set (or form) printed prefilled for each village, one part each, the scope's other criteria (tag,
     key population) applied within each village. Refused: blank copies, codes or a household (not a village's),
     page splits (each village is its own file already), and names the font lacks unless allowed."""
+    check_forms_run(scope, options)
+    parts, skipped, missing = forms_parts(session, form_set, scope, options, villages=villages, set_kind=set_kind,
+                                          today=today, user_id=user_id, scope_text=scope_text)
+    return forms_run_plan(form_set, scope, options, parts, skipped, missing, set_kind=set_kind, today=today,
+                          user_id=user_id, scope_text=scope_text, whose=villages_words(parts))
+
+
+def check_forms_run(scope: Scope, options: PrintOptions) -> None:
+    """What a run by village refuses before anything is planned: blank copies, codes or a household, page splits."""
     if options.blank:
         raise InvalidValue("空白表不按村打印：请取消“按村分批”，或取消“空白表”", field="按村分批")
     if scope.codes or scope.household_id or scope.village:
@@ -67,30 +78,48 @@ def plan_forms_run(session: Session, form_set: FormSet, scope: Scope, options: P
     if options.split_pages:
         raise InvalidValue("按村分批打印时每村已是一个文件，不再按页数拆分", field="每个文件最多页数",
                            value=options.split_pages)
-    parts, skipped, missing = [], [], {}
+
+
+def forms_parts(session: Session, form_set: FormSet, scope: Scope, options: PrintOptions, *,
+                villages: Sequence[str] | None, set_kind: str, today: date, user_id: int | None = None,
+                scope_text: str = "", site: SiteRow | None = None) -> tuple[Parts, list[str], dict[str, Any]]:
+    """The parts of the villages of one session's site (`site`: named in each part, its files and the part's
+    row, for a county run): each part and its params, the villages left out (nobody to print), the names the font
+    lacks."""
+    parts: Parts = []
+    skipped, missing = [], {}
     for code, name in run_villages(session, villages):
         village_scope = replace(scope, village=code)
         plan = plan_print(session, form_set, village_scope, options)
         if plan.residents == 0:
-            skipped.append(name)
+            skipped.append(f"{site.name} {name}" if site else name)
             continue
         missing.update(plan.missing_glyphs)
-        part = Part(village=code, name=name, residents=plan.residents, pages=plan.pages)
-        shown, stored = file_names((form_set.name, form_set.id), [(name, code)], today)
+        part = _part(code, name, site, residents=plan.residents, pages=plan.pages)
+        shown, stored = file_names((form_set.name, form_set.id), [*_site_words(site), (name, code)], today)
         parts.append((part, {
             "set": form_set.id, "set_kind": set_kind, "set_name": form_set.name, "scope": village_scope.as_json(),
-            "population": scope.population, "scope_text": "，".join(filter(None, (name, scope_text))),
+            "population": scope.population, "scope_text": "，".join(filter(None, (part.label, scope_text))),
             "options": asdict(options), "filename": f"{stored}.pdf", "download_stem": shown, "user_id": user_id,
-            "today": today.isoformat(), "residents": plan.residents, "expected_pages": plan.pages}))
+            "today": today.isoformat(), "residents": plan.residents, "expected_pages": plan.pages,
+            **_site_params(site)}))
+    return parts, skipped, missing
+
+
+def forms_run_plan(form_set: FormSet, scope: Scope, options: PrintOptions, parts: Parts, skipped: list[str],
+                   missing: dict[str, Any], *, set_kind: str, today: date, user_id: int | None, scope_text: str,
+                   whose: tuple[str, str]) -> RunPlan:
+    """The run of these parts, refused when nothing is printed or the font lacks a name; `whose` names its
+    villages (or sites) in words and in ASCII, for its title and its zip's name."""
     if not parts:
         raise InvalidValue("打印范围内没有在档居民", field="打印范围", value="、".join(skipped))
     if missing:
         raise missing_glyphs_error(missing)
     plan = RunPlan("forms", {}, parts, skipped)
-    shown, stored = file_names((form_set.name, form_set.id), [_villages_words(parts)], today)
+    shown, stored = file_names((form_set.name, form_set.id), [whose], today)
     plan.params = {
         "set": form_set.id, "set_kind": set_kind, "set_name": form_set.name, "population": scope.population,
-        "scope_text": "，".join(filter(None, (_villages_words(parts)[0], scope_text))), "options": asdict(options),
+        "scope_text": "，".join(filter(None, (whose[0], scope_text))), "options": asdict(options),
         "user_id": user_id, "today": today.isoformat(), "residents": plan.residents, "expected_pages": plan.pages,
         "filename": f"{stored}.zip", "download_names": {f"{stored}.zip": f"{shown}.zip"}}
     return plan
@@ -100,32 +129,48 @@ def plan_due_run(session: Session, month: date, *, villages: Sequence[str] | Non
                  user_id: int | None = None) -> RunPlan:
     """The monthly packet (cover list, due forms, pick list) for each village, one part each; villages where
     nobody is due are left out. Refused like one packet: nobody due at all, or names the font lacks."""
-    parts, skipped, missing = [], [], {}
-    whole = PacketPlan(due=DueList(month=month))
-    chosen = run_villages(session, villages)
-    for code, name in chosen:
+    parts, skipped, whole = due_parts(session, month, villages=villages, today=today, user_id=user_id)
+    chosen = "、".join(name for _code, name in run_villages(session, villages))
+    return due_run_plan(month, parts, skipped, whole, today=today, user_id=user_id,
+                        whose=villages_words(parts) if parts else (chosen, "villages"))
+
+
+def due_parts(session: Session, month: date, *, villages: Sequence[str] | None, today: date,
+              user_id: int | None = None, site: SiteRow | None = None,
+              whole: PacketPlan | None = None) -> tuple[Parts, list[str], PacketPlan]:
+    """The packets of the villages of one session's site (`site`: named in each part, for a county run), each
+    part with its params, the villages where nobody is due, and `whole` (the run's counts) added to."""
+    parts: Parts = []
+    skipped = []
+    whole = whole or PacketPlan(due=DueList(month=month))
+    for code, name in run_villages(session, villages):
         plan = plan_packet(session, month, villages=[code], villages_text=name)
         if not plan.due.items:
-            skipped.append(name)
+            skipped.append(f"{site.name} {name}" if site else name)
             continue
-        missing.update(plan.missing_glyphs)
+        whole.missing_glyphs.update(plan.missing_glyphs)
         whole.due.items.extend(plan.due.items)
         whole.forms += plan.forms
         whole.pages += plan.pages
-        part = Part(village=code, name=name, residents=plan.due.residents, pages=plan.pages)
-        whose = [(name, code), (f"{month:%Y年%m月}", f"{month:%Y%m}")]
+        part = _part(code, name, site, residents=plan.due.residents, pages=plan.pages)
+        whose = [*_site_words(site), (name, code), (f"{month:%Y年%m月}", f"{month:%Y%m}")]
         shown, stored = file_names((TITLE, "due"), whose, today)
         picklist_shown, _picklist_stored = file_names((PICKLIST, "picklist"), whose, today)
         parts.append((part, {
             "month": f"{month:%Y-%m}", "villages": [code], "villages_text": name, "set_name": TITLE,
-            "scope_text": f"{month:%Y-%m}，{name}", "filename": f"{stored}.pdf", "download_stem": shown,
+            "scope_text": f"{month:%Y-%m}，{part.label}", "filename": f"{stored}.pdf", "download_stem": shown,
             "download_names": {f"{stored}.pdf": f"{shown}.pdf", f"{stored}-picklist.pdf": f"{picklist_shown}.pdf"},
-            "user_id": user_id, "today": today.isoformat(), **packet_counts(plan)}))
-    whole.villages = _villages_words(parts)[0] if parts else "、".join(name for _code, name in chosen)
-    whole.missing_glyphs = missing
+            "user_id": user_id, "today": today.isoformat(), **packet_counts(plan), **_site_params(site)}))
+    return parts, skipped, whole
+
+
+def due_run_plan(month: date, parts: Parts, skipped: list[str], whole: PacketPlan, *, today: date,
+                 user_id: int | None, whose: tuple[str, str]) -> RunPlan:
+    """The run of these packets, refused like one packet (nobody due, names the font lacks); `whose` names its
+    villages (or sites) in words and in ASCII."""
+    whole.villages = whose[0]
     whole.check()
-    shown, stored = file_names((TITLE, "due"), [_villages_words(parts), (f"{month:%Y年%m月}", f"{month:%Y%m}")],
-                               today)
+    shown, stored = file_names((TITLE, "due"), [whose, (f"{month:%Y年%m月}", f"{month:%Y%m}")], today)
     params = {"month": f"{month:%Y-%m}", "set_name": TITLE, "scope_text": f"{month:%Y-%m}，{whole.villages}",
               "user_id": user_id, "today": today.isoformat(), **packet_counts(whole),
               "filename": f"{stored}.zip", "download_names": {f"{stored}.zip": f"{shown}.zip"},
@@ -139,7 +184,22 @@ def packet_counts(plan: PacketPlan) -> dict[str, int]:
             "continued": plan.continued, "expected_pages": plan.pages}
 
 
-def _villages_words(parts: list[tuple[Part, dict[str, Any]]]) -> tuple[str, str]:
+def _part(code: str, name: str, site: SiteRow | None, *, residents: int, pages: int) -> Part:
+    return Part(village=code, name=name, site=site.name if site else "", site_code=site.code if site else "",
+                residents=residents, pages=pages)
+
+
+def _site_words(site: SiteRow | None) -> list[tuple[str, str]]:
+    """A county run's part names its site first in its files' names (柏棠镇卫生院-东村 …)."""
+    return [(site.name, site.code)] if site else []
+
+
+def _site_params(site: SiteRow | None) -> dict[str, Any]:
+    """A county run's part: the site it prints in (its row's site_id; the runner works in that site's scope)."""
+    return {"site_id": site.id, "site_code": site.code} if site else {}
+
+
+def villages_words(parts: Parts) -> tuple[str, str]:
     """The run's villages in words and in ASCII, for its title and its zip's name: 东村、西村 (2 个村) / 3villages."""
     names = [part.name for part, _ in parts]
     shown = "、".join(names) if len(names) <= 3 else f"{'、'.join(names[:3])}等{len(names)}个村"

@@ -33,8 +33,9 @@ RQ_LOST = N_("任务队列中已没有这个任务（Redis 重启或被清空）
 RQ_GRACE = timedelta(minutes=2)  # a job committed a moment ago may not be in Redis yet
 
 
-def create_job(session: Session, kind: str, params: dict[str, Any], *, actor: str) -> Job:
-    job = Job(kind=kind, params=params, status="queued", created_by=actor, outputs=[])
+def create_job(session: Session, kind: str, params: dict[str, Any], *, actor: str, site_id: int | None = None) -> Job:
+    """A queued job, of the session's site (or of `site_id`: a county print run's part, accounts/scope.py)."""
+    job = Job(kind=kind, params=params, status="queued", created_by=actor, outputs=[], site_id=site_id)
     session.add(job)
     session.flush()
     return job

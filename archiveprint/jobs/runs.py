@@ -37,6 +37,7 @@ class Part:
     site: str = ""  # the site's label; "" with one site (every part of a run then sits at the zip's top level)
     residents: int = 0
     pages: int = 0
+    site_code: str = ""  # a county run's part (jobs/county.py): the code of the site it prints in
 
     @property
     def label(self) -> str:
@@ -51,13 +52,13 @@ class Part:
 
     def as_json(self) -> dict[str, object]:
         return {"village": self.village, "name": self.name, "site": self.site, "residents": self.residents,
-                "pages": self.pages}
+                "pages": self.pages, **({"site_code": self.site_code} if self.site_code else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Part:
         return cls(village=str(data.get("village", "")), name=str(data.get("name", "")),
                    site=str(data.get("site", "")), residents=int(data.get("residents") or 0),
-                   pages=int(data.get("pages") or 0))
+                   pages=int(data.get("pages") or 0), site_code=str(data.get("site_code", "")))
 
 
 @dataclass
@@ -114,12 +115,26 @@ class RunState:
     def failed(self) -> list[PartState]:
         return [part for part in self.parts if part.status == "failed"]
 
+    def by_site(self) -> list[tuple[str, str, RunState]]:
+        """A county run's parts by site, in the run's order: (the site's code, its name, its share as a run of its
+        own: status, progress and pages over its parts). A run of one site is one share with no code."""
+        shares: dict[str, RunState] = {}
+        for part in self.parts:
+            shares.setdefault(part.part.site_code, RunState(self.run, [])).parts.append(part)
+        return [(code, share.parts[0].part.site, share) for code, share in shares.items()]
+
     def as_json(self) -> dict[str, object]:
-        return {"run": self.run.id, "kind": (self.run.params or {}).get("kind"), "status": self.status,
+        data = {"run": self.run.id, "kind": (self.run.params or {}).get("kind"), "status": self.status,
                 "done": self.done, "total": self.total, "percent": self.percent, "pages": self.pages,
                 "output": (self.run.outputs or [None])[0] if self.status in ("done", "partial") else None,
                 "error": self.run.error if self.status in ENDED else "",
                 "parts": [part.as_json() for part in self.parts]}
+        if any(part.part.site_code for part in self.parts):  # a county run: each site's progress too
+            data["sites"] = [{"site": code, "name": name, "status": share.status, "done": share.done,
+                              "total": share.total, "percent": share.percent, "pages": share.pages,
+                              "parts": len(share.parts), "failed": len(share.failed)}
+                             for code, name, share in self.by_site()]
+        return data
 
     def text_lines(self) -> list[str]:
         lines = [f"打印任务 #{self.run.id}：{len(self.parts)} 个村，{_STATUS_WORDS.get(self.status, self.status)}，"
@@ -166,7 +181,10 @@ def create_run(session: Session, kind: str, params: dict[str, Any], parts: Seque
                               actor=actor)
     run.total = sum(part.residents for part, _ in parts)
     for part, part_params in parts:
-        child = jobqueue.create_job(session, kind, {**part_params, "part": part.as_json()}, actor=actor)
+        # A county run's part is a job of its own site (the runner prints it in that site's scope).
+        site_id = part_params.get("site_id")
+        child = jobqueue.create_job(session, kind, {**part_params, "part": part.as_json()}, actor=actor,
+                                    site_id=None if site_id is None else int(site_id))
         child.run_id, child.total = run.id, part.residents
     session.flush()
     return run
@@ -291,14 +309,24 @@ def _summary(state: RunState) -> str:
                                villages="、".join(part.part.label for part in failed))
 
 
-def _write_zip(state: RunState, instance_dir: Path) -> Path | None:
+def site_zip(state: RunState, site_code: str, instance_dir: Path) -> Path | None:
+    """One site's share of a county run as a zip of its own (written anew on each call, beside the run's zip, as
+    <run zip>-<site code>.zip); None when none of that site's parts is done or the run has no such site."""
+    share = next((share for code, _name, share in state.by_site() if code == site_code and code), None)
+    if share is None:
+        return None
+    stem = Path(str((state.run.params or {}).get("filename") or f"run-{state.run.id}.zip")).stem
+    return _write_zip(share, instance_dir, name=f"{stem}-{clean_name(site_code)}.zip")
+
+
+def _write_zip(state: RunState, instance_dir: Path, *, name: str | None = None) -> Path | None:
     """The done parts' files in one zip (stored, not compressed: PDFs are), in the parts' order and named by their
-    village; with a note naming each part that failed and why. None when no part is done."""
+    village (in a folder per site); with a note naming each part that failed and why. None when no part is done."""
     done = [part for part in state.parts if part.status == "done"]
     if not done:
         return None
     params = state.run.params or {}
-    target = run_dir(instance_dir, state.run.id) / str(params.get("filename") or f"run-{state.run.id}.zip")
+    target = run_dir(instance_dir, state.run.id) / (name or str(params.get("filename") or f"run-{state.run.id}.zip"))
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:

@@ -24,6 +24,7 @@ from archiveprint.web import (
     api,
     auth,
     cookies,
+    county,
     due,
     errors,
     forms,
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     inspections.init_app(app)
     intake.init_app(app)
     sites.init_app(app)
+    county.init_app(app)
     api.init_app(app)
     app.add_url_rule("/fonts/<path:filename>", "font", _font)
     app.context_processor(_header)

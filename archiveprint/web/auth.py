@@ -40,6 +40,9 @@ SITE_FREE_ENDPOINTS = frozenset({"sites.index", "sites.enter", "sites.create", "
                                  "sites.transfer", "sites.transfer_preview", "sites.transfer_confirm",
                                  "sites.transfer_job", "sites.transfer_job_status", "sites.transfer_done",
                                  "sites.transfer_document",
+                                 # 全县打印: a print run across sites, each part in its own site (web/county.py)
+                                 "county.index", "county.start", "county.run", "county.status", "county.rerun",
+                                 "county.download", "county.site_zip", "county.part_file",
                                  # the installation's users: the county administrator manages every site's
                                  "accounts.users", "accounts.create", "accounts.user", "accounts.change_role",
                                  "accounts.reset_password", "accounts.deactivate", "accounts.activate"})

@@ -66,7 +66,7 @@ def _input() -> DuePacketInput:
     return form
 
 
-def _month(text: str | None) -> date:
+def chosen_month(text: str | None) -> date:
     """The month typed (YYYY-MM), or this month when left blank."""
     if not (text or "").strip():
         return today().replace(day=1)
@@ -93,7 +93,7 @@ def _plan(form: DuePacketInput) -> tuple[list[str] | None, PacketPlan]:
     """The villages' codes (None: every village) and what the packet will hold for the month and villages asked
     (their names, in Chinese as printed, in `plan.villages`)."""
     session = db_session()
-    month = _month(form.month.data)
+    month = chosen_month(form.month.data)
     codes = _villages(form)
     names = {village.ref: village.name for village, _h, _r in list_villages(session)}
     words = "全部村" if codes is None else "、".join(names.get(code, code) for code in codes)
@@ -139,7 +139,7 @@ def start() -> ResponseReturnValue:
         return _page(form, status=400)
     if form.per_village.data:
         try:
-            run_plan = plan_due_run(db_session(), _month(form.month.data), villages=_villages(form),
+            run_plan = plan_due_run(db_session(), chosen_month(form.month.data), villages=_villages(form),
                                     today=today(), user_id=current_account().user.id)
         except ArchiveprintError as error:
             return _refused(form, error)

@@ -383,13 +383,13 @@ def _files(job: Job) -> list[dict[str, object]]:
     for output in job.outputs or []:
         path = Path(output)
         size = path.stat().st_size if path.is_file() else 0
-        files.append({"name": path.name, "shown": _download_name(job, path.name), "zip": path.suffix == ".zip",
+        files.append({"name": path.name, "shown": download_name(job, path.name), "zip": path.suffix == ".zip",
                       "size": f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{size // 1024 + 1} KB",
                       "url": url_for("forms.download", job_id=job.id, name=path.name)})
     return files
 
 
-def _download_name(job: Job, name: str) -> str:
+def download_name(job: Job, name: str) -> str:
     """Files are stored under an ASCII name (encounter-201-1-20261125.pdf, a split job's parts -001 …) and saved
     under what they hold (接诊记录表-东村第1户-20261125.pdf). Jobs from before #10.14 stored the set's or label
     kind's id and its date only (new_record-20261125.pdf → 新建档套表-20261125.pdf)."""
@@ -469,16 +469,22 @@ def rerun(job_id: int) -> ResponseReturnValue:
     if not RerunInput().validate_on_submit():
         abort(400)
     found = _own_job(job_id)
+    return rerun_run(found.id, url_for("forms.job", job_id=job_id))
+
+
+def rerun_run(run_id: int, back: str) -> ResponseReturnValue:
+    """Queue a run's failed parts again, hand them on and go `back` to the run's page, saying how many (or why
+    none: a run with no failed part)."""
     try:
-        ids = runs.rerun_failed(db_session(), found.id)
+        ids = runs.rerun_failed(db_session(), run_id)
         db_session().commit()
     except ArchiveprintError as error:
         rollback()
         flash(message_of(error), "error")
-        return redirect(url_for("forms.job", job_id=job_id), code=303)
+        return redirect(back, code=303)
     runs.submit_parts(request_database(), dispatcher(), ids, instance_dir=state().settings.instance_dir)
     flash(_("已重新提交 %(n)s 个村", n=len(ids)), "success")
-    return redirect(url_for("forms.job", job_id=job_id), code=303)
+    return redirect(back, code=303)
 
 
 def _run_state(run: Job) -> runs.RunState:
@@ -514,7 +520,7 @@ def download(job_id: int, name: str) -> ResponseReturnValue:
         raise NotFound("没有这个文件（任务未完成或文件已删除）", field="文件", value=name[:64])
     commit_audit(current_account().user, "export", "print_job", found.id, detail=_export_detail(found, name))
     mimetype = MIMETYPES.get(path.suffix, "application/octet-stream")
-    return send_download(path, _download_name(found, name), name, mimetype)
+    return send_download(path, download_name(found, name), name, mimetype)
 
 
 # --- custom sets ----------------------------------------------------------------------------------------------

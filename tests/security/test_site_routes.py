@@ -50,6 +50,9 @@ FILLINGS: dict[str, Callable[[SiteWorld], list[str]]] = {
     # A transfer (机构撤并) is the county's, naming both sites: its pages are county pages (not walked for a county
     # role, 403 for a site's users), so any id does.
     "event_id": lambda a: [str(a.inventory_id)],
+    # 全县打印 (a print run across sites) is the county's too: 403 for a site's users, so A's print job does.
+    "run_id": lambda a: [str(a.job_id)],
+    "part_id": lambda a: [str(a.job_id)],
     "_rest": lambda a: [f"residents/{a.resident}", f"households/{a.household}", f"loans/{a.loan_id}"],
 }
 PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
@@ -140,6 +143,9 @@ def _check(response: TestResponse, where: str, sites: TwoSites) -> None:
 COUNTY_PAGES = {"sites.index", "sites.enter", "sites.create", "sites.transfer", "sites.transfer_preview",
                 "sites.transfer_confirm", "sites.transfer_done", "sites.transfer_document", "sites.transfer_job",
                 "sites.transfer_job_status",
+                # 全县打印: runs across sites, each part in its own site (tests/security/test_site_county_print.py)
+                "county.index", "county.start", "county.run", "county.status", "county.rerun", "county.download",
+                "county.site_zip", "county.part_file",
                 # 县级管理员's users are the installation's, every site's (test_site_county.py); the other county
                 # roles may not open them (403)
                 "accounts.users", "accounts.create", "accounts.user", "accounts.change_role",

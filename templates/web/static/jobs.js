@@ -1,5 +1,5 @@
 /* A job's page (print job, print run, large register import): ask the server for the job's progress every second
-   (a print run's: each village's too); reload when it is done or failed. */
+   (a print run's: each village's too; a county run's: each site's); reload when it is done or failed. */
 (function () {
   "use strict";
   var job = document.getElementById("job");
@@ -20,20 +20,42 @@
     percent.textContent = state.percent + "%";
     count.textContent = state.total ? state.done + " / " + state.total : "";
     (state.parts || []).forEach(showPart);
+    (state.sites || []).forEach(showSite);
   }
 
-  function showPart(part) {
-    var row = document.getElementById("part-" + part.id);
+  function showSite(site) {  // a county print run: each site's share of it
+    var group = document.getElementById("site-" + site.site);
+    if (!group) {
+      return;
+    }
+    var siteStatus = group.querySelector("[data-site-status]");
+    var siteBar = group.querySelector("[data-site-progress]");
+    siteStatus.textContent = site.label;
+    siteStatus.className = "status status-" + site.status;
+    siteBar.value = site.percent;
+    siteBar.textContent = site.percent + "%";
+    group.querySelector("[data-site-count]").textContent = site.total ? site.done + " / " + site.total : "";
+  }
+
+  function showRow(row, kind, state) {  // a part's row, or a county run's site (data-part-… / data-site-…)
     if (!row) {
       return;
     }
-    var partStatus = row.querySelector("[data-part-status]");
-    var partBar = row.querySelector("[data-part-progress]");
-    partStatus.textContent = part.label;
-    partStatus.className = "status status-" + part.status;
-    partBar.value = part.percent;
-    partBar.textContent = part.percent + "%";
-    row.querySelector("[data-part-count]").textContent = part.total ? part.done + " / " + part.total : "";
+    var rowStatus = row.querySelector("[data-" + kind + "-status]");
+    var rowBar = row.querySelector("[data-" + kind + "-progress]");
+    rowStatus.textContent = state.label;
+    rowStatus.className = "status status-" + state.status;
+    rowBar.value = state.percent;
+    rowBar.textContent = state.percent + "%";
+    row.querySelector("[data-" + kind + "-count]").textContent = state.total ? state.done + " / " + state.total : "";
+  }
+
+  function showPart(part) {
+    showRow(document.getElementById("part-" + part.id), "part", part);
+  }
+
+  function showSite(site) {  // a county print run: each site's share of it
+    showRow(document.getElementById("site-" + site.site), "site", site);
   }
 
   function poll() {
