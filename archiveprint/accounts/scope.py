@@ -116,7 +116,9 @@ class AccessScope:
     `village_ids` None is every village of those sites.
 
     `site_id` is the site new rows belong to and audit rows name; `first_site` says whether rows from before
-    sites (site_id NULL) are in scope; `read_only` is a closed site's history.
+    sites (site_id NULL) are in scope; `read_only` is a closed site's history. `rows_before` (several sites) is
+    where those rows end in each SINCE_FIRST_SITE table: later NULL-site rows are the installation's, in scope
+    for a county role (`county`) only.
     """
 
     village_ids: frozenset[int] | None = None
@@ -125,6 +127,8 @@ class AccessScope:
     first_site: bool = True
     read_only: bool = False
     several_sites: bool = False
+    rows_before: tuple[tuple[str, int], ...] | None = None
+    county: bool = False
 
     @property
     def whole_site(self) -> bool:
@@ -157,16 +161,19 @@ class SiteRow:
     code: str
     name: str
     closed: bool
+    rows_before: tuple[tuple[str, int], ...] | None = None
     township: TownshipName | None = None  # its home township (None: not set yet)
 
 
 def installed_sites(session: Session) -> list[SiteRow]:
     """Every site of the installation with its home township's name (a tiny table, read fresh for each scope so a
     site added meanwhile counts; the web reads it once a request, for the scope and the page header)."""
-    rows = session.execute(select(Site.id, Site.code, Site.name, Site.status, Township.id.label("township_id"),
-                                  Township.county_name, Township.name.label("township_name"), Township.unit_name)
+    rows = session.execute(select(Site.id, Site.code, Site.name, Site.status, Site.rows_before,
+                                  Township.id.label("township_id"), Township.county_name,
+                                  Township.name.label("township_name"), Township.unit_name)
                            .outerjoin(Township, Township.id == Site.township_id).order_by(Site.id)).all()
     return [SiteRow(row.id, row.code, row.name, row.status == "closed",
+                    tuple(sorted(row.rows_before.items())) if row.rows_before else None,
                     TownshipName(row.county_name, row.township_name, row.unit_name)
                     if row.township_id is not None else None) for row in rows]
 
@@ -186,7 +193,7 @@ def site_scope(session: Session, site_id: int | None, *, sites: list[SiteRow] | 
     if site is None:
         return NOBODY
     return AccessScope(site_ids=frozenset({site.id}), site_id=site.id, first_site=site.id == sites[0].id,
-                       read_only=site.closed, several_sites=True)
+                       read_only=site.closed, several_sites=True, rows_before=sites[1].rows_before)
 
 
 def scope_for(session: Session, user: User | None, *, site_id: int | None = None,
@@ -206,6 +213,8 @@ def scope_for(session: Session, user: User | None, *, site_id: int | None = None
         if site_id is None and len(sites) > 1:
             return NOBODY  # a site user with no site, once there are several: nothing rather than everything
     scope = site_scope(session, site_id, sites=sites)
+    if user is not None and user.role in COUNTY_ROLES and scope.site_ids:
+        scope = replace(scope, county=True)  # the installation's own rows too, in whichever site they work
     if user is not None and user.role in VILLAGE_SCOPED_ROLES:
         scope = replace(scope, village_ids=frozenset(village.id for village in user.villages))
     return scope
@@ -275,7 +284,28 @@ def _person_criteria(villages: Any, village: Any, sites: tuple[int, ...] | None 
     return criteria
 
 
-def _site_criteria(sites: tuple[int, ...], first_site: bool, *, history: bool = False) -> Criteria:
+def _since_first_site(entity: Any, sites: tuple[int, ...], first_site: bool, rows_before: dict[str, int] | None,
+                      county: bool) -> Any:
+    """A SITE_OWNED_SINCE table's rows in scope: the site's own; the first site's also those without a site written
+    before the second site was added (all of them when that is not recorded); a county role's also those without a
+    site written after it — the installation's."""
+    parts = [entity.site_id.in_(sites)]
+    unowned = entity.site_id.is_(None)
+    last = None if rows_before is None else rows_before.get(entity.__tablename__)
+    if last is None:
+        if first_site or county:
+            parts.append(unowned)
+    elif first_site and county:
+        parts.append(unowned)
+    elif first_site:
+        parts.append(and_(unowned, entity.id <= last))
+    elif county:
+        parts.append(and_(unowned, entity.id > last))
+    return or_(*parts) if len(parts) > 1 else parts[0]
+
+
+def _site_criteria(sites: tuple[int, ...], first_site: bool, *, history: bool = False,
+                   rows_before: dict[str, int] | None = None, county: bool = False) -> Criteria:
     """The site's own rows, its villages' people and folders, and the rows hanging off both. `history`: the
     statement reads the events of one thing already found in scope (`HISTORY`), whichever site wrote them."""
     villages = _ids_where(Village, "site_id", sites)
@@ -284,8 +314,7 @@ def _site_criteria(sites: tuple[int, ...], first_site: bool, *, history: bool = 
     for entity in SITE_OWNED_SINCE:
         if history and entity is Event:
             continue
-        own = entity.site_id.in_(sites)
-        criteria.append((entity, or_(own, entity.site_id.is_(None)) if first_site else own))
+        criteria.append((entity, _since_first_site(entity, sites, first_site, rows_before, county)))
     for entity, (column, parent) in BY_PARENT.items():
         if parent in SITE_OWNED:
             parents = _ids_where(parent, "site_id", sites)
@@ -324,7 +353,7 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
         statement = _without_criteria_on(statement, lifted)
     key = (None if scope.site_ids is None else tuple(sorted(scope.site_ids)), scope.first_site,
            None if scope.village_ids is None else tuple(sorted(scope.village_ids)),
-           bool(state.execution_options.get(HISTORY)), lifted)
+           bool(state.execution_options.get(HISTORY)), lifted, scope.rows_before, scope.county)
     entities = _entities_of(statement)
     options = _scope_options(*key) if entities is None else _scope_options_for(key, entities)
     if SELF_CHECK and entities is not None:
@@ -433,7 +462,8 @@ def _with_options(statement: Any, options: tuple[Any, ...]) -> Any:
 
 @lru_cache(maxsize=1024)
 def _scope_options(sites: tuple[int, ...] | None, first_site: bool, villages: tuple[int, ...] | None,
-                   history: bool = False, lifted: type | None = None) -> tuple[Any, ...]:
+                   history: bool = False, lifted: type | None = None,
+                   rows_before: tuple[tuple[str, int], ...] | None = None, county: bool = False) -> tuple[Any, ...]:
     """The criteria of one scope, built once: building them (some forty IN expressions) for every statement cost
     more than running the statement (bench/county_bench.py). The options hold no session or row, only ids, so one
     tuple serves every session and thread with that scope.
@@ -442,8 +472,9 @@ def _scope_options(sites: tuple[int, ...] | None, first_site: bool, villages: tu
     statement that loaded the parent row: a relationship read through must not inherit its target's filter)."""
     criteria: Criteria = []
     if sites is not None:
-        criteria += [(entity, test) for entity, test in _site_criteria(sites, first_site, history=history)
-                     if entity is not lifted]
+        criteria += [(entity, test) for entity, test in _site_criteria(
+            sites, first_site, history=history, rows_before=dict(rows_before) if rows_before else None,
+            county=county) if entity is not lifted]
     if villages is not None:
         criteria += _person_criteria(villages, Village.id.in_(villages))
     return tuple(_Criterion(entity, test) for entity, test in criteria)

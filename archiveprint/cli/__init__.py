@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import importlib
 import json
 import sys
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
     from archiveprint.db import Database
 
 CLI_ACTOR = "cli"  # who the audit and event rows name when a command changes something
+
+
+def cli_actor() -> str:
+    """The actor a command's rows name with the account that ran it: cli:<login name>."""
+    return f"{CLI_ACTOR}:{getpass.getuser()}"
 
 
 class AppContext:

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
 from archiveprint.accounts.services import audit
-from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, usage_error
+from archiveprint.cli import Answer, AppContext, Reply, answers, cli_actor, pass_app, usage_error
 from archiveprint.indicators.importer import import_figures
 from archiveprint.indicators.queries import find_indicators, find_missing, find_shelf_coverage, list_figures
 from archiveprint.indicators.services import CLI_SOURCE, VillageFinder, record_figures, values_of
 from archiveprint.indicators.targets import site_targets
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 @click.group("population")
@@ -38,7 +33,7 @@ def import_population(app: AppContext, file: Path, dry_run: bool) -> Answer:
     if not file.is_file():
         usage_error(f"文件不存在：{file}")
     with app.db.transaction() as session:
-        report = import_figures(session, file, name=file.name, actor=_actor(), limits=app.settings.import_limits,
+        report = import_figures(session, file, name=file.name, actor=cli_actor(), limits=app.settings.import_limits,
                                 apply=not dry_run)
     return Reply(report.as_json(), report.text_lines(), status=0 if report.ok else 1)
 
@@ -58,7 +53,7 @@ def set_population(app: AppContext, village: str, year: int, residents: int, age
     with app.db.transaction() as session:
         return record_figures(session, VillageFinder(session).get(village), year,
                               values_of(residents, age65=age65, age0_6=age0_6, maternal=maternal),
-                              source=CLI_SOURCE, actor=_actor())
+                              source=CLI_SOURCE, actor=cli_actor())
 
 
 @population_group.command("list")
@@ -97,5 +92,5 @@ def indicators(app: AppContext, year: int | None, missing: str | None, village: 
         found = find_missing(session, year, missing, targets=targets, today=app.today(), village_id=village_id)
         for household_id in dict.fromkeys(person.household_id for person in found.people):
             audit(session, None, "view", "household", household_id,
-                  detail=f"建档率：{found.measure.name}{year}年未服务名单（{_actor()}）")
+                  detail=f"建档率：{found.measure.name}{year}年未服务名单（{cli_actor()}）")
     return found

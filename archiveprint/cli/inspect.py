@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from archiveprint.accounts.services import audit
-from archiveprint.cli import AppContext, Aside, Reply, answers, pass_app
+from archiveprint.cli import AppContext, Aside, Reply, answers, cli_actor, pass_app
 from archiveprint.cli.locations import status_providers
 from archiveprint.db import utcnow
 from archiveprint.errors import InvalidValue
@@ -41,13 +41,9 @@ from archiveprint.register.services import get_township
 DAY = click.DateTime(["%Y-%m-%d"])
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
 def _audit(session, household_ids, action: str, detail: str) -> None:  # type: ignore[no-untyped-def]
     for household_id in dict.fromkeys(household_ids):
-        audit(session, None, action, "household", household_id, detail=f"{detail}（{_actor()}）", now=utcnow())
+        audit(session, None, action, "household", household_id, detail=f"{detail}（{cli_actor()}）", now=utcnow())
 
 
 @click.group("inspect")
@@ -78,7 +74,7 @@ def draw_command(app: AppContext, size: int | None, margin: float | None, confid
         made = draw_inspection(session, seed=seed, size=size, margin=margin, confidence=confidence, minimum=minimum,
                                villages=villages, populations=populations, inspector=inspector or getpass.getuser(),
                                on=on_day.date() if on_day else app.today(), checklist=checklist,
-                               replace_unavailable=replace_unavailable, providers=providers, actor=_actor())
+                               replace_unavailable=replace_unavailable, providers=providers, actor=cli_actor())
         drawn = find_drawn(session, made, providers)
         _audit(session, [f.household_id for f in made.folders], "view", f"抽查 {made.number}")
         return Reply(drawn.as_json(), drawn.text_lines())
@@ -143,7 +139,7 @@ def record_command(app: AppContext, inspection: str, folder: str, items: tuple[s
         recorded = []
         for key in items:
             row = record_check(session, target, key, passed=passed, note=note, seen_on=seen.date() if seen else None,
-                               actor=_actor())
+                               actor=cli_actor())
             recorded.append({"item": key, "changed": row is not None})
         view = compute_report(session, found)
         outcome = next(f for f in view.folders if f.id == target.id)
@@ -164,7 +160,7 @@ def unavailable_command(app: AppContext, inspection: str, folder: str, note: str
     with app.db.transaction() as session:
         found = find_inspection(session, inspection)
         target = set_unavailable(session, find_folder(session, found, folder), unavailable=not undo, note=note,
-                                 actor=_actor())
+                                 actor=cli_actor())
         return Reply({"folder": target.folder, "state": target.state, "note": target.note},
                      [f"{target.folder}：{'未调到' if target.state == 'unavailable' else '待核查'} {target.note}"])
 
@@ -180,7 +176,7 @@ def replace_command(app: AppContext, inspection: str, folder: str, reason: str) 
     with app.db.transaction() as session:
         found = find_inspection(session, inspection)
         old = find_folder(session, found, folder)
-        new = replace_folder(session, old, reason=reason, providers=status_providers(app), actor=_actor())
+        new = replace_folder(session, old, reason=reason, providers=status_providers(app), actor=cli_actor())
         _audit(session, [new.household_id], "view", f"抽查 {found.number}")
         return Reply({"replaced": old.folder, "by": new.folder, "seq": new.seq, "rank": new.rank},
                      [f"{old.folder} 已由替补 {new.folder}（第 {new.rank} 位）替换，序号 {new.seq}"])
@@ -193,7 +189,7 @@ def replace_command(app: AppContext, inspection: str, folder: str, reason: str) 
 def sign_command(app: AppContext, inspection: str) -> Reply:
     """签署：每袋都已读完或登记未调到；结果定稿，不合格的档案袋生成整改任务。"""
     with app.db.transaction() as session:
-        found = sign_inspection(session, find_inspection(session, inspection), actor=_actor())
+        found = sign_inspection(session, find_inspection(session, inspection), actor=cli_actor())
         return Reply({"number": found.number, "status": found.status, "tasks": len(found.tasks)},
                      [f"抽查 {found.number} 已签署，整改任务 {len(found.tasks)} 项"])
 
@@ -281,6 +277,6 @@ def done_command(app: AppContext, task_id: int, note: str) -> Reply:
     if task_id <= 0:
         raise InvalidValue("整改任务编号应为正整数", field="整改任务", value=task_id)
     with app.db.transaction() as session:
-        task = complete_task(session, task_id, note=note, actor=_actor())
+        task = complete_task(session, task_id, note=note, actor=cli_actor())
         return Reply({"id": task.id, "state": task.state, "note": task.done_note},
                      [f"整改任务 {task.id} 已完成 {task.done_note}"])

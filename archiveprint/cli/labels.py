@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import TextIO
 
 import click
 
-from archiveprint.cli import Answer, AppContext, Aside, Reply, answers, pass_app
+from archiveprint.cli import Answer, AppContext, Aside, Reply, answers, cli_actor, pass_app
 from archiveprint.labels.printers import calibrate_printer, delete_printer_profile, set_printer_profile
 from archiveprint.labels.queries import list_printer_profiles
 from archiveprint.labels.services import (
@@ -26,10 +25,6 @@ from archiveprint.labels.stock import find_stock
 
 SCALE_TIP = "打印时请选择「实际大小 / 100%」，不要「适合页面」。"
 KINDS_HELP = "folder 户档案袋 / spine 脊背 / resident 个人 / card 信息卡 / shelf 架位 / calibration 校准页"
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def _pair(text: str | None, option: str) -> tuple[float, float] | None:
@@ -100,7 +95,7 @@ def print_labels_command(app: AppContext, kind_key: str, stock_key: str | None, 
                                   instance_dir=app.settings.instance_dir, progress=progress)
     if result.households or result.residents:
         with app.db.transaction() as session:
-            audit_labels(session, result, actor=_actor())
+            audit_labels(session, result, actor=cli_actor())
     return Reply(result.as_json(), [*result.text_lines(), Aside(SCALE_TIP, None)])
 
 
@@ -152,7 +147,7 @@ def set_printer(app: AppContext, name: str, stock_key: str, dx: float, dy: float
     stock = find_stock(label_stocks(app.settings.instance_dir), stock_key)
     with app.db.transaction() as session:
         profile = set_printer_profile(session, name, stock, dx=dx, dy=dy, creep_x=creep_x, creep_y=creep_y, dpi=dpi,
-                                      actor=_actor())
+                                      actor=cli_actor())
         return Reply(profile.as_json(), profile.text_lines())
 
 
@@ -173,7 +168,7 @@ def calibrate(app: AppContext, name: str, stock_key: str, measured: str, measure
     stock = find_stock(label_stocks(app.settings.instance_dir), stock_key)
     with app.db.transaction() as session:
         profile = calibrate_printer(session, name, stock, measured=first, measured_last=last, dpi=dpi,
-                                    actor=_actor())
+                                    actor=cli_actor())
         return Reply(profile.as_json(), profile.text_lines())
 
 
@@ -193,5 +188,5 @@ def list_printers(app: AppContext) -> Answer:
 def delete_printer(app: AppContext, name: str, stock_key: str) -> None:
     """删除一台打印机对一种标签纸的校准。"""
     with app.db.transaction() as session:
-        delete_printer_profile(session, name, stock_key, actor=_actor())
+        delete_printer_profile(session, name, stock_key, actor=cli_actor())
     click.echo(f"已删除 {name} / {stock_key} 的校准。")

@@ -3,12 +3,11 @@ of its villages to another (机构撤并)."""
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import click
 
-from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app
+from archiveprint.cli import Answer, AppContext, Reply, answers, cli_actor, pass_app
 from archiveprint.config import make_private
 from archiveprint.db import utcnow
 from archiveprint.sites.queries import site_summaries
@@ -18,10 +17,6 @@ from archiveprint.sites.services import add_site
 @click.group("site")
 def site_group() -> None:
     """机构（乡镇卫生院、社区卫生服务中心）：新增、列出、移交（机构撤并）；一个系统可管理全县多个机构。"""
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 @site_group.command("add")
@@ -38,7 +33,7 @@ def add(app: AppContext, code: str, name: str, county_code: str, county_name: st
     """新增一个机构（第二个起需要 PostgreSQL）。"""
     with app.installation_db.transaction() as session:
         site = add_site(session, code, name=name, county_code=county_code, county_name=county_name,
-                        township_code=township_code, township_name=township_name, actor=_actor())
+                        township_code=township_code, township_name=township_name, actor=cli_actor())
         summary = next(s for s in site_summaries(session) if s.id == site.id)
     return Reply(summary.as_json(), [f"已新增机构 {summary.code}：{summary.name}（{summary.county_name} "
                                      f"{summary.county_code}-{summary.township_code} {summary.township_name}）"])
@@ -78,12 +73,12 @@ def transfer(app: AppContext, source: str, target: str, villages: tuple[str, ...
     with app.installation_db.transaction() as session:
         result = transfer_villages(session, source, target, villages=villages, supervisor=supervisor,
                                    expected=expected, providers=[status_provider(app.rules)], dry_run=dry_run,
-                                   actor=_actor(), now=now)
+                                   actor=cli_actor(), now=now)
         written: dict[str, Path] = {}
         if not dry_run:
             assert result.event_id is not None
             folder = output or transfer_folder(app.settings.instance_dir, result.event_id)
-            written = write_documents(session, result, folder, user=None, actor=_actor(), now=now,
+            written = write_documents(session, result, folder, user=None, actor=cli_actor(), now=now,
                                       timezone=app.rules.timezone, instance_dir=app.settings.instance_dir)
             make_private(folder)
     lines = result.text_lines()

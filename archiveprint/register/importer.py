@@ -389,6 +389,8 @@ _RESIDENTS = select(Resident).where(Resident.archive_code.in_(bindparam("codes",
 _RESIDENTS_WITH_TAGS = _RESIDENTS.options(selectinload(Resident.tags))
 _HOLDERS = select(Resident.id_number, Resident.archive_code).where(
     Resident.id_number.in_(bindparam("ids", expanding=True)))
+_HELD_ANYWHERE = select(Resident.__table__.c.id_number).where(  # the table's: no scope criteria
+    Resident.__table__.c.id_number.in_(bindparam("ids", expanding=True)))
 _RESIDENT_IDS = select(Resident.archive_code, Resident.id).where(
     Resident.archive_code.in_(bindparam("codes", expanding=True)))
 _HOUSEHOLDS_BY_KEY = select(Household).where(Household.match_key.in_(bindparam("keys", expanding=True)),
@@ -441,13 +443,21 @@ class _Applier:
             stmt, {"codes": [row.code.value for row in rows]})}
         id_numbers = [row.id_number for row in rows if row.id_number]
         holders: dict[str, str] = {}
+        elsewhere: set[str] = set()
         if id_numbers:
             holders = {id_number: code for id_number, code in self.session.execute(_HOLDERS, {"ids": id_numbers})}
+            # ID numbers are unique in the whole installation: one held out of this scope (another site's) is
+            # refused, without a word of whose it is.
+            unseen = [id_number for id_number in id_numbers if id_number not in holders]
+            elsewhere = set(self.session.scalars(_HELD_ANYWHERE, {"ids": unseen})) if unseen else set()
         targets, households = self._households(rows, existing)
         top_serial: dict[str, int] = {}
         freed = self.freed
         for row in rows:
             id_number = row.id_number
+            if id_number in elsewhere:
+                self._problem(row, "id_number", id_number, services.ID_NUMBER_TAKEN)
+                continue
             # Most rows' numbers are held by nobody else (or by their own record): no need to look further.
             if id_number and (holders.get(id_number, row.code.value) != row.code.value or id_number in freed) \
                     and not self._id_number_free(row, holders, existing):

@@ -268,6 +268,17 @@ def household_key(external_no: str | None, head_name: str, address: str) -> str:
     return f"head:{head_name}|{address}"[:200]
 
 
+# An ID number is unique in the whole installation (every site's register): the message says it is taken and
+# nothing of whose — the holder may be another site's resident.
+ID_NUMBER_TAKEN = N_("身份证号已属于另一份档案")
+
+
+def id_number_taken(session: Session, id_number: str) -> bool:
+    """Whether any resident of the installation holds `id_number` (the table is read, not the scoped entity)."""
+    residents = Resident.__table__
+    return session.scalar(select(residents.c.id).where(residents.c.id_number == id_number)) is not None
+
+
 def register_resident(session: Session, household: Household, *, name: str, sex: str,
                       birth_date: date | None = None, id_number: str | None = None, phone: str = "",
                       address: str = "", relation_to_head: str = "", registered_on: date | None = None,
@@ -282,8 +293,8 @@ def register_resident(session: Session, household: Household, *, name: str, sex:
     else:
         check_code_belongs(session, code, village)
         reserve_serial(session, village, code.serial)
-    if id_number and session.scalar(select(Resident.archive_code).where(Resident.id_number == id_number)):
-        raise Conflict("身份证号已属于另一份档案", field="身份证号", value=id_number)
+    if id_number and id_number_taken(session, id_number):
+        raise Conflict(ID_NUMBER_TAKEN, field="身份证号", value=id_number)
     unknown = set(dates or {}) - set(SERVICE_DATES)
     if unknown:
         raise InvalidValue("不能修改字段：{fields}", params={"fields": ", ".join(sorted(unknown))})

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archiveprint.db import Base, utcnow
@@ -35,6 +36,10 @@ class Site(Base):
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64), default="")
+    # The last id of each SINCE_FIRST_SITE table when this site was added ({"events": 1234, …}): on the second
+    # site, where the first site's rows without a site end. A row written later with site_id NULL (a county user's
+    # event, the audit row of a county-wide read) is the installation's, not the first site's.
+    rows_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     @property
     def closed(self) -> bool:
@@ -46,6 +51,8 @@ SCOPE_KEY = "archiveprint.scope"  # where a session keeps its access scope (arch
 # resident's history): the events written by another site before the thing was transferred (机构撤并) are its too.
 HISTORY = "archiveprint.history"
 # Append-only tables whose rows from before the first site keep site_id NULL (their triggers refuse a back-fill).
+# Their NULL-site rows written once there are several sites (after the second site's `rows_before`) are the
+# installation's: county users' events, county-wide reads' audit rows — read by county roles, no site's users.
 SINCE_FIRST_SITE = ("events", "audit_log", "loan_scans")
 
 

@@ -39,12 +39,12 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
     if not code or len(code) > 32 or any(ch.isspace() for ch in code):
         raise InvalidValue("机构代码应为1–32个字符，不含空格", field="机构代码", value=code)
     if not name:
-        raise InvalidValue("机构名称不能为空", field="机构名称", value=code)
+        raise InvalidValue("机构名称不能为空", field="机构名称")
     check_codes(county_code, township_code)
     existing = session.scalar(select(func.count()).select_from(Site)) or 0
     if existing and session.get_bind().dialect.name == "sqlite":
-        raise Conflict("一个系统管理多个机构需要 PostgreSQL 数据库（设置 DATABASE_URL）；SQLite 只支持一个机构",
-                       field="数据库", value="SQLite")
+        raise Conflict("一个系统管理多个机构需要 PostgreSQL 数据库；SQLite 只支持一个机构", field="数据库",
+                       value="SQLite", hint="把 DATABASE_URL 设为 PostgreSQL 数据库（见 docs/deploy.md）")
     if session.scalar(select(Site).where(Site.code == code)) is not None:
         raise Conflict("机构代码 {code} 已被使用", params={"code": code}, field="机构代码", value=code)
     township = session.scalar(select(Township).where(Township.county_code == county_code,
@@ -61,7 +61,7 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
         session.add(township)
         session.flush()
     site = Site(code=code, name=name, county_code=county_code, county_name=county_name, township_id=township.id,
-                status="active", created_by=actor)
+                status="active", created_by=actor, rows_before=rows_so_far(session))
     session.add(site)
     session.flush()
     first = session.scalar(select(Site).order_by(Site.id).limit(1))
@@ -71,6 +71,15 @@ def add_site(session: Session, code: str, *, name: str, county_code: str, county
                          county_code=county_code, township_code=township_code)
     added.site_id = site.id  # the new site's own history: not a row "from before sites" that the first site reads
     return site
+
+
+def rows_so_far(session: Session) -> dict[str, int]:
+    """The last id of each SINCE_FIRST_SITE table: on the second site, where the first site's NULL-site rows end
+    (a row written meanwhile by a transaction not yet committed falls after it: the installation's, not shown to
+    the first site — the safe side)."""
+    tables = Base.metadata.tables
+    return {name: int(session.scalar(select(func.coalesce(func.max(tables[name].c.id), 0))) or 0)
+            for name in SINCE_FIRST_SITE}
 
 
 def give_first_site_its_rows(session: Session, site: Site) -> None:

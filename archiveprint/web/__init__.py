@@ -164,7 +164,8 @@ def _header() -> dict[str, object]:
         township = None
     scope = current_scope(session.db_session())
     working = session.db_session().get(Site, scope.site_id) if scope.several_sites and scope.site_id else None
-    return {"township": township, "working_site": working}
+    # A county role that has not chosen a site sees no township: not a fresh install to set up.
+    return {"township": township, "working_site": working, "choosing_site": scope.several_sites and not working}
 
 
 def _header_of(sites: list[SiteRow], scope: AccessScope) -> dict[str, object]:
@@ -174,7 +175,8 @@ def _header_of(sites: list[SiteRow], scope: AccessScope) -> dict[str, object]:
         site_id = sites[0].id
     row = next((site for site in sites if site.id == site_id), None)
     working = row if scope.several_sites and scope.site_id and row is not None else None
-    return {"township": row.township if row is not None else None, "working_site": working}
+    return {"township": row.township if row is not None else None, "working_site": working,
+            "choosing_site": scope.several_sites and not working}
 
 
 def _privacy_headers(response: Response) -> Response:

@@ -1,4 +1,9 @@
-"""The users page (管理员: create, role and villages, reset password, deactivate) and "change my password"."""
+"""The users page (管理员: create, role and villages, reset password, deactivate) and "change my password".
+
+A site's administrator manages the users of their site. The county administrator (manage_sites) manages every
+user of the installation from the same pages, with or without a working site: the list names each user's site,
+a new user is given one (or none: a county role), and each user is read and changed in their own site's scope, so
+the events and audit rows of it name that site (a county user's are the installation's)."""
 
 from __future__ import annotations
 
@@ -14,14 +19,15 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from archiveprint.accounts import services
 from archiveprint.accounts.models import User
-from archiveprint.accounts.roles import ROLES, SITE_ROLES
-from archiveprint.errors import ArchiveprintError
+from archiveprint.accounts.roles import COUNTY_ROLES, ROLES, SITE_ROLES
+from archiveprint.accounts.scope import apply_scope, current_scope, installed_sites, scope_for, site_scope
+from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.register.models import Village
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.i18n import ROLE_LABELS
 from archiveprint.web.responses import flash_refusal, refused
-from archiveprint.web.session import db_session
+from archiveprint.web.session import commit_audit, db_session
 
 bp = Blueprint("accounts", __name__)
 LARGEST_ID = 2**31 - 1  # a longer number in the address cannot be a user (and would overflow PostgreSQL's integer)
@@ -43,8 +49,14 @@ class NewUserInput(FlaskForm):
     password_again = PasswordField(_l("再输一次"), validators=[EqualTo("password", _l("两次输入的密码不一致"))])
 
 
+    # The county administrator's only: which site the new user belongs to ("": none, a county role).
+    site = SelectField(_l("所属机构"), validate_choice=False)
+
+
 class RoleInput(FlaskForm):
     role = SelectField(_l("角色"))
+    # The county administrator's, for a county user given a site role: which site it joins.
+    site = SelectField(_l("所属机构"), validate_choice=False)
 
 
 class ResetPasswordInput(FlaskForm):
@@ -64,14 +76,76 @@ class MyPasswordInput(FlaskForm):
     password_again = PasswordField(_l("再输一次"), validators=[EqualTo("password", _l("两次输入的密码不一致"))])
 
 
+def _county() -> bool:
+    """The county administrator: every site's users and the county users, not only the working site's."""
+    return current_account().can("manage_sites")
+
+
+def _site_labels() -> dict[int, str]:
+    return {site.id: f"{site.code} {site.name}" for site in installed_sites(db_session())}
+
+
+def _site_choices(labels: dict[int, str]) -> list[tuple[str, str]]:
+    return [("", _("全县（县级角色，不属于任何机构）"))] + [(str(key), label) for key, label in labels.items()]
+
+
+def _work_in(site_id: int | None) -> None:
+    """From here on the request's session is kept to `site_id` (None: the whole installation, a county user's)."""
+    session = db_session()
+    apply_scope(session, site_scope(session, None) if site_id is None
+                else scope_for(session, current_account().user, site_id=site_id))
+
+
+def _chosen_site(field: SelectField, role: str, *, default: int | None) -> int | None:
+    """The site the county administrator chose for a site role (`default` when the form has no such field; the
+    only one, with one site); None for a county role. Several sites and none chosen: refused, naming the field."""
+    if role in COUNTY_ROLES:
+        return None
+    labels = _site_labels()
+    raw = field.data  # None: not in the form (the working site); "": 全县, no site
+    chosen = default if raw is None else int(raw) if raw.isdigit() and int(raw) in labels else None
+    if chosen is None and len(labels) == 1:
+        chosen = next(iter(labels))
+    if chosen is None:
+        raise InvalidValue("请选择新用户所属的机构（县级角色以外的用户都属于一个机构）", field="所属机构",
+                           value=ROLES.get(role, role))
+    return chosen
+
+
 def _user(user_id: int) -> User:
-    user = db_session().get(User, user_id) if 0 < user_id <= LARGEST_ID else None
+    """The user the URL names: the working site's, or for the county administrator any user, whose site the rest
+    of the request then works in."""
+    session = db_session()
+    if _county():
+        _work_in(None)
+    user = session.get(User, user_id) if 0 < user_id <= LARGEST_ID else None
     if user is None:
         abort(404)
+    if _county():
+        _work_in(user.site_id)
     return user
 
 
+def _users_page(form: NewUserInput, chosen: list[str], status: int = 200) -> ResponseReturnValue:
+    """The list and the new-user form: the county administrator's lists every site's users, with their sites; its
+    village boxes are the working site's."""
+    session = db_session()
+    villages = _all_villages(session)
+    labels = None
+    if _county():
+        labels = _site_labels()
+        form.site.choices = _site_choices(labels)
+        _work_in(None)
+    return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
+                           villages=villages, chosen=chosen, sites=labels), status
+
+
 def _all_villages(session: Session) -> list[Village]:
+    """The working site's villages (a village doctor's boxes); none on the county's page with no working site,
+    where the same code names a village in each site."""
+    scope = current_scope(session)
+    if scope.several_sites and scope.site_id is None:
+        return []
     return list(session.scalars(select(Village).order_by(Village.code)))
 
 
@@ -90,11 +164,9 @@ def _first_error(form: FlaskForm) -> str:
 @bp.get("/users")
 @requires("manage_users")
 def users() -> ResponseReturnValue:
-    session = db_session()
-    form = NewUserInput(role="clerk")
+    form = NewUserInput(role="clerk", site=str(current_scope(db_session()).site_id or ""))
     form.role.choices = _role_choices()
-    return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
-                           villages=_all_villages(session), chosen=[])
+    return _users_page(form, [])
 
 
 @bp.post("/users")
@@ -104,10 +176,11 @@ def create() -> ResponseReturnValue:
     form = NewUserInput()
     form.role.choices = _role_choices()
     if not form.validate_on_submit():
-        return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
-                               villages=_all_villages(session), chosen=request.form.getlist("villages")), 400
+        return _users_page(form, request.form.getlist("villages"), 400)
     try:
         role = form.role.data or ""
+        if _county():  # the site chosen (the working one by default), or none for a county role
+            _work_in(_chosen_site(form.site, role, default=current_scope(session).site_id))
         villages = _chosen_villages(session) if role == "village_doctor" else []
         user = services.create_user(session, form.username.data or "", form.password.data or "", role,
                                     display_name=form.display_name.data or "", villages=villages,
@@ -115,8 +188,7 @@ def create() -> ResponseReturnValue:
     except ArchiveprintError as error:
         session.rollback()
         flash_refusal(error)
-        return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
-                               villages=_all_villages(session), chosen=request.form.getlist("villages")), error.status
+        return _users_page(form, request.form.getlist("villages"), error.status)
     session.commit()
     flash(_("已创建用户 %(name)s", name=user.username), "info")
     return redirect(url_for("accounts.user", user_id=user.id), code=303)
@@ -126,11 +198,18 @@ def create() -> ResponseReturnValue:
 @requires("manage_users")
 def user(user_id: int) -> ResponseReturnValue:
     found = _user(user_id)
-    role_form = RoleInput(role=found.role)
+    role_form = RoleInput(role=found.role, site=str(found.site_id or ""))
     role_form.role.choices = _role_choices()
+    labels = _site_labels() if _county() else None
+    if labels is not None:
+        role_form.site.choices = _site_choices(labels)
+        # the county's read of a user, with the user's site named (a county user's row is the installation's)
+        commit_audit(current_account().user, "view", "user", found.id,
+                     detail=labels.get(found.site_id or 0, _("全县")))
     return render_template("web/accounts/user.html", user=found, role_form=role_form,
                            password_form=ResetPasswordInput(), button=ButtonInput(),
-                           villages=_all_villages(db_session()), chosen=[v.code for v in found.villages])
+                           villages=_all_villages(db_session()), chosen=[v.code for v in found.villages],
+                           sites=labels)
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -146,6 +225,8 @@ def change_role(user_id: int) -> ResponseReturnValue:
     session = db_session()
     try:
         role = form.role.data or ""
+        if _county() and found.site_id is None:  # a county user given a site role joins the site chosen
+            _work_in(_chosen_site(form.site, role, default=None))
         villages = _chosen_villages(session) if role == "village_doctor" else []
         changed = services.change_role(session, found, role, villages=villages, actor=current_account().username)
     except ArchiveprintError as error:

@@ -35,10 +35,13 @@ bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout", "static", "font", "i18n.switch"})
 SITE_KEY = "site_id"  # the site a county role works in (the Flask session's; a site's own users have theirs)
 # What a county role may open before choosing a site: the list of sites, and their own account.
-SITE_FREE_ENDPOINTS = frozenset({"sites.index", "sites.enter", "accounts.my_password",
+SITE_FREE_ENDPOINTS = frozenset({"sites.index", "sites.enter", "sites.create", "accounts.my_password",
                                  # a transfer between sites (机构撤并) is the county's, in no one site
                                  "sites.transfer", "sites.transfer_preview", "sites.transfer_confirm",
-                                 "sites.transfer_done", "sites.transfer_document"})
+                                 "sites.transfer_done", "sites.transfer_document",
+                                 # the installation's users: the county administrator manages every site's
+                                 "accounts.users", "accounts.create", "accounts.user", "accounts.change_role",
+                                 "accounts.reset_password", "accounts.deactivate", "accounts.activate"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 TOUCH_WAIT_MS = 200

@@ -42,7 +42,7 @@ class DuePacketInput(FlaskForm):
 
     month = StringField(_l("月份"), validators=[
         Optional(), Regexp(MONTH.pattern, message=_l("月份的格式为“年-月”，如 2026-12"))])
-    villages = SelectMultipleField(_l("村(居)委会"), default=[])
+    villages = SelectMultipleField(_l("村(居)委会"), default=[], validate_choice=False)  # find_village refuses
     doctor = SelectField(_l("村医"), default="")
     per_village = BooleanField(_l("按村分批（每村一份随访包和调档单，打包下载）"))
 

@@ -125,7 +125,9 @@ class PrintJobInput(FlaskForm):
         SelectChoice(PER_FORM, _l("每张表后各附一份（适合空白表）"))])
     # A print run (#14): one PDF per village, printed side by side by the RQ workers, one zip of them all.
     per_village = BooleanField(_l("按村分批（每村一个 PDF，打包下载）"))
-    villages = SelectMultipleField(_l("分批打印的村（不选即全部村）"), default=[])
+    # validate_choice off: a village no longer offered (transferred to another site meanwhile) is refused by
+    # find_village, in Chinese with its code, not by WTForms' English "not a valid choice"
+    villages = SelectMultipleField(_l("分批打印的村（不选即全部村）"), default=[], validate_choice=False)
 
 
 def choice(kind: str, key: str) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from archiveprint.accounts.scope import apply_scope, scope_for
+from archiveprint.accounts.scope import AccessScope, apply_scope, scope_for
 from archiveprint.accounts.services import audit
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError
@@ -63,9 +63,10 @@ def index() -> ResponseReturnValue:
 @bp.post("/enter")
 @requires("choose_site")
 def enter() -> ResponseReturnValue:
-    site = db_session().get(Site, request.form.get("site", type=int) or 0)
-    if site is None:
-        flash(_("没有这个机构"), "error")
+    chosen = request.form.get("site", "")
+    site = db_session().get(Site, int(chosen)) if chosen.isdigit() else None
+    if site is None:  # a list shown before a change (or a hand-made request)
+        flash(_("没有编号为 %(value)s 的机构，请在列表中重新选择", value=chosen[:32]), "error")
         return redirect(url_for("sites.index"), code=303)
     session[SITE_KEY] = site.id
     user = current_account().user
@@ -84,6 +85,9 @@ def create() -> ResponseReturnValue:
     form = SiteInput()
     if not form.validate_on_submit():
         return _page(form, status=400)
+    # The installation's, as `site add` runs (cli: installation_db): not kept to the site the administrator may be
+    # in — whose scope would hide another site's township (taken, yet not found) or be a closed site's history.
+    apply_scope(db_session(), AccessScope())
     try:
         site = add_site(db_session(), form.code.data or "", name=form.name.data or "",
                         county_code=form.county_code.data or "", county_name=form.county_name.data or "",
@@ -91,10 +95,13 @@ def create() -> ResponseReturnValue:
                         actor=current_account().username)
         db_session().commit()
     except ArchiveprintError as error:
-        rollback()
-        field = {"机构代码": form.code, "乡镇代码": form.township_code, "县代码": form.county_code}.get(
-            error.field or "", form.code)
-        field.errors = [message_of(error, alone=True)]
+        field = {"机构代码": form.code, "机构名称": form.name, "乡镇代码": form.township_code,
+                 "县代码": form.county_code}.get(error.field or "")
+        if field is None:  # about no one field (the database): above the form, with its field and value
+            note_refusal(error)
+        else:
+            rollback()
+            field.errors = [message_of(error, alone=True)]
         return _page(form, status=error.status)
     flash(_("已新增机构：%(name)s（%(code)s）", name=site.name, code=site.code), "success")
     return redirect(url_for("sites.index"), code=303)

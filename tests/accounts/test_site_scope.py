@@ -23,6 +23,7 @@ from archiveprint.accounts.services import audit, create_user
 from archiveprint.db import Base
 from archiveprint.due.models import ServiceVisit
 from archiveprint.errors import Conflict
+from archiveprint.eventlog import Event
 from archiveprint.indicators.models import PopulationFigure
 from archiveprint.inspections.models import InspectionCheck
 from archiveprint.lending.models import Borrower
@@ -226,3 +227,54 @@ def test_a_closed_site_is_read_only_history(session: Session, two_sites: TwoSite
     with pytest.raises(SiteClosed):
         session.flush()
     session.rollback()
+
+
+def _audit_subjects(session: Session, scope: AccessScope) -> set[str]:
+    apply_scope(session, scope)
+    session.expunge_all()
+    return set(session.scalars(select(AuditEntry.subject_id)))
+
+
+def test_a_row_without_a_site_written_after_the_second_site_is_the_installations(session: Session,
+                                                                                  two_sites: TwoSites) -> None:
+    """Rows of the append-only tables written with no site before the second site was added are the first site's;
+    one written after it (a county-wide page's audit row, a county user's event) is the installation's: county
+    roles read it, in whichever site they work; neither site's own users do."""
+    first, second = two_sites.first, two_sites.second
+    assert second.rows_before is not None and set(second.rows_before) == {"events", "audit_log", "loan_scans"}
+    audit(session, None, "view", "resident", "before-second-site")  # as the rows from before sites
+    session.flush()
+    early = session.scalar(select(func.max(AuditEntry.id)))
+    second.rows_before = {**second.rows_before, "audit_log": early}  # … written before the second site was added
+    session.flush()
+    apply_scope(session, site_scope(session, None))  # a county-wide page: no working site
+    county = create_user(session, "county-admin", "password-123", "county_admin")
+    audit(session, county, "view", "site", "county-wide")
+    session.flush()
+    assert session.scalars(select(AuditEntry.site_id).where(AuditEntry.subject_id == "county-wide")).one() is None
+    assert session.scalars(select(Event.site_id).where(Event.kind == "user.created",
+                                                       Event.entity_id == str(county.id))).one() is None
+    clerks = {site.id: session.scalars(select(User).where(User.username == f"clerk-{site.code}")).one()
+              for site in (first, second)}
+    site_1, site_2 = (_audit_subjects(session, scope_for(session, clerks[site.id])) for site in (first, second))
+    assert "before-second-site" in site_1 and "county-wide" not in site_1  # the first site's admin: not the county's
+    assert not {"before-second-site", "county-wide"} & site_2
+    county_1, county_2 = (_audit_subjects(session, scope_for(session, county, site_id=site.id))
+                          for site in (first, second))
+    assert {"before-second-site", "county-wide"} <= county_1
+    assert "county-wide" in county_2 and "before-second-site" not in county_2
+    apply_scope(session, scope_for(session, clerks[first.id]))
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.entity_id == str(county.id))) == 0
+    # The cut is part of the scope, and so of the cached criteria's key.
+    assert site_scope(session, first.id).rows_before == tuple(sorted(second.rows_before.items()))
+
+
+def test_one_site_reads_every_row_without_a_site(session: Session) -> None:
+    """One site: no criterion at all, so a row written later with no site is still the only site's."""
+    setup_township(session)
+    site = session.scalars(select(Site)).one()
+    assert site.rows_before is not None
+    audit(session, None, "view", "resident", "after-first-site")
+    session.flush()
+    apply_scope(session, site_scope(session, site.id))
+    assert "after-first-site" in set(session.scalars(select(AuditEntry.subject_id)))

@@ -130,3 +130,33 @@ def test_change_my_password_signs_out_my_other_browsers(page: Page, browser: Bro
 
     page.get_by_role("button", name="退出").click()
     expect(page).to_have_url(re.compile(r"/login"))
+
+
+def test_one_site_a_county_admin_creates_a_site_user_and_a_county_user_and_sees_each(page: Page, live_server,
+                                                                                    committed_db: Database):
+    """#14 on one site: 县级管理员 creates a clerk and a 县级打印 (blank display names, a double click on 创建) and
+    lands on each one's page — a county user belongs to no site and its page answered 404 before."""
+    with committed_db.transaction() as session:
+        setup_township(session)
+        create_user(session, "county-adm", PASSWORD, "county_admin", display_name="县管理员")
+    sign_in(page, live_server, "county-adm")
+    page.get_by_role("link", name="用户", exact=True).click()
+    for username, role, site, shown in (("sun", "clerk", "130123100 诸福屯镇卫生院", "130123100 诸福屯镇卫生院"),
+                                        ("zhou", "county_print", "全县（县级角色，不属于任何机构）",
+                                         "全县（县级角色，不属于任何机构）")):
+        page.get_by_label("用户名").fill(username)
+        page.locator("#new-user select[name=role]").select_option(role)
+        page.get_by_label("所属机构").select_option(label=site)
+        page.get_by_label("初始密码").fill(PASSWORD)
+        page.get_by_label("再输一次").fill(PASSWORD)
+        page.get_by_role("button", name="创建").dblclick()
+        expect(page.locator(".flash-info")).to_have_text(f"已创建用户 {username}")
+        expect(page.locator(".flash-error")).to_have_count(0)
+        expect(page.locator("h1")).to_contain_text(username)
+        expect(page.locator("#user-site")).to_contain_text(shown)
+        page.get_by_role("link", name="全部用户").click()
+    with committed_db.reader() as session:
+        made = dict(session.execute(select(User.username, User.site_id).where(User.username.in_(["sun", "zhou"])))
+                    .all())
+    assert made["sun"] is not None and made["zhou"] is None
+    expect(page.locator("table.users tbody tr")).to_have_count(3)

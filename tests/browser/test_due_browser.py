@@ -1,10 +1,11 @@
 """本月随访包 in headless Chromium: a clerk from the print centre to the finished job with the default inputs, both
 PDFs downloaded and read; a village doctor offered only his own villages; a viewer kept out, as from the print
-centre."""
+centre; 按村分批 with the optional fields blank and a double click, to the run's zip."""
 
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,37 @@ def test_a_viewer_does_not_see_the_packet_as_he_does_not_see_the_print_centre(pa
     expect(page.get_by_role("link", name="打印中心")).to_have_count(0)
     response = page.goto(f"{live_server}/print/due")
     assert response is not None and response.status == 403
+
+
+def test_a_clerk_prints_the_packet_by_village_with_a_double_click_and_downloads_the_zip(
+        page: Page, live_server, committed_db, tmp_path):
+    """按村分批 with every optional field left blank (this month, every village, no doctor) and 开始打印 clicked
+    twice: one run, a part per village with someone due, and one zip holding each village's packet and pick list."""
+    seed_due(committed_db)
+    sign_in(page, live_server, committed_db, "clerk")
+    page.goto(f"{live_server}/print/due")
+    page.get_by_label("按村分批").check()
+    page.get_by_role("button", name="开始打印").dblclick()
+    expect(page).to_have_url(re.compile(r"/print/jobs/\d+$"))
+    expect(page.locator("#job-status")).to_have_text("完成", timeout=120_000)
+    statuses = page.locator("#run-parts [data-part-status]")
+    expect(statuses.first).to_have_text("完成")
+    with committed_db.reader() as session:
+        runs = session.scalars(select(Job).where(Job.kind == "run")).all()
+        parts = session.scalars(select(Job).where(Job.run_id.is_not(None)).order_by(Job.id)).all()
+    assert len(runs) == 1 and page.url.endswith(f"/print/jobs/{runs[0].id}")
+    assert parts and all(part.status == "done" and part.kind == "due" for part in parts)
+    expect(statuses).to_have_text(["完成"] * len(parts))
+
+    with page.expect_download() as info:
+        page.locator("#run-zip").click()
+    saved = tmp_path / info.value.suggested_filename
+    info.value.save_as(saved)
+    assert saved.suffix == ".zip" and "2026年11月" in saved.name
+    with zipfile.ZipFile(saved) as archive:
+        names = archive.namelist()
+        assert len(names) == 2 * len(parts)
+        for part in parts:
+            stem = f"{part.params['villages'][0]}-{part.params['villages_text']}"
+            assert {f"{stem}.pdf", f"{stem}-调档单.pdf"} <= set(names), names
+            assert len(read(archive.read(f"{stem}.pdf")).pages) == part.pages

@@ -1,5 +1,6 @@
 """#14 按村分批 in headless Chromium: tick the villages, preview them, start the run, watch every village finish on
-the run's page, download the zip and open each village's PDF."""
+the run's page, download the zip and open each village's PDF; then every village (none ticked) with a double click
+on 开始打印: one run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
+from archiveprint.jobs.models import RUN, Job
 from tests.browser.test_print_browser import sign_in
 from tests.jobs.test_print_runs import villages  # noqa: F401  # the fixture: 3 villages, 6 residents
 from tests.pdfcheck import read
@@ -58,3 +61,23 @@ def test_a_run_by_village_from_the_print_centre_to_the_zip(page: Page, live_serv
     info.value.save_as(single)
     assert len(read(single).pages) == 2
     assert problems == [], problems
+
+
+def test_a_run_of_every_village_left_unticked_started_with_a_double_click_is_one_run(
+        page: Page, live_server, committed_db, villages):  # noqa: F811
+    """No village ticked (the optional list left blank: every village), 开始打印 clicked twice without a preview:
+    one run, one part per village, every part printed once."""
+    sign_in(page, live_server, committed_db)
+    page.get_by_role("link", name="打印中心").click()
+    page.get_by_label("表单套组").select_option(label="个人基本信息表")
+    page.get_by_label("按村分批（每村一个 PDF，打包下载）").check()
+    page.get_by_role("button", name="开始打印").dblclick()
+    expect(page).to_have_url(re.compile(r"/print/jobs/\d+$"))
+    expect(page.locator("#run-villages")).to_have_text("3 个村，每村一个文件")
+    expect(page.locator("#job-status")).to_have_text("完成", timeout=120_000)
+    expect(page.locator("#run-parts [data-part-status]")).to_have_text(["完成", "完成", "完成"])
+    with committed_db.reader() as session:
+        runs = session.scalars(select(Job).where(Job.kind == RUN)).all()
+        parts = session.scalars(select(Job).where(Job.run_id.is_not(None))).all()
+    assert len(runs) == 1 and page.url.endswith(f"/print/jobs/{runs[0].id}")
+    assert sorted(part.params["scope"]["village"] for part in parts) == ["001", "201", "202"]

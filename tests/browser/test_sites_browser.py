@@ -1,15 +1,20 @@
 """#14 in headless Chromium: a 县级督导 signs in to an installation of two sites, is sent to 全县机构, enters
-诸福屯镇卫生院 and finds its 张三丰 only, switches to 柏棠镇卫生院 from the menu and finds that site's 张三丰 only.
-PostgreSQL only (SQLite holds one site)."""
+诸福屯镇卫生院 and finds its 张三丰 only, switches to 柏棠镇卫生院 from the menu and finds that site's 张三丰 only
+(PostgreSQL only: SQLite holds one site); a 县级管理员 adds sites on a fresh installation and enters one."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
+from sqlalchemy import func, select
 
+from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
+from archiveprint.sites.models import Site
 from tests.browser.conftest import sign_in
 from tests.security.two_sites import PASSWORD, build_two_sites
 
@@ -40,3 +45,77 @@ def test_a_county_supervisor_enters_one_site_then_switches_to_another(page: Page
         page.locator("#nav-sites").click()  # 切换机构
         expect(page.locator("h1")).to_have_text("全县机构")
         expect(rows.filter(has_text=name)).to_contain_text("当前")
+
+
+def test_a_county_admin_creates_a_site_user_and_a_county_user_and_sees_each(page: Page, live_app: Flask,
+                                                                           live_server: str,
+                                                                           committed_db: Database) -> None:
+    """县级管理员, without choosing a site: 全县机构 → 管理用户 lists both sites' users; a clerk for 柏棠镇卫生院 and a
+    县级督导 are created (blank display names, a double click on 创建) and each lands on a page showing them."""
+    build_two_sites(committed_db, live_app.extensions["archiveprint"].settings.instance_dir)
+    with committed_db.transaction() as session:
+        create_user(session, "county-adm", PASSWORD, "county_admin", display_name="县管理员")
+    sign_in(page, live_server, "county-adm", PASSWORD)
+    expect(page.locator("h1")).to_have_text("全县机构")
+    page.locator("#users-link").click()
+    expect(page.locator("table.users tbody tr")).to_have_count(5)  # two sites' clerk and admin, and county-adm
+    expect(page.locator("table.users")).to_contain_text("ZFT 诸福屯镇卫生院")
+
+    for username, role, site, shown in (("sun", "clerk", "BT 柏棠镇卫生院", "BT 柏棠镇卫生院"),
+                                        ("zhou", "county_supervisor", "全县（县级角色，不属于任何机构）",
+                                         "全县（县级角色，不属于任何机构）")):
+        page.get_by_label("用户名").fill(username)
+        page.locator("#new-user select[name=role]").select_option(role)  # "县级角色" is in the site label too
+        page.get_by_label("所属机构").select_option(label=site)
+        page.get_by_label("初始密码").fill(PASSWORD)
+        page.get_by_label("再输一次").fill(PASSWORD)
+        page.get_by_role("button", name="创建").dblclick()  # one user, no error
+        expect(page.locator(".flash-info")).to_have_text(f"已创建用户 {username}")
+        expect(page.locator(".flash-error")).to_have_count(0)
+        expect(page.locator("h1")).to_contain_text(username)  # the display name is the user name
+        expect(page.locator("#user-site")).to_contain_text(shown)
+        page.get_by_role("link", name="全部用户").click()
+    expect(page.locator("table.users tbody tr")).to_have_count(7)
+    with committed_db.reader() as session:
+        made = dict(session.execute(select(User.username, User.site_id).where(User.username.in_(["sun", "zhou"])))
+                    .all())
+        bt = session.scalars(select(Site.id).where(Site.code == "BT")).one()
+    assert made == {"sun": bt, "zhou": None}
+
+
+def _count(database: Database, stmt: Any) -> int:
+    with database.reader() as session:
+        return session.scalar(stmt) or 0
+
+
+def test_a_county_administrator_adds_sites_with_a_double_click_and_enters_one(page: Page, live_server: str,
+                                                                              committed_db: Database) -> None:
+    """A fresh installation: 新增机构 with 乡镇(街道)名称 left blank (taken from the name), clicked twice, adds one
+    site; a second is added on PostgreSQL and refused in words on SQLite (one site only); 进入 clicked twice is
+    entered (and audited) once."""
+    with committed_db.transaction() as session:
+        create_user(session, "county-admin", PASSWORD, "county_admin", display_name="县卫生健康局")
+    sign_in(page, live_server, "county-admin", PASSWORD)
+    page.goto(f"{live_server}/sites")
+    rows = page.locator("#sites tbody tr")
+    expect(rows).to_have_count(0)
+    for code, name, township in (("BT", "柏棠镇卫生院", "101"), ("XA", "新安镇中心卫生院", "102")):
+        page.get_by_label("机构代码").fill(code)
+        page.get_by_label("机构名称").fill(name)
+        page.get_by_label("县级行政区划代码").fill("130123")
+        page.get_by_label("县(市、区)名称").fill("正定县")
+        page.get_by_label("乡镇(街道)代码").fill(township)
+        page.get_by_role("button", name="新增机构").dblclick()
+        if code == "XA" and committed_db.is_sqlite:
+            expect(page.locator(".flash-error")).to_contain_text("SQLite 只支持一个机构")
+            expect(page.locator("main")).not_to_contain_text("DATABASE_URL")
+            break
+        expect(page.locator(".flash-success")).to_have_text(f"已新增机构：{name}（{code}）")
+        expect(rows.filter(has_text=name)).to_contain_text(name.removesuffix("卫生院").removesuffix("中心"))
+    expect(rows).to_have_count(1 if committed_db.is_sqlite else 2)
+    assert _count(committed_db, select(func.count()).select_from(Site)) == rows.count()
+
+    rows.filter(has_text="柏棠镇卫生院").get_by_role("button", name="进入").dblclick()
+    expect(page.locator(".flash-success")).to_contain_text("现在在 柏棠镇卫生院 工作")
+    assert _count(committed_db, select(func.count()).select_from(AuditEntry)
+                  .where(AuditEntry.action == "enter", AuditEntry.subject_id == "BT")) == 1

@@ -41,8 +41,9 @@ def test_create_a_village_doctor_with_villages_and_list_as_json(cli):
     assert cli("user", "create", "boss", "--role", "admin", input=f"{PASSWORD}\n{PASSWORD}\n").exit_code == 0
     listed = json.loads(cli("user", "list", "--json").output)
     assert listed == [
-        {"username": "boss", "display_name": "boss", "role": "admin", "active": True, "villages": []},
-        {"username": "wang", "display_name": "王村医", "role": "village_doctor", "active": True,
+        {"username": "boss", "display_name": "boss", "role": "admin", "site": "130123100", "active": True,
+         "villages": []},
+        {"username": "wang", "display_name": "王村医", "role": "village_doctor", "site": "130123100", "active": True,
          "villages": ["201", "202"]},
     ]
     unknown = cli("user", "create", "li", "--role", "village_doctor", "--village", "999", "--password", PASSWORD)
@@ -87,3 +88,17 @@ def test_passwd_deactivate_activate_role_and_villages(cli, committed_db):
                      "user.deactivated", "user.activated", "user.role_changed", "user.villages_changed"]
     assert all(actor.startswith("cli:") for actor in actors)
     assert "secret" not in stored
+
+
+def test_one_site_county_users_are_listed_and_moved_to_the_site(cli, committed_db) -> None:  # type: ignore[no-untyped-def]
+    """One site: no --site anywhere; a county user is listed as 全县, and given a site role it becomes the site's."""
+    assert cli("user", "create", "county", "--role", "county_print", "--password", PASSWORD).exit_code == 0
+    assert "county\tcounty\t全县\t县级打印" in cli("user", "list").output
+    assert cli("user", "passwd", "county", "--password-stdin", input=PASSWORD + "\n").exit_code == 0
+    assert cli("user", "role", "county", "clerk").exit_code == 0
+    with committed_db.reader() as session:
+        site_id = session.scalar(select(User.site_id).where(User.username == "county"))
+    assert site_id is not None and json.loads(cli("user", "list", "--json").output)[0]["site"] == "130123100"
+    assert cli("user", "role", "county", "county_admin").exit_code == 0
+    with committed_db.reader() as session:
+        assert session.scalar(select(User.site_id).where(User.username == "county")) is None

@@ -121,6 +121,39 @@ def test_custom_set_population_migration_keeps_the_sets(committed_db):
         assert as_form_set(again).population == "diabetes"
 
 
+def test_site_rows_before_migration_cuts_at_the_second_sites_creation(committed_db):
+    """0025 adds sites.rows_before: an installation that already had two sites takes the first site's NULL-site
+    rows to be those written before the second site was added (by time), later ones the installation's."""
+    from datetime import datetime, timedelta
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from archiveprint.migrate import alembic_config
+    from archiveprint.sites.services import add_site
+    from tests.conftest import ACTOR, setup_township
+
+    if committed_db.is_sqlite:
+        pytest.skip("several sites need PostgreSQL")
+    with committed_db.transaction() as session:
+        setup_township(session)
+        add_site(session, "BT", name="柏棠镇卫生院", county_code="130123", county_name="正定县", township_code="101",
+                 actor=ACTOR)
+    engine = committed_db.engine
+    insert = text("INSERT INTO audit_log (site_id, at, username, action, subject_type, subject_id, detail) "
+                  "VALUES (NULL, :at, 'x', 'view', 'site', :subject, '') RETURNING id")
+    try:
+        command.downgrade(alembic_config(engine), "0022")
+        with engine.begin() as conn:
+            early = conn.execute(insert, {"at": datetime(2000, 1, 1), "subject": "early"}).scalar()
+            conn.execute(insert, {"at": datetime.now() + timedelta(days=1), "subject": "late"})
+    finally:
+        upgrade(engine)
+    with engine.connect() as conn:
+        cuts = [row[0] for row in conn.execute(text("SELECT rows_before FROM sites ORDER BY id"))]
+    assert cuts[1]["audit_log"] == early and set(cuts[1]) == {"events", "audit_log", "loan_scans"}
+
+
 # --- #16.5: every revision down and up with data, and what compare_metadata does not look at ------------------------
 
 # The partial indexes, as the migrations must leave them on both engines (compare_metadata ignores WHERE clauses).

@@ -17,10 +17,12 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from archiveprint.accounts.models import User, user_villages
 from archiveprint.accounts.scope import apply_scope, site_scope
 from archiveprint.cli import AppContext, main
 from archiveprint.db import Database
 from archiveprint.locations.models import Shelf
+from archiveprint.register.models import Village
 from archiveprint.sites.models import Site
 from tests.pdfcheck import page_texts
 from tests.security.two_sites import LAYOUT, SiteWorld, TwoSites, build_two_sites, site_counts
@@ -110,8 +112,6 @@ SITE_COMMANDS: dict[str, Args] = {
     "user activate": lambda a, d: ["clerk-ZFT"],
     "user create": lambda a, d: ["new-clerk", "--role", "clerk", "--password", "long-enough-1"],
     "user deactivate": lambda a, d: ["clerk-ZFT"],
-    "user exists": lambda a, d: ["clerk-ZFT"],
-    "user list": lambda a, d: ["--json"],
     "user passwd": lambda a, d: ["clerk-ZFT", "--password-stdin"],
     "user role": lambda a, d: ["clerk-ZFT", "viewer"],
     "user villages": lambda a, d: ["clerk-ZFT", "201"],
@@ -134,6 +134,16 @@ INSTALLATION: dict[str, Args] = {
                               "--township", "102"],
     "site list": lambda a, d: ["--json"],
     "user create": lambda a, d: ["county-sup", "--role", "county_supervisor", "--password", "long-enough-1"],
+    # County users belong to no site: found by name, whatever the --site.
+    "user passwd": lambda a, d: ["county-sup", "--password-stdin"],
+    "user role": lambda a, d: ["county-sup", "county_print"],
+    "user deactivate": lambda a, d: ["county-sup"],
+    "user activate": lambda a, d: ["county-sup"],
+}
+# Without --site the installation's (every site's users), with it that site's only: run both ways.
+EITHER: dict[str, Args] = {
+    "user exists": lambda a, d: ["clerk-ZFT"],
+    "user list": lambda a, d: ["--json"],
 }
 NOT_RUN = {"restore": "replaces the whole database", "serve": "runs until stopped (tests/cli/test_serve.py)",
            "site transfer": "the installation's, naming both sites (tests/sites/test_transfer_cli.py)"}
@@ -158,7 +168,7 @@ def command_paths() -> list[str]:
 
 def test_every_command_is_named_here() -> None:
     paths = set(command_paths())
-    named = set(SITE_COMMANDS) | set(INSTALLATION) | set(NOT_RUN)
+    named = set(SITE_COMMANDS) | set(INSTALLATION) | set(EITHER) | set(NOT_RUN)
     assert paths - named == set(), "say what each new command is given (SITE_COMMANDS) or why it needs no site"
     assert named - paths == set()
 
@@ -236,7 +246,7 @@ def test_with_two_sites_a_site_command_refuses_to_guess(sites: TwoSites, files: 
 
 
 def test_the_installations_commands_need_no_site(sites: TwoSites, files: Path, cli: Callable[..., Result]) -> None:
-    for path, args in INSTALLATION.items():
+    for path, args in {**EITHER, **INSTALLATION}.items():
         result = cli(*path.split(), *args(sites.a, files))
         assert result.exit_code == 0, f"archiveprint {path}: {result.output}"
     listed = json.loads(cli("site", "list", "--json").output)
@@ -249,7 +259,7 @@ def test_no_command_run_in_one_site_shows_or_changes_another(sites: TwoSites, fi
     before = site_counts(cli_env, a.id)
     control = cli("--site", "BT", "find", "张三丰", "--json")
     assert sites.b.resident in control.output and a.resident not in control.output  # B's own is found
-    for path, args in SITE_COMMANDS.items():
+    for path, args in {**SITE_COMMANDS, **EITHER}.items():
         written = set(files.rglob("*"))
         result = cli("--site", "BT", *path.split(), *args(a, files))
         where = f"archiveprint --site BT {path}"
@@ -286,3 +296,45 @@ def test_numbers_read_in_one_site_count_its_rows_only(sites: TwoSites, files: Pa
         assert overdue["count"] == 1
         assert len(json.loads(cli("--site", site, "population", "list", "--json").output)) == 1
         assert len(json.loads(cli("--site", site, "inspect", "list", "--json").output)) == 1
+
+
+def test_county_users_are_managed_whatever_the_site_and_site_users_in_theirs(sites: TwoSites,
+                                                                            cli: Callable[..., Result],
+                                                                            cli_env: Database) -> None:
+    """`user list` shows every user with their site (全县 for a county user) or one site's; a county user is found by
+    name whatever the --site; a site user only in their own site, and without --site the refusal names the user and
+    the sites; a role change between a site role and a county role sets or clears the site."""
+    assert cli("user", "create", "county-adm", "--role", "county_admin", "--password", "long-enough-1").exit_code == 0
+    listed = json.loads(cli("user", "list", "--json").output)
+    assert {(row["username"], row["site"]) for row in listed} == {
+        ("clerk-ZFT", "ZFT"), ("admin-ZFT", "ZFT"), ("clerk-BT", "BT"), ("admin-BT", "BT"), ("county-adm", None)}
+    assert "county-adm\tcounty-adm\t全县\t县级管理员" in cli("user", "list").output
+    assert {row["username"] for row in json.loads(cli("--site", "BT", "user", "list", "--json").output)} \
+        == {"clerk-BT", "admin-BT"}
+    assert cli("--site", "BT", "user", "exists", "clerk-ZFT").exit_code == 1
+    assert cli("--site", "BT", "user", "exists", "county-adm").exit_code == 0
+    for where in ((), ("--site", "BT"), ("--site", "ZFT")):  # a county user: any or no --site
+        result = cli(*where, "user", "passwd", "county-adm", "--password-stdin")
+        assert result.exit_code == 0, result.output
+    refused = cli("user", "deactivate", "clerk-BT")
+    assert refused.exit_code == 1
+    assert "用户 clerk-BT 是 BT（柏棠镇卫生院） 的用户" in refused.output and "ZFT（诸福屯镇卫生院）" in refused.output
+    assert "--site BT" in refused.output
+    elsewhere = cli("--site", "ZFT", "user", "deactivate", "clerk-BT")
+    assert elsewhere.exit_code == 1 and "没有这个用户" in elsewhere.output
+    assert cli("--site", "BT", "user", "deactivate", "clerk-BT").exit_code == 0
+
+    unplaced = cli("user", "role", "county-adm", "clerk")  # to a site role: which site?
+    assert unplaced.exit_code == 1
+    assert "county-adm 改为机构的角色" in unplaced.output and "BT（柏棠镇卫生院）" in unplaced.output
+    assert cli("--site", "BT", "user", "role", "county-adm", "village_doctor", "--village", "201").exit_code == 0
+    with cli_env.reader() as session:
+        moved = session.execute(select(User.site_id, User.role).where(User.username == "county-adm")).one()
+        villages = session.scalars(select(Village.site_id).join(user_villages).join(User)
+                                   .where(User.username == "county-adm")).all()
+    assert moved == (sites.b.id, "village_doctor") and villages == [sites.b.id]  # BT's 201, not ZFT's
+    assert cli("user", "role", "county-adm", "county_supervisor").exit_code == 1  # a site user now: which site?
+    assert cli("--site", "BT", "user", "role", "county-adm", "county_supervisor").exit_code == 0
+    with cli_env.reader() as session:
+        assert session.execute(select(User.site_id, User.role).where(User.username == "county-adm")).one() \
+            == (None, "county_supervisor")

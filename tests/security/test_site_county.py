@@ -12,6 +12,7 @@ from sqlalchemy import select
 from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
+from archiveprint.eventlog import Event
 from tests.security.test_site_routes import _sign_in
 from tests.security.two_sites import PASSWORD, TwoSites, build_two_sites
 from tests.web.conftest import csrf_token
@@ -96,13 +97,10 @@ def test_a_county_supervisor_changes_nothing(client: FlaskClient, sites: TwoSite
 
 
 def test_the_other_county_roles_work_in_the_chosen_site_only(client: FlaskClient, sites: TwoSites) -> None:
-    """县级管理员 manages the chosen site's users (not the other's); 县级打印 prints the chosen site's people."""
+    """县级打印 prints the chosen site's people (县级管理员's users: the installation's, below)."""
     a, b = sites.a, sites.b
-    _sign_in(client, "county-admin")
+    _sign_in(client, "county-print")
     _enter(client, b.id)
-    users = client.get("/users").get_data(as_text=True)
-    assert "clerk-BT" in users and "clerk-ZFT" not in users and "county-supervisor" not in users
-    assert client.get(f"/users/{a.user_ids['clerk-ZFT']}").status_code == 404
     client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
     _sign_in(client, "county-print")
     _enter(client, a.id)
@@ -146,3 +144,60 @@ def test_a_county_user_changing_their_password_in_a_site_signs_out_their_other_b
     assert changed.status_code in (302, 303), changed.get_data(as_text=True)[:2000]
     assert first.get("/").status_code == 200
     assert second.get("/").headers.get("Location", "").startswith("/login")
+
+
+def test_a_county_admin_manages_every_sites_users_and_the_county_users(client: FlaskClient, sites: TwoSites,
+                                                                      committed_db: Database) -> None:
+    """县级管理员's 用户 page is the installation's, with or without a working site: every site's users and the county
+    users, each with their site; a new user is given a site (or none: a county role) and the page that follows shows
+    it; each user is read and changed in their own site, audited with that site named."""
+    a, b = sites.a, sites.b
+    _sign_in(client, "county-admin")
+    listing = client.get("/users")  # no working site yet: the county's page, not 全县机构
+    assert listing.status_code == 200
+    text = listing.get_data(as_text=True)
+    for name in ("clerk-BT", "clerk-ZFT", "county-supervisor"):
+        assert name in text
+    assert "BT 柏棠镇卫生院" in text and "ZFT 诸福屯镇卫生院" in text
+    _enter(client, b.id)
+    token = csrf_token(client.get("/users"))
+    base = {"csrf_token": token, "display_name": "", "password": "long-enough-1", "password_again": "long-enough-1"}
+    made = client.post("/users", data={**base, "username": "li-zft", "role": "village_doctor", "site": str(a.id),
+                                       "villages": ["201"]})
+    assert made.status_code == 303
+    page = client.get(made.headers["Location"])
+    assert page.status_code == 200 and "li-zft" in page.get_data(as_text=True)
+    assert "ZFT 诸福屯镇卫生院" in page.get_data(as_text=True)
+    county = client.post("/users", data={**base, "username": "county-new", "role": "county_print", "site": ""})
+    assert county.status_code == 303
+    page = client.get(county.headers["Location"])
+    assert page.status_code == 200 and "county-new" in page.get_data(as_text=True)
+    unplaced = client.post("/users", data={**base, "username": "nowhere", "role": "clerk", "site": ""})
+    assert unplaced.status_code == 400 and "请选择新用户所属的机构" in unplaced.get_data(as_text=True)
+    with committed_db.reader() as session:
+        li = session.scalars(select(User).where(User.username == "li-zft")).one()
+        assert li.site_id == a.id and [v.site_id for v in li.villages] == [a.id]  # A's 201, not B's
+        county_id = session.scalars(select(User.id).where(User.username == "county-new")).one()
+        assert session.get(User, county_id).site_id is None  # type: ignore[union-attr]
+    # A county user given a site role joins the site chosen; another site's user is managed in its own site.
+    token = csrf_token(client.get(f"/users/{county_id}"))
+    assert client.post(f"/users/{county_id}/role", data={"csrf_token": token, "role": "viewer",
+                                                         "site": str(b.id)}).status_code == 303
+    reset = client.post(f"/users/{a.user_ids['clerk-ZFT']}/password", data={
+        "csrf_token": token, "password": "new-password-9", "password_again": "new-password-9"})
+    assert reset.status_code == 303
+    with committed_db.reader() as session:
+        assert session.get(User, county_id).site_id == b.id  # type: ignore[union-attr]
+        events = {(row.kind, row.site_id) for row in session.scalars(
+            select(Event).where(Event.actor == "county-admin"))}
+    assert {("user.created", a.id), ("user.created", None), ("user.role_changed", b.id),
+            ("user.password_reset", a.id)} <= events
+    views = [(subject, site) for action, kind, subject, site in _audit(committed_db, "county-admin")
+             if kind == "user"]
+    assert (str(a.user_ids["clerk-ZFT"]), a.id) not in views  # a POST reads nothing: no view row for it
+    assert (str(county_id), None) in views and any(site == a.id for _, site in views)
+    # A's own administrator sees the user made for A, not the county's rows.
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account/password"))})
+    _sign_in(client, "admin-ZFT")
+    mine = client.get("/users").get_data(as_text=True)
+    assert "li-zft" in mine and "county-new" not in mine and "clerk-BT" not in mine

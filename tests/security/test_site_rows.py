@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +17,7 @@ from archiveprint.accounts.models import User
 from archiveprint.accounts.scope import apply_scope, site_scope
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
+from archiveprint.errors import Conflict
 from archiveprint.eventlog import Event
 from archiveprint.intake.models import IntakePage
 from archiveprint.lending.models import LoanRequest
@@ -24,6 +26,10 @@ from archiveprint.lending.rules import load_rules, shipped_rules_file
 from archiveprint.locations.handover import hand_over
 from archiveprint.locations.inventory import find_inventory, live_report, record_scan, start_inventory
 from archiveprint.locations.models import Handover, Inventory, InventoryScan
+from archiveprint.register import services
+from archiveprint.register.idcard import make_id_number
+from archiveprint.register.importer import import_file
+from archiveprint.register.models import Household
 from archiveprint.sites.services import add_site
 from tests.conftest import ACTOR
 from tests.security.two_sites import NOW, PASSWORD, TwoSites, build_two_sites
@@ -117,3 +123,29 @@ def test_a_county_user_stays_without_a_site_when_a_site_is_added(committed_db: D
                  actor=ACTOR)
     with committed_db.reader() as session:
         assert session.scalars(select(User.site_id).where(User.username == "county-sup")).one() is None
+
+
+def test_an_id_number_of_another_sites_resident_is_refused_without_a_word_of_whose(committed_db: Database,
+                                                                                   tmp_path: Path) -> None:
+    """ID numbers are unique in the whole installation: site B's import (a new record, or a changed one) and its
+    registration refuse A's 张三丰's number, naming the row, the column and the number typed — no code, name or site
+    of A's. Before, B's import failed as a whole with "perhaps someone is registering at the same moment"."""
+    sites = build_two_sites(committed_db, tmp_path / "instance")
+    taken = make_id_number("130123", date(1950, 3, 7), 11)  # A's 张三丰 (two_sites.py)
+    header = "档案编号,姓名,性别,出生日期,身份证号,与户主关系,户主姓名,所属村(居)委会\n"
+    for number, row in enumerate((f"13012310120100099,王五,男,1950-03-07,{taken},户主,王五,东村\n",  # a new record
+                                  f"{sites.b.resident},张三丰,男,1950-03-07,{taken},户主,张三丰,东村\n")):  # B's own
+        register = tmp_path / f"register-{number}.csv"
+        register.write_text(header + row, encoding="utf-8-sig")
+        with _in(committed_db, sites.b.id) as session:
+            report = import_file(session, register, actor=ACTOR, today=NOW.date())
+            assert not report.applied
+            problems = [(p.row, p.column, p.value, str(p.reason)) for p in report.problems]
+            assert problems == [(2, "身份证号", taken, "身份证号已属于另一份档案")], problems
+            assert sites.leaks(repr(problems), (taken,)) == []
+    with _in(committed_db, sites.b.id) as session:
+        household = session.scalars(select(Household)).first()
+        assert household is not None
+        with pytest.raises(Conflict) as refused:
+            services.register_resident(session, household, name="王五", sex="1", id_number=taken, actor=ACTOR)
+        assert str(refused.value) == f"「身份证号」，值“{taken}”：身份证号已属于另一份档案"

@@ -282,3 +282,20 @@ def test_settings_read_the_cookie_and_idle_variables():
     from archiveprint.errors import InvalidValue
     with pytest.raises(InvalidValue, match="可选值：auto / on / off"):
         Settings.from_env({"ARCHIVEPRINT_INSTANCE": "/tmp/x", "SECRET_KEY": "k", "ARCHIVEPRINT_SECURE_COOKIES": "y"})
+
+
+def test_one_site_a_county_admin_creates_a_county_user_and_a_site_user_and_sees_each(client, auth, people,
+                                                                                    committed_db):
+    """#14, one site: the new user's page follows creation (no 404 for a county user, who belongs to no site)."""
+    auth.login("county_admin", username="county")
+    token = csrf_token(client.get("/users"))
+    base = {"csrf_token": token, "display_name": "", "password": PASSWORD, "password_again": PASSWORD}
+    for username, role, site in (("county-2", "county_supervisor", ""), ("clerk-2", "clerk", "")):
+        made = client.post("/users", data={**base, "username": username, "role": role, "site": site})
+        assert made.status_code == 303, made.get_data(as_text=True)[:2000]
+        page = client.get(made.headers["Location"])
+        assert page.status_code == 200 and username in page.get_data(as_text=True)
+    with committed_db.reader() as session:
+        placed = dict(session.execute(select(User.username, User.site_id)
+                                      .where(User.username.in_(["county-2", "clerk-2"]))).all())
+    assert placed["county-2"] is None and placed["clerk-2"] is not None  # the only site, though 全县 was left

@@ -252,7 +252,8 @@ def test_a_village_doctor_gets_his_own_villages_only_and_by_default(client, auth
     assert "预览：2026-11 西村" in html
     assert "钱芳" in html and "张三丰" not in html and "张小宝" not in html
     # another village, or another doctor, is refused
-    assert client.post("/print/due/preview", data=due_input(client, villages=["201"])).status_code == 400
+    other = client.post("/print/due/preview", data=due_input(client, villages=["201"]))  # not found, as out of scope
+    assert other.status_code == 404 and "「村(居)委会」，值“201”：没有这个村(居)委会" in other.get_data(as_text=True)
     assert client.post("/print/due/start", data=due_input(client, doctor="someone")).status_code == 400
 
     job_id = job_id_of(client.post("/print/due/start", data=due_input(client)))
