@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import ForeignKey, Integer, MetaData, UniqueConstraint, create_engine, event
-from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -88,12 +88,43 @@ def _busy_is_busy(context: ExceptionContext) -> None:
         raise Busy() from context.original_exception
 
 
+LOCK_TIMEOUT_KEY = "archiveprint_lock_timeout"  # a pooled connection's info: the lock_timeout last SET on it
+
+
 def _configure_postgresql(engine: Engine) -> None:
+    """Each transaction waits for a lock as long as its engine's BUSY_OPTION says (none: the server's default).
+
+    The wait is a session setting kept on the pooled connection and SET only when it changes (a web worker's
+    connections keep the web's wait: no statement per transaction — a search page has three). A SET is undone when
+    the transaction that made it rolls back, so after any rollback or error the connection's setting is taken as
+    unknown and SET again at the next BEGIN."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info[LOCK_TIMEOUT_KEY] = "DEFAULT"  # a new connection has the server's setting
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         wait = conn.get_execution_options().get(BUSY_OPTION)
-        if wait is not None:
-            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(wait)}")
+        wanted = "DEFAULT" if wait is None else str(int(wait))
+        info = conn.connection.info
+        if info.get(LOCK_TIMEOUT_KEY) != wanted:
+            conn.exec_driver_sql(f"SET lock_timeout = {wanted}")
+            info[LOCK_TIMEOUT_KEY] = wanted
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(conn):  # type: ignore[no-untyped-def]
+        _forget_lock_timeout(conn)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.connection is not None:
+            _forget_lock_timeout(context.connection)
+
+
+def _forget_lock_timeout(conn: Connection) -> None:
+    if not conn.invalidated and not conn.closed:
+        conn.connection.info.pop(LOCK_TIMEOUT_KEY, None)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -17,7 +17,14 @@ The floors ("bare") replay the statements the same domain call sends in a sessio
 DBAPI cursor), through a plain psycopg connection; "scoped SQL" replays the statements it sends in the clerk's site
 scope, so scoped ÷ bare is what the site criteria cost the database, and HTTP ÷ scoped what the app adds around them.
 The load generator is this script: one thread per clerk or station, each with its own keep-alive connection
-(http.client), closed loop (the next request when the answer has arrived, no think time).
+(http.client), pausing 0.5–1.5 × --think-ms between two requests (0: a closed loop, the next request as soon as the
+answer has arrived).
+
+Each HTTP measurement also reports the CPU it cost a request (`app_cpu_ms`: gunicorn's workers; `db_cpu_ms`: the
+PostgreSQL backends connected to the database; `client_cpu_ms`: this script), read from /proc before and after, and
+the 1-minute load average at its start and end: on a machine shared with other work the wall-clock percentiles move
+with the load, the CPU a request costs hardly does. `--reuse` measures on a database a `--keep` run left, and keeps
+it.
 """
 
 from __future__ import annotations
@@ -549,6 +556,7 @@ def gunicorn(url: str, workers: int, threads: int, folder: Path) -> Iterator[tup
         while booted < workers and time.monotonic() < deadline:  # every worker up before anything is timed
             booted = log_path.read_text(encoding="utf-8", errors="replace").count("Booting worker with pid")
             time.sleep(0.2)
+        SERVER.master = process.pid
         yield "127.0.0.1", port
     finally:
         if process.poll() is None:
@@ -619,6 +627,76 @@ class Client:
     def post_json(self, path: str, data: object) -> tuple[int, bytes]:
         return self.request("POST", path, json.dumps(data).encode(),
                             {"Content-Type": "application/json", "X-CSRFToken": self.csrf})
+
+
+# --- CPU the server spends -----------------------------------------------------------------------------------------
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat), None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == parent:
+                pids.append(int(entry.name))
+    return pids
+
+
+@dataclass
+class ServerCpu:
+    """The CPU the server spends on a measurement — gunicorn's workers, and the PostgreSQL backends connected to the
+    county's database (the app's pool: the floors' connections are closed by then) — read from /proc before and
+    after it. Unlike the wall-clock figures it hardly moves with what else the two cores are doing. Linux only."""
+
+    master: int = 0
+    database: str = ""
+
+    def pids(self) -> tuple[list[int], list[int]]:
+        workers = _children(self.master) if self.master else []
+        with psycopg.connect(libpq_url(database_url(self.database)), autocommit=True) as connection:
+            backends = [row[0] for row in connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.database,)).fetchall()]
+        return workers, backends
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        workers, backends = self.pids()
+        return {"app": {pid: _cpu_s(pid) or 0.0 for pid in workers},
+                "db": {pid: _cpu_s(pid) or 0.0 for pid in backends},
+                "client": {0: time.process_time()}}
+
+    def since(self, before: dict[str, dict[int, float]], requests: int) -> dict[str, float]:
+        """CPU ms a request: the app (gunicorn workers), the database (its backends), the load generator."""
+        after = self.snapshot()
+        out = {}
+        for part in ("app", "db", "client"):
+            spent = sum(now - before[part].get(pid, 0.0) for pid, now in after[part].items())
+            out[f"{part}_cpu_ms"] = round(spent * 1000 / max(1, requests), 2)
+        return out
+
+
+SERVER = ServerCpu()
+
+
+def with_cpu(measure: Callable[[], tuple[list[float], float]], requests: int) -> tuple[list[float], float,
+                                                                                      dict[str, float]]:
+    """Run one HTTP measurement (`requests` requests, warm-up included) and what the server's CPU spent on each."""
+    before = SERVER.snapshot()
+    load_before = os.getloadavg()[0]
+    times, wall = measure()
+    cpu = SERVER.since(before, requests)
+    return times, wall, {**cpu, "load_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
 
 # --- timing --------------------------------------------------------------------------------------------------------
@@ -771,18 +849,24 @@ def measure_locate(url: str, sites: list[SiteInfo], clients: dict[int, Client], 
                               "in-process": summary(in_process),
                               "statements": len(next(iter(scoped_calls.values()))[0])}
     for name, path in (("HTTP API", "/api/v1/locate?q="), ("HTTP page", "/locations/locate?q=")):
-        times, found = [], 0
-        for i in range(warmup + count):
-            site, code = order[i % len(order)]
-            started = time.perf_counter()
-            status, body = clients[site.id].get(path + code)
-            elapsed = time.perf_counter() - started
-            if status != 200:
-                raise RuntimeError(f"{path}{code}: HTTP {status} {body[:300]!r}")
-            if i >= warmup:
-                times.append(elapsed)
-                found += (json.loads(body)["count"] == 1) if "api" in path else (code.encode() in body)
-        result[name] = {**summary(times), "found": found}
+        found = [0]
+
+        def one_by_one(path: str = path, found: list[int] = found) -> tuple[list[float], float]:
+            times = []
+            for i in range(warmup + count):
+                site, code = order[i % len(order)]
+                started = time.perf_counter()
+                status, body = clients[site.id].get(path + code)
+                elapsed = time.perf_counter() - started
+                if status != 200:
+                    raise RuntimeError(f"{path}{code}: HTTP {status} {body[:300]!r}")
+                if i >= warmup:
+                    times.append(elapsed)
+                    found[0] += (json.loads(body)["count"] == 1) if "api" in path else (code.encode() in body)
+            return times, 0.0
+
+        times, _wall, cpu = with_cpu(one_by_one, warmup + count)
+        result[name] = {**summary(times), "found": found[0], **cpu}
     return result
 
 
@@ -825,8 +909,9 @@ def measure_search(url: str, sites: list[SiteInfo], clients: dict[int, Client], 
                     by_kind.setdefault(kind, []).append(elapsed)
         return task
 
-    times, wall = concurrently([user(site) for site in sites], count // users or 1, warmup // users)
-    result[f"HTTP ×{users}"] = summary(times, wall)
+    per, wu = count // users or 1, warmup // users
+    times, wall, cpu = with_cpu(lambda: concurrently([user(site) for site in sites], per, wu), (per + wu) * users)
+    result[f"HTTP ×{users}"] = {**summary(times, wall), **cpu}
     result["HTTP by kind"] = {kind: summary(values) for kind, values in sorted(by_kind.items())}
     return result
 
@@ -911,21 +996,26 @@ def measure_scans(url: str, sites: list[SiteInfo], clients: dict[int, Client], p
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
         return task
 
-    times, wall = concurrently([station(site) for site in sites], per, wu)
-    result[f"HTTP ×{stations}"] = {**summary(times, wall), "outcomes": outcomes}
+    times, wall, cpu = with_cpu(lambda: concurrently([station(site) for site in sites], per, wu),
+                                (per + wu) * stations)
+    result[f"HTTP ×{stations}"] = {**summary(times, wall), "outcomes": outcomes, **cpu}
     return result
 
 
 # --- report --------------------------------------------------------------------------------------------------------
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| measure | what | n | p50 ms | p90 ms | p99 ms | max ms | per s |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| measure | what | n | p50 ms | p90 ms | p99 ms | max ms | per s | CPU ms app / db / client | load |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for measure, rows in results.items():
         for what, row in rows.items():
             if not isinstance(row, dict) or "p50" not in row:
                 continue
+            cpu = (f"{row['app_cpu_ms']} / {row['db_cpu_ms']} / {row['client_cpu_ms']}" if "app_cpu_ms" in row
+                   else "")
+            load = " → ".join(map(str, row["load_1min"])) if "load_1min" in row else ""
             lines.append(f"| {measure} | {what} | {row['n']} | {row['p50']} | {row['p90']} | {row['p99']} | "
-                         f"{row['max']} | {row.get('per_s', '')} |")
+                         f"{row['max']} | {row.get('per_s', '')} | {cpu} | {load} |")
     return "\n".join(lines)
 
 
@@ -948,7 +1038,8 @@ def main() -> None:
                         help="mean pause of each clerk and station between two requests (0: a closed loop)")
     parser.add_argument("--database", default="county_bench")
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse it with --reuse)")
-    parser.add_argument("--reuse", action="store_true", help="measure on the database a --keep run left")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure on the database a --keep run left (and keep it)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.households < args.sites or args.residents < args.households:
@@ -956,6 +1047,7 @@ def main() -> None:
     import sqlalchemy
 
     THINK[0] = args.think_ms / 1000
+    SERVER.database = args.database
     url = database_url(args.database)
     folder = Path(tempfile.mkdtemp(prefix="county-bench-"))
     results: dict[str, Any] = {}
@@ -998,7 +1090,7 @@ def main() -> None:
                 "SELECT (SELECT count(*) FROM households), (SELECT count(*) FROM residents)").fetchone()  # type: ignore[misc]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        if not args.keep:
+        if not args.keep and not args.reuse:  # a database kept for reuse stays until a run without --reuse
             drop_database(args.database)
     meta = {"sites": len(sites), "residents": residents, "households": households,
             "web_workers": args.web_workers, "web_threads": args.web_threads, "think_ms": args.think_ms,

@@ -23,18 +23,23 @@ register, loans and location history move with it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, event, or_, select
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
+from sqlalchemy import Delete, Select, Update, and_, event, or_, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Load, ORMExecuteState, RelationshipProperty, Session, UOWTransaction
 from sqlalchemy.orm.util import LoaderCriteriaOption
+from sqlalchemy.sql.cache_key import NO_CACHE, CacheConst
+from sqlalchemy.sql.expression import ColumnClause, TableClause
+from sqlalchemy.sql.visitors import anon_map
 
 from archiveprint.accounts.models import AuditEntry, LoginAttempt, User, UserSession
 from archiveprint.accounts.roles import COUNTY_ROLES
-from archiveprint.db import Database
+from archiveprint.db import Base, Database
 from archiveprint.due.models import ServiceVisit
 from archiveprint.errors import Conflict
 from archiveprint.eventlog import Event
@@ -145,25 +150,41 @@ NOBODY = AccessScope(village_ids=frozenset(), site_ids=frozenset())
 
 
 @dataclass(frozen=True)
+class TownshipName:
+    """A site's home township as a page header names it (the unit, the county and the township)."""
+
+    county_name: str
+    name: str
+    unit_name: str
+
+
+@dataclass(frozen=True)
 class SiteRow:
     id: int
     code: str
     name: str
     closed: bool
     rows_before: tuple[tuple[str, int], ...] | None = None
+    township: TownshipName | None = None  # its home township (None: not set yet)
 
 
 def installed_sites(session: Session) -> list[SiteRow]:
-    """Every site of the installation (a tiny table, read fresh for each scope so a site added meanwhile counts)."""
-    rows = session.execute(select(Site.id, Site.code, Site.name, Site.status, Site.rows_before)
-                           .order_by(Site.id)).all()
+    """Every site of the installation with its home township's name (a tiny table, read fresh for each scope so a
+    site added meanwhile counts; the web reads it once a request, for the scope and the page header)."""
+    rows = session.execute(select(Site.id, Site.code, Site.name, Site.status, Site.rows_before,
+                                  Township.id.label("township_id"), Township.county_name,
+                                  Township.name.label("township_name"), Township.unit_name)
+                           .outerjoin(Township, Township.id == Site.township_id).order_by(Site.id)).all()
     return [SiteRow(row.id, row.code, row.name, row.status == "closed",
-                    tuple(sorted(row.rows_before.items())) if row.rows_before else None) for row in rows]
+                    tuple(sorted(row.rows_before.items())) if row.rows_before else None,
+                    TownshipName(row.county_name, row.township_name, row.unit_name)
+                    if row.township_id is not None else None) for row in rows]
 
 
-def site_scope(session: Session, site_id: int | None) -> AccessScope:
-    """The scope of work in one site (None: every site — only a county-wide read, which adds no rows)."""
-    sites = installed_sites(session)
+def site_scope(session: Session, site_id: int | None, *, sites: list[SiteRow] | None = None) -> AccessScope:
+    """The scope of work in one site (None: every site — only a county-wide read, which adds no rows). `sites`:
+    installed_sites, when the caller has just read them."""
+    sites = installed_sites(session) if sites is None else sites
     if len(sites) <= 1:
         only = sites[0] if sites else None
         if site_id is not None and (only is None or only.id != site_id):
@@ -178,20 +199,23 @@ def site_scope(session: Session, site_id: int | None) -> AccessScope:
                        read_only=site.closed, several_sites=True, rows_before=sites[1].rows_before)
 
 
-def scope_for(session: Session, user: User | None, *, site_id: int | None = None) -> AccessScope:
+def scope_for(session: Session, user: User | None, *, site_id: int | None = None,
+              sites: list[SiteRow] | None = None) -> AccessScope:
     """The scope of a signed-in user, in their site (a county role: in the site they chose, `site_id`; None is a
-    county-wide read). The CLI and system jobs, with no user, work in `site_id`.
+    county-wide read). The CLI and system jobs, with no user, work in `site_id`. `sites`: installed_sites, when
+    the caller has just read them.
 
     A user of one site never gets another site by asking, and a village doctor with no village yet sees nobody,
     never everybody.
     """
+    sites = installed_sites(session) if sites is None else sites
     if user is not None and user.role not in COUNTY_ROLES:
         if site_id is not None and user.site_id is not None and site_id != user.site_id:
             return NOBODY
         site_id = user.site_id
-        if site_id is None and len(installed_sites(session)) > 1:
+        if site_id is None and len(sites) > 1:
             return NOBODY  # a site user with no site, once there are several: nothing rather than everything
-    scope = site_scope(session, site_id)
+    scope = site_scope(session, site_id, sites=sites)
     if user is not None and user.role in COUNTY_ROLES and scope.site_ids:
         scope = replace(scope, county=True)  # the installation's own rows too, in whichever site they work
     if user is not None and user.role in VILLAGE_SCOPED_ROLES:
@@ -330,10 +354,113 @@ def _add_scope_criteria(state: ORMExecuteState) -> None:
     lifted = _read_through(state) if scope.site_ids is not None else None
     if lifted is not None:
         statement = _without_criteria_on(statement, lifted)
-    state.statement = statement.options(*_scope_options(
-        None if scope.site_ids is None else tuple(sorted(scope.site_ids)), scope.first_site,
-        None if scope.village_ids is None else tuple(sorted(scope.village_ids)),
-        bool(state.execution_options.get(HISTORY)), lifted, scope.rows_before, scope.county))
+    key = (None if scope.site_ids is None else tuple(sorted(scope.site_ids)), scope.first_site,
+           None if scope.village_ids is None else tuple(sorted(scope.village_ids)),
+           bool(state.execution_options.get(HISTORY)), lifted, scope.rows_before, scope.county)
+    entities = _entities_of(statement)
+    options = _scope_options(*key) if entities is None else _scope_options_for(key, entities)
+    if SELF_CHECK and entities is not None:
+        _check_same_sql(state, statement, _scope_options(*key), options)
+    state.statement = _with_options(statement, options)
+
+
+# --- which entities a statement names: their criteria, and no other's ---------------------------------------------
+# Each criterion added to a statement costs it whether or not the statement names its entity: SQLAlchemy keys the
+# statement by every option and binds every option's parameters on every execution (a search page's statements
+# spent a third of their time matching the forty criteria's parameters, bench/county_bench.py). A criterion applies
+# only where its entity appears, so a statement gets the criteria of the tables it names — in its FROM, joins,
+# columns and subqueries, and along the paths of its loader options (an eager join the ORM adds when compiling) —
+# and, when that cannot be told from the statement (an option of another kind, a wildcard path), all of them.
+
+SELF_CHECK = os.environ.get("ARCHIVEPRINT_SCOPE_SELFCHECK") == "1"  # tests: compile both ways, refuse a difference
+_CLASSES_BY_TABLE: dict[str, tuple[type, ...]] = {}
+
+
+def _classes_by_table() -> dict[str, tuple[type, ...]]:
+    if not _CLASSES_BY_TABLE:
+        found: dict[str, list[type]] = {}
+        for mapper in Base.registry.mappers:
+            for table in mapper.tables:
+                found.setdefault(table.name, []).append(mapper.class_)
+        _CLASSES_BY_TABLE.update({name: tuple(classes) for name, classes in found.items()})
+    return _CLASSES_BY_TABLE
+
+
+def _entities_of(statement: Any) -> frozenset[type] | None:
+    """The mapped classes a SELECT, UPDATE or DELETE can name once compiled, or None when unsure."""
+    if not isinstance(statement, (Select, Update, Delete)):
+        return None
+    names: set[str] = set()
+    classes: set[type] = set()
+    for option in statement._with_options:
+        if isinstance(option, LoaderCriteriaOption):
+            continue  # the scope's own (copied from the statement that loaded the parent rows)
+        if not isinstance(option, Load):
+            return None
+        for element in option.context:
+            for token in element.path.path:
+                if isinstance(token, str):
+                    return None  # a wildcard ("*"): any relationship
+                mapper = getattr(token, "mapper", None)
+                if mapper is not None:
+                    classes.add(mapper.class_)
+                parent = getattr(token, "parent", None)
+                if isinstance(token, RelationshipProperty) and parent is not None:
+                    classes.add(parent.class_)
+    todo = [statement]
+    while todo:  # the whole expression tree, but not into a table's own columns
+        element = todo.pop()
+        if isinstance(element, TableClause):
+            names.add(element.name)
+            continue
+        if isinstance(element, ColumnClause):
+            if isinstance(element.table, TableClause):
+                names.add(element.table.name)
+            continue
+        todo.extend(element.get_children())
+    by_table = _classes_by_table()
+    for name in names:
+        classes.update(by_table.get(name, ()))
+    for entity in list(classes):
+        classes |= _joined_by_default(entity)
+    return frozenset(classes)
+
+
+@cache
+def _joined_by_default(entity: type) -> frozenset[type]:
+    """What an entity's relationships join whenever it is loaded (lazy="joined"), transitively."""
+    found: set[type] = set()
+    todo = [entity]
+    while todo:
+        mapper = sa_inspect(todo.pop())
+        for relationship in mapper.relationships:
+            target = relationship.mapper.class_
+            if relationship.lazy in ("joined", False) and target not in found:
+                found.add(target)
+                todo.append(target)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4096)
+def _scope_options_for(key: tuple[Any, ...], entities: frozenset[type]) -> tuple[Any, ...]:
+    """The scope's criteria on these entities (one tuple per scope and set of entities, built once)."""
+    return tuple(option for option in _scope_options(*key) if option.entity.class_ in entities)
+
+
+def _check_same_sql(state: ORMExecuteState, statement: Any, every: tuple[Any, ...], some: tuple[Any, ...]) -> None:
+    dialect = state.session.get_bind().dialect
+    full = str(_with_options(statement, every).compile(dialect=dialect))
+    part = str(_with_options(statement, some).compile(dialect=dialect))
+    if full != part:
+        raise AssertionError(f"scope criteria left out of a statement that needs them:\n{full}\n---\n{part}")
+
+
+def _with_options(statement: Any, options: tuple[Any, ...]) -> Any:
+    """`statement.options(*options)` without checking each of the forty options again for every statement (they
+    are options already, built once): what `Executable.options` does after that check."""
+    copy = statement._generate()
+    copy._with_options = statement._with_options + options
+    return copy
 
 
 @lru_cache(maxsize=1024)
@@ -353,8 +480,36 @@ def _scope_options(sites: tuple[int, ...] | None, first_site: bool, villages: tu
             county=county) if entity is not lifted]
     if villages is not None:
         criteria += _person_criteria(villages, Village.id.in_(villages))
-    return tuple(with_loader_criteria(entity, test, include_aliases=True, propagate_to_loaders=False)
-                 for entity, test in criteria)
+    return tuple(_Criterion(entity, test) for entity, test in criteria)
+
+
+class _Criterion(LoaderCriteriaOption):
+    """`with_loader_criteria(entity, test, include_aliases=True, propagate_to_loaders=False)` whose part of a
+    statement's cache key is worked out once, when the scope's options are built.
+
+    SQLAlchemy keys every statement by its structure, options included, to find its compiled SQL: walking the forty
+    criteria (their IN lists and subqueries) for each of the twenty statements of a scan cost about 0.2 ms a
+    statement (bench/county_bench.py). An option's key depends on nothing but the option, so it is kept, with the
+    bound parameters it contributes (always the same objects, in the same order: a statement compiled for one site
+    and reused for another takes the other's ids from them, as before). Lambdas in SQLAlchemy do the same."""
+
+    __slots__ = ("_key",)
+    _traverse_internals = LoaderCriteriaOption._traverse_internals  # keyed as the option it is (for the one key)
+
+    def __init__(self, entity: type, test: Any) -> None:
+        super().__init__(entity, test, include_aliases=True, propagate_to_loaders=False)
+        binds: list[Any] = []
+        fresh = anon_map()
+        key = super()._gen_cache_key(fresh, binds)
+        cacheable = key is not None and NO_CACHE not in fresh and CacheConst.PARAMS not in fresh
+        self._key = (key, tuple(binds)) if cacheable else None
+
+    def _gen_cache_key(self, anon_map: Any, bindparams: list[Any]) -> Any:
+        if self._key is None:
+            return super()._gen_cache_key(anon_map, bindparams)
+        key, binds = self._key
+        bindparams.extend(binds)
+        return key
 
 
 def _without_criteria_on(statement: Any, entity: type) -> Any:

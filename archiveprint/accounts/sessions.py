@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from archiveprint.accounts.models import LoginAttempt, User, UserSession
 
@@ -32,7 +32,8 @@ def find_live_session(session: Session, token: str, *, now: datetime, idle: time
     if not token or len(token) > 100:
         return None
     found = session.scalar(select(UserSession).where(UserSession.token_hash == token_hash(token),
-                                                     UserSession.ended_at.is_(None)))
+                                                     UserSession.ended_at.is_(None))
+                           .options(joinedload(UserSession.user, innerjoin=True)))  # every request: one statement
     if found is None or now - found.last_seen_at > idle or not found.user.active:
         return None
     return found

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +16,9 @@ from archiveprint.clock import local_time
 from archiveprint.errors import N_, ArchiveprintError, Conflict, InvalidValue
 from archiveprint.lending import services
 from archiveprint.lending.models import SCAN_ACTIONS, Loan, LoanScan
-from archiveprint.lending.queries import find_borrower, find_last_loan, find_open_loan, loan_code
+from archiveprint.lending.queries import find_borrower, find_last_loan, loan_code
 from archiveprint.lending.rules import LendingRules
+from archiveprint.register.models import Household
 
 # A station that cannot reach the server keeps its scans and sends them later, in order. Each scan is applied at most
 # once (its client id is unique in `loan_scans`; sending it again returns the stored outcome). A scan that no longer
@@ -83,6 +85,10 @@ class ScanOutcome:
     message: str
     loan: str | None  # loan number
     replayed: bool  # this client id had been received before; the stored outcome is returned
+    # The folder the scan was applied to, as this transaction read it (None when it was not applied): the station's
+    # answer names it without reading it again. Not part of the answer itself.
+    household: Household | None = field(default=None, compare=False, repr=False)
+    home: str | None = field(default=None, compare=False, repr=False)  # its home address, when the change read it
 
     @property
     def ok(self) -> bool:
@@ -105,18 +111,18 @@ def submit_scan(session: Session, scan: ScanInput, *, rules: LendingRules, actor
         return _replayed(stored, scan)
     try:
         with session.begin_nested():
-            outcome, message, loan_id = _apply(session, scan, rules=rules, actor=actor, now=now)
+            applied = _apply(session, scan, rules=rules, actor=actor, now=now)
             session.add(LoanScan(client_id=scan.client_id, station=scan.station, action=scan.action,
                                  code=scan.code[:40], client_at=scan.client_at, received_at=now, actor=actor,
-                                 outcome=outcome, message=message[:500], loan_id=loan_id))
+                                 outcome=applied.outcome, message=applied.message[:500], loan_id=applied.loan_id))
             session.flush()
     except IntegrityError:  # the same scan arrived twice at once: the other copy was applied
         stored = _stored(session, scan.client_id)
         if stored is None:
             raise
         return _replayed(stored, scan)
-    return ScanOutcome(scan.client_id, scan.action, scan.code, outcome, message,
-                       loan_code(loan_id) if loan_id else None, False)
+    return ScanOutcome(scan.client_id, scan.action, scan.code, applied.outcome, applied.message,
+                       loan_code(applied.loan_id) if applied.loan_id else None, False, applied.household, applied.home)
 
 
 def replay_scans(session: Session, scans: Sequence[ScanInput], *, rules: LendingRules, actor: str,
@@ -137,41 +143,53 @@ def _replayed(stored: LoanScan, scan: ScanInput) -> ScanOutcome:
                        loan_code(stored.loan_id) if stored.loan_id else None, True)
 
 
-def _apply(session: Session, scan: ScanInput, *, rules: LendingRules, actor: str,
-           now: datetime) -> tuple[str, str, int | None]:
-    """(outcome, message, loan id). The change runs in its own savepoint, so a refusal leaves nothing behind."""
+class _Applied(NamedTuple):
+    outcome: str
+    message: str
+    loan_id: int | None
+    household: Household | None = None  # the folder, when the scan was applied
+    home: str | None = None  # its home address, when the change read it
+
+
+def _apply(session: Session, scan: ScanInput, *, rules: LendingRules, actor: str, now: datetime) -> _Applied:
+    """What became of the scan. The change runs in its own savepoint, so a refusal leaves nothing behind. The scan is
+    resolved once (by the order check) and passed on."""
     source = {"client_id": scan.client_id, "station": scan.station, "received_at": now}
     try:
         if scan.client_at > now + CLOCK_SKEW:
             raise InvalidValue("扫描时间晚于服务器时间（请校对扫描站时钟）", field="client_at",
                                value=scan.client_at.isoformat(timespec="seconds"))
         with session.begin_nested():
-            _check_order(session, scan, rules)
+            scanned = _check_order(session, scan, rules)
             if scan.action == "out":
                 borrower = find_borrower(session, scan.borrower) if scan.borrower.strip() else None
                 loan = services.check_out(session, scan.code, borrower=borrower, purpose=scan.purpose or None,
                                           purpose_note=scan.purpose_note, on_site=scan.on_site, rules=rules,
-                                          actor=actor, now=now, at=scan.client_at, source=source)
+                                          actor=actor, now=now, at=scan.client_at, source=source, scanned=scanned)
                 given = "已放行给申请人" if borrower is None else "已借出给"
-                return ("applied", f"{given} {loan.borrower.display}，应还 {loan.due_on:%Y-%m-%d}", loan.id)
+                return _Applied("applied", f"{given} {loan.borrower.display}，应还 {loan.due_on:%Y-%m-%d}",
+                                loan.id, scanned.household)
             if scan.action == "renew":
                 loan = services.renew(session, scan.code, rules=rules, actor=actor, now=now, at=scan.client_at,
-                                      source=source)
-                return ("applied", f"已续借，应还 {loan.due_on:%Y-%m-%d}", loan.id)
+                                      source=source, scanned=scanned)
+                return _Applied("applied", f"已续借，应还 {loan.due_on:%Y-%m-%d}", loan.id, scanned.household)
             result = services.return_folder(session, scan.code, condition=scan.condition or None, note=scan.note,
-                                            rules=rules, actor=actor, now=now, at=scan.client_at, source=source)
-            return ("applied" if result.changed else "unchanged", result.message,
-                    result.loan.id if result.loan else None)
+                                            rules=rules, actor=actor, now=now, at=scan.client_at, source=source,
+                                            scanned=scanned)
+            return _Applied("applied" if result.changed else "unchanged", result.message,
+                            result.loan.id if result.loan else None, scanned.household, result.home)
     except Conflict as error:
-        return ("conflict", str(error), None)
+        return _Applied("conflict", str(error), None)
     except ArchiveprintError as error:
-        return ("rejected", str(error), None)
+        return _Applied("rejected", str(error), None)
 
 
-def _check_order(session: Session, scan: ScanInput, rules: LendingRules) -> None:
+def _check_order(session: Session, scan: ScanInput, rules: LendingRules) -> services.Scanned:
     """Refuse a scan whose time contradicts the record: an offline check-out made before the folder's last return
-    was booked, or a return or renewal scanned before the loan it would touch began."""
-    household = services.resolve(session, scan.code, loan_numbers=scan.action != "out").household
+    was booked, or a return or renewal scanned before the loan it would touch began. The scan as resolved (with
+    the folder's open loan, for a return or renewal) is passed on to the change."""
+    scanned = services.resolve(session, scan.code, loan_numbers=scan.action != "out")
+    household = scanned.household
     when = f"{local_time(scan.client_at, rules.timezone):%Y-%m-%d %H:%M}"
     if scan.action == "out":
         last = find_last_loan(session, household.id)
@@ -180,8 +198,9 @@ def _check_order(session: Session, scan: ScanInput, rules: LendingRules) -> None
                            "{returned_at:%Y-%m-%d %H:%M}），请核对后重新扫描",
                            params={"when": when, "returned_at": local_time(last.returned_at, rules.timezone)},
                            field="档案袋", value=scan.code)
-        return
-    loan: Loan | None = find_open_loan(session, household.id)
+        return scanned
+    scanned = scanned.with_open_loan(session)
+    loan: Loan | None = scanned.open_loan
     if loan is not None and loan.out_at > scan.client_at:
         raise Conflict("这次{action}扫描（{when}）早于当前这笔借阅的借出时间（"
                        "{out_at:%Y-%m-%d %H:%M}，{loan}），"
@@ -189,3 +208,4 @@ def _check_order(session: Session, scan: ScanInput, rules: LendingRules) -> None
                        params={"action": ACTION_TEXT[scan.action], "when": when,
                                "out_at": local_time(loan.out_at, rules.timezone), "loan": loan_code(loan.id)},
                        field="档案袋", value=scan.code)
+    return scanned

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotFound, PermissionDenied, joined
 from archiveprint.eventlog import record_event
@@ -40,11 +40,23 @@ Source = dict[str, object]
 
 @dataclass(frozen=True)
 class Scanned:
-    """What a scan at the lending desk named: the household folder, maybe a resident, maybe a loan number."""
+    """What a scan at the lending desk named: the household folder, maybe a resident, maybe a loan number.
+
+    A caller that has already resolved the scan in this transaction (the scan journal checks its order first)
+    passes it on, with the folder's open loan when it looked that up too (`open_loan_known`), so that one scan
+    reads its folder and loan once (bench/county_bench.py)."""
 
     household: Household
     resident: Resident | None
     loan_id: int | None = None
+    open_loan: Loan | None = None
+    open_loan_known: bool = False
+
+    def with_open_loan(self, session: Session) -> Scanned:
+        """The same scan with its folder's open loan looked up (once)."""
+        if self.open_loan_known:
+            return self
+        return replace(self, open_loan=find_open_loan(session, self.household.id), open_loan_known=True)
 
 
 def resolve(session: Session, code: str, *, loan_numbers: bool = False) -> Scanned:
@@ -80,14 +92,14 @@ def lent_message(loan: Loan, rules: LendingRules) -> str:
 
 def check_out(session: Session, code: str, *, borrower: Borrower | None = None, purpose: str | None = None,
               purpose_note: str = "", on_site: bool = False, rules: LendingRules, actor: str, now: datetime,
-              at: datetime | None = None, source: Source | None = None) -> Loan:
+              at: datetime | None = None, source: Source | None = None, scanned: Scanned | None = None) -> Loan:
     """Lend a folder by scan. Without a borrower, the folder goes to whoever requested it (the clerk scans the
     folders of the request queue). The database allows one open loan per folder: of two clerks lending the same
-    folder at once, one gets a Conflict."""
+    folder at once, one gets a Conflict. `scanned`: `code` already resolved by the caller in this transaction."""
     at = at or now
-    scanned = resolve(session, code)
+    scanned = (scanned or resolve(session, code)).with_open_loan(session)
     household = scanned.household
-    existing = find_open_loan(session, household.id)
+    existing = scanned.open_loan
     if existing is not None:
         raise Conflict(lent_message(existing, rules), field="档案袋", value=folder_display(household))
     _check_not_gone(session, household)
@@ -241,11 +253,12 @@ def return_view(session: Session, result: ReturnResult, rules: LendingRules) -> 
 
 def return_folder(session: Session, code: str, *, condition: str | None = None, note: str = "",
                   rules: LendingRules, actor: str, now: datetime, at: datetime | None = None,
-                  source: Source | None = None) -> ReturnResult:
+                  source: Source | None = None, scanned: Scanned | None = None) -> ReturnResult:
     """Take a folder back by scan. Scanning it twice is a success, not an error; a folder that was never lent is
-    simply sent home. The clerk is told the folder's home position."""
+    simply sent home. The clerk is told the folder's home position. `scanned`: `code` already resolved by the
+    caller in this transaction."""
     at = at or now
-    scanned = resolve(session, code, loan_numbers=True)
+    scanned = scanned or resolve(session, code, loan_numbers=True)
     household = scanned.household
     condition_code = rules.condition(condition)
     note = note.strip()
@@ -253,14 +266,15 @@ def return_folder(session: Session, code: str, *, condition: str | None = None, 
         raise InvalidValue("归还状况为“{condition}”时请写明情况（如缺哪几页）",
                            params={"condition": rules.conditions[condition_code]},
                            field="归还备注", value=rules.conditions[condition_code])
-    loan = find_open_loan(session, household.id)
+    loan = scanned.with_open_loan(session).open_loan
     if loan is None or (scanned.loan_id is not None and scanned.loan_id != loan.id):
         return _nothing_open(session, household, scanned.loan_id, actor=actor, now=now)
     outcome = "found" if loan.lost_at is not None else "returned"
     if not _close(session, loan, at=at, condition=condition_code, note=note, actor=actor):
         session.refresh(loan)
-        return ReturnResult("already_returned", household, loan, home_address(session, household),
-                            f"{OUTCOME_TEXT['already_returned']}。{_home_text(session, household)}")
+        home = home_address(session, household)
+        return ReturnResult("already_returned", household, loan, home,
+                            f"{OUTCOME_TEXT['already_returned']}。{_home_text(home)}")
     record_event(session, f"loan.{outcome}", "loan", loan.id, actor=actor, now=now, household=household.id,
                  folder=folder_value(household), borrower=loan.borrower.key, condition=condition_code,
                  days_late=max(0, (rules.local_date(at) - loan.due_on).days), at=at, **(source or {}))
@@ -269,8 +283,8 @@ def return_folder(session: Session, code: str, *, condition: str | None = None, 
     text = OUTCOME_TEXT[outcome]
     if condition_code != "intact":
         text += f"（{rules.conditions[condition_code]}：{note}）"
-    return ReturnResult(outcome, household, loan, home_address(session, household),
-                        f"{text}。{_home_text(session, household)}")
+    home = home_address(session, household)
+    return ReturnResult(outcome, household, loan, home, f"{text}。{_home_text(home)}")
 
 
 def _close(session: Session, loan: Loan, *, at: datetime, condition: str, note: str, actor: str) -> bool:
@@ -281,7 +295,7 @@ def _close(session: Session, loan: Loan, *, at: datetime, condition: str, note: 
         .returning(Loan.id).execution_options(synchronize_session=False))
     if done is None:
         return False
-    session.refresh(loan)
+    session.refresh(loan, ["returned_at", "returned_by", "return_condition", "return_note"])  # what changed
     return True
 
 
@@ -292,20 +306,20 @@ def _nothing_open(session: Session, household: Household, loan_id: int | None, *
     home = home_address(session, household)
     if last is not None and last.returned_at is not None:
         return ReturnResult("already_returned", household, last, home,
-                            f"{OUTCOME_TEXT['already_returned']}。{_home_text(session, household)}")
-    return ReturnResult("not_lent", household, None, home,
-                        f"该档案袋没有借出记录，无需归还。{_home_text(session, household)}")
+                            f"{OUTCOME_TEXT['already_returned']}。{_home_text(home)}")
+    return ReturnResult("not_lent", household, None, home, f"该档案袋没有借出记录，无需归还。{_home_text(home)}")
 
 
 # --- renew -------------------------------------------------------------------------------------------------------
 
 def renew(session: Session, code: str, *, rules: LendingRules, actor: str, now: datetime, at: datetime | None = None,
-          source: Source | None = None) -> Loan:
-    """Move the due date on (续借), as often as the borrower type's rule allows and nobody else is waiting."""
+          source: Source | None = None, scanned: Scanned | None = None) -> Loan:
+    """Move the due date on (续借), as often as the borrower type's rule allows and nobody else is waiting.
+    `scanned`: `code` already resolved by the caller in this transaction."""
     at = at or now
-    scanned = resolve(session, code, loan_numbers=True)
+    scanned = (scanned or resolve(session, code, loan_numbers=True)).with_open_loan(session)
     household = scanned.household
-    loan = find_open_loan(session, household.id)
+    loan = scanned.open_loan
     if loan is None or (scanned.loan_id is not None and scanned.loan_id != loan.id):
         raise Conflict("该档案袋现在没有借出，不能续借", field="档案袋", value=folder_display(household))
     rule = rule_for(session, rules, loan.borrower_kind, household)
@@ -387,8 +401,8 @@ def declare_found(session: Session, code: str, *, condition: str | None = None, 
     state = folder_state(session, household)
     if state == "missing":
         back_home(session, household, actor=actor, now=now)
-        return ReturnResult("found", household, None, home_address(session, household),
-                            f"已找回。{_home_text(session, household)}")
+        home = home_address(session, household)
+        return ReturnResult("found", household, None, home, f"已找回。{_home_text(home)}")
     if state in ("on_shelf", "closed"):
         return ReturnResult("on_shelf", household, None, home_address(session, household),
                             "该档案袋在架，无需登记找回")
@@ -428,8 +442,7 @@ def home_address(session: Session, household: Household) -> str:
     return find_places(session, [household.id])[household.id].address
 
 
-def _home_text(session: Session, household: Household) -> str:
-    home = home_address(session, household)
+def _home_text(home: str) -> str:
     if home:
         return f"请放回 {home}"
     return "该档案袋尚未上架，请交档案室上架"
@@ -444,7 +457,7 @@ def leave_shelf(session: Session, household: Household, *, holder: str, reason: 
                 now: datetime) -> None:
     """Record in locations that the folder left its shelf for a borrower. A folder locations thinks is out or
     missing is in the clerk's hand, so it is first booked back; a folder never shelved has no position to leave."""
-    position = session.get(FolderPosition, household.id)
+    position = _position(session, household)
     if position is None:
         return
     if position.state != "on_shelf":
@@ -454,9 +467,14 @@ def leave_shelf(session: Session, household: Household, *, holder: str, reason: 
 
 def back_home(session: Session, household: Household, *, actor: str, now: datetime) -> None:
     """Record in locations that the folder is back at its position (nothing to do when it already is)."""
-    position = session.get(FolderPosition, household.id)
+    position = _position(session, household)
     if position is not None and position.state != "on_shelf":
         put_back(session, household, actor=actor, now=now)
+
+
+def _position(session: Session, household: Household) -> FolderPosition | None:
+    """The folder's current position with its shelf (which the movement names), in one statement."""
+    return session.get(FolderPosition, household.id, options=[joinedload(FolderPosition.shelf)])
 
 
 def mark_missing(session: Session, household: Household, *, reason: str, actor: str, now: datetime) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from archiveprint.errors import InvalidValue, NotFound
 from archiveprint.pdf.barcodes import is_valid_check
@@ -37,6 +37,7 @@ class Match:
     village: str  # 3-digit segment
     village_name: str
     id_number_masked: str
+    resident_id: int = field(default=0, compare=False, repr=False)  # what an audit row names; not shown
 
     @property
     def code_display(self) -> str:
@@ -44,6 +45,7 @@ class Match:
 
     def as_json(self) -> dict[str, object]:
         data = asdict(self)
+        del data["resident_id"]
         data["birth_date"] = self.birth_date.isoformat() if self.birth_date else None
         data["code_display"] = self.code_display
         return data
@@ -167,6 +169,7 @@ def _match(resident: Resident) -> Match:
         village_name=resident.village.name,
         id_number_masked=(resident.id_number[:4] + "*" * 10 + resident.id_number[14:]) if resident.id_number
         else "",
+        resident_id=resident.id,
     )
 
 
@@ -246,11 +249,13 @@ def select_for_print(*, codes: tuple[str, ...] = (), household_id: int | None = 
 
 
 def find_household_by_folder(session: Session, code: FolderCode) -> Household | None:
-    """The household a folder code names, if it is this archive's (prefix = one of our villages)."""
+    """The household a folder code names, if it is this archive's (prefix = one of our villages), with its village
+    and township (what its folder code and label are made of) read in the same statement."""
     stmt = (select(Household).join(Village, Village.id == Household.village_id)
             .join(Township, Township.id == Village.township_id)
             .where(Township.county_code == code.village_prefix[:6], Township.code == code.village_prefix[6:9],
-                   Village.code == code.village_prefix[9:], Household.number == code.household_number))
+                   Village.code == code.village_prefix[9:], Household.number == code.household_number)
+            .options(contains_eager(Household.village).contains_eager(Village.township)))
     return session.scalar(stmt)
 
 

@@ -6,13 +6,13 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, Response, abort, request, send_from_directory
+from flask import Flask, Response, abort, g, request, send_from_directory
 from flask_wtf import CSRFProtect
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import IntegerConverter, Map
 
 from archiveprint import resources
-from archiveprint.accounts.scope import current_scope
+from archiveprint.accounts.scope import AccessScope, SiteRow, current_scope
 from archiveprint.config import Settings, check_web_processes, keep_files_private
 from archiveprint.db import Database
 from archiveprint.errors import NotConfigured
@@ -155,7 +155,11 @@ def _file_version(path: Path, mtime_ns: int) -> str:
 
 def _header() -> dict[str, object]:
     """The township shown in every page header (none yet on a fresh install), and for a county role the site it
-    works in (with 切换机构)."""
+    works in (with 切换机构). Behind the sign-in, from the sites the request's scope was made from (no query:
+    a page's last statements are not its header's)."""
+    sites: list[SiteRow] | None = g.get("installed_sites")
+    if sites is not None:
+        return _header_of(sites, current_scope(session.db_session()))
     try:
         township = get_township(session.db_session())
     except (NotConfigured, SQLAlchemyError):
@@ -164,6 +168,17 @@ def _header() -> dict[str, object]:
     working = session.db_session().get(Site, scope.site_id) if scope.several_sites and scope.site_id else None
     # A county role that has not chosen a site sees no township: not a fresh install to set up.
     return {"township": township, "working_site": working, "choosing_site": scope.several_sites and not working}
+
+
+def _header_of(sites: list[SiteRow], scope: AccessScope) -> dict[str, object]:
+    """As find_township and working_site see it: the scope's site, else the only site (a single-site install)."""
+    site_id = scope.site_id
+    if site_id is None and len(sites) == 1:
+        site_id = sites[0].id
+    row = next((site for site in sites if site.id == site_id), None)
+    working = row if scope.several_sites and scope.site_id and row is not None else None
+    return {"township": row.township if row is not None else None, "working_site": working,
+            "choosing_site": scope.several_sites and not working}
 
 
 def _privacy_headers(response: Response) -> Response:

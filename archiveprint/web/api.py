@@ -129,15 +129,20 @@ def _scan_json(outcome: ScanOutcome) -> dict[str, object]:
     return {**outcome.as_json(), "level": LEVELS.get(outcome.outcome, "error")}
 
 
-def _with_folder(session: Session, result: dict[str, object], code: str) -> dict[str, object]:
-    """Add the folder, its household head and where it belongs (what the clerk needs to shelve it); audited."""
-    try:
-        household = resolve(session, code, loan_numbers=True).household
-    except ArchiveprintError:
-        return result
+def _with_folder(session: Session, outcome: ScanOutcome) -> dict[str, object]:
+    """Add the folder, its household head and where it belongs (what the clerk needs to shelve it); audited. The
+    folder the scan was applied to is not read again."""
+    result = _scan_json(outcome)
+    household = outcome.household
+    if household is None:
+        try:
+            household = resolve(session, outcome.code, loan_numbers=True).household
+        except ArchiveprintError:
+            return result
     audit(session, current_account().user, "view", "household", household.id, detail="scan station")
+    home = outcome.home if outcome.home is not None else home_address(session, household)
     return {**result, "folder_display": folder_display(household), "head_name": household.head_name,
-            "home": home_address(session, household) or None}
+            "home": home or None}
 
 
 @bp.post("/scans")
@@ -148,7 +153,7 @@ def post_scan() -> ResponseReturnValue:
     scan = scan_input(_body(), now=now)
     session = db_session()
     outcome = submit_scan(session, scan, rules=lending_rules(), actor=current_actor(), now=now)
-    result = _with_folder(session, _scan_json(outcome), scan.code)
+    result = _with_folder(session, outcome)
     session.commit()
     return jsonify(result)
 
@@ -180,7 +185,7 @@ def post_batch() -> ResponseReturnValue:
                             "replayed": False, "level": "error"})
             continue
         outcome = submit_scan(session, scan, rules=lending_rules(), actor=current_actor(), now=now)
-        results.append(_with_folder(session, _scan_json(outcome), scan.code))
+        results.append(_with_folder(session, outcome))
     session.commit()
     return jsonify(ok=all(r["ok"] for r in results), count=len(results),
                    applied=sum(1 for r in results if r["outcome"] == "applied"),

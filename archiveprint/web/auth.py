@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length
 
 from archiveprint.accounts.models import User
 from archiveprint.accounts.roles import COUNTY_ROLES, PERMISSIONS, can
-from archiveprint.accounts.scope import apply_scope, scope_for
+from archiveprint.accounts.scope import apply_scope, installed_sites, scope_for
 from archiveprint.accounts.services import sign_in
 from archiveprint.accounts.sessions import end_session, find_live_session, start_session, touch_due, touch_session
 from archiveprint.accounts.throttle import TooManyAttempts
@@ -195,8 +195,10 @@ def _login_wall() -> ResponseReturnValue | None:
     # chose), and a village doctor only their villages.
     user = current_account().user
     chosen = session.get(SITE_KEY) if user.role in COUNTY_ROLES else None
-    scope = scope_for(db_session(), user, site_id=chosen if isinstance(chosen, int) else None)
+    sites = installed_sites(db_session())
+    scope = scope_for(db_session(), user, site_id=chosen if isinstance(chosen, int) else None, sites=sites)
     apply_scope(db_session(), scope)
+    g.installed_sites = sites  # the page header names the working site and its township from these (no query)
     if scope.several_sites and scope.site_id is None and request.endpoint not in SITE_FREE_ENDPOINTS:
         return redirect(url_for("sites.index", next=request.full_path))  # a county role: which site first
     return None

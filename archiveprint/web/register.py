@@ -13,7 +13,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, Regexp
@@ -73,8 +72,7 @@ def search() -> ResponseReturnValue:
     if review and not query:
         session = db_session()
         matches = find_flagged(session)
-        ids = session.scalars(select(Resident.id).where(Resident.archive_code.in_([m.archive_code for m in matches]))
-                              .order_by(Resident.id)) if matches else []
+        ids = sorted(m.resident_id for m in matches)
         commit_audit(current_account().user, "search", "resident", "review",
                      detail=f"results={len(matches)} resident_ids={','.join(map(str, ids))}")
         return render_template("web/register/search.html", query="", review=True, matches=matches,
@@ -83,15 +81,15 @@ def search() -> ResponseReturnValue:
         session = db_session()
         kind, _key = classify_query(query)
         matches = find_residents(session, query)
+        places = _places({m.household for m in matches})  # in the same read as the matches
         # The audit names the kind of query, never what was typed (it may be an ID number), and who was listed.
-        ids = session.scalars(select(Resident.id).where(Resident.archive_code.in_([m.archive_code for m in matches]))
-                              .order_by(Resident.id)) if matches else []
+        ids = sorted(m.resident_id for m in matches)
         commit_audit(current_account().user, "search", "resident", kind,
                      detail=f"results={len(matches)} resident_ids={','.join(map(str, ids))}")
+        return render_template("web/register/search.html", query=query, review=False, matches=matches,
+                               places=places, flagged=0, board=None)
     return render_template("web/register/search.html", query=query, review=False, matches=matches,
-                           places=_places({m.household for m in matches}),
-                           flagged=0 if query else count_flagged(db_session()),
-                           board=None if query else home_board())
+                           places={}, flagged=count_flagged(db_session()), board=home_board())
 
 
 @bp.get("/residents/<code>")

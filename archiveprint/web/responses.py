@@ -18,7 +18,7 @@ from archiveprint.accounts.services import audit
 from archiveprint.errors import ArchiveprintError
 from archiveprint.web.auth import current_account
 from archiveprint.web.errors import refusal_text
-from archiveprint.web.session import READ_METHODS, db_session, rollback
+from archiveprint.web.session import db_session, end_read_before_writing, rollback
 
 Form = TypeVar("Form", bound=FlaskForm)
 
@@ -69,8 +69,7 @@ def audit_shown(action: str, household_ids: Iterable[int], detail: str) -> None:
     """One audit row per household a page or answer names, committed before it leaves. A read's snapshot ends first
     (as session.commit_audit does), so the rows wait their turn for SQLite's write lock."""
     session = db_session()
-    if request.method in READ_METHODS:
-        session.commit()
+    end_read_before_writing(session)
     user = current_account().user
     for household_id in dict.fromkeys(household_ids):
         audit(session, user, action, "household", household_id, detail=detail)

@@ -70,15 +70,21 @@ def rollback() -> None:
 def commit_audit(user: User, action: str, subject_type: str, subject_id: object, *, detail: str = "") -> None:
     """Write an audit row and commit it before the page is shown: no data leaves without its audit row.
 
-    On a GET the read transaction is ended first, so the INSERT starts a fresh transaction that waits its
-    turn for SQLite's write lock instead of failing to upgrade a stale read snapshot. It waits at most
-    settings.web_busy_seconds; then `Busy` is raised and the page shows 系统正忙 (503) and none of the data.
+    On a GET on SQLite the read transaction is ended first, so the INSERT starts a fresh transaction that waits its
+    turn for SQLite's write lock instead of failing to upgrade a stale read snapshot (PostgreSQL writes the row in
+    the same transaction: one commit, #14). It waits at most settings.web_busy_seconds; then `Busy` is raised and
+    the page shows 系统正忙 (503) and none of the data.
     """
     session = db_session()
-    if request.method in READ_METHODS:
-        session.commit()
+    end_read_before_writing(session)
     audit(session, user, action, subject_type, subject_id, detail=detail)
     session.commit()
+
+
+def end_read_before_writing(session: Session) -> None:
+    """On a GET on SQLite, end the read transaction before an audit row is written (see commit_audit)."""
+    if request.method in READ_METHODS and session.get_bind().dialect.name == "sqlite":
+        session.commit()
 
 
 def now() -> datetime:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from archiveprint.accounts import scope as scope_module
 from archiveprint.accounts.models import AuditEntry, User
@@ -140,6 +140,45 @@ def test_a_scoped_statement_names_each_criterion_once_and_a_scope_builds_them_on
     assert sent[-1].count("villages.site_id IN") == 1 and sent[-1].count("households.village_id IN") == 1
     key = (tuple(sorted(scope.site_ids or ())), scope.first_site, None)
     assert scope_module._scope_options(*key) is scope_module._scope_options(*key)
+
+
+def test_one_compiled_statement_serves_every_site_with_its_own_ids(session: Session, two_sites: TwoSites) -> None:
+    """The criteria's part of a statement's cache key is worked out once per scope (scope._Criterion): two sites'
+    statements share one key, so one compiled statement serves both, and each runs with its own site's ids."""
+    options = [scope_module._scope_options((site_id,), False, None) for site_id in (7, 8)]
+    keys = [scope_module._with_options(select(Resident).where(Resident.name == "张三丰"), found)
+            ._generate_cache_key() for found in options]
+    assert keys[0].key == keys[1].key
+    assert [[bind.value for bind in key.bindparams if isinstance(bind.value, list)] for key in keys] == [
+        [[7]] * (len(keys[0].bindparams) - 1), [[8]] * (len(keys[1].bindparams) - 1)]  # each its own site's ids
+    for site, prefix in ((two_sites.second, "130123101201"), (two_sites.first, "130123100201"),
+                         (two_sites.second, "130123101201")):
+        apply_scope(session, site_scope(session, site.id))
+        session.expunge_all()
+        found = session.scalars(select(Resident).where(Resident.name == "张三丰")).all()
+        assert [r.archive_code[:12] for r in found] == [prefix]
+
+
+def test_a_statement_gets_the_criteria_of_what_it_names_and_the_same_sql(session: Session, two_sites: TwoSites,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A statement gets only the criteria of the entities it names; self-checked here (SELF_CHECK compiles each
+    statement with every criterion too and refuses any difference): plain, joined, eager-loaded, lazy and UPDATE."""
+    monkeypatch.setattr(scope_module, "SELF_CHECK", True)
+    apply_scope(session, site_scope(session, two_sites.second.id))
+    entities = scope_module._entities_of(
+        select(Resident).join(Household, Household.id == Resident.household_id).where(Resident.name == "张三丰"))
+    assert entities == {Resident, Household}
+    assert scope_module._entities_of(select(Resident).options(selectinload(Resident.household))) == {Resident,
+                                                                                                     Household}
+    assert scope_module._entities_of(select(Resident).options(selectinload("*"))) is None  # a wildcard: all
+    assert [r.archive_code[:12] for r in find_residents(session, "张三丰")] == ["130123101201"]
+    assert [r.archive_code[:12] for r in find_residents(session, "zsf")] == ["130123101201"]
+    resident = session.scalars(select(Resident).join(Household).join(Village).where(Village.code == "201")).one()
+    session.expire(resident, ["household"])
+    assert resident.household.village.site_id == two_sites.second.id  # lazy loads, through the hook too
+    assert session.scalar(select(func.count(Household.id)).where(Household.head_name == "张三丰")) == 1
+    assert session.execute(update(Household).where(Household.head_name == "张三丰").values(address="东村1组2号")
+                           .execution_options(synchronize_session=False)).rowcount == 1  # only the site's own
 
 
 def test_a_clerk_is_kept_to_his_site_even_when_asking_for_another(session: Session, two_sites: TwoSites) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.pool import StaticPool
 
 from archiveprint.config import Settings
 from archiveprint.db import Database
@@ -89,3 +90,36 @@ def test_issue_11_10_a_page_answers_busy_within_seconds_while_the_database_is_lo
     page = client.get(f"/households/{people.household}")
     assert page.status_code == 200
     assert people.head in page.get_data(as_text=True)
+
+
+def test_each_transaction_waits_as_long_as_its_engine_says_with_one_set_per_change(committed_db: Database) -> None:
+    """#14: PostgreSQL's lock_timeout is a setting of the pooled connection, SET only when a transaction wants
+    another wait than the connection has (the web's pages, then a command's default) and again after a rollback
+    (which undoes a SET made in its transaction) — not once per transaction."""
+    if committed_db.is_sqlite:
+        pytest.skip("SQLite waits by PRAGMA busy_timeout, set at each BEGIN")
+    one = Database.connect(committed_db.engine.url.render_as_string(hide_password=False),
+                           poolclass=StaticPool)  # one connection for every transaction below
+    sent: list[str] = []
+    event.listen(one.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    pages = one.waiting_at_most(1.5)
+
+    def timeout(database: Database, *, fail: bool = False) -> str:
+        session = database.reader()
+        try:
+            value = session.execute(text("SHOW lock_timeout")).scalar_one()
+            if fail:
+                session.rollback()
+            else:
+                session.commit()
+        finally:
+            session.close()
+        return str(value)
+
+    assert [timeout(pages), timeout(pages)] == ["1500ms", "1500ms"]
+    assert sum(s.startswith("SET lock_timeout") for s in sent) == 1  # once, not per transaction
+    assert timeout(one) == "0"  # the server's default again for a transaction that asks for no wait
+    assert timeout(pages, fail=True) == "1500ms"
+    before = sum(s.startswith("SET lock_timeout") for s in sent)
+    assert timeout(pages) == "1500ms" and sum(s.startswith("SET lock_timeout") for s in sent) == before + 1
+    one.dispose()
