@@ -41,8 +41,11 @@ def jobs_group() -> None:
 @answers("输出 JSON 结果")
 @pass_app
 def clean(app: AppContext, days: int | None, dry_run: bool) -> Answer:
-    """删除过期打印任务的输出文件夹（instance/jobs/<编号>/），任务列表改为显示“文件已删除”；每个删除都有审计记录。"""
-    with app.db.transaction() as session:
+    """删除过期打印任务的输出文件夹（instance/jobs/<编号>/），任务列表改为显示“文件已删除”；每个删除都有审计记录。
+    不加 --site 时清理整个系统（各机构及全县打印的任务），加 --site 只清理该机构的。"""
+    # The jobs folder is the installation's: without --site every site's expired outputs and the county runs go,
+    # each removal audited in its job's site.
+    with (app.db if app.site_code is not None else app.installation_db).transaction() as session:
         report = clean_jobs(session, app.settings.instance_dir, older_than_days=days or app.settings.job_retention_days,
                             actor=CLI_ACTOR, now=utcnow(), dry_run=dry_run)
     return Reply(report.as_json(), [*report.text_lines(), *(Aside(f"错误：{error}", "red") for error in report.errors)],

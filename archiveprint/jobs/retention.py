@@ -114,7 +114,7 @@ def clean_jobs(session: Session, instance_dir: Path, *, older_than_days: int, ac
                 continue
             job.expired_at = now
             if files:
-                audit(session, user, "delete", "print_job", job.id, now=now,
+                audit(session, user, "delete", "print_job", job.id, now=now, site_id=job.site_id,
                       detail=f"retention: removed {item.folder} files={files} bytes={size} "
                              f"after {item.age_days} days: {item.what}（{actor}）")
         report.expired += 1

@@ -10,10 +10,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from archiveprint.accounts.models import AuditEntry
+from archiveprint.accounts.scope import apply_scope, site_scope
 from archiveprint.cli import AppContext, main
 from archiveprint.db import utcnow
 from archiveprint.jobs import queue as jobqueue
-from tests.conftest import ACTOR
+from archiveprint.sites.models import Site
+from archiveprint.sites.services import add_site
+from tests.conftest import ACTOR, setup_township
 
 
 @pytest.fixture
@@ -81,3 +84,37 @@ def test_jobs_clean_reads_the_retention_setting(cli, committed_db, instance, mon
     assert "保留期 14 天" in cli("jobs", "clean").stdout and (instance / "jobs" / str(job_id)).is_dir()
     monkeypatch.setenv("ARCHIVEPRINT_JOB_RETENTION_DAYS", "9")
     assert "已删除 1 个" in cli("jobs", "clean").stdout
+
+
+def test_jobs_clean_without_site_cleans_every_site_and_audits_each_in_its_own(cli, committed_db, instance):
+    """With several sites the jobs folder is the installation's: `jobs clean` cleans every site's expired outputs
+    (each removal audited in its job's site); `--site` keeps it to one."""
+    if committed_db.is_sqlite:
+        pytest.skip("several sites need PostgreSQL")
+    with committed_db.transaction() as session:
+        setup_township(session)
+        first = session.scalars(select(Site)).one()
+        second = add_site(session, "BT", name="柏棠镇卫生院", county_code="130123", county_name="正定县",
+                          township_code="101", actor=ACTOR)
+        ids = {"first": first.id, "BT": second.id}
+    jobs = {}
+    for name, site_id in ids.items():
+        with committed_db.transaction() as session:
+            apply_scope(session, site_scope(session, site_id))
+            job = jobqueue.create_job(session, "labels", {"title": "户档案袋标签", "labels": 24}, actor=ACTOR)
+            job.status, job.finished_at = "done", utcnow() - timedelta(days=45)
+            session.flush()
+            jobs[name] = job.id
+        (instance / "jobs" / str(jobs[name])).mkdir(parents=True)
+        (instance / "jobs" / str(jobs[name]) / "x.pdf").write_bytes(b"%PDF-1.7 ")
+    kept = cli("--site", "BT", "jobs", "clean", "--json")
+    assert kept.exit_code == 0, kept.output
+    assert [item["job"] for item in json.loads(kept.stdout)["removed"]] == [jobs["BT"]]
+    assert (instance / "jobs" / str(jobs["first"])).is_dir()
+    everything = cli("jobs", "clean", "--json")
+    assert everything.exit_code == 0, everything.output
+    assert [item["job"] for item in json.loads(everything.stdout)["removed"]] == [jobs["first"]]
+    with committed_db.reader() as session:
+        audits = session.execute(select(AuditEntry.subject_id, AuditEntry.site_id)
+                                 .where(AuditEntry.action == "delete").order_by(AuditEntry.id)).all()
+    assert audits == [(str(jobs["BT"]), ids["BT"]), (str(jobs["first"]), ids["first"])]
