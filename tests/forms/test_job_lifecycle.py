@@ -23,6 +23,7 @@ from archiveprint.jobs.runners import run_job
 from archiveprint.register import services
 from tests.conftest import ACTOR, setup_township
 from tests.forms.test_jobs import wait_for
+from tests.rqwork import work_burst
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -110,8 +111,6 @@ def rq_dispatcher(database: Database, queue, database_url: str) -> jobqueue.Disp
 
 
 def test_a_job_rq_reports_failed_is_shown_failed(committed_db, settings, village_job, rq_queue, tmp_path):
-    from rq import SimpleWorker
-
     # The worker cannot open the database, so the job fails in RQ before run_job could record anything.
     unreachable = f"sqlite:///{tmp_path / 'no-such-folder' / 'db.sqlite3'}"
     dispatcher = rq_dispatcher(committed_db, rq_queue, unreachable)
@@ -119,7 +118,7 @@ def test_a_job_rq_reports_failed_is_shown_failed(committed_db, settings, village
     rq_id = get(committed_db, village_job).rq_id
     assert rq_id and rq_queue.job_ids == [rq_id]
     assert dispatcher.check(committed_db, now=utcnow()) == []  # queued in RQ too: nothing to say yet
-    SimpleWorker([rq_queue], connection=rq_queue.connection).work(burst=True)
+    work_burst([rq_queue], rq_queue.connection)
     assert get(committed_db, village_job).status == "queued"  # what the job page showed before: forever
 
     assert dispatcher.check(committed_db, [village_job], now=utcnow()) == [village_job]

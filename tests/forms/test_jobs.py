@@ -14,6 +14,7 @@ from archiveprint.jobs.runners import run_job
 from archiveprint.register import services
 from tests.conftest import ACTOR, setup_township
 from tests.pdfcheck import read
+from tests.rqwork import work_burst
 from tests.waiting import eventually
 
 
@@ -70,7 +71,7 @@ def test_a_failed_job_says_why_in_chinese(committed_db, settings):
 
 
 def test_rq_on_the_real_redis_runs_the_same_job(committed_db, settings, village_job, monkeypatch):
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     connection = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     connection.ping()
@@ -81,7 +82,7 @@ def test_rq_on_the_real_redis_runs_the_same_job(committed_db, settings, village_
     dispatcher.submit(village_job)
     queue = Queue(queue_name, connection=connection)
     assert queue.count == 1
-    SimpleWorker([queue], connection=connection).work(burst=True)
+    work_burst([queue], connection)
     job = wait_for(committed_db, village_job, seconds=5)
     assert job.status == "done" and job.pages == 2
     queue.delete(delete_jobs=True)

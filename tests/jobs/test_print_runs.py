@@ -27,6 +27,7 @@ from archiveprint.register import services
 from archiveprint.register.models import Resident
 from tests.conftest import ACTOR, TODAY, setup_township
 from tests.pdfcheck import read
+from tests.rqwork import work_burst
 from tests.waiting import eventually
 
 PEOPLE = {"201": ["王大山", "王小河"], "202": ["李西"], "001": ["赵城", "赵关", "赵社"]}  # one household each
@@ -241,7 +242,7 @@ def test_after_a_restart_an_interrupted_village_fails_and_the_run_ends_partial(c
 
 
 def test_parts_rq_reports_failed_end_their_run(committed_db, settings, villages, monkeypatch, tmp_path):
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     connection = redis.Redis.from_url("redis://127.0.0.1:6379/0")
     queue = Queue(f"archiveprint-test-{uuid.uuid4().hex[:8]}", connection=connection)
@@ -253,7 +254,7 @@ def test_parts_rq_reports_failed_end_their_run(committed_db, settings, villages,
     try:
         run_id, ids = create_forms_run(committed_db)
         runs.submit_parts(committed_db, dispatcher, ids, instance_dir=settings.instance_dir)
-        SimpleWorker([queue], connection=connection).work(burst=True)
+        work_burst([queue], connection)
         assert state(committed_db, run_id).run.status == "queued"  # nothing in the database knows yet
         changed = dispatcher.check(committed_db, ids, now=utcnow())  # what the run's page does
         assert runs.settle_runs_of(committed_db, changed, instance_dir=settings.instance_dir) == [run_id]

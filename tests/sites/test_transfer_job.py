@@ -22,6 +22,7 @@ from archiveprint.sites.models import Site
 from archiveprint.sites.transfer import transfer_villages
 from archiveprint.sites.transferjob import find_transfer_job, start_transfer
 from tests.conftest import ACTOR
+from tests.rqwork import work_burst
 from tests.sites.conftest import build_county, count_rows
 from tests.waiting import eventually
 
@@ -104,7 +105,7 @@ def test_a_stale_preview_fails_the_job_and_changes_nothing(county_db: Database, 
 def test_on_rq_the_worker_runs_the_transfer(county_db: Database, rules: LendingRules, settings: Settings,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     import redis  # lazy: only this test talks to Redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     monkeypatch.setenv("ARCHIVEPRINT_INSTANCE", str(settings.instance_dir))
     monkeypatch.setenv("SECRET_KEY", "test")
@@ -116,7 +117,7 @@ def test_on_rq_the_worker_runs_the_transfer(county_db: Database, rules: LendingR
     dispatcher.submit(job_id)
     connection = redis.Redis.from_url(REDIS_URL)
     try:
-        SimpleWorker([Queue(queue, connection=connection)], connection=connection).work(burst=True)
+        work_burst([Queue(queue, connection=connection)], connection)
     finally:
         Queue(queue, connection=connection).delete(delete_jobs=True)
         connection.close()
