@@ -68,6 +68,8 @@ def create(app: AppContext, username: str, role: str, display_name: str, village
         create_user(session, username, password, role, display_name=display_name,
                     villages=_villages(session, villages), actor=cli_actor())
     click.echo(f"已创建用户 {username}（{ROLES[role]}）")
+    if role in COUNTY_ROLES and app.site_code is not None:  # said, not refused: ARCHIVEPRINT_SITE may be set
+        click.echo(f"注意：{ROLES[role]}属于全县，不属于任何机构，未使用 --site {app.site_code}", err=True)
 
 
 def _site_to_manage_in(app: AppContext, session: Session, user: User, role: str | None = None) -> int | None:

@@ -102,3 +102,11 @@ def test_one_site_county_users_are_listed_and_moved_to_the_site(cli, committed_d
     assert cli("user", "role", "county", "county_admin").exit_code == 0
     with committed_db.reader() as session:
         assert session.scalar(select(User.site_id).where(User.username == "county")) is None
+
+
+def test_a_county_user_created_with_a_site_says_the_site_was_not_used(cli, committed_db) -> None:  # type: ignore[no-untyped-def]
+    created = cli("--site", "130123100", "user", "create", "county", "--role", "county_supervisor",
+                  "--password", PASSWORD)
+    assert created.exit_code == 0 and "县级督导属于全县，不属于任何机构，未使用 --site 130123100" in created.stderr
+    with committed_db.reader() as session:
+        assert session.scalar(select(User.site_id).where(User.username == "county")) is None
