@@ -70,7 +70,6 @@ SITE_COMMANDS: dict[str, Args] = {
     "inventory scan": lambda a, d: [a.inventory, a.folder],
     "inventory start": lambda a, d: ["--counter", "甲", "--village", "201"],
     "inventory upload": lambda a, d: [a.inventory, str(d / "codes.txt")],
-    "jobs clean": lambda a, d: ["--older-than", "1", "--json"],
     "labels printer calibrate": lambda a, d: [a.printer, "--stock", STOCK, "--measured", "10,10"],
     "labels printer delete": lambda a, d: [a.printer, "--stock", STOCK],
     "labels printer list": lambda a, d: ["--json"],
@@ -143,6 +142,7 @@ INSTALLATION: dict[str, Args] = {
 }
 # Without --site the installation's (every site's users), with it that site's only: run both ways.
 EITHER: dict[str, Args] = {
+    "jobs clean": lambda a, d: ["--older-than", "1", "--json"],  # without --site: the installation's jobs folder
     "user exists": lambda a, d: ["clerk-ZFT"],
     "user list": lambda a, d: ["--json"],
 }
