@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
-from archiveprint.cli.jobs import ALL_SITES_HELP, SITES_HELP, county_choice, start_run
+from archiveprint.cli.jobs import county_choice, run_options, start_run
 from archiveprint.cli.locations import status_providers
 from archiveprint.due.packet import TITLE, audit_packet, print_packet
 from archiveprint.due.queries import find_due
@@ -44,9 +44,7 @@ def _scope_options(command):  # type: ignore[no-untyped-def]
 @_scope_options
 @click.option("--per-village", is_flag=True,
               help="按村分批：每村一份随访包和调档单，设置 REDIS_URL 时由各 rq worker 同时生成，打包为 -o 指定的 .zip")
-@click.option("--sites", "site_codes", metavar="CODE,CODE", help=SITES_HELP)
-@click.option("--all-sites", is_flag=True, help=ALL_SITES_HELP)
-@click.option("--no-wait", is_flag=True, help="与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）")
+@run_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="输出 PDF 路径（调档单另存为同名 -picklist.pdf；--per-village 时为 .zip）")
 @answers("输出 JSON：residents, forms, pages, seconds, output, picklist, due（每人一项）；--per-village 时同 jobs show")

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from archiveprint.cli import Answer, AppContext, Reply, answers, pass_app, wants_json
-from archiveprint.cli.jobs import ALL_SITES_HELP, SITES_HELP, county_choice, start_run
+from archiveprint.cli.jobs import county_choice, run_options, start_run
 from archiveprint.forms.catalog import FormSet, load_catalog, site_variants, site_variants_file
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.preview import plan_print
@@ -45,9 +45,7 @@ from archiveprint.register.services import village_refs
 @click.option("--per-village", is_flag=True,
               help="按村分批：每村一个 PDF（--village 所列各村，不写即全部村），设置 REDIS_URL 时由各 rq worker "
                    "同时生成，打包为 -o 指定的 .zip")
-@click.option("--sites", "site_codes", metavar="CODE,CODE", help=SITES_HELP)
-@click.option("--all-sites", is_flag=True, help=ALL_SITES_HELP)
-@click.option("--no-wait", is_flag=True, help="与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）")
+@run_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="输出 PDF 路径（--per-village 时为 .zip）")
 @answers("输出 JSON：pages, residents, population, seconds, output(s)；--per-village 时同 jobs show，另有 zip")

@@ -6,9 +6,9 @@ import getpass
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -95,6 +95,14 @@ def run_database(app: AppContext, run_id: int) -> Database:
 SITES_HELP = ("全县打印：这些机构（机构代码，逗号分隔），每个机构每村一个 PDF，打包为一个 .zip（按机构分文件夹）；"
               "不能与 --site 同用")
 ALL_SITES_HELP = "全县打印：全部在用的机构（同 --sites）"
+NO_WAIT_HELP = "与 --per-village 同用：只提交给 rq worker，不等待（jobs show 查看）"
+
+
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `print forms` and `print due` share for a run split into parts: --sites, --all-sites, --no-wait."""
+    command = click.option("--no-wait", is_flag=True, help=NO_WAIT_HELP)(command)
+    command = click.option("--all-sites", is_flag=True, help=ALL_SITES_HELP)(command)
+    return click.option("--sites", "site_codes", metavar="CODE,CODE", help=SITES_HELP)(command)
 
 
 def county_choice(app: AppContext, codes: str | None, all_sites: bool, villages: Sequence[str]) -> CountyChoice | None:
