@@ -112,8 +112,7 @@ def start() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(form, status=400)
     try:
-        request_ = _request(form)
-        params = check_request(request_database(), request_)
+        params = check_request(request_database(), _request(form))
         session = db_session()
         run_id, new = record_request(session, params, actor=current_account().username, once=form.once.data or "")
         session.commit()

@@ -86,8 +86,16 @@ def test_the_request_records_the_run_and_its_first_step_plans_the_parts(
     assert (state["planning"], state["finished"], state["parts"]) == (True, False, [])
 
     recording.submitted.clear()
+    progress: list[tuple[int, int]] = []
+    report_progress = jobqueue.report_progress
+
+    def reported(database, job_id, done, total, **kwargs):  # type: ignore[no-untyped-def]
+        progress.append((done, total))
+        report_progress(database, job_id, done, total, **kwargs)
+
+    monkeypatch.setattr(jobqueue, "report_progress", reported)
     run_job(run_id, settings=_settings(app), database=committed_db, dispatcher=recording)  # the first step
-    assert planned == [1]
+    assert planned == [1] and progress == [(0, 2), (1, 2), (2, 2)]  # the sites planned of all
     parts = _parts(committed_db, run_id)
     assert {part.site_id for part in parts} == {sites.a.id, sites.b.id}
     assert sorted(recording.submitted) == sorted(part.id for part in parts)  # handed on, each once
