@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from archiveprint.db import Database, utcnow
 from archiveprint.errors import N_, NotFound
@@ -48,12 +48,19 @@ def get_job(session: Session, job_id: int) -> Job:
     return job
 
 
+def runnable() -> ColumnElement[bool]:
+    """The jobs a runner runs: any but a print run's own row, which its parts run — unless it has no parts yet (a
+    county run, whose first step plans them: jobs/county.py plan_run)."""
+    parts = aliased(Job)
+    return or_(Job.kind != RUN, ~exists().where(parts.run_id == Job.id))
+
+
 def claim(database: Database, job_id: int) -> bool:
     """Move a queued (or failed, for a retry) job to running; False if another worker has it or it is done (or it
     is a print run's own row, which its parts run)."""
     with database.transaction() as session:
         result = session.execute(
-            update(Job).where(Job.id == job_id, Job.status.in_(("queued", "failed")), Job.kind != RUN)
+            update(Job).where(Job.id == job_id, Job.status.in_(("queued", "failed")), runnable())
             .values(status="running", started_at=utcnow(), error="", done=0),
             execution_options={"synchronize_session": False})
         return result.rowcount == 1
@@ -121,7 +128,7 @@ def recover_interrupted(session: Session, *, now: datetime) -> tuple[list[int], 
     is running right now, and a job that brought the process down (a township's print out of memory) would
     bring it down again at every start. The clerk sees why and submits it again.
     """
-    jobs = select(Job.id).where(Job.kind != RUN).order_by(Job.id)  # a print run's own row is its parts' (runs.py)
+    jobs = select(Job.id).where(runnable()).order_by(Job.id)  # a print run's own row is its parts' (runs.py)
     queued = list(session.scalars(jobs.where(Job.status == "queued")))
     running = list(session.scalars(jobs.where(Job.status == "running")))
     if running:

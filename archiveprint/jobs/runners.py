@@ -23,8 +23,9 @@ from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 from archiveprint.intake.services import read_batch
 from archiveprint.intake.sources import StackFile
+from archiveprint.jobs import county, runs
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs import runs
+from archiveprint.jobs.models import RUN
 from archiveprint.jobs.retention import clean_quietly
 from archiveprint.labels.services import LabelOptions, LabelScope, audit_labels, print_labels
 from archiveprint.lending.queries import status_provider
@@ -41,8 +42,9 @@ def job_dir(settings: Settings, job_id: int) -> Path:
 
 
 def run_job(job_id: int, database_url: str | None = None, *, settings: Settings | None = None,
-            database: Database | None = None) -> None:
-    """Run one job to the end. A job already done is not run again, so a re-delivered job never duplicates."""
+            database: Database | None = None, dispatcher: jobqueue.Dispatcher | None = None) -> None:
+    """Run one job to the end. A job already done is not run again, so a re-delivered job never duplicates.
+    `dispatcher`: where a county run's first step hands its parts on (see _plan_then_hand_on)."""
     keep_files_private()  # an RQ worker process is started outside archiveprint's own commands
     settings = settings or Settings.from_env()
     owns_db = database is None
@@ -57,6 +59,10 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
             # village doctor: their own villages only).
             site_db = scoped(database, scope_for(session, _user(session, params.get("user_id")),
                                                  site_id=job.site_id))
+        if kind == RUN:  # a county run not planned yet: its first step
+            _plan_then_hand_on(job_id, settings, database, site_db,
+                               dispatcher or _rq(settings, database_url or settings.database_url, database))
+            return
         if run_id is not None:  # a part of a print run: the run is running now
             _settle_quietly(database, run_id, settings)
         try:
@@ -68,6 +74,36 @@ def run_job(job_id: int, database_url: str | None = None, *, settings: Settings 
         clean_quietly(settings, database)
         if owns_db:
             database.dispose()
+
+
+def _plan_then_hand_on(run_id: int, settings: Settings, database: Database, site_db: Database,
+                       dispatcher: jobqueue.Dispatcher | None) -> None:
+    """Plan a county run (jobs/county.py plan_run: the sites planned of all are its progress meanwhile), then hand
+    its parts to `dispatcher` (the app's; RQ in a worker) or, without one, run them here one after another. A
+    refusal ends the run failed, saying why on its page."""
+    try:
+        ids = county.plan_run(site_db, run_id, progress=lambda done, total: jobqueue.report_progress(
+            database, run_id, done, total))
+    except ArchiveprintError as error:
+        jobqueue.fail(database, run_id, str(error))
+        return
+    except Exception:  # the run's page must say it ended, whatever broke
+        log.exception("county run %s could not be planned", run_id)
+        jobqueue.fail(database, run_id, county.PLAN_BROKEN)
+        return
+    if dispatcher is None:
+        for part_id in ids:
+            run_job(part_id, settings=settings, database=database)
+        return
+    runs.submit_parts(database, dispatcher, ids, instance_dir=settings.instance_dir)
+
+
+def _rq(settings: Settings, database_url: str | None, database: Database) -> jobqueue.Dispatcher | None:
+    """The RQ queue a worker hands a county run's parts to (REDIS_URL set), else None."""
+    if not settings.redis_url:
+        return None
+    return jobqueue.Dispatcher(lambda job_id: None, redis_url=settings.redis_url, database_url=database_url,
+                               queue=settings.rq_queue, database=database)
 
 
 def _settle_quietly(database: Database, run_id: int, settings: Settings) -> None:

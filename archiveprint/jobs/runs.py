@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from archiveprint.jobs.names import clean_name
 log = logging.getLogger(__name__)
 UNFINISHED_NOTE = "未完成.txt"  # in a partial run's zip: which villages are missing and why
 NOT_SUBMITTED = N_("无法提交任务（任务队列不可用）：{error}")
+SITE_ZIPS = "sites"  # in a county run's folder: each site's zip, once downloaded (site_zip)
 PARTS_FAILED = N_("{failed} 个村未完成（共 {parts} 个）：{villages}")
 
 
@@ -177,8 +179,15 @@ def create_run(session: Session, kind: str, params: dict[str, Any], parts: Seque
     file name (`filename`) and download name (`download_names`)."""
     if not parts:
         raise InvalidValue("打印范围内没有要打印的村", field="村")
-    run = jobqueue.create_job(session, RUN, {**params, "kind": kind, "parts": [part.as_json() for part, _ in parts]},
-                              actor=actor)
+    run = jobqueue.create_job(session, RUN, dict(params), actor=actor)  # a county run's (SITES): no site's
+    add_parts(session, run, kind, params, parts, actor=actor)
+    return run
+
+
+def add_parts(session: Session, run: Job, kind: str, params: dict[str, Any],
+              parts: Sequence[tuple[Part, dict[str, Any]]], *, actor: str) -> None:
+    """Give a recorded run its params and its parts (create_run; a county run once planned, jobs/county.py)."""
+    run.params = {**params, "kind": kind, "parts": [part.as_json() for part, _ in parts]}
     run.total = sum(part.residents for part, _ in parts)
     for part, part_params in parts:
         # A county run's part is a job of its own site (the runner prints it in that site's scope).
@@ -187,7 +196,6 @@ def create_run(session: Session, kind: str, params: dict[str, Any], parts: Seque
                                     site_id=None if site_id is None else int(site_id))
         child.run_id, child.total = run.id, part.residents
     session.flush()
-    return run
 
 
 def part_ids(session: Session, run_id: int) -> list[int]:
@@ -281,6 +289,7 @@ def settle(database: Database, run_id: int, *, instance_dir: Path) -> str:
         if status == "running" and run.started_at is None:
             values["started_at"] = utcnow()
         if status in ENDED:
+            shutil.rmtree(run_dir(instance_dir, run_id) / SITE_ZIPS, ignore_errors=True)  # of its last end
             values.update(finished_at=utcnow(), pages=state.pages, error=_summary(state),
                           outputs=[str(path)] if (path := _write_zip(state, instance_dir)) else [])
         session.execute(update(Job).where(Job.id == run_id).values(**values),
@@ -310,13 +319,16 @@ def _summary(state: RunState) -> str:
 
 
 def site_zip(state: RunState, site_code: str, instance_dir: Path) -> Path | None:
-    """One site's share of a county run as a zip of its own (written anew on each call, beside the run's zip, as
-    <run zip>-<site code>.zip); None when none of that site's parts is done or the run has no such site."""
+    """One site's share of a county run as a zip of its own (its done parts), written on the first download into
+    the run's folder (sites/<run zip>-<site code>.zip) and served from there afterwards; None when none of that
+    site's parts is done or the run has no such site. The run's end removes them (settle: a rerun's parts added)."""
     share = next((share for code, _name, share in state.by_site() if code == site_code and code), None)
-    if share is None:
+    if share is None or not any(part.status == "done" for part in share.parts):
         return None
     stem = Path(str((state.run.params or {}).get("filename") or f"run-{state.run.id}.zip")).stem
-    return _write_zip(share, instance_dir, name=f"{stem}-{clean_name(site_code)}.zip")
+    name = f"{SITE_ZIPS}/{stem}-{clean_name(site_code)}.zip"
+    built = run_dir(instance_dir, state.run.id) / name
+    return built if built.is_file() else _write_zip(share, instance_dir, name=name)
 
 
 def _write_zip(state: RunState, instance_dir: Path, *, name: str | None = None) -> Path | None:

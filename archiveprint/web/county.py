@@ -4,27 +4,26 @@ as a whole, per site and per part, its zip (a folder per site), each site's zip 
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
-from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length, Optional, Regexp
 
 from archiveprint.accounts.scope import apply_scope, installed_sites, scope_for
 from archiveprint.accounts.services import audit
 from archiveprint.errors import ArchiveprintError, NotFound
 from archiveprint.forms.catalog import load_catalog
-from archiveprint.forms.services import PrintOptions
 from archiveprint.forms.sets import FORM, SET
 from archiveprint.jobs import runs
-from archiveprint.jobs.county import CountyChoice, plan_county_due, plan_county_forms
-from archiveprint.jobs.models import ENDED, RUN, Job, installation_run
-from archiveprint.jobs.parts import RunPlan
+from archiveprint.jobs.county import DUE, CountyChoice, CountyRequest, check_request, record_request
+from archiveprint.jobs.models import ENDED, RUN, UNFINISHED, Job, installation_run
 from archiveprint.jobs.runners import job_dir
 from archiveprint.web.auth import current_account, requires
 from archiveprint.web.due import MONTH, chosen_month
@@ -34,7 +33,6 @@ from archiveprint.web.responses import note_refusal, send_download
 from archiveprint.web.session import db_session, request_database, rollback, state, today
 
 bp = Blueprint("county", __name__, url_prefix="/sites/print")
-DUE = "due"  # the choice of the monthly packet (本月随访包) among the sets and forms
 RECENT = 20  # county runs listed under the form
 
 
@@ -48,6 +46,7 @@ class CountyPrintInput(FlaskForm):
     sites = SelectMultipleField(_l("机构（不选即全部在用机构）"), default=[], validate_choice=False)
     villages = StringField(_l("只打印这些村(居)委会"), validators=[
         Optional(), Length(max=500, message=_l("不能超过500个字"))])
+    once = HiddenField(validators=[Optional(), Length(max=64)])  # this form's token: sent twice, one run
 
     @property
     def village_list(self) -> tuple[str, ...]:
@@ -72,6 +71,7 @@ def _input() -> CountyPrintInput:
                           if not site.closed]
     if request.method == "GET":
         form.what.data = f"{SET}:{next(iter(catalog.sets))}"
+        form.once.data = secrets.token_urlsafe(16)
     return form
 
 
@@ -94,40 +94,35 @@ def index() -> ResponseReturnValue:
     return _page(_input())
 
 
-def _plan(form: CountyPrintInput) -> RunPlan:
-    choice = CountyChoice(sites=tuple(form.sites.data or ()), villages=form.village_list)
-    user_id = current_account().user.id
-    if form.what.data == DUE:
-        return plan_county_due(request_database(), choice, chosen_month(form.month.data), today=today(),
-                               user_id=user_id)
-    kind, _sep, key = (form.what.data or "").partition(":")
-    return plan_county_forms(request_database(), choice, key, PrintOptions(), set_kind=kind if kind == FORM else SET,
-                             today=today(), user_id=user_id)
+def _request(form: CountyPrintInput) -> CountyRequest:
+    return CountyRequest(what=form.what.data or "", month=chosen_month(form.month.data), today=today(),
+                         choice=CountyChoice(sites=tuple(form.sites.data or ()), villages=form.village_list),
+                         user_id=current_account().user.id)
 
 
 @bp.post("")
 @requires("print_county")
 def start() -> ResponseReturnValue:
-    """Plan the run in each chosen site's scope (refused before anything is queued: nobody to print, a name the
-    font lacks, a village no chosen site has), record it and its parts, hand the parts to the workers."""
+    """Check the choice (refused on the form, nothing recorded: a site or a village none of them has, a set a site
+    lacks, a month that does not exist) and record the run at once; its first step, on the workers, plans it in
+    each chosen site's scope and hands its parts on (jobs/county.py plan_run), while its page shows 正在规划….
+    The same form sent twice (a double click) gives the one run."""
     _county_wide()
     form = _input()
     if not form.validate_on_submit():
         return _page(form, status=400)
     try:
-        plan = _plan(form)
+        params = check_request(request_database(), _request(form))
         session = db_session()
-        run = runs.create_run(session, plan.kind, plan.params, plan.parts, actor=current_account().username)
-        ids = runs.part_ids(session, run.id)
+        run_id, new = record_request(session, params, actor=current_account().username, once=form.once.data or "")
         session.commit()
     except ArchiveprintError as error:
         rollback()
         note_refusal(error)
         return _page(form, status=error.status)
-    runs.submit_parts(request_database(), dispatcher(), ids, instance_dir=state().settings.instance_dir)
-    if plan.skipped:
-        flash(_("没有要打印的内容，跳过：%(villages)s", villages="、".join(plan.skipped)), "info")
-    return redirect(url_for("county.run", run_id=run.id), code=303)
+    if new:
+        runs.submit_parts(request_database(), dispatcher(), [run_id], instance_dir=state().settings.instance_dir)
+    return redirect(url_for("county.run", run_id=run_id), code=303)
 
 
 def _run(run_id: int) -> Job:
@@ -176,7 +171,12 @@ def run(run_id: int) -> ResponseReturnValue:
               "parts": [{"part": part, "files": _part_files(job, part)} for part in share.parts]}
              for code, name, share in found.by_site()]
     return render_template("web/sites/print_run.html", job=job, run=found, sites=sites,
-                           finished=job.status in ENDED, rerun=FlaskForm())
+                           finished=job.status in ENDED, planning=_planning(job, found), rerun=FlaskForm())
+
+
+def _planning(job: Job, found: runs.RunState) -> bool:
+    """The run's first step has not recorded its parts yet (jobs/county.py plan_run): 正在规划…"""
+    return not found.parts and job.status in UNFINISHED
 
 
 @bp.get("/<int:run_id>.json")
@@ -185,9 +185,11 @@ def status(run_id: int) -> ResponseReturnValue:
     """What the run's page polls (static/jobs.js): the run's, each site's and each part's progress."""
     job, found = _opened(run_id)
     data = found.as_json()
-    return jsonify(id=job.id, status=job.status, label=label(JOB_STATUS_LABELS, job.status), done=found.done,
-                   total=found.total, percent=found.percent, pages=found.pages, error=shown_message(job.error),
-                   finished=job.status in ENDED, expired=job.expired_at is not None,
+    planning = _planning(job, found)  # its progress: the sites planned of all
+    progress = (job.done, job.total, job.percent) if planning else (found.done, found.total, found.percent)
+    return jsonify(id=job.id, status=job.status, label=label(JOB_STATUS_LABELS, job.status), done=progress[0],
+                   total=progress[1], percent=progress[2], pages=found.pages, error=shown_message(job.error),
+                   finished=job.status in ENDED, expired=job.expired_at is not None, planning=planning,
                    sites=[{**site, "label": label(JOB_STATUS_LABELS, str(site["status"]))}
                           for site in data.get("sites", [])],  # type: ignore[union-attr]
                    parts=[{"id": part.id, "status": part.status, "label": label(JOB_STATUS_LABELS, part.status),

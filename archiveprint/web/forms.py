@@ -88,8 +88,8 @@ def init_app(app: Flask) -> None:
     web = app.extensions["archiveprint"]
     settings, database = web.settings, web.database
     use_cache_dir(layout_cache_dir(settings.instance_dir))  # blank forms laid out once per installation
-    app.extensions[DISPATCHER] = jobqueue.Dispatcher(
-        lambda job_id: run_job(job_id, settings=settings, database=database),
+    app.extensions[DISPATCHER] = dispatcher = jobqueue.Dispatcher(  # a county run's first step hands on to it
+        lambda job_id: run_job(job_id, settings=settings, database=database, dispatcher=dispatcher),
         redis_url=settings.redis_url, database_url=settings.database_url, queue=settings.rq_queue, database=database)
     on_app_start(settings, database, app.extensions[DISPATCHER])
     app.register_blueprint(bp)

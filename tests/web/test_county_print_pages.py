@@ -72,10 +72,12 @@ def test_a_county_run_starts_with_blank_fields_and_downloads_whole_per_site_and_
 
 def test_a_county_run_of_the_monthly_packet_and_a_refusal(client, auth, villages, committed_db):  # noqa: F811
     auth.login("county_admin")
-    response = start(client, what="due", month="2026-11")
-    assert response.status_code == 400  # nobody has a service due: a message on the page, nothing queued
-    body = response.get_data(as_text=True)
-    assert "没有到期的服务" in body and "Traceback" not in body
+    run_id = run_id_of(start(client, what="due", month="2026-11"))  # recorded at once, planned by the workers
+    state = finished(client, run_id)  # nobody has a service due: the run ends saying so on its page
+    assert state["status"] == "failed" and "没有到期的服务" in state["error"], state
+    body = client.get(f"/sites/print/{run_id}").get_data(as_text=True)
+    assert 'id="job-error"' in body and "没有开始打印" in body and "没有到期的服务" in body
+    assert "Traceback" not in body and 'id="run-parts"' in body and "data-part-status" not in body
     response = start(client, villages="999")
     assert response.status_code == 404 and "所选机构都没有这个村(居)委会" in response.get_data(as_text=True)
     response = start(client, sites=["NOPE"])

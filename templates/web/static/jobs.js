@@ -7,6 +7,7 @@
     return;
   }
   var url = job.getAttribute("data-status-url");
+  var planning = job.getAttribute("data-planning") === "1";  // a county run planning: its parts come next
   var status = document.getElementById("job-status");
   var bar = document.getElementById("job-progress");
   var percent = document.getElementById("job-percent");
@@ -68,8 +69,8 @@
       })
       .then(function (state) {
         show(state);
-        if (state.finished) {
-          window.location.reload();  // the server draws the download links or the reason it failed
+        if (state.finished || (planning && !state.planning)) {
+          window.location.reload();  // the server draws the download links, the parts or the reason it failed
         } else {
           window.setTimeout(poll, 1000);
         }
