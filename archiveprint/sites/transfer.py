@@ -334,7 +334,7 @@ def _nothing_out(session: Session, village_ids: list[int]) -> None:
     first — a loan belongs to the sending site's borrower and desk, which the receiving site does not see."""
     households = select(Household.id).where(Household.village_id.in_(village_ids))
     _refuse_any(session, select(Household).join(Loan, Loan.household_id == Household.id)
-                .where(Household.id.in_(households), Loan.returned_at.is_(None)),
+                .where(Household.id.in_(households), Loan.is_open()),
                 N_("以下档案袋借出未还，请先归还再移交，未做任何记录：{listing}{more}"), field=N_("借阅"))
     _refuse_any(session, select(Household).join(LoanRequest, LoanRequest.household_id == Household.id)
                 .where(Household.id.in_(households), LoanRequest.status == "open"),

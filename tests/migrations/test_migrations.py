@@ -158,8 +158,8 @@ def test_site_rows_before_migration_cuts_at_the_second_sites_creation(committed_
 
 # The partial indexes, as the migrations must leave them on both engines (compare_metadata ignores WHERE clauses).
 PARTIAL_INDEXES = {
-    "ux_loans_open_household": "returned_at is null",  # one open loan per folder
-    "ix_loans_due_open": "returned_at is null",
+    "ux_loans_open_household": "returned_at is null and written_off_at is null",  # one open loan per folder
+    "ix_loans_due_open": "returned_at is null and written_off_at is null",
     "ux_loan_requests_open": "status = 'open'",  # one open request per folder and borrower
     "ux_intake_pages_filed": "outcome = 'filed'",  # a returned page filed once per intake batch
 }
