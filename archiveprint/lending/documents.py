@@ -158,7 +158,8 @@ def register_context(views: Sequence[LoanView], *, month: str, unit: str, rules:
                      "condition": condition, "remark": remark})
     return {"title": "档案借阅登记表", "unit": unit, "month": f"{year}年{number}月", "rows": rows,
             "count": len(rows), "returned": sum(1 for v in views if v.state == "returned"),
-            "open": sum(1 for v in views if v.is_open), "written_off": sum(1 for v in views if v.state == "written_off")}
+            "open": sum(1 for v in views if v.is_open),
+            "written_off": sum(1 for v in views if v.state == "written_off")}
 
 
 def render_register(context: dict[str, object]) -> bytes:

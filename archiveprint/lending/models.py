@@ -39,7 +39,8 @@ SCAN_OUTCOMES = ("applied", "unchanged", "conflict", "rejected")
 DOCUMENT_KINDS = ("application", "consent")
 OPEN_LOAN = "returned_at IS NULL AND written_off_at IS NULL"  # neither returned nor written off (遗失注销)
 LOAN_STATES = ("out", "lost", "returned", "written_off")
-LOAN_STATE_TEXT = {"out": N_("借出中"), "lost": N_("已登记丢失"), "returned": N_("已归还"), "written_off": N_("遗失注销")}
+LOAN_STATE_TEXT = {"out": N_("借出中"), "lost": N_("已登记丢失"), "returned": N_("已归还"),
+                   "written_off": N_("遗失注销")}
 # What a list of loans may be filtered by: a state, or open (out or lost) and overdue (open, past its due date).
 LOAN_FILTERS = ("open", "overdue", "out", "lost", "returned", "written_off")
 OPEN_REQUEST = "status = 'open'"

@@ -208,7 +208,8 @@ def _labels(rule: LoanRule) -> list[str]:
 # --- return -----------------------------------------------------------------------------------------------------
 
 OUTCOME_TEXT = {"returned": "已归还", "found": "已找回", "already_returned": "已归还过（重复扫描）",
-                "not_lent": "没有借出记录", "on_shelf": "在架", "written_off": "这笔借阅已遗失注销（档案袋已确认遗失），不能归还"}
+                "not_lent": "没有借出记录", "on_shelf": "在架",
+                "written_off": "这笔借阅已遗失注销（档案袋已确认遗失），不能归还"}
 
 
 @dataclass(frozen=True)
