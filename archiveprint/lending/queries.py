@@ -249,6 +249,31 @@ class LoanView:
                 "written_off_by": self.written_off_by or None, "write_off_reason": self.write_off_reason or None,
                 "write_off_approver": self.write_off_approver or None}
 
+    def text_lines(self) -> list[str]:
+        """One line as `lend list` prints it; a written-off loan says when, why and who approved it."""
+        end = (f"  {self.write_off_text}" if self.state == "written_off"
+               else f"  {self.state_text} {self.returned_at:%Y-%m-%d %H:%M}" if self.returned_at
+               else f"  {self.state_text}")
+        return [f"{self.code}  {self.out_at:%Y-%m-%d}  {self.folder_display}  {self.head_name}  {self.borrower}  "
+                f"应还 {self.due_on:%Y-%m-%d}{end}"]
+
+    def detail_lines(self) -> list[str]:
+        """The loan as `lend show` prints it, a fact a line."""
+        lines = [f"借阅 {self.code}  {self.state_text}", f"  档案袋：{self.folder_display}  户主 {self.head_name}"
+                 + (f"  居民 {self.resident_name}" if self.resident_name else ""),
+                 f"  借阅人：{self.borrower}", f"  事由：{self.purpose_text}"
+                 + (f"（{self.purpose_note}）" if self.purpose_note else ""),
+                 *([f"  审批人：{self.approver}"] if self.approver else []),
+                 f"  借出：{self.out_at:%Y-%m-%d %H:%M}  应还 {self.due_on:%Y-%m-%d}"
+                 + (f"  续借 {self.renewals} 次" if self.renewals else "")]
+        if self.written_off_at is not None:
+            lines += [f"  遗失注销：{self.written_off_at:%Y-%m-%d %H:%M}（经办人 {self.written_off_by}）",
+                      f"  注销原因：{self.write_off_reason}", f"  批准人：{self.write_off_approver}"]
+        elif self.returned_at is not None:
+            lines.append(f"  归还：{self.returned_at:%Y-%m-%d %H:%M}  {self.condition_text}"
+                         + (f"：{self.return_note}" if self.return_note else ""))
+        return lines
+
     def matches(self, *, village: str = "", borrower: str = "", state: str = "", today: date | None = None) -> bool:
         """On a register filtered by village code, borrower key and state (`LOAN_FILTERS`: open, overdue as of
         `today`, out, lost, returned, written_off); a blank filter keeps all."""
