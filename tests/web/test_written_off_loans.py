@@ -34,7 +34,8 @@ def loans(committed_db: Database) -> dict[str, object]:
         wang = find_borrower(session, "wang")
         gone, back, out = (check_out(session, c, borrower=wang, purpose="随访", rules=rules, actor=ACTOR,
                                      now=NOVEMBER + timedelta(hours=n)) for n, c in enumerate(codes[:3]))
-        declare_lost(session, codes[0], note="村医搬家时遗失", rules=rules, actor=ACTOR, now=NOVEMBER + timedelta(days=1))
+        declare_lost(session, codes[0], note="村医搬家时遗失", rules=rules, actor=ACTOR,
+                     now=NOVEMBER + timedelta(days=1))
         write_off(session, codes[0], reason="两次全库查找无果", approved_by="周院长", actor="clerk1",
                   now=datetime(2026, 11, 10, 2, 30))
         return_folder(session, codes[1], rules=rules, actor=ACTOR, now=NOVEMBER + timedelta(days=2))
