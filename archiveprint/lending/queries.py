@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from archiveprint.lending.models import (
     LoanRequest,
 )
 from archiveprint.lending.rules import LendingRules, LoanRule, missing_requirements, site_rules
-from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, find_places
+from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, WrittenOff, find_places
 from archiveprint.pdf.barcodes import is_valid_check, with_check
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Village, resident_tags
@@ -433,6 +433,20 @@ def list_loans(session: Session, state: str, *, rules: LendingRules, today: date
     stmt = (select(Loan).where(state_condition(state, today)).options(*_loan_options())
             .order_by(Loan.out_at, Loan.id))
     return [_view(loan, loan.household, rules) for loan in session.scalars(stmt)]
+
+
+def with_written_off_loans(session: Session, records: Sequence[WrittenOff]) -> list[WrittenOff]:
+    """Folders confirmed lost, each lost while lent naming its loan written off with it (遗失注销): the handover
+    list's lost-and-written-off lines name it: L…（borrower）."""
+    ids = [record.household_id for record in records]
+    loans: dict[int, Loan] = {}
+    for start in range(0, len(ids), 500):
+        for loan in session.scalars(select(Loan).where(Loan.household_id.in_(ids[start:start + 500]),
+                                                       Loan.written_off_at.is_not(None))
+                                    .options(selectinload(Loan.borrower)).order_by(Loan.written_off_at, Loan.id)):
+            loans[loan.household_id] = loan  # the latest one wins
+    return [replace(record, loan=f"{loan_code(loan.id)}（{loan.borrower.display}）")
+            if (loan := loans.get(record.household_id)) is not None else record for record in records]
 
 
 def list_folder_loans(session: Session, household_id: int, *, rules: LendingRules) -> list[LoanView]:

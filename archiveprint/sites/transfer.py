@@ -23,6 +23,7 @@ from archiveprint.accounts.scope import AccessScope, apply_scope, current_scope,
 from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotConfigured, NotFound, joined
 from archiveprint.eventlog import Event, record_event
 from archiveprint.lending.models import Loan, LoanRequest
+from archiveprint.lending.queries import with_written_off_loans
 from archiveprint.locations.handover import HandoverList, hand_over, select_folders
 from archiveprint.locations.models import FolderMovement, FolderPosition, Inventory, Shelf, StorageLayout
 from archiveprint.locations.planner import village_order
@@ -256,7 +257,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
                        "{listing}{more}",
                        params={"listing": listing, "more": _more(len(preview.refused))}, field="移交范围",
                        value=preview.selection)
-    lost = written_off(session, ids)
+    lost = with_written_off_loans(session, written_off(session, ids))
     places = find_places(session, [line.household_id for line in preview.lines])
     closed_area = {i for i, place in places.items() if place.status.code == "closed"}
     picklist = picklist_of(session, {line.household_id: [] for line in preview.lines}, providers=providers)
