@@ -19,12 +19,16 @@ from archiveprint.errors import NotFound
 from archiveprint.lending.borrowers import BorrowerView, add_borrower
 from archiveprint.lending.documents import print_overdue_slips, print_receipt, print_register
 from archiveprint.lending.journal import ScanInput, replay_scans
+from archiveprint.lending.models import LOAN_FILTERS, Loan
 from archiveprint.lending.queries import (
     find_borrower,
     find_open_loan,
     list_borrowers,
+    list_folder_loans,
+    list_loans,
     list_overdue,
     list_queue,
+    list_register,
     list_requests,
     loan_view,
     month_bounds,
@@ -177,6 +181,54 @@ def lend_register(app: AppContext, month: str, output: Path) -> Answer:
         output.write_bytes(pdf)
     return Reply({"month": month.strip(), "loans": count, "pdf": str(output)},
                  [f"{month.strip()}：{count} 笔借阅，已写出 {output}"])
+
+
+@lend_group.command("list")
+@click.option("--month", default=None, help="借出的月份，例如 2026-11（给了 --state 时可不填：列出所有时间的）")
+@click.option("--state", type=click.Choice(LOAN_FILTERS), default=None,
+              help="只列一种：open 未还 / overdue 已逾期 / out 借出中 / lost 已登记丢失 / returned 已归还 / "
+                   "written_off 遗失注销")
+@click.option("--village", default="", help="只列一个村(居)委会（代码或名称）")
+@click.option("--borrower", "borrower_key", default="", help="只列一个借阅人的")
+@answers("输出 JSON")
+@pass_app
+def lend_list(app: AppContext, month: str | None, state: str | None, village: str, borrower_key: str) -> Answer:
+    """列出借阅：某月借出的，或某种状态的（遗失注销的注明日期、原因和批准人）。"""
+    rules, now = app.rules, utcnow()
+    today = rules.local_date(now)
+    if month is None and state is None:
+        month = f"{today:%Y-%m}"
+    with app.db.transaction() as session:
+        village_ref = find_village(session, village, typed=True).ref if village.strip() else ""
+        borrower = find_borrower(session, borrower_key).key if borrower_key.strip() else ""
+        views = (list_register(session, month, rules=rules) if month is not None
+                 else list_loans(session, state or "", rules=rules, today=today))
+        views = [v for v in views if v.matches(village=village_ref, borrower=borrower, state=state or "",
+                                                today=today)]
+        for household_id in dict.fromkeys(view.household_id for view in views):
+            _viewed(session, household_id, "list")
+    listing = Reply.listing(views, empty="没有符合条件的借阅。")
+    return Reply({"month": month, "state": state, "count": len(views), "loans": listing.data}, listing.lines)
+
+
+@lend_group.command("show")
+@click.argument("code")
+@answers("输出 JSON")
+@pass_app
+def lend_show(app: AppContext, code: str) -> Answer:
+    """一笔借阅（借阅单号），或一个档案袋的借阅记录（档案袋编号）：状态、归还或遗失注销（日期、原因、批准人）。"""
+    with app.db.transaction() as session:
+        scanned = resolve(session, code, loan_numbers=True)
+        _viewed(session, scanned.household.id, "show")
+        if scanned.loan_id is not None:
+            loan = session.get(Loan, scanned.loan_id)
+            if loan is None:
+                raise NotFound("没有这笔借阅", field="借阅单号", value=code)
+            view = loan_view(session, loan, app.rules)
+            return Reply(view.as_json(), view.detail_lines())
+        views = list_folder_loans(session, scanned.household.id, rules=app.rules)
+    listing = Reply.listing(views, empty="该档案袋没有借阅记录。")
+    return Reply({"household": scanned.household.id, "count": len(views), "loans": listing.data}, listing.lines)
 
 
 @lend_group.command("receipt")

@@ -142,7 +142,10 @@ def register_context(views: Sequence[LoanView], *, month: str, unit: str, rules:
     for index, view in enumerate(views, start=1):
         condition = view.condition_text + (f"：{view.return_note}" if view.return_note else "")
         remark = "室内查阅" if view.on_site else ""
-        if view.state == "lost":
+        if view.state == "written_off":  # not a return: the folder never came back
+            condition = f"原因：{view.write_off_reason}；批准人：{view.write_off_approver}"
+            remark = f"遗失注销 {view.written_off_at:%m-%d}" if view.written_off_at else "遗失注销"
+        elif view.state == "lost":
             remark = "已登记丢失"
         elif view.renewals:
             remark = f"续借{view.renewals}次"
@@ -154,8 +157,9 @@ def register_context(views: Sequence[LoanView], *, month: str, unit: str, rules:
                      "returned": f"{view.returned_at:%m-%d %H:%M}" if view.returned_at else "",
                      "condition": condition, "remark": remark})
     return {"title": "档案借阅登记表", "unit": unit, "month": f"{year}年{number}月", "rows": rows,
-            "count": len(rows), "returned": sum(1 for v in views if v.returned_at),
-            "open": sum(1 for v in views if not v.returned_at)}
+            "count": len(rows), "returned": sum(1 for v in views if v.state == "returned"),
+            "open": sum(1 for v in views if v.is_open),
+            "written_off": sum(1 for v in views if v.state == "written_off")}
 
 
 def render_register(context: dict[str, object]) -> bytes:

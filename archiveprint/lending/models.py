@@ -16,9 +16,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Table,
+    and_,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 # Imported at run time, not only for type checking: the relationships below name these classes, and a command that
 # imports only lending must still be able to configure its mappers.
@@ -35,7 +37,12 @@ CONDITIONS = ("intact", "missing_pages", "damaged")
 SCAN_ACTIONS = ("out", "return", "renew")
 SCAN_OUTCOMES = ("applied", "unchanged", "conflict", "rejected")
 DOCUMENT_KINDS = ("application", "consent")
-OPEN_LOAN = "returned_at IS NULL"
+OPEN_LOAN = "returned_at IS NULL AND written_off_at IS NULL"  # neither returned nor written off (遗失注销)
+LOAN_STATES = ("out", "lost", "returned", "written_off")
+LOAN_STATE_TEXT = {"out": N_("借出中"), "lost": N_("已登记丢失"), "returned": N_("已归还"),
+                   "written_off": N_("遗失注销")}
+# What a list of loans may be filtered by: a state, or open (out or lost) and overdue (open, past its due date).
+LOAN_FILTERS = ("open", "overdue", "out", "lost", "returned", "written_off")
 OPEN_REQUEST = "status = 'open'"
 
 
@@ -145,8 +152,10 @@ class LoanDocument(Base):
 
 
 class Loan(Base):
-    """One check-out of a household folder (借阅). Open while `returned_at` is NULL; the database allows one
-    open loan per folder (a partial unique index), so two clerks can never lend the same folder twice."""
+    """One check-out of a household folder (借阅). Open until it is returned (`returned_at`) or, lost while lent and
+    never found, written off (遗失注销: `written_off_at`, with who, why and who approved it; the folder never came
+    back, so it is not a return). The database allows one open loan per folder (a partial unique index), so two
+    clerks can never lend the same folder twice."""
 
     __tablename__ = "loans"
     __table_args__ = (
@@ -178,6 +187,10 @@ class Loan(Base):
     returned_by: Mapped[str | None] = mapped_column(String(64))
     return_condition: Mapped[str | None] = mapped_column(String(16))
     return_note: Mapped[str] = mapped_column(String(200), default="")
+    written_off_at: Mapped[datetime | None] = mapped_column(DateTime)  # 遗失注销: closed without a return
+    written_off_by: Mapped[str | None] = mapped_column(String(64))
+    write_off_reason: Mapped[str | None] = mapped_column(String(200))  # 原因（查找经过）
+    write_off_approver: Mapped[str | None] = mapped_column(String(64))  # 批准人
 
     household: Mapped[Household] = relationship()
     resident: Mapped[Resident | None] = relationship()
@@ -187,10 +200,17 @@ class Loan(Base):
 
     @property
     def state(self) -> str:
-        """out / lost / returned."""
+        """out / lost / returned / written_off."""
+        if self.written_off_at is not None:
+            return "written_off"
         if self.returned_at is not None:
             return "returned"
         return "lost" if self.lost_at is not None else "out"
+
+    @classmethod
+    def is_open(cls) -> ColumnElement[bool]:
+        """The SQL condition of an open loan (lent, or lost while lent): neither returned nor written off."""
+        return and_(cls.returned_at.is_(None), cls.written_off_at.is_(None))
 
 
 class LoanScan(Base):

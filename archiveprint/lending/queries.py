@@ -5,21 +5,29 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.sql.elements import ColumnElement
 
 from archiveprint.accounts.models import User
 from archiveprint.clock import local_time
 from archiveprint.errors import InvalidValue, NotFound
-from archiveprint.lending.models import REQUEST_STATE_TEXT, Borrower, Loan, LoanRequest
+from archiveprint.lending.models import (
+    LOAN_FILTERS,
+    LOAN_STATE_TEXT,
+    REQUEST_STATE_TEXT,
+    Borrower,
+    Loan,
+    LoanRequest,
+)
 from archiveprint.lending.rules import LendingRules, LoanRule, missing_requirements, site_rules
-from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, find_places
+from archiveprint.locations.queries import FolderStatus, Place, StatusProvider, WrittenOff, find_places
 from archiveprint.pdf.barcodes import is_valid_check, with_check
 from archiveprint.register.codes import folder_code
 from archiveprint.register.models import Household, PopulationTag, Resident, Village, resident_tags
@@ -91,7 +99,7 @@ def find_borrower_id_of(session: Session, user: User) -> int | None:
 # --- open loans ------------------------------------------------------------------------------------------------
 
 def find_open_loan(session: Session, household_id: int) -> Loan | None:
-    return session.scalar(select(Loan).where(Loan.household_id == household_id, Loan.returned_at.is_(None))
+    return session.scalar(select(Loan).where(Loan.household_id == household_id, Loan.is_open())
                           .options(selectinload(Loan.borrower)))
 
 
@@ -107,7 +115,7 @@ def find_open_loans(session: Session, household_ids: Iterable[int]) -> dict[int,
     out: dict[int, Loan] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        for loan in session.scalars(select(Loan).where(Loan.household_id.in_(chunk), Loan.returned_at.is_(None))
+        for loan in session.scalars(select(Loan).where(Loan.household_id.in_(chunk), Loan.is_open())
                                     .options(selectinload(Loan.borrower))):
             out[loan.household_id] = loan
     return out
@@ -198,12 +206,33 @@ class LoanView:
     out_at: datetime  # local wall-clock time
     due_on: date
     renewals: int
-    state: str  # out / lost / returned
+    state: str  # out / lost / returned / written_off
     returned_at: datetime | None
     condition: str | None
     condition_text: str
     return_note: str
     request_id: int | None
+    written_off_at: datetime | None = None  # 遗失注销 (local wall-clock time): closed without a return
+    written_off_by: str = ""
+    write_off_reason: str = ""
+    write_off_approver: str = ""
+
+    @property
+    def state_text(self) -> str:
+        """借出中 / 已登记丢失 / 已归还 / 遗失注销."""
+        return str(LOAN_STATE_TEXT[self.state])
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in ("out", "lost")
+
+    @property
+    def write_off_text(self) -> str:
+        """遗失注销 2026-12-08 14:30（原因：…；批准人：…）, "" when the loan was not written off."""
+        if self.written_off_at is None:
+            return ""
+        return (f"遗失注销 {self.written_off_at:%Y-%m-%d %H:%M}（原因：{self.write_off_reason}；"
+                f"批准人：{self.write_off_approver}）")
 
     def as_json(self) -> dict[str, object]:
         return {"loan": self.id, "loan_code": self.code, "household": self.household_id, "folder": self.folder,
@@ -215,12 +244,48 @@ class LoanView:
                 "due_on": self.due_on.isoformat(), "renewals": self.renewals, "state": self.state,
                 "returned_at": self.returned_at.isoformat(timespec="minutes") if self.returned_at else None,
                 "condition": self.condition, "condition_text": self.condition_text or None,
-                "return_note": self.return_note, "request": self.request_id}
+                "return_note": self.return_note, "request": self.request_id, "state_text": self.state_text,
+                "written_off_at": self.written_off_at.isoformat(timespec="minutes") if self.written_off_at else None,
+                "written_off_by": self.written_off_by or None, "write_off_reason": self.write_off_reason or None,
+                "write_off_approver": self.write_off_approver or None}
 
-    def matches(self, *, village: str = "", borrower: str = "", only_open: bool = False) -> bool:
-        """On a register filtered by village code, borrower key and not yet returned (a blank filter keeps all)."""
+    def text_lines(self) -> list[str]:
+        """One line as `lend list` prints it; a written-off loan says when, why and who approved it."""
+        end = (f"  {self.write_off_text}" if self.state == "written_off"
+               else f"  {self.state_text} {self.returned_at:%Y-%m-%d %H:%M}" if self.returned_at
+               else f"  {self.state_text}")
+        return [f"{self.code}  {self.out_at:%Y-%m-%d}  {self.folder_display}  {self.head_name}  {self.borrower}  "
+                f"应还 {self.due_on:%Y-%m-%d}{end}"]
+
+    def detail_lines(self) -> list[str]:
+        """The loan as `lend show` prints it, a fact a line."""
+        lines = [f"借阅 {self.code}  {self.state_text}", f"  档案袋：{self.folder_display}  户主 {self.head_name}"
+                 + (f"  居民 {self.resident_name}" if self.resident_name else ""),
+                 f"  借阅人：{self.borrower}", f"  事由：{self.purpose_text}"
+                 + (f"（{self.purpose_note}）" if self.purpose_note else ""),
+                 *([f"  审批人：{self.approver}"] if self.approver else []),
+                 f"  借出：{self.out_at:%Y-%m-%d %H:%M}  应还 {self.due_on:%Y-%m-%d}"
+                 + (f"  续借 {self.renewals} 次" if self.renewals else "")]
+        if self.written_off_at is not None:
+            lines += [f"  遗失注销：{self.written_off_at:%Y-%m-%d %H:%M}（经办人 {self.written_off_by}）",
+                      f"  注销原因：{self.write_off_reason}", f"  批准人：{self.write_off_approver}"]
+        elif self.returned_at is not None:
+            lines.append(f"  归还：{self.returned_at:%Y-%m-%d %H:%M}  {self.condition_text}"
+                         + (f"：{self.return_note}" if self.return_note else ""))
+        return lines
+
+    def matches(self, *, village: str = "", borrower: str = "", state: str = "", today: date | None = None) -> bool:
+        """On a register filtered by village code, borrower key and state (`LOAN_FILTERS`: open, overdue as of
+        `today`, out, lost, returned, written_off); a blank filter keeps all."""
         return ((not village or self.village == village) and (not borrower or self.borrower_key == borrower)
-                and (not only_open or self.returned_at is None))
+                and self.in_state(state, today))
+
+    def in_state(self, state: str, today: date | None = None) -> bool:
+        if state == "open":
+            return self.is_open
+        if state == "overdue":
+            return self.is_open and today is not None and self.due_on < today
+        return not state or self.state == state
 
 
 def loan_view(session: Session, loan: Loan, rules: LendingRules) -> LoanView:
@@ -246,7 +311,10 @@ def _view(loan: Loan, household: Household, rules: LendingRules) -> LoanView:
         out_at=local_time(loan.out_at, rules.timezone), due_on=loan.due_on, renewals=loan.renewals,
         state=loan.state, returned_at=local_time(loan.returned_at, rules.timezone) if loan.returned_at else None,
         condition=loan.return_condition, condition_text=rules.conditions.get(loan.return_condition or "", ""),
-        return_note=loan.return_note, request_id=loan.request_id)
+        return_note=loan.return_note, request_id=loan.request_id,
+        written_off_at=local_time(loan.written_off_at, rules.timezone) if loan.written_off_at else None,
+        written_off_by=loan.written_off_by or "", write_off_reason=loan.write_off_reason or "",
+        write_off_approver=loan.write_off_approver or "")
 
 
 def user_name(user: User | None) -> str:
@@ -290,7 +358,7 @@ def list_overdue(session: Session, *, today: date, rules: LendingRules,
     """Open loans past their due date (lost ones too: they are still owed), by village then household."""
     stmt = (select(Loan).join(Household, Household.id == Loan.household_id)
             .join(Village, Village.id == Household.village_id)
-            .where(Loan.returned_at.is_(None), Loan.due_on < today)
+            .where(Loan.is_open(), Loan.due_on < today)
             .options(*_loan_options()).order_by(Village.code, Village.id, Household.number))
     if village is not None:  # as the site names it (Village.ref), or its name
         stmt = stmt.where(Village.id == find_village(session, village).id)
@@ -343,8 +411,48 @@ def list_register(session: Session, month: str, *, rules: LendingRules) -> list[
 
 def list_open_loans(session: Session, *, rules: LendingRules) -> list[LoanView]:
     """Every loan not yet returned (lent, or lost while lent), oldest first."""
-    stmt = (select(Loan).where(Loan.returned_at.is_(None)).options(*_loan_options())
+    return list_loans(session, "open", rules=rules)
+
+
+def state_condition(state: str, today: date | None = None) -> ColumnElement[bool]:
+    """The SQL condition of a `LOAN_FILTERS` state (overdue: open and due before `today`)."""
+    if state not in LOAN_FILTERS:
+        raise InvalidValue("借阅状态“{state}”不对，应为：{states}", params={"state": state,
+                           "states": "、".join(LOAN_FILTERS)}, field="状态", value=state)
+    written_off, returned = Loan.written_off_at.is_not(None), Loan.returned_at.is_not(None)
+    conditions: dict[str, ColumnElement[bool]] = {
+        "open": Loan.is_open(), "overdue": and_(Loan.is_open(), Loan.due_on < (today or date.max)),
+        "out": and_(Loan.is_open(), Loan.lost_at.is_(None)), "lost": and_(Loan.is_open(), Loan.lost_at.is_not(None)),
+        "returned": returned, "written_off": written_off}
+    return conditions[state]
+
+
+def list_loans(session: Session, state: str, *, rules: LendingRules, today: date | None = None) -> list[LoanView]:
+    """Every loan in one `LOAN_FILTERS` state, whenever it was made (written off: the lost-and-written-off ones),
+    oldest first."""
+    stmt = (select(Loan).where(state_condition(state, today)).options(*_loan_options())
             .order_by(Loan.out_at, Loan.id))
+    return [_view(loan, loan.household, rules) for loan in session.scalars(stmt)]
+
+
+def with_written_off_loans(session: Session, records: Sequence[WrittenOff]) -> list[WrittenOff]:
+    """Folders confirmed lost, each lost while lent naming its loan written off with it (遗失注销): the handover
+    list's lost-and-written-off lines name it: L…（borrower）."""
+    ids = [record.household_id for record in records]
+    loans: dict[int, Loan] = {}
+    for start in range(0, len(ids), 500):
+        for loan in session.scalars(select(Loan).where(Loan.household_id.in_(ids[start:start + 500]),
+                                                       Loan.written_off_at.is_not(None))
+                                    .options(selectinload(Loan.borrower)).order_by(Loan.written_off_at, Loan.id)):
+            loans[loan.household_id] = loan  # the latest one wins
+    return [replace(record, loan=f"{loan_code(loan.id)}（{loan.borrower.display}）")
+            if (loan := loans.get(record.household_id)) is not None else record for record in records]
+
+
+def list_folder_loans(session: Session, household_id: int, *, rules: LendingRules) -> list[LoanView]:
+    """A folder's loans (its loan history), newest first."""
+    stmt = (select(Loan).where(Loan.household_id == household_id).options(*_loan_options())
+            .order_by(Loan.out_at.desc(), Loan.id.desc()))
     return [_view(loan, loan.household, rules) for loan in session.scalars(stmt)]
 
 
@@ -569,7 +677,7 @@ def count_dashboard(session: Session, *, today: date) -> Dashboard:
                func.sum(case((Loan.due_on < today, 1), else_=0)),
                func.sum(case(((Loan.due_on >= today) & (Loan.due_on <= week_end), 1), else_=0)))
         .join(Household, Household.id == Loan.household_id).join(Village, Village.id == Household.village_id)
-        .where(Loan.returned_at.is_(None)).group_by(Village.code, Village.name)).all()
+        .where(Loan.is_open()).group_by(Village.code, Village.name)).all()
     waiting = session.execute(
         select(Village.code, Village.name, func.count(LoanRequest.id))
         .join(Household, Household.id == LoanRequest.household_id).join(Village, Village.id == Household.village_id)

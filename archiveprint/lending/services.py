@@ -208,14 +208,15 @@ def _labels(rule: LoanRule) -> list[str]:
 # --- return -----------------------------------------------------------------------------------------------------
 
 OUTCOME_TEXT = {"returned": "已归还", "found": "已找回", "already_returned": "已归还过（重复扫描）",
-                "not_lent": "没有借出记录", "on_shelf": "在架"}
+                "not_lent": "没有借出记录", "on_shelf": "在架",
+                "written_off": "这笔借阅已遗失注销（档案袋已确认遗失），不能归还"}
 
 
 @dataclass(frozen=True)
 class ReturnResult:
     """What a return (or found) scan did, and where the folder goes now."""
 
-    outcome: str  # returned / found / already_returned / not_lent / on_shelf
+    outcome: str  # returned / found / already_returned / not_lent / on_shelf / written_off
     household: Household
     loan: Loan | None
     home: str  # the folder's home address ("" when it has none)
@@ -290,7 +291,7 @@ def return_folder(session: Session, code: str, *, condition: str | None = None, 
 def _close(session: Session, loan: Loan, *, at: datetime, condition: str, note: str, actor: str) -> bool:
     """Close the loan unless someone else just did (a conditional UPDATE: two clerks returning it both succeed)."""
     done = session.scalar(
-        update(Loan).where(Loan.id == loan.id, Loan.returned_at.is_(None))
+        update(Loan).where(Loan.id == loan.id, Loan.is_open())
         .values(returned_at=at, returned_by=actor, return_condition=condition, return_note=note[:200])
         .returning(Loan.id).execution_options(synchronize_session=False))
     if done is None:
@@ -304,6 +305,8 @@ def _nothing_open(session: Session, household: Household, loan_id: int | None, *
     last = session.get(Loan, loan_id) if loan_id is not None else find_last_loan(session, household.id)
     back_home(session, household, actor=actor, now=now)
     home = home_address(session, household)
+    if last is not None and last.written_off_at is not None:
+        return ReturnResult("written_off", household, last, home, OUTCOME_TEXT["written_off"])
     if last is not None and last.returned_at is not None:
         return ReturnResult("already_returned", household, last, home,
                             f"{OUTCOME_TEXT['already_returned']}。{_home_text(home)}")
@@ -330,7 +333,7 @@ def renew(session: Session, code: str, *, rules: LendingRules, actor: str, now: 
     old_due = loan.due_on
     new_due = renewed_due(rule, old_due, rules.local_date(at), calendar=rules.calendar)
     done = session.scalar(
-        update(Loan).where(Loan.id == loan.id, Loan.renewals == loan.renewals, Loan.returned_at.is_(None))
+        update(Loan).where(Loan.id == loan.id, Loan.renewals == loan.renewals, Loan.is_open())
         .values(due_on=new_due, renewals=Loan.renewals + 1, renewed_at=at)
         .returning(Loan.id).execution_options(synchronize_session=False))
     if done is None:
@@ -413,8 +416,9 @@ def write_off(session: Session, code: str, *, reason: str, approved_by: str, act
               now: datetime) -> LostResult:
     """确认遗失/注销: a folder registered missing (下落不明, or lost while lent) and not found after a search leaves
     the archive for good, with who, when, why and who approved it (locations.services.write_off_folder). A loan
-    lost is settled with it (closed, noted as written off): nobody owes the folder any longer. A folder still lent
-    and not registered lost is refused."""
+    lost is closed with it as written off (遗失注销: `written_off_at`/`_by`, the reason and the approver; not a
+    return, `returned_at` stays empty): nobody owes the folder any longer. A folder still lent and not registered
+    lost is refused."""
     household = resolve(session, code, loan_numbers=True).household
     loan = find_open_loan(session, household.id)
     if loan is not None and loan.lost_at is None:
@@ -422,10 +426,18 @@ def write_off(session: Session, code: str, *, reason: str, approved_by: str, act
                        params={"folder": folder_display(household)}, field="档案袋", value=folder_display(household))
     write_off_folder(session, household, reason=reason, approved_by=approved_by, actor=actor, now=now)
     if loan is not None:
-        loan.returned_at, loan.returned_by = now, actor
-        loan.return_note = f"确认遗失注销（批准人：{approved_by.strip()}）"[:200]
+        done = session.scalar(
+            update(Loan).where(Loan.id == loan.id, Loan.is_open())
+            .values(written_off_at=now, written_off_by=actor, write_off_reason=reason.strip()[:200],
+                    write_off_approver=approved_by.strip()[:64])
+            .returning(Loan.id).execution_options(synchronize_session=False))
+        if done is None:  # closed by someone else since it was read: the folder's own write-off above is refused
+            raise Conflict("借阅 {loan} 刚被别人归还或注销，请刷新后再看", params={"loan": loan_code(loan.id)},
+                           field="借阅", value=loan_code(loan.id))
+        session.refresh(loan, ["written_off_at", "written_off_by", "write_off_reason", "write_off_approver"])
         record_event(session, "loan.written_off", "loan", loan.id, actor=actor, now=now, household=household.id,
-                     folder=folder_value(household), borrower=loan.borrower.key, approved_by=approved_by.strip())
+                     folder=folder_value(household), borrower=loan.borrower.key, reason=reason.strip(),
+                     approved_by=approved_by.strip())
         session.flush()
     return LostResult(household, loan, True, f"已确认遗失并注销（批准人：{approved_by.strip()}），移出档案室")
 

@@ -82,7 +82,8 @@ def handover_context(handover: HandoverList, *, unit: str, day: str) -> dict[str
             "rows": rows, "folders": len(rows), "records": handover.records, "copies": list(COPIES),
             "written_off": [{"number": n, "folder": w.folder, "household": f"{w.village_name} 第{w.household_number}户",
                              "head": w.head_name, "day": f"{w.at:%Y-%m-%d}", "actor": w.actor, "reason": w.reason,
-                             "approved_by": w.approved_by} for n, w in enumerate(handover.written_off, start=1)]}
+                             "approved_by": w.approved_by, "loan": w.loan}
+                            for n, w in enumerate(handover.written_off, start=1)]}
 
 
 def render_handover(context: dict[str, object]) -> bytes:

@@ -198,18 +198,20 @@ class WrittenOff:
     actor: str
     reason: str
     approved_by: str
+    loan: str = ""  # lost while lent: the loan written off with it (遗失注销), as lending names it; "" if none
 
     def as_json(self) -> dict[str, object]:
         return {"household_id": self.household_id, "folder": self.folder, "village_name": self.village_name,
                 "household_number": self.household_number, "head_name": self.head_name, "at": self.at.isoformat(),
-                "actor": self.actor, "reason": self.reason, "approved_by": self.approved_by}
+                "actor": self.actor, "reason": self.reason, "approved_by": self.approved_by,
+                **({"loan": self.loan} if self.loan else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> WrittenOff:
         """As `as_json` kept it (in a handover's event)."""
         return cls(int(data["household_id"]), str(data["folder"]), str(data["village_name"]),
                    int(data["household_number"]), str(data["head_name"]), datetime.fromisoformat(str(data["at"])),
-                   str(data["actor"]), str(data["reason"]), str(data["approved_by"]))
+                   str(data["actor"]), str(data["reason"]), str(data["approved_by"]), str(data.get("loan", "")))
 
 
 def written_off(session: Session, village_ids: Sequence[int]) -> list[WrittenOff]:

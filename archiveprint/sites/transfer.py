@@ -23,6 +23,7 @@ from archiveprint.accounts.scope import AccessScope, apply_scope, current_scope,
 from archiveprint.errors import N_, Conflict, InvalidValue, Message, NotConfigured, NotFound, joined
 from archiveprint.eventlog import Event, record_event
 from archiveprint.lending.models import Loan, LoanRequest
+from archiveprint.lending.queries import with_written_off_loans
 from archiveprint.locations.handover import HandoverList, hand_over, select_folders
 from archiveprint.locations.models import FolderMovement, FolderPosition, Inventory, Shelf, StorageLayout
 from archiveprint.locations.planner import village_order
@@ -256,7 +257,7 @@ def _transfer(session: Session, sending: Site, receiving: Site, named: Sequence[
                        "{listing}{more}",
                        params={"listing": listing, "more": _more(len(preview.refused))}, field="移交范围",
                        value=preview.selection)
-    lost = written_off(session, ids)
+    lost = with_written_off_loans(session, written_off(session, ids))
     places = find_places(session, [line.household_id for line in preview.lines])
     closed_area = {i for i, place in places.items() if place.status.code == "closed"}
     picklist = picklist_of(session, {line.household_id: [] for line in preview.lines}, providers=providers)
@@ -334,7 +335,7 @@ def _nothing_out(session: Session, village_ids: list[int]) -> None:
     first — a loan belongs to the sending site's borrower and desk, which the receiving site does not see."""
     households = select(Household.id).where(Household.village_id.in_(village_ids))
     _refuse_any(session, select(Household).join(Loan, Loan.household_id == Household.id)
-                .where(Household.id.in_(households), Loan.returned_at.is_(None)),
+                .where(Household.id.in_(households), Loan.is_open()),
                 N_("以下档案袋借出未还，请先归还再移交，未做任何记录：{listing}{more}"), field=N_("借阅"))
     _refuse_any(session, select(Household).join(LoanRequest, LoanRequest.household_id == Household.id)
                 .where(Household.id.in_(households), LoanRequest.status == "open"),

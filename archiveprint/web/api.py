@@ -25,9 +25,10 @@ from archiveprint.lending.queries import (
     count_dashboard,
     folder_display,
     list_borrowers,
-    list_open_loans,
+    list_loans,
     list_queue,
     list_register,
+    state_condition,
     status_provider,
 )
 from archiveprint.lending.services import home_address, resolve
@@ -263,16 +264,23 @@ def borrowers() -> ResponseReturnValue:
 @bp.get("/loans")
 @requires("lend")
 def loans() -> ResponseReturnValue:
-    """Loans made in a month (?month=YYYY-MM, default this month) or, with ?open=1, every open loan."""
+    """Loans made in a month (?month=YYYY-MM, default this month), those of them in one ?state= (open, overdue,
+    out, lost, returned, written_off), or, with ?state= and no month, every loan in that state whenever it was
+    made (?open=1: every open loan)."""
     rules = lending_rules()
+    state = (request.args.get("state") or "").strip()
     if request.args.get("open") in ("1", "true", "yes"):
+        state = "open"
+    if state and not request.args.get("month"):
         month = None
-        views = list_open_loans(db_session(), rules=rules)
+        views = list_loans(db_session(), state, rules=rules, today=today())
     else:
         month = request.args.get("month") or f"{today():%Y-%m}"
-        views = list_register(db_session(), month, rules=rules)
+        if state:
+            state_condition(state)  # refuses an unknown state
+        views = [v for v in list_register(db_session(), month, rules=rules) if v.in_state(state, today())]
     audit_shown("view", [v.household_id for v in views], "api loans")
-    return jsonify(month=month, count=len(views), loans=[v.as_json() for v in views])
+    return jsonify(month=month, state=state or None, count=len(views), loans=[v.as_json() for v in views])
 
 
 @bp.get("/queue")

@@ -67,7 +67,8 @@ ACTIVITY_LABELS = {
     "inventory.started": _l("开始盘点"), "inventory.uploaded": _l("上传盘点扫描"), "inventory.closed": _l("结束盘点"),
     "handover.recorded": _l("档案移交"), "site.transferred": _l("机构撤并移交"),
     "loan.checked_out": _l("借出"), "loan.returned": _l("归还"), "loan.found": _l("遗失的档案袋找回"),
-    "loan.renewed": _l("续借"), "loan.lost": _l("登记借出遗失"),
+    "loan.renewed": _l("续借"), "loan.lost": _l("登记借出遗失"), "loan.written_off": _l("遗失注销"),
+    "folder.written_off": _l("档案袋确认遗失注销"),
     "loan_request.created": _l("借阅申请"), "loan_request.approved": _l("批准借阅申请"),
     "loan_request.refused": _l("不批准借阅申请"), "loan_request.cancelled": _l("取消借阅申请"),
     "loan_request.expired": _l("借阅申请过期"), "loan_request.evidence": _l("补充借阅申请材料"),
@@ -107,6 +108,8 @@ _ADDRESS_TOKEN = re.compile(r"^第?([0-9A-Za-z]+)\s*(区|排|列|面|节|层|柜
 # own rules file sees its own word, as written.
 REQUEST_STATE_LABELS = {"open": _l("待放行"), "released": _l("已放行"), "cancelled": _l("已取消"),
                         "refused": _l("未获批准"), "expired": _l("已过期")}
+LOAN_STATE_LABELS = {"out": _l("借出中"), "lost": _l("已登记丢失"), "returned": _l("已归还"),
+                     "written_off": _l("遗失注销"), "open": _l("未还（借出中或丢失）"), "overdue": _l("已逾期")}
 BORROWER_KIND_LABELS = {"staff": _l("本院职工"), "village_doctor": _l("村医"), "external": _l("外单位")}
 LENDING_WORDS = {
     "复诊": _l("复诊"), "随访": _l("随访"), "入户服务": _l("入户服务"), "转诊/会诊": _l("转诊/会诊"),
@@ -233,6 +236,7 @@ def init_app(app: Flask, default_locale: str) -> None:
         movement_kind=lambda code: label(MOVEMENT_LABELS, code),
         touch_action=touch_action,
         request_state=lambda code: label(REQUEST_STATE_LABELS, code),
+        loan_state=lambda code: label(LOAN_STATE_LABELS, code),
         borrower_kind=lambda code: label(BORROWER_KIND_LABELS, code),
         lending_word=lambda text: label(LENDING_WORDS, text),  # a site's own word stays as written
         local_moment=wall_clock,

@@ -17,7 +17,7 @@ from archiveprint.lending import services
 from archiveprint.lending.borrowers import add_borrower as register_borrower
 from archiveprint.lending.borrowers import borrower_for_user
 from archiveprint.lending.documents import print_overdue_slips, print_receipt, print_register
-from archiveprint.lending.models import Loan
+from archiveprint.lending.models import LOAN_FILTERS, Loan
 from archiveprint.lending.queries import (
     count_dashboard,
     find_borrower,
@@ -77,22 +77,25 @@ def _month() -> str:
 @bp.get("/")
 @requires("lend")
 def register() -> ResponseReturnValue:
-    """Loans made in a month, filtered by village, borrower and open; the printable monthly register."""
+    """Loans made in a month, filtered by village, borrower and state (open, overdue, returned, lost, written off);
+    the printable monthly register."""
     rules = lending_rules()
     month = _month()
     village = request.args.get("village", "").strip()
     borrower = request.args.get("borrower", "").strip()
-    only_open = request.args.get("open") == "1"
+    state = request.args.get("state", "").strip() or ("open" if request.args.get("open") == "1" else "")
+    if state not in LOAN_FILTERS:
+        state = ""
     try:
         views = list_register(db_session(), month, rules=rules)
     except InvalidValue as error:
         flash_refusal(error)
         month, views = f"{today():%Y-%m}", list_register(db_session(), f"{today():%Y-%m}", rules=rules)
-    rows = [v for v in views if v.matches(village=village, borrower=borrower, only_open=only_open)]
+    rows = [v for v in views if v.matches(village=village, borrower=borrower, state=state, today=today())]
     villages = [v for v, _h, _r in list_villages(db_session())]
     audit_shown("view", [v.household_id for v in rows], f"lending register {month}")
     return render_template("web/lending/register.html", rows=rows, month=month, village=village, borrower=borrower,
-                           only_open=only_open, villages=villages, borrowers=_borrower_choices())
+                           state=state, states=LOAN_FILTERS, villages=villages, borrowers=_borrower_choices())
 
 
 @bp.get("/register.pdf")

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, Length
 
 from archiveprint.db import utcnow
 from archiveprint.errors import ArchiveprintError, InvalidValue, NotConfigured
-from archiveprint.lending.queries import folder_value, status_provider
+from archiveprint.lending.queries import folder_value, list_folder_loans, status_provider
 from archiveprint.lending.services import write_off as write_off_folder
 from archiveprint.locations.closing import close_members, reopen_members
 from archiveprint.locations.layout import parse_layout
@@ -159,10 +159,11 @@ def locate_page() -> ResponseReturnValue:
     if household_id is not None and not query:  # from the household page
         query = folder_value(find_folder(session, household_id))
     found: list[FolderLocation] = locate(session, query, providers=status_providers()) if query else []
-    detail = None
+    detail, loans = None, []
     if len(found) == 1:
         at = to_utc(datetime.combine(on, time.max)) if on is not None else None
         detail = find_folder_detail(session, found[0].household_id, at=at)
+        loans = list_folder_loans(session, found[0].household_id, rules=lending_rules())
     if found:
         kind, _key = classify_query(query)
         audit_shown("view" if detail else "search", [loc.household_id for loc in found], f"locate {kind}")
@@ -172,7 +173,7 @@ def locate_page() -> ResponseReturnValue:
              "missing": ReasonInput(version=version, prefix="missing"), "found": FoundInput(version=version),
              "write_off": WriteOffInput(version=version, prefix="write_off")}
     return render_template("web/locations/locate.html", query=query, locate_query=query, found=found,
-                           detail=detail, forms=forms, on=on)
+                           detail=detail, loans=loans, forms=forms, on=on)
 
 
 def _folder_change(household_id: int, form: FlaskForm, make: Callable[[Household], str]) -> ResponseReturnValue:

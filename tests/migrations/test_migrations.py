@@ -154,12 +154,88 @@ def test_site_rows_before_migration_cuts_at_the_second_sites_creation(committed_
     assert cuts[1]["audit_log"] == early and set(cuts[1]) == {"events", "audit_log", "loan_scans"}
 
 
+def test_loan_write_off_migration_gives_old_written_off_loans_their_own_state(committed_db):
+    """0027: a loan written off before it (closed as a return noted “确认遗失注销（批准人：…）”, recognised by its
+    `loan.written_off` event or by the note alone) becomes 遗失注销 — written_off_at/by, reason, approver, no
+    return — while a real return stays one; down to 0026 writes them back as returns with the old note."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from archiveprint.db import utcnow
+    from archiveprint.lending.models import Loan
+    from archiveprint.lending.queries import find_open_loan
+    from archiveprint.lending.rules import load_rules, shipped_rules_file
+    from archiveprint.lending.services import check_out, declare_lost, return_folder
+    from archiveprint.migrate import alembic_config
+    from archiveprint.register.codes import folder_code
+    from tests.conftest import ACTOR
+    from tests.lending.conftest import build_archive
+
+    rules = load_rules([shipped_rules_file()])
+    now = utcnow().replace(microsecond=0)
+    with committed_db.transaction() as session:
+        made = build_archive(session, now=now)
+        homes = made["homes"][:3]
+        codes = [folder_code(h.village.full_code, h.number).value for h in homes]
+        ids = [check_out(session, c, borrower=made["doctor"], purpose="随访", rules=rules, actor=ACTOR, now=now).id
+               for c in codes]
+        for c in codes[:2]:
+            declare_lost(session, c, note="借阅人遗失", rules=rules, actor=ACTOR, now=now)
+        return_folder(session, codes[2], rules=rules, actor=ACTOR, now=now + timedelta(hours=1))
+        households = [h.id for h in homes]
+    with_event, by_note, returned = ids
+    engine = committed_db.engine
+    config = alembic_config(engine)
+    at = now + timedelta(days=3)
+    events = sa.table("events", sa.column("occurred_at", sa.DateTime), sa.column("actor", sa.String),
+                      sa.column("kind", sa.String), sa.column("entity_type", sa.String),
+                      sa.column("entity_id", sa.String), sa.column("data", sa.JSON))
+    try:
+        command.downgrade(config, "0026")
+        with engine.begin() as conn:  # written off the way the code before 0027 did it
+            for loan_id, approver in ((with_event, "王院长"), (by_note, "李院长")):
+                conn.execute(sa.text("UPDATE loans SET returned_at = :at, returned_by = 'clerk1', return_note = :note "
+                                     "WHERE id = :id"), {"at": at, "note": f"确认遗失注销（批准人：{approver}）",
+                                                         "id": loan_id})
+            conn.execute(events.insert(), [
+                {"occurred_at": at, "actor": "clerk1", "kind": "folder.written_off", "entity_type": "household",
+                 "entity_id": str(households[0]), "data": {"reason": "两次全库查找无果", "approved_by": "王院长"}},
+                {"occurred_at": at, "actor": "clerk1", "kind": "loan.written_off", "entity_type": "loan",
+                 "entity_id": str(with_event), "data": {"approved_by": "王院长", "household": households[0]}}])
+        command.upgrade(config, "0027")
+        with committed_db.reader() as session:
+            first, second, third = (session.get(Loan, i) for i in ids)
+            assert (first.state, first.written_off_at, first.written_off_by, first.write_off_reason,
+                    first.write_off_approver) == ("written_off", at, "clerk1", "两次全库查找无果", "王院长")
+            assert (first.returned_at, first.returned_by, first.return_note) == (None, None, "")
+            assert (second.state, second.written_off_at, second.write_off_approver, second.write_off_reason) == (
+                "written_off", at, "李院长", "")
+            assert (third.state, third.returned_at, third.written_off_at) == ("returned", now + timedelta(hours=1),
+                                                                              None)
+            assert find_open_loan(session, households[0]) is None
+        command.downgrade(config, "0026")
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, returned_at, returned_by, return_note FROM loans ORDER BY id"))
+            back = {row[0]: (str(row[1])[:19], *row[2:]) for row in rows}  # SQLite gives the time as text
+        assert back[with_event] == (f"{at:%Y-%m-%d %H:%M:%S}", "clerk1", "确认遗失注销（批准人：王院长）")
+        assert back[by_note] == (f"{at:%Y-%m-%d %H:%M:%S}", "clerk1", "确认遗失注销（批准人：李院长）")
+        assert back[returned][0] == f"{now + timedelta(hours=1):%Y-%m-%d %H:%M:%S}"
+    finally:
+        upgrade(engine)
+    assert current_revision(engine) == head_revision(engine)
+    _assert_checks_and_partial_indexes(engine)
+    with committed_db.reader() as session:
+        assert session.get(Loan, with_event).state == "written_off"
+
+
 # --- #16.5: every revision down and up with data, and what compare_metadata does not look at ------------------------
 
 # The partial indexes, as the migrations must leave them on both engines (compare_metadata ignores WHERE clauses).
 PARTIAL_INDEXES = {
-    "ux_loans_open_household": "returned_at is null",  # one open loan per folder
-    "ix_loans_due_open": "returned_at is null",
+    "ux_loans_open_household": "returned_at is null and written_off_at is null",  # one open loan per folder
+    "ix_loans_due_open": "returned_at is null and written_off_at is null",
     "ux_loan_requests_open": "status = 'open'",  # one open request per folder and borrower
     "ux_intake_pages_filed": "outcome = 'filed'",  # a returned page filed once per intake batch
 }

@@ -17,12 +17,12 @@ from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.eventlog import Event
 from archiveprint.lending.borrowers import add_borrower
 from archiveprint.lending.models import Loan
-from archiveprint.lending.queries import status_provider
+from archiveprint.lending.queries import find_open_loan, loan_code, status_provider, with_written_off_loans
 from archiveprint.lending.rules import LendingRules
-from archiveprint.lending.services import check_out, declare_lost, write_off
+from archiveprint.lending.services import check_out, declare_lost, return_folder, write_off
 from archiveprint.locations.handover import find_handover
 from archiveprint.locations.models import FolderMovement, FolderPosition
-from archiveprint.locations.queries import display_code, find_places, written_off
+from archiveprint.locations.queries import WrittenOff, display_code, find_places, written_off
 from archiveprint.locations.services import apply_layout, report_missing, shelve_village
 from archiveprint.register import services
 from archiveprint.sites.documents import write_documents
@@ -70,10 +70,26 @@ def test_a_missing_folder_is_written_off_with_its_record_and_only_then(session: 
     with pytest.raises(Conflict, match="借出未还"):
         write_off(session, code(lent), reason="村医遗失", approved_by="王院长", actor=ACTOR, now=clock())
     declare_lost(session, code(lent), note="村医搬家时遗失", rules=rules, actor=ACTOR, now=clock())
-    write_off(session, code(lent), reason="村医遗失，查找无果", approved_by="王院长", actor=ACTOR, now=clock())
+    at = clock()
+    write_off(session, code(lent), reason="村医遗失，查找无果", approved_by="王院长", actor=ACTOR, now=at)
     loan = session.scalars(select(Loan).where(Loan.household_id == lent.id)).one()
-    assert loan.returned_at is not None and "确认遗失注销" in loan.return_note
+    # 遗失注销: closed, but not a return — the folder never came back
+    assert loan.state == "written_off" and loan.returned_at is None and loan.returned_by is None
+    assert (loan.written_off_at, loan.written_off_by, loan.write_off_reason, loan.write_off_approver) == (
+        at, ACTOR, "村医遗失，查找无果", "王院长")
+    assert loan.return_note == "" and find_open_loan(session, lent.id) is None
+    event = session.scalars(select(Event).where(Event.kind == "loan.written_off")).one()
+    assert (event.entity_id, event.data["reason"], event.data["approved_by"]) == (
+        str(loan.id), "村医遗失，查找无果", "王院长")
+    scanned = return_folder(session, code(lent), rules=rules, actor=ACTOR, now=clock())  # a late return scan
+    assert (scanned.outcome, scanned.changed) == ("written_off", False) and "遗失注销" in scanned.message
+    assert session.get(FolderPosition, lent.id) is None and loan.returned_at is None
     assert [r.household_id for r in written_off(session, [lent.village_id])] == [lost.id, lent.id]
+    # the handover list's lost-and-written-off lines name the loan written off with a folder lost while lent
+    listed = with_written_off_loans(session, written_off(session, [lent.village_id]))
+    assert [(r.household_id, r.loan) for r in listed] == [(lost.id, ""),
+                                                          (lent.id, f"{loan_code(loan.id)}（王村医（东村卫生室））")]
+    assert WrittenOff.from_json(listed[1].as_json()) == listed[1] and "loan" not in listed[0].as_json()
 
 
 def test_a_written_off_folder_no_longer_blocks_the_transfer_and_is_listed_apart(county: County,
