@@ -154,6 +154,19 @@ def rq_failure(rq_status: str | None, created_at: datetime, *, now: datetime) ->
     return None
 
 
+def submit_or_fail(database: Database, dispatcher: Dispatcher, job_id: int) -> bool:
+    """Hand a committed job to the dispatcher; when the queue cannot take it (Redis down), fail it saying why in
+    words (its page shows that instead of waiting forever) and return False. The exception's class goes to the log
+    only."""
+    try:
+        dispatcher.submit(job_id)
+    except Exception as error:
+        log.exception("could not submit job %s to the queue (%s)", job_id, type(error).__name__)
+        fail(database, job_id, not_submitted(error))
+        return False
+    return True
+
+
 def not_submitted(error: BaseException) -> Message:
     """Why the queue could not take a job, from the kind of error submitting it raised (redis-py's, or the socket's
     beneath it): refused or unreachable, a timeout, a wrong password, a Redis loading or full; else Redis failed."""
@@ -244,17 +257,6 @@ class Dispatcher:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="archiveprint-job")
         self._pool.submit(self.run, job_id)
-
-    def submit_or_fail(self, database: Database, job_id: int) -> bool:
-        """Hand a committed job on; when the queue cannot take it (Redis down), fail it saying why in words (its
-        page shows that instead of waiting forever) and return False. The exception's class goes to the log only."""
-        try:
-            self.submit(job_id)
-        except Exception as error:
-            log.exception("could not submit job %s to the queue (%s)", job_id, type(error).__name__)
-            fail(database, job_id, not_submitted(error))
-            return False
-        return True
 
     def recover(self, database: Database, *, now: datetime) -> Recovery:
         """On app start. Local thread: start the queued jobs again and fail the interrupted ones (see

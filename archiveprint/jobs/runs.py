@@ -198,9 +198,9 @@ def part_ids(session: Session, run_id: int) -> list[int]:
 def submit_parts(database: Database, dispatcher: jobqueue.Dispatcher, ids: Iterable[int], *,
                  instance_dir: Path) -> list[int]:
     """Hand each part to the dispatcher (RQ, or the local thread, which runs them one after another). A part the
-    queue cannot take (Redis down) is failed saying why (Dispatcher.submit_or_fail), so its run ends instead of
+    queue cannot take (Redis down) is failed saying why (jobqueue.submit_or_fail), so its run ends instead of
     waiting; returns those ids."""
-    refused = [job_id for job_id in ids if not dispatcher.submit_or_fail(database, job_id)]
+    refused = [job_id for job_id in ids if not jobqueue.submit_or_fail(database, dispatcher, job_id)]
     if refused:
         settle_runs_of(database, refused, instance_dir=instance_dir)
     return refused

@@ -298,7 +298,7 @@ def submit_job(kind: str, params: dict[str, object]) -> ResponseReturnValue:
 def start_job(job_id: int) -> None:
     """Hand a committed job to the dispatcher; when the queue cannot take it (Redis down), fail it saying why in
     words (its page shows that instead of waiting forever)."""
-    dispatcher().submit_or_fail(state().database, job_id)
+    jobqueue.submit_or_fail(state().database, dispatcher(), job_id)
 
 
 def _run_plan(form: PrintJobInput, form_set: FormSet, scope: Scope, options: PrintOptions) -> RunPlan:
