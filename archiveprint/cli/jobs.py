@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import shutil
 import sys
 import time
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from archiveprint.jobs.county import CountyChoice
     from archiveprint.jobs.parts import RunPlan
 
+log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
+QUEUE_UNASKED = "注意：任务队列（Redis）现在问不到，下面各村的状态取自数据库，可能不是最新的"
 NO_WAIT_WITHOUT_REDIS = ("没有设置 REDIS_URL：分村打印在本命令中逐村完成，不能 --no-wait"
                          "（设置 REDIS_URL 并启动 rq worker 后可以）")
 
@@ -59,7 +62,8 @@ def clean(app: AppContext, days: int | None, dry_run: bool) -> Answer:
 def show(app: AppContext, run_id: int) -> Answer:
     """分村打印任务的状态：整体进度和每个村的进度、页数、失败原因。"""
     database = run_database(app, run_id)
-    check_queue(app, run_id, database=database)
+    if not check_queue(app, run_id, database=database):
+        click.secho(QUEUE_UNASKED, err=True)
     with database.reader() as session:
         return runs.find_run(session, run_id)
 
@@ -158,9 +162,12 @@ def carry_out(app: AppContext, run_id: int, ids: Sequence[int], *, wait: bool, o
             runs.submit_parts(database, dispatcher, ids, instance_dir=instance)
             if not wait:
                 return _answer(database, run_id, None, waited=False)
+            warned = False
             while _ended(database, run_id, bar) is None:
                 time.sleep(POLL_SECONDS)
-                check_queue(app, run_id, dispatcher, database=database)
+                if not check_queue(app, run_id, dispatcher, database=database) and not warned:
+                    click.secho(f"\n{QUEUE_UNASKED}（仍在等待；可按 Ctrl+C 退出，之后用 jobs show 查看）", err=True)
+                    warned = True
         else:
             from archiveprint.jobs.runners import run_job  # lazy: it imports every job's code; `jobs clean` needs none
 
@@ -180,17 +187,23 @@ def _ended(database: Database, run_id: int, bar) -> str | None:  # type: ignore[
 
 
 def check_queue(app: AppContext, run_id: int, dispatcher: jobqueue.Dispatcher | None = None, *,
-                database: Database) -> None:
-    """With RQ, fail the parts RQ reports failed or no longer has, and settle their run (as the job page does)."""
+                database: Database) -> bool:
+    """With RQ, fail the parts RQ reports failed or no longer has, and settle their run (as the job page does).
+    False when Redis could not be asked (the statuses stay as they are, as on the job page; the class is logged)."""
     if not app.settings.redis_url:
-        return
+        return True
     dispatcher = dispatcher or jobqueue.Dispatcher(lambda job_id: None, redis_url=app.settings.redis_url,
                                                    database_url=app.settings.database_url,
                                                    queue=app.settings.rq_queue, database=database)
     with database.reader() as session:
         ids = runs.part_ids(session, run_id)
-    changed = dispatcher.check(database, ids, now=utcnow())
+    try:
+        changed = dispatcher.check(database, ids, now=utcnow())
+    except Exception as error:  # Redis down
+        log.warning("could not ask the job queue about run %s (%s)", run_id, type(error).__name__)
+        return False
     runs.settle_runs_of(database, changed, instance_dir=app.settings.instance_dir)
+    return True
 
 
 def _answer(database: Database, run_id: int, output: Path | None, *, waited: bool) -> Answer:

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from archiveprint.db import Database, utcnow
-from archiveprint.errors import N_, NotFound
+from archiveprint.errors import N_, Message, NotFound
 from archiveprint.jobs.models import RUN, UNFINISHED, Job
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,15 @@ RQ_FAILED = N_("后台工作进程异常结束（任务队列报告失败），�
 RQ_STOPPED = N_("任务已在任务队列中被停止或取消，请重新提交")
 RQ_LOST = N_("任务队列中已没有这个任务（Redis 重启或被清空），请重新提交")
 RQ_GRACE = timedelta(minutes=2)  # a job committed a moment ago may not be in Redis yet
+# Why the queue could not take a job, in words a clerk can pass on and an administrator can act on (submit_or_fail).
+# Each is a whole message, so the job's page shows it in the reader's language; the exception's class is logged only.
+QUEUE_UNREACHABLE = N_("无法提交任务：任务队列（Redis）连接不上。请稍后重新提交；"
+                       "仍不行请管理员检查 Redis 是否在运行、REDIS_URL 的地址和端口是否正确")
+QUEUE_TIMEOUT = N_("无法提交任务：任务队列（Redis）连接超时。请稍后重新提交；仍不行请管理员检查 Redis 和网络")
+QUEUE_DENIED = N_("无法提交任务：任务队列（Redis）拒绝连接（密码或权限不对）。请管理员检查 REDIS_URL 中的用户名和密码")
+QUEUE_BUSY = N_("无法提交任务：任务队列（Redis）正在启动或已满，暂时不能接收任务。请稍后重新提交；"
+                "仍不行请管理员检查 Redis")
+QUEUE_FAILED = N_("无法提交任务：任务队列（Redis）出错，未能接收任务。请稍后重新提交；仍不行请管理员查看服务器日志")
 
 
 def create_job(session: Session, kind: str, params: dict[str, Any], *, actor: str, site_id: int | None = None) -> Job:
@@ -150,6 +159,41 @@ def rq_failure(rq_status: str | None, created_at: datetime, *, now: datetime) ->
     if rq_status in ("stopped", "canceled"):
         return RQ_STOPPED
     return None
+
+
+def submit_or_fail(database: Database, dispatcher: Dispatcher, job_id: int) -> bool:
+    """Hand a committed job to the dispatcher; when the queue cannot take it (Redis down), fail it saying why in
+    words (its page shows that instead of waiting forever) and return False. The exception's class goes to the log
+    only."""
+    try:
+        dispatcher.submit(job_id)
+    except Exception as error:
+        log.exception("could not submit job %s to the queue (%s)", job_id, type(error).__name__)
+        fail(database, job_id, not_submitted(error))
+        return False
+    return True
+
+
+def not_submitted(error: BaseException) -> Message:
+    """Why the queue could not take a job, from the kind of error submitting it raised (redis-py's, or the socket's
+    beneath it): refused or unreachable, a timeout, a wrong password, a Redis loading or full; else Redis failed."""
+    try:
+        from redis import exceptions as redis_errors  # lazy: rq and redis (~0.1 s) only when REDIS_URL is set
+    except ImportError:  # pragma: no cover - redis is installed with rq
+        return QUEUE_FAILED
+    if isinstance(error, redis_errors.AuthenticationError | redis_errors.AuthorizationError
+                  | redis_errors.NoPermissionError | redis_errors.AuthenticationWrongNumberOfArgsError):
+        return QUEUE_DENIED
+    if isinstance(error, redis_errors.BusyLoadingError | redis_errors.OutOfMemoryError | redis_errors.ReadOnlyError
+                  | redis_errors.MaxClientsReachedError):
+        return QUEUE_BUSY
+    if isinstance(error, redis_errors.TimeoutError | TimeoutError):
+        return QUEUE_TIMEOUT
+    if isinstance(error, redis_errors.ConnectionError | ConnectionError):
+        return QUEUE_UNREACHABLE
+    if isinstance(error, redis_errors.ResponseError) and str(error).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
+        return QUEUE_DENIED
+    return QUEUE_FAILED
 
 
 def fail_unfinished(session: Session, failures: dict[int, str], *, now: datetime) -> list[int]:

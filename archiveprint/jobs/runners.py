@@ -7,6 +7,7 @@ out a confirmed transfer between sites and writes its documents (archiveprint.si
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from archiveprint.clock import today
 from archiveprint.config import Settings, keep_files_private, make_private
 from archiveprint.db import Database, utcnow
 from archiveprint.due.packet import audit_packet, print_packet
-from archiveprint.errors import ArchiveprintError
+from archiveprint.errors import N_, ArchiveprintError, Message
 from archiveprint.forms.layout import layout_cache_dir, use_cache_dir
 from archiveprint.forms.services import PrintOptions, Scope, audit_print, print_forms
 from archiveprint.intake.services import read_batch
@@ -35,6 +36,10 @@ from archiveprint.sites import transferjob
 
 log = logging.getLogger(__name__)
 INTAKE = "intake"  # 回收归档: a scanned stack read page by page (archiveprint.intake)
+# A job that broke on something other than a domain error: its page says so in words, the log says what (its class).
+BROKE = N_("任务因内部错误中断，未完成。请重新提交；仍不行请管理员查看服务器日志")
+OUT_OF_MEMORY = N_("任务因服务器内存不足中断，未完成。请把任务分小（例如按村分批）后重新提交，或请管理员增加内存")
+DISK_FULL = N_("任务因服务器磁盘空间不足中断，未完成。请管理员清理磁盘（例如过期的打印文件）后重新提交")
 
 
 def job_dir(settings: Settings, job_id: int) -> Path:
@@ -123,13 +128,23 @@ def _run_to_the_end(kind: str, params: dict, actor: str, job_id: int, settings: 
     except ArchiveprintError as error:
         jobqueue.fail(database, job_id, str(error))
         return
-    except Exception as error:  # the job page must say why, whatever broke
-        log.exception("job %s failed", job_id)
-        jobqueue.fail(database, job_id, f"内部错误：{type(error).__name__}: {error}")
+    except Exception as error:  # the job page must say why, whatever broke; its class goes to the log only
+        log.exception("job %s failed (%s)", job_id, type(error).__name__)
+        jobqueue.fail(database, job_id, why_it_broke(error))
         return
     make_private(job_dir(settings, job_id))
     job_dir(settings, job_id).parent.chmod(0o700)
     jobqueue.finish(database, job_id, outputs=outputs, pages=pages)
+
+
+def why_it_broke(error: Exception) -> Message:
+    """What a job's page says when it broke on something that is no domain error: out of memory, the disk full,
+    else that it broke (the server's log has the class and the traceback)."""
+    if isinstance(error, MemoryError):
+        return OUT_OF_MEMORY
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DISK_FULL
+    return BROKE
 
 
 def _day(params: dict, settings: Settings) -> date:  # type: ignore[type-arg]

@@ -24,7 +24,6 @@ from archiveprint.jobs.names import clean_name
 
 log = logging.getLogger(__name__)
 UNFINISHED_NOTE = "未完成.txt"  # in a partial run's zip: which villages are missing and why
-NOT_SUBMITTED = N_("无法提交任务（任务队列不可用）：{error}")
 SITE_ZIPS = "sites"  # in a county run's folder: each site's zip, once downloaded (site_zip)
 PARTS_FAILED = N_("{failed} 个村未完成（共 {parts} 个）：{villages}")
 
@@ -207,15 +206,9 @@ def part_ids(session: Session, run_id: int) -> list[int]:
 def submit_parts(database: Database, dispatcher: jobqueue.Dispatcher, ids: Iterable[int], *,
                  instance_dir: Path) -> list[int]:
     """Hand each part to the dispatcher (RQ, or the local thread, which runs them one after another). A part the
-    queue cannot take (Redis down) is failed saying so, so its run ends instead of waiting; returns those ids."""
-    refused = []
-    for job_id in ids:
-        try:
-            dispatcher.submit(job_id)
-        except Exception as error:
-            log.exception("could not submit part %s", job_id)
-            jobqueue.fail(database, job_id, NOT_SUBMITTED.format(error=type(error).__name__))
-            refused.append(job_id)
+    queue cannot take (Redis down) is failed saying why (jobqueue.submit_or_fail), so its run ends instead of
+    waiting; returns those ids."""
+    refused = [job_id for job_id in ids if not jobqueue.submit_or_fail(database, dispatcher, job_id)]
     if refused:
         settle_runs_of(database, refused, instance_dir=instance_dir)
     return refused

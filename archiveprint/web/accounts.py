@@ -3,9 +3,13 @@
 A site's administrator manages the users of their site. The county administrator (manage_sites) manages every
 user of the installation from the same pages, with or without a working site: the list names each user's site,
 a new user is given one (or none: a county role), and each user is read and changed in their own site's scope, so
-the events and audit rows of it name that site (a county user's are the installation's)."""
+the events and audit rows of it name that site (a county user's are the installation's). Its village boxes are
+grouped by site (the same code, 201, is a village in each), so a village doctor is created in one step: site, role
+and villages; the page's script shows the chosen site's group, and the server refuses a village of another site."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -25,7 +29,7 @@ from archiveprint.errors import ArchiveprintError, InvalidValue
 from archiveprint.register.models import Village
 from archiveprint.register.services import find_village
 from archiveprint.web.auth import current_account, requires
-from archiveprint.web.i18n import ROLE_LABELS
+from archiveprint.web.i18n import ROLE_LABELS, message_of
 from archiveprint.web.responses import flash_refusal, refused
 from archiveprint.web.session import commit_audit, db_session
 
@@ -112,6 +116,41 @@ def _chosen_site(field: SelectField, role: str, *, default: int | None) -> int |
     return chosen
 
 
+@dataclass(frozen=True)
+class VillageBox:
+    """One box of the village doctor's villages: what it posts and how it reads."""
+
+    value: str  # the village's ref (201; a village taken over: its 12 digits); grouped by site: "<site id>:<ref>"
+    ref: str
+    name: str
+
+
+@dataclass(frozen=True)
+class SiteVillages:
+    """The boxes of one site: the only group on a site's page; on the county's page one per site, `site_id` naming
+    it (the page's script shows the group of the site chosen in 所属机构)."""
+
+    boxes: list[VillageBox]
+    site_id: int | None = None
+    label: str = ""
+
+
+def _village_groups(session: Session, *, by_site: bool) -> list[SiteVillages]:
+    """The village boxes: the working site's; `by_site` (the county administrator choosing a site on the page, with
+    several sites), every site's, each read in its own site (the request's scope is then as it was)."""
+    scope = current_scope(session)
+    if not (by_site and scope.several_sites):
+        return [SiteVillages([VillageBox(v.ref, v.ref, v.name) for v in _all_villages(session)])]
+    groups = []
+    for site in installed_sites(session):
+        _work_in(site.id)
+        villages = session.scalars(select(Village).order_by(Village.code)).all()
+        groups.append(SiteVillages([VillageBox(f"{site.id}:{v.ref}", v.ref, v.name) for v in villages],
+                                   site_id=site.id, label=f"{site.code} {site.name}"))
+    apply_scope(session, scope)
+    return groups
+
+
 def _user(user_id: int) -> User:
     """The user the URL names: the working site's, or for the county administrator any user, whose site the rest
     of the request then works in."""
@@ -126,18 +165,20 @@ def _user(user_id: int) -> User:
     return user
 
 
-def _users_page(form: NewUserInput, chosen: list[str], status: int = 200) -> ResponseReturnValue:
-    """The list and the new-user form: the county administrator's lists every site's users, with their sites; its
-    village boxes are the working site's."""
+def _users_page(form: NewUserInput, chosen: list[str], status: int = 200, *,
+                villages_error: str = "") -> ResponseReturnValue:
+    """The list and the new-user form: the county administrator's lists every site's users, with their sites, and
+    offers every site's villages, grouped by site. `villages_error`: a refusal shown beside the village boxes."""
     session = db_session()
-    villages = _all_villages(session)
+    groups = _village_groups(session, by_site=_county())
     labels = None
     if _county():
         labels = _site_labels()
         form.site.choices = _site_choices(labels)
         _work_in(None)
     return render_template("web/accounts/users.html", users=services.list_users(session), form=form,
-                           villages=villages, chosen=chosen, sites=labels), status
+                           village_groups=groups, chosen=chosen, sites=labels,
+                           villages_error=villages_error), status
 
 
 def _all_villages(session: Session) -> list[Village]:
@@ -149,9 +190,22 @@ def _all_villages(session: Session) -> list[Village]:
     return list(session.scalars(select(Village).order_by(Village.code)))
 
 
-def _chosen_villages(session: Session) -> list[Village]:
-    """The ticked village boxes (a code each), looked up so an unknown one is named in the refusal."""
-    return [find_village(session, code) for code in dict.fromkeys(request.form.getlist("villages")) if code]
+def _chosen_villages(session: Session, site_id: int | None) -> list[Village]:
+    """The ticked village boxes, looked up in the site the request works in (`site_id`) so an unknown one is named
+    in the refusal. A box of the county's page names its site too ("<site id>:<ref>"): one of another site than the
+    chosen one is refused, naming the village and both sites."""
+    chosen = []
+    for value in dict.fromkeys(request.form.getlist("villages")):
+        owner, grouped, ref = value.rpartition(":")
+        if grouped and owner != str(site_id):
+            labels = _site_labels()
+            raise InvalidValue("勾选的村 {village}（{other}）不是所选机构“{site}”的村，请只勾选该机构的村",
+                               params={"village": ref, "other": labels.get(int(owner) if owner.isdigit() else 0, owner),
+                                       "site": labels.get(site_id or 0, _("全县"))},
+                               field="村(居)委会", value=ref)
+        if ref:
+            chosen.append(find_village(session, ref))
+    return chosen
 
 
 def _first_error(form: FlaskForm) -> str:
@@ -179,16 +233,23 @@ def create() -> ResponseReturnValue:
         return _users_page(form, request.form.getlist("villages"), 400)
     try:
         role = form.role.data or ""
+        site_id = current_scope(session).site_id
         if _county():  # the site chosen (the working one by default), or none for a county role
-            _work_in(_chosen_site(form.site, role, default=current_scope(session).site_id))
-        villages = _chosen_villages(session) if role == "village_doctor" else []
+            site_id = _chosen_site(form.site, role, default=site_id)
+            _work_in(site_id)
+        villages = _chosen_villages(session, site_id) if role == "village_doctor" else []
         user = services.create_user(session, form.username.data or "", form.password.data or "", role,
                                     display_name=form.display_name.data or "", villages=villages,
                                     actor=current_account().username)
     except ArchiveprintError as error:
         session.rollback()
-        flash_refusal(error)
-        return _users_page(form, request.form.getlist("villages"), error.status)
+        beside = {"村(居)委会": "villages", "所属机构": "site"}.get(str(error.field or ""))
+        if beside == "site":
+            form.site.errors = [message_of(error, alone=True)]
+        elif beside is None:
+            flash_refusal(error)
+        return _users_page(form, request.form.getlist("villages"), error.status,
+                           villages_error=message_of(error, alone=True) if beside == "villages" else "")
     session.commit()
     flash(_("已创建用户 %(name)s", name=user.username), "info")
     return redirect(url_for("accounts.user", user_id=user.id), code=303)
@@ -206,10 +267,11 @@ def user(user_id: int) -> ResponseReturnValue:
         # the county's read of a user, with the user's site named (a county user's row is the installation's)
         commit_audit(current_account().user, "view", "user", found.id,
                      detail=labels.get(found.site_id or 0, _("全县")))
+    # A county user given a site role chooses the site here, and its villages with it (grouped by site).
+    groups = _village_groups(db_session(), by_site=labels is not None and found.site_id is None)
     return render_template("web/accounts/user.html", user=found, role_form=role_form,
                            password_form=ResetPasswordInput(), button=ButtonInput(),
-                           villages=_all_villages(db_session()), chosen=[v.ref for v in found.villages],
-                           sites=labels)
+                           village_groups=groups, chosen=[v.ref for v in found.villages], sites=labels)
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -225,9 +287,11 @@ def change_role(user_id: int) -> ResponseReturnValue:
     session = db_session()
     try:
         role = form.role.data or ""
+        site_id = found.site_id
         if _county() and found.site_id is None:  # a county user given a site role joins the site chosen
-            _work_in(_chosen_site(form.site, role, default=None))
-        villages = _chosen_villages(session) if role == "village_doctor" else []
+            site_id = _chosen_site(form.site, role, default=None)
+            _work_in(site_id)
+        villages = _chosen_villages(session, site_id) if role == "village_doctor" else []
         changed = services.change_role(session, found, role, villages=villages, actor=current_account().username)
     except ArchiveprintError as error:
         return refused(error, here)

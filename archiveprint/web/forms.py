@@ -296,13 +296,9 @@ def submit_job(kind: str, params: dict[str, object]) -> ResponseReturnValue:
 
 
 def start_job(job_id: int) -> None:
-    """Hand a committed job to the dispatcher; when the queue cannot take it, fail it saying so (its page shows
-    that instead of waiting forever)."""
-    try:
-        dispatcher().submit(job_id)
-    except Exception as error:  # Redis down
-        current_app.logger.exception("could not submit job %s", job_id)
-        jobqueue.fail(state().database, job_id, f"无法提交任务（任务队列不可用）：{type(error).__name__}")
+    """Hand a committed job to the dispatcher; when the queue cannot take it (Redis down), fail it saying why in
+    words (its page shows that instead of waiting forever)."""
+    jobqueue.submit_or_fail(state().database, dispatcher(), job_id)
 
 
 def _run_plan(form: PrintJobInput, form_set: FormSet, scope: Scope, options: PrintOptions) -> RunPlan:

@@ -39,14 +39,14 @@ def test_an_admin_creates_a_village_doctor_resets_a_password_and_deactivates_a_c
     expect(page.locator("h1")).to_contain_text("用户")
     expect(page.locator("table.users tbody tr")).to_have_count(2)
 
-    # A village doctor without a village is refused, with the reason; the typed name stays.
+    # A village doctor without a village is refused beside the village boxes; the typed name stays.
     page.get_by_label("用户名").fill("wang")
     page.get_by_label("姓名（显示名）").fill("王村医")
     page.get_by_label("角色").select_option("village_doctor")
     page.get_by_label("初始密码").fill(PASSWORD)
     page.get_by_label("再输一次").fill(PASSWORD)
     page.get_by_role("button", name="创建").click()
-    expect(page.locator(".flash-error")).to_have_text("「村(居)委会」：村医至少要负责一个村(居)委会")
+    expect(page.locator("#villages-error")).to_have_text("村医至少要负责一个村(居)委会")  # beside the boxes
     expect(page.get_by_label("用户名")).to_have_value("wang")
     page.get_by_label("初始密码").fill(PASSWORD)
     page.get_by_label("再输一次").fill(PASSWORD)

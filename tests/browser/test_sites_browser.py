@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import func, select
 
 from archiveprint.accounts.models import AuditEntry, User
@@ -81,6 +81,66 @@ def test_a_county_admin_creates_a_site_user_and_a_county_user_and_sees_each(page
                     .all())
         bt = session.scalars(select(Site.id).where(Site.code == "BT")).one()
     assert made == {"sun": bt, "zhou": None}
+
+
+def test_a_county_admin_creates_a_village_doctor_of_a_site_with_its_village_in_one_submit(
+        page: Page, browser: Browser, live_app: Flask, live_server: str, committed_db: Database) -> None:
+    """Two sites, each with 201 东村 and 202 西村. 县级管理员, in no site: on 管理用户 chooses 村医 and 柏棠镇卫生院,
+    and the boxes offered are 柏棠镇卫生院's villages only. With none ticked (and the display name blank) 创建 is
+    refused beside the boxes; with its 东村 ticked, a double click creates one user, who signs in and finds 东村's
+    张三丰 of 柏棠镇卫生院 only — not 诸福屯镇卫生院's, nor 西村's 宋远桥."""
+    sites = build_two_sites(committed_db, live_app.extensions["archiveprint"].settings.instance_dir)
+    with committed_db.transaction() as session:
+        create_user(session, "county-adm", PASSWORD, "county_admin", display_name="县管理员")
+    sign_in(page, live_server, "county-adm", PASSWORD)
+    page.locator("#users-link").click()
+    form = page.locator("#new-user")
+    form.get_by_label("用户名").fill("li")
+    form.locator("select[name=role]").select_option("village_doctor")
+    expect(form.locator("#villages-field")).to_contain_text("请先在上面的“所属机构”中选择机构")  # 全县: none
+    expect(form.get_by_role("checkbox")).to_have_count(0)
+    form.get_by_label("所属机构").select_option(label="BT 柏棠镇卫生院")
+    boxes = form.get_by_role("checkbox")  # the visible ones: 柏棠镇卫生院's two villages
+    expect(boxes).to_have_count(2)
+    expect(form.locator(f'.site-villages[data-site="{sites.b.id}"]')).to_contain_text("BT 柏棠镇卫生院")
+    expect(form.locator(f'.site-villages[data-site="{sites.a.id}"]')).to_be_hidden()
+
+    form.get_by_label("初始密码").fill(PASSWORD)
+    form.get_by_label("再输一次").fill(PASSWORD)
+    form.get_by_role("button", name="创建").dblclick()  # no village ticked
+    expect(page.locator("#villages-error")).to_have_text("村医至少要负责一个村(居)委会")
+    expect(page.locator(".flash-error")).to_have_count(0)
+    expect(form.get_by_label("用户名")).to_have_value("li")
+    expect(form.get_by_label("所属机构")).to_have_value(str(sites.b.id))
+    assert _count(committed_db, select(func.count()).select_from(User).where(User.username == "li")) == 0
+
+    form.get_by_label("初始密码").fill(PASSWORD)
+    form.get_by_label("再输一次").fill(PASSWORD)
+    form.get_by_role("checkbox", name="东村").check()
+    form.get_by_role("button", name="创建").dblclick()  # one user, no error
+    expect(page.locator(".flash-info")).to_have_text("已创建用户 li")
+    expect(page.locator(".flash-error")).to_have_count(0)
+    expect(page.locator("#user-site")).to_contain_text("BT 柏棠镇卫生院")
+    expect(page.get_by_role("checkbox", name="东村")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="西村")).not_to_be_checked()
+    with committed_db.reader() as session:
+        made = session.scalars(select(User).where(User.username == "li")).all()
+        assert [(user.site_id, [(v.site_id, v.code) for v in user.villages]) for user in made] == [
+            (sites.b.id, [(sites.b.id, "201")])]
+
+    doctor_context = browser.new_context()
+    doctor = doctor_context.new_page()
+    sign_in(doctor, live_server, "li", PASSWORD)
+    search = doctor.get_by_role("banner").get_by_role("search")
+    search.get_by_role("searchbox").fill("张三丰")
+    search.get_by_role("button", name="查找").click()
+    expect(doctor.locator(f'main a[href="/residents/{sites.b.resident}"]')).not_to_have_count(0)
+    expect(doctor.locator(f'a[href="/residents/{sites.a.resident}"]')).to_have_count(0)
+    search.get_by_role("searchbox").fill("宋远桥")  # 柏棠镇卫生院's 西村: not the doctor's
+    search.get_by_role("button", name="查找").click()
+    expect(doctor.locator("main")).to_contain_text("宋远桥")  # what was asked, as typed
+    expect(doctor.locator('main a[href^="/residents/"]')).to_have_count(0)
+    doctor_context.close()
 
 
 def _count(database: Database, stmt: Any) -> int:

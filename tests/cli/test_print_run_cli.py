@@ -4,6 +4,7 @@ the command line, carried out here one village after another when REDIS_URL is n
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from archiveprint.jobs.models import Job
 from archiveprint.register.models import Resident
 from tests.jobs.test_print_runs import villages  # noqa: F401  # the fixture: 3 villages, 6 residents
 from tests.pdfcheck import read
@@ -72,3 +74,24 @@ def test_the_monthly_packet_per_village(run_cli, villages, committed_db, tmp_pat
     assert [(part["name"], part["residents"]) for part in data["parts"]] == [("城关社区", 3), ("东村", 2), ("西村", 1)]
     with zipfile.ZipFile(out) as archive:
         assert archive.namelist()[:2] == ["001-城关社区.pdf", "001-城关社区-调档单.pdf"]
+
+
+def test_a_run_the_queue_cannot_take_says_why_in_chinese_without_a_class_name(run_cli, villages, committed_db,  # noqa: F811
+                                                                               tmp_path, monkeypatch):
+    """REDIS_URL set, nothing listening there: every part fails saying the queue (Redis) cannot be reached, the
+    command ends (exit 1) instead of waiting, and `jobs show` of a run whose part still waits says the queue could
+    not be asked — never a Python exception's name."""
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    result = run_cli("print", "forms", "--form", "personal_info", "--village", "201", "--village", "202",
+                     "--per-village", "-o", str(tmp_path / "x.zip"))
+    assert result.exit_code == 1
+    assert result.stdout.count("任务队列（Redis）连接不上") == 2 and "失败" in result.stdout
+    assert not re.search(r"[A-Za-z]*Error|Exception|Traceback", result.output)
+
+    run_id = int(re.search(r"打印任务 #(\d+)", result.stdout)[1])
+    with committed_db.transaction() as session:  # as if a part had been handed on before Redis went away
+        session.execute(update(Job).where(Job.run_id == run_id).values(status="queued", error="", rq_id="x"))
+        session.execute(update(Job).where(Job.id == run_id).values(status="running", error=""))
+    shown = run_cli("jobs", "show", str(run_id))
+    assert shown.exit_code == 0 and "任务队列（Redis）现在问不到" in shown.stderr
+    assert not re.search(r"[A-Za-z]*Error|Exception|Traceback", shown.output)

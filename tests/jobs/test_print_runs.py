@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis  # a hard dependency (pyproject.toml): these tests run on the real Redis, never skip
+from redis import exceptions as redis_errors
 from sqlalchemy import func, select, update
 
 from archiveprint.accounts.models import AuditEntry
@@ -19,7 +20,7 @@ from archiveprint.errors import Conflict, InvalidValue
 from archiveprint.forms.services import PrintOptions, Scope
 from archiveprint.forms.sets import FORM, find_form_set
 from archiveprint.jobs import queue as jobqueue
-from archiveprint.jobs import runs
+from archiveprint.jobs import runners, runs
 from archiveprint.jobs.models import Job
 from archiveprint.jobs.parts import plan_due_run, plan_forms_run
 from archiveprint.jobs.runners import on_app_start, run_job
@@ -180,7 +181,42 @@ def test_a_part_the_queue_cannot_take_fails_saying_so_and_ends_the_run(committed
     assert runs.submit_parts(committed_db, dispatcher, ids, instance_dir=settings.instance_dir) == ids
     refused = state(committed_db, run_id)
     assert refused.run.status == "failed"
-    assert all(part.error.startswith("无法提交任务（任务队列不可用）") for part in refused.parts)
+    assert [part.error for part in refused.parts] == [jobqueue.QUEUE_UNREACHABLE] * len(ids)  # no class name
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (redis_errors.ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused."),
+     jobqueue.QUEUE_UNREACHABLE),
+    (ConnectionRefusedError(111, "Connection refused"), jobqueue.QUEUE_UNREACHABLE),
+    (redis_errors.TimeoutError("Timeout connecting to server"), jobqueue.QUEUE_TIMEOUT),
+    (TimeoutError("timed out"), jobqueue.QUEUE_TIMEOUT),
+    (redis_errors.AuthenticationError("invalid username-password pair"), jobqueue.QUEUE_DENIED),
+    (redis_errors.ResponseError("NOAUTH Authentication required."), jobqueue.QUEUE_DENIED),
+    (redis_errors.BusyLoadingError("Redis is loading the dataset in memory"), jobqueue.QUEUE_BUSY),
+    (redis_errors.OutOfMemoryError("OOM command not allowed"), jobqueue.QUEUE_BUSY),
+    (redis_errors.ResponseError("ERR unknown command"), jobqueue.QUEUE_FAILED),
+    (RuntimeError("anything else"), jobqueue.QUEUE_FAILED),
+])
+def test_why_the_queue_refused_is_said_in_words_from_the_kind_of_error(error, reason):
+    said = jobqueue.not_submitted(error)
+    assert said == reason and said.startswith("无法提交任务：任务队列（Redis）")
+    assert type(error).__name__ not in said and str(error) not in said
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (RuntimeError("boom"), runners.BROKE), (KeyError("user_id"), runners.BROKE),
+    (MemoryError(), runners.OUT_OF_MEMORY), (OSError(28, "No space left on device"), runners.DISK_FULL)])
+def test_a_part_that_breaks_says_why_in_words_not_the_exception(committed_db, settings, villages, monkeypatch,
+                                                                   error, reason):
+    def broken(*args: object) -> None:
+        raise error
+
+    run_id, ids = create_forms_run(committed_db, ["202"])
+    monkeypatch.setattr(runners, "_run", broken)
+    run_parts(committed_db, settings, ids)
+    part = state(committed_db, run_id).parts[0]
+    assert (part.status, part.error) == ("failed", reason)
+    assert type(error).__name__ not in part.error and "boom" not in part.error
 
 
 def test_what_a_run_by_village_refuses(committed_db, villages):

@@ -270,7 +270,7 @@ def test_a_label_preview_and_an_import_check_run_in_the_site_too(client: FlaskCl
 # touches a session's last-seen time. A view reading records opens db_session() or request_database() instead.
 UNSCOPED_USES = {
     "auth.py": ["state().database.engine.execution_options"],
-    "forms.py": ["jobqueue.fail(state().database", "dispatcher().check(state().database"],
+    "forms.py": ["jobqueue.submit_or_fail(state().database", "dispatcher().check(state().database"],
     "session.py": ["scoped(state().database", "database = state().pages"],  # request_database(), db_session()
 }
 

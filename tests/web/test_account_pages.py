@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from archiveprint.config import Settings
 from archiveprint.db import utcnow
 from archiveprint.eventlog import Event
 from archiveprint.web import create_app
+from tests.security.two_sites import build_two_sites
 from tests.web.conftest import PASSWORD, AuthActions, csrf_token
 
 NEW_PASSWORD = "brand-new-secret-5"
@@ -171,7 +173,8 @@ def test_an_admin_creates_a_village_doctor_with_villages(client, auth, township,
     auth.login("admin")
     refused = _create(client, username="wang", role="village_doctor")
     assert refused.status_code == 400
-    assert "「村(居)委会」：村医至少要负责一个村(居)委会" in refused.get_data(as_text=True)
+    assert '<p class="field-error" role="alert" id="villages-error">村医至少要负责一个村(居)委会</p>' in \
+        refused.get_data(as_text=True)  # beside the village boxes
     made = _create(client, username="wang", display_name="王村医", role="village_doctor", villages=["202", "201"])
     assert made.status_code == 303
     page = client.get(made.headers["Location"]).get_data(as_text=True)
@@ -183,6 +186,54 @@ def test_an_admin_creates_a_village_doctor_with_villages(client, auth, township,
         assert [v.code for v in wang.villages] == ["201", "202"]
         event = session.scalar(select(Event).where(Event.kind == "user.created", Event.entity_id == str(wang.id)))
         assert (event.actor, event.data["villages"]) == ("admin-user", ["201", "202"])
+
+
+def test_a_county_admin_creates_a_village_doctor_of_a_site_in_one_post(app, client, auth, committed_db):
+    """Two sites with the same village codes (201 东村, 202 西村): the county page offers each site's villages by
+    site, a village doctor of 柏棠镇卫生院 is created with its 东村 in one post; none, or another site's, is refused
+    beside the boxes naming the village and both sites, and nothing is created."""
+    sites = build_two_sites(committed_db, app.extensions["archiveprint"].settings.instance_dir)
+    auth.login("county_admin")
+    page = client.get("/users").get_data(as_text=True)
+    for site in (sites.a, sites.b):
+        assert re.search(rf'data-site="{site.id}">\s*<p[^>]*>{site.code} ', page)
+        assert f'value="{site.id}:201"' in page and f'value="{site.id}:202"' in page
+    new = {"username": "wang", "role": "village_doctor", "site": str(sites.b.id)}
+    other_site = "勾选的村 201（ZFT 诸福屯镇卫生院）不是所选机构“BT 柏棠镇卫生院”的村"
+    for villages, says in (([], "村医至少要负责一个村(居)委会"), ([f"{sites.a.id}:201"], other_site)):
+        refused = _create(client, **new, villages=villages)
+        assert refused.status_code == 400
+        beside = re.search(r'id="villages-error">([^<]*)<', refused.get_data(as_text=True))
+        assert beside is not None and says in beside[1]
+        assert f'value="{villages[0]}" checked' in refused.get_data(as_text=True) if villages else True
+    no_site = _create(client, **{**new, "site": ""}, villages=[f"{sites.b.id}:201"])
+    assert no_site.status_code == 400
+    assert re.search(r'<p class="field-error" role="alert">请选择新用户所属的机构', no_site.get_data(as_text=True))
+    with committed_db.reader() as session:
+        assert session.scalar(select(User).where(User.username == "wang")) is None
+
+    made = _create(client, **new, display_name="王村医", villages=[f"{sites.b.id}:201"])
+    assert made.status_code == 303
+    with committed_db.reader() as session:
+        wang = session.scalar(select(User).where(User.username == "wang"))
+        assert wang.site_id == sites.b.id
+        assert [(v.code, v.site_id, v.township.code) for v in wang.villages] == [("201", sites.b.id, "101")]
+
+    # A county user made a village doctor on its own page: site and villages chosen there, the same way.
+    county = _create(client, username="zhou", role="county_supervisor", site="")
+    assert county.status_code == 303
+    page = client.get(county.headers["Location"])
+    assert f'value="{sites.a.id}:201"' in page.get_data(as_text=True)
+    data = {"csrf_token": csrf_token(page), "role": "village_doctor", "site": str(sites.a.id),
+            "villages": [f"{sites.b.id}:202"]}
+    refused = client.post(f"{county.headers['Location']}/role", data=data, follow_redirects=True)
+    assert "勾选的村 202（BT 柏棠镇卫生院）不是所选机构“ZFT 诸福屯镇卫生院”的村" in refused.get_data(as_text=True)
+    changed = client.post(f"{county.headers['Location']}/role", data={**data, "villages": [f"{sites.a.id}:202"]})
+    assert changed.status_code == 303
+    with committed_db.reader() as session:
+        zhou = session.scalar(select(User).where(User.username == "zhou"))
+        assert (zhou.role, zhou.site_id, [(v.code, v.site_id) for v in zhou.villages]) == (
+            "village_doctor", sites.a.id, [("202", sites.a.id)])
 
 
 def test_only_admins_reach_the_users_page(client, auth):

@@ -408,6 +408,14 @@ def test_with_redis_configured_jobs_go_to_rq_and_an_unreachable_queue_fails_the_
     job_id = job_id_of(client.post("/print/start", data=print_input(client, village="201")))
     state = client.get(f"/print/jobs/{job_id}.json").get_json()
     assert state["status"] == "failed" and "无法提交任务" in state["error"]
+    # The reason in words a clerk can pass on (the exception's class is in the server's log only) ...
+    page = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
+    assert "任务队列（Redis）连接不上" in page and "REDIS_URL" in page
+    assert not re.search(r"\w*Error\b|Exception", page + state["error"])
+    # ... and in the reader's language.
+    client.set_cookie("lang", "en")
+    english = client.get(f"/print/jobs/{job_id}").get_data(as_text=True)
+    assert "cannot be reached" in english and "任务队列" not in english
 
 
 def test_the_print_centre_speaks_english_when_asked(client, auth, people, app, committed_db, recording):

@@ -11,11 +11,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from archiveprint.accounts.models import AuditEntry
+from archiveprint.accounts.models import AuditEntry, User
 from archiveprint.accounts.services import create_user
 from archiveprint.db import Database
+from archiveprint.forms.catalog import load_catalog
 from archiveprint.lending.rules import LendingRules
-from archiveprint.register.models import Township
+from archiveprint.register.models import Township, Village
 from archiveprint.sites.models import Site
 from archiveprint.sites.services import add_site
 from tests.conftest import ACTOR, setup_township
@@ -210,3 +211,57 @@ def test_a_transfer_confirmed_without_a_preview_asks_for_one_and_nothing_moves(c
     answer = client.post("/sites/transfer", data={**data, "source": "", "fingerprint": "0" * 16})
     assert answer.status_code == 400 and "请选择移交机构" in _clean(answer)
     assert [status for _code, _name, status in _sites(county)] == ["active", "active"]
+
+
+# --- the county pages in English (#14) ------------------------------------------------------------------------
+
+CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")  # CJK, its punctuation, full-width
+
+
+def _english(response: TestResponse, data: set[str]) -> str:
+    """A page's visible text (its words, and the attribute values a reader sees: placeholder, title, aria-label)
+    with the data named in it (sites, villages, people) taken out: no Chinese character or punctuation may be
+    left. The language switch's 中文 is the one word written in its own language."""
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[-1500:]
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    attributes = re.findall(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"', page)
+    text = re.sub(r"<[^>]+>", " ", re.sub(r'<a [^>]*lang="zh-CN"[^>]*>中文</a>', " ", page))
+    text = " ".join([text, *attributes])
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    return re.sub(r"\s+", " ", text)
+
+
+def test_the_county_pages_in_english_show_no_chinese_but_the_data(client: FlaskClient, county: Database,
+                                                                  auth: AuthActions) -> None:
+    """/sites, the transfer (form, preview, done), /sites/print, /users and a user's page, read by a county
+    administrator in English: the brackets, commas and colons are the English ones; only the names are Chinese."""
+    with county.transaction() as session:
+        data = {*session.scalars(select(Site.name)), *session.scalars(select(Township.name)),
+                *session.scalars(select(Village.name)), *session.scalars(select(User.display_name)),
+                *session.scalars(select(Township.county_name))}
+        doctor = session.scalars(select(User).where(User.role != "county_admin")).first()
+        assert doctor is not None
+    catalog = load_catalog()  # the form catalogue's names are data too (the official titles, as printed)
+    data |= {*(form_set.name for form_set in catalog.sets.values()), *(form.title for form in catalog.forms.values()),
+             "“卫生院”"}  # the suffix a blank township name drops from the site's name, quoted as written
+    client.set_cookie("lang", "en")
+    pages = {"/sites": client.get("/sites"), "/sites/transfer": client.get("/sites/transfer"),
+             "/sites/print": client.get("/sites/print"), "/users": client.get("/users"),
+             f"/users/{doctor.id}": client.get(f"/users/{doctor.id}")}
+    pages["preview"] = _preview(client, villages="")
+    assert 'id="transfer-preview"' in pages["preview"].get_data(as_text=True)
+    token = csrf_token(pages["preview"])
+    fingerprint = re.search(r'name="fingerprint" value="(\w+)"', pages["preview"].get_data(as_text=True))
+    assert fingerprint is not None
+    job = client.post("/sites/transfer", data={"csrf_token": token, "source": "BT", "target": "130123100",
+                                               "villages": "", "supervisor": "", "fingerprint": fingerprint[1]})
+    status = job.headers["Location"] + "/status"
+    eventually(lambda: client.get(status).get_json()["finished"], what="the transfer job ended", seconds=120)
+    done = client.get(job.headers["Location"], follow_redirects=True)
+    assert 'id="transfer-done"' in done.get_data(as_text=True), done.get_data(as_text=True)[-2000:]
+    pages["done"] = done
+    left = [f"{where}: …{text[max(0, found.start() - 20):found.end() + 20]}…" for where, page in pages.items()
+            for text in [_english(page, data)] for found in re.finditer(f"{CHINESE.pattern}+", text)]
+    assert not left, "\n".join(left)
