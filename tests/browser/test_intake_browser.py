@@ -55,7 +55,9 @@ def test_a_clerk_takes_in_a_stack_assigns_the_unmarked_page_by_hand_and_gets_the
     page.locator("#waiting tr", has_text="没有读到归档条码").get_by_role("link", name="查看并处理").click()
     expect(page.locator("#page-reason")).to_have_text("没有读到归档条码")
     expect(page.locator("#page-image")).to_be_visible()
-    assert page.locator("#page-image").evaluate("image => image.naturalWidth") > 500  # the scan, drawn
+    # the scan, drawn: fetched after the page, so waited for (a broken image is complete with naturalWidth 0 and fails)
+    page.wait_for_function("() => { const image = document.querySelector('#page-image');"
+                           " return image.complete && image.naturalWidth > 500; }", timeout=30_000)
     page.get_by_label("这一页是谁的").fill("钱小宝")
     page.get_by_role("button", name="搜索").click()
     expect(page.get_by_label(re.compile("钱小宝"))).to_be_checked()
