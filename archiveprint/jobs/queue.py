@@ -181,11 +181,13 @@ def not_submitted(error: BaseException) -> Message:
         from redis import exceptions as redis_errors  # lazy: rq and redis (~0.1 s) only when REDIS_URL is set
     except ImportError:  # pragma: no cover - redis is installed with rq
         return QUEUE_FAILED
-    if isinstance(error, redis_errors.AuthenticationError | redis_errors.AuthorizationError
-                  | redis_errors.NoPermissionError | redis_errors.AuthenticationWrongNumberOfArgsError):
+    def kinds(*names: str) -> tuple[type[BaseException], ...]:  # those this redis-py has (pyproject: redis>=5.0)
+        return tuple(getattr(redis_errors, name) for name in names if hasattr(redis_errors, name))
+
+    if isinstance(error, kinds("AuthenticationError", "AuthorizationError", "NoPermissionError",
+                               "AuthenticationWrongNumberOfArgsError")):
         return QUEUE_DENIED
-    if isinstance(error, redis_errors.BusyLoadingError | redis_errors.OutOfMemoryError | redis_errors.ReadOnlyError
-                  | redis_errors.MaxClientsReachedError):
+    if isinstance(error, kinds("BusyLoadingError", "OutOfMemoryError", "ReadOnlyError", "MaxClientsReachedError")):
         return QUEUE_BUSY
     if isinstance(error, redis_errors.TimeoutError | TimeoutError):
         return QUEUE_TIMEOUT
